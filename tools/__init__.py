@@ -1,0 +1,1 @@
+"""whyrec tools: the domain (ingest, store, ranking, causal, explanation)."""

@@ -1,0 +1,1 @@
+"""Turning source logs into validated events."""

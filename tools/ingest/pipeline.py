@@ -1,0 +1,210 @@
+"""``whyrec ingest``: read, validate, deduplicate and commit a log to the workspace, atomically.
+
+Default: a file with any bad row is refused whole, with a report naming the first bad rows.
+With ``skip_invalid`` the good rows go in and the bad ones are written, with reasons, to a
+CSV beside the workspace's other rejects. Either way the workspace changes in one atomic
+commit or not at all.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+from tqdm.auto import tqdm
+
+from ..schema import conform_items
+from ..workspace import SourceRecord, Workspace
+from .mapping import SourceMapping
+from .presets import Preset
+from .reader import list_source_files, read_source
+from .validate import Issue, ValidatedTable, validate
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class FileReport:
+    """What validation found in one file."""
+
+    path: str
+    rows_read: int
+    rows_invalid: int
+    issue_totals: dict[str, int]
+    first_issues: list[Issue]
+
+    def to_text(self) -> str:
+        lines = [f"{self.path}: {self.rows_invalid:,} of {self.rows_read:,} rows invalid"]
+        lines += [f"  {rule}: {n:,}" for rule, n in self.issue_totals.items()]
+        if self.first_issues:
+            lines.append(f"  first {len(self.first_issues)} problems:")
+            lines += [f"    {issue.to_text()}" for issue in self.first_issues]
+        return "\n".join(lines)
+
+
+class IngestRejected(ValueError):
+    """Some rows are invalid and ``skip_invalid`` was not given; nothing was ingested."""
+
+    def __init__(self, reports: list[FileReport]) -> None:
+        self.reports = reports
+        body = "\n".join(r.to_text() for r in reports if r.rows_invalid)
+        super().__init__(
+            "nothing was ingested: the input has invalid rows.\n" + body
+            + "\nFix them, map them (--mapping), or pass --skip-invalid to ingest the valid rows "
+              "and write the rejected ones, with reasons, to a file.")
+
+
+@dataclass
+class IngestResult:
+    """The summary printed at the end of an ingest."""
+
+    files: list[str]
+    rows_read: int
+    rows_added: int
+    rows_already_present: int
+    rows_rejected: int
+    rows_skipped_by_mapping: int
+    duplicates_dropped: int
+    users: int
+    items: int
+    behaviours: dict[str, int]
+    first_event: pd.Timestamp | None
+    last_event: pd.Timestamp | None
+    seconds: float
+    data_version: int
+    rejected_file: str | None = None
+    reports: list[FileReport] = field(default_factory=list)
+
+    def to_text(self) -> str:
+        span = f"{self.first_event} .. {self.last_event}" if self.first_event is not None else "-"
+        lines = [
+            f"ingested {len(self.files)} file(s) in {self.seconds:.1f} s "
+            f"({self.rows_read / max(self.seconds, 1e-9):,.0f} rows/s)",
+            f"  rows read        {self.rows_read:,}",
+            f"  events added     {self.rows_added:,}",
+            f"  already present  {self.rows_already_present:,}",
+            f"  rejected         {self.rows_rejected:,}"
+            + (f" (written to {self.rejected_file})" if self.rejected_file else ""),
+        ]
+        if self.rows_skipped_by_mapping:
+            lines.append(f"  skipped by map   {self.rows_skipped_by_mapping:,}")
+        if self.duplicates_dropped:
+            lines.append(f"  duplicates drop  {self.duplicates_dropped:,}")
+        lines += [
+            f"  users            {self.users:,}",
+            f"  items            {self.items:,}",
+            "  behaviours       " + (", ".join(f"{b} {n:,}" for b, n in self.behaviours.items()) or "-"),
+            f"  time span        {span}",
+            f"  data version     {self.data_version}",
+        ]
+        return "\n".join(lines)
+
+
+def ingest(workspace: Workspace, source: str | Path, mapping: SourceMapping,
+           preset: Preset | None = None, skip_invalid: bool = False, report_rows: int = 10,
+           progress: bool = False, now: datetime | None = None) -> IngestResult:
+    """Ingest one file or folder into ``workspace``; atomic, idempotent, validated.
+
+    >>> ws = Workspace.create("ws")                                   # doctest: +SKIP
+    >>> ingest(ws, "2019-Oct.csv", get_preset("rees46").make_mapping({}))  # doctest: +SKIP
+    """
+    started = time.perf_counter()
+    path = Path(source)
+    files = [preset.resolve_events(path)] if preset else list_source_files(path)
+    tables: list[ValidatedTable] = []
+    with tqdm(total=len(files) * 2, desc="ingest", unit="step", disable=not progress) as bar:
+        for file in files:
+            bar.set_postfix_str(f"reading {file.name}")
+            raw = read_source(file, mapping)
+            bar.update(1)
+            bar.set_postfix_str(f"validating {len(raw.frame):,} rows")
+            table = validate(raw, mapping, now=now)
+            tables.append(table)
+            bar.update(1)
+
+    reports = [FileReport(t.path, t.rows_read, t.rows_invalid, t.issue_totals(),
+                          t.first_issues(report_rows)) for t in tables]
+    if any(r.rows_invalid for r in reports) and not skip_invalid:
+        raise IngestRejected(reports)
+
+    catalog_extra = None
+    if preset is not None and preset.load_catalog is not None:
+        catalog_extra = preset.load_catalog(path if path.is_dir() else path.parent)
+
+    with workspace.lock():
+        workspace.reload()
+        existing = workspace.event_keys()
+        new_events = pd.concat([t.events for t in tables], ignore_index=True)
+        new_events = new_events.drop_duplicates("event_key")
+        present = new_events["event_key"].isin(existing)
+        to_add = new_events[~present]
+        catalog = _merge_catalog(workspace.items(), [t.items for t in tables], catalog_extra,
+                                 to_add["item_id"])
+        rejected_file = _write_rejects(workspace, tables) if skip_invalid else None
+        sources = [SourceRecord(path=t.path, sha256=t.sha256, rows_read=t.rows_read,
+                                rows_added=int((~present & new_events["event_key"].isin(t.events["event_key"])).sum()),
+                                rows_rejected=t.rows_invalid,
+                                ingested_at=datetime.now(timezone.utc).isoformat()) for t in tables]
+        catalog_changed = catalog is not None
+        if len(to_add) or catalog_changed:
+            version = workspace.commit(to_add, catalog, sources)
+        else:
+            version = workspace.data_version
+
+    counts = to_add["behaviour"].value_counts()
+    return IngestResult(
+        files=[t.path for t in tables],
+        rows_read=sum(t.rows_read for t in tables),
+        rows_added=len(to_add),
+        rows_already_present=int(present.sum()),
+        rows_rejected=sum(t.rows_invalid for t in tables),
+        rows_skipped_by_mapping=sum(t.skipped_by_mapping for t in tables),
+        duplicates_dropped=sum(t.duplicates_dropped for t in tables),
+        users=int(new_events["user_id"].nunique()),
+        items=int(new_events["item_id"].nunique()),
+        behaviours={str(k): int(v) for k, v in counts.items()},
+        first_event=None if new_events.empty else new_events["timestamp"].min(),
+        last_event=None if new_events.empty else new_events["timestamp"].max(),
+        seconds=time.perf_counter() - started,
+        data_version=version,
+        rejected_file=rejected_file,
+        reports=reports,
+    )
+
+
+def _merge_catalog(current: pd.DataFrame, from_events: list[pd.DataFrame],
+                   catalog_extra: pd.DataFrame | None, new_item_ids: pd.Series) -> pd.DataFrame | None:
+    """The catalog after this ingest, or ``None`` if nothing about items changed."""
+    additions = [f for f in from_events if len(f) and len(f.columns) > 1]
+    if catalog_extra is not None:
+        additions.append(catalog_extra)
+    unknown = pd.Index(new_item_ids.unique()).difference(pd.Index(current["item_id"]))
+    if not additions and not len(unknown):
+        return None
+    frames = [current] + additions + [pd.DataFrame({"item_id": unknown})]
+    merged = pd.concat([conform_items(f) for f in frames], ignore_index=True)
+    merged = merged.groupby("item_id", sort=False).last().reset_index()
+    merged["title"] = merged["title"].fillna("Item " + merged["item_id"].astype(str))
+    merged = conform_items(merged)
+    if len(merged) == len(current) and merged.equals(current):
+        return None
+    return merged
+
+
+def _write_rejects(workspace: Workspace, tables: list[ValidatedTable]) -> str | None:
+    issues = []
+    for table in tables:
+        if len(table.issues):
+            frame = table.issues.copy()
+            frame.insert(0, "file", table.path)
+            issues.append(frame)
+    if not issues:
+        return None
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+    target = workspace.rejected_path / f"rejected-{stamp}.csv"
+    pd.concat(issues, ignore_index=True).sort_values(["file", "line"]).to_csv(target, index=False)
+    return str(target)

@@ -1,0 +1,248 @@
+"""Validation: turn a raw text table into canonical events, or say exactly which rows are wrong.
+
+Every rule is vectorised (a million rows in seconds) and produces issues of the form
+(line, column, value, reason). Rules: encoding problems, wrong field counts, missing ids,
+unknown behaviours, unparseable or out-of-range timestamps, non-numeric values and prices,
+and identical duplicate rows (per the mapping's duplicate policy).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+import numpy as np
+import pandas as pd
+
+from ..schema import BEHAVIOURS, ITEM_FIELDS, canonical_behaviour, compute_event_keys, conform_events
+from .mapping import SKIP, SourceMapping
+from .reader import RawTable
+
+EARLIEST_TIMESTAMP = pd.Timestamp("1980-01-01", tz="UTC")
+REPLACEMENT_CHAR = "\ufffd"
+
+
+@dataclass
+class Issue:
+    """One problem with one field of one row."""
+
+    line: int
+    column: str
+    value: str
+    reason: str
+
+    def to_text(self) -> str:
+        shown = self.value if len(self.value) <= 60 else self.value[:57] + "..."
+        return f"line {self.line}: {self.column} = {shown!r}: {self.reason}"
+
+
+@dataclass
+class ValidatedTable:
+    """The outcome of validating one source file."""
+
+    path: str
+    rows_read: int
+    events: pd.DataFrame                   # valid rows as canonical events (keys computed)
+    items: pd.DataFrame                    # item attributes carried by the valid rows
+    issues: pd.DataFrame                   # line, column, value, reason (one row per issue)
+    skipped_by_mapping: int = 0            # rows whose behaviour maps to "skip"
+    duplicates_dropped: int = 0
+    invalid_lines: list[int] = field(default_factory=list)
+    sha256: str = ""
+
+    @property
+    def rows_invalid(self) -> int:
+        return len(self.invalid_lines)
+
+    def first_issues(self, n: int = 10) -> list[Issue]:
+        head = self.issues.sort_values(["line"], kind="stable").head(n)
+        return [Issue(int(r.line), str(r.column), str(r.value), str(r.reason))
+                for r in head.itertuples(index=False)]
+
+    def issue_totals(self) -> dict[str, int]:
+        """Count of issues by rule (the reason text up to its first detail)."""
+        rules = self.issues["reason"].str.split(":").str[0].str.replace(r"'.*", "", regex=True).str.strip()
+        return {str(k): int(v) for k, v in rules.value_counts().items()}
+
+
+class _Collector:
+    def __init__(self, lines: pd.Series) -> None:
+        self.lines = lines
+        self.parts: list[pd.DataFrame] = []
+        self.bad = pd.Series(False, index=lines.index)
+
+    def flag(self, mask: pd.Series, column: str, values: pd.Series, reason: str | pd.Series) -> None:
+        mask = mask.fillna(False).astype(bool)
+        if not mask.any():
+            return
+        reasons = reason[mask] if isinstance(reason, pd.Series) else reason
+        self.parts.append(pd.DataFrame({
+            "line": self.lines[mask].astype("int64"),
+            "column": column,
+            "value": values[mask].astype("string").fillna("").astype(str),
+            "reason": reasons,
+        }))
+        self.bad |= mask
+
+    def frame(self) -> pd.DataFrame:
+        if not self.parts:
+            return pd.DataFrame({"line": pd.Series(dtype="int64"), "column": pd.Series(dtype=str),
+                                 "value": pd.Series(dtype=str), "reason": pd.Series(dtype=str)})
+        return pd.concat(self.parts, ignore_index=True)
+
+
+def validate(raw: RawTable, mapping: SourceMapping, now: datetime | None = None) -> ValidatedTable:
+    """Check every row of ``raw`` against ``mapping``; return valid events and all issues."""
+    frame = raw.frame
+    issues = _Collector(raw.line_numbers)
+    text = {c: frame[c].astype("string").str.strip() for c in frame.columns}
+    empty = {c: text[c].isna() | (text[c] == "") for c in frame.columns}
+
+    for column in frame.columns:
+        issues.flag(text[column].str.contains(REPLACEMENT_CHAR, regex=False), column, text[column],
+                    f"encoding problem: not valid {mapping.encoding}")
+    for field_name in ("user_id", "item_id"):
+        issues.flag(empty[field_name], field_name, text[field_name], f"missing {field_name}")
+
+    value = _numeric(text, empty, "value", issues, "value is not a number")
+    behaviour, skipped = _behaviours(text, empty, value, mapping, issues)
+    timestamp = _timestamps(text["timestamp"], empty["timestamp"], mapping, issues, now)
+    price = _numeric(text, empty, "price", issues, "price is not a number")
+    if price is not None:
+        issues.flag(price < 0, "price", text["price"], "price is negative")
+
+    events = pd.DataFrame({
+        "user_id": text["user_id"],
+        "item_id": text["item_id"],
+        "behaviour": behaviour,
+        "timestamp": timestamp,
+        "session_id": text["session_id"].where(~empty["session_id"]) if "session_id" in text else pd.NA,
+        "value": value if value is not None else np.nan,
+    }, index=frame.index)
+
+    keep = ~issues.bad & ~skipped
+    duplicates_dropped = 0
+    identity = ["user_id", "item_id", "behaviour", "timestamp", "session_id", "value"]
+    if mapping.duplicates != "keep":
+        candidates = events[keep]
+        is_dup = candidates.duplicated(identity, keep="first")
+        if is_dup.any():
+            if mapping.duplicates == "drop":
+                duplicates_dropped = int(is_dup.sum())
+                keep &= ~is_dup.reindex(events.index, fill_value=False)
+            else:
+                first_line = (raw.line_numbers[keep].groupby(
+                    [candidates[c] for c in identity], dropna=False, sort=False).transform("first"))
+                mask = is_dup.reindex(events.index, fill_value=False)
+                reason = "duplicate of line " + first_line.reindex(events.index).astype("Int64").astype(str)
+                issues.flag(mask, "row", raw.line_numbers.astype(str), reason
+                            + " (set [options] duplicates = \"keep\" if repeats are real actions)")
+                keep &= ~mask
+
+    malformed = pd.DataFrame(raw.malformed, columns=["line", "reason"])
+    if len(malformed):
+        malformed["column"] = "row"
+        malformed["value"] = ""
+    issue_frame = pd.concat([issues.frame(), malformed[["line", "column", "value", "reason"]]]
+                            if len(malformed) else [issues.frame()], ignore_index=True)
+    invalid_lines = sorted(set(issue_frame["line"].astype(int).tolist()))
+
+    valid = conform_events(events[keep])
+    valid["event_key"] = compute_event_keys(valid).to_numpy()
+    items = _item_attributes(text, empty, price, keep, mapping)
+    return ValidatedTable(
+        path=str(raw.path), rows_read=len(frame) + len(malformed), events=valid, items=items,
+        issues=issue_frame, skipped_by_mapping=int((skipped & ~issues.bad).sum()),
+        duplicates_dropped=duplicates_dropped, invalid_lines=invalid_lines, sha256=raw.sha256)
+
+
+def _numeric(text: dict[str, pd.Series], empty: dict[str, pd.Series], name: str,
+             issues: _Collector, reason: str) -> pd.Series | None:
+    if name not in text:
+        return None
+    number = pd.to_numeric(text[name].where(~empty[name]), errors="coerce").astype("float64")
+    bad = ~empty[name] & (number.isna() | ~np.isfinite(number.fillna(0)))
+    issues.flag(bad, name, text[name], reason)
+    return number.where(~bad)
+
+
+def _behaviours(text: dict[str, pd.Series], empty: dict[str, pd.Series], value: pd.Series | None,
+                mapping: SourceMapping, issues: _Collector) -> tuple[pd.Series, pd.Series]:
+    index = next(iter(text.values())).index
+    if mapping.rating_levels and "behaviour" not in text:
+        if value is None:
+            issues.flag(pd.Series(True, index=index), "value", pd.Series("", index=index),
+                        "rating_levels need a value column holding the rating")
+            return pd.Series(pd.NA, index=index, dtype="string"), pd.Series(False, index=index)
+        result = pd.Series(pd.NA, index=index, dtype="string")
+        for threshold, name in sorted(mapping.rating_levels, reverse=True):
+            result = result.mask(result.isna() & (value >= threshold), name)
+        issues.flag(empty["value"], "value", text["value"], "missing rating")
+        return result, pd.Series(False, index=index)
+    raw = text["behaviour"]
+    unique = raw.dropna().unique()
+    lookup = {}
+    for name in unique:
+        target = mapping.behaviours.get(name) or mapping.behaviours.get(name.lower())
+        lookup[name] = target if target else canonical_behaviour(name)
+    mapped = raw.map(lookup).astype("string")
+    skipped = mapped == SKIP
+    unknown = mapped.isna()
+    issues.flag(unknown & empty["behaviour"], "behaviour", raw, "missing behaviour")
+    issues.flag(unknown & ~empty["behaviour"], "behaviour", raw,
+                "unknown behaviour: map it to one of " + ", ".join(BEHAVIOURS) + " in [behaviours]")
+    return mapped.where(~skipped), skipped.fillna(False)
+
+
+def _timestamps(raw: pd.Series, empty: pd.Series, mapping: SourceMapping, issues: _Collector,
+                now: datetime | None) -> pd.Series:
+    now = now or datetime.now(timezone.utc)
+    latest = pd.Timestamp(now + timedelta(days=1))
+    unit = mapping.timestamp_unit
+    fmt = mapping.timestamp_format
+    values = raw.where(~empty)
+    if unit is None and fmt is None:
+        numeric = pd.to_numeric(values, errors="coerce")
+        if len(values.dropna()) and numeric.notna().sum() == values.notna().sum():
+            unit = "ms" if numeric.max() > 1e11 else "s"
+    if unit:
+        numeric = pd.to_numeric(values, errors="coerce")
+        per_second = {"s": 1, "ms": 1e3, "us": 1e6, "ns": 1e9}[unit]
+        seconds = numeric / per_second
+        in_range = seconds.between(EARLIEST_TIMESTAMP.timestamp(), latest.timestamp())
+        parsed = pd.to_datetime(numeric.where(in_range), unit=unit, utc=True, errors="coerce")
+        issues.flag(~empty & numeric.isna(), "timestamp", raw,
+                    f"unparseable timestamp: expected a number of {unit} since 1970")
+        issues.flag(~empty & numeric.notna() & ~in_range, "timestamp", raw,
+                    f"timestamp out of range: outside {EARLIEST_TIMESTAMP.date()} .. {latest.date()} "
+                    f"when read as {unit} since 1970")
+    else:
+        if fmt and mapping.year is not None and "%Y" not in fmt and "%y" not in fmt:
+            values = f"{mapping.year}-" + values
+            fmt = "%Y-" + fmt
+        parsed = pd.to_datetime(values, format=fmt or "ISO8601", utc=True, errors="coerce")
+        expected = f"format {mapping.timestamp_format!r}" if fmt else "an ISO 8601 date-time"
+        issues.flag(~empty & parsed.isna(), "timestamp", raw, f"unparseable timestamp: expected {expected}")
+        out = parsed.notna() & ((parsed < EARLIEST_TIMESTAMP) | (parsed > latest))
+        issues.flag(out, "timestamp", raw,
+                    f"timestamp out of range: outside {EARLIEST_TIMESTAMP.date()} .. {latest.date()}")
+        parsed = parsed.where(~out)
+    issues.flag(empty, "timestamp", raw, "missing timestamp")
+    return parsed.astype("datetime64[ns, UTC]")
+
+
+def _item_attributes(text: dict[str, pd.Series], empty: dict[str, pd.Series], price: pd.Series | None,
+                     keep: pd.Series, mapping: SourceMapping) -> pd.DataFrame:
+    """Latest non-empty attribute of each item among the valid rows (plus a built title)."""
+    columns = {"item_id": text["item_id"]}
+    for name in ITEM_FIELDS:
+        if name == "price" and price is not None:
+            columns[name] = price
+        elif name in text:
+            columns[name] = text[name].where(~empty[name])
+    frame = pd.DataFrame(columns)[keep]
+    if mapping.title_builder is not None and "title" not in text:
+        frame["title"] = mapping.title_builder(frame)
+    if len(frame.columns) == 1:
+        return frame.drop_duplicates("item_id")
+    return frame.groupby("item_id", sort=False).last().reset_index()
