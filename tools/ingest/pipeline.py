@@ -208,3 +208,27 @@ def _write_rejects(workspace: Workspace, tables: list[ValidatedTable]) -> str | 
     target = workspace.rejected_path / f"rejected-{stamp}.csv"
     pd.concat(issues, ignore_index=True).sort_values(["file", "line"]).to_csv(target, index=False)
     return str(target)
+
+
+def read_preset(name: str, path: str | Path, **options: object) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Events and catalog of a built-in dataset, validated, without a workspace.
+
+    Used by evaluation and benchmarks. Raises :class:`IngestRejected` on invalid rows.
+
+    >>> events, items = read_preset("tmall2014", "../shared/data/tmall-brand-rec-2014")  # doctest: +SKIP
+    """
+    from .presets import get_preset
+
+    preset = get_preset(name)
+    mapping = preset.make_mapping(dict(options))
+    source = Path(path)
+    raw = read_source(preset.resolve_events(source), mapping)
+    table = validate(raw, mapping)
+    if table.rows_invalid:
+        raise IngestRejected([FileReport(table.path, table.rows_read, table.rows_invalid,
+                                         table.issue_totals(), table.first_issues(10))])
+    extra = preset.load_catalog(source if source.is_dir() else source.parent) if preset.load_catalog else None
+    empty = pd.DataFrame({"item_id": pd.Series(dtype="string")})
+    catalog = _merge_catalog(conform_items(empty), [table.items], extra, table.events["item_id"])
+    events = table.events.sort_values(["timestamp", "event_key"], kind="stable").reset_index(drop=True)
+    return events, catalog if catalog is not None else conform_items(empty)
