@@ -195,14 +195,22 @@ class Item:
         )
 
 
-def item_text(item: Item) -> str:
-    """The text embedded for an item: title, category, brand, price and description."""
-    parts = [item.title]
+def item_text(item: Item, for_embedding: bool = False) -> str:
+    """An item as text: title, category, brand, price and description.
+
+    ``for_embedding`` leaves out what carries no meaning for a sentence model (the price, and
+    the item's own id where a title ends with it), so items alike embed alike, and once.
+    """
+    title = item.title
+    suffix = f" ({item.item_id})"
+    if for_embedding and title.endswith(suffix):
+        title = title[: -len(suffix)]
+    parts = [title]
     if item.category:
         parts.append(f"category {item.category.replace('.', ' > ')}")
     if item.brand:
         parts.append(f"brand {item.brand}")
-    if item.price is not None:
+    if item.price is not None and not for_embedding:
         parts.append(f"price {item.price:.2f}")
     if item.description:
         parts.append(item.description)

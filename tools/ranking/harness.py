@@ -1,0 +1,50 @@
+"""Score a fitted ranker on a split: full ranking over all items, chunked over test users."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .base import Ranker
+from .metrics import MetricAccumulator
+from .split import Split
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """Mean metrics over test users, their standard errors, and how many users counted."""
+
+    metrics: dict[str, float]
+    stderr: dict[str, float]
+    n_users: int
+
+
+def measure(ranker: Ranker, split: Split, exclude_seen: bool, ks: tuple[int, ...] = (10, 20),
+            chunk: int = 256) -> Measurement:
+    """Evaluate ``ranker`` (fitted on ``split.train``) on the held-out items of ``split``.
+
+    With ``exclude_seen`` the user's training items are removed from the ranking *and* from the
+    held-out set (a user left with nothing to find is dropped) — identically for every model.
+    """
+    catalog = ranker.catalog_
+    users, truths, excluded = [], [], []
+    for user, items in split.test.items():
+        if not ranker.knows_user(user):
+            continue
+        truth = catalog.positions(items)
+        truth = truth[truth >= 0]
+        seen = ranker.seen_items(user) if exclude_seen else np.zeros(0, dtype=np.int64)
+        if exclude_seen:
+            truth = np.setdiff1d(truth, seen)
+        if len(truth) == 0:
+            continue
+        users.append(user)
+        truths.append(truth)
+        excluded.append(seen)
+    accumulator = MetricAccumulator(ks=ks)
+    for start in range(0, len(users), chunk):
+        block = ranker.score_batch(users[start:start + chunk])
+        accumulator.add(block, truths[start:start + chunk], excluded[start:start + chunk])
+    metrics, stderr, n = accumulator.summary(len(catalog))
+    return Measurement(metrics, stderr, n)

@@ -1,0 +1,132 @@
+"""Compact, array form of event histories that every ranker scores.
+
+A :class:`History` is one user's (or a hypothetical) sequence of events as parallel NumPy
+arrays; an :class:`EventLog` is the whole training log grouped by user (CSR-like), so a
+ranker can slice any user's history without touching pandas.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ..schema import BEHAVIOURS
+
+#: Behaviour name -> small integer code (index into :data:`whyrec.tools.schema.BEHAVIOURS`).
+BEHAVIOUR_CODE: dict[str, int] = {name: code for code, name in enumerate(BEHAVIOURS)}
+SECONDS_PER_DAY = 86_400.0
+REQUIRED_HISTORY_COLUMNS: tuple[str, ...] = ("item_id", "behaviour", "timestamp")
+
+
+def to_days(timestamps: pd.Series | pd.DatetimeIndex) -> np.ndarray:
+    """UTC timestamps as float days since the Unix epoch."""
+    values = pd.to_datetime(timestamps, utc=True)
+    nanos = np.asarray(values.astype("int64"), dtype=np.float64)
+    return nanos / 1e9 / SECONDS_PER_DAY
+
+
+def from_days(days: float) -> pd.Timestamp:
+    """Inverse of :func:`to_days` for one value."""
+    return pd.Timestamp(round(days * SECONDS_PER_DAY * 1e9), tz="UTC")
+
+
+def behaviour_codes(behaviours: pd.Series) -> np.ndarray:
+    """Codes of a behaviour column; raises ``ValueError`` naming unknown behaviours."""
+    codes = behaviours.astype(str).map(BEHAVIOUR_CODE)
+    if codes.isna().any():
+        bad = sorted(set(behaviours[codes.isna()].astype(str)))
+        raise ValueError(f"unknown behaviour(s) {bad}; expected one of {list(BEHAVIOURS)}")
+    return codes.to_numpy(dtype=np.int8)
+
+
+@dataclass(frozen=True)
+class History:
+    """One sequence of events as arrays; ``items`` holds catalog indices (-1 = unknown item)."""
+
+    items: np.ndarray      # int64 item index into the ranker's catalog
+    behaviours: np.ndarray  # int8 behaviour code
+    days: np.ndarray       # float64 days since the epoch
+    keys: np.ndarray       # uint64 event keys
+    values: np.ndarray     # float64 (rating stars etc., NaN if none)
+
+    def __len__(self) -> int:
+        return int(self.items.shape[0])
+
+    @classmethod
+    def empty(cls) -> "History":
+        return cls(np.zeros(0, np.int64), np.zeros(0, np.int8), np.zeros(0, np.float64),
+                   np.zeros(0, np.uint64), np.zeros(0, np.float64))
+
+    def take(self, selector: np.ndarray) -> "History":
+        """The events picked by a boolean mask or an index array."""
+        return History(self.items[selector], self.behaviours[selector], self.days[selector],
+                       self.keys[selector], self.values[selector])
+
+    def without(self, position: int) -> "History":
+        """The history with the event at ``position`` removed."""
+        keep = np.ones(len(self), dtype=bool)
+        keep[position] = False
+        return self.take(keep)
+
+    def known(self) -> "History":
+        """Only the events on items the ranker knows."""
+        return self.take(self.items >= 0)
+
+    def last_day(self) -> float | None:
+        return float(self.days.max()) if len(self) else None
+
+
+def history_from_frame(frame: pd.DataFrame, item_index: pd.Index) -> History:
+    """Arrays of an event table (``item_id``, ``behaviour``, ``timestamp`` required).
+
+    ``event_key`` and ``value`` are optional: hypothetical events get keys 0, 1, 2, ...
+    """
+    missing = [c for c in REQUIRED_HISTORY_COLUMNS if c not in frame.columns]
+    if missing:
+        raise ValueError(f"history needs columns {list(REQUIRED_HISTORY_COLUMNS)}; missing {missing}")
+    n = len(frame)
+    if n == 0:
+        return History.empty()
+    items = item_index.get_indexer(frame["item_id"].astype(str)).astype(np.int64)
+    keys = (frame["event_key"].to_numpy(dtype=np.uint64) if "event_key" in frame.columns
+            else np.arange(n, dtype=np.uint64))
+    values = (pd.to_numeric(frame["value"], errors="coerce").to_numpy(dtype=np.float64,
+                                                                       na_value=np.nan)
+              if "value" in frame.columns else np.full(n, np.nan))
+    return History(items, behaviour_codes(frame["behaviour"]), to_days(frame["timestamp"]),
+                   keys, values)
+
+
+@dataclass(frozen=True)
+class EventLog:
+    """The training log grouped by user: user ``r``'s events are ``[indptr[r], indptr[r+1])``."""
+
+    users: pd.Index        # user ids (str), row r
+    indptr: np.ndarray     # int64, len(users) + 1
+    events: History        # all events, grouped by user, in time order within a user
+
+    @classmethod
+    def from_events(cls, events: pd.DataFrame, item_index: pd.Index) -> "EventLog":
+        frame = events.assign(user_id=events["user_id"].astype(str))
+        order = np.lexsort((to_days(frame["timestamp"]), frame["user_id"].to_numpy(dtype=object)))
+        frame = frame.iloc[order]
+        users, starts = np.unique(frame["user_id"].to_numpy(dtype=object), return_index=True)
+        indptr = np.append(starts, len(frame)).astype(np.int64)
+        return cls(pd.Index(users.astype(str), dtype=object), indptr,
+                   history_from_frame(frame, item_index))
+
+    @property
+    def n_users(self) -> int:
+        return len(self.users)
+
+    def user_rows(self) -> np.ndarray:
+        """The user row of every event (aligned with ``events``)."""
+        return np.repeat(np.arange(self.n_users), np.diff(self.indptr))
+
+    def history(self, row: int) -> History:
+        return self.events.take(slice(self.indptr[row], self.indptr[row + 1]))
+
+    def last_day(self, row: int) -> float:
+        return float(self.events.days[self.indptr[row]:self.indptr[row + 1]].max())

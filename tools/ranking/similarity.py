@@ -1,0 +1,122 @@
+"""Item-item similarity learned from co-occurrence, and item-level statistics from the log."""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.linalg.lapack
+import scipy.sparse as sp
+
+from .history import EventLog
+
+
+def interaction_matrix(log: EventLog, n_items: int, weights: np.ndarray | None = None,
+                       binary: bool = True) -> sp.csr_matrix:
+    """Users x items; 1 where the user has any event on the item (or the summed event weights)."""
+    events = log.events
+    known = events.items >= 0
+    rows = log.user_rows()[known]
+    data = (np.ones(int(known.sum())) if weights is None
+            else weights[events.behaviours[known]].astype(np.float64))
+    matrix = sp.csr_matrix((data, (rows, events.items[known])), shape=(log.n_users, n_items))
+    matrix.sum_duplicates()
+    if binary:
+        matrix.data = np.ones_like(matrix.data)
+    return matrix
+
+
+def top_n_rows(block: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Column indices and values of the ``n`` largest positive entries of each row."""
+    n = min(n, block.shape[1])
+    cols = np.argpartition(-block, n - 1, axis=1)[:, :n]
+    vals = np.take_along_axis(block, cols, axis=1)
+    return cols, vals
+
+
+def cooccurrence_similarity(matrix: sp.csr_matrix, neighbours: int = 100, alpha: float = 0.5,
+                            shrink: float = 0.0, chunk_cells: int = 20_000_000) -> sp.csr_matrix:
+    """Asymmetric cosine ``c_ij / (n_i^alpha * n_j^(1-alpha) + shrink)``, top ``neighbours`` per row.
+
+    Row ``i`` is the item a user interacted with, column ``j`` the candidate; the diagonal is 0.
+    ``alpha = 0.5`` is plain cosine; larger ``alpha`` favours popular candidates less... and
+    smaller favours them more. Computed in row blocks so memory stays bounded at 100k items.
+    """
+    matrix = sp.csc_matrix(matrix, dtype=np.float32)
+    n_items = matrix.shape[1]
+    counts = np.asarray(matrix.multiply(matrix).sum(axis=0)).ravel().astype(np.float64)
+    left = np.power(np.maximum(counts, 1e-12), alpha)
+    right = np.power(np.maximum(counts, 1e-12), 1.0 - alpha)
+    gram_t = matrix.T.tocsr()
+    step = max(16, chunk_cells // max(n_items, 1))
+    rows_out, cols_out, vals_out = [], [], []
+    for start in range(0, n_items, step):
+        stop = min(start + step, n_items)
+        block = (gram_t[start:stop] @ matrix).toarray().astype(np.float64)
+        block[np.arange(stop - start), np.arange(start, stop)] = 0.0
+        block /= left[start:stop, None] * right[None, :] + shrink
+        cols, vals = top_n_rows(block, neighbours)
+        keep = vals > 0
+        rows_out.append(np.broadcast_to(np.arange(start, stop)[:, None], cols.shape)[keep])
+        cols_out.append(cols[keep])
+        vals_out.append(vals[keep])
+    if not rows_out:
+        return sp.csr_matrix((n_items, n_items))
+    return sp.csr_matrix((np.concatenate(vals_out), (np.concatenate(rows_out),
+                                                     np.concatenate(cols_out))),
+                         shape=(n_items, n_items))
+
+
+def item_user_counts(log: EventLog, n_items: int, behaviour_code: int | None = None) -> np.ndarray:
+    """Distinct users per item (with ``behaviour_code``: users who did that behaviour)."""
+    events = log.events
+    mask = events.items >= 0
+    if behaviour_code is not None:
+        mask &= events.behaviours == behaviour_code
+    pairs = np.unique(np.stack([log.user_rows()[mask], events.items[mask]]), axis=1)
+    return np.bincount(pairs[1], minlength=n_items).astype(np.float64)
+
+
+def conversion_rates(log: EventLog, n_items: int, target_code: int,
+                     smoothing: float = 5.0) -> np.ndarray:
+    """Smoothed share of the users who touched an item that did the target behaviour on it."""
+    touched = item_user_counts(log, n_items)
+    converted = item_user_counts(log, n_items, target_code)
+    base = converted.sum() / max(touched.sum(), 1.0)
+    return (converted + smoothing * base) / (touched + smoothing)
+
+
+def ease_weights(gram: np.ndarray) -> np.ndarray:
+    """``B = -P / diag(P)`` with ``P = gram^-1`` (gram is symmetric positive definite)."""
+    if gram.shape[0] == 0:
+        return np.zeros((0, 0), dtype=np.float32)
+    factor, info = scipy.linalg.lapack.spotrf(gram, lower=False, overwrite_a=True)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"EASE: Cholesky failed (info={info}); raise l2")
+    upper, info = scipy.linalg.lapack.spotri(factor, lower=False, overwrite_c=True)
+    precision = np.triu(upper) + np.triu(upper, 1).T
+    weights = -precision / np.diag(precision)[None, :]
+    np.fill_diagonal(weights, 0.0)
+    return weights.astype(np.float32)
+
+
+def ease_similarity(matrix: sp.csr_matrix, l2: float = 200.0, neighbours: int = 100,
+                    min_users: int = 2, max_items: int = 10_000) -> sp.csr_matrix:
+    """EASE's item-item weights (learned by closed-form regression on co-occurrence), keeping the
+    ``neighbours`` largest positive weights per row; items with fewer than ``min_users`` users
+    get no row, and only the ``max_items`` most used items are modelled (dense inverse)."""
+    n_items = matrix.shape[1]
+    counts = np.asarray((matrix > 0).sum(axis=0)).ravel()
+    kept = np.flatnonzero(counts >= max(min_users, 1))
+    if len(kept) > max_items:
+        kept = np.sort(kept[np.argsort(-counts[kept], kind="stable")[:max_items]])
+    sub = sp.csr_matrix(matrix[:, kept], dtype=np.float32)
+    sub.data = np.ones_like(sub.data)
+    gram = (sub.T @ sub).toarray()
+    gram[np.diag_indices_from(gram)] += l2
+    weights = ease_weights(gram)
+    if weights.shape[0] == 0:
+        return sp.csr_matrix((n_items, n_items))
+    cols, vals = top_n_rows(weights, neighbours)
+    keep = vals > 0
+    rows = np.broadcast_to(np.arange(len(kept))[:, None], cols.shape)[keep]
+    return sp.csr_matrix((vals[keep].astype(np.float64), (kept[rows], kept[cols[keep]])),
+                         shape=(n_items, n_items))

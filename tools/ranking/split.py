@@ -1,0 +1,132 @@
+"""Temporal train/test splits for evaluation, and the validation split carved the same way."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class Split:
+    """Training events, and per test user the held-out item ids (the target behaviour)."""
+
+    train: pd.DataFrame
+    test: dict[str, np.ndarray]
+    description: str
+
+    @property
+    def n_test_users(self) -> int:
+        return len(self.test)
+
+
+def _held_out(train: pd.DataFrame, test_events: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Test users (only those with training events) -> distinct held-out item ids."""
+    users = set(train["user_id"].astype(str).unique())
+    frame = test_events.assign(user_id=test_events["user_id"].astype(str),
+                               item_id=test_events["item_id"].astype(str))
+    frame = frame[frame["user_id"].isin(users)]
+    grouped = frame.groupby("user_id", sort=True)["item_id"].unique()
+    return {str(u): np.asarray(items, dtype=object) for u, items in grouped.items()}
+
+
+class Protocol(ABC):
+    """How to split a log into train and test; :meth:`validation` applies it again to train."""
+
+    target: str
+
+    @abstractmethod
+    def split(self, events: pd.DataFrame) -> Split: ...
+
+    @abstractmethod
+    def validation(self, events: pd.DataFrame) -> Split:
+        """The split used for tuning, carved from the training part the same way."""
+
+    @abstractmethod
+    def to_json(self) -> dict: ...
+
+
+@dataclass(frozen=True)
+class TimeCut(Protocol):
+    """Train on events before ``cut``; test = target items of each user in ``[cut, end)``.
+
+    Validation moves the window back by its own length: train before ``cut - (end - cut)``.
+    """
+
+    cut: pd.Timestamp
+    end: pd.Timestamp
+    target: str = "purchase"
+
+    def split(self, events: pd.DataFrame) -> Split:
+        return self._split(events, self.cut, self.end)
+
+    def validation(self, events: pd.DataFrame) -> Split:
+        width = self.end - self.cut
+        return self._split(events[events["timestamp"] < self.cut], self.cut - width, self.cut)
+
+    def _split(self, events: pd.DataFrame, cut: pd.Timestamp, end: pd.Timestamp) -> Split:
+        train = events[events["timestamp"] < cut]
+        window = events[(events["timestamp"] >= cut) & (events["timestamp"] < end)
+                        & (events["behaviour"] == self.target)]
+        return Split(train.reset_index(drop=True), _held_out(train, window),
+                     f"train < {cut.date()}, test = {self.target} in [{cut.date()}, {end.date()})")
+
+    def to_json(self) -> dict:
+        return {"split": "time_cut", "cut": self.cut.isoformat(), "end": self.end.isoformat(),
+                "target": self.target}
+
+
+@dataclass(frozen=True)
+class FractionCut(Protocol):
+    """Cut the log at the time of its ``fraction`` quantile event; test = target events after."""
+
+    fraction: float = 0.8
+    target: str = "purchase"
+
+    def cut_time(self, events: pd.DataFrame) -> pd.Timestamp:
+        times = events["timestamp"].sort_values(kind="stable").reset_index(drop=True)
+        return pd.Timestamp(times.iloc[min(int(len(times) * self.fraction), len(times) - 1)])
+
+    def split(self, events: pd.DataFrame) -> Split:
+        cut = self.cut_time(events)
+        train = events[events["timestamp"] < cut]
+        test = events[(events["timestamp"] >= cut) & (events["behaviour"] == self.target)]
+        return Split(train.reset_index(drop=True), _held_out(train, test),
+                     f"train = first {self.fraction:.0%} of events (< {cut}), "
+                     f"test = later {self.target}")
+
+    def validation(self, events: pd.DataFrame) -> Split:
+        return self.split(self.split(events).train)
+
+    def to_json(self) -> dict:
+        return {"split": "fraction_cut", "fraction": self.fraction, "target": self.target}
+
+
+@dataclass(frozen=True)
+class LastPositive(Protocol):
+    """Each user's last target event (by time) is held out; train = everything before it.
+
+    The user's events at or after the held-out event's time are dropped from training (no peek
+    at the same session); other users' events stay (the usual leave-last-out protocol).
+    """
+
+    target: str = "favourite"
+
+    def split(self, events: pd.DataFrame) -> Split:
+        frame = events.assign(user_id=events["user_id"].astype(str))
+        positives = frame[frame["behaviour"] == self.target]
+        last = (positives.sort_values(["timestamp", "event_key"], kind="stable")
+                .groupby("user_id", sort=False).tail(1))
+        cutoff = frame["user_id"].map(last.set_index("user_id")["timestamp"])
+        keep = cutoff.isna() | (frame["timestamp"] < cutoff)
+        train = events[keep.to_numpy()]
+        return Split(train.reset_index(drop=True), _held_out(train, last),
+                     f"each user's last {self.target} held out; their later events dropped")
+
+    def validation(self, events: pd.DataFrame) -> Split:
+        return self.split(self.split(events).train)
+
+    def to_json(self) -> dict:
+        return {"split": "last_positive", "target": self.target}
