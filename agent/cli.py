@@ -226,7 +226,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
     "search": _cmd_search, "serve": _cmd_serve,
 }
 DELEGATED: dict[str, Callable[[list[str]], int]] = {
-    "effects": _delegate("whyrec.tools.causal.report", "effects_cli"),
+    "effects": _delegate("whyrec.tools.causal.cli", "effects_cli"),
     "evaluate": _delegate("whyrec.tools.ranking.evaluate", "evaluate_cli"),
 }
 

@@ -56,8 +56,9 @@ def estimate_report(table: UnitTable, settings: EffectSettings = EffectSettings(
                                                   refute=settings.refute_segments))
     return InfluenceReport(
         effects=tuple(effects), data_version=data_version, unit=table.description,
-        settings={**settings.to_json(), "horizon": str(table.horizon), **extra},
-        segment_by=None if spec is None else spec.key, seconds=time.perf_counter() - started,
+        settings=json.loads(json.dumps({**settings.to_json(), "horizon": str(table.horizon), **extra})),
+        segment_by=None if spec is None else spec.key,
+        seconds=round(time.perf_counter() - started, 3),
         created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
 

@@ -37,12 +37,12 @@ class ALS(Ranker):
 
         n_items = len(self.catalog_)
         self.matrix_ = interaction_matrix(self.log_, n_items).astype(np.float32)
-        model = AlternatingLeastSquares(factors=self.factors, regularization=self.regularization,
-                                        alpha=self.alpha, iterations=self.iterations,
-                                        random_state=self.random_state, num_threads=1)
         with threadpool_limits(1, "blas"), warnings.catch_warnings():
-            # implicit checks the BLAS thread count before our limit applies; the fit is limited.
+            # implicit warns about OpenBLAS threads even though the fit runs under our limit.
             warnings.filterwarnings("ignore", message=".*OpenBLAS.*", category=RuntimeWarning)
+            model = AlternatingLeastSquares(factors=self.factors, regularization=self.regularization,
+                                            alpha=self.alpha, iterations=self.iterations,
+                                            random_state=self.random_state, num_threads=1)
             model.fit(self.matrix_, show_progress=False)
         self.item_factors_ = np.asarray(model.item_factors, dtype=np.float64)
         self.gram_ = self.item_factors_.T @ self.item_factors_

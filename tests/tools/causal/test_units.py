@@ -10,7 +10,7 @@ import pytest
 
 from whyrec.tools.causal.units import auto_horizon, build_units
 from whyrec.tools.demo import DemoConfig, generate_shop
-from whyrec.tools.schema import compute_event_keys, conform_events, conform_items
+from whyrec.tools.schema import compute_event_keys, conform_events, conform_items, empty_events
 
 
 def _log(rows: list[tuple[str, str, str, str]]) -> pd.DataFrame:
@@ -56,8 +56,8 @@ def test_treatments_count_only_until_the_purchase_and_outcome_within_horizon():
     assert b["user_prior_items"] == 1 and b["user_prior_purchases"] == 1
     assert b["taste_share"] == 1.0                                         # same (unknown) category
     c = units.loc[("u2", "c")]
-    assert c["user_prior_items"] == 0                                      # censored pair not counted? it is an exposure
-    assert units.loc[("u1", "a"), "item_prior_users"] == 0
+    assert c["user_prior_items"] == 1          # the censored pair was still a look before t0
+    assert units.loc[("u1", "a"), "item_prior_users"] == 1   # u2 looked at it at 09:30
 
 
 def test_same_day_ties_count_the_cart_before_the_purchase():
@@ -83,18 +83,23 @@ def test_catalog_gives_price_category_and_brand():
 
 
 def test_empty_log_gives_an_empty_table():
-    table = build_units(conform_events(pd.DataFrame()), None)
+    table = build_units(empty_events(), None)
     assert table.frame.empty and "purchase" in table.frame.columns
 
 
 def test_short_logs_get_a_short_horizon():
     events = _log([("u1", "a", "view", "2019-10-01 00:00"), ("u1", "a", "view", "2019-10-01 04:00")])
-    assert auto_horizon(events) == pd.Timedelta(hours=1)
+    assert auto_horizon(events) == pd.Timedelta(hours=1)            # a quarter of the span
+    events = _log([("u1", "a", "view", "2019-10-01 00:00"), ("u1", "a", "purchase", "2019-10-01 00:10"),
+                   ("u2", "b", "view", "2019-10-01 04:00")])
+    assert auto_horizon(events) == pd.Timedelta(minutes=15)         # 1.5 x the purchase delay
+    long = _log([("u1", "a", "view", "2019-10-01"), ("u1", "a", "view", "2019-12-01")])
+    assert auto_horizon(long) == pd.Timedelta(days=7)
 
 
 @pytest.mark.slow
 def test_a_million_events_take_seconds():
-    shop = generate_shop(DemoConfig(users=23_000, items=2_000, days=60, seed=1))
+    shop = generate_shop(DemoConfig(users=25_000, items=2_000, days=60, seed=1))
     assert len(shop.events) >= 1_000_000
     started = time.perf_counter()
     table = build_units(shop.events, shop.items)
