@@ -1,0 +1,417 @@
+"""The agent: a LangChain tool-using loop bound to one user per chat session.
+
+It orchestrates and composes; it holds no recommender or causal logic. Each turn:
+
+1. the message's language is detected (or given), the session's user is fixed;
+2. six tools bound to that user are built (search_items, search_behaviours, recommend, explain,
+   what_if, behaviour_effects);
+3. a model runs the loop (``langchain.agents.create_agent``): the offline planner by default,
+   or an OpenAI-compatible LLM with native tool calling;
+4. the grounding guard checks every number and title of an LLM's answer against this turn's
+   tool results; a failing answer is regenerated once, then replaced by the template answer;
+5. the answer comes back as text plus the structured results (recommendations, explanations,
+   what-ifs, effects) and the tool trace.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+import time
+import uuid
+from collections import Counter, OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
+
+from whyrec.prompts import phrasing_prompt, system_prompt, templates
+
+from .backends import BackendSpec, LocalPhraser, backend_spec, make_openai_model
+from .composer import Composer
+from .guard import GroundingGuard, GuardResult
+from .intents import Intent, ItemResolver, parse_intent
+from .language import detect_language
+from .planner import OfflinePlanner, turn_results
+from .runtime import Runtime
+from .session_tools import SessionView, build_session_tools
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+MAX_MESSAGE_CHARS = 4000
+MAX_SESSIONS = 2000
+HISTORY_TURNS = 6
+
+
+class AgentError(ValueError):
+    """A request the agent cannot serve (unknown user, session of another user, bad message)."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class ToolTrace:
+    """One tool call of a turn: what was asked and what came back."""
+
+    name: str
+    args: dict[str, Any]
+    output: str
+    ok: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "args": self.args, "output": self.output, "ok": self.ok}
+
+
+@dataclass
+class Answer:
+    """One reply: text plus the structured results the UI and API show."""
+
+    text: str
+    language: str
+    user_id: str
+    session_id: str
+    backend: str
+    intent: str | None = None
+    recommendations: list[Any] = field(default_factory=list)   # RecommendedItem
+    explanations: list[Any] = field(default_factory=list)      # Explanation
+    what_ifs: list[Any] = field(default_factory=list)          # WhatIfResult
+    effects: list[Any] = field(default_factory=list)           # BehaviourEffect
+    searches: list[Any] = field(default_factory=list)          # SearchResult
+    tool_trace: list[ToolTrace] = field(default_factory=list)
+    grounded: bool = True
+    fallback: str | None = None     # why the template answer was used instead of the model's
+    seconds: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "text": self.text, "language": self.language, "user_id": self.user_id,
+            "session_id": self.session_id, "backend": self.backend, "intent": self.intent,
+            "recommendations": [r.to_json() for r in self.recommendations],
+            "explanations": [e.to_json() for e in self.explanations],
+            "what_ifs": [w.to_json() for w in self.what_ifs],
+            "effects": [e.to_json() for e in self.effects],
+            "searches": [s.to_json() for s in self.searches],
+            "tool_trace": [t.to_json() for t in self.tool_trace],
+            "grounded": self.grounded, "fallback": self.fallback, "seconds": round(self.seconds, 3),
+        }
+
+
+@dataclass
+class Session:
+    session_id: str
+    view: SessionView
+    history: list[tuple[str, str]] = field(default_factory=list)  # (role, text)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class SessionStore:
+    """Chat sessions in memory (least recently used dropped beyond a bound), each bound to a user."""
+
+    def __init__(self, limit: int = MAX_SESSIONS) -> None:
+        self.limit = limit
+        self._sessions: OrderedDict[str, Session] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, session_id: str | None, user_id: str) -> Session:
+        with self._lock:
+            sid = session_id or uuid.uuid4().hex
+            session = self._sessions.get(sid)
+            if session is None:
+                session = Session(sid, SessionView(user_id))
+                self._sessions[sid] = session
+                while len(self._sessions) > self.limit:
+                    self._sessions.popitem(last=False)
+            elif session.view.user_id != user_id:
+                raise AgentError("this session belongs to another user; start a new session", status=403)
+            self._sessions.move_to_end(sid)
+            return session
+
+    def forget_user(self, user_id: str) -> int:
+        with self._lock:
+            doomed = [sid for sid, s in self._sessions.items() if s.view.user_id == user_id]
+            for sid in doomed:
+                del self._sessions[sid]
+            return len(doomed)
+
+
+class Agent:
+    """Chat with whyrec: ``Agent.from_workspace(path).chat(user_id, message)``."""
+
+    def __init__(self, runtime: Runtime, spec: BackendSpec | None = None, chat_model: Any = None,
+                 phraser: Any = None) -> None:
+        self.runtime = runtime
+        self.spec = spec or backend_spec(runtime.settings)
+        self._chat_model = chat_model
+        self._phraser = phraser
+        self.sessions = SessionStore()
+        self.counters: Counter[str] = Counter()
+        self._guard: tuple[int, GroundingGuard] | None = None
+
+    @classmethod
+    def from_workspace(cls, path: str | Path, llm: str | None = None, settings: Settings | None = None,
+                       chat_model: Any = None) -> "Agent":
+        """An agent over the workspace at ``path``; ``llm`` as in ``WHYREC_LLM``.
+
+        ``chat_model`` injects a LangChain chat model (any tool-calling model) for the openai kind.
+        """
+        base = settings or Settings.from_env({})
+        settings = base.with_overrides(workspace=Path(path), llm=llm)
+        return cls(Runtime(settings), chat_model=chat_model)
+
+    @property
+    def backend_name(self) -> str:
+        return self.spec.name
+
+    # -- public API ---------------------------------------------------------------------------
+    def chat(self, user_id: str, message: str, session_id: str | None = None,
+             language: str | None = None, on_event: Callable[[dict[str, Any]], None] | None = None) -> Answer:
+        """Answer ``message`` for ``user_id`` (raises :class:`AgentError` for bad requests)."""
+        started = time.perf_counter()
+        user_id = str(user_id)
+        message = (message or "").strip()
+        if not message:
+            raise AgentError("the message is empty")
+        if len(message) > MAX_MESSAGE_CHARS:
+            raise AgentError(f"the message is longer than {MAX_MESSAGE_CHARS} characters")
+        if not self.runtime.knows_user(user_id):
+            raise AgentError(f"unknown user {user_id!r}: no behaviours recorded for this user", status=404)
+        language = language if language in ("en", "zh") else detect_language(message)
+        session = self.sessions.get(session_id, user_id)
+        with session.lock:
+            answer = self._turn(session, message, language, on_event or (lambda event: None))
+        answer.seconds = time.perf_counter() - started
+        self.counters["turns"] += 1
+        log.info("turn user=%s session=%s intent=%s backend=%s grounded=%s fallback=%s %.3fs%s",
+                 user_id, answer.session_id, answer.intent, self.spec.kind, answer.grounded,
+                 answer.fallback, answer.seconds,
+                 f" message={message!r}" if self.runtime.settings.debug else "")
+        return answer
+
+    def stream(self, user_id: str, message: str, session_id: str | None = None,
+               language: str | None = None) -> Iterator[dict[str, Any]]:
+        """Events of a turn: ``{"type": "tool", ...}`` as tools run, ``{"type": "delta", "text"}``
+        chunks of the (already guarded) answer, then ``{"type": "answer", "answer": Answer}``."""
+        events: queue.Queue[dict[str, Any]] = queue.Queue()
+        box: dict[str, Any] = {}
+
+        def run() -> None:
+            try:
+                box["answer"] = self.chat(user_id, message, session_id, language, on_event=events.put)
+            except Exception as exc:  # delivered to the consumer below
+                box["error"] = exc
+            finally:
+                events.put({"type": "done"})
+
+        worker = threading.Thread(target=run, daemon=True)
+        worker.start()
+        while True:
+            event = events.get()
+            if event["type"] == "done":
+                break
+            yield event
+        worker.join()
+        if "error" in box:
+            raise box["error"]
+        answer: Answer = box["answer"]
+        words = answer.text.split(" ")
+        for start in range(0, len(words), 6):
+            chunk = " ".join(words[start:start + 6])
+            yield {"type": "delta", "text": chunk + (" " if start + 6 < len(words) else "")}
+        yield {"type": "answer", "answer": answer}
+
+    # -- one turn ------------------------------------------------------------------------------
+    def _turn(self, session: Session, message: str, language: str,
+              on_event: Callable[[dict[str, Any]], None]) -> Answer:
+        view = session.view
+        resolver = ItemResolver.from_catalog(self.runtime.workspace.items(), view.last_recommendations,
+                                             view.last_item)
+        intent = parse_intent(message, resolver, view.user_id)
+        composer = Composer(language)
+        tools = build_session_tools(self.runtime, view)
+        fallback: str | None = None
+        grounded = True
+
+        if self.spec.kind == "openai":
+            try:
+                messages, text, grounded, fallback = self._llm_turn(session, message, language, tools,
+                                                                    composer, on_event)
+            except Exception as exc:  # timeout, connection, malformed reply: answer offline
+                log.warning("LLM backend failed (%s: %s); answering offline", type(exc).__name__, exc)
+                self.counters["llm_fallbacks"] += 1
+                messages = self._run_graph(OfflinePlanner(intent=intent, composer=composer, user_id=view.user_id),
+                                           tools, [HumanMessage(message)], language, on_event)
+                text = str(messages[-1].content) + "\n\n" + templates(language)["offline_note"]
+                fallback = "llm_unavailable"
+        else:
+            planner = OfflinePlanner(intent=intent, composer=composer, user_id=view.user_id)
+            messages = self._run_graph(planner, tools, [HumanMessage(message)], language, on_event)
+            text = str(messages[-1].content)
+            if self.spec.kind == "phrasing":
+                text, grounded, fallback = self._phrase(text, messages, message, language)
+
+        answer = self._answer(session, intent, messages, text, language, grounded, fallback)
+        session.history.append(("user", message))
+        session.history.append(("assistant", answer.text))
+        del session.history[:-2 * HISTORY_TURNS]
+        return answer
+
+    def _run_graph(self, model: Any, tools: list[Any], messages: list[BaseMessage], language: str,
+                   on_event: Callable[[dict[str, Any]], None], system: str | None = None) -> list[BaseMessage]:
+        from langchain.agents import create_agent
+
+        graph = create_agent(model, tools, system_prompt=system or system_prompt(language))
+        state: dict[str, Any] = {}
+        for update in graph.stream({"messages": messages}, config={"recursion_limit": 12},
+                                   stream_mode="updates"):
+            for node, delta in update.items():
+                for m in (delta or {}).get("messages", []):
+                    if isinstance(m, AIMessage) and m.tool_calls:
+                        for call in m.tool_calls:
+                            on_event({"type": "tool", "name": call["name"], "args": call["args"]})
+                state.setdefault("messages", list(messages)).extend((delta or {}).get("messages", []))
+        return state.get("messages", list(messages))
+
+    # -- LLM turns --------------------------------------------------------------------------------
+    def _llm_turn(self, session: Session, message: str, language: str, tools: list[Any],
+                  composer: Composer, on_event: Callable[[dict[str, Any]], None]
+                  ) -> tuple[list[BaseMessage], str, bool, str | None]:
+        model = self._chat_model or make_openai_model(self.runtime.settings)
+        system = system_prompt(language) + self._session_context(session.view, language)
+        history: list[BaseMessage] = [HumanMessage(text) if role == "user" else AIMessage(text)
+                                      for role, text in session.history]
+        messages = _with_deadline(lambda: self._run_graph(model, tools, history + [HumanMessage(message)],
+                                                          language, on_event, system),
+                                  self.runtime.settings.llm_timeout + 5.0)
+        text = _text_of(messages[-1])
+        if not text.strip():
+            raise ValueError("the model returned an empty answer")
+        evidence = self._evidence(messages, message)
+        check = self._guard_check(text, evidence)
+        if check.grounded:
+            return messages, text, True, None
+        self.counters["guard_rejections"] += 1
+        log.warning("grounding guard rejected an answer (%s); asking once for a rewrite", check.describe())
+        retry = _with_deadline(lambda: model.invoke(
+            [SystemMessage(system)] + [m for m in messages if not isinstance(m, SystemMessage)]
+            + [HumanMessage("Your answer cited " + check.describe() + ". Rewrite it using only numbers "
+                            "and item titles that appear in the tool results above.")]),
+            self.runtime.settings.llm_timeout + 5.0)
+        retry_text = _text_of(retry)
+        if retry_text.strip() and self._guard_check(retry_text, evidence).grounded:
+            return messages, retry_text, True, None
+        self.counters["guard_replacements"] += 1
+        log.warning("grounding guard replaced an answer with the template answer")
+        results = turn_results(messages)
+        text = composer.from_results(results, session.view.user_id) + "\n\n" + templates(language)["guard_note"]
+        return messages, text, False, "guard"
+
+    def _phrase(self, composed: str, messages: list[BaseMessage], message: str,
+                language: str) -> tuple[str, bool, str | None]:
+        """Let a small local model reword the composed answer; keep it only if it stays grounded."""
+        if self._phraser is None:
+            self._phraser = LocalPhraser(self.spec, max_seconds=self.runtime.settings.llm_timeout)
+        evidence = self._evidence(messages, message) + [composed]
+        for temperature in (0.2, 0.1):
+            try:
+                candidate = _with_deadline(lambda: self._phraser.phrase(phrasing_prompt(language), composed,
+                                                                        temperature=temperature),
+                                           self.runtime.settings.llm_timeout + 5.0)
+            except Exception as exc:
+                log.warning("local model failed (%s); using the composed answer", exc)
+                self.counters["llm_fallbacks"] += 1
+                return composed + "\n\n" + templates(language)["offline_note"], True, "llm_unavailable"
+            if candidate.strip() and detect_language(candidate) == language \
+                    and self._guard_check(candidate, evidence).grounded:
+                return candidate, True, None
+            self.counters["guard_rejections"] += 1
+        self.counters["guard_replacements"] += 1
+        return composed, False, "guard"
+
+    def _guard_check(self, text: str, evidence: list[str]) -> GuardResult:
+        version = self.runtime.workspace.data_version
+        if self._guard is None or self._guard[0] != version:
+            self._guard = (version, GroundingGuard(self.runtime.workspace.items()["title"].dropna().astype(str)))
+        return self._guard[1].check(text, evidence)
+
+    @staticmethod
+    def _evidence(messages: list[BaseMessage], user_message: str) -> list[str]:
+        evidence = [user_message]
+        last_human = max((i for i, m in enumerate(messages) if isinstance(m, HumanMessage)), default=-1)
+        for m in messages[last_human + 1:]:
+            if isinstance(m, ToolMessage):
+                evidence.append(str(m.content))
+                artifact = getattr(m, "artifact", None)
+                if artifact is not None and hasattr(artifact, "to_json"):
+                    evidence.append(json.dumps(artifact.to_json(), ensure_ascii=False, default=str))
+        return evidence
+
+    def _session_context(self, view: SessionView, language: str) -> str:
+        if not view.last_recommendations:
+            return ""
+        titles = self.runtime.workspace.items().set_index("item_id")["title"]
+        lines = [f"{n}. {titles.get(i, i)} (item_id {i})" for n, i in enumerate(view.last_recommendations, 1)]
+        head = "\n\n上一轮推荐（用户可能用序号指代）：\n" if language == "zh" else \
+            "\n\nLast recommendations shown to the user (they may refer to them by position):\n"
+        return head + "\n".join(lines)
+
+    # -- assembling the answer ------------------------------------------------------------------
+    def _answer(self, session: Session, intent: Intent, messages: list[BaseMessage], text: str,
+                language: str, grounded: bool, fallback: str | None) -> Answer:
+        answer = Answer(text=text, language=language, user_id=session.view.user_id,
+                        session_id=session.session_id, backend=self.spec.name, intent=intent.kind,
+                        grounded=grounded, fallback=fallback)
+        calls = {c["id"]: c for m in messages if isinstance(m, AIMessage) for c in m.tool_calls}
+        for m in messages:
+            if not isinstance(m, ToolMessage):
+                continue
+            call = calls.get(m.tool_call_id, {"name": m.name, "args": {}})
+            artifact = getattr(m, "artifact", None)
+            ok = not isinstance(artifact, Exception) and not str(m.content).startswith("error:")
+            answer.tool_trace.append(ToolTrace(str(call["name"]), dict(call["args"]), str(m.content)[:2000], ok))
+            if not ok or artifact is None:
+                continue
+            name = call["name"]
+            if name == "recommend":
+                answer.recommendations = list(artifact.items)
+            elif name == "explain":
+                answer.explanations.append(artifact)
+            elif name == "what_if":
+                answer.what_ifs.append(artifact)
+            elif name == "behaviour_effects":
+                answer.effects.extend(artifact.effects)
+            elif name in ("search_items", "search_behaviours"):
+                answer.searches.append(artifact)
+        return answer
+
+
+def _text_of(message: Any) -> str:
+    content = getattr(message, "content", message)
+    if isinstance(content, list):
+        return "".join(part.get("text", "") if isinstance(part, dict) else str(part) for part in content)
+    return str(content or "")
+
+
+def _with_deadline(work: Callable[[], Any], seconds: float) -> Any:
+    """Run ``work`` in a thread; raise TimeoutError if it has not finished within ``seconds``."""
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            box["value"] = work()
+        except BaseException as exc:  # re-raised in the caller
+            box["error"] = exc
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if worker.is_alive():
+        raise TimeoutError(f"no answer within {seconds:.0f} s")
+    if "error" in box:
+        raise box["error"]
+    return box["value"]

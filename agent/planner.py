@@ -1,0 +1,95 @@
+"""The offline planner: a deterministic chat model that plans tool calls and composes answers.
+
+It plugs into the same LangChain agent loop as a real LLM (``create_agent``): given the user's
+message it emits tool calls; given the tool results it emits the answer, composed from the
+templates in prompts/. It is the default backend, and it plans for models too weak to plan
+for themselves (the small local SmolLM2), which then only phrase its answer.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any, Sequence
+
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
+from pydantic import ConfigDict
+
+from .composer import Composer
+from .intents import Intent
+
+_ids = itertools.count(1)
+
+
+def planned_calls(intent: Intent) -> list[dict[str, Any]]:
+    """The tool calls that answer ``intent`` (empty when the answer needs no tool)."""
+    kind = intent.kind
+    if kind == "recommend":
+        args: dict[str, Any] = {"k": intent.k}
+        if intent.category:
+            args["category"] = intent.category
+        if intent.query:
+            args["query"] = intent.query
+        return [_call("recommend", args)]
+    if kind == "important":
+        return [_call("recommend", {"k": 5})]
+    if kind in ("explain", "why_not") and intent.item_id:
+        return [_call("explain", {"item": intent.item_id})]
+    if kind == "what_if" and intent.item_id:
+        return [_call("what_if", {"item": intent.item_id, "behaviour": intent.behaviour or "cart",
+                                  "remove": intent.remove})]
+    if kind == "effects":
+        args = {}
+        if intent.behaviour in ("view", "favourite", "cart"):
+            args["behaviour"] = intent.behaviour
+        if intent.segment:
+            args["segment"] = intent.segment
+        return [_call("behaviour_effects", args)]
+    if kind == "history":
+        args = {"query": intent.query or "everything I did", "k": 10}
+        if intent.behaviours:
+            args["behaviours"] = list(intent.behaviours)
+        return [_call("search_behaviours", args)]
+    if kind == "search" and intent.query:
+        return [_call("search_items", {"query": intent.query, "k": 5})]
+    return []
+
+
+def _call(name: str, args: dict[str, Any]) -> dict[str, Any]:
+    return {"name": name, "args": args, "id": f"call_offline_{next(_ids)}", "type": "tool_call"}
+
+
+def turn_results(messages: Sequence[BaseMessage]) -> list[tuple[str, Any]]:
+    """(tool name, artifact) of every tool result after the last user message."""
+    last_human = max((i for i, m in enumerate(messages) if isinstance(m, HumanMessage)), default=-1)
+    return [(m.name or "", m.artifact) for m in messages[last_human + 1:] if isinstance(m, ToolMessage)]
+
+
+class OfflinePlanner(BaseChatModel):
+    """A chat model with no weights: one round of tool calls, then a composed answer."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    intent: Intent
+    composer: Composer
+    user_id: str
+
+    @property
+    def _llm_type(self) -> str:
+        return "whyrec-offline-planner"
+
+    def bind_tools(self, tools: Any, **kwargs: Any) -> "OfflinePlanner":  # type: ignore[override]
+        return self
+
+    def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                  run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
+        last_human = max((i for i, m in enumerate(messages) if isinstance(m, HumanMessage)), default=-1)
+        asked = any(isinstance(m, AIMessage) and m.tool_calls for m in messages[last_human + 1:])
+        calls = [] if asked else planned_calls(self.intent)
+        if calls:
+            message = AIMessage(content="", tool_calls=calls)
+        else:
+            message = AIMessage(content=self.composer.compose(self.intent, turn_results(messages), self.user_id))
+        return ChatResult(generations=[ChatGeneration(message=message)])

@@ -1,0 +1,62 @@
+"""The command line, run as a user would (in-process through main(), and one real subprocess)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from whyrec.agent.cli import main
+
+
+def test_help_is_fast_and_lists_commands() -> None:
+    out = subprocess.run([sys.executable, "-m", "whyrec.agent.cli", "--help"], capture_output=True,
+                         text=True, timeout=60, check=True).stdout
+    for command in ("ingest", "demo", "stats", "serve", "effects", "evaluate", "reindex", "search"):
+        assert command in out
+
+
+def test_ingest_mapping_then_stats(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    log = tmp_path / "log.csv"
+    log.write_text("visitor,item,event,ts\nv1,a,pv,1700000000\nv1,a,addtocart,1700000100\n"
+                   "v2,b,transaction,1700000200\n", encoding="utf-8")
+    mapping = tmp_path / "m.toml"
+    mapping.write_text('[columns]\nuser_id="visitor"\nitem_id="item"\nbehaviour="event"\ntimestamp="ts"\n'
+                       '[options]\ntimestamp_unit="s"\n', encoding="utf-8")
+    workspace = tmp_path / "ws"
+    assert main(["ingest", str(log), "--mapping", str(mapping), "-w", str(workspace), "--no-index"]) == 0
+    assert "events added     3" in capsys.readouterr().out
+    assert main(["stats", "-w", str(workspace), "--json"]) == 0
+    stats = json.loads(capsys.readouterr().out)
+    assert stats["events"] == 3 and stats["behaviours"] == {"view": 1, "cart": 1, "purchase": 1}
+
+
+def test_rejected_ingest_exits_1_with_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    log = tmp_path / "log.csv"
+    log.write_text("visitor,item,event,ts\nv1,a,pv,1700000000\nv1,a,teleport,1700000100\n", encoding="utf-8")
+    mapping = tmp_path / "m.toml"
+    mapping.write_text('[columns]\nuser_id="visitor"\nitem_id="item"\nbehaviour="event"\ntimestamp="ts"\n',
+                       encoding="utf-8")
+    assert main(["ingest", str(log), "--mapping", str(mapping), "-w", str(tmp_path / "ws"), "--no-index"]) == 1
+    err = capsys.readouterr().err
+    assert "line 3" in err and "teleport" in err and "nothing was ingested" in err
+
+
+def test_unknown_preset_and_missing_workspace_are_usage_errors(tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["ingest", str(tmp_path), "--preset", "nope", "-w", str(tmp_path / "ws")]) == 2
+    assert "unknown preset" in capsys.readouterr().err
+    assert main(["stats", "-w", str(tmp_path / "missing")]) == 2
+    assert "no whyrec workspace" in capsys.readouterr().err
+
+
+def test_demo_builds_a_workspace_with_ground_truth(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    workspace = tmp_path / "demo"
+    assert main(["demo", "-w", str(workspace), "--users", "60", "--items", "40", "--no-index"]) == 0
+    truth = json.loads((workspace / "ground_truth.json").read_text())
+    assert {e["behaviour"] for e in truth["effects"]} >= {"cart", "favourite"}
+    assert main(["demo", "-w", str(workspace), "--no-index"]) == 2  # refuses to overwrite
+    assert "--force" in capsys.readouterr().err
