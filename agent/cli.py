@@ -78,12 +78,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def configure_logging(settings: Settings) -> None:
+    """Log to stderr at the configured level; quiet the chattiest libraries."""
+    logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
+    for noisy in ("httpx", "chromadb", "sentence_transformers", "urllib3", "gradio"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    # DoWhy logs every model it builds and every refuter's distributional assumption.
+    for chatty in ("dowhy", "dowhy.causal_model", "dowhy.causal_refuter", "dowhy.causal_identifier"):
+        logging.getLogger(chatty).setLevel(logging.ERROR)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     settings = Settings.from_env()
-    logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
-    for noisy in ("httpx", "chromadb", "sentence_transformers", "urllib3"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    configure_logging(settings)
     # Delegated commands parse their own arguments.
     if argv and argv[0] in DELEGATED:
         return DELEGATED[argv[0]](argv[1:])

@@ -38,17 +38,15 @@ def check_bind(settings: Settings) -> None:
 def create_app(settings: Settings) -> FastAPI:
     """The whole web application for ``settings`` (API routes, then the UI at /)."""
     from .api import build_api
+    from .core import Agent
     from .runtime import Runtime
 
     runtime = Runtime(settings)
-    app = build_api(runtime)
-    try:
-        from whyrec.ui.app import mount_ui
-    except ImportError:  # the UI module is optional for API-only deployments
-        mount_ui = None
-    if mount_ui is not None:
-        app = mount_ui(app, runtime)
-    return app
+    agent = Agent(runtime)
+    app = build_api(runtime, agent)
+    from whyrec.ui.app import mount_ui
+
+    return mount_ui(app, runtime, agent)
 
 
 def serve(settings: Settings) -> int:

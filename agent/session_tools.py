@@ -166,6 +166,39 @@ class SearchBehavioursArgs(BaseModel):
     k: int = Field(default=10, ge=1, le=50)
 
 
+def recommend_for(runtime: Runtime, user_id: str, k: int = 5, category: str | None = None,
+                  query: str | None = None) -> RecommendationList:
+    """Top ``k`` for ``user_id``, each item with the user's behaviours behind its score."""
+    from whyrec.tools.ranking.tool import recommend_items
+
+    ranker = runtime.ranker
+    recs = recommend_items(ranker, user_id, k=k, category=category, query=query,
+                           item_vectors=runtime.item_vectors if query else None,
+                           embed_query=(lambda q: runtime.embedder.embed([q])[0]) if query else None)
+    titles = runtime.workspace.items().set_index("item_id")["title"]
+    out = []
+    for rec in recs.items:
+        positive = [c for c in ranker.contributions(user_id, rec.item_id) if c.contribution > 0]
+        total = rec.score if rec.score > 0 else (sum(c.contribution for c in positive) or 1.0)
+        reasons = tuple(Reason(int(c.event_key), c.behaviour, c.item_id, str(titles.get(c.item_id, c.item_id)),
+                               pd.Timestamp(c.timestamp), float(c.contribution), float(c.contribution / total))
+                        for c in positive)
+        out.append(RecommendedItem(rec.item_id, rec.title, rec.category, rec.score, rec.rank, reasons))
+    return RecommendationList(user_id, tuple(out), k, category, query)
+
+
+def effects_for(runtime: Runtime, behaviour: str | None = None, segment: str | None = None) -> EffectsResult:
+    """Population (or per-segment) causal effects from the workspace's influence report."""
+    report = runtime.segment_report(segment)
+    effects = tuple(e for e in report.effects
+                    if (behaviour is None or e.behaviour == behaviour)
+                    and (segment is not None or e.segment == "all"))
+    if behaviour is not None and not effects:
+        known = sorted({e.behaviour for e in report.effects})
+        raise ToolError(f"no estimate for behaviour {behaviour!r}; estimated: {', '.join(known)}")
+    return EffectsResult(effects, report.data_version, segment)
+
+
 def build_session_tools(runtime: Runtime, session: SessionView) -> list[BaseTool]:
     """The six tools of a chat turn, all bound to ``session.user_id``."""
     user_id = session.user_id
@@ -181,24 +214,8 @@ def build_session_tools(runtime: Runtime, session: SessionView) -> list[BaseTool
         raise ToolError(f"no item with id or title {text!r} in the catalog")
 
     def recommend(k: int = 5, category: str | None = None, query: str | None = None):
-        from whyrec.tools.ranking.tool import recommend_items
-
-        ranker = runtime.ranker
-        recs = recommend_items(ranker, user_id, k=k, category=category, query=query,
-                               item_vectors=runtime.item_vectors if query else None,
-                               embed_query=(lambda q: runtime.embedder.embed([q])[0]) if query else None)
-        titles = runtime.workspace.items().set_index("item_id")["title"]
-        out = []
-        for rec in recs.items:
-            contributions = ranker.contributions(user_id, rec.item_id)
-            positive = [c for c in contributions if c.contribution > 0]
-            total = rec.score if rec.score > 0 else sum(c.contribution for c in positive) or 1.0
-            reasons = tuple(Reason(int(c.event_key), c.behaviour, c.item_id,
-                                   str(titles.get(c.item_id, c.item_id)), pd.Timestamp(c.timestamp),
-                                   float(c.contribution), float(c.contribution / total)) for c in positive)
-            out.append(RecommendedItem(rec.item_id, rec.title, rec.category, rec.score, rec.rank, reasons))
-        result = RecommendationList(user_id, tuple(out), k, category, query)
-        session.last_recommendations = [i.item_id for i in out]
+        result = recommend_for(runtime, user_id, k=k, category=category, query=query)
+        session.last_recommendations = [i.item_id for i in result.items]
         session.last_k = k
         return result.to_text(), result
 
@@ -225,14 +242,7 @@ def build_session_tools(runtime: Runtime, session: SessionView) -> list[BaseTool
         return result.to_text(), result
 
     def behaviour_effects(behaviour: str | None = None, segment: str | None = None):
-        report = runtime.segment_report(segment)
-        effects = tuple(e for e in report.effects
-                        if (behaviour is None or e.behaviour == behaviour)
-                        and (segment is not None or e.segment == "all"))
-        if behaviour is not None and not effects:
-            known = sorted({e.behaviour for e in report.effects})
-            raise ToolError(f"no estimate for behaviour {behaviour!r}; estimated: {', '.join(known)}")
-        result = EffectsResult(effects, report.data_version, segment)
+        result = effects_for(runtime, behaviour, segment)
         return result.to_text(), result
 
     def search_items(query: str, k: int = 5, category: str | None = None):

@@ -51,3 +51,30 @@ def movielens_dir(shared_data: Path) -> Path:
 @pytest.fixture(scope="session")
 def coat_dir(shared_data: Path) -> Path:
     return _require(shared_data / "coat")
+
+
+@pytest.fixture(scope="session")
+def demo_workspace_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small demo shop, indexed into its embedded Chroma store, built once per test run.
+
+    Tests that write to a workspace copy it first (see ``demo_workspace``).
+    """
+    from whyrec.tools.behaviour_store import BehaviourStore
+    from whyrec.tools.demo import DemoConfig, build_demo_workspace
+    from whyrec.tools.embeddings import default_embedder
+    from whyrec.tools.workspace import Workspace
+
+    path = tmp_path_factory.mktemp("demo-template") / "ws"
+    build_demo_workspace(path, DemoConfig(users=150, items=160, seed=5))
+    BehaviourStore(Workspace.open(path), default_embedder()).sync()
+    return path
+
+
+@pytest.fixture
+def demo_workspace(demo_workspace_template: Path, tmp_path: Path) -> Path:
+    """A private copy of the demo workspace for one test."""
+    import shutil
+
+    target = tmp_path / "ws"
+    shutil.copytree(demo_workspace_template, target)
+    return target

@@ -113,3 +113,27 @@ class TargetRanker:
         if not self.eligible(counts):
             return None
         return self.ahead(scores, counts)
+
+    def singles(self, events: np.ndarray) -> np.ndarray:
+        """0-based rank of the target after removing each event in ``events`` alone (vectorised;
+        ties between equal scores are ignored, so callers confirm with :meth:`rank_after_removal`)."""
+        events = np.asarray(events, dtype=np.int64)
+        eligible = self.allowed & (self.counts == 0)
+        eligible[self.target] = False
+        ranked = np.sort(self.base[eligible])
+        rows = self.effects[events]
+        target_new = self.base[self.target] - np.asarray(rows[:, self.target].toarray()).ravel()
+        ahead = len(ranked) - np.searchsorted(ranked, target_new, side="right")
+        coo = rows.tocoo()
+        touched = eligible[coo.col]
+        row, col, val = coo.row[touched], coo.col[touched], coo.data[touched]
+        before = self.base[col] > target_new[row]
+        after = self.base[col] - val > target_new[row]
+        np.add.at(ahead, row, after.astype(np.int64) - before.astype(np.int64))
+        items = self.event_items[events]
+        freed = ((items >= 0) & (items != self.target)
+                 & (self.counts[np.maximum(items, 0)] == 1) & self.allowed[np.maximum(items, 0)])
+        if freed.any():
+            own = np.asarray(rows[np.flatnonzero(freed), items[freed]]).ravel()
+            ahead[freed] += (self.base[items[freed]] - own > target_new[freed]).astype(np.int64)
+        return ahead

@@ -285,6 +285,18 @@ class WhyNot:
                 "note": EXCLUDE_SEEN_NOTE}
 
 
+#: Why an item is (or is not) explained by the user's history.
+EXPLANATION_REASONS: dict[str, str] = {
+    "history": "its place in the top-k rests on the user's behaviours",
+    "no_support": "none of the user's behaviours supports it: it comes from the popularity/"
+                  "catalog prior alone",
+    "popularity": "it stays in the top-k even without every behaviour that supports it: it comes "
+                  "from popularity/catalog match",
+    "unverified": "no removal set survived verification by re-ranking",
+    "not_in_top_k": "it is not in the top-k",
+}
+
+
 @dataclass(frozen=True)
 class Explanation:
     """Why ``item_id`` is recommended to ``user_id`` — exact contributions, a verified
@@ -306,8 +318,9 @@ class Explanation:
     counterfactual: Counterfactual | None
     effects: tuple[PopulationEffect, ...]
     explained_by_history: bool
-    reason: str                   # why it is (not) explained by the history
+    reason: str                   # a key of EXPLANATION_REASONS
     why_not: WhyNot | None = None
+    rank_without_support: int | None = None   # rank with every supporting event removed
     as_of: Any = None             # the fixed clock of every counterfactual
     exclude_seen: bool = True
 
@@ -343,10 +356,16 @@ class Explanation:
             lines.append(f"Counterfactual ({len(cf.events)} behaviour(s), {check}"
                          f"{', provably smallest' if cf.exact else ''}): without {removed}, "
                          f"{after} (score {t.score(cf.new_score)}){replaced}.")
+        if cf is not None and len(cf.events) > 1 and cf.exact:
+            lines.append(f"No single behaviour is enough on its own: it takes these {len(cf.events)} "
+                         "together.")
         if not self.explained_by_history:
-            lines.append(f"No behaviour of the user explains it: {self.reason}.")
+            lines.append(f"No behaviour of the user explains it: {EXPLANATION_REASONS[self.reason]}"
+                         + (f" (still rank {self.rank_without_support} without them)"
+                            if self.rank_without_support else "") + ".")
         for effect in self.effects:
-            lines.append(effect.to_text("en").capitalize() + ".")
+            text = effect.to_text("en")
+            lines.append(text[:1].upper() + text[1:] + ".")
         return "\n".join(lines)
 
     def _zh(self) -> str:
@@ -370,8 +389,16 @@ class Explanation:
             check = "已重新排序验证" if cf.verified else "未验证"
             lines.append(f"反事实（{len(cf.events)} 个行为，{check}{'，已证明最小' if cf.exact else ''}）："
                          f"如果没有{removed}，{after}（得分 {t.score(cf.new_score)}）{replaced}。")
+        if cf is not None and len(cf.events) > 1 and cf.exact:
+            lines.append(f"没有任何单个行为足以单独解释它：需要这 {len(cf.events)} 个行为共同作用。")
         if not self.explained_by_history:
-            lines.append(f"没有单个用户行为能解释它：{self.reason}。")
+            zh = {"no_support": "用户的行为都不支持它，它完全来自热度/目录先验",
+                  "popularity": "即使去掉所有支持它的行为，它仍在前 {k} 名中，它来自热度/目录匹配",
+                  "unverified": "没有通过重新排序验证的反事实集合",
+                  "not_in_top_k": "它不在前 {k} 名中"}.get(self.reason, self.reason)
+            extra = (f"（去掉后仍排第 {self.rank_without_support} 名）"
+                     if self.rank_without_support else "")
+            lines.append(f"没有用户行为能解释它：{zh.format(k=self.k)}{extra}。")
         for effect in self.effects:
             lines.append(effect.to_text("zh") + "。")
         return "\n".join(lines)
@@ -388,6 +415,8 @@ class Explanation:
                 "counterfactual": None if self.counterfactual is None else self.counterfactual.to_json(),
                 "effects": [e.to_json() for e in self.effects],
                 "explained_by_history": self.explained_by_history, "reason": self.reason,
+                "reason_text": EXPLANATION_REASONS[self.reason],
+                "rank_without_support": self.rank_without_support,
                 "why_not": None if self.why_not is None else self.why_not.to_json(),
                 "as_of": t.clean(self.as_of), "exclude_seen": self.exclude_seen,
                 "note": EXCLUDE_SEEN_NOTE}

@@ -82,9 +82,14 @@ def smallest_removal(ranker: TargetRanker, contributions: np.ndarray, days: np.n
     pruned, evaluations = prune(ranker, greedy, contributions, k)
     evaluations += len(greedy)
     best = tuple(pruned)
+    if len(best) > 1:
+        evaluations += len(order)
+        single = _best_single(ranker, order, k)
+        if single is not None:
+            best = (single,)
     exact = len(best) == 1
     if not exact:
-        needed = sum(math.comb(len(order), size) for size in range(1, len(best)))
+        needed = sum(math.comb(len(order), size) for size in range(2, len(best)))
         if needed <= budget:
             found = _enumerate(ranker, order, k, len(best))
             evaluations += needed
@@ -98,9 +103,19 @@ def smallest_removal(ranker: TargetRanker, contributions: np.ndarray, days: np.n
     return RemovalSearch(tuple(candidates), exact, evaluations, len(greedy))
 
 
+def _best_single(ranker: TargetRanker, order: np.ndarray, k: int) -> int | None:
+    """The strongest single supporting event whose removal alone drops the target (confirmed)."""
+    ranks = ranker.singles(order)
+    for event in order[ranks >= k - 1]:  # margin of one rank for ignored ties; confirmed below
+        rank = ranker.rank_after_removal(np.array([event]))
+        if rank is None or rank >= k:
+            return int(event)
+    return None
+
+
 def _enumerate(ranker: TargetRanker, order: np.ndarray, k: int, below: int) -> tuple[int, ...] | None:
     """The first (strongest-first) valid subset of size < ``below``, by increasing size."""
-    for size in range(1, below):
+    for size in range(2, below):
         for subset in itertools.combinations(order.tolist(), size):
             rank = ranker.rank_after_removal(np.array(subset))
             if rank is None or rank >= k:

@@ -232,3 +232,46 @@ def read_preset(name: str, path: str | Path, **options: object) -> tuple[pd.Data
     catalog = _merge_catalog(conform_items(empty), [table.items], extra, table.events["item_id"])
     events = table.events.sort_values(["timestamp", "event_key"], kind="stable").reset_index(drop=True)
     return events, catalog if catalog is not None else conform_items(empty)
+
+
+#: The mapping of events posted as JSON records (the HTTP API's POST /v1/events).
+RECORD_FIELDS = ("user_id", "item_id", "behaviour", "timestamp", "session_id", "value")
+
+
+def ingest_records(workspace: Workspace, records: list[dict[str, object]], source: str = "api",
+                   now: datetime | None = None) -> IngestResult:
+    """Validate and append events given as records (all or nothing, same rules as files).
+
+    Timestamps are ISO 8601 strings or Unix seconds; behaviours use the vocabulary or its
+    aliases. Raises :class:`IngestRejected` naming the bad records (1-based) and fields.
+    """
+    from .mapping import SourceMapping
+    from .reader import RawTable
+
+    started = time.perf_counter()
+    frame = pd.DataFrame.from_records(records, columns=list(RECORD_FIELDS))
+    frame = frame.astype("string")
+    mapping = SourceMapping(columns={f: f for f in RECORD_FIELDS}, duplicates="reject", name=source)
+    raw = RawTable(Path(source), frame, pd.Series(range(1, len(frame) + 1), index=frame.index), [], "")
+    table = validate(raw, mapping, now=now)
+    if table.rows_invalid:
+        raise IngestRejected([FileReport(f"{source} (record numbers are 1-based)", table.rows_read,
+                                         table.rows_invalid, table.issue_totals(), table.first_issues(10))])
+    with workspace.lock():
+        workspace.reload()
+        present = table.events["event_key"].isin(workspace.event_keys())
+        to_add = table.events[~present]
+        catalog = _merge_catalog(workspace.items(), [], None, to_add["item_id"])
+        record = SourceRecord(path=source, sha256="", rows_read=table.rows_read, rows_added=len(to_add),
+                              rows_rejected=0, ingested_at=datetime.now(timezone.utc).isoformat())
+        version = workspace.commit(to_add, catalog, [record]) if len(to_add) else workspace.data_version
+    counts = to_add["behaviour"].value_counts()
+    events = table.events
+    return IngestResult(
+        files=[source], rows_read=table.rows_read, rows_added=len(to_add),
+        rows_already_present=int(present.sum()), rows_rejected=0, rows_skipped_by_mapping=0,
+        duplicates_dropped=0, users=int(events["user_id"].nunique()), items=int(events["item_id"].nunique()),
+        behaviours={str(k): int(v) for k, v in counts.items()},
+        first_event=None if events.empty else events["timestamp"].min(),
+        last_event=None if events.empty else events["timestamp"].max(),
+        seconds=time.perf_counter() - started, data_version=version)

@@ -1,0 +1,451 @@
+"""The explainer: why an item is (or is not) recommended to a user, and what-if re-rankings.
+
+Everything is computed from the ranker itself: contributions are its exact per-event terms, a
+counterfactual is searched on those terms and then *verified* by re-ranking the history without
+the chosen events with :meth:`Ranker.rank_history`, and what-ifs are plain re-rankings. The clock
+stays at the user's reference time (``ranker.as_of(user)``) in every counterfactual, and the
+``exclude_seen`` rule of the recommend tool applies to the (hypothetical) history being ranked.
+
+>>> explainer = Explainer(ranker, items, report)                       # doctest: +SKIP
+>>> print(explainer.explain("u1", "42", k=10).to_text())               # doctest: +SKIP
+>>> explainer.what_if("u1", remove=explainer.event_keys("u1", "7", "cart"))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from ..causal.report import pair_effects
+from ..causal.results import POPULATION, InfluenceReport
+from ..ranking.base import Ranker, UnknownItemError, UnknownUserError
+from ..ranking.catalog import ItemFilter
+from ..ranking.history import BEHAVIOUR_CODE, History, from_days
+from ..schema import BEHAVIOURS, FUNNEL
+from .effects import TargetRanker, event_effects
+from .results import (BehaviourTotal, ChartBar, Counterfactual, EventContribution, Explanation,
+                      HypotheticalEvent, PopulationEffect, RankedItem, RankMove, SuggestedAddition,
+                      WhatIfResult, WhyNot)
+from .search import additions_that_lift, smallest_removal
+
+log = logging.getLogger(__name__)
+
+#: The causal report's treatment for each behaviour type (a click is a look, like a view).
+EFFECT_BEHAVIOUR: dict[str, str] = {"view": "view", "click": "view", "favourite": "favourite",
+                                    "cart": "cart"}
+NAMES = np.asarray(BEHAVIOURS, dtype=object)
+
+
+@dataclass(frozen=True)
+class _UserState:
+    """One user's history, clock, base scores and per-event effects (cached per user)."""
+
+    user_id: str
+    history: History
+    now: float
+    scores: np.ndarray
+    effects: sp.csr_matrix
+
+
+class Explainer:
+    """Explains a ranker's recommendations by the user's own behaviours.
+
+    ``items`` gives titles (else the ranker's catalog titles); ``report`` gives the population
+    effect of each behaviour type (optional); ``events`` lets a segmented report pick the
+    explained item's segment (optional). ``max_contributions`` limits the listed events,
+    ``search_budget`` the subsets tried when proving a counterfactual is the smallest.
+    """
+
+    def __init__(self, ranker: Ranker, items: pd.DataFrame | None = None,
+                 report: InfluenceReport | None = None, events: pd.DataFrame | None = None,
+                 max_contributions: int = 10, search_budget: int = 400, cache_users: int = 16) -> None:
+        self.ranker = ranker
+        self.items = items
+        self.report = report
+        self.events = events
+        self.max_contributions = max_contributions
+        self.search_budget = search_budget
+        self.cache_users = cache_users
+        self._titles = self._title_lookup(ranker, items)
+        self._cache: OrderedDict[str, _UserState] = OrderedDict()
+
+    # -- public API -----------------------------------------------------------------------------
+    def explain(self, user_id: str, item_id: str, k: int = 10,
+                filters: ItemFilter | None = None) -> Explanation:
+        """Why ``item_id`` is in ``user_id``'s top ``k`` — or, if it is not, why not
+        (``Explanation.why_not`` is then set and ``rank`` is ``None``).
+
+        Raises :class:`UnknownUserError` / :class:`UnknownItemError`; ``k`` must be >= 1.
+        """
+        _check_k(k)
+        state = self._state(user_id)
+        position = self._position(item_id)
+        contributions = self._column(state, position)
+        top_ids, _ = self._top(state.history, k, filters, state.now)
+        score, prior = float(state.scores[position]), self.ranker.prior(str(item_id))
+        listed, by_behaviour, chart, prior_share = self._describe(state, contributions, prior)
+        common = dict(user_id=state.user_id, item_id=str(item_id), title=self._title(position),
+                      k=k, score=score, prior=prior, prior_share=prior_share,
+                      contributions=listed, n_events=len(state.history),
+                      n_supporting=int((contributions > 0).sum()), by_behaviour=by_behaviour,
+                      chart=chart, as_of=from_days(state.now))
+        if str(item_id) not in set(top_ids):
+            why_not = self._why_not(state, position, k, filters, contributions, prior, top_ids)
+            return Explanation(rank=None, counterfactual=None, effects=self._effects(state, item_id, listed, None),
+                               explained_by_history=False, reason="not_in_top_k", why_not=why_not,
+                               **common)
+        rank = list(top_ids).index(str(item_id)) + 1
+        counterfactual, reason, rank_without = self._counterfactual(
+            state, position, k, filters, contributions, top_ids)
+        return Explanation(rank=rank, counterfactual=counterfactual,
+                           effects=self._effects(state, item_id, listed, counterfactual),
+                           explained_by_history=counterfactual is not None, reason=reason,
+                           rank_without_support=rank_without, **common)
+
+    def why_not(self, user_id: str, item_id: str, k: int = 10,
+                filters: ItemFilter | None = None) -> WhyNot:
+        """Why ``item_id`` is not in the top ``k`` (``reason="in_top_k"`` if it is), and the
+        smallest single added behaviour on a seen item that would bring it in, if any."""
+        _check_k(k)
+        state = self._state(user_id)
+        position = self._position(item_id)
+        contributions = self._column(state, position)
+        top_ids, _ = self._top(state.history, k, filters, state.now)
+        return self._why_not(state, position, k, filters, contributions,
+                             self.ranker.prior(str(item_id)), top_ids)
+
+    def what_if(self, user_id: str, remove: Sequence[int] = (),
+                add: Sequence[tuple[str, str]] = (), k: int = 10,
+                remove_items: Sequence[tuple[str, str | None]] = (),
+                filters: ItemFilter | None = None) -> WhatIfResult:
+        """Re-rank ``user_id``'s history with events removed (``remove``: event keys;
+        ``remove_items``: (item_id, behaviour or None) = all such events of the user) and
+        behaviours added now (``add``: (item_id, behaviour)); old and new top ``k`` with moves.
+
+        Raises ``ValueError`` for an event key that is not the user's or an unknown behaviour,
+        :class:`UnknownItemError` for an unknown item.
+        """
+        _check_k(k)
+        state = self._state(user_id)
+        history = state.history
+        keys = {int(key) for key in remove}
+        for item_id, behaviour in remove_items:
+            keys.update(self.event_keys(user_id, item_id, behaviour))
+        own = {int(key) for key in history.keys}
+        strangers = sorted(keys - own)
+        if strangers:
+            raise ValueError(f"event key(s) {strangers} are not events of user {state.user_id}; "
+                             "use the event keys listed in the explanation")
+        drop = np.isin(history.keys, np.array(sorted(keys), dtype=np.uint64))
+        added = self._hypothetical(add, state.now)
+        changed = _concat(history.take(~drop), added)
+        before_ids, before_scores = self._top(history, k, filters, state.now)
+        after_ids, after_scores = self._top(changed, k, filters, state.now)
+        removed = tuple(HypotheticalEvent(self._item_id(int(history.items[n])),
+                                          self._title(int(history.items[n])),
+                                          str(NAMES[history.behaviours[n]]), int(history.keys[n]))
+                        for n in np.flatnonzero(drop))
+        adds = tuple(HypotheticalEvent(str(item), self._title(self._position(item)), str(behaviour))
+                     for item, behaviour in add)
+        return WhatIfResult(state.user_id, k, removed, adds,
+                            self._ranked(before_ids, before_scores),
+                            self._ranked(after_ids, after_scores),
+                            _moves(before_ids, after_ids, self._title_of), from_days(state.now))
+
+    def event_keys(self, user_id: str, item_id: str, behaviour: str | None = None) -> tuple[int, ...]:
+        """Keys of the user's events on ``item_id`` (only ``behaviour`` ones if given) — e.g.
+        "what if I hadn't added Y to my cart" is ``what_if(u, remove=event_keys(u, Y, "cart"))``."""
+        state = self._state(user_id)
+        if behaviour is not None and behaviour not in BEHAVIOUR_CODE:
+            raise ValueError(f"unknown behaviour {behaviour!r}; expected one of {list(BEHAVIOURS)}")
+        history = state.history
+        mask = history.items == self._position(item_id)
+        if behaviour is not None:
+            mask &= history.behaviours == BEHAVIOUR_CODE[behaviour]
+        return tuple(int(k) for k in history.keys[mask])
+
+    # -- the pieces -----------------------------------------------------------------------------
+    def _counterfactual(self, state: _UserState, position: int, k: int, filters: ItemFilter | None,
+                        contributions: np.ndarray, top_ids: np.ndarray
+                        ) -> tuple[Counterfactual | None, str, int | None]:
+        """The verified smallest removal set, or why there is none: (set, reason code, rank of
+        the item with every supporting event removed)."""
+        ranker = self._target_ranker(state, position, filters)
+        search = smallest_removal(ranker, contributions, state.history.days, k, self.search_budget)
+        for candidate in search.candidates:
+            keep = np.ones(len(state.history), dtype=bool)
+            keep[list(candidate)] = False
+            reduced = state.history.take(keep)
+            new_ids, _ = self._top(reduced, k, filters, state.now)
+            if str(self._item_id(position)) in set(new_ids):
+                log.warning("counterfactual for %s/%s failed verification (%d events); trying the "
+                            "next candidate", state.user_id, self._item_id(position), len(candidate))
+                continue
+            scores = self.ranker.score_history(reduced, now=state.now)
+            counts = np.bincount(reduced.items[reduced.items >= 0], minlength=len(scores))
+            new_rank = (ranker.ahead(scores, counts) + 1) if ranker.eligible(counts) else None
+            entering = [i for i in new_ids if i not in set(top_ids)]
+            replacement = None
+            if entering:
+                where = list(new_ids).index(entering[0])
+                replacement = RankedItem(entering[0], self._title_of(entering[0]),
+                                         float(scores[self._position(entering[0])]), where + 1)
+            events = tuple(self._event(state, n, contributions, prior_share_denominator(
+                self.ranker.prior(self._item_id(position)), contributions))
+                for n in sorted(candidate, key=lambda e: -contributions[e]))
+            return Counterfactual(events, True, search.exact and candidate == search.candidates[0],
+                                  new_rank, float(scores[position]), replacement,
+                                  search.evaluations), "history", None
+        if not (contributions > 0).any():
+            return None, "no_support", None
+        rank = ranker.rank_after_removal(np.flatnonzero(contributions > 0))
+        if search.candidates:
+            return None, "unverified", None
+        return None, "popularity", None if rank is None else rank + 1
+
+    def _why_not(self, state: _UserState, position: int, k: int, filters: ItemFilter | None,
+                 contributions: np.ndarray, prior: float, top_ids: np.ndarray) -> WhyNot:
+        history = state.history
+        listed = self._listed(state, contributions, prior, positive_only=True)
+        common = dict(user_id=state.user_id, item_id=self._item_id(position),
+                      title=self._title(position), k=k, score=float(state.scores[position]),
+                      prior=prior, contributions=listed)
+        cutoff = None
+        if len(top_ids) >= k:
+            last = top_ids[k - 1]
+            cutoff = RankedItem(last, self._title_of(last), float(state.scores[self._position(last)]), k)
+        ranker = self._target_ranker(state, position, filters)
+        if (history.items == position).any():
+            mine = history.behaviours[history.items == position]
+            done = tuple(b for b in BEHAVIOURS if BEHAVIOUR_CODE[b] in set(mine.tolist()))
+            return WhyNot(reason="seen", rank=None, cutoff=cutoff, seen_behaviours=done, **common)
+        if not ranker.allowed[position]:
+            return WhyNot(reason="filtered", rank=None, cutoff=cutoff, **common)
+        rank = ranker.ahead(state.scores, ranker.counts) + 1
+        if rank <= k:
+            return WhyNot(reason="in_top_k", rank=rank, cutoff=cutoff, **common)
+        addition, options = self._best_addition(state, position, k, filters, ranker)
+        return WhyNot(reason="outranked", rank=rank, cutoff=cutoff, addition=addition,
+                      options=options, **common)
+
+    def _best_addition(self, state: _UserState, position: int, k: int, filters: ItemFilter | None,
+                       ranker: TargetRanker) -> tuple[SuggestedAddition | None, int]:
+        """The weakest single behaviour, on an item the user has seen, that lifts the item in."""
+        history = state.history
+        seen = np.unique(history.items[history.items >= 0])
+        present = np.unique(self.ranker.log_.events.behaviours) if hasattr(self.ranker, "log_") \
+            else np.array([BEHAVIOUR_CODE[b] for b in FUNNEL])
+        codes = np.array([c for c in present if NAMES[c] != "rating"], dtype=np.int8)
+        if not len(seen) or not len(codes):
+            return None, 0
+        items = np.repeat(seen, len(codes))
+        behaviours = np.tile(codes, len(seen))
+        candidates = History(items.astype(np.int64), behaviours, np.full(len(items), state.now),
+                             np.arange(len(items), dtype=np.uint64), np.full(len(items), np.nan))
+        rows = event_effects(self.ranker, candidates, state.now)
+        options = additions_that_lift(ranker, rows, k)
+        if not options:
+            return None, 0
+        strength = self._behaviour_strength()
+        options.sort(key=lambda o: (strength[int(behaviours[o.index])], o.rank))
+        for option in options:
+            added = candidates.take(np.array([option.index]))
+            changed = _concat(history, added)
+            new_ids, new_scores = self._top(changed, k, filters, state.now)
+            hits = np.flatnonzero(new_ids == self._item_id(position))
+            if len(hits):
+                return SuggestedAddition(self._item_id(int(items[option.index])),
+                                         self._title(int(items[option.index])),
+                                         str(NAMES[behaviours[option.index]]), int(hits[0]) + 1,
+                                         float(new_scores[hits[0]]), True), len(options)
+        return None, len(options)
+
+    def _behaviour_strength(self) -> dict[int, float]:
+        weights = getattr(self.ranker, "behaviour_weight_map", None)
+        if weights:
+            return {BEHAVIOUR_CODE[b]: float(w) for b, w in weights.items()}
+        return {BEHAVIOUR_CODE[b]: float(n) for n, b in enumerate(BEHAVIOURS)}
+
+    def _effects(self, state: _UserState, item_id: str, listed: tuple[EventContribution, ...],
+                 counterfactual: Counterfactual | None) -> tuple[PopulationEffect, ...]:
+        """The causal report's effect for each behaviour type behind the explanation."""
+        if self.report is None:
+            return ()
+        involved: list[str] = []
+        for event in (counterfactual.events if counterfactual else ()) + tuple(
+                c for c in listed if c.contribution > 0):
+            if event.behaviour not in involved:
+                involved.append(event.behaviour)
+        segment = None
+        if self.report.segment_by and self.events is not None and self.items is not None:
+            segment = pair_effects(self.report, self.events, self.items, state.user_id,
+                                   str(item_id)).segment
+        out = []
+        for behaviour in involved:
+            treatment = EFFECT_BEHAVIOUR.get(behaviour)
+            outcome = self.report.effects[0].outcome if self.report.effects else "purchase"
+            if treatment is None:
+                out.append(PopulationEffect(behaviour, behaviour, outcome, "missing",
+                                            f"{behaviour} is not a treatment the causal report "
+                                            f"estimates (its outcome is {outcome})"))
+                continue
+            effect = self.report.effect(treatment, segment) if segment else None
+            if effect is None or not effect.ok:
+                effect = self.report.effect(treatment, POPULATION)
+            if effect is None:
+                out.append(PopulationEffect(behaviour, treatment, outcome, "missing",
+                                            f"the report has no estimate for {treatment}"))
+                continue
+            refutation = ("not run" if not effect.refutations else
+                          "refuted" if effect.refuted else "passed")
+            out.append(PopulationEffect(behaviour, treatment, effect.outcome, effect.status,
+                                        effect.reason, effect.estimate, effect.ci_low,
+                                        effect.ci_high, effect.method, effect.n, refutation))
+        return tuple(out)
+
+    def _describe(self, state: _UserState, contributions: np.ndarray, prior: float
+                  ) -> tuple[tuple[EventContribution, ...], tuple[BehaviourTotal, ...],
+                             tuple[ChartBar, ...], float]:
+        denominator = prior_share_denominator(prior, contributions)
+        listed = self._listed(state, contributions, prior)
+        totals = []
+        behaviours = state.history.behaviours
+        for code in sorted(set(behaviours[contributions != 0].tolist())):
+            mask = (behaviours == code) & (contributions != 0)
+            value = float(contributions[mask].sum())
+            totals.append(BehaviourTotal(str(NAMES[code]), int(mask.sum()), value, value / denominator))
+        totals.sort(key=lambda b: -b.contribution)
+        chart = [ChartBar(f"{e.behaviour}: {e.title}", e.behaviour, e.contribution) for e in listed]
+        rest = float(contributions.sum() - sum(e.contribution for e in listed))
+        if abs(rest) > 1e-12:
+            chart.append(ChartBar("other behaviours", "other", rest))
+        chart.append(ChartBar("popularity / catalog prior", "prior", prior))
+        return listed, tuple(totals), tuple(chart), abs(prior) / denominator
+
+    def _listed(self, state: _UserState, contributions: np.ndarray, prior: float,
+                positive_only: bool = False) -> tuple[EventContribution, ...]:
+        denominator = prior_share_denominator(prior, contributions)
+        chosen = np.flatnonzero(contributions > 0 if positive_only else contributions != 0)
+        days = state.history.days[chosen]
+        chosen = chosen[np.lexsort((-days, -np.abs(contributions[chosen])))][:self.max_contributions]
+        return tuple(self._event(state, int(n), contributions, denominator) for n in chosen)
+
+    def _event(self, state: _UserState, n: int, contributions: np.ndarray,
+               denominator: float) -> EventContribution:
+        history = state.history
+        item = int(history.items[n])
+        return EventContribution(int(history.keys[n]), str(NAMES[history.behaviours[n]]),
+                                 self._item_id(item), self._title(item),
+                                 from_days(float(history.days[n])), float(contributions[n]),
+                                 float(contributions[n]) / denominator)
+
+    # -- state and lookups ----------------------------------------------------------------------
+    def _state(self, user_id: str) -> _UserState:
+        key = str(user_id)
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            return self._cache[key]
+        row = self.ranker.user_ids.get_indexer([key])[0]
+        if row < 0:
+            raise UnknownUserError(key)
+        history = self.ranker.log_.history(int(row))
+        now = float(self.ranker.log_.last_day(int(row)))
+        scores = np.asarray(self.ranker.score_history(history, now=now), dtype=np.float64)
+        state = _UserState(key, history, now, scores, event_effects(self.ranker, history, now))
+        self._cache[key] = state
+        while len(self._cache) > self.cache_users:
+            self._cache.popitem(last=False)
+        return state
+
+    def _column(self, state: _UserState, position: int) -> np.ndarray:
+        if state.effects.shape[0] == 0:
+            return np.zeros(0)
+        return np.asarray(state.effects[:, position].toarray()).ravel()
+
+    def _target_ranker(self, state: _UserState, position: int,
+                       filters: ItemFilter | None) -> TargetRanker:
+        mask = self.ranker.catalog_.mask(filters)
+        allowed = np.ones(len(state.scores), dtype=bool) if mask is None else mask
+        return TargetRanker(state.scores, state.effects, state.history.items, position, allowed)
+
+    def _top(self, history: History, k: int, filters: ItemFilter | None,
+             now: float) -> tuple[np.ndarray, np.ndarray]:
+        seen = np.unique(history.items[history.items >= 0])
+        ids, scores = self.ranker.rank_history(history, k, exclude_items=self.ranker.item_ids[seen],
+                                               filters=filters, now=now)
+        return np.asarray(ids, dtype=object), scores
+
+    def _hypothetical(self, add: Sequence[tuple[str, str]], now: float) -> History:
+        if not add:
+            return History.empty()
+        positions, codes = [], []
+        for item_id, behaviour in add:
+            if behaviour not in BEHAVIOUR_CODE:
+                raise ValueError(f"unknown behaviour {behaviour!r}; expected one of {list(BEHAVIOURS)}")
+            positions.append(self._position(item_id))
+            codes.append(BEHAVIOUR_CODE[behaviour])
+        n = len(positions)
+        return History(np.array(positions, dtype=np.int64), np.array(codes, dtype=np.int8),
+                       np.full(n, now), np.arange(n, dtype=np.uint64), np.full(n, np.nan))
+
+    def _ranked(self, ids: np.ndarray, scores: np.ndarray) -> tuple[RankedItem, ...]:
+        return tuple(RankedItem(str(i), self._title_of(str(i)), float(s), n + 1)
+                     for n, (i, s) in enumerate(zip(ids, scores)))
+
+    def _position(self, item_id: str) -> int:
+        position = int(self.ranker.catalog_.positions([str(item_id)])[0])
+        if position < 0:
+            raise UnknownItemError(str(item_id))
+        return position
+
+    def _item_id(self, position: int) -> str:
+        return str(self.ranker.item_ids[position]) if position >= 0 else ""
+
+    def _title(self, position: int) -> str:
+        return str(self._titles[position]) if position >= 0 else ""
+
+    def _title_of(self, item_id: str) -> str:
+        return self._title(self._position(item_id))
+
+    @staticmethod
+    def _title_lookup(ranker: Ranker, items: pd.DataFrame | None) -> np.ndarray:
+        titles = np.asarray(ranker.catalog_.titles, dtype=object).copy()
+        if items is not None and "title" in items.columns and len(items):
+            given = items.dropna(subset=["title"])
+            positions = ranker.catalog_.positions(given["item_id"].astype(str))
+            ok = positions >= 0
+            titles[positions[ok]] = given["title"].astype(str).to_numpy(dtype=object)[ok]
+        return titles
+
+
+def prior_share_denominator(prior: float, contributions: np.ndarray) -> float:
+    """``|prior| + sum |contributions|``: shares of the score that add up to 100%."""
+    return max(abs(prior) + float(np.abs(contributions).sum()), 1e-12)
+
+
+def _check_k(k: int) -> None:
+    if int(k) < 1:
+        raise ValueError(f"k must be at least 1, got {k}")
+
+
+def _concat(first: History, second: History) -> History:
+    if len(second) == 0:
+        return first
+    return History(np.concatenate([first.items, second.items]),
+                   np.concatenate([first.behaviours, second.behaviours]),
+                   np.concatenate([first.days, second.days]),
+                   np.concatenate([first.keys, second.keys]),
+                   np.concatenate([first.values, second.values]))
+
+
+def _moves(before: np.ndarray, after: np.ndarray, title) -> tuple[RankMove, ...]:
+    old = {str(i): n + 1 for n, i in enumerate(before)}
+    new = {str(i): n + 1 for n, i in enumerate(after)}
+    order = list(new) + [i for i in old if i not in new]
+    return tuple(RankMove(i, title(i), old.get(i), new.get(i)) for i in order)
