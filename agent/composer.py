@@ -107,30 +107,17 @@ class Composer:
 
     def important(self, recs: Any) -> str:
         t = self.t
-        totals: dict[int, float] = defaultdict(float)
-        about: dict[int, Any] = {}
-        items_of: dict[int, list[str]] = defaultdict(list)
-        by_type: dict[str, float] = defaultdict(float)
-        for item in recs.items:
-            for reason in item.reasons:
-                totals[reason.event_key] += reason.contribution
-                about[reason.event_key] = reason
-                items_of[reason.event_key].append(item.title)
-                by_type[reason.behaviour] += reason.contribution
-        if not totals:
+        influence, by_type = recs.influence()
+        if not influence:
             return t["important_empty"]
-        ranked = sorted(totals, key=lambda key: -totals[key])[:5]
         lines = [t["important_intro"].format(n=len(recs.items))]
-        for n, key in enumerate(ranked, start=1):
-            reason = about[key]
+        for n, (reason, total, titles) in enumerate(influence, start=1):
             lines.append(t["important_line"].format(
                 rank=n, phrase=phrase(reason.behaviour, reason.title, self.language),
-                date=reason.timestamp.date().isoformat(), value=_fmt(totals[key]),
-                items=", ".join(items_of[key][:3])))
-        kinds = sorted(by_type, key=lambda b: -by_type[b])
-        names = _ZH_KINDS if self.language == "zh" else {b: b for b in kinds}
+                date=reason.timestamp.date().isoformat(), value=_fmt(total), items=", ".join(titles[:3])))
+        names = _ZH_KINDS if self.language == "zh" else {}
         lines.append(t["important_by_type"].format(
-            parts=", ".join(f"{names.get(b, b)} {_fmt(by_type[b])}" for b in kinds)))
+            parts=", ".join(f"{names.get(b, b)} {_fmt(v)}" for b, v in by_type.items())))
         return "\n".join(lines)
 
     def effects(self, result: Any) -> str:

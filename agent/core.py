@@ -285,9 +285,11 @@ class Agent:
         system = system_prompt(language) + self._session_context(session.view, language)
         history: list[BaseMessage] = [HumanMessage(text) if role == "user" else AIMessage(text)
                                       for role, text in session.history]
+        # Each model request has its own timeout; this bounds the whole loop (model calls and
+        # tool runs together), so a stuck endpoint cannot hold a chat turn forever.
         messages = _with_deadline(lambda: self._run_graph(model, tools, history + [HumanMessage(message)],
                                                           language, on_event, system),
-                                  self.runtime.settings.llm_timeout + 5.0)
+                                  2 * self.runtime.settings.llm_timeout + 30.0)
         text = _text_of(messages[-1])
         if not text.strip():
             raise ValueError("the model returned an empty answer")

@@ -35,6 +35,7 @@ class GuardResult:
 def numbers_in(text: str) -> list[tuple[str, float, int, bool]]:
     """(raw, value, decimals, is_percent) of every number in ``text``."""
     out = []
+    text = text.replace("..", " .. ")  # ranges such as 0.18..0.24
     for match in _NUMBER.finditer(text):
         raw = match.group(0)
         percent = bool(_PERCENT.search(raw.rstrip()))

@@ -90,7 +90,7 @@ class ItemResolver:
     def resolve(self, text: str) -> tuple[str | None, str | None]:
         """``(item_id, reference)``: the item meant, or ``(None, words)`` when none matches."""
         n = self.ordinal(text)
-        if n is not None and self.last_recommendations:
+        if n is not None:
             if 1 <= n <= len(self.last_recommendations):
                 return self.last_recommendations[n - 1], f"#{n}"
             return None, f"#{n}"

@@ -67,6 +67,23 @@ class RecommendationList:
     category: str | None = None
     query: str | None = None
 
+    def influence(self, top: int = 5) -> tuple[list[tuple[Reason, float, list[str]]], dict[str, float]]:
+        """The user's behaviours that matter most across this list: (reason, summed contribution,
+        titles of the items it supports), largest first; and the sum per behaviour type."""
+        totals: dict[int, float] = {}
+        first: dict[int, Reason] = {}
+        supported: dict[int, list[str]] = {}
+        by_type: dict[str, float] = {}
+        for item in self.items:
+            for reason in item.reasons:
+                totals[reason.event_key] = totals.get(reason.event_key, 0.0) + reason.contribution
+                first.setdefault(reason.event_key, reason)
+                supported.setdefault(reason.event_key, []).append(item.title)
+                by_type[reason.behaviour] = by_type.get(reason.behaviour, 0.0) + reason.contribution
+        ranked = sorted(totals, key=lambda key: -totals[key])[:top]
+        ordered_types = dict(sorted(by_type.items(), key=lambda kv: -kv[1]))
+        return [(first[key], totals[key], supported[key]) for key in ranked], ordered_types
+
     def to_text(self) -> str:
         lines = [f"recommendations for the current user (k={self.k}"
                  + (f", category={self.category}" if self.category else "")
@@ -80,6 +97,13 @@ class RecommendationList:
                          f"score={item.score:.4f}; {why}")
         if not self.items:
             lines.append("no items match")
+        influence, by_type = self.influence()
+        if influence:
+            lines.append("behaviours that matter most across this list (summed contribution):")
+            for reason, total, titles in influence:
+                lines.append(f"- {behaviour_phrase(reason.behaviour, reason.title)} on {reason.timestamp.date()}: "
+                             f"{total:.3f} (supports {', '.join(titles[:3])})")
+            lines.append("by behaviour type: " + ", ".join(f"{b} {v:.3f}" for b, v in by_type.items()))
         return "\n".join(lines)
 
     def to_json(self) -> dict[str, Any]:

@@ -119,7 +119,7 @@ def write_results(name: str, title: str, body_md: str, data: dict[str, Any],
     data.setdefault("command", command_line())
     header = [f"# {title}", "",
               f"Command (from the repository root): `{data['command']}`", "",
-              "Machine: " + ", ".join(f"{k} {v}" for k, v in machine.items()), ""]
+              "Machine: " + ", ".join(f"{k} {v}" for k, v in machine.items()), "", ""]
     md_path = out_dir / f"{name}.md"
     md_path.write_text("\n".join(header) + body_md.rstrip() + "\n", encoding="utf-8")
     json_path = out_dir / f"{name}.json"

@@ -86,14 +86,38 @@ class TargetRanker:
         self.counts = np.bincount(self.event_items[self.event_items >= 0], minlength=n_items)
         self.positions = np.arange(n_items)
 
-    def ahead(self, scores: np.ndarray, counts: np.ndarray) -> int:
-        """How many eligible items rank above the target (its 0-based rank if it is eligible)."""
+    def ahead(self, scores: np.ndarray, counts: np.ndarray, margin: float = 0.0) -> int:
+        """How many eligible items rank above the target (its 0-based rank if it is eligible).
+
+        With ``margin > 0`` only items ahead by more than ``margin`` count (robust to the rounding
+        of a from-scratch re-score); with ``margin < 0`` items within ``-margin`` count as ahead.
+        """
         mine = scores[self.target]
-        eligible = self.allowed if not self.exclude_seen else self.allowed & (counts == 0)
-        better = (scores > mine) | ((scores == mine) & (self.positions < self.target))
+        eligible = self.eligible_items(counts)
+        if margin:
+            better = scores > mine + margin
+        else:
+            better = (scores > mine) | ((scores == mine) & (self.positions < self.target))
         better &= eligible
         better[self.target] = False
         return int(better.sum())
+
+    def eligible_items(self, counts: np.ndarray) -> np.ndarray:
+        return self.allowed if not self.exclude_seen else self.allowed & (counts == 0)
+
+    @property
+    def margin(self) -> float:
+        """Score difference treated as a tie when deciding from arithmetic alone."""
+        return 1e-9 * max(1.0, float(np.abs(self.base).max()) if len(self.base) else 1.0)
+
+    def column(self, item: int) -> np.ndarray:
+        """Every event's effect on ``item``'s score."""
+        if not hasattr(self, "_csc"):
+            self._csc = sp.csc_matrix(self.effects)
+        start, stop = self._csc.indptr[item], self._csc.indptr[item + 1]
+        out = np.zeros(self.effects.shape[0])
+        out[self._csc.indices[start:stop]] = self._csc.data[start:stop]
+        return out
 
     def eligible(self, counts: np.ndarray) -> bool:
         return bool(self.allowed[self.target] and (not self.exclude_seen or counts[self.target] == 0))
@@ -107,12 +131,17 @@ class TargetRanker:
         counts = self.counts - np.bincount(gone[gone >= 0], minlength=len(self.base))
         return scores, counts
 
-    def rank_after_removal(self, removed: np.ndarray) -> int | None:
+    def rank_after_removal(self, removed: np.ndarray, margin: float = 0.0) -> int | None:
         """0-based rank of the target with ``removed`` events gone (None if it is excluded)."""
         scores, counts = self.after_removal(np.asarray(removed, dtype=np.int64))
         if not self.eligible(counts):
             return None
-        return self.ahead(scores, counts)
+        return self.ahead(scores, counts, margin)
+
+    def drops(self, removed: np.ndarray, k: int) -> bool:
+        """True when removing ``removed`` puts the target out of the top ``k`` (robustly)."""
+        rank = self.rank_after_removal(removed, self.margin)
+        return rank is None or rank >= k
 
     def singles(self, events: np.ndarray) -> np.ndarray:
         """0-based rank of the target after removing each event in ``events`` alone (vectorised;

@@ -87,7 +87,7 @@ class Explainer:
         state = self._state(user_id)
         position = self._position(item_id)
         contributions = self._column(state, position)
-        top_ids, _ = self._top(state.history, k, filters, state.now)
+        top_ids, _ = self._top_of(state.scores, state.history, k, filters)
         score, prior = float(state.scores[position]), self.ranker.prior(str(item_id))
         listed, by_behaviour, chart, prior_share = self._describe(state, contributions, prior)
         common = dict(user_id=state.user_id, item_id=str(item_id), title=self._title(position),
@@ -116,7 +116,7 @@ class Explainer:
         state = self._state(user_id)
         position = self._position(item_id)
         contributions = self._column(state, position)
-        top_ids, _ = self._top(state.history, k, filters, state.now)
+        top_ids, _ = self._top_of(state.scores, state.history, k, filters)
         return self._why_not(state, position, k, filters, contributions,
                              self.ranker.prior(str(item_id)), top_ids)
 
@@ -145,7 +145,7 @@ class Explainer:
         drop = np.isin(history.keys, np.array(sorted(keys), dtype=np.uint64))
         added = self._hypothetical(add, state.now)
         changed = _concat(history.take(~drop), added)
-        before_ids, before_scores = self._top(history, k, filters, state.now)
+        before_ids, before_scores = self._top_of(state.scores, history, k, filters)
         after_ids, after_scores = self._top(changed, k, filters, state.now)
         removed = tuple(HypotheticalEvent(self._item_id(int(history.items[n])),
                                           self._title(int(history.items[n])),
@@ -182,12 +182,13 @@ class Explainer:
             keep = np.ones(len(state.history), dtype=bool)
             keep[list(candidate)] = False
             reduced = state.history.take(keep)
-            new_ids, _ = self._top(reduced, k, filters, state.now)
-            if str(self._item_id(position)) in set(new_ids):
+            dropped, _ = self._verify_drop(reduced, self._item_id(position), k, filters, state.now)
+            scores = self.ranker.score_history(reduced, now=state.now)
+            new_ids, _ = self._top_of(scores, reduced, k, filters)
+            if not dropped or str(self._item_id(position)) in set(new_ids):
                 log.warning("counterfactual for %s/%s failed verification (%d events); trying the "
                             "next candidate", state.user_id, self._item_id(position), len(candidate))
                 continue
-            scores = self.ranker.score_history(reduced, now=state.now)
             counts = np.bincount(reduced.items[reduced.items >= 0], minlength=len(scores))
             new_rank = (ranker.ahead(scores, counts) + 1) if ranker.eligible(counts) else None
             entering = [i for i in new_ids if i not in set(top_ids)]
@@ -376,10 +377,32 @@ class Explainer:
 
     def _top(self, history: History, k: int, filters: ItemFilter | None,
              now: float) -> tuple[np.ndarray, np.ndarray]:
+        """Top ``k`` for a history: the ranker's scores, seen items excluded, ties broken by
+        catalog position (the ranker's documented rule, applied to every tied item)."""
+        scores = np.array(self.ranker.score_history(history, now=now), dtype=np.float64)
+        return self._top_of(scores, history, k, filters)
+
+    def _top_of(self, scores: np.ndarray, history: History, k: int,
+                filters: ItemFilter | None) -> tuple[np.ndarray, np.ndarray]:
+        scores = scores.copy()
+        scores[history.items[history.items >= 0]] = -np.inf
+        mask = self.ranker.catalog_.mask(filters)
+        if mask is not None:
+            scores[~mask] = -np.inf
+        k = min(k, len(scores))
+        kth = np.partition(-scores, k - 1)[k - 1]
+        tied = np.flatnonzero(-scores <= kth)
+        top = tied[np.lexsort((tied, -scores[tied]))][:k]
+        top = top[np.isfinite(scores[top])]
+        return np.asarray(self.ranker.item_ids[top], dtype=object).astype(str), scores[top]
+
+    def _verify_drop(self, history: History, item_id: str, k: int, filters: ItemFilter | None,
+                     now: float) -> tuple[bool, np.ndarray]:
+        """The ranker's own re-rank (``rank_history``) of a reduced history: is the item out?"""
         seen = np.unique(history.items[history.items >= 0])
-        ids, scores = self.ranker.rank_history(history, k, exclude_items=self.ranker.item_ids[seen],
-                                               filters=filters, now=now)
-        return np.asarray(ids, dtype=object), scores
+        ids, _ = self.ranker.rank_history(history, k, exclude_items=self.ranker.item_ids[seen],
+                                          filters=filters, now=now)
+        return str(item_id) not in set(np.asarray(ids).astype(str)), np.asarray(ids).astype(str)
 
     def _hypothetical(self, add: Sequence[tuple[str, str]], now: float) -> History:
         if not add:

@@ -1,0 +1,154 @@
+"""The explainer on a shop where the right answer is known by construction."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from whyrec.tools.explain import Explainer
+from whyrec.tools.ranking import UnknownItemError, UnknownUserError
+
+from .shop import key_of
+
+
+def test_one_cart_event_is_the_whole_counterfactual(explainer, ranker, events) -> None:
+    cart = key_of(events, "u", "x", "cart")
+    explanation = explainer.explain("u", "t", k=3)
+    assert explanation.rank == 1 and explanation.explained_by_history
+    cf = explanation.counterfactual
+    assert cf is not None and cf.event_keys == (cart,)
+    assert cf.verified and cf.exact and cf.new_rank is not None and cf.new_rank > 3
+    assert cf.replacement is not None and cf.replacement.item_id.startswith("p")
+    # the ranker itself, re-ranking the history without that event, drops the item
+    history = ranker.history("u")
+    rest = history[history["event_key"] != cart]
+    ids, _ = ranker.rank_history(rest, 3, exclude_items=rest["item_id"], now=ranker.as_of("u"))
+    assert "t" not in set(ids)
+    assert "t" not in {r.item_id for r in explainer.what_if("u", remove=[cart], k=3).after}
+
+
+def test_contributions_are_the_rankers_exact_terms(explainer, ranker) -> None:
+    explanation = explainer.explain("u", "t", k=3)
+    exact = {c.event_key: c.contribution for c in ranker.contributions("u", "t")}
+    for c in explanation.contributions:
+        assert c.contribution == pytest.approx(exact[c.event_key], abs=1e-12)
+    assert explanation.prior + sum(exact.values()) == pytest.approx(explanation.score, abs=1e-9)
+    assert explanation.contributions[0].behaviour == "cart"
+    assert explanation.contributions[0].title == "Espresso machine"
+    assert [b.behaviour for b in explanation.by_behaviour] == ["cart"]
+    shares = sum(c.share for c in explanation.contributions) + explanation.prior_share
+    assert shares == pytest.approx(1.0)
+    assert {bar.behaviour for bar in explanation.chart} == {"cart", "prior"}
+
+
+def test_popular_item_is_honestly_not_explained_by_history(explainer) -> None:
+    explanation = explainer.explain("u", "p1", k=3)
+    assert explanation.rank == 3
+    assert not explanation.explained_by_history and explanation.counterfactual is None
+    assert explanation.reason == "no_support"
+    assert "No behaviour of the user explains it" in explanation.to_text()
+
+
+def test_why_not_finds_the_weakest_single_addition(explainer) -> None:
+    why = explainer.why_not("w", "t", k=3)
+    assert why.reason == "outranked" and why.rank is not None and why.rank > 3
+    assert why.cutoff is not None and why.gap is not None and why.gap > 0
+    assert why.addition is not None and why.addition.verified
+    assert (why.addition.item_id, why.addition.behaviour) == ("x", "view")
+    after = explainer.what_if("w", add=[("x", "view")], k=3).after
+    assert "t" in {r.item_id for r in after}
+    # explain() answers "why not" for an item outside the top-k
+    explanation = explainer.explain("w", "t", k=3)
+    assert explanation.rank is None and explanation.why_not is not None
+    assert explanation.why_not.addition == why.addition
+
+
+def test_already_purchased_item_gets_a_clear_answer(explainer) -> None:
+    explanation = explainer.explain("b", "t", k=3)
+    assert explanation.rank is None and explanation.why_not.reason == "seen"
+    assert "purchase" in explanation.why_not.seen_behaviours
+    assert "already bought it" in explanation.to_text()
+
+
+def test_unknown_user_and_item_raise_clear_errors(explainer) -> None:
+    with pytest.raises(UnknownUserError, match="unknown user"):
+        explainer.explain("nobody", "t")
+    with pytest.raises(UnknownItemError, match="unknown item"):
+        explainer.explain("u", "no-such-item")
+    with pytest.raises(ValueError, match="k must be"):
+        explainer.explain("u", "t", k=0)
+
+
+def test_what_if_without_change_is_identical(explainer, ranker) -> None:
+    result = explainer.what_if("u", k=5)
+    assert [r.item_id for r in result.before] == [r.item_id for r in result.after]
+    assert not result.changed and all(m.move == "same" for m in result.moves)
+    ids, scores = ranker.recommend("u", 5)
+    assert [r.score for r in result.before] == pytest.approx(list(scores))
+    assert "unchanged" in result.to_text()
+
+
+def test_what_if_without_any_history_is_cold_start(explainer, ranker, events) -> None:
+    keys = events.loc[events["user_id"] == "u", "event_key"].tolist()
+    result = explainer.what_if("u", remove=keys, k=5)
+    empty = pd.DataFrame({"item_id": [], "behaviour": [], "timestamp": []})
+    cold, scores = ranker.rank_history(empty, 5)
+    assert [r.score for r in result.after] == pytest.approx(list(scores))
+    assert {r.item_id for r in result.after} == set(cold)
+    assert len(result.removed) == len(keys)
+
+
+def test_what_if_remove_by_item_and_behaviour(explainer, events) -> None:
+    assert explainer.event_keys("u", "x", "cart") == (key_of(events, "u", "x", "cart"),)
+    by_item = explainer.what_if("u", remove_items=[("x", "cart")], k=3)
+    by_key = explainer.what_if("u", remove=[key_of(events, "u", "x", "cart")], k=3)
+    assert [r.item_id for r in by_item.after] == [r.item_id for r in by_key.after]
+    assert any(m.item_id == "t" and m.move == "dropped" for m in by_item.moves)
+
+
+def test_what_if_rejects_foreign_keys_and_bad_behaviours(explainer, events) -> None:
+    foreign = key_of(events, "b", "t", "purchase")
+    with pytest.raises(ValueError, match="not events of user u"):
+        explainer.what_if("u", remove=[foreign])
+    with pytest.raises(ValueError, match="unknown behaviour"):
+        explainer.what_if("u", add=[("x", "teleport")])
+    with pytest.raises(UnknownItemError):
+        explainer.what_if("u", add=[("nope", "view")])
+
+
+def test_population_effects_come_from_the_report(ranker) -> None:
+    from whyrec.tools.causal import BehaviourEffect, InfluenceReport, Refutation
+
+    cart = BehaviourEffect("cart", "purchase", "all", "ok", "", n=500, n_treated=50,
+                           estimate=0.123, ci_low=0.1, ci_high=0.15, method="backdoor",
+                           refutations=(Refutation("placebo", 0.0, True, ""),))
+    view = BehaviourEffect.cannot_estimate("view", "purchase", "all", "too few units", 5, 1)
+    report = InfluenceReport((cart, view), data_version=1, unit="exposure")
+    explanation = Explainer(ranker, report=report).explain("u", "t", k=3)
+    assert [(e.behaviour, e.status, e.estimate, e.refutation) for e in explanation.effects] == [
+        ("cart", "ok", 0.123, "passed")]
+    assert "+0.123" in explanation.to_text() and "+0.123" in explanation.to_text("zh")
+    w = Explainer(ranker, report=report).explain("w", "t", k=10)
+    assert [(e.behaviour, e.status) for e in w.effects] == [("view", "cannot_estimate")]
+
+
+def test_filters_narrow_the_list(explainer) -> None:
+    from whyrec.tools.ranking import ItemFilter
+
+    explanation = explainer.explain("u", "t", k=1, filters=ItemFilter(category_prefix="kitchen"))
+    assert explanation.rank == 1
+    why = explainer.why_not("u", "p1", k=1, filters=ItemFilter(category_prefix="kitchen"))
+    assert why.reason == "filtered"
+
+
+@pytest.mark.parametrize("name", ["itemknn", "ease"])
+def test_non_additive_rankers_get_verified_counterfactuals(name, events) -> None:
+    from whyrec.tools.ranking import make_ranker
+
+    from .shop import shop_items
+
+    ranker = make_ranker(name).fit(events, shop_items())
+    explanation = Explainer(ranker).explain("u", "t", k=3)
+    assert explanation.counterfactual is not None and explanation.counterfactual.verified
+    assert explanation.counterfactual.event_keys == (key_of(events, "u", "x", "cart"),)
