@@ -84,7 +84,8 @@ class LocalPhraser:
         self._tokenizer: Any = None
         self._lock = threading.Lock()
 
-    def _load(self) -> None:
+    def load(self) -> None:
+        """Load the weights (once; about 20 s for SmolLM2 on 2 cores)."""
         with self._lock:
             if self._model is not None:
                 return
@@ -99,15 +100,16 @@ class LocalPhraser:
             self._model = AutoModelForCausalLM.from_pretrained(self.spec.path, dtype=torch.float32, **kwargs)
             self._model.eval()
 
-    def phrase(self, instruction: str, answer: str, temperature: float = 0.2) -> str:
-        """The model's rewrite of ``answer`` (bounded in tokens and in time)."""
+    def phrase(self, instruction: str, answer: str, temperature: float = 0.2,
+               max_new_tokens: int | None = None) -> str:
+        """The model's reply to ``instruction`` about ``answer`` (bounded in tokens and in time)."""
         import torch
 
-        self._load()
+        self.load()
         messages = [{"role": "user", "content": f"{instruction}\n{answer}"}]
         inputs = self._tokenizer.apply_chat_template(messages, add_generation_prompt=True,
                                                      return_tensors="pt", return_dict=True)
-        budget = min(256, int(len(self._tokenizer(answer)["input_ids"]) * 1.5) + 16)
+        budget = max_new_tokens or min(256, int(len(self._tokenizer(answer)["input_ids"]) * 1.5) + 16)
         with torch.no_grad():
             output = self._model.generate(**inputs, max_new_tokens=budget, do_sample=True,
                                           temperature=temperature, top_p=0.9, repetition_penalty=1.2,

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import queue
+import re
 import threading
 import time
 import uuid
@@ -315,22 +316,35 @@ class Agent:
 
     def _phrase(self, composed: str, messages: list[BaseMessage], message: str,
                 language: str) -> tuple[str, bool, str | None]:
-        """Let a small local model reword the composed answer; keep it only if it stays grounded."""
+        """Let a small local model write a friendly lead sentence for the composed answer.
+
+        A 135M-parameter model cannot be trusted with facts, so it gets no facts to state: its
+        sentence is kept only if it is short, in the user's language, and holds no number and
+        no item title at all (checked by the grounding guard with no evidence). Otherwise the
+        composed answer goes out alone.
+        """
         if self._phraser is None:
             self._phraser = LocalPhraser(self.spec, max_seconds=self.runtime.settings.llm_timeout)
-        evidence = self._evidence(messages, message) + [composed]
-        for temperature in (0.2, 0.1):
+        try:
+            self._phraser.load()  # loading the weights is not the model's answer time
+        except Exception as exc:
+            log.warning("local model cannot load (%s); using the composed answer", exc)
+            self.counters["llm_fallbacks"] += 1
+            return composed + "\n\n" + templates(language)["offline_note"], True, "llm_unavailable"
+        for temperature in (0.3, 0.1):
             try:
-                candidate = _with_deadline(lambda: self._phraser.phrase(phrasing_prompt(language), composed,
-                                                                        temperature=temperature),
-                                           self.runtime.settings.llm_timeout + 5.0)
+                lead = _with_deadline(lambda: self._phraser.phrase(phrasing_prompt(language), composed,
+                                                                   temperature=temperature, max_new_tokens=48),
+                                      self.runtime.settings.llm_timeout + 5.0)
             except Exception as exc:
                 log.warning("local model failed (%s); using the composed answer", exc)
                 self.counters["llm_fallbacks"] += 1
                 return composed + "\n\n" + templates(language)["offline_note"], True, "llm_unavailable"
-            if candidate.strip() and detect_language(candidate) == language \
-                    and self._guard_check(candidate, evidence).grounded:
-                return candidate, True, None
+            lead = _first_sentence(lead)
+            short = len(lead.split()) <= 30 if language == "en" else len(lead) <= 60
+            if lead and short and detect_language(lead) == language \
+                    and self._guard_check(lead, evidence=[]).grounded and not re.search(r"\d", lead):
+                return f"{lead}\n\n{composed}", True, None
             self.counters["guard_rejections"] += 1
         self.counters["guard_replacements"] += 1
         return composed, False, "guard"
@@ -390,6 +404,12 @@ class Agent:
             elif name in ("search_items", "search_behaviours"):
                 answer.searches.append(artifact)
         return answer
+
+
+def _first_sentence(text: str) -> str:
+    """The first complete sentence of ``text`` ('' if the model stopped mid-sentence)."""
+    match = re.match(r"\s*(.+?[.!?。！？])(?:\s|$)", text.strip().split("\n")[0] + " ")
+    return match.group(1).strip() if match else ""
 
 
 def _text_of(message: Any) -> str:

@@ -55,17 +55,14 @@ def load(name: str, demo_items: int, demo_users: int) -> tuple[pd.DataFrame, pd.
     return shop.events, shop.items
 
 
-def sample_pairs(ranker: WhyrecRanker, n: int, k: int, rng: np.random.Generator) -> list[tuple[str, str]]:
-    """``n`` (user, item) pairs: random users, a random item of each one's top ``k``."""
+def sample_pairs(ranker: WhyrecRanker, k: int, rng: np.random.Generator):
+    """(user, item) pairs: users in random order (then again), a random item of each top ``k``."""
     users = np.asarray(ranker.user_ids)
-    pairs: list[tuple[str, str]] = []
-    for user in rng.permutation(np.resize(users, max(n, len(users)))):
-        ids, _ = ranker.recommend(user, k)
-        if len(ids):
-            pairs.append((str(user), str(ids[rng.integers(len(ids))])))
-        if len(pairs) >= n:
-            break
-    return pairs
+    for _ in range(10):
+        for user in rng.permutation(users):
+            ids, _ = ranker.recommend(user, k)
+            if len(ids):
+                yield str(user), str(ids[rng.integers(len(ids))])
 
 
 def independent_check(ranker: WhyrecRanker, user: str, item: str, keys: tuple[int, ...], k: int) -> bool:
@@ -112,16 +109,20 @@ def baseline_sizes(explainer: Explainer, user: str, item: str, k: int) -> dict[s
 
 
 def run(name: str, pairs_n: int, strict_n: int, k: int, seed: int, demo_items: int,
-        demo_users: int) -> dict[str, Any]:
+        demo_users: int, min_sets: int) -> dict[str, Any]:
     rng = np.random.default_rng(seed)
     started = time.perf_counter()
     events, items = load(name, demo_items, demo_users)
     ranker = WhyrecRanker().fit(events, items)
     fit_s = time.perf_counter() - started
     explainer = Explainer(ranker, items, cache_users=0)
-    pairs = sample_pairs(ranker, pairs_n, k, rng)
-    rows = []
-    for user, item in pairs:
+    rows: list[dict[str, Any]] = []
+    pairs: list[tuple[str, str]] = []
+    sets = 0
+    for user, item in sample_pairs(ranker, k, rng):
+        if len(pairs) >= pairs_n and sets >= min_sets:
+            break
+        pairs.append((user, item))
         t0 = time.perf_counter()
         explanation = explainer.explain(user, item, k)
         seconds = time.perf_counter() - t0
@@ -129,6 +130,7 @@ def run(name: str, pairs_n: int, strict_n: int, k: int, seed: int, demo_items: i
         row = {"user": user, "item": item, "seconds": seconds, "n_events": explanation.n_events,
                "has_set": cf is not None, "reason": explanation.reason}
         if cf is not None:
+            sets += 1
             row.update(size=len(cf.events), exact=cf.exact,
                        valid=independent_check(ranker, user, item, cf.event_keys, k),
                        keys=cf.event_keys, **{f"base_{b}": s for b, s in
@@ -194,7 +196,8 @@ def report(results: list[dict[str, Any]]) -> str:
           r["recommend_latency"]["p50_ms"], r["recommend_latency"]["p99_ms"]] for r in results])
     reasons = "\n".join(f"- {r['dataset']}: {r['reasons']}" for r in results)
     return "\n\n".join([
-        "Pairs: a random user and a random item of their top-k (seen items excluded). "
+        "Pairs: a random user and a random item of their top-k (seen items excluded), sampled "
+        "until there are at least --pairs pairs and --min-sets explanations with a removal set. "
         "*With set*: the explanation found a removal set (the others are explained by popularity "
         "or by no behaviour at all, and say so). *Validity*: the set, removed from the user's "
         "history and re-ranked through the public API at the fixed clock, drops the item out of "
@@ -211,6 +214,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--datasets", nargs="+", default=["tmall2014", "rees46", "demo"])
     parser.add_argument("--pairs", type=int, default=600)
     parser.add_argument("--strict", type=int, default=30)
+    parser.add_argument("--min-sets", type=int, default=500,
+                        help="keep sampling pairs until this many explanations have a removal set")
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--demo-items", type=int, default=10_000)
@@ -218,7 +223,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    results = [run(d, args.pairs, args.strict, args.k, args.seed, args.demo_items, args.demo_users)
+    results = [run(d, args.pairs, args.strict, args.k, args.seed, args.demo_items, args.demo_users,
+                   args.min_sets)
                for d in args.datasets]
     body = report(results)
     if not args.no_write:

@@ -417,20 +417,28 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes, under 2 minutes")
     parser.add_argument("--sizes", type=int, nargs="+", default=None,
                         help="demo catalog sizes N (items and about N behaviour docs); 1000 10000 full, 500 quick")
-    parser.add_argument("--queries", type=int, default=None, help="timed queries per mode (300 full, 200 quick)")
+    parser.add_argument("--queries", type=int, default=None, help="timed queries per mode (at least 200; default 200)")
     parser.add_argument("--no-rees46", action="store_true", help="skip the REES46 head dataset")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--torch-threads", type=int, default=1,
+                        help="torch intra-op threads for the encoder (default 1; 0 = torch's default). "
+                             "On a shared 2-core machine the default 2 threads made single-query "
+                             "embedding 5x slower and erratic (measured 1,010 ms vs 181 ms p50 at load 7)")
     parser.add_argument("--out", type=Path, default=None,
                         help="results folder (default bench/results; with --quick a temporary folder)")
     args = parser.parse_args()
     sizes = args.sizes or ([500] if args.quick else [1000, 10000])
-    n_queries = max(200, args.queries or (200 if args.quick else 300))
+    n_queries = max(200, args.queries or 200)
     use_rees46 = not args.quick and not args.no_rees46 and REES46.exists()
     if args.out is None:
         args.out = (Path(tempfile.gettempdir()) / "whyrec-bench-results" if args.quick
                     else Path(__file__).resolve().parent / "results")
     logging.basicConfig(level=logging.WARNING)
 
+    import torch
+
+    if args.torch_threads > 0:
+        torch.set_num_threads(args.torch_threads)
     started = time.perf_counter()
     embedder = TimingEmbedder()
     t0 = time.perf_counter()
@@ -452,9 +460,11 @@ def main() -> None:
             results.append(bench_dataset("rees46 head", workspace, info, embedder, n_queries, args.seed))
     total_s = time.perf_counter() - started
 
-    body = (render(results, args) + f"\nEmbedding model load (excluded above): {model_load_s:.1f} s. "
+    body = (render(results, args) + f"\nEmbedding model load (excluded above): {model_load_s:.1f} s; "
+            f"torch threads {torch.get_num_threads()}. "
             f"Total benchmark wall time: {total_s:.0f} s.\n")
     data = {"mode": "quick" if args.quick else "full", "k": K, "warmup": WARMUP,
+            "torch_threads": torch.get_num_threads(),
             "model_load_s": model_load_s, "results": results, "wall_s": round(total_s, 1)}
     md_path, json_path = write_results("store", "Behaviour vector store: indexing and search", body, data, args.out)
     print()

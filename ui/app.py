@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before gradio is imported: no network look-ups
 
@@ -169,9 +169,10 @@ def build_blocks(runtime: Runtime, agent: Agent, pace: float = STREAM_PACE) -> g
                     gr.Dropdown(choices=view.item_choices, value=None),
                     view.state.messages, ui.status(view.state)]
 
-        def on_load(current: UIState) -> list[Any]:
+        def on_load(current: UIState, request: gr.Request) -> list[Any]:
+            allowed = bound_user(request)
             try:
-                choices = ui.user_choices()
+                choices = ui.user_choices(allowed=allowed)
             except Exception as exc:  # e.g. an empty or unreadable workspace
                 log.exception("listing users failed")
                 message = label("failed", current.language, error=exc)
@@ -179,25 +180,26 @@ def build_blocks(runtime: Runtime, agent: Agent, pace: float = STREAM_PACE) -> g
                         gr.skip(), gr.skip(), gr.skip(), ui.status(current)] + \
                     panel_values(ui.panels(current), current.language)
             first = choices[0] if choices else None
-            view = ui.pick_user(first, current)
+            view = ui.pick_user(first, current, allowed)
             return [gr.Dropdown(choices=choices, value=first), *user_values(view)] + \
                 panel_values(ui.panels(view.state), view.state.language)
 
         demo.load(on_load, [state], [user_picker, *user_outputs, *panel_outputs], api_visibility="private")
 
-        def on_pick(user_id: str | None, current: UIState) -> list[Any]:
-            view = ui.pick_user(user_id, current)
+        def on_pick(user_id: str | None, current: UIState, request: gr.Request) -> list[Any]:
+            view = ui.pick_user(user_id, current, bound_user(request))
             return user_values(view) + panel_values(ui.panels(view.state), view.state.language)
 
         user_picker.input(on_pick, [user_picker, state], [*user_outputs, *panel_outputs],
                           api_visibility="private")
 
-        def on_search(query: str, current: UIState) -> list[Any]:
-            choices, exact, note = ui.search_users(query, current)
+        def on_search(query: str, current: UIState, request: gr.Request) -> list[Any]:
+            allowed = bound_user(request)
+            choices, exact, note = ui.search_users(query, current, allowed)
             if exact is None:
                 return [gr.Dropdown(choices=choices), gr.skip(), gr.skip(), note,
                         *[gr.skip()] * (len(user_outputs) - 3 + len(panel_outputs))]
-            view = ui.pick_user(exact, current)
+            view = ui.pick_user(exact, current, allowed)
             return [gr.Dropdown(choices=choices, value=exact), *user_values(view)] + \
                 panel_values(ui.panels(view.state), view.state.language)
 
@@ -295,8 +297,47 @@ def build_blocks(runtime: Runtime, agent: Agent, pace: float = STREAM_PACE) -> g
     return demo
 
 
+ADMIN_LOGIN = "admin"
+
+
+def bound_user(request: gr.Request | None) -> str | None:
+    """The one user a logged-in session may see (None: any user — an admin, or no keys set)."""
+    name = getattr(request, "username", None) if request is not None else None
+    return None if name in (None, "", ADMIN_LOGIN) else str(name)
+
+
+def login_check(api_keys: tuple[str, ...]) -> Callable[[str, str], bool]:
+    """Gradio's auth callable when ``WHYREC_API_KEYS`` is set: the password is an API key.
+
+    A key bound to a user (``key:user_id``) logs in as that user id and sees only that user;
+    an admin key logs in as ``admin`` (sees everyone) or as any user id (sees only that one).
+    """
+    from whyrec.agent.api import KeyRing
+
+    ring = KeyRing(api_keys)
+
+    def check(username: str, password: str) -> bool:
+        principal = ring.principal(password)
+        if principal is None:
+            return False
+        if principal.admin:
+            return bool(username)
+        return username == principal.user_id
+
+    return check
+
+
 def mount_ui(app: FastAPI, runtime: Runtime, agent: Agent) -> FastAPI:
-    """Mount the chat UI at ``/`` on ``app`` (mount it last: the API's routes come first)."""
+    """Mount the chat UI at ``/`` on ``app`` (mount it last: the API's routes come first).
+
+    With API keys configured the page asks for a login (see :func:`login_check`), so it never
+    shows more than the HTTP API would to the same key.
+    """
     demo = build_blocks(runtime, agent)
+    keys = runtime.settings.api_keys
     return gr.mount_gradio_app(app, demo, path="/", css=CSS, footer_links=[], show_error=False,
-                               theme=gr.themes.Soft(), ssr_mode=False)
+                               theme=gr.themes.Soft(), ssr_mode=False,
+                               auth=login_check(keys) if keys else None,
+                               auth_message="Log in with your whyrec API key as the password: as "
+                                            f"'{ADMIN_LOGIN}' with an admin key, or as your user id "
+                                            "with a key bound to you." if keys else None)

@@ -125,24 +125,22 @@ class Callbacks:
         return views.status_markdown("offline" if offline else self.agent.backend_name, offline, stats,
                                      state.language, state.fallback)
 
-    def user_choices(self, query: str = "") -> list[str]:
-        """Up to :data:`USER_CHOICES` known user ids containing ``query`` (case-insensitive)."""
-        users = pd.Index(self.runtime.ranker.user_ids).astype(str)
+    def user_choices(self, query: str = "", allowed: str | None = None) -> list[str]:
+        """Up to :data:`USER_CHOICES` known user ids containing ``query`` (case-insensitive);
+        only ``allowed`` when the session is bound to one user."""
+        users = pd.Index([allowed] if allowed is not None else self.runtime.ranker.user_ids).astype(str)
         query = (query or "").strip()
         if query:
             users = users[users.str.contains(query, case=False, regex=False)]
         return list(users[:USER_CHOICES])
 
-    def default_user(self) -> str | None:
-        users = self.user_choices()
-        return users[0] if users else None
-
     # -- picking a user ----------------------------------------------------------------------
-    def search_users(self, query: str, state: UIState) -> tuple[list[str], str | None, str]:
+    def search_users(self, query: str, state: UIState,
+                     allowed: str | None = None) -> tuple[list[str], str | None, str]:
         """``(choices, exact match or None, note)`` for the search box."""
         query = (query or "").strip()
         try:
-            choices = self.user_choices(query)
+            choices = self.user_choices(query, allowed)
         except Exception as exc:
             log.exception("listing users failed")
             return [], None, label("failed", state.language, error=exc)
@@ -151,9 +149,17 @@ class Callbacks:
             return [], None, label("no_match", state.language, query=query)
         return choices, exact, "" if exact else label("matches", state.language, n=len(choices))
 
-    def pick_user(self, user_id: str | None, state: UIState) -> UserView:
-        """Switch the session to ``user_id``: a fresh chat, their recent behaviours, the what-if choices."""
+    def pick_user(self, user_id: str | None, state: UIState, allowed: str | None = None) -> UserView:
+        """Switch the session to ``user_id``: a fresh chat, their recent behaviours, the what-if choices.
+
+        ``allowed`` binds the session to one user (a login with a user's API key): any other
+        id is refused like an unknown one, so the page reveals nothing about other users.
+        """
         fresh = UIState(language=state.language)
+        if allowed is not None and (user_id or "").strip() not in ("", allowed):
+            message = label("unknown_user", state.language, user_id=(user_id or "").strip())
+            return UserView(fresh, views.history_frame(None, state.language), f"⚠️ {message}", [], [],
+                            error=message)
         return self._user_view(user_id, fresh)
 
     def refresh_user(self, state: UIState) -> UserView:

@@ -1,0 +1,203 @@
+"""The HTTP API: every endpoint, auth, bad payloads, and the OpenAI-compatible endpoint called with
+the `openai` client against a real server on loopback."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from fastapi.testclient import TestClient
+
+from whyrec.agent.api import build_api
+from whyrec.agent.core import Agent
+from whyrec.agent.runtime import Runtime
+from whyrec.agent.server import ServeRefused, check_bind
+from whyrec.agent.settings import Settings
+
+ADMIN, ALICE_KEY = "admin-secret", "alice-secret"
+
+
+@pytest.fixture(scope="module")
+def workspace(demo_workspace_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    import shutil
+
+    target = tmp_path_factory.mktemp("api") / "ws"
+    shutil.copytree(demo_workspace_template, target)
+    return target
+
+
+@pytest.fixture(scope="module")
+def users(workspace: Path) -> tuple[str, str]:
+    from whyrec.tools.workspace import Workspace
+
+    counts = Workspace.open(workspace).events()["user_id"].value_counts()
+    return str(counts.index[0]), str(counts.index[1])
+
+
+def make_client(workspace: Path, keys: tuple[str, ...] = ()) -> TestClient:
+    runtime = Runtime(Settings(workspace=workspace, api_keys=keys, max_request_bytes=200_000))
+    return TestClient(build_api(runtime, Agent(runtime)), raise_server_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def open_client(workspace: Path) -> TestClient:
+    return make_client(workspace)
+
+
+@pytest.fixture(scope="module")
+def keyed(workspace: Path, users: tuple[str, str]) -> TestClient:
+    return make_client(workspace, (ADMIN, f"{ALICE_KEY}:{users[0]}"))
+
+
+def test_health_stats_and_openapi(open_client: TestClient) -> None:
+    assert open_client.get("/health").json()["status"] == "ok"
+    stats = open_client.get("/v1/stats").json()
+    assert stats["events"] > 1000 and set(stats["behaviours"]) >= {"view", "cart", "purchase"}
+    paths = open_client.get("/openapi.json").json()["paths"]
+    for path in ("/v1/chat", "/v1/users/{user_id}/recommendations", "/v1/users/{user_id}/explanations/{item_id}",
+                 "/v1/users/{user_id}/what-if", "/v1/effects", "/v1/events", "/v1/chat/completions"):
+        assert path in paths
+
+
+def test_recommendations_explanations_what_if_and_effects(open_client: TestClient, users: tuple[str, str]) -> None:
+    user = users[0]
+    recs = open_client.get(f"/v1/users/{user}/recommendations", params={"k": 4}).json()
+    assert len(recs["items"]) == 4 and recs["items"][0]["rank"] == 1
+    top = recs["items"][0]["item_id"]
+    explanation = open_client.get(f"/v1/users/{user}/explanations/{top}", params={"k": 4}).json()
+    assert explanation["item_id"] == top and explanation["rank"] == 1
+    keys = [c["event_key"] for c in explanation["contributions"]][:1]
+    what_if = open_client.post(f"/v1/users/{user}/what-if",
+                               json={"remove_events": [str(k) for k in keys], "k": 4}).json()
+    assert [r["item_id"] for r in what_if["before"]] == [i["item_id"] for i in recs["items"]]
+    effects = open_client.get("/v1/effects", params={"behaviour": "cart"}).json()
+    assert [e["behaviour"] for e in effects["effects"]] == ["cart"]
+    assert effects["effects"][0]["ci_low"] < effects["effects"][0]["estimate"] < effects["effects"][0]["ci_high"]
+
+
+def test_chat_json_and_sse(open_client: TestClient, users: tuple[str, str]) -> None:
+    reply = open_client.post("/v1/chat", json={"user_id": users[0], "message": "What should I buy next?"}).json()
+    assert reply["intent"] == "recommend" and len(reply["recommendations"]) == 5
+    follow = open_client.post("/v1/chat", json={"user_id": users[0], "message": "为什么推荐第一个？",
+                                                "session_id": reply["session_id"]}).json()
+    assert follow["language"] == "zh"
+    assert follow["explanations"][0]["item_id"] == reply["recommendations"][0]["item_id"]
+    with open_client.stream("POST", "/v1/chat", json={"user_id": users[0], "message": "recommend 3",
+                                                      "stream": True}) as response:
+        body = "".join(response.iter_text())
+    assert response.headers["content-type"].startswith("text/event-stream")
+    assert "event: tool" in body and "event: delta" in body and "event: answer" in body
+
+
+def test_new_events_change_the_next_recommendations(workspace: Path, users: tuple[str, str]) -> None:
+    client = make_client(workspace)
+    user = users[1]
+    before = client.get(f"/v1/users/{user}/recommendations", params={"k": 10}).json()["items"]
+    target = before[-1]["item_id"]
+    events = [{"user_id": user, "item_id": target, "behaviour": b, "timestamp": "2026-10-31T23:00:00Z"}
+              for b in ("view", "favourite", "cart")]
+    posted = client.post("/v1/events", json={"events": events})
+    assert posted.status_code == 200 and posted.json()["added"] == 3
+    again = client.post("/v1/events", json={"events": events}).json()
+    assert again["added"] == 0 and again["already_present"] == 3
+    after = client.get(f"/v1/users/{user}/recommendations", params={"k": 10, }).json()["items"]
+    assert [i["item_id"] for i in after] != [i["item_id"] for i in before]
+    explanation = client.get(f"/v1/users/{user}/explanations/{after[0]['item_id']}").json()
+    assert explanation["user_id"] == user
+
+
+def test_bad_payloads_are_clear_4xx(open_client: TestClient, users: tuple[str, str]) -> None:
+    user = users[0]
+    assert open_client.get("/v1/users/nobody/recommendations").status_code == 404
+    assert open_client.get(f"/v1/users/{user}/explanations/no-such-item").status_code == 404
+    assert open_client.get(f"/v1/users/{user}/recommendations", params={"k": 0}).status_code == 422
+    assert open_client.post("/v1/chat", json={"user_id": user}).status_code == 422
+    assert open_client.post("/v1/chat", json={"user_id": user, "message": "x" * 5000}).status_code == 422
+    assert open_client.post("/v1/chat", content=b"{not json", headers={"content-type": "application/json"}).status_code == 422
+    bad = open_client.post("/v1/events", json={"events": [
+        {"user_id": user, "item_id": "i001", "behaviour": "view", "timestamp": "2026-10-01T00:00:00Z"},
+        {"user_id": user, "item_id": "i001", "behaviour": "teleport", "timestamp": "yesterday"}]})
+    assert bad.status_code == 422
+    problems = bad.json()["detail"]["problems"]
+    assert {(p["record"], p["field"]) for p in problems} == {(2, "behaviour"), (2, "timestamp")}
+    huge = open_client.post("/v1/chat", content=b"x" * 300_000, headers={"content-type": "application/json"})
+    assert huge.status_code == 413
+    assert open_client.post(f"/v1/users/{user}/what-if",
+                            json={"add": [{"item_id": "nope", "behaviour": "cart"}]}).status_code == 422
+
+
+def test_auth(keyed: TestClient, users: tuple[str, str]) -> None:
+    alice, bob = users
+    assert keyed.get("/v1/stats").status_code == 401
+    assert keyed.get("/v1/stats", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    assert keyed.get("/v1/stats", headers={"X-API-Key": ADMIN}).status_code == 200
+    mine = {"Authorization": f"Bearer {ALICE_KEY}"}
+    assert keyed.get(f"/v1/users/{alice}/recommendations", headers=mine).status_code == 200
+    assert keyed.get(f"/v1/users/{bob}/recommendations", headers=mine).status_code == 403
+    assert keyed.post("/v1/chat", headers=mine, json={"user_id": bob, "message": "hi"}).status_code == 403
+    event = {"user_id": bob, "item_id": "i001", "behaviour": "view", "timestamp": "2026-10-01T00:00:00Z"}
+    assert keyed.post("/v1/events", headers=mine, json={"events": [event]}).status_code == 403
+    assert keyed.post("/v1/events", headers={"X-API-Key": ADMIN}, json={"events": [event]}).status_code == 200
+    assert keyed.get("/health").status_code == 200
+
+
+def test_server_refuses_public_bind_without_keys(tmp_path: Path) -> None:
+    with pytest.raises(ServeRefused, match="WHYREC_API_KEYS"):
+        check_bind(Settings(workspace=tmp_path, host="0.0.0.0"))
+    check_bind(Settings(workspace=tmp_path, host="0.0.0.0", api_keys=("k",)))
+    check_bind(Settings(workspace=tmp_path, host="127.0.0.1"))
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def live_server(workspace: Path):  # type: ignore[no-untyped-def]
+    runtime = Runtime(Settings(workspace=workspace, api_keys=(f"{ALICE_KEY}",)))
+    app = build_api(runtime, Agent(runtime))
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 30
+    while not server.started and time.time() < deadline:
+        time.sleep(0.1)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def test_openai_client_against_the_compatible_endpoint(live_server: str, users: tuple[str, str]) -> None:
+    from openai import OpenAI
+
+    client = OpenAI(base_url=f"{live_server}/v1", api_key=ALICE_KEY, max_retries=0)
+    completion = client.chat.completions.create(
+        model="whyrec", user=users[0], messages=[{"role": "user", "content": "What should I buy next?"}])
+    text = completion.choices[0].message.content
+    assert completion.model == "whyrec" and "1." in text
+    follow = client.chat.completions.create(
+        model="whyrec", user=users[0], messages=[{"role": "user", "content": "What should I buy next?"},
+                                                  {"role": "assistant", "content": text},
+                                                  {"role": "user", "content": "why the first one?"}])
+    assert "Why" in follow.choices[0].message.content
+    chunks = list(client.chat.completions.create(
+        model="whyrec", user=users[0], stream=True,
+        messages=[{"role": "user", "content": "how much does adding to cart raise the chance of purchase?"}]))
+    streamed = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert "percentage points" in streamed
+    with pytest.raises(Exception) as info:
+        OpenAI(base_url=f"{live_server}/v1", api_key="wrong", max_retries=0).chat.completions.create(
+            model="whyrec", user=users[0], messages=[{"role": "user", "content": "hi"}])
+    assert "401" in str(info.value)
+    raw = httpx.post(f"{live_server}/v1/chat/completions", headers={"Authorization": f"Bearer {ALICE_KEY}"},
+                     json={"model": "whyrec", "messages": [{"role": "user", "content": "hi"}]})
+    assert raw.status_code == 400 and "user" in json.loads(raw.text)["detail"]
