@@ -288,6 +288,20 @@ def build_api(runtime: Runtime, agent: Agent) -> FastAPI:
         return {"added": result.rows_added, "already_present": result.rows_already_present,
                 "data_version": result.data_version}
 
+    @app.delete("/v1/users/{user_id}", tags=["data"])
+    def forget(user_id: str, who: Principal = Depends(principal)) -> dict[str, Any]:
+        """Forget the user: events, vector-store documents, derived artefacts, chat sessions."""
+        from whyrec.tools.privacy import forget_user
+
+        who.require_user(user_id)
+        try:
+            result = forget_user(runtime.workspace, user_id, runtime.store)
+        except KeyError as exc:
+            raise HTTPException(404, str(exc.args[0] if exc.args else exc)) from exc
+        runtime.invalidate()
+        sessions = agent.sessions.forget_user(user_id)
+        return result.to_json() | {"sessions_removed": sessions}
+
     @app.post("/v1/chat/completions", tags=["openai-compatible"])
     def chat_completions(body: ChatCompletionRequest, who: Principal = Depends(principal)) -> Any:
         """OpenAI-compatible chat: model ``whyrec``; the user id comes from ``user``."""

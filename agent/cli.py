@@ -41,6 +41,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="ingest the valid rows; write the rejected ones, with reasons, to a file")
     p.add_argument("--report-rows", type=int, default=10, help="how many bad rows to list (default 10)")
     p.add_argument("--no-index", action="store_true", help="do not update the vector store now")
+    p.add_argument("--pseudonymise", action="store_true",
+                   help="store a keyed hash of each user id instead of the id ($WHYREC_PSEUDONYM_KEY)")
+
+    p = sub.add_parser("forget", help="remove every trace of a user (events, vector store, derived data)")
+    _workspace_arg(p)
+    p.add_argument("user_id")
 
     p = sub.add_parser("demo", help="generate the demo shop workspace (synthetic, with known causal effects)")
     _workspace_arg(p)
@@ -118,9 +124,13 @@ def _cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
         mapping = preset.make_mapping(options) if preset else load_mapping(args.mapping)
         if args.year and not preset:
             mapping = mapping.with_options(year=args.year)
+        if args.pseudonymise and not settings.pseudonym_key:
+            raise MappingError("--pseudonymise needs a key in WHYREC_PSEUDONYM_KEY (keep it secret and "
+                               "use the same key for every ingest into this workspace)")
+        key = settings.pseudonym_key.encode() if args.pseudonymise and settings.pseudonym_key else None
         workspace = Workspace.create(settings.workspace)
         result = ingest(workspace, args.source, mapping, preset=preset, skip_invalid=args.skip_invalid,
-                        report_rows=args.report_rows, progress=sys.stderr.isatty())
+                        report_rows=args.report_rows, progress=sys.stderr.isatty(), pseudonym_key=key)
     except (MappingError, WorkspaceError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -214,6 +224,33 @@ def _cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+def _cmd_forget(args: argparse.Namespace, settings: Settings) -> int:
+    from whyrec.tools.behaviour_store import BehaviourStore
+    from whyrec.tools.embeddings import default_embedder
+    from whyrec.tools.privacy import forget_user, pseudonymise
+    from whyrec.tools.workspace import Workspace, WorkspaceError
+
+    try:
+        workspace = Workspace.open(settings.workspace)
+    except WorkspaceError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    user_id = args.user_id
+    known = set(workspace.events()["user_id"])
+    if user_id not in known and settings.pseudonym_key:
+        import pandas as pd
+
+        user_id = str(pseudonymise(pd.Series([user_id]), settings.pseudonym_key.encode()).iloc[0])
+    store = BehaviourStore(workspace, default_embedder(), settings.chroma_url)
+    try:
+        result = forget_user(workspace, user_id, store)
+    except KeyError as exc:
+        print(f"error: {exc.args[0]}", file=sys.stderr)
+        return EXIT_USAGE
+    print(result.to_text())
+    return EXIT_OK
+
+
 def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from .server import serve
 
@@ -231,7 +268,7 @@ def _delegate(module: str, function: str) -> Callable[[list[str]], int]:
 
 COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
     "ingest": _cmd_ingest, "demo": _cmd_demo, "stats": _cmd_stats, "reindex": _cmd_reindex,
-    "search": _cmd_search, "serve": _cmd_serve,
+    "search": _cmd_search, "serve": _cmd_serve, "forget": _cmd_forget,
 }
 DELEGATED: dict[str, Callable[[list[str]], int]] = {
     "effects": _delegate("whyrec.tools.causal.cli", "effects_cli"),

@@ -46,6 +46,14 @@ class Runtime:
         with self._lock:
             self.workspace.reload()
 
+    def invalidate(self) -> None:
+        """Drop everything computed from the events (after a user was forgotten)."""
+        with self._lock:
+            self.workspace.reload()
+            store = self._cache.get("store")
+            self._cache = {"store": store} if store else {}
+            self._report = None
+
     def _cached(self, name: str, build: Callable[[], Any]) -> Any:
         with self._lock:
             version = self.workspace.data_version

@@ -25,6 +25,7 @@ class Settings:
     ``WHYREC_API_KEYS``    ``key`` or ``key:user_id`` entries, comma-separated (a bound key sees one user)
     ``WHYREC_HOST`` / ``WHYREC_PORT``  where ``whyrec serve`` listens (default 127.0.0.1:7860)
     ``WHYREC_LOG_LEVEL``   logging level (default INFO); ``WHYREC_DEBUG=1`` logs message text too
+    ``WHYREC_PSEUDONYM_KEY``  key for ``whyrec ingest --pseudonymise`` (keyed hash of user ids)
     """
 
     workspace: Path = Path(DEFAULT_WORKSPACE)
@@ -41,6 +42,7 @@ class Settings:
     debug: bool = False
     max_request_bytes: int = 1_000_000
     max_events_per_request: int = 10_000
+    pseudonym_key: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -61,6 +63,7 @@ class Settings:
             port=int(env.get("WHYREC_PORT", str(DEFAULT_PORT))),
             log_level=env.get("WHYREC_LOG_LEVEL", "INFO").upper(),
             debug=env.get("WHYREC_DEBUG", "") in ("1", "true", "yes"),
+            pseudonym_key=env.get("WHYREC_PSEUDONYM_KEY") or None,
         )
 
     def with_overrides(self, **changes: Any) -> "Settings":

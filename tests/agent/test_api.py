@@ -201,3 +201,20 @@ def test_openai_client_against_the_compatible_endpoint(live_server: str, users: 
     raw = httpx.post(f"{live_server}/v1/chat/completions", headers={"Authorization": f"Bearer {ALICE_KEY}"},
                      json={"model": "whyrec", "messages": [{"role": "user", "content": "hi"}]})
     assert raw.status_code == 400 and "user" in json.loads(raw.text)["detail"]
+
+
+def test_forget_user_endpoint(demo_workspace: Path) -> None:
+    from whyrec.tools.workspace import Workspace
+
+    user = str(Workspace.open(demo_workspace).events()["user_id"].value_counts().index[0])
+    client = make_client(demo_workspace)
+    session = client.post("/v1/chat", json={"user_id": user, "message": "recommend 3"}).json()["session_id"]
+    removed = client.delete(f"/v1/users/{user}")
+    assert removed.status_code == 200
+    body = removed.json()
+    assert body["events_removed"] > 0 and body["documents_removed"] > 0 and body["sessions_removed"] == 1
+    assert client.get(f"/v1/users/{user}/recommendations").status_code == 404
+    assert client.post("/v1/chat", json={"user_id": user, "message": "why the first one?",
+                                         "session_id": session}).status_code == 404
+    assert client.delete(f"/v1/users/{user}").status_code == 404
+    assert user not in client.get("/v1/stats").text

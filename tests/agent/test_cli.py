@@ -60,3 +60,13 @@ def test_demo_builds_a_workspace_with_ground_truth(tmp_path: Path, capsys: pytes
     assert {e["behaviour"] for e in truth["effects"]} >= {"cart", "favourite"}
     assert main(["demo", "-w", str(workspace), "--no-index"]) == 2  # refuses to overwrite
     assert "--force" in capsys.readouterr().err
+
+
+def test_forget_command(demo_workspace: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from whyrec.tools.workspace import Workspace
+
+    user = str(Workspace.open(demo_workspace).events()["user_id"].iloc[0])
+    assert main(["forget", user, "-w", str(demo_workspace)]) == 0
+    assert f"forgot user {user}" in capsys.readouterr().out
+    assert not (Workspace.open(demo_workspace).events()["user_id"] == user).any()
+    assert main(["forget", user, "-w", str(demo_workspace)]) == 2

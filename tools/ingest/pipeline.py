@@ -17,7 +17,8 @@ from pathlib import Path
 import pandas as pd
 from tqdm.auto import tqdm
 
-from ..schema import conform_items
+from ..privacy import pseudonymise
+from ..schema import compute_event_keys, conform_items
 from ..workspace import SourceRecord, Workspace
 from .mapping import SourceMapping
 from .presets import Preset
@@ -106,8 +107,11 @@ class IngestResult:
 
 def ingest(workspace: Workspace, source: str | Path, mapping: SourceMapping,
            preset: Preset | None = None, skip_invalid: bool = False, report_rows: int = 10,
-           progress: bool = False, now: datetime | None = None) -> IngestResult:
+           progress: bool = False, now: datetime | None = None,
+           pseudonym_key: bytes | None = None) -> IngestResult:
     """Ingest one file or folder into ``workspace``; atomic, idempotent, validated.
+
+    With ``pseudonym_key`` user ids are replaced by a keyed hash before anything is stored.
 
     >>> ws = Workspace.create("ws")                                   # doctest: +SKIP
     >>> ingest(ws, "2019-Oct.csv", get_preset("rees46").make_mapping({}))  # doctest: +SKIP
@@ -123,6 +127,9 @@ def ingest(workspace: Workspace, source: str | Path, mapping: SourceMapping,
             bar.update(1)
             bar.set_postfix_str(f"validating {len(raw.frame):,} rows")
             table = validate(raw, mapping, now=now)
+            if pseudonym_key:
+                table.events["user_id"] = pseudonymise(table.events["user_id"], pseudonym_key)
+                table.events["event_key"] = compute_event_keys(table.events).to_numpy()
             tables.append(table)
             bar.update(1)
 
