@@ -21,11 +21,12 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Iterator, Literal
 
-from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
+from fastapi import Depends, FastAPI, Header, HTTPException, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from whyrec.tools.behaviour_store import StoreError
 from whyrec.tools.ingest.pipeline import IngestRejected, ingest_records
 from whyrec.tools.schema import BEHAVIOURS
 from whyrec.tools.workspace import WorkspaceError
@@ -37,6 +38,7 @@ from .session_tools import ToolError, effects_for, recommend_for
 log = logging.getLogger(__name__)
 
 ID = Field(min_length=1, max_length=256)
+PATH_ID = Path(min_length=1, max_length=256)
 
 
 # -- auth ----------------------------------------------------------------------------------------
@@ -130,11 +132,33 @@ class ChatCompletionRequest(BaseModel):
     stream: bool = False
 
 
+class Problem(BaseModel):
+    field: str
+    problem: str
+
+
+class ErrorBody(BaseModel):
+    """Every error response: ``detail`` says what is wrong; ``problems`` names invalid fields."""
+
+    detail: str | dict[str, Any]
+    problems: list[Problem] | None = None
+
+
+#: The error responses any operation may give, declared so the OpenAPI document is complete.
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": text} for status, text in (
+        (400, "Bad request (e.g. a body that is not JSON)"), (401, "Missing or unknown API key"),
+        (403, "This API key may only access its own user"), (404, "Unknown user or item"),
+        (413, "Request body too large"), (422, "Invalid request"))}
+STREAMABLE = {200: {"description": "JSON, or server-sent events when `stream` is true",
+                    "content": {"application/json": {}, "text/event-stream": {}}}}
+
+
 # -- the app -------------------------------------------------------------------------------------
 def build_api(runtime: Runtime, agent: Agent) -> FastAPI:
     settings = runtime.settings
     keys = KeyRing(settings.api_keys)
-    app = FastAPI(title="whyrec", version="0.1.0",
+    app = FastAPI(title="whyrec", version="0.1.0", responses=ERRORS,
                   description="Recommendations that explain themselves by your own behaviours.")
 
     @app.middleware("http")
@@ -158,6 +182,12 @@ def build_api(runtime: Runtime, agent: Agent) -> FastAPI:
         problems = [{"field": ".".join(str(p) for p in e.get("loc", ())), "problem": e.get("msg", "")}
                     for e in exc.errors()[:20]]
         return JSONResponse({"detail": "invalid request", "problems": problems}, status_code=422)
+
+    @app.exception_handler(StoreError)
+    async def store_down(request: Request, exc: StoreError) -> JSONResponse:
+        log.error("vector store unavailable: %s", exc)
+        return JSONResponse({"detail": f"the vector store is unavailable: {exc}. An operator can rebuild "
+                                       "it from the event log with `whyrec reindex`."}, status_code=503)
 
     @app.exception_handler(Exception)
     async def crashed(request: Request, exc: Exception) -> JSONResponse:
@@ -196,7 +226,7 @@ def build_api(runtime: Runtime, agent: Agent) -> FastAPI:
         runtime.refresh()
         return runtime.workspace.stats().to_json()
 
-    @app.post("/v1/chat", tags=["chat"])
+    @app.post("/v1/chat", tags=["chat"], responses=STREAMABLE)
     def chat(body: ChatRequest, who: Principal = Depends(principal)) -> Any:
         """One chat turn; with ``stream`` the reply comes as server-sent events."""
         who.require_user(body.user_id)
@@ -209,7 +239,7 @@ def build_api(runtime: Runtime, agent: Agent) -> FastAPI:
             raise HTTPException(exc.status, str(exc)) from exc
 
     @app.get("/v1/users/{user_id}/recommendations", tags=["recommend"])
-    def recommendations(user_id: str, k: int = Query(10, ge=1, le=100),
+    def recommendations(user_id: str = PATH_ID, k: int = Query(10, ge=1, le=100),
                         category: str | None = Query(None, max_length=200),
                         query: str | None = Query(None, max_length=500),
                         who: Principal = Depends(principal)) -> dict[str, Any]:
@@ -219,7 +249,7 @@ def build_api(runtime: Runtime, agent: Agent) -> FastAPI:
         return recommend_for(runtime, user_id, k=k, category=category, query=query).to_json()
 
     @app.get("/v1/users/{user_id}/explanations/{item_id}", tags=["explain"])
-    def explanation(user_id: str, item_id: str, k: int = Query(10, ge=1, le=100),
+    def explanation(user_id: str = PATH_ID, item_id: str = PATH_ID, k: int = Query(10, ge=1, le=100),
                     who: Principal = Depends(principal)) -> dict[str, Any]:
         """Why the item is (or is not) in the user's top ``k``, verified by re-ranking."""
         who.require_user(user_id)
@@ -229,7 +259,7 @@ def build_api(runtime: Runtime, agent: Agent) -> FastAPI:
         return runtime.explainer.explain(user_id, item_id, k=k).to_json()
 
     @app.post("/v1/users/{user_id}/what-if", tags=["explain"])
-    def what_if(user_id: str, body: WhatIfRequest, who: Principal = Depends(principal)) -> dict[str, Any]:
+    def what_if(body: WhatIfRequest, user_id: str = PATH_ID, who: Principal = Depends(principal)) -> dict[str, Any]:
         """Re-rank with behaviours removed or added; returns old and new top-k and the moves."""
         who.require_user(user_id)
         known_user(user_id)
@@ -281,15 +311,12 @@ def build_api(runtime: Runtime, agent: Agent) -> FastAPI:
                                                     "reason": i.reason} for i in report.first_issues]}) from exc
         if result.rows_added:
             runtime.refresh()
-            try:
-                runtime.store.sync()
-            except Exception:  # the event log is the truth; `whyrec reindex` rebuilds the store
-                log.exception("vector store sync after new events failed")
+            runtime.schedule_store_sync()
         return {"added": result.rows_added, "already_present": result.rows_already_present,
                 "data_version": result.data_version}
 
     @app.delete("/v1/users/{user_id}", tags=["data"])
-    def forget(user_id: str, who: Principal = Depends(principal)) -> dict[str, Any]:
+    def forget(user_id: str = PATH_ID, who: Principal = Depends(principal)) -> dict[str, Any]:
         """Forget the user: events, vector-store documents, derived artefacts, chat sessions."""
         from whyrec.tools.privacy import forget_user
 
@@ -302,7 +329,7 @@ def build_api(runtime: Runtime, agent: Agent) -> FastAPI:
         sessions = agent.sessions.forget_user(user_id)
         return result.to_json() | {"sessions_removed": sessions}
 
-    @app.post("/v1/chat/completions", tags=["openai-compatible"])
+    @app.post("/v1/chat/completions", tags=["openai-compatible"], responses=STREAMABLE)
     def chat_completions(body: ChatCompletionRequest, who: Principal = Depends(principal)) -> Any:
         """OpenAI-compatible chat: model ``whyrec``; the user id comes from ``user``."""
         user_id = body.user or who.user_id

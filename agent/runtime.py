@@ -32,6 +32,8 @@ class Runtime:
         self._cache: dict[str, tuple[int, Any]] = {}
         self._report: Any = None
         self._report_thread: threading.Thread | None = None
+        self._store_thread: threading.Thread | None = None
+        self._store_dirty = False
 
     # -- the workspace ------------------------------------------------------------------------
     @property
@@ -133,9 +135,45 @@ class Runtime:
         return self._cached("explainer", lambda: Explainer(self.ranker, self.workspace.items(),
                                                            self.report, self.workspace.events()))
 
+    def schedule_store_sync(self) -> None:
+        """Bring the vector store up to date with new events, in the background.
+
+        The event log is the truth and is already committed; searches meanwhile see the store
+        as of the previous sync (and ``ensure_ready`` catches up if it lags behind).
+        """
+        with self._lock:
+            self._store_dirty = True
+            if self._store_thread is not None:
+                return
+            self._store_thread = threading.Thread(target=self._sync_store, daemon=True,
+                                                  name="whyrec-store-sync")
+            self._store_thread.start()
+
+    def _sync_store(self) -> None:
+        try:
+            while True:
+                with self._lock:
+                    if not self._store_dirty:
+                        self._store_thread = None
+                        return
+                    self._store_dirty = False
+                try:
+                    self.store.sync()
+                except Exception:  # `whyrec reindex` rebuilds the store from the log
+                    log.exception("vector store sync after new events failed")
+        finally:
+            with self._lock:
+                self._store_thread = None
+
     def knows_user(self, user_id: str) -> bool:
         return bool(self.ranker.knows_user(str(user_id)))
 
     def warm_up(self) -> None:
-        """Build what the first request would otherwise wait for."""
-        _ = self.ranker, self.report, self.explainer, self.item_vectors
+        """Build what the first request would otherwise wait for (the server runs this in the
+        background at start): embedding model, vector store, ranker, causal report, explainer."""
+        try:
+            self.store.ensure_ready()
+            _ = self.ranker, self.report, self.explainer, self.item_vectors
+            self.embedder.embed(["warm up"])
+        except Exception:  # each request reports its own error; a failed warm-up only logs
+            log.exception("warm-up failed")

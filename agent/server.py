@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
+import threading
 
 from fastapi import FastAPI
 
@@ -44,6 +45,7 @@ def create_app(settings: Settings) -> FastAPI:
     runtime = Runtime(settings)
     agent = Agent(runtime)
     app = build_api(runtime, agent)
+    app.state.runtime = runtime
     from whyrec.ui.app import mount_ui
 
     return mount_ui(app, runtime, agent)
@@ -60,6 +62,7 @@ def serve(settings: Settings) -> int:
         log.error("%s", exc)
         return 2
     app = create_app(settings)
+    threading.Thread(target=app.state.runtime.warm_up, daemon=True, name="whyrec-warm-up").start()
     log.info("whyrec serving %s on http://%s:%d/", settings.workspace, settings.host, settings.port)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level.lower())
     return 0

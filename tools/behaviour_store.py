@@ -172,6 +172,7 @@ class BehaviourStore:
         self.chroma_url = chroma_url
         self._client = client
         self._item_cache: tuple[tuple[int, int], list[dict[str, Any]], np.ndarray] | None = None
+        self._ready_version: int | None = None
         prefix = f"whyrec_{workspace.manifest.workspace_id}"
         self.items_name = f"{prefix}_items"
         self.behaviours_name = f"{prefix}_behaviours"
@@ -211,8 +212,9 @@ class BehaviourStore:
         return state
 
     def _reset(self, name: str) -> pd.DataFrame:
+        client = self.client  # StoreError here: the store cannot be opened at all
         try:
-            self.client.delete_collection(name)
+            client.delete_collection(name)
         except Exception:  # absent already
             pass
         self._state_path(name).unlink(missing_ok=True)
@@ -227,9 +229,30 @@ class BehaviourStore:
 
     # -- indexing --------------------------------------------------------------------------
     def rebuild(self, progress: bool = False) -> SyncResult:
-        """Drop both collections and index everything again from the event log."""
-        self._reset(self.items_name)
-        self._reset(self.behaviours_name)
+        """Drop both collections and index everything again from the event log.
+
+        An embedded store that cannot even be opened (a damaged database file) is moved aside
+        to ``chroma.damaged-<time>`` and recreated.
+        """
+        try:
+            self._reset(self.items_name)
+            self._reset(self.behaviours_name)
+        except StoreError:
+            if self.chroma_url:
+                raise
+            import shutil
+            import time
+
+            aside = self.workspace.path / f"chroma.damaged-{time.strftime('%Y%m%dT%H%M%S')}"
+            log.warning("the vector store at %s cannot be opened; moving it to %s and rebuilding",
+                        self.workspace.chroma_path, aside)
+            self._client = None
+            from chromadb.api.client import SharedSystemClient
+
+            SharedSystemClient.clear_system_cache()  # Chroma caches one system per path
+            shutil.move(str(self.workspace.chroma_path), str(aside))
+            for stale in self.workspace.derived_path.glob("chroma-state-*.parquet"):
+                stale.unlink()
         result = self.sync(progress=progress)
         return SyncResult(result.items_upserted, result.items_deleted, result.behaviours_upserted,
                           result.behaviours_deleted, result.seconds, rebuilt=True)
@@ -239,6 +262,7 @@ class BehaviourStore:
         import time
 
         self._item_cache = None
+        self._ready_version = None
         started = time.perf_counter()
         items = self.workspace.items()
         events = self.workspace.events()
@@ -260,10 +284,11 @@ class BehaviourStore:
                          metadata_columns: list[str], progress: bool, label: str) -> tuple[int, int]:
         collection = self._collection(name)
         state = self._load_state(name, collection)
-        if len(state) == 0 and collection.count():
-            state = self._reset(name)
-        if len(state) == 0:  # (re)created: take a fresh handle
+        if len(state) == 0:  # no (trusted) state: start from an empty collection
             collection = self._collection(name)
+            if collection.count():
+                state = self._reset(name)
+                collection = self._collection(name)
         known = state.set_index("id")["hash"] if len(state) else pd.Series(dtype="uint64")
         changed = docs[docs["id"].map(known).ne(docs["hash"])]
         removed = known.index.difference(pd.Index(docs["id"])).tolist() if len(known) else []
@@ -317,12 +342,33 @@ class BehaviourStore:
         return len(ids)
 
     # -- searching -------------------------------------------------------------------------
+    def ensure_ready(self) -> None:
+        """Before searching: a store that is missing or out of step with the event log (deleted,
+        restored from an old backup, interrupted while indexing) is brought up to date from the
+        log, with a warning. A store that cannot be opened raises :class:`StoreError`."""
+        version = self.workspace.data_version
+        if self._ready_version == version:
+            return
+        expected = {self.items_name: len(self.workspace.items()),
+                    self.behaviours_name: None}
+        items = self._collection(self.items_name).count()
+        state = self._state_path(self.behaviours_name)
+        behaviours_expected = len(pd.read_parquet(state, columns=["id"])) if state.exists() else None
+        behaviours = self._collection(self.behaviours_name).count()
+        if items != expected[self.items_name] or behaviours_expected != behaviours:
+            log.warning("the vector store is missing or out of date (%d of %d items, %s of %s behaviour "
+                        "documents): rebuilding it from the event log", items, expected[self.items_name],
+                        behaviours, behaviours_expected)
+            self.sync()
+        self._ready_version = version
+
     def search_items(self, query: str, k: int = 10, filters: dict[str, Any] | None = None) -> list[ItemHit]:
         """Catalog items nearest to ``query`` by meaning.
 
         ``filters``: ``category`` (a full category or its top level), ``brand``, ``min_price``,
         ``max_price``.
         """
+        self.ensure_ready()
         collection = self._collection(self.items_name)
         if collection.count() == 0:
             return []
@@ -356,6 +402,7 @@ class BehaviourStore:
                           behaviours: Sequence[str] | None = None,
                           since: pd.Timestamp | str | None = None) -> list[BehaviourHit]:
         """``user_id``'s own behaviours nearest to ``query``; never another user's."""
+        self.ensure_ready()
         collection = self._collection(self.behaviours_name)
         clauses: list[dict[str, Any]] = [{"user_id": str(user_id)}]
         if behaviours:
@@ -385,6 +432,7 @@ class BehaviourStore:
 
     def item_vectors(self) -> tuple[np.ndarray, np.ndarray]:
         """All item ids and their vectors (for the ranker's semantic similarity)."""
+        self.ensure_ready()
         collection = self._collection(self.items_name)
         got = collection.get(include=["embeddings"])
         ids = np.asarray(got["ids"], dtype=object)

@@ -37,6 +37,8 @@ from .schema import SCHEMA_VERSION, conform_events, conform_items, empty_events,
 log = logging.getLogger(__name__)
 
 MANIFEST = "workspace.json"
+#: Event parts before a commit compacts the log into one part.
+MAX_PARTS = 48
 
 
 class WorkspaceError(RuntimeError):
@@ -187,15 +189,16 @@ class Workspace:
         version = self.manifest.data_version
         if self._events_cache and self._events_cache[0] == version:
             return self._events_cache[1]
-        parts = [self.path / "events" / name for name in self.manifest.event_parts]
-        if parts:
-            frames = [pd.read_parquet(p) for p in parts]
-            events = conform_events(pd.concat(frames, ignore_index=True))
-            events = events.sort_values(["timestamp", "event_key"], kind="stable").reset_index(drop=True)
-        else:
-            events = empty_events()
+        events = self._read_parts(self.manifest.event_parts)
         self._events_cache = (version, events)
         return events
+
+    def _read_parts(self, names: list[str]) -> pd.DataFrame:
+        if not names:
+            return empty_events()
+        frames = [pd.read_parquet(self.path / "events" / name) for name in names]
+        events = conform_events(pd.concat(frames, ignore_index=True))
+        return events.sort_values(["timestamp", "event_key"], kind="stable").reset_index(drop=True)
 
     def event_keys(self) -> pd.Index:
         """Keys of every stored event (reads only that column)."""
@@ -258,6 +261,10 @@ class Workspace:
         written: list[Path] = []
         try:
             parts = [] if replace_events else list(manifest.event_parts)
+            if len(parts) >= MAX_PARTS:  # many small appends (the HTTP API): compact into one part
+                new_events = pd.concat([self._read_parts(parts), conform_events(new_events)], ignore_index=True)
+                parts = []
+                replace_events = True
             if len(new_events) or replace_events:
                 name = f"part-{manifest.data_version + 1:06d}-{token}.parquet"
                 self._write_parquet(conform_events(new_events), self.path / "events" / name, written)

@@ -115,7 +115,7 @@ def test_what_if_unticking_behaviours_reranks(ui: Callbacks, user: str) -> None:
     keep = state.whatif_keys[3:]   # untick the three most recent behaviours
     view = ui.run_what_if(keep, None, None, state)
     assert view.error is None and view.state.what_if is not None
-    assert {e["event_key"] for e in view.state.what_if["removed"]} == {int(k) for k in state.whatif_keys[:3]}
+    assert {e["event_key"] for e in view.state.what_if["removed"]} == {str(int(k)) for k in state.whatif_keys[:3]}
     assert list(view.table.columns) == ["item", "rank before", "rank after", "move"] and len(view.table)
     assert view.text.startswith("**What if:**")
 

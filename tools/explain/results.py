@@ -53,7 +53,8 @@ class EventContribution:
                 f"({t.percent(self.share)})")
 
     def to_json(self) -> dict[str, Any]:
-        return {"event_key": int(self.event_key), "behaviour": self.behaviour,
+        # Event keys are 64-bit: as JSON strings, so JavaScript clients keep every digit.
+        return {"event_key": str(int(self.event_key)), "behaviour": self.behaviour,
                 "item_id": self.item_id, "title": self.title,
                 "timestamp": t.clean(self.timestamp), "date": t.day(self.timestamp),
                 "contribution": t.rounded(self.contribution), "share_pct": t.share_pct(self.share)}
@@ -106,7 +107,7 @@ class Counterfactual:
         return tuple(e.event_key for e in self.events)
 
     def to_json(self) -> dict[str, Any]:
-        return {"event_keys": [int(k) for k in self.event_keys], "size": len(self.events),
+        return {"event_keys": [str(int(k)) for k in self.event_keys], "size": len(self.events),
                 "events": [e.to_json() for e in self.events], "verified": self.verified,
                 "exact": self.exact, "new_rank": self.new_rank,
                 "new_score": t.rounded(self.new_score),
@@ -455,7 +456,7 @@ class HypotheticalEvent:
 
     def to_json(self) -> dict[str, Any]:
         return {"item_id": self.item_id, "title": self.title, "behaviour": self.behaviour,
-                "event_key": None if self.event_key is None else int(self.event_key)}
+                "event_key": None if self.event_key is None else str(int(self.event_key))}
 
 
 @dataclass(frozen=True)

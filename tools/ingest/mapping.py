@@ -79,8 +79,10 @@ class SourceMapping:
             raise MappingError('[options] timestamp_unit must be "s", "ms", "us" or "ns"')
         if self.timestamp_unit and self.timestamp_format:
             raise MappingError("[options] give timestamp_unit or timestamp_format, not both")
-        if len(self.delimiter) != 1:
+        if not isinstance(self.delimiter, str) or len(self.delimiter) != 1:
             raise MappingError("[options] delimiter must be a single character")
+        if self.delimiter in ('"', "\n", "\r"):
+            raise MappingError("[options] delimiter cannot be a quote or a line break")
 
     def with_options(self, **changes: Any) -> "SourceMapping":
         return replace(self, **changes)
@@ -99,6 +101,9 @@ def mapping_from_dict(data: dict[str, Any], name: str = "custom") -> SourceMappi
     unknown_tables = set(data) - {"columns", "behaviours", "options"}
     if unknown_tables:
         raise MappingError(f"unknown table(s) {sorted(unknown_tables)}; use [columns], [behaviours], [options]")
+    for table in ("columns", "behaviours", "options"):
+        if not isinstance(data.get(table, {}), dict):
+            raise MappingError(f"[{table}] must be a table")
     columns = dict(data.get("columns", {}))
     for key, value in columns.items():
         if not isinstance(value, (str, int)) or isinstance(value, bool):
@@ -114,5 +119,11 @@ def mapping_from_dict(data: dict[str, Any], name: str = "custom") -> SourceMappi
         raise MappingError(f"[options] has unknown key(s) {sorted(unknown_options)}; allowed: {sorted(allowed)}")
     if "header" in options and not isinstance(options["header"], bool):
         raise MappingError("[options] header must be true or false")
+    for key in ("delimiter", "encoding", "timestamp_unit", "timestamp_format", "duplicates"):
+        if key in options and not isinstance(options[key], str):
+            raise MappingError(f"[options] {key} must be a string")
+    if "year" in options and (not isinstance(options["year"], int) or isinstance(options["year"], bool)
+                              or not 1 <= options["year"] <= 9999):
+        raise MappingError("[options] year must be a whole number from 1 to 9999")
     return SourceMapping(columns=columns, behaviours=behaviours, name=name, **options)
 

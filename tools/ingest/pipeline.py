@@ -258,10 +258,15 @@ def ingest_records(workspace: Workspace, records: list[dict[str, object]], sourc
     started = time.perf_counter()
     frame = pd.DataFrame.from_records(records, columns=list(RECORD_FIELDS))
     frame = frame.astype("string")
+    sent = frame["timestamp"]
+    frame["timestamp"] = _seconds_as_iso(sent)
     mapping = SourceMapping(columns={f: f for f in RECORD_FIELDS}, duplicates="reject", name=source)
     raw = RawTable(Path(source), frame, pd.Series(range(1, len(frame) + 1), index=frame.index), [], "")
     table = validate(raw, mapping, now=now)
     if table.rows_invalid:
+        shown = table.issues["column"] == "timestamp"  # report what was sent, not its ISO form
+        lines = table.issues.loc[shown, "line"].to_numpy() - 1
+        table.issues.loc[shown, "value"] = sent.fillna("").astype(str).to_numpy()[lines]
         raise IngestRejected([FileReport(f"{source} (record numbers are 1-based)", table.rows_read,
                                          table.rows_invalid, table.issue_totals(), table.first_issues(10))])
     with workspace.lock():
@@ -282,3 +287,18 @@ def ingest_records(workspace: Workspace, records: list[dict[str, object]], sourc
         first_event=None if events.empty else events["timestamp"].min(),
         last_event=None if events.empty else events["timestamp"].max(),
         seconds=time.perf_counter() - started, data_version=version)
+
+
+def _seconds_as_iso(raw: pd.Series) -> pd.Series:
+    """Unix seconds as ISO 8601 text, so one request may mix both forms (ISO text is kept).
+
+    Without this a column of numbers is read as seconds or milliseconds by its magnitude, and a
+    number beside an ISO date is "unparseable". Numbers beyond pandas' datetime range are clipped
+    to a moment centuries away, which validation then reports as out of range.
+    """
+    text = raw.str.strip()
+    seconds = pd.to_numeric(text, errors="coerce").astype("float64")
+    numeric = seconds.notna()
+    stamps = pd.to_datetime(seconds.clip(-7e9, 7e9).where(numeric), unit="s", utc=True)
+    iso = stamps.dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ").astype("string")
+    return text.mask(numeric, iso)

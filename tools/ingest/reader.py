@@ -67,53 +67,100 @@ def _read_csv(path: Path, mapping: SourceMapping) -> RawTable:
     header = 0 if mapping.header else None
     common = dict(sep=mapping.delimiter, header=header, dtype=str, keep_default_na=False,
                   na_values=[], encoding=mapping.encoding, encoding_errors="replace")
-    malformed: list[tuple[int, str]] = []
     try:
         table = pd.read_csv(path, **common)
     except pd.errors.ParserError:
-        # Some rows have the wrong number of fields: find them all, then read the rest.
-        malformed = _find_malformed_rows(path, mapping)
-        table = pd.read_csv(path, on_bad_lines="skip", **common)
+        # Some rows have the wrong number of fields, or a quote never closes: split the file
+        # row by row, set those rows aside as malformed, and read the rest.
+        return _read_csv_by_rows(path, mapping)
     except pd.errors.EmptyDataError:
         table = pd.DataFrame()
     except LookupError as exc:
         raise MappingError(f"[options] encoding: {exc}") from exc
+    if not isinstance(table.index, pd.RangeIndex):
+        # Rows with one field more than the header: pandas took the first column as an index
+        # and shifted every field. Those rows are malformed, not shifted.
+        return _read_csv_by_rows(path, mapping)
+    first = 2 if mapping.header else 1
+    if len(table) + first - 1 != _count_lines(path):
+        # Blank lines or line breaks inside quoted fields: row n is not line n + 1, and a
+        # report must name the physical line.
+        return _read_csv_by_rows(path, mapping)
     frame = _select_columns(table, mapping, path)
-    offset = 2 if mapping.header else 1
-    bad_lines = sorted(line for line, _ in malformed)
-    lines = _line_numbers(len(frame), offset, bad_lines)
-    return RawTable(path, frame, pd.Series(lines, index=frame.index), malformed, file_sha256(path))
+    lines = pd.Series(range(first, len(frame) + first), index=frame.index, dtype="int64")
+    return RawTable(path, frame, lines, [], file_sha256(path))
 
 
-def _line_numbers(n_rows: int, first_line: int, skipped_lines: list[int]) -> list[int]:
-    """Physical line of each parsed row, given lines the parser skipped (no embedded newlines)."""
-    out: list[int] = []
-    line = first_line
-    skipped = iter(skipped_lines)
-    next_skip = next(skipped, None)
-    while len(out) < n_rows:
-        while next_skip is not None and next_skip == line:
-            line += 1
-            next_skip = next(skipped, None)
-        out.append(line)
-        line += 1
+def _count_lines(path: Path) -> int:
+    """Physical lines of a file (\n, \r\n or \r endings; a last line without one counts)."""
+    count, last = 0, b""
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            count += block.count(b"\n") + block.count(b"\r") - block.count(b"\r\n")
+            if last == b"\r" and block[:1] == b"\n":
+                count -= 1
+            last = block[-1:]
+    return count + (1 if last not in (b"", b"\n", b"\r") else 0)
+
+
+def _read_csv_by_rows(path: Path, mapping: SourceMapping) -> RawTable:
+    """The slow, exact reader: each row's physical first line, and rows that cannot be split."""
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    malformed: list[tuple[int, str]] = []
+    limit = csv.field_size_limit()
+    csv.field_size_limit(max(limit, 1 << 30))  # a huge field is a value to validate, not a crash
+    try:
+        encoding = "utf-8-sig" if mapping.encoding.lower().replace("_", "-") in ("utf-8", "utf8") else mapping.encoding
+        with open(path, encoding=encoding, errors="replace", newline="") as handle:
+            reader = csv.reader(handle, delimiter=mapping.delimiter)
+            expected: int | None = None
+            start = 1
+            while True:
+                try:
+                    row = next(reader)
+                except StopIteration:
+                    break
+                except csv.Error as exc:
+                    malformed.append((start, f"cannot be split into fields: {exc}"))
+                    break
+                line, start = start, reader.line_num + 1
+                if not row or row == [""]:
+                    continue
+                if expected is None:
+                    expected = len(row)
+                elif len(row) > expected:
+                    malformed.append((line, f"expected {expected} fields, found {len(row)}"))
+                    continue
+                row = row + [None] * (expected - len(row))  # short rows: missing fields, as pandas reads them
+                rows.append(row)
+                lines.append(line)
+    except LookupError as exc:
+        raise MappingError(f"[options] encoding: {exc}") from exc
+    finally:
+        csv.field_size_limit(limit)
+    if mapping.header and rows:
+        names: list[str | int] = _unique_names(rows[0])
+        rows, lines = rows[1:], lines[1:]
+    else:
+        names = list(range(expected or 0))
+    table = pd.DataFrame(rows, columns=names, dtype=object)
+    frame = _select_columns(table, mapping, path)
+    return RawTable(path, frame, pd.Series(lines, index=frame.index, dtype="int64"), malformed,
+                    file_sha256(path))
+
+
+def _unique_names(names: list[str]) -> list[str | int]:
+    """Header names made unique the way pandas does it (a repeated ``x`` becomes ``x.1``)."""
+    seen: dict[str, int] = {}
+    out: list[str | int] = []
+    for name in names:
+        if name in seen:
+            seen[name] += 1
+            name = f"{name}.{seen[name]}"
+        seen.setdefault(name, 0)
+        out.append(name)
     return out
-
-
-def _find_malformed_rows(path: Path, mapping: SourceMapping) -> list[tuple[int, str]]:
-    with open(path, encoding=mapping.encoding, errors="replace", newline="") as handle:
-        reader = csv.reader(handle, delimiter=mapping.delimiter)
-        expected: int | None = None
-        bad: list[tuple[int, str]] = []
-        for row in reader:
-            if not row:
-                continue
-            if expected is None:
-                expected = len(row)
-                continue
-            if len(row) != expected:
-                bad.append((reader.line_num, f"expected {expected} fields, found {len(row)}"))
-        return bad
 
 
 def _select_columns(table: pd.DataFrame, mapping: SourceMapping, path: Path) -> pd.DataFrame:

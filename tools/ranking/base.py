@@ -328,8 +328,11 @@ class Ranker(ABC):
         if allowed is not None:
             scores[~allowed] = -np.inf
         k = min(k, scores.shape[0])
-        top = np.argpartition(-scores, k - 1)[:k]
-        top = top[np.lexsort((top, -scores[top]))]
+        # Ties at the k-th score are broken by catalog position, deterministically: take every
+        # item scoring at least the k-th score, then order by (score desc, position).
+        kth = np.partition(-scores, k - 1)[k - 1]
+        top = np.flatnonzero(-scores <= kth)
+        top = top[np.lexsort((top, -scores[top]))][:k]
         top = top[np.isfinite(scores[top])]
         return self.catalog_.ids[top].astype(str), scores[top]
 

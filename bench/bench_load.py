@@ -1,0 +1,555 @@
+"""Load on ``whyrec serve``: concurrent recommendation requests and concurrent chat sessions.
+
+Usage (from the repository root)::
+
+    .venv/bin/python bench/bench_load.py            # full (< 10 min)
+    .venv/bin/python bench/bench_load.py --quick    # small (< 2 min)
+
+All traffic goes to a server this script starts itself on 127.0.0.1 (a free port) over a demo
+workspace it builds in a temporary directory (``whyrec demo``); both subprocesses are ended by
+their pid when the script ends, also on errors and Ctrl-C.
+
+Phases (one run, same server, so ratios compare like with like):
+
+0. warm-up: the first request of each kind on the fresh server (lazy builds: ranker, causal
+   report, explainer, embedding model, vector store), timed and reported separately;
+1. single-client sequential baseline: ``GET /health``, ``GET /v1/users/{id}/recommendations``,
+   and scripted chat sessions, one request at a time;
+2. (a) ``--inflight`` concurrent ``GET /v1/users/{id}/recommendations`` (random users, ``k=10``),
+   ``--requests`` in total; and ``GET /health`` the same way (the trivial-endpoint baseline);
+3. (b) ``--sessions`` concurrent chat sessions (``POST /v1/chat``), each with its own user and
+   ``session_id``: recommend -> why the second one? -> what if I hadn't added <title> to my
+   cart? -> why the first one?  (half in English, half in Chinese), ``--chat-rounds`` rounds.
+   Every answer is checked for mixed-up state: ``user_id`` and ``session_id`` are the session's;
+   the explained item is the 2nd (then 1st) of *this session's* last recommendation list; the
+   what-if removed this user's own cart events on the named item; every event key cited in
+   recommendations, explanations and what-ifs belongs to this user (checked against the event
+   log). A session id reused by another user must get 403.
+
+Errors (transport errors, timeouts, non-2xx, failed checks) must be 0. p50/p99 latency and
+throughput (requests/s over the phase's wall time) per phase; ratio to the sequential baseline.
+The client runs on the same 2-core machine as the server (asyncio + httpx, one process), so it
+takes a share of the CPU; the numbers are for this box, not a capacity plan.
+
+Writes bench/results/load.{md,json} (``--out`` changes the name).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import md_table, write_results  # noqa: E402
+
+HOST = "127.0.0.1"
+
+
+# -- processes ----------------------------------------------------------------------------------------
+class Procs:
+    """Subprocesses this script started; all ended by pid (TERM, then KILL) on exit."""
+
+    def __init__(self) -> None:
+        self.procs: list[subprocess.Popen] = []
+
+    def start(self, cmd: list[str], log_path: Path, env: dict[str, str]) -> subprocess.Popen:
+        log = open(log_path, "w")
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
+        log.close()
+        self.procs.append(proc)
+        return proc
+
+    def stop(self, proc: subprocess.Popen, grace: float = 15.0) -> int | None:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
+        return proc.returncode
+
+    def stop_all(self) -> None:
+        for proc in self.procs:
+            try:
+                self.stop(proc)
+            except Exception as exc:  # keep ending the others
+                print(f"could not stop pid {proc.pid}: {exc}", file=sys.stderr)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+def rss_mb(pid: int) -> float | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024.0
+    except OSError:
+        return None
+    return None
+
+
+def cpu_s(pid: int) -> float | None:
+    """User + system CPU seconds of ``pid`` so far."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+# -- measuring ------------------------------------------------------------------------------------------
+class Phase:
+    """Latencies, errors and wall time of one phase."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.latencies: list[float] = []
+        self.errors: list[str] = []
+        self.status: dict[str, int] = {}
+        self.started = 0.0
+        self.wall = 0.0
+        self.cpu0: float | None = None
+        self.server_cpu: float | None = None
+
+    def record(self, seconds: float, status: int | str, error: str | None = None) -> None:
+        self.latencies.append(seconds)
+        self.status[str(status)] = self.status.get(str(status), 0) + 1
+        if error:
+            self.errors.append(error)
+
+    def summary(self) -> dict[str, Any]:
+        ms = np.asarray(self.latencies) * 1000.0 if self.latencies else np.asarray([np.nan])
+        n = len(self.latencies)
+        return {"phase": self.name, "requests": n, "errors": len(self.errors),
+                "p50_ms": float(np.percentile(ms, 50)), "p95_ms": float(np.percentile(ms, 95)),
+                "p99_ms": float(np.percentile(ms, 99)), "max_ms": float(np.max(ms)),
+                "wall_s": self.wall, "rps": n / self.wall if self.wall else float("nan"),
+                "status": self.status, "server_cpu_s": self.server_cpu,
+                "first_errors": self.errors[:10]}
+
+
+async def timed_request(client: Any, method: str, url: str, phase: Phase, **kw: Any) -> Any:
+    """One request; returns the JSON body (or None after recording an error)."""
+    t0 = time.perf_counter()
+    try:
+        response = await client.request(method, url, **kw)
+    except Exception as exc:
+        phase.record(time.perf_counter() - t0, type(exc).__name__, f"{method} {url}: {type(exc).__name__}: {exc}")
+        return None
+    elapsed = time.perf_counter() - t0
+    if response.status_code >= 300:
+        phase.record(elapsed, response.status_code, f"{method} {url}: {response.status_code} {response.text[:300]}")
+        return None
+    try:
+        body = response.json()
+    except ValueError:
+        phase.record(elapsed, response.status_code, f"{method} {url}: not JSON: {response.text[:200]}")
+        return None
+    phase.record(elapsed, response.status_code)
+    return body
+
+
+# -- the checks -------------------------------------------------------------------------------------------
+class Truth:
+    """What the event log says: which user each event key belongs to, and users' cart items."""
+
+    def __init__(self, ws: Path) -> None:
+        from whyrec.tools.workspace import Workspace
+
+        workspace = Workspace.open(ws)
+        events = workspace.events()
+        items = workspace.items()
+        self.owner = dict(zip(events["event_key"].astype("uint64").astype(object).map(int),
+                              events["user_id"].astype(str)))
+        self.users = sorted(events["user_id"].astype(str).unique())
+        titles = items.set_index("item_id")["title"].astype(str)
+        ok_titles = titles[~titles.duplicated(keep=False) & ~titles.str.contains(r"[\"'“”‘’「」]")]
+        carts = events[(events["behaviour"] == "cart") & events["item_id"].isin(ok_titles.index)]
+        carts = carts.sort_values("timestamp")
+        self.cart: dict[str, tuple[str, str]] = {}
+        for user, group in carts.groupby(carts["user_id"].astype(str)):
+            item = str(group["item_id"].iloc[-1])
+            self.cart[str(user)] = (item, str(ok_titles[item]))
+
+    def foreign_keys(self, user: str, keys: list[Any]) -> list[int]:
+        return [int(k) for k in keys if self.owner.get(int(k)) != user]
+
+
+def recommendation_problems(body: dict[str, Any], user: str, k: int, truth: Truth) -> list[str]:
+    problems = []
+    if body.get("user_id") != user:
+        problems.append(f"user_id {body.get('user_id')!r} != {user!r}")
+    items = body.get("items", [])
+    if len(items) != k:
+        problems.append(f"{len(items)} items, asked {k}")
+    return problems
+
+
+def chat_problems(body: dict[str, Any], user: str, sid: str, truth: Truth) -> list[str]:
+    problems = []
+    if body.get("user_id") != user:
+        problems.append(f"user_id {body.get('user_id')!r} != {user!r}")
+    if body.get("session_id") != sid:
+        problems.append(f"session_id {body.get('session_id')!r} != {sid!r}")
+    keys = [r["event_key"] for rec in body.get("recommendations", []) for r in rec.get("reasons", [])]
+    for e in body.get("explanations", []):
+        if e.get("user_id") != user:
+            problems.append(f"explanation for user {e.get('user_id')!r}")
+        keys += [c["event_key"] for c in e.get("contributions", [])]
+        keys += (e.get("counterfactual") or {}).get("event_keys", [])
+    for w in body.get("what_ifs", []):
+        if w.get("user_id") != user:
+            problems.append(f"what-if for user {w.get('user_id')!r}")
+        keys += [r["event_key"] for r in w.get("removed", []) if r.get("event_key") is not None]
+    foreign = truth.foreign_keys(user, keys)
+    if foreign:
+        problems.append(f"{len(foreign)} cited event(s) of other users, e.g. {foreign[0]} "
+                        f"(owner {truth.owner.get(foreign[0])})")
+    for t in body.get("tool_trace", []):
+        if not t.get("ok", True):
+            problems.append(f"tool {t.get('name')} failed: {str(t.get('output'))[:200]}")
+    return problems
+
+
+def conversation(language: str, cart_title: str) -> list[tuple[str, str]]:
+    if language == "en":
+        return [("recommend", "What should I buy next?"), ("explain2", "Why the second one?"),
+                ("what_if", f'What if I hadn\'t added "{cart_title}" to my cart?'),
+                ("explain1", "Why the first one?")]
+    return [("recommend", "给我推荐一些商品"), ("explain2", "为什么推荐第二个？"),
+            ("what_if", f"如果我没有把“{cart_title}”加入购物车会怎样？"), ("explain1", "为什么推荐第一个？")]
+
+
+async def chat_session(client: Any, base: str, phase: Phase, truth: Truth, user: str, language: str,
+                       log: list[dict[str, Any]]) -> None:
+    """One scripted conversation; each answer checked against this session's own state."""
+    sid = f"bench-{uuid.uuid4().hex}"
+    cart_item, cart_title = truth.cart[user]
+    recs: list[str] = []
+    for step, message in conversation(language, cart_title):
+        body = await timed_request(client, "POST", f"{base}/v1/chat", phase,
+                                   json={"user_id": user, "message": message, "session_id": sid})
+        if body is None:
+            return
+        problems = chat_problems(body, user, sid, truth)
+        if step == "recommend":
+            recs = [r["item_id"] for r in body.get("recommendations", [])]
+            if len(recs) < 2:
+                problems.append(f"only {len(recs)} recommendations")
+        elif step in ("explain1", "explain2"):
+            want = recs[0 if step == "explain1" else 1] if len(recs) >= 2 else None
+            got = [e["item_id"] for e in body.get("explanations", [])]
+            if got != [want]:
+                problems.append(f"{step}: explained {got}, this session's list has {want} there")
+        elif step == "what_if":
+            whatifs = body.get("what_ifs", [])
+            removed = [(r["item_id"], r["behaviour"]) for w in whatifs for r in w.get("removed", [])]
+            if not whatifs or not removed or any(r != (cart_item, "cart") for r in removed):
+                problems.append(f"what-if removed {removed}, expected this user's cart on {cart_item}")
+        log.append({"user": user, "session": sid, "step": step, "intent": body.get("intent"),
+                    "problems": problems})
+        if problems:
+            phase.errors.append(f"{user} {sid} {step}: " + "; ".join(problems))
+
+
+async def run_phase(phase: Phase, jobs: list[Any], inflight: int, pid: int) -> None:
+    """Run coroutine factories with at most ``inflight`` at once."""
+    gate = asyncio.Semaphore(inflight)
+
+    async def one(job: Any) -> None:
+        async with gate:
+            await job()
+
+    phase.cpu0 = cpu_s(pid)
+    t0 = time.perf_counter()
+    await asyncio.gather(*(one(j) for j in jobs))
+    phase.wall = time.perf_counter() - t0
+    cpu1 = cpu_s(pid)
+    phase.server_cpu = None if phase.cpu0 is None or cpu1 is None else cpu1 - phase.cpu0
+
+
+async def drive(base: str, args: argparse.Namespace, truth: Truth, pid: int) -> dict[str, Any]:
+    import httpx
+
+    rng = random.Random(args.seed)
+    users = truth.users
+    chat_users = [u for u in users if u in truth.cart]
+    limits = httpx.Limits(max_connections=max(args.inflight, args.sessions) + 10,
+                          max_keepalive_connections=max(args.inflight, args.sessions) + 10)
+    timeout = httpx.Timeout(args.timeout)
+    out: dict[str, Any] = {"phases": {}, "warmup_ms": {}, "rss_mb": {}}
+    chat_log: list[dict[str, Any]] = []
+    async with httpx.AsyncClient(limits=limits, timeout=timeout, trust_env=False) as client:
+        # 0. warm-up: the first request of each kind (lazy builds), one at a time
+        warm = Phase("warm-up")
+        u0 = chat_users[-1]
+        sid0 = f"bench-warm-{uuid.uuid4().hex}"
+        cart_title = truth.cart[u0][1]
+        steps = [("GET /health", "GET", f"{base}/health", {}),
+                 ("GET recommendations", "GET", f"{base}/v1/users/{u0}/recommendations", {"params": {"k": 10}}),
+                 ("chat: recommend", "POST", f"{base}/v1/chat",
+                  {"json": {"user_id": u0, "message": "What should I buy next?", "session_id": sid0}}),
+                 ("chat: why the second one (causal report, explainer)", "POST", f"{base}/v1/chat",
+                  {"json": {"user_id": u0, "message": "Why the second one?", "session_id": sid0}}),
+                 ("chat: what-if", "POST", f"{base}/v1/chat",
+                  {"json": {"user_id": u0, "message": f'What if I hadn\'t added "{cart_title}" to my cart?',
+                            "session_id": sid0}}),
+                 ("chat: what did I add to cart (embedding model, Chroma)", "POST", f"{base}/v1/chat",
+                  {"json": {"user_id": u0, "message": "What did I add to cart?", "session_id": sid0}}),
+                 ("chat (Chinese): recommend", "POST", f"{base}/v1/chat",
+                  {"json": {"user_id": u0, "message": "给我推荐一些商品", "session_id": sid0}})]
+        for label, method, url, kw in steps:
+            t0 = time.perf_counter()
+            await timed_request(client, method, url, warm, **kw)
+            out["warmup_ms"][label] = (time.perf_counter() - t0) * 1000.0
+        out["rss_mb"]["after warm-up"] = rss_mb(pid)
+        if warm.errors:
+            out["phases"]["warm-up"] = warm.summary()
+
+        def rec_job(phase: Phase, user: str, k: int = 10):  # type: ignore[no-untyped-def]
+            async def job() -> None:
+                body = await timed_request(client, "GET", f"{base}/v1/users/{user}/recommendations", phase,
+                                           params={"k": k})
+                if body is not None:
+                    problems = recommendation_problems(body, user, k, truth)
+                    if problems:
+                        phase.errors.append(f"{user}: " + "; ".join(problems))
+            return job
+
+        def health_job(phase: Phase):  # type: ignore[no-untyped-def]
+            async def job() -> None:
+                body = await timed_request(client, "GET", f"{base}/health", phase)
+                if body is not None and body.get("status") != "ok":
+                    phase.errors.append(f"health {body}")
+            return job
+
+        def chat_job(phase: Phase, user: str, language: str):  # type: ignore[no-untyped-def]
+            async def job() -> None:
+                await chat_session(client, base, phase, truth, user, language, chat_log)
+            return job
+
+        # 1. sequential baselines (one client, one request at a time)
+        seq_health = Phase("sequential GET /health")
+        await run_phase(seq_health, [health_job(seq_health) for _ in range(args.seq_requests)], 1, pid)
+        seq_rec = Phase("sequential GET recommendations")
+        await run_phase(seq_rec, [rec_job(seq_rec, rng.choice(users)) for _ in range(args.seq_requests)], 1, pid)
+        seq_chat = Phase("sequential chat turns")
+        picks = rng.sample(chat_users, args.seq_sessions)
+        await run_phase(seq_chat, [chat_job(seq_chat, u, "en" if i % 2 == 0 else "zh")
+                                   for i, u in enumerate(picks)], 1, pid)
+        # 2. (a) concurrent: health, then recommendations
+        con_health = Phase(f"{args.inflight} in flight GET /health")
+        await run_phase(con_health, [health_job(con_health) for _ in range(args.requests)], args.inflight, pid)
+        con_rec = Phase(f"{args.inflight} in flight GET recommendations")
+        await run_phase(con_rec, [rec_job(con_rec, rng.choice(users)) for _ in range(args.requests)],
+                        args.inflight, pid)
+        out["rss_mb"]["after recommendations load"] = rss_mb(pid)
+        # 3. (b) concurrent chat sessions, distinct users within a round
+        con_chat = Phase(f"{args.sessions} concurrent chat sessions")
+        jobs = []
+        for r in range(args.chat_rounds):
+            for i, u in enumerate(rng.sample(chat_users, args.sessions)):
+                jobs.append(chat_job(con_chat, u, "en" if i % 2 == 0 else "zh"))
+        await run_phase(con_chat, jobs, args.sessions, pid)
+        out["rss_mb"]["after chat load"] = rss_mb(pid)
+        # a session id used by another user must be refused
+        hijack = Phase("session reuse by another user")
+        victim = next(e for e in chat_log if e["step"] == "recommend")
+        other = next(u for u in chat_users if u != victim["user"])
+        t0 = time.perf_counter()
+        response = await client.post(f"{base}/v1/chat", json={"user_id": other, "message": "Why the first one?",
+                                                              "session_id": victim["session"]})
+        hijack.record(time.perf_counter() - t0, response.status_code,
+                      None if response.status_code == 403 else f"expected 403, got {response.status_code}: "
+                                                                 f"{response.text[:200]}")
+        out["session_reuse_status"] = response.status_code
+        for phase in (seq_health, seq_rec, seq_chat, con_health, con_rec, con_chat):
+            out["phases"][phase.name] = phase.summary()
+        out["phases"][hijack.name] = {**hijack.summary(), "errors": len(hijack.errors)}
+        out["chat_checks"] = {"turns_checked": len(chat_log),
+                              "turns_with_problems": sum(1 for e in chat_log if e["problems"]),
+                              "intents": {s: sorted({e["intent"] for e in chat_log if e["step"] == s})
+                                          for s in ("recommend", "explain2", "what_if", "explain1")},
+                              "examples": [e for e in chat_log if e["problems"]][:10]}
+    return out
+
+
+# -- report -----------------------------------------------------------------------------------------------
+def report(res: dict[str, Any], args: argparse.Namespace, meta: dict[str, Any]) -> str:
+    ph = res["phases"]
+    seq_of = {"health": ph["sequential GET /health"], "rec": ph["sequential GET recommendations"],
+              "chat": ph["sequential chat turns"]}
+    rows = []
+    for name, s in ph.items():
+        base = seq_of["health"] if "health" in name else seq_of["rec"] if "recommend" in name \
+            else seq_of["chat"] if "chat" in name and "reuse" not in name else None
+        ratio_p50 = s["p50_ms"] / base["p50_ms"] if base and base is not s else None
+        ratio_rps = s["rps"] / base["rps"] if base and base is not s else None
+        rows.append([name, s["requests"], s["errors"], s["p50_ms"], s["p99_ms"], s["max_ms"], s["rps"],
+                     "-" if ratio_p50 is None else f"{ratio_p50:.1f}x",
+                     "-" if ratio_rps is None else f"{ratio_rps:.2f}x",
+                     "-" if s.get("server_cpu_s") is None else round(s["server_cpu_s"], 1),
+                     " ".join(f"{k}:{v}" for k, v in sorted(s["status"].items()))])
+    md = [f"Server: `whyrec serve --workspace <tmp> --host 127.0.0.1 --port <free>` (uvicorn, one process, "
+          f"offline backend) over a demo shop of {meta['users']} users x {meta['items']} items, "
+          f"{meta['events']:,} events (built in {meta['build_s']:.0f} s); server up in "
+          f"{meta['startup_s']:.1f} s. Client: one asyncio process with httpx on the same machine.\n",
+          "## Throughput and latency\n",
+          "Ratios are against the single-client sequential run of the same endpoint in this run "
+          "(p50 ratio: how much slower each request gets; req/s ratio: how much more throughput "
+          "concurrency buys). Chat rows count turns (4 per session). server CPU = CPU seconds the "
+          "server process used during the phase.\n",
+          md_table(["phase", "requests", "errors", "p50 ms", "p99 ms", "max ms", "req/s", "p50 vs seq",
+                    "req/s vs seq", "server CPU s", "status"], rows), ""]
+    md.append("## Warm-up: first request of each kind on the fresh server\n")
+    md.append(md_table(["request", "ms"], [[k, v] for k, v in res["warmup_ms"].items()]))
+    md.append("")
+    cc = res["chat_checks"]
+    md.append("## Session isolation\n")
+    md.append(f"{cc['turns_checked']} chat turns checked (sequential and concurrent): "
+              f"**{cc['turns_with_problems']} with problems**. Checked on every turn: user_id and session_id "
+              "are the session's; the explained item is #2 then #1 of this session's own last list; the "
+              "what-if removed this user's own cart events on the named item; every cited event key "
+              "belongs to this user (against the event log). Intents seen per step: "
+              + ", ".join(f"{k}={v}" for k, v in cc["intents"].items())
+              + f". A session id reused by another user: HTTP {res['session_reuse_status']} (403 expected).\n")
+    for e in cc["examples"]:
+        md.append(f"- {e['user']} {e['step']}: {'; '.join(e['problems'])}")
+    errors = [(n, s["first_errors"]) for n, s in ph.items() if s["errors"]]
+    if errors:
+        md.append("\n## Errors\n")
+        for name, first in errors:
+            md.append(f"- {name}: " + " | ".join(first[:5]))
+    md.append("")
+    md.append(f"Server RSS (MB): " + ", ".join(f"{k} {v:.0f}" for k, v in res["rss_mb"].items() if v) + ".")
+    md.append(f"Server log: {res['server_log']['lines']} lines, {res['server_log']['errors']} ERROR/Traceback "
+              f"lines" + (": " + " | ".join(res["server_log"]["first"]) if res["server_log"]["first"] else "")
+              + ".")
+    return "\n".join(md) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small shop and bounded load (< 2 min)")
+    parser.add_argument("--users", type=int, default=None, help="demo users (default 400; quick 120)")
+    parser.add_argument("--items", type=int, default=None, help="demo items (default 300; quick 150)")
+    parser.add_argument("--inflight", type=int, default=200, help="concurrent requests in (a)")
+    parser.add_argument("--requests", type=int, default=None, help="total requests per endpoint in (a) "
+                                                                    "(default 2000; quick 400)")
+    parser.add_argument("--sessions", type=int, default=None, help="concurrent chat sessions (default 50; quick 20)")
+    parser.add_argument("--chat-rounds", type=int, default=None, help="rounds of sessions (default 2; quick 1)")
+    parser.add_argument("--seq-requests", type=int, default=None, help="sequential requests (default 200; quick 50)")
+    parser.add_argument("--seq-sessions", type=int, default=None, help="sequential chat sessions (default 10; quick 4)")
+    parser.add_argument("--timeout", type=float, default=120.0, help="per-request timeout, seconds")
+    parser.add_argument("--seed", type=int, default=5)
+    parser.add_argument("--out", default="load", help="result file name under bench/results/")
+    args = parser.parse_args(argv)
+    q = args.quick
+    args.users = args.users or (120 if q else 400)
+    args.items = args.items or (150 if q else 300)
+    args.requests = min(args.requests or (400 if q else 2000), 5000)
+    args.sessions = args.sessions or (20 if q else 50)
+    args.chat_rounds = min(args.chat_rounds or (1 if q else 2), 5)
+    args.seq_requests = args.seq_requests or (50 if q else 200)
+    args.seq_sessions = args.seq_sessions or (4 if q else 10)
+
+    started = time.perf_counter()
+    procs = Procs()
+    tmp = Path(tempfile.mkdtemp(prefix="whyrec-bench-load-"))
+    ws = tmp / "ws"
+    whyrec = str(Path(sys.executable).parent / "whyrec")
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", ANONYMIZED_TELEMETRY="False",
+               GRADIO_ANALYTICS_ENABLED="False", WHYREC_LLM="offline", NO_PROXY="127.0.0.1,localhost")
+    for var in ("OPENAI_BASE_URL", "OPENAI_API_KEY", "WHYREC_API_KEYS", "WHYREC_CHROMA_URL"):
+        env.pop(var, None)
+
+    def on_term(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_term)
+    server = None
+    try:
+        print(f"building demo workspace ({args.users} users x {args.items} items) in {ws} ...", flush=True)
+        t0 = time.perf_counter()
+        demo = procs.start([whyrec, "demo", "--workspace", str(ws), "--users", str(args.users),
+                            "--items", str(args.items)], tmp / "demo.log", env)
+        try:
+            demo.wait(timeout=300)
+        finally:
+            procs.stop(demo)
+        if demo.returncode != 0:
+            raise RuntimeError(f"whyrec demo failed: {(tmp / 'demo.log').read_text()[-2000:]}")
+        build_s = time.perf_counter() - t0
+        truth = Truth(ws)
+
+        port = free_port()
+        base = f"http://{HOST}:{port}"
+        print(f"starting whyrec serve on {base} ...", flush=True)
+        t0 = time.perf_counter()
+        server = procs.start([whyrec, "serve", "--workspace", str(ws), "--host", HOST, "--port", str(port)],
+                             tmp / "server.log", env)
+        import httpx
+
+        deadline = time.monotonic() + 180
+        while True:
+            if server.poll() is not None:
+                raise RuntimeError(f"server exited ({server.returncode}): "
+                                   f"{(tmp / 'server.log').read_text()[-2000:]}")
+            try:
+                if httpx.get(f"{base}/health", timeout=2, trust_env=False).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("server did not answer /health within 180 s")
+            time.sleep(0.25)
+        startup_s = time.perf_counter() - t0
+        print(f"server pid {server.pid} up in {startup_s:.1f} s; driving load ...", flush=True)
+        res = asyncio.run(drive(base, args, truth, server.pid))
+        alive = server.poll() is None
+        procs.stop(server)
+        log_lines = (tmp / "server.log").read_text(errors="replace").splitlines()
+        bad = [line for line in log_lines if line.startswith("ERROR") or "Traceback" in line]
+        res["server_log"] = {"lines": len(log_lines), "errors": len(bad), "first": bad[:5],
+                             "alive_at_end": alive}
+        meta = {"users": len(truth.users), "items": args.items, "events": len(truth.owner),
+                "build_s": build_s, "startup_s": startup_s, "server_pid": server.pid}
+        body = report(res, args, meta)
+        res["total_s"] = time.perf_counter() - started
+        body += f"\nTotal benchmark time: {res['total_s']:.0f} s.\n"
+        data = {"workspace": meta, "settings": vars(args), **res}
+        print(body)
+        md_path, json_path = write_results(args.out, "Load on whyrec serve (offline backend)", body, data)
+        print(f"wrote {md_path} and {json_path}")
+        failures = sum(s["errors"] for s in res["phases"].values()) + res["server_log"]["errors"]
+        return 1 if failures else 0
+    finally:
+        procs.stop_all()
+        leftover = [p.pid for p in procs.procs if p.poll() is None]
+        if leftover:
+            print(f"WARNING: still running: {leftover}", file=sys.stderr)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
