@@ -38,7 +38,11 @@ from .session_tools import ToolError, effects_for, recommend_for
 log = logging.getLogger(__name__)
 
 ID = Field(min_length=1, max_length=256)
-PATH_ID = Path(min_length=1, max_length=256)
+
+
+def path_id() -> Any:
+    """A user or item id in the path (a fresh Path per parameter: FastAPI must not share one)."""
+    return Path(min_length=1, max_length=256)
 
 
 # -- auth ----------------------------------------------------------------------------------------
@@ -239,7 +243,7 @@ def build_api(runtime: Runtime, agent: Agent) -> FastAPI:
             raise HTTPException(exc.status, str(exc)) from exc
 
     @app.get("/v1/users/{user_id}/recommendations", tags=["recommend"])
-    def recommendations(user_id: str = PATH_ID, k: int = Query(10, ge=1, le=100),
+    def recommendations(user_id: str = path_id(), k: int = Query(10, ge=1, le=100),
                         category: str | None = Query(None, max_length=200),
                         query: str | None = Query(None, max_length=500),
                         who: Principal = Depends(principal)) -> dict[str, Any]:
@@ -249,7 +253,7 @@ def build_api(runtime: Runtime, agent: Agent) -> FastAPI:
         return recommend_for(runtime, user_id, k=k, category=category, query=query).to_json()
 
     @app.get("/v1/users/{user_id}/explanations/{item_id}", tags=["explain"])
-    def explanation(user_id: str = PATH_ID, item_id: str = PATH_ID, k: int = Query(10, ge=1, le=100),
+    def explanation(user_id: str = path_id(), item_id: str = path_id(), k: int = Query(10, ge=1, le=100),
                     who: Principal = Depends(principal)) -> dict[str, Any]:
         """Why the item is (or is not) in the user's top ``k``, verified by re-ranking."""
         who.require_user(user_id)
@@ -259,7 +263,7 @@ def build_api(runtime: Runtime, agent: Agent) -> FastAPI:
         return runtime.explainer.explain(user_id, item_id, k=k).to_json()
 
     @app.post("/v1/users/{user_id}/what-if", tags=["explain"])
-    def what_if(body: WhatIfRequest, user_id: str = PATH_ID, who: Principal = Depends(principal)) -> dict[str, Any]:
+    def what_if(body: WhatIfRequest, user_id: str = path_id(), who: Principal = Depends(principal)) -> dict[str, Any]:
         """Re-rank with behaviours removed or added; returns old and new top-k and the moves."""
         who.require_user(user_id)
         known_user(user_id)
@@ -316,7 +320,7 @@ def build_api(runtime: Runtime, agent: Agent) -> FastAPI:
                 "data_version": result.data_version}
 
     @app.delete("/v1/users/{user_id}", tags=["data"])
-    def forget(user_id: str = PATH_ID, who: Principal = Depends(principal)) -> dict[str, Any]:
+    def forget(user_id: str = path_id(), who: Principal = Depends(principal)) -> dict[str, Any]:
         """Forget the user: events, vector-store documents, derived artefacts, chat sessions."""
         from whyrec.tools.privacy import forget_user
 

@@ -26,8 +26,9 @@ What it does, all in one process and one run:
 4. the agent's fixed per-turn costs, timed alone: item resolver from the catalog, session tools,
    ``create_agent`` (graph build + compile), intent parsing;
 5. the ``smollm2`` backend (SmolLM2-135M via transformers; phrasing only): the first turn (loads the
-   model), then ``--smollm2-turns`` turns for each of recommend, explain, effects (English), with
-   the offline turn for the same message timed in the same loop.
+   model), then ``--smollm2-turns`` (default 1: each turn takes about a minute on 2 busy cores)
+   turns for each of recommend, explain, effects (English), with the offline turn for the same
+   message timed in the same loop, and one bare generation as the baseline.
 
 Writes bench/results/agent.{md,json} (``--out`` changes the name).
 """
@@ -39,10 +40,12 @@ import logging
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import time
+import uuid
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -362,41 +365,64 @@ def raw_recommend(runtime: Any, users: list[str]) -> dict[str, float]:
 # -- smollm2 -----------------------------------------------------------------------------------------
 def run_smollm2(ws: Path, offline_agent: Any, users: list[dict[str, str]], turns: int,
                 kinds: tuple[str, ...]) -> dict[str, Any]:
+    """A few smollm2 turns; each is timed with the offline turn for the same message."""
     from whyrec.agent.core import Agent
+    from whyrec.agent.session_tools import recommend_for
 
     agent = Agent.from_workspace(ws, llm="smollm2")
     u0 = users[0]
     t0 = time.perf_counter()
     first = agent.chat(u0["user_id"], "What should I buy next?")
     out: dict[str, Any] = {"first_turn_s": time.perf_counter() - t0, "first_turn_fallback": first.fallback,
-                           "backend": agent.backend_name, "kinds": {}}
+                           "backend": agent.backend_name, "kinds": {},
+                           "first_turn_counters": dict(agent.counters)}
     for kind in kinds:
-        rec: dict[str, Any] = {"smollm2_s": [], "offline_s": [], "fallbacks": [], "leads": []}
+        rec: dict[str, Any] = {"smollm2_s": [], "offline_s": [], "fallbacks": [], "guard_rejections": [],
+                               "texts": []}
         for n in range(turns):
             u = users[(n + 1) % len(users)]
-            convo = dict(script("en", u["why_not_title"], u["cart_title"], n))
-            message = convo[kind]
+            uid = u["user_id"]
+            message = dict(script("en", u["why_not_title"], u["cart_title"], n))[kind]
             sid_s = sid_o = None
-            if kind in ("explain", "why_not"):  # needs a list first (untimed)
-                sid_s = _prefix(agent, u["user_id"], convo["recommend"])
-                sid_o = offline_agent.chat(u["user_id"], convo["recommend"]).session_id
+            if kind in ("explain", "why_not"):
+                # The follow-up needs a recommendation list in the session: set it directly (as a
+                # recommend turn would) instead of paying a second slow smollm2 turn for it.
+                recs = [r.item_id for r in recommend_for(offline_agent.runtime, uid, k=5).items]
+                sid_s, sid_o = f"smol-{uuid.uuid4().hex}", f"off-{uuid.uuid4().hex}"
+                for a, sid in ((agent, sid_s), (offline_agent, sid_o)):
+                    view = a.sessions.get(sid, uid).view
+                    view.last_recommendations, view.last_k = list(recs), 5
+            before = agent.counters["guard_rejections"]
             t0 = time.perf_counter()
-            ans = agent.chat(u["user_id"], message, sid_s)
+            ans = agent.chat(uid, message, sid_s)
             rec["smollm2_s"].append(time.perf_counter() - t0)
             rec["fallbacks"].append(ans.fallback)
-            composed_start = ans.text.find("\n\n")
-            rec["leads"].append(ans.text[:composed_start][:200] if ans.fallback is None and composed_start > 0 else "")
+            rec["guard_rejections"].append(agent.counters["guard_rejections"] - before)
+            rec["texts"].append(ans.text[:300])
             t0 = time.perf_counter()
-            offline_agent.chat(u["user_id"], message, sid_o)
+            offline_agent.chat(uid, message, sid_o)
             rec["offline_s"].append(time.perf_counter() - t0)
         out["kinds"][kind] = rec
     out["counters"] = dict(agent.counters)
+    # One bare generation, as an attempt runs it (a fresh thread, same budget), on a composed answer.
+    phraser = agent._phraser
+    if phraser is not None:
+        from whyrec.prompts import phrasing_prompt
+
+        composed = offline_agent.chat(u0["user_id"], "What should I buy next?").text
+        box: dict[str, float] = {}
+
+        def attempt() -> None:
+            t = time.perf_counter()
+            box["text"] = phraser.phrase(phrasing_prompt("en"), composed, temperature=0.3, max_new_tokens=48)
+            box["s"] = time.perf_counter() - t
+
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(attempt).result()
+        out["bare_generation_s"] = box["s"]
+        out["bare_generation_text"] = str(box["text"])[:200]
+        out["llm_timeout_s"] = agent.runtime.settings.llm_timeout
     return out
-
-
-def _prefix(agent: Any, user_id: str, message: str) -> str:
-    """Run the recommend turn that an explain follow-up needs (its time is not counted)."""
-    return agent.chat(user_id, message).session_id
 
 
 # -- report --------------------------------------------------------------------------------------------
@@ -458,22 +484,29 @@ def report(res: dict[str, Any], args: argparse.Namespace, meta: dict[str, Any]) 
     sm = res.get("smollm2")
     if sm:
         md.append("## smollm2 backend (SmolLM2-135M-Instruct, transformers, CPU; phrasing only)\n")
-        md.append(f"Small bounded sample: {args.smollm2_turns} turns for each of "
-                  f"{', '.join(sm['kinds'])} (English), after the first turn, which loads the model: "
-                  f"**{sm['first_turn_s']:.1f} s** (fallback: {sm['first_turn_fallback']}). The offline "
-                  "turn for the same message is timed in the same loop. `kept` = turns where the model's "
-                  "lead sentence passed the guard (fallback none).\n")
+        md.append(f"Small bounded sample, because each turn takes about a minute here: {args.smollm2_turns} "
+                  f"turn(s) for each of {', '.join(sm['kinds'])} (English), after the first turn, which loads "
+                  f"the model: **{sm['first_turn_s']:.1f} s** (fallback: {sm['first_turn_fallback']}; counters "
+                  f"{sm['first_turn_counters']}). The offline turn for the same message is timed in the same "
+                  "loop. `kept` = turns where the model's lead sentence passed the guard; `attempts rejected` = "
+                  "guard rejections in the turn (the agent tries temperature 0.3 then 0.1, each bounded by "
+                  "`max_time` = WHYREC_LLM_TIMEOUT, default 30 s).\n")
         rows = []
         for kind, rec in sm["kinds"].items():
             s, o = rec["smollm2_s"], rec["offline_s"]
             kept = sum(1 for f in rec["fallbacks"] if f is None)
-            rows.append([kind, len(s), pct(s, 50), pct(s, 95), max(s) * 1000, pct(o, 50),
+            rows.append([kind, len(s), pct(s, 50), max(s) * 1000, pct(o, 50),
                          f"{pct(s, 50) / pct(o, 50):.0f}x", f"{kept}/{len(s)}",
+                         ",".join(str(x) for x in rec["guard_rejections"]),
                          ", ".join(sorted({str(f) for f in rec['fallbacks']}))])
-        md.append(md_table(["kind", "n", "p50 ms", "p95 ms", "max ms", "offline p50 ms", "ratio", "kept",
-                            "fallbacks"], rows))
+        md.append(md_table(["kind", "n", "p50 ms", "max ms", "offline p50 ms", "ratio", "kept",
+                            "attempts rejected", "fallbacks"], rows))
         md.append("")
-        md.append(f"Agent counters: {sm['counters']}\n")
+        if "bare_generation_s" in sm:
+            md.append(f"Bare baseline: one generation (48 new tokens max, temperature 0.3, a fresh thread as "
+                      f"the agent runs it) on the composed recommend answer: **{sm['bare_generation_s']:.1f} s** "
+                      f"(budget {sm['llm_timeout_s']:.0f} s). Output: {sm['bare_generation_text']!r}\n")
+        md.append(f"Agent counters over the whole smollm2 run: {sm['counters']}\n")
         out_json["smollm2"] = sm
     elif args.smollm2_turns == 0:
         md.append("smollm2 backend: not run (`--smollm2-turns 0`; `--quick` skips it).\n")
@@ -487,7 +520,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--users", type=int, default=None, help="demo users (default 400; quick 120)")
     parser.add_argument("--items", type=int, default=None, help="demo items (default 300; quick 150)")
     parser.add_argument("--sessions", type=int, default=None, help="conversations per language (default 20)")
-    parser.add_argument("--smollm2-turns", type=int, default=None, help="turns per kind (default 3; quick 0)")
+    parser.add_argument("--smollm2-turns", type=int, default=None, help="smollm2 turns per kind, 3 kinds (default 1; quick 0)")
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--out", default="agent", help="result file name under bench/results/")
     args = parser.parse_args(argv)
@@ -495,7 +528,7 @@ def main(argv: list[str] | None = None) -> int:
     args.items = args.items or (150 if args.quick else 300)
     args.sessions = args.sessions or (5 if args.quick else 20)
     if args.smollm2_turns is None:
-        args.smollm2_turns = 0 if args.quick else 3
+        args.smollm2_turns = 0 if args.quick else 1
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     warnings.filterwarnings("ignore")
     for noisy in ("whyrec", "httpx", "chromadb", "transformers", "sentence_transformers", "dowhy",
@@ -503,6 +536,10 @@ def main(argv: list[str] | None = None) -> int:
                   "dowhy.causal_estimator", "dowhy.causal_refuters"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
 
+    def on_term(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_term)
     started = time.perf_counter()
     tmp = None
     try:

@@ -154,7 +154,10 @@ async def timed_request(client: Any, method: str, url: str, phase: Phase, **kw: 
     try:
         response = await client.request(method, url, **kw)
     except Exception as exc:
-        phase.record(time.perf_counter() - t0, type(exc).__name__, f"{method} {url}: {type(exc).__name__}: {exc}")
+        elapsed = time.perf_counter() - t0
+        phase.record(elapsed, type(exc).__name__,
+                     f"{method} {url}: {type(exc).__name__} after {elapsed * 1000:.1f} ms "
+                     f"(t+{time.perf_counter() - phase.started:.1f} s into the phase): {exc!r}")
         return None
     elapsed = time.perf_counter() - t0
     if response.status_code >= 300:
@@ -281,7 +284,7 @@ async def run_phase(phase: Phase, jobs: list[Any], inflight: int, pid: int) -> N
             await job()
 
     phase.cpu0 = cpu_s(pid)
-    t0 = time.perf_counter()
+    t0 = phase.started = time.perf_counter()
     await asyncio.gather(*(one(j) for j in jobs))
     phase.wall = time.perf_counter() - t0
     cpu1 = cpu_s(pid)
@@ -295,7 +298,8 @@ async def drive(base: str, args: argparse.Namespace, truth: Truth, pid: int) -> 
     users = truth.users
     chat_users = [u for u in users if u in truth.cart]
     limits = httpx.Limits(max_connections=max(args.inflight, args.sessions) + 10,
-                          max_keepalive_connections=max(args.inflight, args.sessions) + 10)
+                          max_keepalive_connections=max(args.inflight, args.sessions) + 10,
+                          keepalive_expiry=args.keepalive_expiry)
     timeout = httpx.Timeout(args.timeout)
     out: dict[str, Any] = {"phases": {}, "warmup_ms": {}, "rss_mb": {}}
     chat_log: list[dict[str, Any]] = []
@@ -461,6 +465,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seq-requests", type=int, default=None, help="sequential requests (default 200; quick 50)")
     parser.add_argument("--seq-sessions", type=int, default=None, help="sequential chat sessions (default 10; quick 4)")
     parser.add_argument("--timeout", type=float, default=120.0, help="per-request timeout, seconds")
+    parser.add_argument("--keepalive-expiry", type=float, default=2.0,
+                        help="client keep-alive expiry, seconds (httpx default 5 = uvicorn's server-side "
+                             "timeout_keep_alive: idle connections then race the server closing them)")
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--out", default="load", help="result file name under bench/results/")
     args = parser.parse_args(argv)
@@ -530,8 +537,9 @@ def main(argv: list[str] | None = None) -> int:
         procs.stop(server)
         log_lines = (tmp / "server.log").read_text(errors="replace").splitlines()
         bad = [line for line in log_lines if line.startswith("ERROR") or "Traceback" in line]
+        warn = [line for line in log_lines if line.startswith("WARNING")]
         res["server_log"] = {"lines": len(log_lines), "errors": len(bad), "first": bad[:5],
-                             "alive_at_end": alive}
+                             "warnings": len(warn), "first_warnings": warn[:10], "alive_at_end": alive}
         meta = {"users": len(truth.users), "items": args.items, "events": len(truth.owner),
                 "build_s": build_s, "startup_s": startup_s, "server_pid": server.pid}
         body = report(res, args, meta)
