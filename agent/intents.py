@@ -176,7 +176,9 @@ def parse_intent(message: str, resolver: ItemResolver, user_id: str) -> Intent:
     text = message.strip()
     lowered = text.lower()
 
-    other = re.search(r"(?:\buser(?:[ _-]?id)?\s*#?\s*|用户\s*)([A-Za-z0-9_\-]+)", text, re.IGNORECASE)
+    # "user 42", "user #42", "user_id=42", "--user=42", '"user_id": "42"', "用户：42"
+    other = re.search(r"(?:\buser(?:[ _-]?id)?[\s#=:：\"'“”]*|用户[\s#=:：\"'“”]*)([A-Za-z0-9_\-]+)", text,
+                      re.IGNORECASE)
     if other and other.group(1) != str(user_id) and other.group(1).lower() not in ("history", "s", "data"):
         return Intent("other_user", other_user=other.group(1))
     if re.search(r"\b(someone|somebody|other (?:users?|people|customers?))('s)?\b.*\b(history|data|behaviou?rs?|purchases?)",

@@ -134,10 +134,9 @@ def conform_items(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _missing_column(dtype: object, index: pd.Index) -> pd.Series:
-    filler: object = {"float64": float("nan"), "uint64": 0}.get(str(dtype), pd.NA)
-    if str(dtype).startswith("datetime64"):
-        filler = pd.NaT
-    return pd.Series(filler, index=index).astype(dtype)
+    if str(dtype) == "uint64":
+        return pd.Series(0, index=index, dtype="uint64")
+    return pd.Series(index=index, dtype=dtype)  # all missing: NaN, NA or NaT by dtype
 
 
 @dataclass(frozen=True)
