@@ -222,7 +222,8 @@ def build_api(runtime: Runtime, agent: Agent) -> FastAPI:
             version = runtime.workspace.data_version
         except WorkspaceError as exc:
             return {"status": "degraded", "error": str(exc)}
-        return {"status": "ok", "data_version": version, "backend": agent.backend_name}
+        return {"status": "ok", "data_version": version, "backend": agent.backend_name,
+                "warm": runtime.warm}
 
     @app.get("/v1/stats", tags=["meta"])
     def stats(who: Principal = Depends(principal)) -> dict[str, Any]:

@@ -243,8 +243,9 @@ def parse_intent(message: str, resolver: ItemResolver, user_id: str) -> Intent:
             k = int(count.group(1)) if count.group(1) else _ZH_DIGITS[count.group(2)]
             k = max(1, min(k, 20))
         topic = re.sub(r"\b(recommend(?:ation)?s?|suggest(?:ions?)?|what|should|i|buy|next|me|some|a|an|"
-                       r"the|for|to|please|can|you|could|would|picks?|anything|good|items?|products?|"
-                       r"things?|\d+)\b|[?？!！.,，。]|推荐|给我|一些|几个|买什么|建议|我|吧|呢|吗",
+                       r"the|for|to|please|can|you|could|would|picks?|anything|something|any|else|"
+                       r"more|new|good|nice|great|items?|products?|stuff|things?|do|have|get|\d+)\b|"
+                       r"[?？!！.,，。]|推荐|给我|一些|几个|买什么|建议|我|吧|呢|吗",
                        " ", lowered)
         topic = re.sub(r"\s+", " ", topic).strip()
         category = resolver.category_of(topic) if topic else None

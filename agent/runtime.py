@@ -34,6 +34,8 @@ class Runtime:
         self._report_thread: threading.Thread | None = None
         self._store_thread: threading.Thread | None = None
         self._store_dirty = False
+        #: True once warm_up has built everything a first request needs.
+        self.warm = False
 
     # -- the workspace ------------------------------------------------------------------------
     @property
@@ -175,5 +177,11 @@ class Runtime:
             self.store.ensure_ready()
             _ = self.ranker, self.report, self.explainer, self.item_vectors
             self.embedder.embed(["warm up"])
+            self.warm = True
         except Exception:  # each request reports its own error; a failed warm-up only logs
             log.exception("warm-up failed")
+
+    def titles(self) -> dict[str, str]:
+        """item_id -> title (cached per data version)."""
+        return self._cached("titles", lambda: dict(zip(self.workspace.items()["item_id"].astype(str),
+                                                       self.workspace.items()["title"].astype(str))))

@@ -64,5 +64,8 @@ def serve(settings: Settings) -> int:
     app = create_app(settings)
     threading.Thread(target=app.state.runtime.warm_up, daemon=True, name="whyrec-warm-up").start()
     log.info("whyrec serving %s on http://%s:%d/", settings.workspace, settings.host, settings.port)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level.lower())
+    # Keep idle connections longer than clients' own keep-alive expiry (httpx: 5 s); with equal
+    # timeouts a busy server closes connections clients have just sent a request on.
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level.lower(),
+                timeout_keep_alive=30)
     return 0

@@ -66,6 +66,7 @@ class RecommendationList:
     k: int
     category: str | None = None
     query: str | None = None
+    filters: Any = None  # the ItemFilter the list was ranked under (for follow-up explanations)
 
     def influence(self, top: int = 5) -> tuple[list[tuple[Reason, float, list[str]]], dict[str, float]]:
         """The user's behaviours that matter most across this list: (reason, summed contribution,
@@ -153,6 +154,7 @@ class SessionView:
     last_recommendations: list[str] = field(default_factory=list)
     last_k: int = 5
     last_item: str | None = None
+    last_filters: Any = None
 
 
 # -- argument schemas (no user id anywhere) -------------------------------------------------------
@@ -193,22 +195,31 @@ class SearchBehavioursArgs(BaseModel):
 def recommend_for(runtime: Runtime, user_id: str, k: int = 5, category: str | None = None,
                   query: str | None = None) -> RecommendationList:
     """Top ``k`` for ``user_id``, each item with the user's behaviours behind its score."""
-    from whyrec.tools.ranking.tool import recommend_items
+    from whyrec.tools.ranking import ItemFilter
+    from whyrec.tools.ranking.tool import query_filter
 
     ranker = runtime.ranker
-    recs = recommend_items(ranker, user_id, k=k, category=category, query=query,
-                           item_vectors=runtime.item_vectors if query else None,
-                           embed_query=(lambda q: runtime.embedder.embed([q])[0]) if query else None)
-    titles = runtime.workspace.items().set_index("item_id")["title"]
+    allowed: ItemFilter | None = None
+    if query:
+        allowed, _ = query_filter(ranker, query, runtime.item_vectors,
+                                  lambda q: runtime.embedder.embed([q])[0], 200)
+    if category:
+        allowed = ItemFilter(category_prefix=category,
+                             item_ids=allowed.item_ids if allowed is not None else None)
+    ids, scores = ranker.recommend(str(user_id), k=k, filters=allowed)
+    titles = runtime.titles()
+    categories = dict(zip(runtime.workspace.items()["item_id"].astype(str),
+                          runtime.workspace.items()["category"].fillna("").astype(str)))
     out = []
-    for rec in recs.items:
-        positive = [c for c in ranker.contributions(user_id, rec.item_id) if c.contribution > 0]
-        total = rec.score if rec.score > 0 else (sum(c.contribution for c in positive) or 1.0)
-        reasons = tuple(Reason(int(c.event_key), c.behaviour, c.item_id, str(titles.get(c.item_id, c.item_id)),
+    for rank, (item_id, score) in enumerate(zip(ids, scores), start=1):
+        positive = [c for c in ranker.contributions(user_id, item_id) if c.contribution > 0]
+        total = score if score > 0 else (sum(c.contribution for c in positive) or 1.0)
+        reasons = tuple(Reason(int(c.event_key), c.behaviour, c.item_id, titles.get(c.item_id, c.item_id),
                                pd.Timestamp(c.timestamp), float(c.contribution), float(c.contribution / total))
                         for c in positive)
-        out.append(RecommendedItem(rec.item_id, rec.title, rec.category, rec.score, rec.rank, reasons))
-    return RecommendationList(user_id, tuple(out), k, category, query)
+        out.append(RecommendedItem(str(item_id), titles.get(str(item_id), str(item_id)),
+                                   categories.get(str(item_id)) or None, float(score), rank, reasons))
+    return RecommendationList(user_id, tuple(out), k, category, query, filters=allowed)
 
 
 def effects_for(runtime: Runtime, behaviour: str | None = None, segment: str | None = None) -> EffectsResult:
@@ -241,11 +252,14 @@ def build_session_tools(runtime: Runtime, session: SessionView) -> list[BaseTool
         result = recommend_for(runtime, user_id, k=k, category=category, query=query)
         session.last_recommendations = [i.item_id for i in result.items]
         session.last_k = k
+        session.last_filters = result.filters
         return result.to_text(), result
 
     def explain(item: str):
         item_id = resolve_item(item)
-        explanation = runtime.explainer.explain(user_id, item_id, k=max(session.last_k, 5))
+        # An item of the list just shown is explained against that same list (its filters).
+        filters = session.last_filters if item_id in session.last_recommendations else None
+        explanation = runtime.explainer.explain(user_id, item_id, k=max(session.last_k, 5), filters=filters)
         session.last_item = item_id
         return explanation.to_text(), explanation
 

@@ -454,8 +454,10 @@ def report(res: dict[str, Any], args: argparse.Namespace, meta: dict[str, Any]) 
     md.append(md_table(["lang", "kind", "n", "first ms", "p50 ms", "p95 ms", "bare p50 ms", "bare p95 ms",
                         "ratio p50", "overhead p50 ms", "tool"], rows))
     md.append("")
-    md.append(f"Cold first turn (fresh agent on a freshly built workspace; ranker fit, embedding model, "
-              f"vector store opened on this turn): **{res['cold_first_turn_s']:.1f} s**. "
+    md.append(f"Cold first turn (a recommend turn of a fresh agent on the freshly built workspace: "
+              f"workspace opened, ranker loaded; the causal report and the embedding model are built "
+              f"later, by the first explain and history turns, see English `first`): "
+              f"**{res['cold_first_turn_s']:.1f} s**. "
               f"A second fresh agent in the same process (disk caches warm): "
               f"**{res['second_agent_first_turn_s']:.2f} s**. "
               f"`ranker.recommend(user, 5)` alone: p50 {res['raw_ranker_recommend_ms']['p50_ms']:.2f} ms.\n")

@@ -124,3 +124,20 @@ def test_stream_yields_tool_events_deltas_and_the_answer(agent: Agent, user: str
     assert kinds[0] == "tool" and kinds[-1] == "answer" and "delta" in kinds
     text = "".join(e["text"] for e in events if e["type"] == "delta")
     assert text == events[-1]["answer"].text
+
+
+def test_follow_up_on_a_filtered_list_is_explained_against_that_list(agent: Agent, user: str) -> None:
+    categories = agent.runtime.workspace.items()["category"].dropna().str.split(".").str[0]
+    category = categories.value_counts().index[0]
+    listed = agent.chat(user, f"recommend 5 {category}", session_id="filtered")
+    assert listed.recommendations and all(r.category.startswith(category) for r in listed.recommendations)
+    why = agent.chat(user, "why the last one?", session_id="filtered")
+    explanation = why.explanations[0]
+    assert explanation.item_id == listed.recommendations[-1].item_id
+    assert explanation.rank == len(listed.recommendations)  # its rank in the list the user saw
+
+
+def test_filler_words_are_not_a_search_query(agent: Agent, user: str) -> None:
+    for message in ("recommend me something", "any recommendations?", "suggest something new"):
+        answer = agent.chat(user, message)
+        assert answer.intent == "recommend" and answer.tool_trace[0].args.get("query") is None, message

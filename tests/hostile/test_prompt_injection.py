@@ -68,7 +68,7 @@ def runtime(hostile_workspace: Path, people: tuple[str, str]) -> Runtime:
 def event_keys_in(value: Any) -> set[str]:
     """Every ``event_key`` anywhere in a JSON value."""
     if isinstance(value, dict):
-        found = {str(value["event_key"])} if "event_key" in value else set()
+        found = {str(value["event_key"])} if value.get("event_key") is not None else set()  # None: hypothetical
         return found.union(*(event_keys_in(v) for v in value.values()))
     if isinstance(value, list):
         return set().union(*(event_keys_in(v) for v in value))

@@ -13,7 +13,9 @@ stays at the user's reference time (``ranker.as_of(user)``) in every counterfact
 
 from __future__ import annotations
 
+
 import logging
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Sequence
@@ -74,6 +76,7 @@ class Explainer:
         self.cache_users = cache_users
         self._titles = self._title_lookup(ranker, items)
         self._cache: OrderedDict[str, _UserState] = OrderedDict()
+        self._cache_lock = threading.Lock()
 
     # -- public API -----------------------------------------------------------------------------
     def explain(self, user_id: str, item_id: str, k: int = 10,
@@ -349,9 +352,10 @@ class Explainer:
     # -- state and lookups ----------------------------------------------------------------------
     def _state(self, user_id: str) -> _UserState:
         key = str(user_id)
-        if key in self._cache:
-            self._cache.move_to_end(key)
-            return self._cache[key]
+        with self._cache_lock:  # the server explains from several threads
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
         row = self.ranker.user_ids.get_indexer([key])[0]
         if row < 0:
             raise UnknownUserError(key)
@@ -359,9 +363,10 @@ class Explainer:
         now = float(self.ranker.log_.last_day(int(row)))
         scores = np.asarray(self.ranker.score_history(history, now=now), dtype=np.float64)
         state = _UserState(key, history, now, scores, event_effects(self.ranker, history, now))
-        self._cache[key] = state
-        while len(self._cache) > self.cache_users:
-            self._cache.popitem(last=False)
+        with self._cache_lock:
+            self._cache[key] = state
+            while len(self._cache) > self.cache_users:
+                self._cache.popitem(last=False)
         return state
 
     def _column(self, state: _UserState, position: int) -> np.ndarray:

@@ -76,7 +76,7 @@ class Recommendations:
                 "items": [r.to_json() for r in self.items]}
 
 
-def _query_filter(ranker: Ranker, query: str, item_vectors: tuple[np.ndarray, np.ndarray] | None,
+def query_filter(ranker: Ranker, query: str, item_vectors: tuple[np.ndarray, np.ndarray] | None,
                   embed_query: QueryEmbedder | None, matches: int) -> tuple[ItemFilter, str]:
     """Items that match ``query``: nearest by meaning if possible, else by title substring."""
     if item_vectors is not None and embed_query is not None:
@@ -102,7 +102,7 @@ def recommend_items(ranker: Ranker, user_id: str, k: int = 10, category: str | N
     allowed: ItemFilter | None = None
     note = ""
     if query:
-        allowed, how = _query_filter(ranker, query, item_vectors, embed_query, query_matches)
+        allowed, how = query_filter(ranker, query, item_vectors, embed_query, query_matches)
         note = f"query matched {len(allowed.item_ids or ())} items by {how}"
     if category:
         allowed = ItemFilter(category_prefix=category,
