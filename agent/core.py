@@ -352,7 +352,8 @@ class Agent:
     def _guard_check(self, text: str, evidence: list[str]) -> GuardResult:
         version = self.runtime.workspace.data_version
         if self._guard is None or self._guard[0] != version:
-            self._guard = (version, GroundingGuard(self.runtime.workspace.items()["title"].dropna().astype(str)))
+            self._guard = (version, GroundingGuard(self.runtime.workspace.items()["title"].dropna().astype(str),
+                                                   secrets=[system_prompt("en"), system_prompt("zh")]))
         return self._guard[1].check(text, evidence)
 
     @staticmethod
@@ -388,7 +389,8 @@ class Agent:
                 continue
             call = calls.get(m.tool_call_id, {"name": m.name, "args": {}})
             artifact = getattr(m, "artifact", None)
-            ok = not isinstance(artifact, Exception) and not str(m.content).startswith("error:")
+            content = str(m.content)
+            ok = not isinstance(artifact, Exception) and not content.startswith(("error:", "Error"))
             answer.tool_trace.append(ToolTrace(str(call["name"]), dict(call["args"]), str(m.content)[:2000], ok))
             if not ok or artifact is None:
                 continue

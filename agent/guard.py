@@ -22,14 +22,21 @@ class GuardResult:
     grounded: bool
     unsupported_numbers: tuple[str, ...]
     unsupported_titles: tuple[str, ...]
+    quotes_system_prompt: bool = False
 
     def describe(self) -> str:
         parts = []
+        if self.quotes_system_prompt:
+            parts.append("text quoted from the system instructions")
         if self.unsupported_numbers:
             parts.append("numbers not in any tool result: " + ", ".join(self.unsupported_numbers))
         if self.unsupported_titles:
             parts.append("items not returned by any tool: " + ", ".join(self.unsupported_titles))
         return "; ".join(parts) or "grounded"
+
+
+def _normalise(text: str) -> str:
+    return " ".join(re.findall(r"[\w']+", text.lower()))
 
 
 def numbers_in(text: str) -> list[tuple[str, float, int, bool]]:
@@ -50,11 +57,33 @@ def numbers_in(text: str) -> list[tuple[str, float, int, bool]]:
 
 
 class GroundingGuard:
-    """Checks answers against the evidence of one turn (tool outputs and the user's message)."""
+    """Checks answers against the evidence of one turn (tool outputs and the user's message).
 
-    def __init__(self, catalog_titles: Iterable[str], min_title_length: int = 6) -> None:
+    ``secrets`` are texts an answer must never quote (the system prompts): any run of 8 words
+    of one of them (or 20 characters, for Chinese) makes the answer ungrounded.
+    """
+
+    def __init__(self, catalog_titles: Iterable[str], min_title_length: int = 6,
+                 secrets: Iterable[str] = ()) -> None:
         self.titles = sorted({t for t in catalog_titles if t and len(t) >= min_title_length},
                              key=len, reverse=True)
+        self._secret_runs: set[str] = set()
+        for secret in secrets:
+            words = _normalise(secret).split(" ")
+            self._secret_runs.update(" ".join(words[i:i + 8]) for i in range(max(0, len(words) - 7)))
+            compact = re.sub(r"\s+", "", secret)
+            if re.search(r"[\u4e00-\u9fff]", compact):
+                self._secret_runs.update(compact[i:i + 20] for i in range(max(0, len(compact) - 19)))
+
+    def leaks(self, answer: str) -> bool:
+        """True when ``answer`` quotes a run of one of the secrets."""
+        if not self._secret_runs:
+            return False
+        words = _normalise(answer).split(" ")
+        if any(" ".join(words[i:i + 8]) in self._secret_runs for i in range(max(0, len(words) - 7))):
+            return True
+        compact = re.sub(r"\s+", "", answer)
+        return any(compact[i:i + 20] in self._secret_runs for i in range(max(0, len(compact) - 19)))
 
     def check(self, answer: str, evidence: Sequence[str], list_length: int = 10) -> GuardResult:
         corpus = "\n".join(evidence)
@@ -76,4 +105,6 @@ class GroundingGuard:
             if t in lowered_answer and t not in lowered_corpus:
                 bad_titles.append(title)
                 lowered_answer = lowered_answer.replace(t, " ")
-        return GuardResult(not bad_numbers and not bad_titles, tuple(bad_numbers), tuple(bad_titles))
+        leaked = self.leaks(answer)
+        return GuardResult(not bad_numbers and not bad_titles and not leaked, tuple(bad_numbers),
+                           tuple(bad_titles), leaked)

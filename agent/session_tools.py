@@ -300,7 +300,7 @@ def build_session_tools(runtime: Runtime, session: SessionView) -> list[BaseTool
                 return func(**kwargs)
             except ToolError as exc:
                 return f"error: {exc}", exc
-            except KeyError as exc:  # unknown user/item from the tools: a clear message
+            except (KeyError, ValueError) as exc:  # unknown item, bad date or behaviour: tell the model
                 message = exc.args[0] if exc.args else str(exc)
                 return f"error: {message}", ToolError(str(message))
         return StructuredTool.from_function(func=guarded, name=func.__name__, description=description,

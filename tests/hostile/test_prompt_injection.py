@@ -143,10 +143,6 @@ def test_obedient_llm_cannot_reach_other_users_or_leak(runtime: Runtime, people:
     assert_contained(answer, runtime, user, other, prompt=False)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (agent/core.py, agent/guard.py): the grounding guard checks only numbers and titles, so an "
-    "LLM that repeats its system prompt gets it through to the user. Fix: reject answers that quote "
-    "the system prompt (e.g. any 8-word / 20-character run of it) like ungrounded ones."))
 @pytest.mark.parametrize("case", ["system-prompt", "zh-system-prompt"])
 def test_obedient_llm_cannot_echo_the_system_prompt(runtime: Runtime, people: tuple[str, str], case: str) -> None:
     user, other = people
@@ -233,7 +229,6 @@ def test_obedient_llm_reading_injected_catalog_stays_contained(injected, people:
     agent = Agent(runtime, spec=OBEDIENT, chat_model=obedient_model(other, item))
     answer = agent.chat(user, "What should I buy next?")
     assert [r.item_id for r in answer.recommendations] == before["k5"]
-    # (the prompt echo is the known gap of the xfail above)
     assert_contained(answer, runtime, user, other, prompt=False, catalog_names_other=True)
     # Every title the model read was an instruction; it still made only the calls it planned.
     assert [t.name for t in answer.tool_trace] == ["search_behaviours", "recommend", "explain", "what_if"]
