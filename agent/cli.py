@@ -105,8 +105,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "workspace", None) is not None:
         settings = settings.with_overrides(workspace=args.workspace)
     handler = COMMANDS[args.command]
+    from whyrec.tools.workspace import WorkspaceError
+
     try:
         return handler(args, settings)
+    except WorkspaceError as exc:  # no workspace there, or one from a newer whyrec
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print("interrupted: the workspace is unchanged", file=sys.stderr)
         return 130
@@ -176,25 +181,17 @@ def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
-    from whyrec.tools.workspace import Workspace, WorkspaceError
+    from whyrec.tools.workspace import Workspace
 
-    try:
-        stats = Workspace.open(settings.workspace).stats()
-    except WorkspaceError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    stats = Workspace.open(settings.workspace).stats()
     print(json.dumps(stats.to_json(), indent=2) if args.json else stats.to_text())
     return EXIT_OK
 
 
 def _cmd_reindex(args: argparse.Namespace, settings: Settings) -> int:
-    from whyrec.tools.workspace import Workspace, WorkspaceError
+    from whyrec.tools.workspace import Workspace
 
-    try:
-        workspace = Workspace.open(settings.workspace)
-    except WorkspaceError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    workspace = Workspace.open(settings.workspace)
     print(f"rebuilding the vector store of {workspace.path} from its event log ...")
     _index(workspace, settings, rebuild=True)
     return EXIT_OK
@@ -203,13 +200,9 @@ def _cmd_reindex(args: argparse.Namespace, settings: Settings) -> int:
 def _cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     from whyrec.tools.behaviour_store import BehaviourStore
     from whyrec.tools.embeddings import default_embedder
-    from whyrec.tools.workspace import Workspace, WorkspaceError
+    from whyrec.tools.workspace import Workspace
 
-    try:
-        workspace = Workspace.open(settings.workspace)
-    except WorkspaceError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    workspace = Workspace.open(settings.workspace)
     store = BehaviourStore(workspace, default_embedder(), settings.chroma_url)
     if args.user:
         hits = store.search_behaviours(args.user, args.query, k=args.k)
@@ -228,13 +221,9 @@ def _cmd_forget(args: argparse.Namespace, settings: Settings) -> int:
     from whyrec.tools.behaviour_store import BehaviourStore
     from whyrec.tools.embeddings import default_embedder
     from whyrec.tools.privacy import forget_user, pseudonymise
-    from whyrec.tools.workspace import Workspace, WorkspaceError
+    from whyrec.tools.workspace import Workspace
 
-    try:
-        workspace = Workspace.open(settings.workspace)
-    except WorkspaceError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    workspace = Workspace.open(settings.workspace)
     user_id = args.user_id
     known = set(workspace.events()["user_id"])
     if user_id not in known and settings.pseudonym_key:
