@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import random
 import shutil
@@ -494,7 +493,7 @@ def report(res: dict[str, Any], args: argparse.Namespace, meta: dict[str, Any]) 
         for name, first in errors:
             md.append(f"- {name}: " + " | ".join(first[:5]))
     md.append("")
-    md.append(f"Server RSS (MB): " + ", ".join(f"{k} {v:.0f}" for k, v in res["rss_mb"].items() if v) + ".")
+    md.append("Server RSS (MB): " + ", ".join(f"{k} {v:.0f}" for k, v in res["rss_mb"].items() if v) + ".")
     md.append(f"Server log: {res['server_log']['lines']} lines, {res['server_log']['errors']} ERROR/Traceback "
               f"lines" + (": " + " | ".join(res["server_log"]["first"]) if res["server_log"]["first"] else "")
               + ".")

@@ -4,7 +4,6 @@ fallbacks, and tools that cannot reach another user's data whatever the model as
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import pytest
