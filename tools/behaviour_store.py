@@ -372,7 +372,7 @@ class BehaviourStore:
         collection = self._collection(self.items_name)
         if collection.count() == 0:
             return []
-        _item_where(filters or {})  # validates the filter names
+        _check_item_filters(filters or {})
         vector = self.embedder.embed([query])[0]
         metadatas, distances = self._nearest_items(collection, vector, k, filters or {})
         hits = []
@@ -493,8 +493,8 @@ def _metadata(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _item_mask(metadatas: list[dict[str, Any]], filters: dict[str, Any]) -> np.ndarray | None:
-    """The items that pass ``filters`` (the same rules as :func:`_item_where`)."""
-    if not any(filters.get(key) is not None for key in ("category", "brand", "min_price", "max_price")):
+    """The items that pass ``filters``: ``category`` (full or top level), ``brand``, price bounds."""
+    if not any(filters.get(key) is not None for key in ITEM_FILTERS):
         return None
     mask = np.ones(len(metadatas), dtype=bool)
     if filters.get("category"):
@@ -510,21 +510,10 @@ def _item_mask(metadatas: list[dict[str, Any]], filters: dict[str, Any]) -> np.n
     return mask
 
 
-def _item_where(filters: dict[str, Any]) -> dict[str, Any] | None:
-    clauses: list[dict[str, Any]] = []
-    unknown = set(filters) - {"category", "brand", "min_price", "max_price"}
+ITEM_FILTERS = ("category", "brand", "min_price", "max_price")
+
+
+def _check_item_filters(filters: dict[str, Any]) -> None:
+    unknown = set(filters) - set(ITEM_FILTERS)
     if unknown:
         raise ValueError(f"unknown item filter(s) {sorted(unknown)}; use category, brand, min_price, max_price")
-    if filters.get("category"):
-        category = str(filters["category"])
-        clauses.append({"$or": [{"category": category}, {"category_top": category}]})
-    if filters.get("brand"):
-        clauses.append({"brand": str(filters["brand"])})
-    if filters.get("min_price") is not None:
-        clauses.append({"price": {"$gte": float(filters["min_price"])}})
-    if filters.get("max_price") is not None:
-        clauses.append({"price": {"$lte": float(filters["max_price"])}})
-        clauses.append({"price": {"$gte": 0.0}})
-    if not clauses:
-        return None
-    return clauses[0] if len(clauses) == 1 else {"$and": clauses}

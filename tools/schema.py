@@ -113,20 +113,17 @@ def empty_items() -> pd.DataFrame:
 
 def conform_events(frame: pd.DataFrame) -> pd.DataFrame:
     """Return ``frame`` with exactly the canonical event columns and dtypes (missing ones empty)."""
-    template = empty_events()
-    out = pd.DataFrame(index=frame.index)
-    for column in EVENT_COLUMNS:
-        dtype = template[column].dtype
-        out[column] = (frame[column].astype(dtype) if column in frame.columns
-                       else _missing_column(dtype, frame.index))
-    return out.reset_index(drop=True)
+    return _conform(frame, empty_events())
 
 
 def conform_items(frame: pd.DataFrame) -> pd.DataFrame:
     """Return ``frame`` with exactly the canonical item columns and dtypes (missing ones empty)."""
-    template = empty_items()
+    return _conform(frame, empty_items())
+
+
+def _conform(frame: pd.DataFrame, template: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame(index=frame.index)
-    for column in ITEM_COLUMNS:
+    for column in template.columns:
         dtype = template[column].dtype
         out[column] = (frame[column].astype(dtype) if column in frame.columns
                        else _missing_column(dtype, frame.index))

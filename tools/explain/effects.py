@@ -102,6 +102,14 @@ class TargetRanker:
         better[self.target] = False
         return int(better.sum())
 
+    def remove_event(self, event: int, scores: np.ndarray, counts: np.ndarray) -> None:
+        """Take one event out of ``scores`` and ``counts`` in place (a greedy search step)."""
+        start, stop = self.effects.indptr[event], self.effects.indptr[event + 1]
+        scores[self.effects.indices[start:stop]] -= self.effects.data[start:stop]
+        item = self.event_items[event]
+        if item >= 0:
+            counts[item] -= 1
+
     def eligible_items(self, counts: np.ndarray) -> np.ndarray:
         return self.allowed if not self.exclude_seen else self.allowed & (counts == 0)
 

@@ -42,16 +42,11 @@ def greedy_prefix(ranker: TargetRanker, order: np.ndarray, k: int,
     or ``None`` (also when it would be longer than ``longest``)."""
     scores = ranker.base.copy()
     counts = ranker.counts.copy()
-    effects = ranker.effects
     margin = ranker.margin
     for n, event in enumerate(order):
         if longest is not None and n >= longest:
             return None
-        start, stop = effects.indptr[event], effects.indptr[event + 1]
-        scores[effects.indices[start:stop]] -= effects.data[start:stop]
-        item = ranker.event_items[event]
-        if item >= 0:
-            counts[item] -= 1
+        ranker.remove_event(event, scores, counts)
         if ranker.ahead(scores, counts, margin) >= k:
             return [int(e) for e in order[:n + 1]]
     return None
@@ -82,11 +77,7 @@ def adaptive_greedy(ranker: TargetRanker, candidates: np.ndarray, k: int,
             return None
         left[event] = False
         chosen.append(event)
-        start, stop = effects.indptr[event], effects.indptr[event + 1]
-        scores[effects.indices[start:stop]] -= effects.data[start:stop]
-        item = ranker.event_items[event]
-        if item >= 0:
-            counts[item] -= 1
+        ranker.remove_event(event, scores, counts)
         if ranker.ahead(scores, counts, margin) >= k:
             return chosen
     return None
