@@ -1,6 +1,6 @@
 # whyrec — two commands on a fresh machine:
 #   make run    set up, build the demo workspace if missing, serve the chat UI + API
-#   make test   set up and run the whole test suite
+#   make test   set up, run the static checks (make check) and the whole test suite
 PYTHON ?= python3
 VENV ?= .venv
 WORKSPACE ?= whyrec-workspace
@@ -10,14 +10,18 @@ BIN := $(VENV)/bin
 # Re-install when the dependency pins change.
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
 
-.PHONY: run test setup bench clean-workspace
+.PHONY: run test check setup bench clean-workspace
 
 run: $(STAMP)
 	@test -f $(WORKSPACE)/workspace.json || $(BIN)/whyrec demo --workspace $(WORKSPACE)
 	$(BIN)/whyrec serve --workspace $(WORKSPACE) --host $(HOST) --port $(PORT)
 
-test: $(STAMP)
+test: check
 	$(BIN)/python -m pytest -q -rs $(PYTEST_ARGS)
+
+# Static checks: lint (ruff).
+check: $(STAMP)
+	$(BIN)/ruff check agent tools prompts ui tests bench
 
 setup: $(STAMP)
 

@@ -7,7 +7,8 @@ fails the grounding guard: every number here is formatted from a tool result.
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from whyrec.prompts import templates
 from whyrec.tools.schema import behaviour_phrase

@@ -15,6 +15,7 @@ It orchestrates and composes; it holds no recommender or causal logic. Each turn
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import queue
@@ -23,9 +24,10 @@ import threading
 import time
 import uuid
 from collections import Counter, OrderedDict
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
 
@@ -156,7 +158,7 @@ class Agent:
 
     @classmethod
     def from_workspace(cls, path: str | Path, llm: str | None = None, settings: Settings | None = None,
-                       chat_model: Any = None) -> "Agent":
+                       chat_model: Any = None) -> Agent:
         """An agent over the workspace at ``path``; ``llm`` as in ``WHYREC_LLM``.
 
         ``chat_model`` injects a LangChain chat model (any tool-calling model) for the openai kind.
@@ -270,7 +272,7 @@ class Agent:
         state: dict[str, Any] = {}
         for update in graph.stream({"messages": messages}, config={"recursion_limit": 12},
                                    stream_mode="updates"):
-            for node, delta in update.items():
+            for delta in update.values():
                 for m in (delta or {}).get("messages", []):
                     if isinstance(m, AIMessage) and m.tool_calls:
                         for call in m.tool_calls:
@@ -333,9 +335,9 @@ class Agent:
             return composed + "\n\n" + templates(language)["offline_note"], True, "llm_unavailable"
         for temperature in (0.3, 0.1):
             try:
-                lead = _with_deadline(lambda: self._phraser.phrase(phrasing_prompt(language), composed,
-                                                                   temperature=temperature, max_new_tokens=48),
-                                      self.runtime.settings.llm_timeout + 5.0)
+                ask = functools.partial(self._phraser.phrase, phrasing_prompt(language), composed,
+                                        temperature=temperature, max_new_tokens=48)
+                lead = _with_deadline(ask, self.runtime.settings.llm_timeout + 5.0)
             except Exception as exc:
                 log.warning("local model failed (%s); using the composed answer", exc)
                 self.counters["llm_fallbacks"] += 1

@@ -10,8 +10,8 @@ position up to the number of items shown.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 _NUMBER = re.compile(r"(?<![\w.])[-+−]?\d+(?:[.,]\d+)?(?:\s?(?:%|percentage points?|pp\b|个百分点|百分点))?")
 _PERCENT = re.compile(r"(?:%|percentage points?|pp|个百分点|百分点)$")

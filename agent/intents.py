@@ -7,8 +7,8 @@ conservative: what it does not understand becomes the ``help`` intent, never a g
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -23,11 +23,13 @@ _ZH_DIGITS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六":
 
 # Behaviour words: (pattern, behaviour). Order matters: the first match wins.
 _BEHAVIOUR_WORDS: tuple[tuple[str, str], ...] = (
-    (r"add(?:ed|ing)?\b.*\b(?:to )?(?:my |the )?(?:cart|basket)|\bcart(?:ed|s)?\b|\bbasket|加购|加入购物车|购物车|加车", "cart"),
+    (r"add(?:ed|ing)?\b.*\b(?:to )?(?:my |the )?(?:cart|basket)|\bcart(?:ed|s)?\b|\bbasket"
+     r"|加购|加入购物车|购物车|加车", "cart"),
     (r"favou?rit(?:e|ed|es|ing)|\bfav\b|\bsav(?:e|ed|ing)\b|wish ?list|\blik(?:e|ed)\b|收藏|喜欢", "favourite"),
     (r"\bbu(?:y|ying|ys)\b|\bbought\b|purchas(?:e|ed|es|ing)|\border(?:ed)?\b|购买|买了|买过|下单", "purchase"),
     (r"\bclick(?:ed|s|ing)?\b|点击", "click"),
-    (r"\bview(?:ed|s|ing)?\b|\blook(?:ed|ing)? at\b|\bbrows(?:e|ed|ing)\b|\bsaw\b|\bseen\b|浏览|看过|看了|查看", "view"),
+    (r"\bview(?:ed|s|ing)?\b|\blook(?:ed|ing)? at\b|\bbrows(?:e|ed|ing)\b|\bsaw\b|\bseen\b"
+     r"|浏览|看过|看了|查看", "view"),
     (r"\brat(?:e|ed|ing)\b|评分|打分", "rating"),
 )
 
@@ -61,7 +63,7 @@ class ItemResolver:
 
     @classmethod
     def from_catalog(cls, items: pd.DataFrame, last_recommendations: Sequence[str] = (),
-                     last_item: str | None = None) -> "ItemResolver":
+                     last_item: str | None = None) -> ItemResolver:
         return cls(items["item_id"].astype(str).to_numpy(),
                    items["title"].fillna("").astype(str).to_numpy(),
                    items["category"].fillna("").astype(str).to_numpy(),
@@ -112,7 +114,8 @@ class ItemResolver:
             hits = np.flatnonzero(self.item_ids == token)
             if len(hits) and (len(token) >= 3 or any(c.isdigit() for c in token)):
                 return str(self.item_ids[hits[0]]), token
-        if re.search(r"\b(it|that one|this one|that item|this item)\b", lowered) or re.search(r"它|这个|那个|这件|那件", text):
+        if (re.search(r"\b(it|that one|this one|that item|this item)\b", lowered)
+                or re.search(r"它|这个|那个|这件|那件", text)):
             if self.last_item:
                 return self.last_item, "it"
             if self.last_recommendations:
@@ -181,7 +184,8 @@ def parse_intent(message: str, resolver: ItemResolver, user_id: str) -> Intent:
                       re.IGNORECASE)
     if other and other.group(1) != str(user_id) and other.group(1).lower() not in ("history", "s", "data"):
         return Intent("other_user", other_user=other.group(1))
-    if re.search(r"\b(someone|somebody|other (?:users?|people|customers?))('s)?\b.*\b(history|data|behaviou?rs?|purchases?)",
+    if re.search(r"\b(someone|somebody|other (?:users?|people|customers?))('s)?\b.*"
+                 r"\b(history|data|behaviou?rs?|purchases?)",
                  lowered) or re.search(r"(别人|其他用户|他人)的", text):
         return Intent("other_user")
 

@@ -9,7 +9,8 @@ for themselves (the small local SmolLM2), which then only phrase its answer.
 from __future__ import annotations
 
 import itertools
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
@@ -80,7 +81,7 @@ class OfflinePlanner(BaseChatModel):
     def _llm_type(self) -> str:
         return "whyrec-offline-planner"
 
-    def bind_tools(self, tools: Any, **kwargs: Any) -> "OfflinePlanner":  # type: ignore[override]
+    def bind_tools(self, tools: Any, **kwargs: Any) -> OfflinePlanner:  # type: ignore[override]
         return self
 
     def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 DEFAULT_WORKSPACE = "whyrec-workspace"
 DEFAULT_PORT = 7860
@@ -45,7 +46,7 @@ class Settings:
     pseudonym_key: str | None = field(default=None, repr=False)
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
         llm = env.get("WHYREC_LLM") or ("openai" if env.get("OPENAI_BASE_URL") or env.get("OPENAI_API_KEY")
                                         else "offline")
@@ -66,6 +67,6 @@ class Settings:
             pseudonym_key=env.get("WHYREC_PSEUDONYM_KEY") or None,
         )
 
-    def with_overrides(self, **changes: Any) -> "Settings":
+    def with_overrides(self, **changes: Any) -> Settings:
         """A copy with the given fields replaced; ``None`` values are ignored."""
         return replace(self, **{k: v for k, v in changes.items() if v is not None})

@@ -33,14 +33,14 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import md_table, percentiles_ms, write_results  # noqa: E402
+from _common import md_table, percentiles_ms, write_results
 
-from whyrec.tools.demo import DemoConfig, generate_shop  # noqa: E402
-from whyrec.tools.explain import Explainer  # noqa: E402
-from whyrec.tools.explain.effects import TargetRanker  # noqa: E402
-from whyrec.tools.explain.search import greedy_prefix  # noqa: E402
-from whyrec.tools.ingest.pipeline import read_preset  # noqa: E402
-from whyrec.tools.ranking import WhyrecRanker  # noqa: E402
+from whyrec.tools.demo import DemoConfig, generate_shop
+from whyrec.tools.explain import Explainer
+from whyrec.tools.explain.effects import TargetRanker
+from whyrec.tools.explain.search import greedy_prefix
+from whyrec.tools.ingest.pipeline import read_preset
+from whyrec.tools.ranking import WhyrecRanker
 
 log = logging.getLogger("bench_explain")
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"

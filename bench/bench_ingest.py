@@ -26,6 +26,7 @@ it can. Writes bench/results/ingest.md and ingest.json.
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
 import logging
 import shutil
@@ -38,15 +39,15 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import md_table, summary, write_results  # noqa: E402
+from _common import md_table, summary, write_results
 
-from whyrec.tools.demo import DemoConfig, generate_shop  # noqa: E402
-from whyrec.tools.ingest.mapping import SourceMapping  # noqa: E402
-from whyrec.tools.ingest.pipeline import ingest  # noqa: E402
-from whyrec.tools.ingest.presets import get_preset  # noqa: E402
-from whyrec.tools.ingest.reader import read_source  # noqa: E402
-from whyrec.tools.ingest.validate import validate  # noqa: E402
-from whyrec.tools.workspace import Workspace  # noqa: E402
+from whyrec.tools.demo import DemoConfig, generate_shop
+from whyrec.tools.ingest.mapping import SourceMapping
+from whyrec.tools.ingest.pipeline import ingest
+from whyrec.tools.ingest.presets import get_preset
+from whyrec.tools.ingest.reader import read_source
+from whyrec.tools.ingest.validate import validate
+from whyrec.tools.workspace import Workspace
 
 TMALL = Path("/work/shared/data/tmall-brand-rec-2014/t_alibaba_data.csv")
 DEMO_COLUMNS = ["user_id", "item_id", "behaviour", "timestamp", "session_id"]
@@ -143,7 +144,7 @@ def bench_dataset(name: str, path: Path, mapping: SourceMapping, preset, reps: i
         source = preset.resolve_events(path) if preset else path
         t, raw = _clock(lambda: read_source(source, mapping))
         times["stage_read_source"].append(t)
-        t, _ = _clock(lambda: validate(raw, mapping))
+        t, _ = _clock(functools.partial(validate, raw, mapping))
         times["stage_validate"].append(t)
         del raw
         print(f"  {name} rep {rep + 1}/{reps}: read_csv {times['read_csv_default'][-1]:.2f} s, "

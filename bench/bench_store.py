@@ -38,8 +38,9 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -50,14 +51,14 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import md_table, percentiles_ms, write_results  # noqa: E402
+from _common import md_table, percentiles_ms, write_results
 
-from whyrec.tools.behaviour_store import BehaviourStore, item_documents, behaviour_documents, make_client  # noqa: E402
-from whyrec.tools.demo import DemoConfig, build_demo_workspace, generate_shop  # noqa: E402
-from whyrec.tools.embeddings import Embedder  # noqa: E402
-from whyrec.tools.ingest.pipeline import ingest  # noqa: E402
-from whyrec.tools.ingest.presets import get_preset  # noqa: E402
-from whyrec.tools.workspace import Workspace  # noqa: E402
+from whyrec.tools.behaviour_store import BehaviourStore, behaviour_documents, item_documents, make_client
+from whyrec.tools.demo import DemoConfig, build_demo_workspace, generate_shop
+from whyrec.tools.embeddings import Embedder
+from whyrec.tools.ingest.pipeline import ingest
+from whyrec.tools.ingest.presets import get_preset
+from whyrec.tools.workspace import Workspace
 
 REES46 = Path("/work/shared/data/rees46-multicategory-2019oct-head")
 K = 10
@@ -216,7 +217,7 @@ def bench_dataset(label: str, workspace: Workspace, info: dict, embedder: Timing
     t0 = time.perf_counter()
     item_docs = item_documents(items)
     t1 = time.perf_counter()
-    behaviour_docs = behaviour_documents(events, items)
+    behaviour_documents(events, items)
     t2 = time.perf_counter()
     build_items_s, build_behaviours_s = t1 - t0, t2 - t1
 
@@ -253,7 +254,7 @@ def bench_dataset(label: str, workspace: Workspace, info: dict, embedder: Timing
     # The very vectors Chroma holds, for the numpy baseline.
     raw_items = store._collection(items_name)._inner.get(include=["embeddings", "metadatas"])
     item_matrix = np.asarray(raw_items["embeddings"], dtype=np.float32)
-    item_ids = np.asarray([m["item_id"] for m in raw_items["metadatas"]], dtype=object)
+
     item_cat = np.asarray([m["category"] for m in raw_items["metadatas"]], dtype=object)
     item_top = np.asarray([m["category_top"] for m in raw_items["metadatas"]], dtype=object)
     raw_beh = store._collection(beh_name)._inner.get(include=["embeddings", "metadatas"])

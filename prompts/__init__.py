@@ -6,19 +6,19 @@
 from __future__ import annotations
 
 import tomllib
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 
 LANGUAGES = ("en", "zh")
 
 
-@lru_cache(maxsize=None)
+@cache
 def system_prompt(language: str) -> str:
     """The agent's system prompt in ``language`` (en or zh)."""
     return resources.files(__package__).joinpath(f"system.{_lang(language)}.md").read_text(encoding="utf-8")
 
 
-@lru_cache(maxsize=None)
+@cache
 def templates(language: str) -> dict[str, str]:
     """All answer templates of ``language``, by name."""
     text = resources.files(__package__).joinpath(f"templates.{_lang(language)}.toml").read_text(encoding="utf-8")
@@ -29,7 +29,7 @@ def load_template(language: str, name: str) -> str:
     return templates(language)[name]
 
 
-@lru_cache(maxsize=None)
+@cache
 def phrasing_prompt(language: str) -> str:
     """Instruction for a small local model that only rephrases a composed answer."""
     return resources.files(__package__).joinpath(f"phrasing.{_lang(language)}.md").read_text(encoding="utf-8")

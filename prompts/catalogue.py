@@ -14,9 +14,10 @@ words outside their ``{placeholders}``.
 from __future__ import annotations
 
 import tomllib
-from functools import lru_cache
+from collections.abc import Mapping
+from functools import cache
 from importlib import resources
-from typing import Any, Mapping
+from typing import Any
 
 LANGUAGES: tuple[str, ...] = ("en", "zh")
 
@@ -33,7 +34,7 @@ def language_of(language: str | None) -> str:
     return language if language in LANGUAGES else "en"
 
 
-@lru_cache(maxsize=None)
+@cache
 def catalogue(language: str) -> Mapping[str, str]:
     """Every message of ``language`` by key (``area.name``)."""
     root = resources.files(__package__).joinpath("i18n", language_of(language))

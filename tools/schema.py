@@ -11,8 +11,8 @@ and :func:`canonical_behaviour` maps those names onto the vocabulary.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 import pandas as pd
 
@@ -149,7 +149,7 @@ class Event:
     value: float | None = None
 
     @classmethod
-    def from_row(cls, row: Mapping[str, object]) -> "Event":
+    def from_row(cls, row: Mapping[str, object]) -> Event:
         value = row.get("value")
         session = row.get("session_id")
         return cls(
@@ -175,7 +175,7 @@ class Item:
     description: str | None = None
 
     @classmethod
-    def from_row(cls, row: Mapping[str, object]) -> "Item":
+    def from_row(cls, row: Mapping[str, object]) -> Item:
         def text(key: str) -> str | None:
             value = row.get(key)
             return None if value is None or pd.isna(value) else str(value)

@@ -23,10 +23,10 @@ import json
 import logging
 import os
 import uuid
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Iterator
 
 import pandas as pd
 import pyarrow as pa
@@ -65,11 +65,11 @@ class Manifest:
     event_parts: list[str] = field(default_factory=list)
     catalog: str | None = None
     sources: list[SourceRecord] = field(default_factory=list)
-    created_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat())
+    created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
     updated_at: str | None = None
 
     @classmethod
-    def from_json(cls, data: dict) -> "Manifest":
+    def from_json(cls, data: dict) -> Manifest:
         sources = [SourceRecord(**s) for s in data.get("sources", [])]
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__ and k != "sources"}
         return cls(sources=sources, **known)
@@ -121,7 +121,7 @@ class Workspace:
 
     # -- opening ---------------------------------------------------------------------------
     @classmethod
-    def create(cls, path: str | os.PathLike) -> "Workspace":
+    def create(cls, path: str | os.PathLike) -> Workspace:
         """Open the workspace at ``path``, creating an empty one if there is none."""
         root = Path(path)
         if (root / MANIFEST).exists():
@@ -134,7 +134,7 @@ class Workspace:
         return workspace
 
     @classmethod
-    def open(cls, path: str | os.PathLike) -> "Workspace":
+    def open(cls, path: str | os.PathLike) -> Workspace:
         """Open an existing workspace; raise :class:`WorkspaceError` if there is none."""
         root = Path(path)
         manifest_path = root / MANIFEST
@@ -278,7 +278,7 @@ class Workspace:
             new_manifest.catalog = catalog_name
             new_manifest.data_version = manifest.data_version + 1
             new_manifest.sources = manifest.sources + sources
-            new_manifest.updated_at = datetime.now(timezone.utc).isoformat()
+            new_manifest.updated_at = datetime.now(UTC).isoformat()
             self._write_manifest(new_manifest)
         except BaseException:
             for path in written:

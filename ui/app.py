@@ -19,20 +19,21 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before gradio is imported: no network look-ups
 
-import gradio as gr  # noqa: E402
-from fastapi import FastAPI  # noqa: E402
+import gradio as gr
+from fastapi import FastAPI
 
-from whyrec.agent.core import Agent  # noqa: E402
-from whyrec.agent.runtime import Runtime  # noqa: E402
+from whyrec.agent.core import Agent
+from whyrec.agent.runtime import Runtime
 
-from .callbacks import (ADDABLE_BEHAVIOURS, MAX_CARDS, SEGMENTS, Callbacks, ChatStep, Panels,  # noqa: E402
-                        UIState, UserView)
-from .i18n import LANGUAGES, SEGMENTS as SEGMENT_NAMES, behaviour_name, label  # noqa: E402
-from .views import CHART_COLOURS  # noqa: E402
+from .callbacks import ADDABLE_BEHAVIOURS, MAX_CARDS, SEGMENTS, Callbacks, ChatStep, Panels, UIState, UserView
+from .i18n import LANGUAGES, behaviour_name, label
+from .i18n import SEGMENTS as SEGMENT_NAMES
+from .views import CHART_COLOURS
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,8 @@ tests call them directly. Numbers are shown as the tools rounded them; nothing i
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import pandas as pd
 

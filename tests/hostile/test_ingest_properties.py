@@ -13,11 +13,11 @@ import hashlib
 import io
 import math
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Iterator
 
 import pandas as pd
 import pytest
@@ -29,7 +29,7 @@ from whyrec.tools.ingest.pipeline import RECORD_FIELDS, IngestRejected, ingest, 
 from whyrec.tools.schema import BEHAVIOUR_ALIASES
 from whyrec.tools.workspace import Workspace
 
-NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
 PROPERTY = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 HEADER = ["u", "i", "b", "t", "v"]
 COLUMNS = {"user_id": "u", "item_id": "i", "behaviour": "b", "timestamp": "t", "value": "v"}
@@ -80,7 +80,7 @@ ID_ALPHABET = st.sampled_from(list("abcXYZ019_-.,;|\t\"' é中文商品\u200b\n"
 ids = st.text(ID_ALPHABET, min_size=1, max_size=8).filter(lambda s: s.strip() != "")
 behaviour_names = st.sampled_from(sorted(BEHAVIOUR_ALIASES))
 moments = st.datetimes(min_value=datetime(2001, 1, 1), max_value=datetime(2025, 12, 1)).map(
-    lambda d: d.replace(microsecond=0, tzinfo=timezone.utc))
+    lambda d: d.replace(microsecond=0, tzinfo=UTC))
 values = st.one_of(st.none(), st.integers(-1000, 1000).map(float),
                    st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False).map(lambda x: round(x, 3)))
 

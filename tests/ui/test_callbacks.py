@@ -136,7 +136,8 @@ def test_what_if_adding_a_behaviour(ui: Callbacks, user: str) -> None:
 def test_effects_tab_graph_and_table(ui: Callbacks) -> None:
     view = ui.effects("all", "en")
     assert view.error is None and view.graph and Path(view.graph).suffix == ".png" and Path(view.graph).exists()
-    assert set(view.table["segment"]) == {"all"} and {"view", "favourite", "add to cart"} <= set(view.table["behaviour"])
+    assert set(view.table["segment"]) == {"all"}
+    assert {"view", "favourite", "add to cart"} <= set(view.table["behaviour"])
     assert view.table["95% interval"].str.contains(r"\.\.").any()
 
 
@@ -153,7 +154,7 @@ class _Broken:
 
     backend_name = "broken"
 
-    class spec:  # noqa: N801 - mimics BackendSpec
+    class spec:
         kind = "openai"
 
     def stream(self, *args: Any, **kwargs: Any) -> Any:

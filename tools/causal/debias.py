@@ -174,11 +174,11 @@ def _make_mf_class():  # torch is imported lazily, so the module class is built 
                 torch.nn.init.normal_(table.weight, std=0.1)
             self.label_head = torch.nn.Parameter(torch.zeros(1))
 
-        def forward(self) -> "torch.Tensor":
+        def forward(self) -> torch.Tensor:
             dot = self.user.weight @ self.item.weight.T
             return dot + self.user_bias + self.item_bias + self.bias if self.biases else dot
 
-        def label_logits(self) -> "torch.Tensor":
+        def label_logits(self) -> torch.Tensor:
             return self.forward() + self.label_head
 
     return MF
@@ -187,7 +187,7 @@ def _make_mf_class():  # torch is imported lazily, so the module class is built 
 _MF_CLASS = None
 
 
-def _MF(n_users: int, n_items: int, dim: int, biases: bool):  # noqa: N802 - acts as a class
+def _MF(n_users: int, n_items: int, dim: int, biases: bool):
     global _MF_CLASS
     if _MF_CLASS is None:
         _MF_CLASS = _make_mf_class()
@@ -220,9 +220,8 @@ def compare(data: CoatData, seeds: tuple[int, ...] = (0, 1, 2),
     """Train and score every method for every seed (BLAS limited to one thread: faster here)."""
     from dataclasses import replace
 
-    from threadpoolctl import threadpool_limits
-
     import torch
+    from threadpoolctl import threadpool_limits
 
     results = []
     threads = torch.get_num_threads()

@@ -17,8 +17,9 @@ import contextlib
 import logging
 import re
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 import networkx as nx
 import numpy as np
@@ -26,9 +27,16 @@ import pandas as pd
 from scipy import stats
 
 from .graph import behaviour_graph, restrict
-from .results import POPULATION, BehaviourEffect, MethodEstimate, Refutation, OK
-from .settings import (DATA_SUBSET, LINEAR_DML, LINEAR_REGRESSION, PLACEBO, PROPENSITY_WEIGHTING,
-                       RANDOM_COMMON_CAUSE, EffectSettings)
+from .results import OK, POPULATION, BehaviourEffect, MethodEstimate, Refutation
+from .settings import (
+    DATA_SUBSET,
+    LINEAR_DML,
+    LINEAR_REGRESSION,
+    PLACEBO,
+    PROPENSITY_WEIGHTING,
+    RANDOM_COMMON_CAUSE,
+    EffectSettings,
+)
 
 log = logging.getLogger(__name__)
 

@@ -12,9 +12,9 @@ behaviours before it. Edges can be added or removed when a shop knows better.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import networkx as nx
 
@@ -81,8 +81,8 @@ def render_graph(graph: nx.DiGraph, path: str | Path, highlight: Sequence[str] =
     import matplotlib
 
     matplotlib.use("Agg", force=False)
-    from matplotlib.figure import Figure
     from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     roles = nx.get_node_attributes(graph, "role")
     confounders = [n for n in graph.nodes if roles.get(n) == "confounder"]

@@ -12,7 +12,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -59,7 +59,7 @@ def estimate_report(table: UnitTable, settings: EffectSettings = EffectSettings(
         settings=json.loads(json.dumps({**settings.to_json(), "horizon": str(table.horizon), **extra})),
         segment_by=None if spec is None else spec.key,
         seconds=round(time.perf_counter() - started, 3),
-        created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"))
 
 
 def report_path(workspace: Workspace, segment: str | None, settings: EffectSettings) -> Path:

@@ -68,7 +68,7 @@ class BehaviourEffect:
 
     @classmethod
     def cannot_estimate(cls, behaviour: str, outcome: str, segment: str, reason: str, n: int,
-                        n_treated: int, naive: float | None = None) -> "BehaviourEffect":
+                        n_treated: int, naive: float | None = None) -> BehaviourEffect:
         return cls(behaviour=behaviour, outcome=outcome, segment=segment, status=CANNOT_ESTIMATE,
                    reason=f"cannot estimate because {reason}", n=n, n_treated=n_treated, naive=naive)
 
@@ -79,7 +79,7 @@ class BehaviourEffect:
         return _finite(data)
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "BehaviourEffect":
+    def from_json(cls, data: dict[str, Any]) -> BehaviourEffect:
         fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         fields["refutations"] = tuple(Refutation(**r) for r in data.get("refutations", []))
         fields["alternatives"] = tuple(MethodEstimate(**a) for a in data.get("alternatives", []))
@@ -126,7 +126,7 @@ class InfluenceReport:
             seen.setdefault(e.segment, None)
         return tuple(seen)
 
-    def filter(self, behaviour: str | None = None, segment: str | None = None) -> "InfluenceReport":
+    def filter(self, behaviour: str | None = None, segment: str | None = None) -> InfluenceReport:
         """The same report with only the matching effects (segment may be 'category=books')."""
         chosen = tuple(e for e in self.effects
                        if (behaviour is None or e.behaviour == behaviour)
@@ -140,7 +140,7 @@ class InfluenceReport:
                 "seconds": round(self.seconds, 3), "created_at": self.created_at}
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "InfluenceReport":
+    def from_json(cls, data: dict[str, Any]) -> InfluenceReport:
         return cls(effects=tuple(BehaviourEffect.from_json(e) for e in data["effects"]),
                    data_version=int(data["data_version"]), unit=data.get("unit", ""),
                    settings=dict(data.get("settings", {})), segment_by=data.get("segment_by"),

@@ -30,7 +30,7 @@ class SegmentSpec:
     value: str | None = None
 
     @classmethod
-    def parse(cls, text: str) -> "SegmentSpec":
+    def parse(cls, text: str) -> SegmentSpec:
         name, _, value = text.partition("=")
         name = name.strip().replace("-", "_")
         aliases = {"price": "price_band", "user_activity": "activity", "activity_level": "activity"}

@@ -7,7 +7,7 @@ estimates by itself), filters, and returns a readable table plus JSON the agent 
 from __future__ import annotations
 
 import json
-from typing import Callable
+from collections.abc import Callable
 
 from pydantic import BaseModel, Field
 

@@ -15,7 +15,7 @@ import json
 import logging
 import time
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +29,7 @@ from .simulate import Exposures, Funnel, Mechanism, simulate_exposures, simulate
 log = logging.getLogger(__name__)
 
 #: The demo log always ends here, so the same seed gives the same files on any day.
-END = datetime(2026, 10, 31, 23, 59, 59, tzinfo=timezone.utc)
+END = datetime(2026, 10, 31, 23, 59, 59, tzinfo=UTC)
 GROUND_TRUTH_FILE = "ground_truth.json"
 UNIT_DESCRIPTION = (
     "one (user, item) exposure: a user's first view of an item. Treatments are what the user "
@@ -88,7 +88,7 @@ class GroundTruth:
                 "n_units": self.n_units}
 
     @classmethod
-    def from_json(cls, data: dict) -> "GroundTruth":
+    def from_json(cls, data: dict) -> GroundTruth:
         return cls(effects=tuple(TrueEffect(**e) for e in data["effects"]), unit=data["unit"],
                    n_units=int(data["n_units"]))
 

@@ -6,9 +6,20 @@
 """
 
 from .explainer import Explainer
-from .results import (BehaviourTotal, ChartBar, Counterfactual, EventContribution, Explanation,
-                      HypotheticalEvent, PopulationEffect, RankedItem, RankMove, SuggestedAddition,
-                      WhatIfResult, WhyNot)
+from .results import (
+                      BehaviourTotal,
+                      ChartBar,
+                      Counterfactual,
+                      EventContribution,
+                      Explanation,
+                      HypotheticalEvent,
+                      PopulationEffect,
+                      RankedItem,
+                      RankMove,
+                      SuggestedAddition,
+                      WhatIfResult,
+                      WhyNot,
+)
 from .tool import make_explain_tool, make_what_if_tool
 
 __all__ = [

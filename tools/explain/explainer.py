@@ -13,12 +13,11 @@ stays at the user's reference time (``ranker.as_of(user)``) in every counterfact
 
 from __future__ import annotations
 
-
 import logging
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -31,9 +30,20 @@ from ..ranking.catalog import ItemFilter
 from ..ranking.history import BEHAVIOUR_CODE, History, from_days
 from ..schema import BEHAVIOURS, FUNNEL
 from .effects import TargetRanker, event_effects
-from .results import (BehaviourTotal, ChartBar, Counterfactual, EventContribution, Explanation,
-                      HypotheticalEvent, PopulationEffect, RankedItem, RankMove, SuggestedAddition,
-                      WhatIfResult, WhyNot)
+from .results import (
+    BehaviourTotal,
+    ChartBar,
+    Counterfactual,
+    EventContribution,
+    Explanation,
+    HypotheticalEvent,
+    PopulationEffect,
+    RankedItem,
+    RankMove,
+    SuggestedAddition,
+    WhatIfResult,
+    WhyNot,
+)
 from .search import additions_that_lift, smallest_removal
 
 log = logging.getLogger(__name__)

@@ -22,9 +22,10 @@ A mapping file has three tables::
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pandas as pd
 
@@ -84,7 +85,7 @@ class SourceMapping:
         if self.delimiter in ('"', "\n", "\r"):
             raise MappingError("[options] delimiter cannot be a quote or a line break")
 
-    def with_options(self, **changes: Any) -> "SourceMapping":
+    def with_options(self, **changes: Any) -> SourceMapping:
         return replace(self, **changes)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -155,7 +155,7 @@ def ingest(workspace: Workspace, source: str | Path, mapping: SourceMapping,
         sources = [SourceRecord(path=t.path, sha256=t.sha256, rows_read=t.rows_read,
                                 rows_added=int((~present & new_events["event_key"].isin(t.events["event_key"])).sum()),
                                 rows_rejected=t.rows_invalid,
-                                ingested_at=datetime.now(timezone.utc).isoformat()) for t in tables]
+                                ingested_at=datetime.now(UTC).isoformat()) for t in tables]
         catalog_changed = catalog is not None
         if len(to_add) or catalog_changed:
             version = workspace.commit(to_add, catalog, sources)
@@ -211,7 +211,7 @@ def _write_rejects(workspace: Workspace, tables: list[ValidatedTable]) -> str | 
             issues.append(frame)
     if not issues:
         return None
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     target = workspace.rejected_path / f"rejected-{stamp}.csv"
     pd.concat(issues, ignore_index=True).sort_values(["file", "line"]).to_csv(target, index=False)
     return str(target)
@@ -275,7 +275,7 @@ def ingest_records(workspace: Workspace, records: list[dict[str, object]], sourc
         to_add = table.events[~present]
         catalog = _merge_catalog(workspace.items(), [], None, to_add["item_id"])
         record = SourceRecord(path=source, sha256="", rows_read=table.rows_read, rows_added=len(to_add),
-                              rows_rejected=0, ingested_at=datetime.now(timezone.utc).isoformat())
+                              rows_rejected=0, ingested_at=datetime.now(UTC).isoformat())
         version = workspace.commit(to_add, catalog, [record]) if len(to_add) else workspace.data_version
     counts = to_add["behaviour"].value_counts()
     events = table.events

@@ -9,7 +9,7 @@ and identical duplicate rows (per the mapping's duplicate policy).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -196,7 +196,7 @@ def _behaviours(text: dict[str, pd.Series], empty: dict[str, pd.Series], value: 
 
 def _timestamps(raw: pd.Series, empty: pd.Series, mapping: SourceMapping, issues: _Collector,
                 now: datetime | None) -> pd.Series:
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     latest = pd.Timestamp(now + timedelta(days=1))
     unit = mapping.timestamp_unit
     fmt = mapping.timestamp_format

@@ -6,8 +6,7 @@
 """
 
 from .als import ALS
-from .base import (Contribution, NotFittedError, Ranker, UnknownItemError, UnknownUserError,
-                   DEFAULT_BEHAVIOUR_WEIGHTS)
+from .base import DEFAULT_BEHAVIOUR_WEIGHTS, Contribution, NotFittedError, Ranker, UnknownItemError, UnknownUserError
 from .catalog import ItemCatalog, ItemFilter
 from .ease import EASE
 from .itemknn import ItemKNN

@@ -26,9 +26,10 @@ import copy
 import logging
 import pickle
 from abc import ABC, abstractmethod
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Iterable, Self, Sequence
+from typing import Any, ClassVar, Self
 
 import numpy as np
 import pandas as pd
@@ -362,7 +363,7 @@ class Ranker(ABC):
         other._refresh()
         return other
 
-    def _refresh(self) -> None:
+    def _refresh(self) -> None:  # noqa: B027 - optional hook, deliberately empty by default
         """Recompute derived scoring state after :meth:`with_params` (default: nothing)."""
 
     def save(self, path: str | Path) -> Path:
@@ -378,7 +379,7 @@ class Ranker(ABC):
         return target
 
     @classmethod
-    def load(cls, path: str | Path) -> "Ranker":
+    def load(cls, path: str | Path) -> Ranker:
         """Read a ranker written by :meth:`save` (only load files you wrote: this is pickle)."""
         with open(path, "rb") as handle:
             data = pickle.load(handle)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 import numpy as np
 import pandas as pd
@@ -23,7 +23,7 @@ class ItemFilter:
     item_ids: frozenset[str] | None = None
 
     @classmethod
-    def allow(cls, item_ids: Iterable[str]) -> "ItemFilter":
+    def allow(cls, item_ids: Iterable[str]) -> ItemFilter:
         """A filter that lets only ``item_ids`` through."""
         return cls(item_ids=frozenset(str(i) for i in item_ids))
 
@@ -44,7 +44,7 @@ class ItemCatalog:
     prices: np.ndarray       # float, NaN if none
 
     @classmethod
-    def build(cls, events: pd.DataFrame, items: pd.DataFrame | None) -> "ItemCatalog":
+    def build(cls, events: pd.DataFrame, items: pd.DataFrame | None) -> ItemCatalog:
         """All catalog items, then any item seen only in the events (in first-seen order)."""
         frame = (items if items is not None and len(items) else
                  pd.DataFrame({"item_id": pd.Series(dtype="string")}))

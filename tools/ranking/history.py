@@ -55,22 +55,22 @@ class History:
         return int(self.items.shape[0])
 
     @classmethod
-    def empty(cls) -> "History":
+    def empty(cls) -> History:
         return cls(np.zeros(0, np.int64), np.zeros(0, np.int8), np.zeros(0, np.float64),
                    np.zeros(0, np.uint64), np.zeros(0, np.float64))
 
-    def take(self, selector: np.ndarray) -> "History":
+    def take(self, selector: np.ndarray) -> History:
         """The events picked by a boolean mask or an index array."""
         return History(self.items[selector], self.behaviours[selector], self.days[selector],
                        self.keys[selector], self.values[selector])
 
-    def without(self, position: int) -> "History":
+    def without(self, position: int) -> History:
         """The history with the event at ``position`` removed."""
         keep = np.ones(len(self), dtype=bool)
         keep[position] = False
         return self.take(keep)
 
-    def known(self) -> "History":
+    def known(self) -> History:
         """Only the events on items the ranker knows."""
         return self.take(self.items >= 0)
 
@@ -108,7 +108,7 @@ class EventLog:
     events: History        # all events, grouped by user, in time order within a user
 
     @classmethod
-    def from_events(cls, events: pd.DataFrame, item_index: pd.Index) -> "EventLog":
+    def from_events(cls, events: pd.DataFrame, item_index: pd.Index) -> EventLog:
         frame = events.assign(user_id=events["user_id"].astype(str))
         order = np.lexsort((to_days(frame["timestamp"]), frame["user_id"].to_numpy(dtype=object)))
         frame = frame.iloc[order]

@@ -26,15 +26,15 @@ event changes the score by exactly its contribution (at a fixed reference time).
 from __future__ import annotations
 
 import logging
-from typing import Any, ClassVar, Mapping
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 import numpy as np
 import scipy.sparse as sp
 
 from .base import Ranker, weight_vector
 from .history import BEHAVIOUR_CODE, History
-from .similarity import (conversion_rates, cooccurrence_similarity, ease_similarity,
-                         interaction_matrix, item_user_counts)
+from .similarity import conversion_rates, cooccurrence_similarity, ease_similarity, interaction_matrix, item_user_counts
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +130,7 @@ class WhyrecRanker(Ranker):
         self.prior_ = (self.popularity_weight * self.popularity_
                        + self.conversion_weight * self.conversion_ / max(float(self.conversion_.max()), 1e-12))
 
-    def with_behaviour_weights(self, weights: Mapping[str, float]) -> "WhyrecRanker":
+    def with_behaviour_weights(self, weights: Mapping[str, float]) -> WhyrecRanker:
         """A fitted copy scoring with other behaviour weights (e.g. causal effect estimates).
 
         Behaviours not in ``weights`` keep their current weight; nothing is refitted.

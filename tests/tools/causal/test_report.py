@@ -8,8 +8,14 @@ from dataclasses import replace
 import pandas as pd
 import pytest
 
-from whyrec.tools.causal import (InfluenceReport, effects_cli, graph_picture, load_or_estimate,
-                                 pair_behaviours, pair_effects)
+from whyrec.tools.causal import (
+    InfluenceReport,
+    effects_cli,
+    graph_picture,
+    load_or_estimate,
+    pair_behaviours,
+    pair_effects,
+)
 from whyrec.tools.causal import report as report_module
 from whyrec.tools.causal.report import report_path
 from whyrec.tools.demo import DemoConfig, build_demo_workspace

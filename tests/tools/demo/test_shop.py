@@ -8,8 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from whyrec.tools.demo import (DemoConfig, GroundTruth, build_demo_workspace, generate_shop,
-                               load_ground_truth)
+from whyrec.tools.demo import DemoConfig, GroundTruth, build_demo_workspace, generate_shop, load_ground_truth
 from whyrec.tools.schema import EVENT_COLUMNS, FUNNEL, ITEM_COLUMNS, compute_event_keys, empty_events
 from whyrec.tools.workspace import Workspace
 
