@@ -11,15 +11,19 @@ import csv
 import hashlib
 import io
 import json
+import logging
+from array import array
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from ..schema import canonical_behaviour
 from .mapping import MappingError, SourceMapping
+
+log = logging.getLogger(__name__)
 
 SUPPORTED_SUFFIXES = (".csv", ".tsv", ".txt", ".csv.gz", ".parquet", ".pq")
 
@@ -226,29 +230,64 @@ def _read_csv_by_rows(path: Path, mapping: SourceMapping, tracker: _ByteProgress
     (the right number of fields, and a known behaviour where the mapping has one): an opening
     quote that was never closed. Such a row is its first physical line alone; reading goes on
     from the line after it, so one stray quote costs one row, not the rest of the file.
+
+    Two passes: Python's csv module finds each row's lines and the malformed ones (keeping only
+    line numbers), then pandas' C parser reads the file without the malformed lines, which is
+    several times faster and smaller than keeping Python strings. If pandas does not find the
+    same rows (an exotic quoting both parse differently), the fields of the first pass are used.
     """
-    columns: list[list[str | None]] = []
-    starts: list[int] = []
-    ends: list[int] = []
-    malformed: list[tuple[int, str]] = []
-    malformed_ends: list[int] = []
-    names: list[str | int] = []
-    wanted: list[int] = []
+    scan = _scan_rows(path, mapping, tracker, keep_fields=False)
+    frame = _parse_kept_lines(path, mapping, scan) if scan.expected is not None else None
+    if frame is None:
+        scan = _scan_rows(path, mapping, None, keep_fields=True)
+        frame = pd.DataFrame({f: pd.Series(v, dtype=object) for f, v in zip(mapping.columns, scan.columns)})
+        if frame.empty and not len(frame.columns):
+            frame = pd.DataFrame({f: pd.Series(dtype=object) for f in mapping.columns})
+    if tracker is not None:
+        tracker.to(path.stat().st_size)
+    return RawTable(path, frame, pd.Series(scan.starts, index=frame.index, dtype="int64"), scan.malformed,
+                    file_sha256(path), line_ends=pd.Series(scan.ends, index=frame.index, dtype="int64"),
+                    malformed_ends=scan.malformed_ends,
+                    header=[str(n) for n in scan.header_row] if scan.header_row is not None else None)
+
+
+@dataclass
+class _Scan:
+    """What the csv module found: rows by their lines, malformed rows, the header."""
+
+    starts: array = field(default_factory=lambda: array("q"))
+    ends: array = field(default_factory=lambda: array("q"))
+    malformed: list[tuple[int, str]] = field(default_factory=list)
+    malformed_ends: list[int] = field(default_factory=list)
+    #: Lines left out of the second pass: the malformed rows' (their first line, or all of a
+    #: row with too many fields).
+    dropped: set[int] = field(default_factory=set)
+    names: list[str | int] = field(default_factory=list)
+    expected: int | None = None
     header_row: list[str] | None = None
+    columns: list[list[str | None]] = field(default_factory=list)
+
+
+def _text_encoding(mapping: SourceMapping) -> str:
+    return "utf-8-sig" if mapping.encoding.lower().replace("_", "-") in ("utf-8", "utf8") else mapping.encoding
+
+
+def _scan_rows(path: Path, mapping: SourceMapping, tracker: _ByteProgress | None, keep_fields: bool) -> _Scan:
+    scan = _Scan()
+    wanted: list[int] = []
     limit = csv.field_size_limit()
     csv.field_size_limit(max(limit, 1 << 30))  # a huge field is a value to validate, not a crash
     try:
-        encoding = "utf-8-sig" if mapping.encoding.lower().replace("_", "-") in ("utf-8", "utf8") else mapping.encoding
-        with open(path, encoding=encoding, errors="replace", newline="") as handle:
+        with open(path, encoding=_text_encoding(mapping), errors="replace", newline="") as handle:
             lines = _Lines(handle, tracker)
             reader = csv.reader(lines, delimiter=mapping.delimiter)
-            expected: int | None = None
 
             def set_aside(reason: str, whole_row: bool = False) -> None:
                 taken = lines.take_row()
                 first, last = taken[0][0], taken[-1 if whole_row else 0][0]
-                malformed.append((first, reason))
-                malformed_ends.append(last)
+                scan.malformed.append((first, reason))
+                scan.malformed_ends.append(last)
+                scan.dropped.update(number for number, _ in (taken if whole_row else taken[:1]))
                 if not whole_row:
                     lines.push_back(taken[1:])
 
@@ -278,41 +317,79 @@ def _read_csv_by_rows(path: Path, mapping: SourceMapping, tracker: _ByteProgress
                 if not row or row == [""]:
                     lines.take_row()
                     continue
-                if expected is None:  # the first row: the header, or the first data row
-                    expected = len(row)
-                    names = _unique_names(row) if mapping.header else list(range(expected))
-                    wanted = [_column_position(mapping, field_name, names, path)
+                if scan.expected is None:  # the first row: the header, or the first data row
+                    scan.expected = len(row)
+                    scan.names = _unique_names(row) if mapping.header else list(range(scan.expected))
+                    wanted = [_column_position(mapping, field_name, scan.names, path)
                               for field_name in mapping.columns]
-                    columns = [[] for _ in wanted]
-                    lines.looks_like_row = _row_test(mapping, names, expected)
+                    scan.columns = [[] for _ in wanted]
+                    lines.looks_like_row = _row_test(mapping, scan.names, scan.expected)
                     if mapping.header:
-                        header_row = row
+                        scan.header_row = row
                         lines.take_row()
                         continue
-                elif len(row) > expected:
-                    set_aside(f"expected {expected} fields, found {len(row)}", whole_row=True)
+                elif len(row) > scan.expected:
+                    set_aside(f"expected {scan.expected} fields, found {len(row)}", whole_row=True)
                     continue
                 taken = lines.take_row()
-                starts.append(taken[0][0])
-                ends.append(taken[-1][0])
-                for values, position in zip(columns, wanted):
-                    values.append(row[position] if position < len(row) else None)  # short rows: missing
+                scan.starts.append(taken[0][0])
+                scan.ends.append(taken[-1][0])
+                if keep_fields:
+                    for values, position in zip(scan.columns, wanted):
+                        values.append(row[position] if position < len(row) else None)  # short rows: missing
     except LookupError as exc:
         raise MappingError(f"[options] encoding: {exc}") from exc
     finally:
         csv.field_size_limit(limit)
-    if tracker is not None:
-        tracker.to(path.stat().st_size)
-    if expected is None:  # an empty file: the mapping still has to name real columns
+    if scan.expected is None:  # an empty file: the mapping still has to name real columns
         for field_name in mapping.columns:
             _column_position(mapping, field_name, [], path)
-    frame = pd.DataFrame({f: pd.Series(v, dtype=object) for f, v in zip(mapping.columns, columns)})
-    if frame.empty and not len(frame.columns):
-        frame = pd.DataFrame({f: pd.Series(dtype=object) for f in mapping.columns})
-    return RawTable(path, frame, pd.Series(starts, index=frame.index, dtype="int64"), malformed,
-                    file_sha256(path), line_ends=pd.Series(ends, index=frame.index, dtype="int64"),
-                    malformed_ends=malformed_ends,
-                    header=[str(n) for n in header_row] if header_row is not None else None)
+    return scan
+
+
+class _KeptLines(io.RawIOBase):
+    """The file's lines without the dropped ones, re-encoded as UTF-8, for pandas to parse."""
+
+    def __init__(self, handle: io.TextIOWrapper, dropped: set[int]) -> None:
+        self._lines = enumerate(iter(handle.readline, ""), start=1)
+        self._dropped = dropped
+        self._pending = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def, override]
+        while len(self._pending) < len(buffer):
+            chunk = []
+            for number, text in self._lines:
+                if number not in self._dropped:
+                    chunk.append(text)
+                if len(chunk) >= 4096:
+                    break
+            if not chunk:
+                break
+            self._pending += "".join(chunk).encode("utf-8", "surrogatepass")
+        n = min(len(buffer), len(self._pending))
+        buffer[:n] = self._pending[:n]
+        self._pending = self._pending[n:]
+        return n
+
+
+def _parse_kept_lines(path: Path, mapping: SourceMapping, scan: _Scan) -> pd.DataFrame | None:
+    """The kept rows' mapped fields parsed by pandas, or None if pandas finds other rows."""
+    with open(path, encoding=_text_encoding(mapping), errors="replace", newline="") as handle:
+        stream = io.BufferedReader(_KeptLines(handle, scan.dropped), 1 << 20)
+        try:
+            table = pd.read_csv(stream, sep=mapping.delimiter, header=0 if mapping.header else None,
+                                dtype=str, keep_default_na=False, na_values=[], encoding="utf-8",
+                                encoding_errors="replace")
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError):
+            return None
+    if (not isinstance(table.index, pd.RangeIndex) or len(table) != len(scan.starts)
+            or [str(c) for c in table.columns] != [str(c) for c in scan.names]):
+        log.debug("%s: pandas read other rows than the csv module; using the csv module's", path)
+        return None
+    return _select_columns(table, mapping, path)
 
 
 _UNCLOSED_AT_END = "a quoted field opens on this line and is never closed (the file ends inside it)"

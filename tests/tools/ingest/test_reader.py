@@ -156,3 +156,13 @@ def test_a_position_written_in_quotes_says_to_drop_the_quotes(tmp_path: Path) ->
     assert 'user_id = "0"' in str(info.value) and "without quotes" in str(info.value)
     assert "user_id = 0" in str(info.value)
     assert "it has ['0'" not in str(info.value)
+
+
+def test_exact_reader_agrees_with_itself_when_pandas_names_columns_otherwise(tmp_path: Path) -> None:
+    """An unnamed column (pandas calls it "Unnamed: 5") and a stray quote: the second pass is
+    refused and the csv module's own fields are used; the result is the same."""
+    lines = [HEADER + ",", *[line + "," for line in good(3)], UNCLOSED + ",", "",
+             *[line + ",x" for line in good(2, "v")]]
+    result = ingest(Workspace.create(tmp_path / "ws"), write(tmp_path / "log.csv", lines),
+                    SourceMapping(columns=COLUMNS), skip_invalid=True)
+    assert (result.rows_added, result.rows_rejected) == (5, 1)
