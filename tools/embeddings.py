@@ -149,6 +149,12 @@ class _NumpyMiniLM:
             raise RuntimeError("unexpected model configuration for the NumPy encoder")
 
     def encode(self, texts: list[str]) -> np.ndarray:
+        # A query's matrices are tiny: BLAS threads only add hand-offs, and on a busy machine they
+        # made a query 8x slower (377 ms against 48 ms p50 single-threaded, load 7 on 2 cores).
+        with single_threaded_blas():
+            return self._encode(texts)
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
         encodings = self.tokenizer.encode_batch(texts)
         length = max(len(e.ids) for e in encodings)
         ids = np.zeros((len(texts), length), dtype=np.int64)
@@ -192,6 +198,19 @@ class _NumpyMiniLM:
         mean = x.mean(-1, keepdims=True)
         var = ((x - mean) ** 2).mean(-1, keepdims=True)
         return (x - mean) / np.sqrt(var + self.eps) * self.w[name + ".weight"] + self.w[name + ".bias"]
+
+
+@lru_cache(maxsize=1)
+def _blas_controller() -> Any:
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
+def single_threaded_blas() -> Any:
+    """A context in which BLAS (numpy's matrix products) runs on one thread: for the small
+    products of one query, threads only add hand-offs and contention on a busy machine."""
+    return _blas_controller().limit(limits=1, user_api="blas")
 
 
 def _erf(x: np.ndarray) -> np.ndarray:

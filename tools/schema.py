@@ -78,7 +78,7 @@ MAX_TEXT_LENGTH: Mapping[str, int] = {
     "session_id": 256, "title": 500, "category": 300, "brand": 200, "description": 5_000,
 }
 #: Text fields shown on one line: no line breaks, tabs or other control characters.
-ONE_LINE_FIELDS: tuple[str, ...] = ("session_id", "title", "category", "brand")
+ONE_LINE_FIELDS: tuple[str, ...] = ("title", "category", "brand")
 
 
 def id_problem(value: str) -> str | None:

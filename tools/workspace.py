@@ -392,8 +392,9 @@ class Workspace:
                 if path.name not in referenced:
                     log.info("removing leftover %s from an interrupted write", path)
                     path.unlink(missing_ok=True)
+        # Only what writers holding the lock create: derived artefacts are written without it.
         for path in [self.path / (MANIFEST + ".tmp"), self.path / (CHROMA_POINTER + ".tmp"),
-                     *(self.path / "rejected").glob("*.tmp"), *(self.path / "derived").glob("*.tmp")]:
+                     *(self.path / "rejected").glob("*.tmp")]:
             if path.exists():
                 log.info("removing leftover %s from an interrupted write", path)
                 path.unlink(missing_ok=True)

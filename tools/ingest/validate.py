@@ -135,8 +135,10 @@ def validate(raw: RawTable, mapping: SourceMapping, now: datetime | None = None,
     for field_name in ID_FIELDS:
         issues.flag(empty[field_name], field_name, text[field_name], f"missing {field_name}")
         problems = id_problems(text[field_name].where(~empty[field_name] & ~garbled[field_name], "x"))
-        issues.flag(problems.notna(), field_name, text[field_name],
-                    f"not a valid {field_name.replace('_', ' ')}: it " + problems.fillna(""))
+        invalid = problems.notna()
+        if invalid.any():
+            issues.flag(invalid, field_name, text[field_name],
+                        f"not a valid {field_name.replace('_', ' ')}: it " + problems.fillna("").astype(str))
     for field_name, longest in MAX_TEXT_LENGTH.items():
         if field_name not in text:
             continue
