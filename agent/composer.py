@@ -11,20 +11,19 @@ from collections.abc import Sequence
 from typing import Any
 
 from whyrec.prompts import templates
-from whyrec.tools.schema import behaviour_phrase
+from whyrec.prompts.catalogue import message
 
+from .failure import ToolFailure
 from .intents import Intent
-
-_ZH_PHRASES = {"view": "浏览了{t}", "click": "点击了{t}", "favourite": "收藏了{t}", "cart": "把{t}加入了购物车",
-               "purchase": "购买了{t}", "rating": "给{t}打了分"}
-_ZH_KINDS = {"view": "浏览", "click": "点击", "favourite": "收藏", "cart": "加购", "purchase": "购买", "rating": "评分"}
 
 
 def phrase(behaviour: str, title: str, language: str) -> str:
     """'added X to cart' / '把X加入了购物车'."""
-    if language == "zh":
-        return _ZH_PHRASES.get(behaviour, "{t}").format(t=title)
-    return behaviour_phrase(behaviour, title)
+    return message(f"behaviour.did.{behaviour}", language, title=title)
+
+
+def behaviour_name(behaviour: str, language: str) -> str:
+    return message(f"behaviour.name.{behaviour}", language)
 
 
 def _fmt(value: float, digits: int = 3) -> str:
@@ -40,9 +39,9 @@ class Composer:
 
     def compose(self, intent: Intent, results: Sequence[tuple[str, Any]], user_id: str) -> str:
         """``results``: (tool name, artifact) pairs of this turn, in call order."""
-        errors = [a for name, a in results if isinstance(a, Exception)]
+        errors = [a for name, a in results if isinstance(a, ToolFailure)]
         if errors:
-            return self.t["error"].format(message=str(errors[0]))
+            return self.t["error"].format(message=errors[0].message)
         by_name: dict[str, list[Any]] = defaultdict(list)
         for name, artifact in results:
             by_name[name].append(artifact)
@@ -116,9 +115,8 @@ class Composer:
             lines.append(t["important_line"].format(
                 rank=n, phrase=phrase(reason.behaviour, reason.title, self.language),
                 date=reason.timestamp.date().isoformat(), value=_fmt(total), items=", ".join(titles[:3])))
-        names = _ZH_KINDS if self.language == "zh" else {}
         lines.append(t["important_by_type"].format(
-            parts=", ".join(f"{names.get(b, b)} {_fmt(v)}" for b, v in by_type.items())))
+            parts=", ".join(f"{behaviour_name(b, self.language)} {_fmt(v)}" for b, v in by_type.items())))
         return "\n".join(lines)
 
     def effects(self, result: Any) -> str:
@@ -148,7 +146,7 @@ class Composer:
     def history(self, result: Any) -> str:
         t = self.t
         scope = (t["history_scope_behaviour"].format(behaviours=", ".join(
-            _ZH_KINDS.get(b, b) if self.language == "zh" else b for b in result.behaviours))
+            behaviour_name(b, self.language) for b in result.behaviours))
             if result.behaviours else "")
         if not result.hits:
             return t["history_empty"].format(scope=scope)

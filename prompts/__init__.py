@@ -1,6 +1,7 @@
 """Prompts and answer templates, as files: system prompts and templates in English and Chinese.
 
->>> load_template("en", "recommend_intro").format(n=3)          # doctest: +SKIP
+>>> load_template("en", "recommend_intro").format(n=3, scope="")
+'Here are 3 picks for you:'
 """
 
 from __future__ import annotations

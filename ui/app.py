@@ -18,17 +18,15 @@ All behaviour lives in :mod:`whyrec.ui.callbacks`; this module only wires it to 
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
-os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before gradio is imported: no network look-ups
-
-import gradio as gr
+import gradio as gr  # the package's __init__ has quieted it (no analytics, no look-ups)
 from fastapi import FastAPI
 
+from whyrec.agent.auth import KeyRing
 from whyrec.agent.core import Agent
-from whyrec.agent.runtime import Runtime
+from whyrec.tools.service import WhyrecService
 
 from .callbacks import ADDABLE_BEHAVIOURS, MAX_CARDS, SEGMENTS, Callbacks, ChatStep, Panels, UIState, UserView
 from .i18n import LANGUAGES, behaviour_name, label
@@ -56,9 +54,9 @@ SCROLL_TO_PANELS = """(...args) => {
 }"""
 
 
-def build_blocks(runtime: Runtime, agent: Agent, pace: float = STREAM_PACE) -> gr.Blocks:
-    """The whole page for one runtime and agent (shared by every browser session)."""
-    ui = Callbacks(runtime, agent, pace=pace)
+def build_blocks(service: WhyrecService, agent: Agent, pace: float = STREAM_PACE) -> gr.Blocks:
+    """The whole page for one service and agent (shared by every browser session)."""
+    ui = Callbacks(service, agent, pace=pace)
     en = "en"
 
     with gr.Blocks(title="whyrec") as demo:
@@ -307,15 +305,12 @@ def bound_user(request: gr.Request | None) -> str | None:
     return None if name in (None, "", ADMIN_LOGIN) else str(name)
 
 
-def login_check(api_keys: tuple[str, ...]) -> Callable[[str, str], bool]:
+def login_check(ring: KeyRing) -> Callable[[str, str], bool]:
     """Gradio's auth callable when ``WHYREC_API_KEYS`` is set: the password is an API key.
 
     A key bound to a user (``key:user_id``) logs in as that user id and sees only that user;
     an admin key logs in as ``admin`` (sees everyone) or as any user id (sees only that one).
     """
-    from whyrec.agent.api import KeyRing
-
-    ring = KeyRing(api_keys)
 
     def check(username: str, password: str) -> bool:
         principal = ring.principal(password)
@@ -328,17 +323,17 @@ def login_check(api_keys: tuple[str, ...]) -> Callable[[str, str], bool]:
     return check
 
 
-def mount_ui(app: FastAPI, runtime: Runtime, agent: Agent) -> FastAPI:
+def mount_ui(app: FastAPI, service: WhyrecService, agent: Agent, keys: KeyRing | None = None) -> FastAPI:
     """Mount the chat UI at ``/`` on ``app`` (mount it last: the API's routes come first).
 
     With API keys configured the page asks for a login (see :func:`login_check`), so it never
     shows more than the HTTP API would to the same key.
     """
-    demo = build_blocks(runtime, agent)
-    keys = runtime.settings.api_keys
+    demo = build_blocks(service, agent)
+    keys = keys if keys is not None else KeyRing.parse(service.settings.api_keys)
     return gr.mount_gradio_app(app, demo, path="/", css=CSS, footer_links=[], show_error=False,
                                theme=gr.themes.Soft(), ssr_mode=False,
-                               auth=login_check(keys) if keys else None,
+                               auth=login_check(keys) if keys.enabled else None,
                                auth_message="Log in with your whyrec API key as the password: as "
                                             f"'{ADMIN_LOGIN}' with an admin key, or as your user id "
-                                            "with a key bound to you." if keys else None)
+                                            "with a key bound to you." if keys.enabled else None)

@@ -1,13 +1,10 @@
 """The page's callbacks as plain functions: they take and return plain data, never Gradio objects.
 
-Each one asks the agent (or, for the what-if control, ``runtime.explainer.what_if``) and turns
+Each one asks the agent (chat) or the service (user lists, what-if control, effects) and turns
 the result into view data with :mod:`whyrec.ui.views`; :mod:`whyrec.ui.app` wires them to the
 components. Errors come back as readable text in the result (``error``), never as a traceback.
 
->>> ui = Callbacks(runtime, agent)                                      # doctest: +SKIP
->>> state = ui.pick_user("u001", UIState()).state                       # doctest: +SKIP
->>> for step in ui.recommend(state): pass                               # doctest: +SKIP
->>> ui.panels(step.state).cards[0]                                      # doctest: +SKIP
+``tests/ui/test_callbacks.py`` drives them as the page does (pick a user, recommend, Why?).
 """
 
 from __future__ import annotations
@@ -23,8 +20,7 @@ import pandas as pd
 
 from whyrec.agent.core import Agent, AgentError
 from whyrec.agent.language import detect_language
-from whyrec.agent.runtime import Runtime
-from whyrec.tools.schema import FUNNEL
+from whyrec.tools.service import FUNNEL, ServiceError, WhyrecService
 
 from . import views
 from .i18n import check, label
@@ -107,10 +103,10 @@ class EffectsView:
 
 
 class Callbacks:
-    """The UI's behaviour, bound to one runtime and agent (shared by every browser session)."""
+    """The UI's behaviour, bound to one service and agent (shared by every browser session)."""
 
-    def __init__(self, runtime: Runtime, agent: Agent, pace: float = 0.0, max_cards: int = MAX_CARDS) -> None:
-        self.runtime = runtime
+    def __init__(self, service: WhyrecService, agent: Agent, pace: float = 0.0, max_cards: int = MAX_CARDS) -> None:
+        self.service = service
         self.agent = agent
         self.pace = pace            # seconds between streamed chunks (0 in tests)
         self.max_cards = max_cards
@@ -118,7 +114,7 @@ class Callbacks:
     # -- the page and the status line ---------------------------------------------------------
     def status(self, state: UIState) -> str:
         try:
-            stats = self.runtime.workspace.stats().to_json()
+            stats = self.service.stats().to_json()
         except Exception as exc:  # the status line must render even when the workspace does not
             log.warning("workspace stats unavailable: %s", exc)
             stats = None
@@ -129,11 +125,10 @@ class Callbacks:
     def user_choices(self, query: str = "", allowed: str | None = None) -> list[str]:
         """Up to :data:`USER_CHOICES` known user ids containing ``query`` (case-insensitive);
         only ``allowed`` when the session is bound to one user."""
-        users = pd.Index([allowed] if allowed is not None else self.runtime.ranker.user_ids).astype(str)
-        query = (query or "").strip()
-        if query:
-            users = users[users.str.contains(query, case=False, regex=False)]
-        return list(users[:USER_CHOICES])
+        if allowed is not None:
+            query = (query or "").strip().lower()
+            return [allowed] if query in allowed.lower() else []
+        return self.service.users(query, limit=USER_CHOICES)
 
     # -- picking a user ----------------------------------------------------------------------
     def search_users(self, query: str, state: UIState,
@@ -175,14 +170,14 @@ class Callbacks:
             state.user_id = None
             return UserView(state, empty, label("pick_user_first", language), [], [])
         try:
-            if not self.runtime.knows_user(user_id):
+            if not self.service.knows_user(user_id):
                 message = label("unknown_user", language, user_id=user_id)
                 state.user_id = None
                 return UserView(state, empty, f"⚠️ {message}", [], [], error=message)
-            from whyrec.tools.behaviour_store import user_history
-
-            history = user_history(self.runtime.workspace, user_id, limit=max(HISTORY_ROWS, WHATIF_ROWS))
-            total = int((self.runtime.workspace.events()["user_id"] == user_id).sum())
+            recent = self.service.history(user_id, limit=max(HISTORY_ROWS, WHATIF_ROWS))
+            history = pd.DataFrame([e.to_json() | {"timestamp": e.timestamp} for e in recent.events],
+                                   columns=["event_key", "item_id", "title", "behaviour", "timestamp", "value"])
+            total = recent.total
             items = self.item_choices(state, history)
         except Exception as exc:
             log.exception("loading user %s failed", user_id)
@@ -197,12 +192,14 @@ class Callbacks:
 
     def item_choices(self, state: UIState, history: pd.DataFrame | None = None) -> list[tuple[str, str]]:
         """Items offered for "add a behaviour": the cards, the user's own items, then the catalog."""
-        items = self.runtime.workspace.items()
+        catalog = self.service.items(limit=WHATIF_ITEMS)
+        titles = {i.item_id: i.title for i in catalog}
         ids: list[str] = [r["item_id"] for r in state.recommendations]
+        titles.update({str(r["item_id"]): str(r["title"]) for r in state.recommendations})
         if history is not None:
             ids += [str(i) for i in history["item_id"]]
-        ids += [str(i) for i in items["item_id"].head(WHATIF_ITEMS)]
-        titles = items.set_index("item_id")["title"]
+            titles.update(zip(history["item_id"].astype(str), history["title"].astype(str), strict=True))
+        ids += [i.item_id for i in catalog]
         seen: dict[str, None] = {}
         for item_id in ids:
             seen.setdefault(item_id, None)
@@ -229,7 +226,7 @@ class Callbacks:
         if language is None:  # typed text: Chinese text gets a Chinese answer whatever the switch says
             language = "zh" if detect_language(message) == "zh" else state.language
         state.messages.append({"role": "user", "content": message})
-        tools_message = {"role": "assistant", "content": "",
+        tools_message: dict[str, Any] = {"role": "assistant", "content": "",
                          "metadata": {"title": "🔧 " + label("tools", language), "status": "pending"}}
         state.messages.append(tools_message)
         answer_message: dict[str, Any] | None = None
@@ -312,7 +309,7 @@ class Callbacks:
             # the card's item directly, with the same explainer the agent's tool uses.
             try:
                 k = max(len(step.state.recommendations), 5)
-                step.state.explanation = self.runtime.explainer.explain(step.state.user_id, item_id, k=k).to_json()
+                step.state.explanation = self.service.explain(str(step.state.user_id), item_id, k=k).to_json()
             except Exception as exc:
                 log.exception("explaining %s failed", item_id)
                 step.error = label("failed", state.language, error=exc)
@@ -374,12 +371,12 @@ class Callbacks:
         add: list[tuple[str, str]] = []
         try:
             if add_item:
-                add.append((self._resolve_item(str(add_item)), add_behaviour or "view"))
+                add.append((self.service.resolve_item(str(add_item)), add_behaviour or "view"))
             if not remove and not add:
                 return WhatIfView(state, label("whatif_nothing", language), views.whatif_frame(None, language))
             k = max(len(state.recommendations), 5)
-            result = self.runtime.explainer.what_if(state.user_id, remove=remove, add=add, k=k)
-        except Exception as exc:  # unknown item, stale event key: readable, not a traceback
+            result = self.service.what_if(state.user_id, remove=remove, add=add, k=k)
+        except ServiceError as exc:  # unknown item, stale event key: readable, not a traceback
             log.warning("what-if failed for %s: %s", state.user_id, exc)
             error = label("failed", language, error=exc)
             return WhatIfView(state, f"⚠️ {error}", views.whatif_frame(None, language), error)
@@ -388,40 +385,23 @@ class Callbacks:
         return WhatIfView(state, self._whatif_text(state.what_if, language),
                           views.whatif_frame(state.what_if, language))
 
-    def _resolve_item(self, text: str) -> str:
-        items = self.runtime.workspace.items()
-        ids = items["item_id"].astype(str)
-        text = text.strip()
-        if (ids == text).any():
-            return text
-        if text.endswith(")") and "(" in text:  # "Title (id)" typed or pasted from the list
-            inner = text[text.rindex("(") + 1:-1].strip()
-            if (ids == inner).any():
-                return inner
-        exact = items.loc[items["title"].astype(str).str.lower() == text.lower(), "item_id"]
-        if len(exact):
-            return str(exact.iloc[0])
-        raise KeyError(f"no item with id or title {text!r} in the catalog")
-
     # -- the effects tab ----------------------------------------------------------------------
     def effects(self, segment: str | None, language: str) -> EffectsView:
         """The causal graph picture and the behaviour effects (population or by ``segment``)."""
-        from whyrec.tools.causal import graph_picture
-
         segment = segment if segment in SEGMENTS else "all"
         try:
-            picture = str(graph_picture(self.runtime.workspace))
+            picture: str | None = str(self.service.causal_graph())
         except Exception as exc:
             log.warning("drawing the causal graph failed: %s", exc)
             picture = None
         try:
-            report = self.runtime.report if segment == "all" else self.runtime.segment_report(segment)
-            effects = [e.to_json() for e in report.effects if segment != "all" or e.segment == "all"]
+            report = self.service.effects(segment=None if segment == "all" else segment)
+            effects = [e.to_json() for e in report.effects]
         except Exception as exc:
             log.exception("loading the causal report failed")
             error = label("failed", language, error=exc)
             return EffectsView(picture, views.behaviour_effects_frame([], language), f"⚠️ {error}", error)
-        version = self.runtime.workspace.data_version
+        version = self.service.status().data_version
         note = ""
         if report.data_version != version:
             note = (f"估计基于数据版本 {report.data_version}（当前 {version}），正在后台重新估计。" if language == "zh"

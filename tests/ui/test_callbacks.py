@@ -9,23 +9,25 @@ from typing import Any
 import pytest
 
 from whyrec.agent.core import Agent, AgentError
-from whyrec.agent.runtime import Runtime
-from whyrec.agent.settings import Settings
+from whyrec.tools.service import WhyrecService
+from whyrec.tools.settings import Settings
 from whyrec.ui.callbacks import Callbacks, ChatStep, UIState
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def runtime(demo_workspace_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Runtime:
+def service(demo_workspace_template: Path, tmp_path_factory: pytest.TempPathFactory) -> WhyrecService:
     path = tmp_path_factory.mktemp("ui") / "ws"
     shutil.copytree(demo_workspace_template, path)
-    return Runtime(Settings(workspace=path))
+    service = WhyrecService(Settings(workspace=path))
+    service.warm_up()  # as the server does at start: the causal report is ready for explanations
+    return service
 
 
 @pytest.fixture(scope="module")
-def ui(runtime: Runtime) -> Callbacks:
-    return Callbacks(runtime, Agent(runtime))
+def ui(service: WhyrecService) -> Callbacks:
+    return Callbacks(service, Agent(service))
 
 
 @pytest.fixture(scope="module")
@@ -162,8 +164,8 @@ class _Broken:
         raise ConnectionError("connection refused by 127.0.0.1:9")
 
 
-def test_failure_inside_the_agent_is_a_message_not_a_traceback(runtime: Runtime, user: str) -> None:
-    ui = Callbacks(runtime, _Broken())  # type: ignore[arg-type]
+def test_failure_inside_the_agent_is_a_message_not_a_traceback(service: WhyrecService, user: str) -> None:
+    ui = Callbacks(service, _Broken())  # type: ignore[arg-type]
     state = UIState(user_id=user)
     step = last(ui.chat("recommend", state))
     text = step.state.messages[-1]["content"]
@@ -171,11 +173,11 @@ def test_failure_inside_the_agent_is_a_message_not_a_traceback(runtime: Runtime,
     assert "broken" in step.status
 
 
-def test_backend_down_falls_back_offline_and_says_so(runtime: Runtime, user: str) -> None:
-    settings = runtime.settings.with_overrides(llm="openai", openai_base_url="http://127.0.0.1:9/v1",
+def test_backend_down_falls_back_offline_and_says_so(service: WhyrecService, user: str) -> None:
+    settings = service.settings.with_overrides(llm="openai", openai_base_url="http://127.0.0.1:9/v1",
                                                llm_timeout=5.0)
-    agent = Agent(Runtime(settings))
-    ui = Callbacks(agent.runtime, agent)
+    agent = Agent(WhyrecService(settings))
+    ui = Callbacks(agent.service, agent)
     state = ui.pick_user(user, UIState()).state
     step = last(ui.recommend(state))
     assert step.error is None and step.state.recommendations

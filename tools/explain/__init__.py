@@ -1,8 +1,5 @@
 """Explanations: which of a user's behaviours made the ranker recommend an item, verified by re-ranking.
-
->>> from whyrec.tools.explain import Explainer                          # doctest: +SKIP
->>> explainer = Explainer(ranker, items, report)                        # doctest: +SKIP
->>> print(explainer.explain("u1", "42", k=10).to_text("zh"))            # doctest: +SKIP
+See :mod:`whyrec.tools.explain.explainer` for a worked example.
 """
 
 from .explainer import Explainer
@@ -20,10 +17,9 @@ from .results import (
                       WhatIfResult,
                       WhyNot,
 )
-from .tool import make_explain_tool, make_what_if_tool
 
 __all__ = [
     "BehaviourTotal", "ChartBar", "Counterfactual", "EventContribution", "Explainer", "Explanation",
     "HypotheticalEvent", "PopulationEffect", "RankMove", "RankedItem", "SuggestedAddition",
-    "WhatIfResult", "WhyNot", "make_explain_tool", "make_what_if_tool",
+    "WhatIfResult", "WhyNot",
 ]

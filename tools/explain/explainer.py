@@ -6,9 +6,20 @@ the chosen events with :meth:`Ranker.rank_history`, and what-ifs are plain re-ra
 stays at the user's reference time (``ranker.as_of(user)``) in every counterfactual, and the
 ``exclude_seen`` rule of the recommend tool applies to the (hypothetical) history being ranked.
 
->>> explainer = Explainer(ranker, items, report)                       # doctest: +SKIP
->>> print(explainer.explain("u1", "42", k=10).to_text())               # doctest: +SKIP
->>> explainer.what_if("u1", remove=explainer.event_keys("u1", "7", "cart"))  # doctest: +SKIP
+>>> import pandas as pd
+>>> events = pd.DataFrame({"user_id": ["u1", "u1", "u2", "u2", "u3"],
+...                        "item_id": ["a", "b", "a", "c", "c"],
+...                        "behaviour": ["view", "cart", "view", "purchase", "view"],
+...                        "timestamp": pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-01",
+...                                                     "2024-01-03", "2024-01-02"], utc=True)})
+>>> from whyrec.tools.ranking import WhyrecRanker
+>>> explainer = Explainer(WhyrecRanker().fit(events))
+>>> why = explainer.explain("u1", "c", k=1)           # c is u1's only pick ...
+>>> [(e.item_id, e.behaviour) for e in why.counterfactual.events], why.counterfactual.verified
+([('a', 'view')], True)
+>>> what_if = explainer.what_if("u1", remove=explainer.event_keys("u1", "a", "view"), k=1)
+>>> [r.item_id for r in what_if.after]                 # ... without that view, a is unseen and wins
+['a']
 """
 
 from __future__ import annotations
@@ -18,6 +29,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -25,11 +37,12 @@ import scipy.sparse as sp
 
 from ..causal.report import pair_effects
 from ..causal.results import POPULATION, InfluenceReport
-from ..ranking.base import Ranker, UnknownItemError, UnknownUserError
+from ..ranking.base import Ranker, UnknownItemError
 from ..ranking.catalog import ItemFilter
 from ..ranking.history import BEHAVIOUR_CODE, History, from_days
-from ..schema import BEHAVIOURS, FUNNEL
-from .effects import TargetRanker, event_effects
+from ..ranking.topk import top_k
+from ..schema import BEHAVIOURS
+from .effects import TargetRanker
 from .results import (
     BehaviourTotal,
     ChartBar,
@@ -195,10 +208,10 @@ class Explainer:
             keep = np.ones(len(state.history), dtype=bool)
             keep[list(candidate)] = False
             reduced = state.history.take(keep)
-            dropped, _ = self._verify_drop(reduced, self._item_id(position), k, filters, state.now)
-            scores = self.ranker.score_history(reduced, now=state.now)
+            # The verification: the ranker re-scores the reduced history from scratch.
+            scores = np.asarray(self.ranker.score_history(reduced, now=state.now), dtype=np.float64)
             new_ids, _ = self._top_of(scores, reduced, k, filters)
-            if not dropped or str(self._item_id(position)) in set(new_ids):
+            if str(self._item_id(position)) in set(new_ids):
                 log.warning("counterfactual for %s/%s failed verification (%d events); trying the "
                             "next candidate", state.user_id, self._item_id(position), len(candidate))
                 continue
@@ -227,9 +240,9 @@ class Explainer:
                  contributions: np.ndarray, prior: float, top_ids: np.ndarray) -> WhyNot:
         history = state.history
         listed = self._listed(state, contributions, prior, positive_only=True)
-        common = dict(user_id=state.user_id, item_id=self._item_id(position),
-                      title=self._title(position), k=k, score=float(state.scores[position]),
-                      prior=prior, contributions=listed)
+        common: dict[str, Any] = dict(user_id=state.user_id, item_id=self._item_id(position),
+                                      title=self._title(position), k=k, score=float(state.scores[position]),
+                                      prior=prior, contributions=listed)
         cutoff = None
         if len(top_ids) >= k:
             last = top_ids[k - 1]
@@ -253,16 +266,15 @@ class Explainer:
         """The weakest single behaviour, on an item the user has seen, that lifts the item in."""
         history = state.history
         seen = np.unique(history.items[history.items >= 0])
-        present = np.unique(self.ranker.log_.events.behaviours) if hasattr(self.ranker, "log_") \
-            else np.array([BEHAVIOUR_CODE[b] for b in FUNNEL])
-        codes = np.array([c for c in present if NAMES[c] != "rating"], dtype=np.int8)
+        codes = np.array([BEHAVIOUR_CODE[b] for b in self.ranker.behaviours_seen() if b != "rating"],
+                         dtype=np.int8)
         if not len(seen) or not len(codes):
             return None, 0
         items = np.repeat(seen, len(codes))
         behaviours = np.tile(codes, len(seen))
         candidates = History(items.astype(np.int64), behaviours, np.full(len(items), state.now),
                              np.arange(len(items), dtype=np.uint64), np.full(len(items), np.nan))
-        rows = event_effects(self.ranker, candidates, state.now)
+        rows = self.ranker.event_terms(candidates, now=state.now).matrix()
         options = additions_that_lift(ranker, rows, k)
         if not options:
             return None, 0
@@ -366,13 +378,10 @@ class Explainer:
             if key in self._cache:
                 self._cache.move_to_end(key)
                 return self._cache[key]
-        row = self.ranker.user_ids.get_indexer([key])[0]
-        if row < 0:
-            raise UnknownUserError(key)
-        history = self.ranker.log_.history(int(row))
-        now = float(self.ranker.log_.last_day(int(row)))
-        scores = np.asarray(self.ranker.score_history(history, now=now), dtype=np.float64)
-        state = _UserState(key, history, now, scores, event_effects(self.ranker, history, now))
+        history = self.ranker.user_history(key)   # raises UnknownUserError
+        now = self.ranker.reference_day(key)
+        terms = self.ranker.event_terms(history, now=now)
+        state = _UserState(key, history, now, terms.total, terms.matrix())
         with self._cache_lock:
             self._cache[key] = state
             while len(self._cache) > self.cache_users:
@@ -386,9 +395,8 @@ class Explainer:
 
     def _target_ranker(self, state: _UserState, position: int,
                        filters: ItemFilter | None) -> TargetRanker:
-        mask = self.ranker.catalog_.mask(filters)
-        allowed = np.ones(len(state.scores), dtype=bool) if mask is None else mask
-        return TargetRanker(state.scores, state.effects, state.history.items, position, allowed)
+        return TargetRanker(state.scores, state.effects, state.history.items, position,
+                            self._allowed(filters))
 
     def _top(self, history: History, k: int, filters: ItemFilter | None,
              now: float) -> tuple[np.ndarray, np.ndarray]:
@@ -399,25 +407,15 @@ class Explainer:
 
     def _top_of(self, scores: np.ndarray, history: History, k: int,
                 filters: ItemFilter | None) -> tuple[np.ndarray, np.ndarray]:
-        scores = scores.copy()
-        scores[history.items[history.items >= 0]] = -np.inf
-        mask = self.ranker.catalog_.mask(filters)
-        if mask is not None:
-            scores[~mask] = -np.inf
-        k = min(k, len(scores))
-        kth = np.partition(-scores, k - 1)[k - 1]
-        tied = np.flatnonzero(-scores <= kth)
-        top = tied[np.lexsort((tied, -scores[tied]))][:k]
-        top = top[np.isfinite(scores[top])]
+        """Top ``k`` of ``scores`` with the history's items excluded (the recommend tool's rule)."""
+        allowed = self._allowed(filters).copy()
+        allowed[history.items[history.items >= 0]] = False
+        top = top_k(scores, k, allowed)
         return np.asarray(self.ranker.item_ids[top], dtype=object).astype(str), scores[top]
 
-    def _verify_drop(self, history: History, item_id: str, k: int, filters: ItemFilter | None,
-                     now: float) -> tuple[bool, np.ndarray]:
-        """The ranker's own re-rank (``rank_history``) of a reduced history: is the item out?"""
-        seen = np.unique(history.items[history.items >= 0])
-        ids, _ = self.ranker.rank_history(history, k, exclude_items=self.ranker.item_ids[seen],
-                                          filters=filters, now=now)
-        return str(item_id) not in set(np.asarray(ids).astype(str)), np.asarray(ids).astype(str)
+    def _allowed(self, filters: ItemFilter | None) -> np.ndarray:
+        mask = self.ranker.catalog.mask(filters)
+        return np.ones(len(self.ranker.item_ids), dtype=bool) if mask is None else mask
 
     def _hypothetical(self, add: Sequence[tuple[str, str]], now: float) -> History:
         if not add:
@@ -437,7 +435,7 @@ class Explainer:
                      for n, (i, s) in enumerate(zip(ids, scores)))
 
     def _position(self, item_id: str) -> int:
-        position = int(self.ranker.catalog_.positions([str(item_id)])[0])
+        position = int(self.ranker.catalog.positions([str(item_id)])[0])
         if position < 0:
             raise UnknownItemError(str(item_id))
         return position
@@ -453,10 +451,10 @@ class Explainer:
 
     @staticmethod
     def _title_lookup(ranker: Ranker, items: pd.DataFrame | None) -> np.ndarray:
-        titles = np.asarray(ranker.catalog_.titles, dtype=object).copy()
+        titles = np.asarray(ranker.catalog.titles, dtype=object).copy()
         if items is not None and "title" in items.columns and len(items):
             given = items.dropna(subset=["title"])
-            positions = ranker.catalog_.positions(given["item_id"].astype(str))
+            positions = ranker.catalog.positions(given["item_id"].astype(str))
             ok = positions >= 0
             titles[positions[ok]] = given["title"].astype(str).to_numpy(dtype=object)[ok]
         return titles
