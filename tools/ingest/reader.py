@@ -17,6 +17,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -113,7 +114,7 @@ class _CountingReader(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def, override]
+    def readinto(self, buffer: Any) -> int:
         n = self._handle.readinto(buffer)
         self._tracker.to(self._tracker.position + (n or 0))
         return n or 0
@@ -122,8 +123,8 @@ class _CountingReader(io.RawIOBase):
 def _read_csv(path: Path, mapping: SourceMapping, tracker: _ByteProgress | None = None) -> RawTable:
     tracker = tracker or _ByteProgress(None)
     header = 0 if mapping.header else None
-    common = dict(sep=mapping.delimiter, header=header, dtype=str, keep_default_na=False,
-                  na_values=[], encoding=mapping.encoding, encoding_errors="replace")
+    common: dict[str, Any] = dict(sep=mapping.delimiter, header=header, dtype=str, keep_default_na=False,
+                                  na_values=[], encoding=mapping.encoding, encoding_errors="replace")
     try:
         if tracker.callback is None:
             table = pd.read_csv(path, **common)
@@ -205,7 +206,7 @@ class _Lines:
             self._read += 1
             number = self._read
             if self._tracker is not None and not number % 16384:
-                self._tracker.to(self._handle.buffer.tell())
+                self._tracker.to(self._handle.buffer.tell())  # type: ignore[attr-defined]  # a BufferedReader
         if self.taken and self.looks_like_row is not None and self.looks_like_row(text):
             self._pushed.appendleft((number, text))
             self.run_on_line = number
@@ -358,7 +359,7 @@ class _KeptLines(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def, override]
+    def readinto(self, buffer: Any) -> int:
         while len(self._pending) < len(buffer):
             chunk = []
             for number, text in self._lines:
@@ -501,12 +502,12 @@ def raw_rows(path: Path, mapping: SourceMapping, spans: dict[int, int]) -> dict[
         import pyarrow.parquet as pq
 
         table = pq.read_table(path)
-        out = {}
+        rows: dict[int, str] = {}
         for line in spans:
             if 1 <= line <= table.num_rows:
                 row = table.slice(line - 1, 1).to_pylist()[0]
-                out[line] = _cut(json.dumps(row, ensure_ascii=False, default=str))
-        return out
+                rows[line] = _cut(json.dumps(row, ensure_ascii=False, default=str))
+        return rows
     encoding = "utf-8-sig" if mapping.encoding.lower().replace("_", "-") in ("utf-8", "utf8") else mapping.encoding
     by_end: dict[int, list[int]] = {}
     for start, end in spans.items():
