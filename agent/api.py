@@ -28,6 +28,7 @@ from whyrec.tools.service import Forbidden, InvalidEvents, ServiceError, WhyrecS
 
 from .auth import FailureBrake, KeyRing, Principal
 from .core import Agent, AgentError
+from .render import card_reason, headline_text, render
 
 log = logging.getLogger(__name__)
 
@@ -246,20 +247,32 @@ def build_api(service: WhyrecService, agent: Agent, keys: KeyRing | None = None,
     def recommendations(user_id: str = path_id(), k: int = Query(10, ge=1, le=100),
                         category: str | None = Query(None, max_length=200),
                         query: str | None = Query(None, max_length=500),
+                        language: Literal["en", "zh"] = "en",
                         who: Principal = Depends(principal)) -> dict[str, Any]:
-        """Top ``k`` items for the user, each with the behaviours behind its score."""
+        """Top ``k`` items for the user, each with its verified reason (``reason``, in ``language``)
+        and the behaviours behind its score in the model (``reasons``)."""
         allowed(who, user_id)
         known_user(user_id)
-        return service.recommend(user_id, k=k, category=category, query=query).to_json()
+        result = service.recommend(user_id, k=k, category=category, query=query)
+        data = result.to_json()
+        for item, row in zip(result.items, data["items"], strict=True):
+            row["reason"] = card_reason(item.headline, language)
+        return data
 
     @app.get("/v1/users/{user_id}/explanations/{item_id}", tags=["explain"])
     def explanation(user_id: str = path_id(), item_id: str = path_id(), k: int = Query(10, ge=1, le=100),
+                    language: Literal["en", "zh"] = "en",
                     who: Principal = Depends(principal)) -> dict[str, Any]:
-        """Why the item is (or is not) in the user's top ``k``, verified by re-ranking."""
+        """Why the item is (or is not) in the user's top ``k``: the verified reason first
+        (``headline``), then the model's contributions, then causal statements about this item."""
         allowed(who, user_id)
         known_user(user_id)
         service.item(item_id)  # 404 for an unknown item
-        return service.explain(user_id, item_id, k=k).to_json()
+        result = service.explain(user_id, item_id, k=k)
+        data = result.to_json()
+        data["headline"]["text"] = headline_text(result, language)
+        data["text"] = render(result, language)
+        return data
 
     @app.post("/v1/users/{user_id}/what-if", tags=["explain"])
     def what_if(body: WhatIfRequest, user_id: str = path_id(), who: Principal = Depends(principal)) -> dict[str, Any]:

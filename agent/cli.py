@@ -78,6 +78,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--category")
     p.add_argument("--json", action="store_true")
 
+    p = sub.add_parser("recommend", help="recommendations for one user, each with its verified reason")
+    _workspace_arg(p)
+    p.add_argument("--user", required=True, help="the user to recommend for")
+    p.add_argument("--k", type=int, default=10)
+    p.add_argument("--category", help="only items in this category (prefix)")
+    p.add_argument("--lang", choices=("en", "zh"), default="en")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("explain", help="why an item is (or is not) recommended to a user")
+    _workspace_arg(p)
+    p.add_argument("user_id")
+    p.add_argument("item_id")
+    p.add_argument("--k", type=int, default=10)
+    p.add_argument("--lang", choices=("en", "zh"), default="en")
+    p.add_argument("--json", action="store_true")
+
     p = sub.add_parser("serve", help="serve the chat UI and the HTTP API")
     _workspace_arg(p)
     p.add_argument("--host", default=None, help="default 127.0.0.1")
@@ -211,6 +227,35 @@ def _cmd_forget(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+def _cmd_recommend(args: argparse.Namespace, settings: Settings) -> int:
+    from .render import card_reason, render
+
+    result = _service(settings).recommend(args.user, k=args.k, category=args.category)
+    if args.json:
+        data = result.to_json()
+        for item, row in zip(result.items, data["items"], strict=True):
+            row["reason"] = card_reason(item.headline, args.lang)
+        print(json.dumps(data, indent=2, ensure_ascii=False))
+    else:
+        print(render(result, args.lang))
+    return EXIT_OK
+
+
+def _cmd_explain(args: argparse.Namespace, settings: Settings) -> int:
+    from .render import headline_text, render
+
+    service = _service(settings)
+    service.require_user(args.user_id)
+    result = service.explain(args.user_id, service.resolve_item(args.item_id), k=args.k)
+    if args.json:
+        data = result.to_json()
+        data["headline"]["text"] = headline_text(result, args.lang)
+        print(json.dumps(data, indent=2, ensure_ascii=False))
+    else:
+        print(render(result, args.lang))
+    return EXIT_OK
+
+
 def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from .server import serve
 
@@ -228,7 +273,8 @@ def _delegate(function: str) -> Callable[[list[str]], int]:
 
 COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
     "ingest": _cmd_ingest, "demo": _cmd_demo, "stats": _cmd_stats, "reindex": _cmd_reindex,
-    "search": _cmd_search, "serve": _cmd_serve, "forget": _cmd_forget,
+    "search": _cmd_search, "serve": _cmd_serve, "forget": _cmd_forget, "recommend": _cmd_recommend,
+    "explain": _cmd_explain,
 }
 DELEGATED: dict[str, Callable[[list[str]], int]] = {
     "effects": _delegate("effects_command"),

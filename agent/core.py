@@ -31,7 +31,7 @@ from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
 
-from whyrec.prompts import phrasing_prompt, system_prompt, templates
+from whyrec.prompts import phrasing_prompt, system_prompt
 from whyrec.tools.service import WhyrecService
 from whyrec.tools.settings import Settings
 
@@ -216,7 +216,7 @@ class Agent:
                 log.warning("LLM backend failed (%s: %s); answering offline", type(exc).__name__, exc)
                 self.counters["llm_fallbacks"] += 1
                 messages = self._run_graph("offline", [HumanMessage(message)], context, on_event, plan)
-                text = str(messages[-1].content) + "\n\n" + templates(language)["offline_note"]
+                text = str(messages[-1].content) + "\n\n" + Composer(language).note("offline_note")
                 fallback = "llm_unavailable"
         else:
             messages = self._run_graph("offline", [HumanMessage(message)], context, on_event, plan)
@@ -291,7 +291,7 @@ class Agent:
         self.counters["guard_replacements"] += 1
         log.warning("grounding guard replaced an answer with the template answer")
         results = turn_results(messages)
-        text = composer.from_results(results, session.view.user_id) + "\n\n" + templates(language)["guard_note"]
+        text = composer.from_results(results, session.view.user_id) + "\n\n" + composer.note("guard_note")
         return messages, text, False, "guard"
 
     def _phrase(self, composed: str, messages: list[BaseMessage], message: str,
@@ -310,7 +310,7 @@ class Agent:
         except Exception as exc:
             log.warning("local model cannot load (%s); using the composed answer", exc)
             self.counters["llm_fallbacks"] += 1
-            return composed + "\n\n" + templates(language)["offline_note"], True, "llm_unavailable"
+            return composed + "\n\n" + Composer(language).note("offline_note"), True, "llm_unavailable"
         for temperature in (0.3, 0.1):
             try:
                 ask = functools.partial(self._phraser.phrase, phrasing_prompt(language), composed,
@@ -319,7 +319,7 @@ class Agent:
             except Exception as exc:
                 log.warning("local model failed (%s); using the composed answer", exc)
                 self.counters["llm_fallbacks"] += 1
-                return composed + "\n\n" + templates(language)["offline_note"], True, "llm_unavailable"
+                return composed + "\n\n" + Composer(language).note("offline_note"), True, "llm_unavailable"
             lead = _first_sentence(lead)
             short = len(lead.split()) <= 30 if language == "en" else len(lead) <= 60
             if lead and short and detect_language(lead) == language \
@@ -370,7 +370,8 @@ class Agent:
             call: dict[str, Any] = dict(calls.get(m.tool_call_id) or {"name": m.name, "args": {}})
             artifact = getattr(m, "artifact", None)
             ok = artifact is not None and not isinstance(artifact, ToolFailure)
-            answer.tool_trace.append(ToolTrace(str(call["name"]), dict(call.get("args") or {}), str(m.content)[:20_000], ok))
+            answer.tool_trace.append(ToolTrace(str(call["name"]), dict(call.get("args") or {}),
+                                               str(m.content)[:20_000], ok))
             if not ok or artifact is None:
                 continue
             name = call["name"]

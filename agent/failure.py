@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -13,6 +13,8 @@ class ToolFailure:
     tool: str
     message: str
     status: int = 400
+    code: str = "other"                     # the message catalogue's error.<code>
+    fields: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        return {"tool": self.tool, "message": self.message, "status": self.status}
+        return {"tool": self.tool, "message": self.message, "status": self.status, "code": self.code}

@@ -2,7 +2,7 @@
 
 It plugs into the same LangChain agent loop as a real LLM (``create_agent``): given the user's
 message it emits tool calls; given the tool results it emits the answer, composed from the
-templates in prompts/. It is the default backend, and it plans for models too weak to plan
+words of the message catalogue (prompts/i18n). It is the default backend, and it plans for models too weak to plan
 for themselves (the small local SmolLM2), which then only phrase its answer.
 """
 
@@ -96,7 +96,7 @@ class OfflinePlanner(BaseChatModel):
     def _llm_type(self) -> str:
         return "whyrec-offline-planner"
 
-    def bind_tools(self, tools: Any, **kwargs: Any) -> OfflinePlanner:  # type: ignore[override]  # plans itself
+    def bind_tools(self, tools: Any, **kwargs: Any) -> OfflinePlanner:  # it plans its own calls
         return self
 
     def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,

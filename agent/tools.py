@@ -156,9 +156,11 @@ def search_behaviours(query: str = "everything", behaviours: list[str] | None = 
 class NothingToRemove(ServiceError):
     """A what-if removal of a behaviour the user never did."""
 
+    code = "nothing_to_remove"
+
     def __init__(self, item_id: str, title: str, behaviour: str) -> None:
-        super().__init__(f"you have no {behaviour} event on {title}, so there is nothing to remove")
-        self.item_id, self.title, self.behaviour = item_id, title, behaviour
+        super().__init__(f"you have no {behaviour} event on {title}, so there is nothing to remove",
+                         item_id=item_id, title=title, behaviour=behaviour)
 
 
 def _wrap(func: Callable[..., Any], schema: type[BaseModel], description: str) -> StructuredTool:
@@ -168,7 +170,7 @@ def _wrap(func: Callable[..., Any], schema: type[BaseModel], description: str) -
         try:
             result = func(**kwargs)
         except ServiceError as exc:
-            failure = ToolFailure(name, str(exc), exc.status)
+            failure = ToolFailure(name, str(exc), exc.status, exc.code, dict(exc.fields))
             return f"error: {failure.message}", failure
         return render(result, "en") + "\n\ndata: " + json.dumps(result.to_json(), ensure_ascii=False,
                                                                default=str), result

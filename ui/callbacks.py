@@ -20,6 +20,7 @@ import pandas as pd
 
 from whyrec.agent.core import Agent, AgentError
 from whyrec.agent.language import detect_language
+from whyrec.agent.render import card_reason
 from whyrec.tools.service import FUNNEL, ServiceError, WhyrecService
 
 from . import views
@@ -273,7 +274,9 @@ class Callbacks:
         else:
             state.messages.append({"role": "assistant", "content": answer.text})
         if answer.recommendations:
-            state.recommendations = [r.to_json() for r in answer.recommendations]
+            state.recommendations = [r.to_json() | {"reason_text": {lang: card_reason(r.headline, lang)
+                                                                    for lang in ("en", "zh")}}
+                                     for r in answer.recommendations]
         if answer.explanations:
             state.explanation = answer.explanations[-1].to_json()
             state.focus = "explain"
@@ -330,7 +333,7 @@ class Callbacks:
                       heading=views.explanation_heading(explanation, language),
                       chart=chart, chart_note=chart_note,
                       counterfactual=views.counterfactual_markdown(explanation, language),
-                      effects=views.population_effects_frame((explanation or {}).get("effects", []), language),
+                      effects=views.causal_frame((explanation or {}).get("causal", []), language),
                       whatif_text=self._whatif_text(what_if, language),
                       whatif_table=views.whatif_frame(what_if, language),
                       focus=state.focus)

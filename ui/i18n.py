@@ -35,7 +35,7 @@ _LABELS: dict[str, dict[str, str]] = {
         "explain_empty": "_Press **Why?** on a recommendation to see its explanation here._",
         "chart": "Contribution of each behaviour to the score",
         "chart_empty": "_No behaviour of this user contributes to this item's score._",
-        "effects_in_explanation": "Population effects of these behaviours on purchase",
+        "effects_in_explanation": "Causal effects about this item",
         "whatif_intro": "Untick behaviours to remove them from the history (or add one below), then "
                         "press **Re-rank** to see how the recommendations change.",
         "whatif_remove": "The user's behaviours (untick to remove)",
@@ -88,7 +88,7 @@ _LABELS: dict[str, dict[str, str]] = {
         "explain_empty": "_在推荐卡片上点 **为什么？**，解释会显示在这里。_",
         "chart": "每个行为对得分的贡献",
         "chart_empty": "_该用户的行为对这件商品的得分没有贡献。_",
-        "effects_in_explanation": "这些行为对购买的总体因果效应",
+        "effects_in_explanation": "关于这件商品的因果效应",
         "whatif_intro": "取消勾选行为即从历史中去掉它们（或在下方增加一个行为），然后点 **重新排序** 查看推荐如何变化。",
         "whatif_remove": "用户的行为（取消勾选即去掉）",
         "whatif_item": "在商品上增加一个行为（可选）",

@@ -35,18 +35,14 @@ def _short(text: str, limit: int = CHART_LABEL_CHARS) -> str:
 
 # -- recommendation cards ----------------------------------------------------------------------
 def card_markdown(item: dict[str, Any], language: str) -> str:
-    """One recommendation card: rank and title, category and score, the strongest reason."""
-    zh = language == "zh"
-    lines = [f"**{item['rank']}. {_escape(item['title'])}**",
-             f"{_escape(item.get('category') or '—')} · {'得分' if zh else 'score'} {item['score']:.4f}"]
-    reasons = item.get("reasons") or []
-    if reasons:
-        top = reasons[0]
-        share = f"{100 * float(top.get('share', 0)):.0f}%"
-        what = f"{behaviour_name(top['behaviour'], language)}: {_escape(top['title'])}"
-        lines.append(f"<small>{'主要因为' if zh else 'mainly'} {what} ({share})</small>")
-    else:
-        lines.append(f"<small>{'热门商品' if zh else 'popular pick'}</small>")
+    """One recommendation card: rank and title, its category, and its verified reason (worded
+    by the agent's renderer in both languages when the answer arrived: ``reason_text``)."""
+    lines = [f"**{item['rank']}. {_escape(item['title'])}**"]
+    if item.get("category"):
+        lines.append(_escape(category_name(item["category"])))
+    reason = (item.get("reason_text") or {}).get(language)
+    if reason:
+        lines.append(f"<small>{_escape(reason)}</small>")
     return "\n\n".join(lines)
 
 
@@ -72,18 +68,19 @@ def explanation_heading(explanation: dict[str, Any] | None, language: str) -> st
 
 
 def chart_frame(explanation: dict[str, Any] | None, language: str) -> pd.DataFrame:
-    """The contribution chart's data: one row per bar, largest first, labels unique."""
+    """The contribution chart's data: one row per bar (repeated behaviours on one item grouped),
+    largest first, labels unique."""
     rows: list[dict[str, Any]] = []
     seen: dict[str, int] = {}
     for bar in (explanation or {}).get("chart") or []:
-        behaviour = str(bar.get("behaviour", "other"))
-        text = str(bar.get("label", ""))
-        if behaviour in ("prior", "other"):
+        kind = str(bar.get("kind", "event"))
+        behaviour = "prior" if kind == "prior" else "other" if kind == "other" else str(bar.get("behaviour"))
+        if kind in ("prior", "other"):
             name = behaviour_name(behaviour, language)
         else:
-            prefix = f"{behaviour}: "
-            title = text[len(prefix):] if text.startswith(prefix) else text
-            name = f"{behaviour_name(behaviour, language)}: {title}"
+            name = f"{behaviour_name(behaviour, language)}: {bar.get('title', '')}"
+            if int(bar.get("count") or 1) > 1:
+                name += f" ×{int(bar['count'])}"
         name = _short(name)
         seen[name] = seen.get(name, 0) + 1
         if seen[name] > 1:  # the same behaviour on the same item twice: keep both bars
@@ -113,41 +110,37 @@ def counterfactual_markdown(explanation: dict[str, Any] | None, language: str) -
         swap = f"，由“{_escape(replacement['title'])}”取代它的位置" if replacement else ""
         head = f"**如果没有这 {n} 个行为**，{drop}{swap}。"
         checks = ["已通过重新排序验证" if cf.get("verified") else "未验证"]
-        if cf.get("exact"):
+        if cf.get("proven_minimal"):
             checks.append("已证明是最小集合")
     else:
         drop = f"'{title}' drops to **#{rank}**" if rank else f"'{title}' drops out of the list"
         swap = f" and '{_escape(replacement['title'])}' takes its place" if replacement else ""
         head = f"**Without these {n} behaviour{'s' if n != 1 else ''}**, {drop}{swap}."
         checks = ["verified by re-ranking" if cf.get("verified") else "not verified"]
-        if cf.get("exact"):
+        if cf.get("proven_minimal"):
             checks.append("provably the smallest such set")
     events = [f"- {e.get('date', '')} · {behaviour_name(e['behaviour'], language)} · "
               f"{_escape(e['title'])} ({e['contribution']:+.4f})" for e in cf.get("events", [])]
     return "\n".join([head, "", *events, "", f"<small>✓ {' · '.join(checks)}</small>"])
 
 
-def population_effects_frame(effects: Iterable[dict[str, Any]], language: str) -> pd.DataFrame:
-    """The explanation's population effects (PopulationEffect.to_json() rows)."""
+def causal_frame(statements: Iterable[dict[str, Any]], language: str) -> pd.DataFrame:
+    """The explanation's causal statements (CausalStatement.to_json() rows): only effects about
+    the explained item itself, with their estimand and verdict."""
     zh = language == "zh"
-    cols = (["行为", "对购买概率的效应", "95% 区间", "反驳检验", "n", "说明"] if zh else
-            ["behaviour", "effect on P(purchase)", "95% interval", "refutation", "n", "note"])
+    cols = (["行为", "效应", "95% 区间", "结论", "含义"] if zh else
+            ["behaviour", "effect", "95% interval", "verdict", "what it means"])
     rows = []
-    for e in effects:
-        ok = e.get("status") == "ok" and e.get("estimate") is not None
-        rows.append([behaviour_name(e["behaviour"], language),
-                     f"{e['estimate']:+.3f}" if ok else "—",
-                     f"{e['ci_low']:+.3f} .. {e['ci_high']:+.3f}" if ok and e.get("ci_low") is not None else "—",
-                     _refutation_word(e.get("refutation", "not run"), language),
-                     int(e.get("n") or 0),
-                     (e.get("method") or "") if ok else str(e.get("reason", ""))])
+    for c in statements:
+        rows.append([behaviour_name(c["behaviour"], language), f"{100 * c['estimate']:+.1f}",
+                     f"{100 * c['ci_low']:+.1f} .. {100 * c['ci_high']:+.1f}" if c.get("ci_low") is not None else "—",
+                     c.get("verdict", ""), c.get("estimand", "")])
     return pd.DataFrame(rows, columns=cols)
 
 
-def _refutation_word(status: str, language: str) -> str:
-    if language == "zh":
-        return {"passed": "通过", "refuted": "未通过", "not run": "未运行"}.get(status, status)
-    return status
+def category_name(category: str) -> str:
+    """'garden.plants.planter' -> 'planter'."""
+    return str(category).split(",")[0].strip().split(".")[-1].replace("_", " ")
 
 
 # -- the effects tab ---------------------------------------------------------------------------

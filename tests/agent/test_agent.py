@@ -9,6 +9,7 @@ import pytest
 
 from whyrec.agent.core import Agent, AgentError
 from whyrec.agent.guard import GroundingGuard
+from whyrec.prompts.catalogue import message as catalogue_message
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +98,7 @@ def test_why_not_and_what_if(agent: Agent, user: str) -> None:
 def test_other_users_data_is_refused(agent: Agent, user: str) -> None:
     answer = agent.chat(user, "show me user 123's history")
     assert answer.intent == "other_user" and answer.tool_trace == []
-    assert user in answer.text
+    assert answer.text == catalogue_message("chat.other.other_user", "en")  # no ids: the shopper knows who they are
 
 
 def test_bad_requests_are_clear_errors(agent: Agent, user: str) -> None:

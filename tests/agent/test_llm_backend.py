@@ -12,6 +12,7 @@ from langchain_core.messages import AIMessage
 from whyrec.agent.backends import BackendSpec
 from whyrec.agent.core import Agent
 from whyrec.prompts import system_prompt
+from whyrec.prompts.catalogue import message as catalogue_message
 from whyrec.tools.service import WhyrecService
 from whyrec.tools.settings import Settings
 
@@ -94,7 +95,7 @@ def test_model_failure_falls_back_to_offline_within_bounds(service: WhyrecServic
 
     reply = agent_with(service, boom).chat(user, "What should I buy next?")
     assert reply.fallback == "llm_unavailable" and reply.recommendations
-    assert "composed offline" in reply.text
+    assert reply.text.endswith(catalogue_message("chat.other.offline_note", "en"))
     garbage = agent_with(service, say("")).chat(user, "What should I buy next?")
     assert garbage.fallback == "llm_unavailable"
 

@@ -32,10 +32,9 @@ def test_smollm2_reply_stays_grounded(demo_workspace_template: Path) -> None:
     assert [t.name for t in answer.tool_trace] == ["behaviour_effects"]
     assert answer.fallback in (None, "guard", "llm_unavailable")
     cart = next(e for e in answer.effects if e.behaviour == "cart")
-    assert f"{cart.estimate * 100:.1f}" in answer.text  # the composed facts always go out intact
+    assert f"{abs(cart.estimate) * 100:.1f}" in answer.text  # the composed facts always go out intact
     guard = GroundingGuard(agent.service.workspace.items()["title"])
-    composed_numbers = {"percentage points", "refutation"}
-    assert all(word in answer.text for word in composed_numbers)
+    assert "percentage points" in answer.text
     lead = answer.text.split("\n\n")[0] if answer.fallback is None else ""
     if lead:  # what the model added holds no number and no title
         assert not re.search(r"\d", lead) and guard.check(lead, []).grounded

@@ -10,24 +10,21 @@ from whyrec.ui.i18n import label
 EXPLANATION = {
     "kind": "explanation", "user_id": "u1", "item_id": "i9", "title": "Blue *kettle*", "k": 5, "rank": 2,
     "in_top_k": True, "score": 1.25, "prior": 0.05, "prior_share_pct": 4.0, "n_events": 7,
-    "chart": [{"label": "cart: Red mug", "behaviour": "cart", "value": 0.6},
-              {"label": "view: Red mug", "behaviour": "view", "value": 0.2},
-              {"label": "view: Red mug", "behaviour": "view", "value": 0.1},
-              {"label": "other behaviours", "behaviour": "other", "value": 0.3},
-              {"label": "popularity / catalog prior", "behaviour": "prior", "value": 0.05}],
+    "chart": [{"kind": "event", "behaviour": "cart", "title": "Red mug", "count": 1, "value": 0.6},
+              {"kind": "event", "behaviour": "view", "title": "Red mug", "count": 2, "value": 0.3},
+              {"kind": "event", "behaviour": "view", "title": "Red mug, the long edition with a name",
+               "count": 1, "value": 0.1},
+              {"kind": "other", "behaviour": None, "count": 4, "value": 0.3},
+              {"kind": "prior", "behaviour": None, "count": 1, "value": 0.05}],
     "counterfactual": {
-        "size": 2, "verified": True, "exact": True, "new_rank": 8, "new_score": 0.4,
+        "size": 2, "verified": True, "proven_minimal": True, "new_rank": 8, "new_score": 0.4,
         "replacement": {"item_id": "i3", "title": "Green teapot", "score": 0.9, "rank": 5},
         "events": [{"event_key": 11, "behaviour": "cart", "item_id": "i1", "title": "Red mug",
                     "date": "2026-01-02", "contribution": 0.6, "share_pct": 48.0},
                    {"event_key": 12, "behaviour": "view", "item_id": "i1", "title": "Red mug",
                     "date": "2026-01-01", "contribution": 0.2, "share_pct": 16.0}]},
-    "effects": [{"behaviour": "cart", "effect_behaviour": "cart", "outcome": "purchase", "status": "ok",
-                 "reason": "estimated", "estimate": 0.21, "ci_low": 0.18, "ci_high": 0.24,
-                 "method": "backdoor.linear_regression", "n": 4830, "refutation": "passed"},
-                {"behaviour": "purchase", "effect_behaviour": "purchase", "outcome": "purchase",
-                 "status": "missing", "reason": "purchase is the outcome", "estimate": None,
-                 "ci_low": None, "ci_high": None, "method": None, "n": 0, "refutation": "not run"}],
+    "causal": [{"behaviour": "cart", "item_id": "i9", "title": "Blue *kettle*", "estimand": "carting it",
+                "estimate": 0.21, "ci_low": 0.18, "ci_high": 0.24, "verdict": "supported"}],
     "reason": "history", "why_not": None,
 }
 
@@ -53,19 +50,17 @@ def test_counterfactual_without_a_set_gives_the_reason() -> None:
 def test_chart_frame_keeps_order_and_makes_labels_unique() -> None:
     frame = views.chart_frame(EXPLANATION, "en")
     assert list(frame.columns) == list(views.CHART_COLUMNS)
-    assert frame["contribution"].tolist() == [0.6, 0.2, 0.1, 0.3, 0.05]
-    assert frame["label"].is_unique  # two views of the same item stay two bars
-    assert frame["label"].iloc[0] == "add to cart: Red mug"
+    assert frame["contribution"].tolist() == [0.6, 0.3, 0.1, 0.3, 0.05]
+    assert frame["label"].is_unique
+    assert frame["label"].iloc[0] == "add to cart: Red mug" and frame["label"].iloc[1] == "view: Red mug ×2"
     zh = views.chart_frame(EXPLANATION, "zh")
     assert zh["label"].iloc[0] == "加购: Red mug" and zh["label"].iloc[-1] == "热度先验"
     assert views.chart_frame(None, "en").empty
 
 
-def test_population_effects_show_intervals_and_refutations() -> None:
-    frame = views.population_effects_frame(EXPLANATION["effects"], "en")
-    cart = frame.iloc[0].tolist()
-    assert cart[:5] == ["add to cart", "+0.210", "+0.180 .. +0.240", "passed", 4830]
-    assert frame.iloc[1, 1] == "—" and "outcome" in frame.iloc[1, 5]
+def test_causal_statements_show_estimate_interval_and_verdict() -> None:
+    frame = views.causal_frame(EXPLANATION["causal"], "en")
+    assert frame.iloc[0].tolist() == ["add to cart", "+21.0", "+18.0 .. +24.0", "supported", "carting it"]
 
 
 def test_behaviour_effects_frame_flags_refuted_estimates() -> None:
@@ -80,12 +75,13 @@ def test_behaviour_effects_frame_flags_refuted_estimates() -> None:
     assert frame.iloc[1]["effect"] == "—" and "too few" in frame.iloc[1]["status"]
 
 
-def test_cards_show_title_category_score_and_reason() -> None:
+def test_cards_show_title_category_and_the_verified_reason() -> None:
     item = {"item_id": "i9", "title": "Blue kettle", "category": "home.kitchen", "score": 1.25, "rank": 1,
-            "reasons": [{"behaviour": "cart", "title": "Red mug", "share": 0.31}]}
+            "reason_text": {"en": "Because you added “Red mug” to your cart", "zh": "因为你把“Red mug”加入了购物车"}}
     text = views.card_markdown(item, "en")
-    assert "**1. Blue kettle**" in text and "home.kitchen" in text and "1.2500" in text and "31%" in text
-    assert "popular" in views.card_markdown(dict(item, reasons=[]), "en")
+    assert "**1. Blue kettle**" in text and "kitchen" in text and "Red mug" in text
+    assert "1.25" not in text  # no raw scores on a card
+    assert "加入了购物车" in views.card_markdown(item, "zh")
 
 
 def test_what_if_table_and_history() -> None:

@@ -2,7 +2,7 @@
 
 Everything is computed from the ranker itself: contributions are its exact per-event terms, a
 counterfactual is searched on those terms and then *verified* by re-ranking the history without
-the chosen events with :meth:`Ranker.rank_history`, and what-ifs are plain re-rankings. The clock
+the chosen events, and what-ifs are plain re-rankings. The clock
 stays at the user's reference time (``ranker.as_of(user)``) in every counterfactual, and the
 ``exclude_seen`` rule of the recommend tool applies to the (hypothetical) history being ranked.
 
@@ -27,7 +27,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,8 +35,6 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from ..causal.report import pair_effects
-from ..causal.results import POPULATION, InfluenceReport
 from ..ranking.base import Ranker, UnknownItemError
 from ..ranking.catalog import ItemFilter
 from ..ranking.history import BEHAVIOUR_CODE, History, from_days
@@ -45,12 +43,13 @@ from ..schema import BEHAVIOURS
 from .effects import TargetRanker
 from .results import (
     BehaviourTotal,
+    CausalStatement,
     ChartBar,
     Counterfactual,
     EventContribution,
     Explanation,
+    Headline,
     HypotheticalEvent,
-    PopulationEffect,
     RankedItem,
     RankMove,
     SuggestedAddition,
@@ -61,9 +60,10 @@ from .search import additions_that_lift, smallest_removal
 
 log = logging.getLogger(__name__)
 
-#: The causal report's treatment for each behaviour type (a click is a look, like a view).
-EFFECT_BEHAVIOUR: dict[str, str] = {"view": "view", "click": "view", "favourite": "favourite",
-                                    "cart": "cart"}
+#: Causal statements about one item of the user's funnel: ``(user_id, item_id, title, behaviours
+#: the user did on it)`` -> statements (the causal tool answers; the explainer only asks).
+CausalSource = Callable[[str, str, str, tuple[str, ...]], tuple[CausalStatement, ...]]
+
 NAMES = np.asarray(BEHAVIOURS, dtype=object)
 
 
@@ -88,13 +88,13 @@ class Explainer:
     """
 
     def __init__(self, ranker: Ranker, items: pd.DataFrame | None = None,
-                 report: InfluenceReport | None = None, events: pd.DataFrame | None = None,
-                 max_contributions: int = 10, search_budget: int = 400, cache_users: int = 16) -> None:
+                 causal: CausalSource | None = None, max_contributions: int = 10, max_bars: int = 8,
+                 search_budget: int = 400, cache_users: int = 16) -> None:
         self.ranker = ranker
         self.items = items
-        self.report = report
-        self.events = events
+        self.causal = causal
         self.max_contributions = max_contributions
+        self.max_bars = max_bars
         self.search_budget = search_budget
         self.cache_users = cache_users
         self._titles = self._title_lookup(ranker, items)
@@ -116,22 +116,29 @@ class Explainer:
         top_ids, _ = self._top_of(state.scores, state.history, k, filters)
         score, prior = float(state.scores[position]), self.ranker.prior(str(item_id))
         listed, by_behaviour, chart, prior_share = self._describe(state, contributions, prior)
-        common = dict(user_id=state.user_id, item_id=str(item_id), title=self._title(position),
-                      k=k, score=score, prior=prior, prior_share=prior_share,
-                      contributions=listed, n_events=len(state.history),
-                      n_supporting=int((contributions > 0).sum()), by_behaviour=by_behaviour,
-                      chart=chart, as_of=from_days(state.now))
+        common: dict[str, Any] = dict(
+            user_id=state.user_id, item_id=str(item_id), title=self._title(position), k=k, score=score,
+            prior=prior, prior_share=prior_share, contributions=listed, n_events=len(state.history),
+            n_supporting=int((contributions > 0).sum()), n_lowering=int((contributions < 0).sum()),
+            by_behaviour=by_behaviour, chart=chart, causal=self._causal(state, position),
+            as_of=from_days(state.now))
         if str(item_id) not in set(top_ids):
             why_not = self._why_not(state, position, k, filters, contributions, prior, top_ids)
-            return Explanation(rank=None, counterfactual=None, effects=self._effects(state, item_id, listed, None),
-                               explained_by_history=False, reason="not_in_top_k", why_not=why_not,
-                               **common)
+            return Explanation(rank=None, counterfactual=None, headline=Headline("not_in_top_k"),
+                               reason="not_in_top_k", why_not=why_not, **common)
         rank = list(top_ids).index(str(item_id)) + 1
         counterfactual, reason, rank_without = self._counterfactual(
             state, position, k, filters, contributions, top_ids)
-        return Explanation(rank=rank, counterfactual=counterfactual,
-                           effects=self._effects(state, item_id, listed, counterfactual),
-                           explained_by_history=counterfactual is not None, reason=reason,
+        denominator = prior_share_denominator(prior, contributions)
+        largest = float(contributions.max()) / denominator if len(contributions) else 0.0
+        if counterfactual is not None:
+            headline = Headline("verified", counterfactual.events, counterfactual.new_rank,
+                                counterfactual.replacement)
+        elif reason == "unverified":
+            headline = Headline("many_signals", prior_share=prior_share, largest_share=max(largest, 0.0))
+        else:
+            headline = Headline("popularity", prior_share=prior_share, largest_share=max(largest, 0.0))
+        return Explanation(rank=rank, counterfactual=counterfactual, headline=headline, reason=reason,
                            rank_without_support=rank_without, **common)
 
     def why_not(self, user_id: str, item_id: str, k: int = 10,
@@ -298,42 +305,17 @@ class Explainer:
             return {BEHAVIOUR_CODE[b]: float(w) for b, w in weights.items()}
         return {BEHAVIOUR_CODE[b]: float(n) for n, b in enumerate(BEHAVIOURS)}
 
-    def _effects(self, state: _UserState, item_id: str, listed: tuple[EventContribution, ...],
-                 counterfactual: Counterfactual | None) -> tuple[PopulationEffect, ...]:
-        """The causal report's effect for each behaviour type behind the explanation."""
-        if self.report is None:
+    def _causal(self, state: _UserState, position: int) -> tuple[CausalStatement, ...]:
+        """Causal statements about this item, only when it is in the user's own funnel (looked at,
+        saved or carted, not bought): the effect of a behaviour on buying *this* item."""
+        if self.causal is None:
             return ()
-        involved: list[str] = []
-        for event in (counterfactual.events if counterfactual else ()) + tuple(
-                c for c in listed if c.contribution > 0):
-            if event.behaviour not in involved:
-                involved.append(event.behaviour)
-        segment = None
-        if self.report.segment_by and self.events is not None and self.items is not None:
-            segment = pair_effects(self.report, self.events, self.items, state.user_id,
-                                   str(item_id)).segment
-        out = []
-        for behaviour in involved:
-            treatment = EFFECT_BEHAVIOUR.get(behaviour)
-            outcome = self.report.effects[0].outcome if self.report.effects else "purchase"
-            if treatment is None:
-                out.append(PopulationEffect(behaviour, behaviour, outcome, "missing",
-                                            f"{behaviour} is not a treatment the causal report "
-                                            f"estimates (its outcome is {outcome})"))
-                continue
-            effect = self.report.effect(treatment, segment) if segment else None
-            if effect is None or not effect.ok:
-                effect = self.report.effect(treatment, POPULATION)
-            if effect is None:
-                out.append(PopulationEffect(behaviour, treatment, outcome, "missing",
-                                            f"the report has no estimate for {treatment}"))
-                continue
-            refutation = ("not run" if not effect.refutations else
-                          "refuted" if effect.refuted else "passed")
-            out.append(PopulationEffect(behaviour, treatment, effect.outcome, effect.status,
-                                        effect.reason, effect.estimate, effect.ci_low,
-                                        effect.ci_high, effect.method, effect.n, refutation))
-        return tuple(out)
+        mine = state.history.behaviours[state.history.items == position]
+        if not len(mine) or BEHAVIOUR_CODE["purchase"] in set(mine.tolist()):
+            return ()
+        done = tuple(b for b in BEHAVIOURS if BEHAVIOUR_CODE[b] in set(mine.tolist()))
+        statements = self.causal(state.user_id, self._item_id(position), self._title(position), done)
+        return tuple(s for s in statements if s.item_id == self._item_id(position))
 
     def _describe(self, state: _UserState, contributions: np.ndarray, prior: float
                   ) -> tuple[tuple[EventContribution, ...], tuple[BehaviourTotal, ...],
@@ -347,12 +329,29 @@ class Explainer:
             value = float(contributions[mask].sum())
             totals.append(BehaviourTotal(str(NAMES[code]), int(mask.sum()), value, value / denominator))
         totals.sort(key=lambda b: -b.contribution)
-        chart = [ChartBar(f"{e.behaviour}: {e.title}", e.behaviour, e.contribution) for e in listed]
-        rest = float(contributions.sum() - sum(e.contribution for e in listed))
-        if abs(rest) > 1e-12:
-            chart.append(ChartBar("other behaviours", "other", rest))
-        chart.append(ChartBar("popularity / catalog prior", "prior", prior))
-        return listed, tuple(totals), tuple(chart), abs(prior) / denominator
+        return listed, tuple(totals), self._chart(state, contributions, prior, denominator), abs(prior) / denominator
+
+    def _chart(self, state: _UserState, contributions: np.ndarray, prior: float,
+               denominator: float) -> tuple[ChartBar, ...]:
+        """Bars for the same behaviour on the same item, grouped; the largest ``max_bars`` drawn,
+        the rest summed in one ``other`` bar; then the popularity/catalog prior."""
+        history = state.history
+        active = np.flatnonzero(contributions != 0)
+        groups: dict[tuple[int, int], list[int]] = {}
+        for n in active:
+            groups.setdefault((int(history.behaviours[n]), int(history.items[n])), []).append(int(n))
+        ordered = sorted(groups.items(), key=lambda kv: -abs(float(contributions[kv[1]].sum())))
+        bars = []
+        for (code, item), members in ordered[:self.max_bars]:
+            value = float(contributions[members].sum())
+            bars.append(ChartBar("event", value, value / denominator, str(NAMES[code]), self._item_id(item),
+                                 self._title(item), len(members), from_days(float(history.days[members].max()))))
+        rest = [n for _, members in ordered[self.max_bars:] for n in members]
+        if rest:
+            value = float(contributions[rest].sum())
+            bars.append(ChartBar("other", value, value / denominator, count=len(rest)))
+        bars.append(ChartBar("prior", prior, abs(prior) / denominator))
+        return tuple(bars)
 
     def _listed(self, state: _UserState, contributions: np.ndarray, prior: float,
                 positive_only: bool = False) -> tuple[EventContribution, ...]:

@@ -14,13 +14,16 @@ from ..workspace import WorkspaceError as WorkspaceError
 
 
 class ServiceError(Exception):
-    """A request the service cannot serve; ``str(error)`` is the message for the user."""
+    """A request the service cannot serve. ``str(error)`` is the message (English, for logs and
+    the API); ``code`` and ``fields`` let the chat word it in the user's language."""
 
     status: int = 400
+    code: str = "other"
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, **fields: Any) -> None:
         super().__init__(message)
         self.message = message
+        self.fields = fields
 
     def __str__(self) -> str:
         return self.message
@@ -33,16 +36,20 @@ class NotFound(ServiceError):
 class UnknownUser(NotFound):
     """The user has no recorded behaviours in this workspace."""
 
+    code = "unknown_user"
+
     def __init__(self, user_id: str) -> None:
-        super().__init__(f"unknown user {user_id!r}: no behaviours recorded for this user")
+        super().__init__(f"unknown user {user_id!r}: no behaviours recorded for this user", user_id=user_id)
         self.user_id = user_id
 
 
 class UnknownItem(NotFound):
     """No item with this id (or title) in the catalog."""
 
+    code = "unknown_item"
+
     def __init__(self, reference: str) -> None:
-        super().__init__(f"no item with id or title {reference!r} in the catalog")
+        super().__init__(f"no item with id or title {reference!r} in the catalog", reference=reference)
         self.reference = reference
 
 
@@ -50,6 +57,10 @@ class InvalidRequest(ServiceError):
     """Arguments that cannot be served (a bad behaviour name, a foreign event key, ...)."""
 
     status = 422
+    code = "invalid"
+
+    def __init__(self, message: str, **fields: Any) -> None:
+        super().__init__(message, **{"detail": message, **fields})
 
 
 @dataclass(frozen=True)
@@ -95,3 +106,4 @@ class Unavailable(ServiceError):
     """A part the request needs is down (e.g. the vector store); an operator can repair it."""
 
     status = 503
+    code = "unavailable"

@@ -17,11 +17,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from ..causal.results import InfluenceReport
-from ..explain.explainer import Explainer
+from ..explain.explainer import CausalSource, Explainer
 from ..ranking.base import Ranker
 from ..workspace import Workspace
 
@@ -39,7 +38,6 @@ class Fitted:
     ranker: Ranker
     explainer: Explainer
     items: pd.DataFrame                      # the catalog, indexed by item_id
-    report: InfluenceReport | None = None    # the causal report the explainer cites, if ready
     titles: dict[str, str] = field(default_factory=dict)
 
     def title(self, item_id: str) -> str:
@@ -57,10 +55,12 @@ def _catalog(workspace: Workspace) -> tuple[pd.DataFrame, dict[str, str]]:
 class Models:
     """The fitted bundle for a workspace, refitted in the background when its events change."""
 
-    def __init__(self, path: Path, ranker_factory: RankerFactory, report_loader: ReportLoader) -> None:
+    def __init__(self, path: Path, ranker_factory: RankerFactory, report_loader: ReportLoader,
+                 causal_source: CausalSource | None = None) -> None:
         self.path = Path(path)
         self.ranker_factory = ranker_factory
         self.report_loader = report_loader
+        self.causal_source = causal_source
         self._fitted: Fitted | None = None
         self._report: InfluenceReport | None = None
         self._segments: dict[tuple[int, str], InfluenceReport] = {}
@@ -134,10 +134,9 @@ class Models:
         version = workspace.data_version
         ranker = self.ranker_factory(workspace)
         items, titles = _catalog(workspace)
-        report = self._report
-        explainer = Explainer(ranker, workspace.items(), report, workspace.events())
+        explainer = Explainer(ranker, workspace.items(), causal=self.causal_source)
         log.info("fitted %s on data version %d", ranker.name, version)
-        return Fitted(version, ranker, explainer, items, report, titles)
+        return Fitted(version, ranker, explainer, items, titles)
 
     def _install(self, fitted: Fitted) -> None:
         with self._lock:
@@ -192,18 +191,8 @@ class Models:
     def _set_report(self, report: InfluenceReport) -> None:
         with self._lock:
             self._report = report
-            fitted = self._fitted
-            if fitted is not None:  # the explainer cites the newest report from now on
-                explainer = Explainer(fitted.ranker, fitted.explainer.items, report, fitted.explainer.events)
-                self._fitted = Fitted(fitted.data_version, fitted.ranker, explainer, fitted.items, report,
-                                      fitted.titles)
 
     @property
     def causal_version(self) -> int | None:
         report = self._report
         return None if report is None else report.data_version
-
-
-def vectors_of(ids: np.ndarray, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(ids as str, float32 matrix)`` — the shape the semantic query filter takes."""
-    return np.asarray(ids).astype(str), np.asarray(matrix, dtype=np.float32)

@@ -15,6 +15,7 @@ import pandas as pd
 
 from ..behaviour_store import BehaviourHit, ItemHit
 from ..causal.results import BehaviourEffect
+from ..explain.results import Headline
 from ..ranking.catalog import ItemFilter
 
 
@@ -47,12 +48,14 @@ class RecommendedItem:
     category: str | None
     score: float
     rank: int
-    reasons: tuple[Reason, ...]  # the user's behaviours with a positive contribution, largest first
+    reasons: tuple[Reason, ...]  # model reasons: behaviours with a positive contribution, largest first
     price: float | None = None
+    headline: Headline | None = None  # the verified reason (what the card leads with)
 
     def to_json(self) -> dict[str, Any]:
         return {"item_id": self.item_id, "title": self.title, "category": self.category,
                 "price": self.price, "score": round(self.score, 4), "rank": self.rank,
+                "headline": None if self.headline is None else self.headline.to_json(),
                 "reasons": [r.to_json() for r in self.reasons[:5]]}
 
 

@@ -79,8 +79,9 @@ def _domain_errors() -> Iterator[None]:
     except UnknownItemError as exc:
         raise UnknownItem(exc.item_id) from exc
     except StoreError as exc:
-        raise Unavailable(f"the vector store is unavailable ({exc}); an operator can rebuild it "
-                          "from the event log with `whyrec reindex`") from exc
+        log.error("vector store unavailable: %s", exc)  # the details stay in the log
+        raise Unavailable("the vector store is unavailable; an operator can rebuild it from the event "
+                          "log with `whyrec reindex`") from exc
 
 
 class WhyrecService:
@@ -272,8 +273,9 @@ class WhyrecService:
                                    from_days(float(history.days[e])), float(column[e]), float(column[e] / total))
                             for e in support)
             info = self.item(str(item_id))
+            headline = fitted.explainer.explain(str(user_id), str(item_id), k=k, filters=allowed).headline
             out.append(RecommendedItem(str(item_id), info.title, info.category, float(score), rank, reasons,
-                                       info.price))
+                                       info.price, headline))
         return Recommendations(str(user_id), tuple(out), k, category, query, allowed, fitted.data_version)
 
     def explain(self, user_id: str, item_id: str, k: int = 10, filters: ItemFilter | None = None) -> Explanation:
