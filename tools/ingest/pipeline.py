@@ -123,7 +123,7 @@ def ingest(workspace: Workspace, source: str | Path, mapping: SourceMapping,
     path = Path(source)
     files = [preset.resolve_events(path)] if preset else list_source_files(path)
     tables: list[ValidatedTable] = []
-    raws: list[RawTable] = []
+    spans: list[dict[int, int]] = []  # the invalid rows' physical lines, for the reject file
     total = sum(f.stat().st_size for f in files)
     with tqdm(total=total, desc="ingest", unit="B", unit_scale=True, unit_divisor=1024,
               disable=not progress, leave=True) as bar:
@@ -136,7 +136,8 @@ def ingest(workspace: Workspace, source: str | Path, mapping: SourceMapping,
                 table.events["user_id"] = pseudonymise(table.events["user_id"], pseudonym_key)
                 table.events["event_key"] = compute_event_keys(table.events).to_numpy()
             tables.append(table)
-            raws.append(raw)
+            spans.append(raw.spans(table.invalid_lines) if skip_invalid and table.rows_invalid else {})
+            del raw
         bar.set_postfix_str("checking")
 
         catalog_extra = None
@@ -161,7 +162,7 @@ def ingest(workspace: Workspace, source: str | Path, mapping: SourceMapping,
             to_add = new_events[~present]
             catalog = _merge_catalog(workspace.items(), [t.items for t in tables], catalog_extra,
                                      to_add["item_id"])
-            rejected_file = (_write_rejects(workspace, tables, raws, mapping, pseudonym_key)
+            rejected_file = (_write_rejects(workspace, tables, spans, mapping, pseudonym_key)
                              if skip_invalid else None)
             added = new_events["event_key"][~present]
             sources = [SourceRecord(path=t.path, sha256=t.sha256, rows_read=t.rows_read,
@@ -233,8 +234,6 @@ ORIGIN_CATALOG = json.dumps({"origin": "catalog"})
 def _check_catalog(catalog: pd.DataFrame, name: str) -> tuple[pd.DataFrame, FileReport | None]:
     """A catalog file's items under the same id and text rules as events: the good ones, and a
     report on the others (rows numbered from 1)."""
-    from .reader import RawTable
-
     frame = pd.DataFrame({c: catalog[c] for c in catalog.columns if c in ("item_id",) + ITEM_FIELDS})
     frame["user_id"], frame["timestamp"], frame["behaviour"] = "catalog", "2000-01-01T00:00:00Z", "view"
     raw = RawTable(Path(name), frame.astype("string"), pd.Series(range(1, len(frame) + 1), index=frame.index),
@@ -248,7 +247,7 @@ def _check_catalog(catalog: pd.DataFrame, name: str) -> tuple[pd.DataFrame, File
     return catalog[~bad], report
 
 
-def _write_rejects(workspace: Workspace, tables: list[ValidatedTable], raws: list[RawTable],
+def _write_rejects(workspace: Workspace, tables: list[ValidatedTable], spans: list[dict[int, int]],
                    mapping: SourceMapping, pseudonym_key: bytes | None) -> str | None:
     """Write the rejected rows, with reasons and each row as written, to a new file.
 
@@ -257,7 +256,7 @@ def _write_rejects(workspace: Workspace, tables: list[ValidatedTable], raws: lis
     the workspace must not hold the source's ids.
     """
     issues = []
-    for table, raw in zip(tables, raws):
+    for table, lines in zip(tables, spans):
         if not len(table.issues):
             continue
         frame = table.issues.copy()
@@ -269,7 +268,7 @@ def _write_rejects(workspace: Workspace, tables: list[ValidatedTable], raws: lis
             frame.loc[own, "value"] = pseudonymise(frame.loc[own, "value"], pseudonym_key).to_numpy()
             frame["raw"] = "(withheld: user ids are pseudonymised)"
         else:
-            texts = raw_rows(raw.path, mapping, raw.spans(sorted(set(frame["line"].astype(int)))))
+            texts = raw_rows(Path(table.path), mapping, lines)
             frame["raw"] = frame["line"].astype(int).map(texts).fillna("")
         issues.append(frame)
     if not issues:

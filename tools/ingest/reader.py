@@ -49,7 +49,8 @@ class RawTable:
         """First line -> last line of the rows (valid or malformed) starting on ``lines``."""
         wanted = set(lines)
         ends = self.line_ends if self.line_ends is not None else self.line_numbers
-        spans = {int(a): int(b) for a, b in zip(self.line_numbers, ends) if int(a) in wanted}
+        chosen = self.line_numbers.isin(wanted).to_numpy()
+        spans = {int(a): int(b) for a, b in zip(self.line_numbers[chosen], ends[chosen])}
         for (line, _), end in zip(self.malformed, self.malformed_ends or [m[0] for m in self.malformed]):
             if line in wanted:
                 spans[line] = end

@@ -1,9 +1,12 @@
 """Validation: turn a raw text table into canonical events, or say exactly which rows are wrong.
 
 Every rule is vectorised (a million rows in seconds) and produces issues of the form
-(line, column, value, reason). Rules: encoding problems, wrong field counts, missing ids,
-unknown behaviours, unparseable or out-of-range timestamps, non-numeric values and prices,
-and identical duplicate rows (per the mapping's duplicate policy).
+(line, column, value, reason). Rules: encoding problems, wrong field counts, missing ids, ids
+that break the id rule (:func:`whyrec.tools.schema.id_problem`: URL-safe, at most 128
+characters), text too long or (titles, categories, brands) not on one line, unknown behaviours,
+ratings without a value, unparseable or out-of-range timestamps, non-numeric values and prices,
+and identical duplicate rows (per the mapping's duplicate policy). A header row that is data
+(the mapping names columns by position and line 1 holds a timestamp) is a mapping error.
 """
 
 from __future__ import annotations
