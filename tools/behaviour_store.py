@@ -22,7 +22,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
-import os
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -36,6 +35,7 @@ from tqdm.auto import tqdm
 
 from .embeddings import Embedder, single_threaded_blas
 from .schema import BEHAVIOUR_VERBS, BEHAVIOURS, behaviour_phrase
+from .settings import quiet_libraries
 from .workspace import Workspace, replace_shredding
 
 log = logging.getLogger(__name__)
@@ -156,7 +156,7 @@ def _content_hash(frame: pd.DataFrame, columns: Sequence[str]) -> pd.Series:
 def make_client(workspace: Workspace, chroma_url: str | None = None, path: Path | None = None) -> Any:
     """A Chroma client: embedded in the workspace (at ``path``, by default the workspace's current
     store directory), or the server at ``chroma_url``."""
-    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+    quiet_libraries()  # no telemetry
     import chromadb
     from chromadb.config import Settings
 

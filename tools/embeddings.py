@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 from collections.abc import Callable, Sequence
 from functools import lru_cache
@@ -25,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from .settings import quiet_libraries
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +69,7 @@ class Embedder:
     def _load(self) -> Any:
         with self._lock:
             if self._model is None:
-                os.environ.setdefault("HF_HUB_OFFLINE", "1")
-                os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+                quiet_libraries()  # the model loads from site-packages, never from a hub
                 from sentence_transformers import SentenceTransformer
 
                 path = str(model_path())
