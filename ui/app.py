@@ -51,10 +51,15 @@ CONCURRENCY = 8
 # Client-side steps (no server round trip): mark a reply in flight, keep the counter current,
 # show the start of a new answer, bring the explanation into view on a narrow screen.
 JS_START = "(...args) => { window.whyrec && whyrec.start(); return args; }"
+# typed text while a reply is on its way is not sent (it stays in the input)
+JS_SEND = ("(text, store) => { if (window.whyrec && whyrec.busy) { return ['', store]; } "
+           "window.whyrec && whyrec.start(); return [text, store]; }")
 JS_DONE = "() => { if (window.whyrec) { whyrec.stop(); whyrec.scrollAnswer(); whyrec.count(); } }"
 JS_WHY_DONE = "() => { if (window.whyrec) { whyrec.stop(); whyrec.scrollAnswer(); whyrec.count(); whyrec.toPanel(); } }"
-JS_STOP = "() => { window.whyrec && whyrec.stop(); }"
+JS_RECOUNT_ONLY = "() => { window.whyrec && whyrec.count(); }"
 JS_COUNT = "(text) => { window.whyrec && whyrec.count(text); }"
+JS_RECOUNT = "if (window.whyrec) { whyrec.count(); }"   # each time the counter is drawn again
+JS_RECOUNT_FN = "(...args) => { window.whyrec && whyrec.count(); return args; }"
 JS_CONFIRM = f"(user, store) => [window.whyrec ? whyrec.confirmSwitch(user, {KEEP_USER!r}) : user, store]"
 
 
@@ -131,7 +136,7 @@ def build_blocks(service: WhyrecService, agent: Agent) -> gr.Blocks:
                 chat_input = gr.Textbox(label=t("chat.input_label", en), show_label=False, lines=1, max_lines=8,
                                         placeholder=t("chat.input_placeholder", en), elem_id="chat-input")
                 with gr.Row(elem_id="input-row", equal_height=True):
-                    counter = gr.HTML(views.counter_html(0, limit, en), elem_id="char-count")
+                    counter = gr.HTML(views.counter_html(0, limit, en), elem_id="char-count", js_on_load=JS_RECOUNT)
                     send = gr.Button(t("chat.send", en), variant="primary", scale=0, min_width=100, elem_id="send")
                 notice = gr.HTML("", elem_id="notice")
                 with gr.Accordion(t("user.history_title", en, n=0), open=False, elem_id="history-box") as history_box:
@@ -202,7 +207,8 @@ def build_blocks(service: WhyrecService, agent: Agent) -> gr.Blocks:
                 choices = [view.state.user_id, *choices]
             return page_values(view, choices)
 
-        demo.load(on_load, [store], page_outputs, api_visibility="private", show_progress="hidden")
+        demo.load(on_load, [store], page_outputs, api_visibility="private", show_progress="hidden").then(
+            None, None, None, js=JS_RECOUNT_ONLY)
 
         def on_pick(user_id: str | None, raw: Any, request: gr.Request) -> list[Any]:
             state = UIState.from_json(raw)
@@ -243,7 +249,7 @@ def build_blocks(service: WhyrecService, agent: Agent) -> gr.Blocks:
 
         chat_events = []
         for trigger in (chat_input.submit, send.click):
-            event = trigger(on_chat, [chat_input, store], chat_outputs, js=JS_START, api_visibility="private",
+            event = trigger(on_chat, [chat_input, store], chat_outputs, js=JS_SEND, api_visibility="private",
                             show_progress="hidden")
             event.then(None, None, None, js=JS_DONE)
             chat_events.append(event)
@@ -267,7 +273,7 @@ def build_blocks(service: WhyrecService, agent: Agent) -> gr.Blocks:
         # A confirmed switch drops the reply in flight (the page's script presses this hidden
         # button only then); the chat it belonged to is kept under its user.
         drop_reply.click(None, None, None, cancels=chat_events)
-        pick.then(None, None, None, js=JS_STOP)
+        pick.then(None, None, None, js=JS_RECOUNT_ONLY)
 
         chat_input.input(None, [chat_input], None, js=JS_COUNT)
 
@@ -293,7 +299,7 @@ def build_blocks(service: WhyrecService, agent: Agent) -> gr.Blocks:
         tab_effects.select(on_effects, [segment, store], [effects], api_visibility="private", show_progress="hidden")
         segment.input(on_effects, [segment, store], [effects], api_visibility="private", show_progress="hidden")
         switch_language.then(on_effects, [segment, store], [effects], api_visibility="private",
-                             show_progress="hidden")
+                             show_progress="hidden", js=JS_RECOUNT_FN)
 
     demo.queue(default_concurrency_limit=CONCURRENCY)
     return demo

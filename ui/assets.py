@@ -17,10 +17,17 @@ PAGE_CSS = """
 @media (max-width: 480px) {
   .gradio-container .main.fillable { padding-left: 8px !important; padding-right: 8px !important; }
 }
+/* While a reply is on its way, the controls that would start another (or change the language under
+   it) wait: two turns at once would each write the browser's state. */
+body.wr-busy #ask-recommend, body.wr-busy button.wr-why, body.wr-busy button.wr-chip, body.wr-busy #send,
+body.wr-busy #language, body.wr-busy #whatif-run { pointer-events: none; opacity: .55; }
 """
 
 CSS = """
 .wr-hidden { display: none !important; }
+/* Gradio's own progress text ("processing | 0.5s", queue positions) is for developers: the page
+   shows its own loading states (the chat's working bubble, the explanation and effects panels). */
+[data-testid="status-tracker"] { display: none !important; }
 
 /* top bar */
 #topbar { align-items: flex-end; gap: 12px; }
@@ -183,8 +190,8 @@ HEAD = "<style>" + PAGE_CSS + """</style>
 <script>
 window.whyrec = (function () {
   var api = { busy: false };
-  api.start = function () { api.busy = true; };
-  api.stop = function () { api.busy = false; };
+  api.start = function () { api.busy = true; document.body.classList.add('wr-busy'); };
+  api.stop = function () { api.busy = false; document.body.classList.remove('wr-busy'); };
   api.count = function (text) {
     var el = document.querySelector('#char-count .wr-counter');
     if (!el) { return; }
@@ -203,7 +210,7 @@ window.whyrec = (function () {
     if (box && !window.confirm(box.dataset.text || '')) { return keep; }
     var go = document.querySelector('#switch-go');
     if (go) { go.click(); }
-    api.busy = false;
+    api.stop();
     return user;
   };
   function scroller(node, stop) {
@@ -223,9 +230,13 @@ window.whyrec = (function () {
       if (!last) { return; }
       var box = scroller(last.parentElement, chat) || scroller(chat.querySelector('[role="log"]'), chat);
       if (!box) { return; }
-      box.scrollTop += last.getBoundingClientRect().top - box.getBoundingClientRect().top - 8;
+      // the question at the top (below the chat's own buttons), the answer's start under it
+      box.scrollTop += last.getBoundingClientRect().top - box.getBoundingClientRect().top - 40;
     }, 60);
   };
+  document.addEventListener('input', function (event) {
+    if (event.target && event.target.closest && event.target.closest('#chat-input')) { api.count(event.target.value); }
+  }, true);
   api.toPanel = function () {
     if (window.innerWidth > 900) { return; }
     var el = document.getElementById('panels');

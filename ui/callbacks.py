@@ -219,8 +219,8 @@ class Callbacks:
         """Ask the agent; yields the chat as the turn runs (its steps, then the answer)."""
         state = UIState.from_json(raw)
         text = (text or "").strip()
-        if not text:
-            yield ChatStep(state, self.status(state), done=True)
+        if not text:  # nothing to send (or a reply is still on its way): leave the input as it is
+            yield ChatStep(state, self.status(state), done=True, keep_input=True)
             return
         if len(text) > self.max_chars:
             error = t("chat.too_long", state.language, n=f"{len(text):,}", limit=f"{self.max_chars:,}")
