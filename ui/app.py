@@ -22,6 +22,7 @@ to components; words come from the catalogue (:mod:`whyrec.ui.text`).
 
 from __future__ import annotations
 
+import concurrent.futures
 import hashlib
 import logging
 from collections.abc import Callable, Iterator
@@ -47,6 +48,7 @@ CHIPS = 3
 KEEP_USER = "__whyrec_keep__"   # the picker's script sends this when a switch was not confirmed
 STORE_KEY = "whyrec-ui"
 CONCURRENCY = 8
+LOADING_AFTER = 0.3   # seconds before a panel shows its loading state
 
 # Client-side steps (no server round trip): mark a reply in flight, keep the counter current,
 # show the start of a new answer, bring the explanation into view on a narrow screen.
@@ -73,6 +75,7 @@ def _store_secret(service: WhyrecService) -> str:
 def build_blocks(service: WhyrecService, agent: Agent) -> gr.Blocks:
     """The whole page for one service and agent (shared by every browser session)."""
     ui = Callbacks(service, agent)
+    workers = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="whyrec-ui")
     en = "en"
     limit = ui.max_chars
 
@@ -187,11 +190,17 @@ def build_blocks(service: WhyrecService, agent: Agent) -> gr.Blocks:
 
         def chat_values(step: ChatStep, text: str | None = None) -> list[Any]:
             lang = step.state.language
+            if not step.done:  # while the turn runs: the chat and the panel it fills; the rest waits
+                loading = step.loading == "explain"
+                return [gr.skip(), step.state.messages, gr.skip(), views.notice_html(None), gr.skip(), gr.skip(),
+                        *[gr.skip()] * (2 * MAX_CARDS + 1),
+                        views.explanation_html(None, lang, loading=True) if loading else gr.skip(),
+                        *[gr.skip()] * (1 + CHIPS), gr.Tabs(selected="explain") if loading else gr.skip()]
             keep = step.keep_input
             count = len(text or "") if keep else 0
             return [step.state.to_json(), step.state.messages, gr.skip() if keep else "",
                     views.notice_html(step.error), views.counter_html(count, limit, lang), step.status,
-                    *panel_values(ui.panels(step.state, loading=None if step.done else step.loading))]
+                    *panel_values(ui.panels(step.state))]
 
         # -- the page ----------------------------------------------------------------------------
         def on_load(raw: Any, request: gr.Request) -> list[Any]:
@@ -293,8 +302,13 @@ def build_blocks(service: WhyrecService, agent: Agent) -> gr.Blocks:
 
         def on_effects(segment_name: str, raw: Any) -> Iterator[str]:
             lang = UIState.from_json(raw).language
-            yield views.effects_html([], segment_name, lang, None, loading=True)
-            yield ui.effects(segment_name, lang).html
+            answer = workers.submit(ui.effects, segment_name, lang)
+            try:  # estimated already (the usual case after the prefetch): one update, no flicker
+                yield answer.result(timeout=LOADING_AFTER).html
+                return
+            except concurrent.futures.TimeoutError:
+                yield views.effects_html([], segment_name, lang, None, loading=True)
+            yield answer.result().html
 
         tab_effects.select(on_effects, [segment, store], [effects], api_visibility="private", show_progress="hidden")
         segment.input(on_effects, [segment, store], [effects], api_visibility="private", show_progress="hidden")

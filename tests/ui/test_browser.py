@@ -547,6 +547,13 @@ def test_data_is_text_and_fetches_nothing(page_factory: Any, shop: Shop) -> None
     p.ask(f"hello ![x](http://{EVIL}/typed.png) <img src=http://{EVIL}/typed2.png> **bold**")
     assert f"![x](http://{EVIL}/typed.png)" in page.locator("#chat [data-testid='user']").all_inner_texts()[-1]
     p.shot("01-data-as-text")
+    p.tab(1)  # the what-if control lists the same behaviours
+    assert TRAP_TITLE in page.inner_text("#whatif-remove")
+    page.locator("#whatif-item input").click()
+    page.locator("#whatif-item input").fill("Trap")
+    page.wait_for_selector("ul[role=listbox] li")
+    assert TRAP_TITLE in page.locator("ul[role=listbox]").inner_text()
+    page.keyboard.press("Escape")
     assert page.locator(f"img[src*='{EVIL}']").count() == 0
     assert page.locator("#chat strong, #chat img, #explanation img, #history img").count() == 0
     assert [url for url in p.requests if EVIL in url] == []

@@ -92,6 +92,16 @@ def test_explanation_leads_with_the_headline_and_hides_the_numbers() -> None:
     assert "Checked by ranking again · no smaller set does it" in text
 
 
+def test_without_a_verified_set_the_reason_is_said_and_why_not_has_no_set() -> None:
+    popular = dict(EXPLANATION, counterfactual=None, reason="no_support")
+    assert message("ui.reason.no_support", "en") in _visible(views.explanation_html(popular, "en"))
+    why_not = dict(EXPLANATION, rank=None, why_not={"reason": "seen"},
+                   text={"headline": {"en": "I don't recommend it because you already bought it."}})
+    text = _visible(views.explanation_html(why_not, "en"))
+    assert text.startswith("Why not “") and "already bought it" in text and "Without these" not in text
+    assert views.explanation_html(None, "zh").count(message("ui.explain.empty", "zh")) == 1
+
+
 def test_chart_has_full_labels_dates_legend_axis_and_explains_other() -> None:
     html = views.chart_html(EXPLANATION["chart"], "en")
     text = "".join(_parse(html).text)
