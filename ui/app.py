@@ -58,10 +58,9 @@ JS_SEND = ("(text, store) => { if (window.whyrec && whyrec.busy) { return ['', s
            "window.whyrec && whyrec.start(); return [text, store]; }")
 JS_DONE = "() => { if (window.whyrec) { whyrec.stop(); whyrec.scrollAnswer(); whyrec.count(); } }"
 JS_WHY_DONE = "() => { if (window.whyrec) { whyrec.stop(); whyrec.scrollAnswer(); whyrec.count(); whyrec.toPanel(); } }"
-JS_RECOUNT_ONLY = "() => { window.whyrec && whyrec.count(); }"
-JS_COUNT = "(text) => { window.whyrec && whyrec.count(text); }"
-JS_RECOUNT = "if (window.whyrec) { whyrec.count(); }"   # each time the counter is drawn again
-JS_RECOUNT_FN = "(...args) => { window.whyrec && whyrec.count(); return args; }"
+JS_COUNT = "() => { window.whyrec && whyrec.count(); }"
+JS_COUNT_TEXT = "(text) => { window.whyrec && whyrec.count(text); }"
+JS_COUNT_ON_DRAW = "if (window.whyrec) { whyrec.count(); }"   # each time the counter is drawn again
 JS_CONFIRM = f"(user, store) => [window.whyrec ? whyrec.confirmSwitch(user, {KEEP_USER!r}) : user, store]"
 
 
@@ -139,7 +138,8 @@ def build_blocks(service: WhyrecService, agent: Agent) -> gr.Blocks:
                 chat_input = gr.Textbox(label=t("chat.input_label", en), show_label=False, lines=1, max_lines=8,
                                         placeholder=t("chat.input_placeholder", en), elem_id="chat-input")
                 with gr.Row(elem_id="input-row", equal_height=True):
-                    counter = gr.HTML(views.counter_html(0, limit, en), elem_id="char-count", js_on_load=JS_RECOUNT)
+                    counter = gr.HTML(views.counter_html(0, limit, en), elem_id="char-count",
+                                      js_on_load=JS_COUNT_ON_DRAW)
                     send = gr.Button(t("chat.send", en), variant="primary", scale=0, min_width=100, elem_id="send")
                 notice = gr.HTML("", elem_id="notice")
                 with gr.Accordion(t("user.history_title", en, n=0), open=False, elem_id="history-box") as history_box:
@@ -217,7 +217,7 @@ def build_blocks(service: WhyrecService, agent: Agent) -> gr.Blocks:
             return page_values(view, choices)
 
         demo.load(on_load, [store], page_outputs, api_visibility="private", show_progress="hidden").then(
-            None, None, None, js=JS_RECOUNT_ONLY)
+            None, None, None, js=JS_COUNT)
 
         def on_pick(user_id: str | None, raw: Any, request: gr.Request) -> list[Any]:
             state = UIState.from_json(raw)
@@ -282,9 +282,9 @@ def build_blocks(service: WhyrecService, agent: Agent) -> gr.Blocks:
         # A confirmed switch drops the reply in flight (the page's script presses this hidden
         # button only then); the chat it belonged to is kept under its user.
         drop_reply.click(None, None, None, cancels=chat_events)
-        pick.then(None, None, None, js=JS_RECOUNT_ONLY)
+        pick.then(None, None, None, js=JS_COUNT)
 
-        chat_input.input(None, [chat_input], None, js=JS_COUNT)
+        chat_input.input(None, [chat_input], None, js=JS_COUNT_TEXT)
 
         def on_clear(raw: Any) -> list[Any]:  # the chat's own "clear" button: a new conversation
             state = ui.clear_chat(raw)
@@ -313,7 +313,8 @@ def build_blocks(service: WhyrecService, agent: Agent) -> gr.Blocks:
         tab_effects.select(on_effects, [segment, store], [effects], api_visibility="private", show_progress="hidden")
         segment.input(on_effects, [segment, store], [effects], api_visibility="private", show_progress="hidden")
         switch_language.then(on_effects, [segment, store], [effects], api_visibility="private",
-                             show_progress="hidden", js=JS_RECOUNT_FN)
+                             show_progress="hidden")
+        switch_language.then(None, None, None, js=JS_COUNT)
 
     demo.queue(default_concurrency_limit=CONCURRENCY)
     return demo
