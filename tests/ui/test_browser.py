@@ -43,7 +43,7 @@ WAIT_MS = 120_000          # generous: the machine is shared and small
 DESKTOP = {"width": 1440, "height": 900}
 PHONE = {"width": 390, "height": 844}
 EVIL = "evil.invalid"
-TRAP_ID = f"![id](http://{EVIL}/id.png)"
+TRAP_ID = "trap-lamp.1"  # ids cannot carry markup (tools.schema.id_problem); titles can
 TRAP_TITLE = f"![t](http://{EVIL}/t.png) <img src=http://{EVIL}/i.png> Trap lamp"
 #: Latin words allowed on the Chinese page: the product's name.
 LATIN_ALLOWED = {"whyrec"}
@@ -567,13 +567,17 @@ def test_state_per_user_switch_asks_first_and_refused_text_stays(page_factory: A
     p.open()
     p.pick(shop.user)
     p.recommend()
-    chat_before = page.inner_text("#chat")
+    def said() -> list[str]:  # the messages' own text (a steps box may come back open or folded)
+        texts = page.locator("#chat [data-testid='bot'], #chat [data-testid='user']").all_inner_texts()
+        return [t for t in texts if "•" not in t and "How I got this answer" not in t]
+
+    chat_before = said()
 
     # another shopper has their own (empty) chat; coming back brings the first one back
     p.pick(shop.other)
     assert not page.locator("#card-0").is_visible() and p.bot_count() == 0
     p.pick(shop.user)
-    assert page.locator("#card-0").is_visible() and page.inner_text("#chat") == chat_before
+    assert page.locator("#card-0").is_visible() and said() == chat_before and chat_before
 
     # with a reply in flight, a switch asks first; "cancel" stays, "OK" switches
     page.evaluate("window.whyrec.start()")
@@ -583,7 +587,7 @@ def test_state_per_user_switch_asks_first_and_refused_text_stays(page_factory: A
     field.press("Enter")
     page.wait_for_function("document.querySelector('#user-picker input').value === " + json.dumps(shop.user))
     assert p.dialogs == [message("ui.controls.switch_confirm", "en")]
-    assert page.inner_text("#chat") == chat_before
+    assert said() == chat_before
     page.evaluate("window.whyrec.start()")
     p.pick(shop.other)
     assert len(p.dialogs) == 2 and p.bot_count() == 0
