@@ -21,9 +21,11 @@ Two pieces:
 *from those very events*. Refitted without them (ACCENT's test), that self-made similarity is
 gone and the freed item usually falls back. A robust target ranker therefore never counts a
 freed item as a competitor: the target must fall behind items the user never touched, whose
-scores a refit without the removed events leaves unchanged (for co-occurrence similarity: their
-co-occurrence counts do not involve this user's removed interactions). Freed items can only push
-the target further down, so a robust set is also valid in the plain re-rank.
+scores a refit without the removed events leaves nearly unchanged (for co-occurrence
+similarity their co-occurrence counts do not involve this user's removed interactions; only the
+top-neighbour cut of each similarity row can shift). Freed items can only push the target
+further down, so a robust set is also valid in the plain re-rank. ``margin`` (a share of the
+target's score) asks the target to fall behind by that much more, for what the refit does shift.
 
 >>> import numpy as np, scipy.sparse as sp
 >>> from whyrec.tools.ranking.history import History
@@ -109,7 +111,7 @@ class TargetRanker:
     """
 
     def __init__(self, terms: UserTerms, target: int, allowed: np.ndarray, robust: bool = False,
-                 exclude_seen: bool = True) -> None:
+                 exclude_seen: bool = True, margin: float = 0.0) -> None:
         self.terms = terms
         self.target = int(target)
         self.allowed = allowed
@@ -121,7 +123,9 @@ class TargetRanker:
         self.counts = terms.counts
         self.eligible_now = allowed & (terms.counts == 0) if exclude_seen else allowed.copy()
         self.frees = exclude_seen and not robust
-        self.margin = 1e-9 * max(1.0, float(np.abs(self.base).max()) if len(self.base) else 1.0)
+        rounding = 1e-9 * max(1.0, float(np.abs(self.base).max()) if len(self.base) else 1.0)
+        #: Score difference the search asks for (rounding, plus the robustness margin).
+        self.margin = max(rounding, float(margin) * abs(float(self.base[self.target])))
         self._columns: dict[int, np.ndarray] = {}
         self._pools: dict[int | None, Pool] = {}
         freeable = np.zeros(0, dtype=np.int64)
@@ -184,47 +188,64 @@ class TargetRanker:
         return pool
 
     def first_drop(self, order: np.ndarray, k: int, longest: int | None = None,
-                   size: int | None = -1) -> int | None:
+                   block: int = 256) -> int | None:
         """The length of the shortest prefix of ``order`` whose removal drops the target out of
-        the top ``k`` (robustly), or ``None`` — evaluated for whole blocks of prefixes at once.
-
-        Equivalent to removing ``order`` one event at a time and checking after each (what a
-        :class:`Trial` does); ``size`` is the pool size (default ``k`` + slack, None: every item).
-        """
+        the top ``k`` (robustly), or ``None`` — the same answer as removing ``order`` one event
+        at a time and checking after each (a :class:`Trial`), computed a block of prefixes at
+        once over a focus of items: the best ones now and every item the block could free. As
+        only removals happen, no item outside the focus can rise above the best of them."""
         order = np.asarray(order, dtype=np.int64)[:longest]
         if not len(order) or not self.eligible(self.counts):
-            return None if len(order) else None
-        pool = self.pool(k + POOL_SLACK if size == -1 else size)
+            return None
         threshold = (float(self.base[self.target]) - np.cumsum(self.column(self.target)[order])
                      + self.margin)
-        opens_at = np.where(pool.open, -1, np.iinfo(np.int64).max)
-        if self.frees and len(pool.items):
-            items = self.event_items[order]
-            known = items >= 0
-            removed = np.bincount(items[known], minlength=len(self.base))
-            last = np.full(len(self.base), -1, dtype=np.int64)
-            np.maximum.at(last, items[known], np.flatnonzero(known))
-            freed = ((removed[pool.items] == self.counts[pool.items]) & (self.counts[pool.items] > 0)
-                     & self.allowed[pool.items])
-            opens_at = np.where(freed, last[pool.items], opens_at)
-        block = max(8, 2_000_000 // max(len(pool.items), 1))
-        current = pool.base.copy()
-        for start in range(0, len(order), block):
-            stop = min(start + block, len(order))
-            rows = (pool.dense[order[start:stop]] if pool.dense is not None
-                    else pool.rows[order[start:stop]].toarray())
-            scores = current[None, :] - np.cumsum(rows, axis=0)
-            steps = np.arange(start, stop)
-            ahead = ((scores > threshold[start:stop, None])
-                     & (opens_at[None, :] <= steps[:, None])).sum(axis=1)
+        live = np.where(self.eligible_now, self.base, -np.inf)
+        live[self.target] = -np.inf
+        scores = self.base.copy()
+        counts = self.counts.copy()
+        rows = self.effects
+        size = k + POOL_SLACK
+        at = 0
+        while at < len(order):
+            part = order[at:at + block]
+            focus, floor = _top_with(live, size, self.freeable)
+            sub = rows[part][:, focus].toarray()
+            after = scores[focus][None, :] - np.cumsum(sub, axis=0)
+            opened = np.broadcast_to(np.isfinite(live[focus]), after.shape).copy()
+            if self.frees and len(self.freeable):
+                items = self.event_items[part]
+                known = items >= 0
+                left = counts.copy()
+                step_freed = np.full(len(self.base), np.iinfo(np.int64).max)
+                for n, item in zip(np.flatnonzero(known).tolist(), items[known].tolist(), strict=True):
+                    left[item] -= 1
+                    if left[item] == 0 and item != self.target and self.allowed[item]:
+                        step_freed[item] = n
+                opened |= step_freed[focus][None, :] <= np.arange(len(part))[:, None]
+            ahead = ((after > threshold[at:at + len(part), None]) & opened).sum(axis=1)
             hits = np.flatnonzero(ahead >= k)
-            blind = np.flatnonzero(threshold[start:stop] < pool.floor)
+            blind = np.flatnonzero(threshold[at:at + len(part)] < floor)
+            stop = len(part)
             if len(blind) and (not len(hits) or blind[0] <= hits[0]):
-                bigger = len(pool.items) * 4
-                return self.first_drop(order, k, size=bigger if bigger < len(self.base) // 2 else None)
-            if len(hits):
-                return start + int(hits[0]) + 1
-            current = scores[-1]
+                stop = int(blind[0])
+                if stop == 0:  # blind at once: widen the focus and try the block again
+                    if floor == -np.inf:
+                        break
+                    size *= 4
+                    continue
+            elif len(hits):
+                return at + int(hits[0]) + 1
+            taken = part[:stop]
+            change = np.asarray(rows[taken].sum(axis=0)).ravel()
+            scores -= change
+            live -= change
+            gone = self.event_items[taken]
+            gone = gone[gone >= 0]
+            np.subtract.at(counts, gone, 1)
+            if self.frees:
+                freed = np.unique(gone[(counts[gone] == 0) & self.allowed[gone] & (gone != self.target)])
+                live[freed] = scores[freed]
+            at += stop
         return None
 
     def trial(self, k: int) -> Trial:
@@ -321,12 +342,23 @@ class Pool:
         return cls(items, floor, rows, ranker.base[items], open_now[items], index, dense)
 
 
+def _top_with(values: np.ndarray, size: int, extra: np.ndarray) -> tuple[np.ndarray, float]:
+    """The ``size`` largest finite ``values`` plus ``extra`` (positions), and the largest value
+    left out (``-inf`` when nothing is)."""
+    if size >= len(values):
+        return np.arange(len(values)), -np.inf
+    part = np.argpartition(-values, size)
+    return np.union1d(part[:size], extra), float(values[part[size]])
+
+
 class Trial:
     """The target's rank while events are removed and put back one at a time.
 
-    Tracks the scores of the pool's items only (``live``: ``-inf`` while an item may not be
-    recommended); while the target stays above the pool's floor no other item can be ahead of it,
-    and when it falls below, the pool grows (rebuilt from the events removed so far).
+    ``live`` holds every item's score while it may be recommended (``-inf`` otherwise, and for
+    the target); a removal or a put-back updates only the entries its row touches. Rank checks
+    look at a small ``focus`` of items and a ``floor`` that no item outside it exceeds — kept true
+    by every update (a put-back raises the floor to what it raised outside the focus), and
+    re-taken from the current scores when the target falls below it.
     """
 
     def __init__(self, ranker: TargetRanker, k: int) -> None:
@@ -338,74 +370,101 @@ class Trial:
         self._target_terms = self._target_column.tolist()
         self._items = ranker.event_item_list
         self._frees = ranker.frees
-        self._use(ranker.pool(k + POOL_SLACK))
+        open_now = ranker.eligible_now.copy()
+        open_now[ranker.target] = False
+        self.live = np.where(open_now, ranker.base, -np.inf)
+        self.scores = ranker.base.copy() if self._frees else self.live
+        rows = ranker.effects
+        self._indptr = rows.indptr.tolist()
+        self._indices = rows.indices
+        self._data = rows.data
+        self.pool = ranker.pool(k + POOL_SLACK)
+        self.focus_size = k + POOL_SLACK
+        self._set_focus(self.pool.items, self.pool.floor)
+        self._settled = False   # the floor was just re-taken: re-taking it again gains nothing
 
-    def _use(self, pool: Pool) -> None:
-        self.pool = pool
-        scores = pool.base.copy()
-        if self.removed.any():
-            scores -= np.asarray(pool.rows[np.flatnonzero(self.removed)].sum(axis=0)).ravel()
-        opened = pool.open.copy()
-        if self._frees:
-            opened |= (self.counts[pool.items] == 0) & self.ranker.allowed[pool.items]
-        self.scores = scores
-        self.live = np.where(opened, scores, -np.inf)
-        self._dense = pool.dense
-        self._indptr = pool.rows.indptr.tolist()
-        self._indices = pool.rows.indices
-        self._data = pool.rows.data
+    def _set_focus(self, focus: np.ndarray, floor: float) -> None:
+        self.focus, self.floor = focus, floor
+        self.in_focus = np.zeros(len(self.live), dtype=bool)
+        self.in_focus[focus] = True
 
-    def _grow(self) -> bool:
-        """Track more items (4x, then all); False when every item is tracked already."""
-        if self.pool.floor == -np.inf:
-            return False
-        size = len(self.pool.items) * 4
-        self._use(self.ranker.pool(size if size < len(self.ranker.base) // 2 else None))
-        return True
+    def _raise_floor(self, columns: np.ndarray) -> None:
+        outside = self.live[columns][~self.in_focus[columns]]
+        if len(outside):
+            top = float(outside.max())
+            if top > self.floor:
+                self.floor = top
+                self._settled = False
 
     def remove(self, event: int) -> None:
         self.removed[event] = True
         self.target_score -= self._target_terms[event]
-        if self._dense is not None:
-            self.live -= self._dense[event]
+        start, stop = self._indptr[event], self._indptr[event + 1]
+        if start < stop:
+            columns, values = self._indices[start:stop], self._data[start:stop]
+            self.live[columns] -= values
             if self._frees:
-                self.scores -= self._dense[event]
-        else:
-            start, stop = self._indptr[event], self._indptr[event + 1]
-            if start < stop:
-                columns, values = self._indices[start:stop], self._data[start:stop]
-                self.live[columns] -= values
-                if self._frees:
-                    self.scores[columns] -= values
+                self.scores[columns] -= values
+            if not self.ranker.terms.nonnegative:
+                self._raise_floor(columns)
         item = self._items[event]
         if item >= 0:
             self.counts[item] -= 1
-            if self._frees and self.counts[item] == 0:
-                where = self.pool.index[item]
-                if where >= 0 and self.ranker.allowed[item]:
-                    self.live[where] = self.scores[where]
+            if self._frees and self.counts[item] == 0 and item != self.ranker.target and self.ranker.allowed[item]:
+                self.live[item] = self.scores[item]
+                self._raise_floor(np.array([item]))
+
+    def remove_many(self, events: np.ndarray) -> None:
+        """:meth:`remove` for each of ``events`` (distinct, none removed yet), at once."""
+        events = np.asarray(events, dtype=np.int64)
+        if not len(events):
+            return
+        self.removed[events] = True
+        self.target_score -= float(self._target_column[events].sum())
+        change = np.asarray(self.ranker.effects[events].sum(axis=0)).ravel()
+        self.live -= change
+        if self._frees:
+            self.scores -= change
+        if not self.ranker.terms.nonnegative:
+            self._raise_floor(np.flatnonzero(change < 0))
+        gone = self.ranker.event_items[events]
+        gone = gone[gone >= 0]
+        np.subtract.at(self.counts, gone, 1)
+        if self._frees:
+            freed = np.unique(gone[(self.counts[gone] == 0) & self.ranker.allowed[gone]
+                                   & (gone != self.ranker.target)])
+            self.live[freed] = self.scores[freed]
+            self._raise_floor(freed)
 
     def restore(self, event: int) -> None:
         self.removed[event] = False
         self.target_score += self._target_terms[event]
         item = self._items[event]
         if item >= 0:
-            if self._frees and self.counts[item] == 0:
-                where = self.pool.index[item]
-                if where >= 0:
-                    self.live[where] = -np.inf
+            if self._frees and self.counts[item] == 0 and item != self.ranker.target:
+                self.live[item] = -np.inf
             self.counts[item] += 1
-        if self._dense is not None:
-            self.live += self._dense[event]
+        start, stop = self._indptr[event], self._indptr[event + 1]
+        if start < stop:
+            columns, values = self._indices[start:stop], self._data[start:stop]
+            self.live[columns] += values
             if self._frees:
-                self.scores += self._dense[event]
-        else:
-            start, stop = self._indptr[event], self._indptr[event + 1]
-            if start < stop:
-                columns, values = self._indices[start:stop], self._data[start:stop]
-                self.live[columns] += values
-                if self._frees:
-                    self.scores[columns] += values
+                self.scores[columns] += values
+            self._raise_floor(columns)
+
+    def _refocus(self) -> bool:
+        """Re-take the focus and floor from the current scores (False if that cannot help)."""
+        if self._settled or self.floor == -np.inf:
+            return False
+        self._settled = True
+        size = self.focus_size
+        if size >= len(self.live):
+            self._set_focus(np.arange(len(self.live)), -np.inf)
+            return True
+        part = np.argpartition(-self.live, size)
+        self._set_focus(np.union1d(part[:size], self.ranker.freeable), float(self.live[part[size]]))
+        self.focus_size *= 2  # a target this low tends to fall further: look wider next time
+        return True
 
     def target_eligible(self) -> bool:
         return self.ranker.eligible(self.counts)
@@ -414,39 +473,98 @@ class Trial:
         """How many recommendable items score more than the target (by more than ``margin``;
         default the ranker's rounding margin)."""
         threshold = self.target_score + (self.ranker.margin if margin is None else margin)
-        while threshold < self.pool.floor and self._grow():
-            pass
+        if threshold >= self.floor or (self._refocus() and threshold >= self.floor):
+            return int(np.count_nonzero(self.live[self.focus] > threshold))
         return int(np.count_nonzero(self.live > threshold))
 
     def out(self, k: int) -> bool:
         """The target is out of the top ``k`` (excluded, or ``k`` items ahead by the margin)."""
         return not self.target_eligible() or self.ahead() >= k
 
-    def restoring_keeps_out(self, events: np.ndarray, k: int) -> np.ndarray:
-        """For each event of ``events`` (each removed now): whether putting back that one event
-        alone, from the current state, leaves the target out of the top ``k`` (vectorised; the
-        same answer as :meth:`restore` then :meth:`out` for each)."""
+    def out_if_restored(self, event: int, k: int) -> bool:
+        """Whether putting ``event`` back (it is removed now) would leave the target out of the
+        top ``k`` — answered without changing the state (what :meth:`restore` then :meth:`out`
+        would say)."""
+        item = self._items[event]
+        if not self.target_eligible() or (item == self.ranker.target and self.ranker.exclude_seen):
+            return True
+        threshold = self.target_score + self._target_terms[event] + self.ranker.margin
+        if threshold < self.floor and not (self._refocus() and threshold >= self.floor):
+            self.restore(event)
+            answer = self.out(k)
+            self.remove(event)
+            return answer
+        start, stop = self._indptr[event], self._indptr[event + 1]
+        columns, values = self._indices[start:stop], self._data[start:stop]
+        before = self.live[columns]
+        after = before + values
+        count = (np.count_nonzero(self.live[self.focus] > threshold)
+                 - np.count_nonzero(before[self.in_focus[columns]] > threshold)
+                 + np.count_nonzero(after > threshold))
+        if self._frees and item >= 0 and self.counts[item] == 0:  # it would be excluded again
+            hit = np.flatnonzero(columns == item)
+            value = after[hit[0]] if len(hit) else self.live[item]
+            if value > threshold and (len(hit) or self.in_focus[item]):
+                count -= 1
+        return count >= k
+
+    def outs_if_restored(self, events: np.ndarray, k: int) -> np.ndarray:
+        """:meth:`out_if_restored` for each of ``events`` (each removed now, each put back alone
+        from the current state), vectorised over the events."""
         events = np.asarray(events, dtype=np.int64)
-        target = self.target_score + self._target_column[events]
-        threshold = target + self.ranker.margin
-        # Putting events back raises the target: the pool stays sufficient if it is now.
-        while float(threshold.min(initial=np.inf)) < self.pool.floor and self._grow():
-            pass
-        rows = self.pool.dense[events] if self.pool.dense is not None else self.pool.rows[events].toarray()
-        live = self.live[None, :] + rows
+        if not self.target_eligible():
+            return np.ones(len(events), dtype=bool)
+        threshold = self.target_score + self._target_column[events] + self.ranker.margin
+        if float(threshold.min(initial=np.inf)) < self.floor:
+            self._refocus()
+        answer = np.zeros(len(events), dtype=bool)
+        sure = threshold >= self.floor
+        for at in np.flatnonzero(~sure):  # the focus cannot decide: one at a time
+            answer[at] = self.out_if_restored(int(events[at]), k)
+        chosen = events[sure]
+        if not len(chosen):
+            return answer
+        limit = threshold[sure]
+        rows = self.ranker.effects[chosen]
+        focus_live = self.live[self.focus]
+        count = (focus_live[None, :] > limit[:, None]).sum(axis=1)
+        coo = rows.tocoo()
+        before = self.live[coo.col]
+        after = before + coo.data
+        inside = self.in_focus[coo.col]
+        change = ((after > limit[coo.row]).astype(np.int64)
+                  - (inside & (before > limit[coo.row])).astype(np.int64))
+        count += np.bincount(coo.row, weights=change, minlength=len(chosen)).astype(np.int64)
+        items = self.ranker.event_items[chosen]
         if self._frees:
-            items = self.ranker.event_items[events]
             safe = np.maximum(items, 0)
-            closes = (items >= 0) & (self.counts[safe] == 0)
-            where = self.pool.index[safe]
-            rows = np.flatnonzero(closes & (where >= 0))
-            live[rows, where[rows]] = -np.inf
-        ahead = (live > threshold[:, None]).sum(axis=1)
-        eligible = np.ones(len(events), dtype=bool)
-        if self.ranker.exclude_seen:
-            eligible = self.ranker.event_items[events] != self.ranker.target
-            eligible &= bool(self.target_eligible())
-        return ~eligible | (ahead >= k)
+            closing = np.flatnonzero((items >= 0) & (self.counts[safe] == 0))
+            for at in closing.tolist():  # an item freed now would be excluded again
+                item = int(items[at])
+                start, stop = rows.indptr[at], rows.indptr[at + 1]
+                hit = np.flatnonzero(rows.indices[start:stop] == item)
+                value = self.live[item] + (rows.data[start + hit[0]] if len(hit) else 0.0)
+                if value > limit[at] and (len(hit) or self.in_focus[item]):
+                    count[at] -= 1
+        own = (items == self.ranker.target) & self.ranker.exclude_seen
+        answer[np.flatnonzero(sure)] = own | (count >= k)
+        return answer
+
+    def kth_other(self, k: int) -> int | None:
+        """The ``k``-th best recommendable item other than the target (None if there are fewer)."""
+        while True:
+            values = self.live[self.focus]
+            if np.count_nonzero(values > self.floor) >= k:
+                return int(self.focus[np.argpartition(-values, k - 1)[k - 1]])
+            if not self._refocus():
+                break
+        if np.count_nonzero(np.isfinite(self.live)) < k:
+            return None
+        return int(np.argpartition(-self.live, k - 1)[k - 1])
+
+    def _pool_rows(self, events: np.ndarray) -> np.ndarray:
+        pool = self.pool
+        return pool.dense[events] if pool.dense is not None else pool.rows[events].toarray()
 
     def single_removals(self, events: np.ndarray, k: int, block: int = 256) -> tuple[np.ndarray, np.ndarray]:
         """For each event of ``events`` (each still in the history): does removing that one event
@@ -454,27 +572,20 @@ class Trial:
         ``(drops, unsure)``: ``drops`` is certain; ``unsure`` marks events whose removal takes the
         target below the pool's floor without ``k`` pool items ahead (callers check those)."""
         events = np.asarray(events, dtype=np.int64)
+        pool = self.pool
         threshold = self.target_score - self._target_column[events] + self.ranker.margin
         drops = np.zeros(len(events), dtype=bool)
+        base_live = self.live[pool.items]
         for start in range(0, len(events), block):
             part = events[start:start + block]
-            rows = self.pool.dense[part] if self.pool.dense is not None else self.pool.rows[part].toarray()
-            live = self.live[None, :] - rows
+            rows = self._pool_rows(part)
+            live = base_live[None, :] - rows
             if self._frees:
                 items = self.ranker.event_items[part]
                 safe = np.maximum(items, 0)
-                where = self.pool.index[safe]
+                where = pool.index[safe]
                 freed = np.flatnonzero((items >= 0) & (self.counts[safe] == 1) & (where >= 0)
-                                       & self.ranker.allowed[safe])
-                live[freed, where[freed]] = self.scores[where[freed]] - rows[freed, where[freed]]
+                                       & self.ranker.allowed[safe] & (items != self.ranker.target))
+                live[freed, where[freed]] = self.scores[pool.items[where[freed]]] - rows[freed, where[freed]]
             drops[start:start + block] = (live > threshold[start:start + len(part), None]).sum(axis=1) >= k
-        return drops, ~drops & (threshold < self.pool.floor)
-
-    def kth_other(self, k: int) -> int | None:
-        """The ``k``-th best recommendable item other than the target (None if there are fewer)."""
-        while np.count_nonzero(self.live > self.pool.floor) < k:
-            if not self._grow():
-                break
-        if np.count_nonzero(np.isfinite(self.live)) < k:
-            return None
-        return int(self.pool.items[np.argpartition(-self.live, k - 1)[k - 1]])
+        return drops, ~drops & (threshold < pool.floor)

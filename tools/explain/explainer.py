@@ -63,6 +63,9 @@ log = logging.getLogger(__name__)
 CausalSource = Callable[[str, str, str, tuple[str, ...]], tuple[CausalStatement, ...]]
 
 NAMES = np.asarray(BEHAVIOURS, dtype=object)
+#: How far (a share of its score) a robust counterfactual must drop the item below the k-th item:
+#: a refit without the removed behaviours moves the other items' scores a little (bench/RESULTS.md).
+ROBUST_MARGIN = 0.01
 #: Filter masks kept per explainer (a filter's mask is a regex pass over the catalog).
 CACHED_FILTERS = 32
 
@@ -78,14 +81,15 @@ class Explainer:
     smallest, ``cache_users`` how many users' terms are kept between calls.
 
     ``robust`` (default on): counterfactual sets must drop the item without counting the items
-    they free (see :mod:`.effects`), so that they survive refitting the ranker without the removed
-    behaviours; when no such set exists the smallest plain (re-rank-only) set is returned with
-    ``robust=False``.
+    they free, by ``robust_margin`` of its score (see :mod:`.effects`), so that they survive
+    refitting the ranker without the removed behaviours; when no such set exists the smallest
+    plain (re-rank-only) set is returned with ``robust=False``.
     """
 
     def __init__(self, ranker: Ranker, items: pd.DataFrame | None = None,
                  causal: CausalSource | None = None, max_contributions: int = 10, max_bars: int = 8,
-                 search_budget: int = 400, cache_users: int = 16, robust: bool = True) -> None:
+                 search_budget: int = 400, cache_users: int = 16, robust: bool = True,
+                 robust_margin: float = ROBUST_MARGIN) -> None:
         self.ranker = ranker
         self.items = items
         self.causal = causal
@@ -94,6 +98,7 @@ class Explainer:
         self.search_budget = search_budget
         self.cache_users = cache_users
         self.robust = robust
+        self.robust_margin = robust_margin
         self._titles = self._title_lookup(ranker, items)
         self._cache: OrderedDict[str, _UserState] = OrderedDict()
         self._cache_lock = threading.Lock()
@@ -246,7 +251,7 @@ class Explainer:
         plain = TargetRanker(state, position, allowed)
         searches = []
         if self.robust:
-            robust = TargetRanker(state, position, allowed, robust=True)
+            robust = TargetRanker(state, position, allowed, robust=True, margin=self.robust_margin)
             searches.append((robust, smallest_removal(robust, contributions, state.history.days, k,
                                                       self.search_budget)))
         if not searches or not searches[0][1].candidates:

@@ -48,31 +48,25 @@ def adaptive_greedy(ranker: TargetRanker, candidates: np.ndarray, k: int,
                     longest: int | None = None) -> list[int] | None:
     """Remove, one at a time, the event that most narrows the gap between the target and the
     item it must fall behind (the k-th best other item) — PRINCE's rule, re-aimed every step
-    (the events are ranked once per rival, and again only when the rival changes)."""
+    (the gains are recomputed only when that item changes)."""
     trial = ranker.trial(k)
     target_column = ranker.column(ranker.target)
     left = np.zeros(ranker.terms.n_events, dtype=bool)
     left[candidates] = True
     chosen: list[int] = []
     rival: int | None = None
-    queue = np.zeros(0, dtype=np.int64)
-    at = 0
+    gain = np.zeros(0)
     while longest is None or len(chosen) < longest:
         now = trial.kth_other(k)
         if now is None:
             return None
         if now != rival:
             rival = now
-            gain = target_column - ranker.column(rival)
-            open_events = np.flatnonzero(left)
-            open_events = open_events[gain[open_events] > 0]
-            queue = open_events[np.argsort(-gain[open_events], kind="stable")]
-            at = 0
-        while at < len(queue) and not left[queue[at]]:
-            at += 1
-        if at >= len(queue):
+            gain = np.where(left, target_column - ranker.column(rival), -np.inf)
+        event = int(np.argmax(gain))
+        if not gain[event] > 0:
             return None
-        event = int(queue[at])
+        gain[event] = -np.inf
         left[event] = False
         chosen.append(event)
         trial.remove(event)
@@ -81,31 +75,31 @@ def adaptive_greedy(ranker: TargetRanker, candidates: np.ndarray, k: int,
     return None
 
 
-def prune(ranker: TargetRanker, chosen: list[int], contributions: np.ndarray, k: int,
-          block: int = 64) -> tuple[list[int], int]:
+def prune(ranker: TargetRanker, chosen: list[int], contributions: np.ndarray, k: int) -> tuple[list[int], int]:
     """Put back every event the set does not need (weakest first); returns the set and the
-    number of evaluations. Each event is tried from the state the earlier ones left; the tries
-    are checked a block at a time (a needed event leaves the state as it was, so a block's
-    answers hold up to its first event that can go back)."""
+    number of evaluations. Each event is tried from the state the earlier ones left. The tries
+    are answered a block at a time: a needed event leaves the state as it was, so a block's
+    answers hold up to its first event that can go back."""
     trial = ranker.trial(k)
-    for event in chosen:
-        trial.remove(event)
-    kept = set(chosen)
+    trial.remove_many(np.asarray(chosen, dtype=np.int64))
     queue = sorted(chosen, key=lambda e: contributions[e])
+    kept = set(chosen)
     evaluations = 0
-    at = 0
+    at, block = 0, 8
     while at < len(queue) and len(kept) > 1:
         ahead = queue[at:at + block]
-        can_go = np.flatnonzero(trial.restoring_keeps_out(np.asarray(ahead), k))
+        can_go = np.flatnonzero(trial.outs_if_restored(np.asarray(ahead), k))
         if not len(can_go):
             evaluations += len(ahead)
             at += len(ahead)
+            block = min(block * 2, 512)
             continue
         first = int(can_go[0])
         evaluations += first + 1
         trial.restore(ahead[first])
         kept.discard(ahead[first])
         at += first + 1
+        block = 8
     return [e for e in chosen if e in kept], evaluations
 
 
