@@ -41,7 +41,8 @@ target's score) asks the target to fall behind by that much more, for what the r
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -54,7 +55,7 @@ log = logging.getLogger(__name__)
 #: Items kept in a trial's pool beyond the ``k`` needed (a larger pool is rebuilt less often).
 POOL_SLACK = 64
 #: A pool's terms are kept dense (one vector operation per removed event) up to this many cells.
-MAX_DENSE_POOL = 4_000_000
+MAX_DENSE_POOL = 400_000
 
 
 @dataclass(frozen=True)
@@ -71,19 +72,23 @@ class UserTerms:
     counts: np.ndarray        # events per item (the exclude-seen rule)
     nonnegative: bool         # no term is negative: removing events never raises a score
     exact: bool = True        # additive ranker: removing events subtracts exactly their rows
+    prior: np.ndarray = field(default_factory=lambda: np.zeros(0))  # score with no history
+    competitions: dict[Any, Competition] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def build(cls, user_id: str, history: History, now: float, scores: np.ndarray,
-              rows: sp.csr_matrix, exact: bool = True) -> UserTerms:
+              rows: sp.csr_matrix, exact: bool = True, prior: np.ndarray | None = None) -> UserTerms:
         """From a ranker's terms: ``scores`` its total, ``rows`` its (expanded) event x item
-        matrix, ``exact`` whether the ranker is additive (else rows are leave-one-out estimates)."""
+        matrix, ``exact`` whether the ranker is additive (else rows are leave-one-out estimates),
+        ``prior`` the scores of an empty history (default: ``scores`` minus every row)."""
         rows = sp.csr_matrix(rows, dtype=np.float64)
         rows.sort_indices()
         n_items = rows.shape[1]
         known = history.items[history.items >= 0]
         return cls(str(user_id), history, float(now), np.asarray(scores, dtype=np.float64), rows,
                    rows.tocsc(), np.bincount(known, minlength=n_items),
-                   bool(rows.nnz == 0 or float(rows.data.min()) >= 0.0), bool(exact))
+                   bool(rows.nnz == 0 or float(rows.data.min()) >= 0.0), bool(exact),
+                   np.asarray(scores - rows.sum(axis=0) if prior is None else prior, dtype=np.float64).ravel())
 
     @property
     def n_events(self) -> int:
@@ -92,6 +97,15 @@ class UserTerms:
     @property
     def n_items(self) -> int:
         return int(self.rows.shape[1])
+
+    def competition(self, key: Any, allowed: np.ndarray) -> Competition:
+        """The :class:`Competition` under the filter ``key`` (whose mask is ``allowed``), kept."""
+        found = self.competitions.get(key)
+        if found is None:
+            found = self.competitions[key] = Competition(self, allowed)
+            while len(self.competitions) > 8:
+                self.competitions.pop(next(iter(self.competitions)))
+        return found
 
     def column(self, item: int) -> np.ndarray:
         """Every event's term on ``item`` (its contributions, dense over the events)."""
@@ -110,31 +124,28 @@ class TargetRanker:
     competitor (see the module docstring).
     """
 
-    def __init__(self, terms: UserTerms, target: int, allowed: np.ndarray, robust: bool = False,
-                 exclude_seen: bool = True, margin: float = 0.0) -> None:
+    def __init__(self, terms: UserTerms, target: int, allowed: np.ndarray | Competition,
+                 robust: bool = False, exclude_seen: bool = True, margin: float = 0.0) -> None:
+        competition = (allowed if isinstance(allowed, Competition)
+                       else Competition(terms, allowed, exclude_seen))
+        self.competition = competition
         self.terms = terms
         self.target = int(target)
-        self.allowed = allowed
+        self.allowed = competition.allowed
         self.robust = robust
-        self.exclude_seen = exclude_seen
+        self.exclude_seen = competition.exclude_seen
         self.base = terms.scores
         self.effects = terms.rows
         self.event_items = terms.history.items
         self.counts = terms.counts
-        self.eligible_now = allowed & (terms.counts == 0) if exclude_seen else allowed.copy()
-        self.frees = exclude_seen and not robust
-        rounding = 1e-9 * max(1.0, float(np.abs(self.base).max()) if len(self.base) else 1.0)
+        self.eligible_now = competition.eligible_now
+        self.frees = self.exclude_seen and not robust
         #: Score difference the search asks for (rounding, plus the robustness margin).
-        self.margin = max(rounding, float(margin) * abs(float(self.base[self.target])))
+        self.margin = max(competition.rounding, float(margin) * abs(float(self.base[self.target])))
         self._columns: dict[int, np.ndarray] = {}
-        self._pools: dict[int | None, Pool] = {}
-        freeable = np.zeros(0, dtype=np.int64)
-        if self.frees:
-            items = self.event_items
-            freeable = np.unique(items[items >= 0])
-            freeable = freeable[allowed[freeable] & (freeable != self.target)]
-        self.freeable = freeable
-        self.event_item_list: list[int] = self.event_items.tolist()
+        freeable = competition.freeable if self.frees else np.zeros(0, dtype=np.int64)
+        self.freeable = freeable[freeable != self.target]
+        self.event_item_list = competition.event_item_list
 
     # -- whole-array checks (ranks reported to users) --------------------------------------------
     def eligible_items(self, counts: np.ndarray) -> np.ndarray:
@@ -181,11 +192,8 @@ class TargetRanker:
 
     # -- incremental checks (the search) ---------------------------------------------------------
     def pool(self, size: int | None) -> Pool:
-        """The tracked items of a trial (``size`` best plus the freeable ones; None: all)."""
-        pool = self._pools.get(size)
-        if pool is None:
-            pool = self._pools[size] = Pool.build(self, size)
-        return pool
+        """The tracked items of a trial (``size`` best others plus the freeable ones; None: all)."""
+        return self.competition.pool(None if size is None else size + 1, self.frees)
 
     def first_drop(self, order: np.ndarray, k: int, longest: int | None = None,
                    block: int = 256) -> int | None:
@@ -199,17 +207,23 @@ class TargetRanker:
             return None
         threshold = (float(self.base[self.target]) - np.cumsum(self.column(self.target)[order])
                      + self.margin)
-        live = np.where(self.eligible_now, self.base, -np.inf)
+        live = self.competition.live.copy()
         live[self.target] = -np.inf
         scores = self.base.copy()
         counts = self.counts.copy()
         rows = self.effects
         size = k + POOL_SLACK
+        pool: Pool | None = self.pool(size)  # the first focus: its rows are ready
         at = 0
         while at < len(order):
             part = order[at:at + block]
-            focus, floor = _top_with(live, size, self.freeable)
-            sub = rows[part][:, focus].toarray()
+            if pool is not None:
+                focus, floor = pool.items, pool.floor
+                sub = pool.dense[part] if pool.dense is not None else pool.rows[part].toarray()
+                pool = None
+            else:
+                focus, floor = _top_with(live, size, self.freeable)
+                sub = rows[part][:, focus].toarray()
             after = scores[focus][None, :] - np.cumsum(sub, axis=0)
             opened = np.broadcast_to(np.isfinite(live[focus]), after.shape).copy()
             if self.frees and len(self.freeable):
@@ -284,24 +298,35 @@ class TargetRanker:
                 ahead[freed] += (self.base[items[freed]] - own > target_new[freed]).astype(np.int64)
         return ahead
 
-    def size_bound(self, contributions: np.ndarray, k: int) -> int | None:
-        """A lower bound on the size of any removal set that drops the target, or ``None`` when
-        no set of supporting events can (only when no term is negative; else 1).
+    def needed_drop(self, k: int) -> float | None:
+        """How much the target's score must fall, at least, for any removal to drop it out of
+        the top ``k`` (``inf``: no removal can; None: unknown, some term is negative).
 
         No score rises when events are removed, so at least ``k`` items must already score above
-        what the target falls to: the target must lose more than ``score - U_k`` (``U_k`` the
-        ``k``-th best score among the items that could compete), and ``m`` events can take at most
-        the ``m`` largest contributions away.
+        what the target falls to: it must lose more than ``score + margin - U_k``, ``U_k`` the
+        ``k``-th best score among the items that could compete.
         """
         if not self.terms.nonnegative:
-            return 1
-        rivals = (self.allowed.copy() if self.frees else self.eligible_now.copy())
+            return None
+        rivals = self.allowed.copy() if self.frees else self.eligible_now.copy()
         rivals[self.target] = False
         candidates = self.base[rivals]
         if len(candidates) < k:
+            return np.inf
+        kth = -float(np.partition(-candidates, k - 1)[k - 1])
+        return float(self.base[self.target]) + self.margin - kth
+
+    def size_bound(self, contributions: np.ndarray, k: int) -> int | None:
+        """A lower bound on the size of any removal set that drops the target, or ``None`` when
+        no set of supporting events can (only when no term is negative; else 1): ``m`` events take
+        at most the ``m`` largest contributions away, and the target must lose
+        :meth:`needed_drop`.
+        """
+        needed = self.needed_drop(k)
+        if needed is None:
+            return 1
+        if needed == np.inf:
             return None
-        kth = float(np.partition(-candidates, k - 1)[k - 1]) * -1.0
-        needed = float(self.base[self.target]) + self.margin - kth
         support = np.sort(contributions[contributions > 0])[::-1]
         reach = np.cumsum(support)
         enough = np.flatnonzero(reach > needed)
@@ -310,36 +335,61 @@ class TargetRanker:
 
 @dataclass(frozen=True)
 class Pool:
-    """The items a trial tracks: the ``size`` best recommendable ones (by base score) and every
-    item a removal could free, with their columns of the terms. No score rises when events are
+    """The items a trial tracks first: the ``size`` best recommendable ones (by base score) and
+    every item a removal could free, with their columns of the terms. No score rises when events are
     removed (no negative term), so every other item scores at most ``floor`` in every trial."""
 
-    items: np.ndarray         # catalog positions
+    items: np.ndarray         # catalog positions (may include a target: callers mask it)
     floor: float              # best base score of an untracked item (-inf: every item tracked)
     rows: sp.csr_matrix       # event x pool item
-    base: np.ndarray          # base scores of the pool items
-    open: np.ndarray          # recommendable before any removal
     index: np.ndarray         # catalog position -> pool index (-1: not tracked)
     dense: np.ndarray | None  # ``rows`` as a dense array when small enough (fast row updates)
 
     @classmethod
-    def build(cls, ranker: TargetRanker, size: int | None) -> Pool:
-        open_now = ranker.eligible_now.copy()
-        open_now[ranker.target] = False
-        candidates = np.flatnonzero(open_now)
-        if size is None or not ranker.terms.nonnegative or len(candidates) <= size:
+    def build(cls, competition: Competition, size: int | None, frees: bool) -> Pool:
+        terms = competition.terms
+        candidates = np.flatnonzero(competition.eligible_now)
+        if size is None or not terms.nonnegative or len(candidates) <= size:
             top, floor = candidates, -np.inf
         else:
-            part = np.argpartition(-ranker.base[candidates], size)
+            part = np.argpartition(-terms.scores[candidates], size)
             top = candidates[part[:size]]
-            floor = float(ranker.base[candidates[part[size:]]].max())
-        items = np.union1d(top, ranker.freeable)
-        index = np.full(len(ranker.base), -1, dtype=np.int64)
+            floor = float(terms.scores[candidates[part[size:]]].max())
+        items = np.union1d(top, competition.freeable) if frees else np.sort(top)
+        index = np.full(len(terms.scores), -1, dtype=np.int64)
         index[items] = np.arange(len(items))
-        rows = sp.csr_matrix(ranker.terms.columns[:, items])
+        rows = sp.csr_matrix(terms.columns[:, items])
         rows.sort_indices()
         dense = rows.toarray() if rows.shape[0] * rows.shape[1] <= MAX_DENSE_POOL else None
-        return cls(items, floor, rows, ranker.base[items], open_now[items], index, dense)
+        return cls(items, floor, rows, index, dense)
+
+
+class Competition:
+    """What every target of one user competes with under one filter: the items that may be
+    recommended now, those a removal could free, and pools of the best of them — built once and
+    shared by every item explained (a list of headlines searches ten targets over one of these)."""
+
+    def __init__(self, terms: UserTerms, allowed: np.ndarray, exclude_seen: bool = True) -> None:
+        self.terms = terms
+        self.allowed = allowed
+        self.exclude_seen = exclude_seen
+        self.eligible_now = allowed & (terms.counts == 0) if exclude_seen else allowed.copy()
+        items = terms.history.items
+        known = np.unique(items[items >= 0])
+        self.freeable = known[allowed[known]]
+        base = terms.scores
+        self.rounding = 1e-9 * max(1.0, float(np.abs(base).max()) if len(base) else 1.0)
+        self.live = np.where(self.eligible_now, base, -np.inf)
+        self.event_item_list: list[int] = items.tolist()
+        self._pools: dict[tuple[int | None, bool], Pool] = {}
+
+    def pool(self, size: int | None, frees: bool) -> Pool:
+        """The ``size`` best recommendable items (None: all), plus the freeable ones if ``frees``."""
+        key = (size, frees)
+        pool = self._pools.get(key)
+        if pool is None:
+            pool = self._pools[key] = Pool.build(self, size, frees)
+        return pool
 
 
 def _top_with(values: np.ndarray, size: int, extra: np.ndarray) -> tuple[np.ndarray, float]:
@@ -370,9 +420,8 @@ class Trial:
         self._target_terms = self._target_column.tolist()
         self._items = ranker.event_item_list
         self._frees = ranker.frees
-        open_now = ranker.eligible_now.copy()
-        open_now[ranker.target] = False
-        self.live = np.where(open_now, ranker.base, -np.inf)
+        self.live = ranker.competition.live.copy()
+        self.live[ranker.target] = -np.inf
         self.scores = ranker.base.copy() if self._frees else self.live
         rows = ranker.effects
         self._indptr = rows.indptr.tolist()
@@ -389,6 +438,8 @@ class Trial:
         self.in_focus[focus] = True
 
     def _raise_floor(self, columns: np.ndarray) -> None:
+        if self.floor == -np.inf:
+            return
         outside = self.live[columns][~self.in_focus[columns]]
         if len(outside):
             top = float(outside.max())
@@ -506,7 +557,7 @@ class Trial:
             value = after[hit[0]] if len(hit) else self.live[item]
             if value > threshold and (len(hit) or self.in_focus[item]):
                 count -= 1
-        return count >= k
+        return bool(count >= k)
 
     def outs_if_restored(self, events: np.ndarray, k: int) -> np.ndarray:
         """:meth:`out_if_restored` for each of ``events`` (each removed now, each put back alone
@@ -539,15 +590,39 @@ class Trial:
         if self._frees:
             safe = np.maximum(items, 0)
             closing = np.flatnonzero((items >= 0) & (self.counts[safe] == 0))
-            for at in closing.tolist():  # an item freed now would be excluded again
-                item = int(items[at])
-                start, stop = rows.indptr[at], rows.indptr[at + 1]
-                hit = np.flatnonzero(rows.indices[start:stop] == item)
-                value = self.live[item] + (rows.data[start + hit[0]] if len(hit) else 0.0)
-                if value > limit[at] and (len(hit) or self.in_focus[item]):
-                    count[at] -= 1
+            for row in closing.tolist():  # an item freed now would be excluded again
+                closed = int(items[row])
+                start, stop = rows.indptr[row], rows.indptr[row + 1]
+                hit = np.flatnonzero(rows.indices[start:stop] == closed)
+                value = self.live[closed] + (rows.data[start + hit[0]] if len(hit) else 0.0)
+                if value > limit[row] and (len(hit) or self.in_focus[closed]):
+                    count[row] -= 1
         own = (items == self.ranker.target) & self.ranker.exclude_seen
         answer[np.flatnonzero(sure)] = own | (count >= k)
+        return answer
+
+    def subsets_out(self, subsets: np.ndarray, k: int) -> np.ndarray:
+        """For each row of ``subsets`` (event indices, none removed now): does removing those
+        events together, from the current state, drop the target out of the top ``k``?
+        Vectorised over the pool; subsets it cannot decide (the target would fall below the pool's
+        floor, or an item could be freed) are checked one by one."""
+        subsets = np.asarray(subsets, dtype=np.int64)
+        pool = self.pool
+        threshold = self.target_score - self._target_column[subsets].sum(axis=1) + self.ranker.margin
+        flat = subsets.ravel()
+        rows = self._pool_rows(flat).reshape(subsets.shape[0], subsets.shape[1], -1).sum(axis=1)
+        count = ((self.live[pool.items][None, :] - rows) > threshold[:, None]).sum(axis=1)
+        answer = (count >= k) | (not self.target_eligible())
+        unsure = threshold < pool.floor
+        if self._frees:
+            items = self.ranker.event_items[subsets]
+            unsure |= ((items >= 0) & (self.counts[np.maximum(items, 0)] <= subsets.shape[1])).any(axis=1)
+        for at in np.flatnonzero(unsure):
+            for event in subsets[at]:
+                self.remove(int(event))
+            answer[at] = self.out(k)
+            for event in subsets[at]:
+                self.restore(int(event))
         return answer
 
     def kth_other(self, k: int) -> int | None:

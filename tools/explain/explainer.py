@@ -38,7 +38,7 @@ from ..ranking.catalog import ItemFilter
 from ..ranking.history import BEHAVIOUR_CODE, History, from_days
 from ..ranking.topk import top_k
 from ..schema import BEHAVIOURS
-from .effects import TargetRanker, UserTerms
+from .effects import Competition, TargetRanker, UserTerms
 from .results import (
     BehaviourTotal,
     CausalStatement,
@@ -117,7 +117,7 @@ class Explainer:
         position = self._position(item_id)
         contributions = self._column(state, position)
         top_ids, _ = self._top_of(state.scores, state.history, k, filters)
-        score, prior = float(state.scores[position]), float(self.ranker.prior(str(item_id)))
+        score, prior = float(state.scores[position]), float(state.prior[position])
         listed, by_behaviour, chart, prior_share = self._describe(state, contributions, prior)
         common: dict[str, Any] = dict(
             user_id=state.user_id, item_id=str(item_id), title=self._title(position), k=k, score=score,
@@ -154,7 +154,7 @@ class Explainer:
                 out.append(Headline("not_in_top_k"))
                 continue
             contributions = self._column(state, position)
-            prior = float(self.ranker.prior(str(item_id)))
+            prior = float(state.prior[position])
             out.append(self._verified(state, position, k, filters, contributions, prior, top_ids)[3])
         return tuple(out)
 
@@ -168,7 +168,7 @@ class Explainer:
         contributions = self._column(state, position)
         top_ids, _ = self._top_of(state.scores, state.history, k, filters)
         return self._why_not(state, position, k, filters, contributions,
-                             self.ranker.prior(str(item_id)), top_ids)
+                             float(state.prior[position]), top_ids)
 
     def what_if(self, user_id: str, remove: Sequence[int] = (),
                 add: Sequence[tuple[str, str]] = (), k: int = 10,
@@ -247,7 +247,7 @@ class Explainer:
         verified by the ranker re-scoring the history without it, and called smallest only when
         no smaller set of supporting events passes that same re-rank (:func:`proven_smallest`).
         """
-        allowed = self._allowed(filters)
+        allowed = self._competition(state, filters)
         plain = TargetRanker(state, position, allowed)
         searches = []
         if self.robust:
@@ -317,7 +317,7 @@ class Explainer:
         if len(top_ids) >= k:
             last = top_ids[k - 1]
             cutoff = RankedItem(last, self._title_of(last), float(state.scores[self._position(last)]), k)
-        ranker = TargetRanker(state, position, self._allowed(filters))
+        ranker = TargetRanker(state, position, self._competition(state, filters))
         if (history.items == position).any():
             mine = history.behaviours[history.items == position]
             done = tuple(b for b in BEHAVIOURS if BEHAVIOUR_CODE[b] in set(mine.tolist()))
@@ -443,7 +443,7 @@ class Explainer:
         history = self.ranker.user_history(key)   # raises UnknownUserError
         now = self.ranker.reference_day(key)
         terms = self.ranker.event_terms(history, now=now)
-        state = UserTerms.build(key, history, now, terms.total, terms.matrix(), terms.exact)
+        state = UserTerms.build(key, history, now, terms.total, terms.matrix(), terms.exact, terms.prior)
         if self.cache_users > 0:
             with self._cache_lock:
                 self._cache[key] = state
@@ -468,6 +468,13 @@ class Explainer:
         allowed[history.items[history.items >= 0]] = False
         top = top_k(scores, k, allowed)
         return np.asarray(self.ranker.item_ids[top], dtype=object).astype(str), scores[top]
+
+    def _competition(self, state: _UserState, filters: ItemFilter | None) -> Competition:
+        """What targets compete with for this user under ``filters`` (kept with the user)."""
+        key = None if filters is None or filters.is_empty() else filters
+        allowed = self._allowed(filters)
+        with self._cache_lock:
+            return state.competition(key, allowed)
 
     def _allowed(self, filters: ItemFilter | None) -> np.ndarray:
         """The items ``filters`` allow (read-only; cached per filter)."""
@@ -504,10 +511,13 @@ class Explainer:
                      for n, (i, s) in enumerate(zip(ids, scores)))
 
     def _position(self, item_id: str) -> int:
-        position = int(self.ranker.catalog.positions([str(item_id)])[0])
-        if position < 0:
+        try:
+            position = self.ranker.catalog.index.get_loc(str(item_id))
+        except KeyError:
+            raise UnknownItemError(str(item_id)) from None
+        if not isinstance(position, int | np.integer):  # not a unique id
             raise UnknownItemError(str(item_id))
-        return position
+        return int(position)
 
     def _item_id(self, position: int) -> str:
         return str(self.ranker.item_ids[position]) if position >= 0 else ""

@@ -120,10 +120,17 @@ def smallest_removal(ranker: TargetRanker, contributions: np.ndarray, days: np.n
     bound = ranker.size_bound(contributions, k)
     if bound is None:  # proven: no set of supporting events can drop it
         return RemovalSearch((), True, 0, 0)
+    evaluations = 0
+    if bound <= 1:  # one event may do: nothing can be smaller
+        evaluations += len(order)
+        single = _best_single(ranker, order, k)
+        if single is not None:
+            return RemovalSearch(((single,),), True, evaluations, 1)
+        bound = 2
     found: list[list[int]] = []
     greedy = greedy_prefix(ranker, order, k)
     if greedy is None:
-        return RemovalSearch((), False, len(order), 0)
+        return RemovalSearch((), False, evaluations + len(order), 0)
     found.append(greedy)
     adaptive = adaptive_greedy(ranker, order, k, longest=len(greedy))
     if adaptive is not None:
@@ -134,7 +141,7 @@ def smallest_removal(ranker: TargetRanker, contributions: np.ndarray, days: np.n
                               longest=min(len(f) for f in found))
         if fixed is not None:
             found.append(fixed)
-    evaluations = sum(len(f) for f in found)
+    evaluations += sum(len(f) for f in found)
     pruned = []
     for candidate in sorted(found, key=len)[:3]:
         kept, spent = prune(ranker, candidate, contributions, k)
@@ -222,17 +229,26 @@ def _best_single(ranker: TargetRanker, order: np.ndarray, k: int) -> int | None:
 
 
 def _enumerate(ranker: TargetRanker, order: np.ndarray, k: int, start: int,
-               below: int) -> tuple[int, ...] | None:
-    """The first (strongest-first) valid subset of size ``start`` .. ``below - 1``, by size."""
+               below: int, chunk: int = 256) -> tuple[int, ...] | None:
+    """The first (strongest-first) valid subset of size ``start`` .. ``below - 1``, by size
+    (subsets checked a chunk at a time, in :func:`itertools.combinations` order)."""
     trial = ranker.trial(k)
+    contributions = ranker.column(ranker.target)
+    needed = ranker.needed_drop(k)  # subsets that cannot take this much away need no check
     for size in range(start, below):
-        for subset in itertools.combinations(order.tolist(), size):
-            for event in subset:
-                trial.remove(event)
-            if trial.out(k):
-                return tuple(subset)
-            for event in subset:
-                trial.restore(event)
+        combos = itertools.combinations(order.tolist(), size)
+        step = max(1, min(chunk, 200_000 // (size * max(len(trial.pool.items), 1))))
+        while True:
+            batch = np.array(list(itertools.islice(combos, 4 * chunk)), dtype=np.int64).reshape(-1, size)
+            if not len(batch):
+                break
+            if needed is not None:
+                batch = batch[contributions[batch].sum(axis=1) > needed]
+            for at in range(0, len(batch), step):
+                part = batch[at:at + step]
+                hits = np.flatnonzero(trial.subsets_out(part, k))
+                if len(hits):
+                    return tuple(int(e) for e in part[hits[0]])
     return None
 
 
