@@ -392,6 +392,15 @@ class Competition:
         return pool
 
 
+def _gather(matrix: sp.csr_matrix, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The entries of ``matrix``'s rows ``rows`` as (position in ``rows``, column, value)."""
+    starts = matrix.indptr[rows]
+    lengths = matrix.indptr[rows + 1] - starts
+    which = np.repeat(np.arange(len(rows)), lengths)
+    offsets = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths) + starts[which]
+    return which, matrix.indices[offsets], matrix.data[offsets]
+
+
 def _top_with(values: np.ndarray, size: int, extra: np.ndarray) -> tuple[np.ndarray, float]:
     """The ``size`` largest finite ``values`` plus ``extra`` (positions), and the largest value
     left out (``-inf`` when nothing is)."""
@@ -576,30 +585,60 @@ class Trial:
         if not len(chosen):
             return answer
         limit = threshold[sure]
-        rows = self.ranker.effects[chosen]
-        focus_live = self.live[self.focus]
-        count = (focus_live[None, :] > limit[:, None]).sum(axis=1)
-        coo = rows.tocoo()
-        before = self.live[coo.col]
-        after = before + coo.data
-        inside = self.in_focus[coo.col]
-        change = ((after > limit[coo.row]).astype(np.int64)
-                  - (inside & (before > limit[coo.row])).astype(np.int64))
-        count += np.bincount(coo.row, weights=change, minlength=len(chosen)).astype(np.int64)
+        count = (self.live[self.focus][None, :] > limit[:, None]).sum(axis=1)
+        row, col, val = _gather(self.ranker.effects, chosen)
+        before = self.live[col]
+        after = before + val
+        change = ((after > limit[row]).astype(np.int64)
+                  - (self.in_focus[col] & (before > limit[row])).astype(np.int64))
+        count += np.bincount(row, weights=change, minlength=len(chosen)).astype(np.int64)
         items = self.ranker.event_items[chosen]
-        if self._frees:
+        if self._frees:  # an item freed now would be excluded again: uncount it
             safe = np.maximum(items, 0)
-            closing = np.flatnonzero((items >= 0) & (self.counts[safe] == 0))
-            for row in closing.tolist():  # an item freed now would be excluded again
-                closed = int(items[row])
-                start, stop = rows.indptr[row], rows.indptr[row + 1]
-                hit = np.flatnonzero(rows.indices[start:stop] == closed)
-                value = self.live[closed] + (rows.data[start + hit[0]] if len(hit) else 0.0)
-                if value > limit[row] and (len(hit) or self.in_focus[closed]):
-                    count[row] -= 1
-        own = (items == self.ranker.target) & self.ranker.exclude_seen
-        answer[np.flatnonzero(sure)] = own | (count >= k)
+            closing = (items >= 0) & (self.counts[safe] == 0)
+            own = np.zeros(len(chosen))
+            hit = (col == items[row]) & closing[row]
+            own[row[hit]] = val[hit]
+            touched = np.zeros(len(chosen), dtype=bool)
+            touched[row[hit]] = True
+            value = self.live[safe] + own
+            count -= (closing & (value > limit) & (touched | self.in_focus[safe])).astype(np.int64)
+        mine = (items == self.ranker.target) & self.ranker.exclude_seen
+        answer[np.flatnonzero(sure)] = mine | (count >= k)
         return answer
+
+    def outs_if_restored_together(self, events: np.ndarray, k: int) -> np.ndarray:
+        """For each ``j``: would putting back ``events[0..j]`` together (each removed now), from
+        the current state, leave the target out of the top ``k``? Vectorised over the prefixes."""
+        events = np.asarray(events, dtype=np.int64)
+        if not self.target_eligible():
+            return np.ones(len(events), dtype=bool)
+        threshold = self.target_score + np.cumsum(self._target_column[events]) + self.ranker.margin
+        if len(events) and threshold[0] < self.floor:
+            self._refocus()
+        if len(events) and threshold[0] < self.floor:  # the focus cannot decide: step by step
+            answer = np.zeros(len(events), dtype=bool)
+            for at, event in enumerate(events.tolist()):
+                self.restore(event)
+                answer[at] = self.out(k)
+            for event in reversed(events.tolist()):
+                self.remove(event)
+            return answer
+        row, col, val = _gather(self.ranker.effects, events)
+        columns = np.union1d(self.focus, col)
+        delta = np.zeros((len(events), len(columns)))
+        delta[row, np.searchsorted(columns, col)] = val
+        values = self.live[columns][None, :] + np.cumsum(delta, axis=0)
+        items = self.ranker.event_items[events]
+        if self._frees:
+            for at, item in enumerate(items.tolist()):
+                if item >= 0 and self.counts[item] == 0 and item != self.ranker.target:
+                    where = np.searchsorted(columns, item)
+                    if where < len(columns) and columns[where] == item:
+                        values[at:, where] = -np.inf
+        answer = (values > threshold[:, None]).sum(axis=1) >= k
+        mine = (items == self.ranker.target) & self.ranker.exclude_seen
+        return answer | (np.cumsum(mine) > 0)
 
     def subsets_out(self, subsets: np.ndarray, k: int) -> np.ndarray:
         """For each row of ``subsets`` (event indices, none removed now): does removing those

@@ -75,31 +75,34 @@ def adaptive_greedy(ranker: TargetRanker, candidates: np.ndarray, k: int,
     return None
 
 
-def prune(ranker: TargetRanker, chosen: list[int], contributions: np.ndarray, k: int) -> tuple[list[int], int]:
+def prune(ranker: TargetRanker, chosen: list[int], contributions: np.ndarray, k: int,
+          block: int = 64) -> tuple[list[int], int]:
     """Put back every event the set does not need (weakest first); returns the set and the
-    number of evaluations. Each event is tried from the state the earlier ones left. The tries
-    are answered a block at a time: a needed event leaves the state as it was, so a block's
-    answers hold up to its first event that can go back."""
+    number of evaluations. Each event is tried from the state the earlier ones left, and the
+    tries are answered a run at a time: while events are needed the state stays as it is (each
+    put back alone), while they are not it grows by each (put back together)."""
     trial = ranker.trial(k)
     trial.remove_many(np.asarray(chosen, dtype=np.int64))
     queue = sorted(chosen, key=lambda e: contributions[e])
     kept = set(chosen)
     evaluations = 0
-    at, block = 0, 8
+    at = 0
     while at < len(queue) and len(kept) > 1:
-        ahead = queue[at:at + block]
-        can_go = np.flatnonzero(trial.outs_if_restored(np.asarray(ahead), k))
-        if not len(can_go):
-            evaluations += len(ahead)
-            at += len(ahead)
-            block = min(block * 2, 512)
+        ahead = np.asarray(queue[at:at + block], dtype=np.int64)
+        alone = trial.outs_if_restored(ahead, k)
+        if not alone[0]:  # a run of needed events
+            run = int(np.argmax(alone)) if alone.any() else len(ahead)
+            evaluations += run
+            at += run
             continue
-        first = int(can_go[0])
-        evaluations += first + 1
-        trial.restore(ahead[first])
-        kept.discard(ahead[first])
-        at += first + 1
-        block = 8
+        together = trial.outs_if_restored_together(ahead, k)
+        run = int(np.argmin(together)) if not together.all() else len(ahead)
+        run = min(run, len(kept) - 1)
+        for event in ahead[:run].tolist():
+            trial.restore(event)
+            kept.discard(event)
+        evaluations += run
+        at += run
     return [e for e in chosen if e in kept], evaluations
 
 

@@ -95,6 +95,31 @@ def test_trial_matches_reranking_after_removals_and_put_backs(seed: int, robust:
             assert trial.out_if_restored(event, K) == brute_out(ranker, [e for e in removed if e != event])
         answers = trial.outs_if_restored(np.array(removed, dtype=np.int64), K)
         assert answers.tolist() == [brute_out(ranker, [e for e in removed if e != x]) for x in removed]
+        back = rng.permutation(removed).tolist()  # putting several back, one after the other
+        together = trial.outs_if_restored_together(np.array(back, dtype=np.int64), K)
+        assert together.tolist() == [brute_out(ranker, [e for e in removed if e not in back[:j + 1]])
+                                     for j in range(len(back))]
+        assert trial.out(K) == brute_out(ranker, removed)  # and the state is as it was
+
+
+@pytest.mark.parametrize(("seed", "robust"), CASES)
+def test_prune_equals_putting_back_one_at_a_time(seed: int, robust: bool) -> None:
+    from whyrec.tools.explain.search import prune
+
+    ranker = problem(seed, robust)
+    contributions = ranker.column(ranker.target)
+    chosen = np.random.default_rng(seed).permutation(N_EVENTS).tolist()
+    if not brute_out(ranker, chosen):
+        return
+    removed = list(chosen)
+    for event in sorted(chosen, key=lambda e: contributions[e]):  # the rule, step by step
+        if len(removed) == 1:
+            break
+        if brute_out(ranker, [e for e in removed if e != event]):
+            removed.remove(event)
+    for block in (1, 2, 64):
+        kept, _ = prune(ranker, chosen, contributions, K, block=block)
+        assert sorted(kept) == sorted(removed)
 
 
 @pytest.mark.parametrize(("seed", "robust"), CASES)
