@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import logging
 import math
 import shutil
@@ -496,8 +497,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--min-sets", type=int, default=250,
                         help="keep sampling pairs until this many explanations have a removal set")
     parser.add_argument("--strict", type=int, default=200, help="sets refitted per dataset")
-    parser.add_argument("--strict-plain", type=int, default=200, help="plain-rule sets refitted (trade-off)")
-    parser.add_argument("--strict-variant", type=int, default=100, help="margin-0 sets refitted (trade-off)")
+    parser.add_argument("--strict-plain", type=int, default=120, help="plain-rule sets refitted (trade-off)")
+    parser.add_argument("--strict-variant", type=int, default=80, help="margin-0 sets refitted (trade-off)")
     parser.add_argument("--tradeoff", nargs="*", default=["tmall2014"], help="datasets with the trade-off runs")
     parser.add_argument("--long-history", type=int, default=1000,
                         help="also explain every top-k item of users with at least this many events")
@@ -512,14 +513,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--demo-items", type=int, default=10_000)
     parser.add_argument("--demo-users", type=int, default=3_000)
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--name", default="explain", help="results file name (bench/results/NAME.md|json)")
+    parser.add_argument("--combine", nargs="+", type=Path, default=None,
+                        help="only merge these results JSON files (runs split by dataset) into NAME")
     args = parser.parse_args(argv)
+    if args.combine:
+        runs = [json.loads(path.read_text(encoding="utf-8")) for path in args.combine]
+        results = [r for run in runs for r in run["results"]]
+        body = report(results)
+        write_results(args.name, "Explainer: counterfactual validity, robustness, size and latency", body,
+                      {"results": results, "runs": [{"command": r.get("command"), "machine": r.get("machine"),
+                                                     "args": r.get("args")} for r in runs]})
+        sys.stdout.write(body + "\n")
+        return 0
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("whyrec").setLevel(logging.WARNING)
     baseline_cls = load_baseline(args.baseline_src)
     results = [run(d, args, baseline_cls) for d in args.datasets]
     body = report(results)
     if not args.no_write:
-        write_results("explain", "Explainer: counterfactual validity, robustness, size and latency", body,
+        write_results(args.name, "Explainer: counterfactual validity, robustness, size and latency", body,
                       {"results": results, "args": {k: str(v) for k, v in vars(args).items()}})
     sys.stdout.write(body + "\n")
     return 0
