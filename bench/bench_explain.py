@@ -48,7 +48,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import md_table, percentiles_ms, write_results
+from _common import machine_info, md_table, percentiles_ms, write_results
 
 from whyrec.tools.demo import DemoConfig, generate_shop
 from whyrec.tools.explain import Explainer
@@ -520,7 +520,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.combine:
         runs = [json.loads(path.read_text(encoding="utf-8")) for path in args.combine]
         results = [r for run in runs for r in run["results"]]
-        body = report(results)
+        body = "\n\n".join(["Runs (one per dataset group, merged here):"] + [
+            f"- `{r.get('command')}` (git {r.get('machine', {}).get('git')}, load at start "
+            f"{r.get('machine', {}).get('loadavg_at_start')})" for r in runs] + [report(results)])
         write_results(args.name, "Explainer: counterfactual validity, robustness, size and latency", body,
                       {"results": results, "runs": [{"command": r.get("command"), "machine": r.get("machine"),
                                                      "args": r.get("args")} for r in runs]})
@@ -528,12 +530,14 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("whyrec").setLevel(logging.WARNING)
+    machine = machine_info()  # at the start: the code measured is the code checked out now
     baseline_cls = load_baseline(args.baseline_src)
     results = [run(d, args, baseline_cls) for d in args.datasets]
     body = report(results)
     if not args.no_write:
         write_results(args.name, "Explainer: counterfactual validity, robustness, size and latency", body,
-                      {"results": results, "args": {k: str(v) for k, v in vars(args).items()}})
+                      {"results": results, "args": {k: str(v) for k, v in vars(args).items()},
+                       "machine": machine})
     sys.stdout.write(body + "\n")
     return 0
 
