@@ -2,9 +2,15 @@
 
 Everything is computed from the ranker itself: contributions are its exact per-event terms, a
 counterfactual is searched on those terms and then *verified* by re-ranking the history without
-the chosen events, and what-ifs are plain re-rankings. The clock
-stays at the user's reference time (``ranker.as_of(user)``) in every counterfactual, and the
-``exclude_seen`` rule of the recommend tool applies to the (hypothetical) history being ranked.
+the chosen events, and what-ifs are plain re-rankings. The clock stays at the user's reference
+time (``ranker.as_of(user)``) in every counterfactual, and the ``exclude_seen`` rule of the
+recommend tool applies to the (hypothetical) history being ranked.
+
+Counterfactual sets are *robust* by default: they drop the item without counting the items they
+free, so they do not rest on similarity the ranker learned from the removed behaviours and they
+survive refitting the ranker without them (see :mod:`.effects` and ``bench/RESULTS.md``). The
+per-user terms and the filter's competition are built once and shared by every item explained
+for that user — :meth:`Explainer.headlines` explains a whole list on one copy.
 
 >>> import pandas as pd
 >>> events = pd.DataFrame({"user_id": ["u1", "u1", "u2", "u2", "u3"],

@@ -1,6 +1,13 @@
 """Counterfactual search: the smallest set of a user's events whose removal drops an item out of
-the top-k (PRINCE-style: greedy by contribution, then prune, then exhaustive when small), and the
-single added behaviour that would bring an item in.
+the top-k, and the single added behaviour that would bring an item in.
+
+The order of work: a size bound (how much the item must lose against what its strongest events
+give) rules out small sets or all of them; every single event is tried; then greedy sets (by
+contribution, PRINCE's adaptive rule, PRINCE's fixed-rival orders) are pruned, and the sizes
+between the bound and the best set are enumerated while they fit the budget — only then is a set
+called the smallest. Long histories stay exact and fast because every step is incremental on a
+:class:`~.effects.Trial` (a removal touches its row's items only; rank checks look at a focus of
+items) and prefix scans and prunes are answered a block at a time.
 
 Everything here runs on a :class:`~.effects.TargetRanker` (exact for additive rankers); the
 explainer verifies what it returns with the ranker's own re-ranking.
