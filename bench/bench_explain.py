@@ -2,20 +2,28 @@
 
 Usage (from the repository root)::
 
-    .venv/bin/python bench/bench_explain.py --pairs 600 --strict 30 --k 10
+    git archive 53610c7 tools/explain | tar -x -C /tmp/explain-previous   # optional baseline
+    .venv/bin/python bench/bench_explain.py --baseline-src /tmp/explain-previous/tools/explain
 
 For a sample of (user, item) pairs with the item in the user's top-k (seen items excluded):
 
 * validity — the explanation's removal set, re-checked independently through the public API
   (the user's history as a table without those events, ``rank_history`` at the fixed clock),
-  drops the item out of the top-k;
-* strict validity (ACCENT, SIGIR 2021) — the ranker *retrained from scratch* on the log without
-  those events no longer puts the item in the user's top-k;
-* size — mean and median set size against two baselines run on the same pairs: removing the
-  user's behaviours most recent first, and by the item similarity of the behaviour's item to the
-  recommended one, until the item drops out;
-* latency — ``explain`` wall time per call (user cache off) on the demo shop at 10k items, with
-  ``recommend`` timed in the same run for reference.
+  drops the item out of the top-k (kept as a test in ``tests/tools/explain/test_real_data.py``);
+* strict validity (ACCENT, SIGIR 2021) — the ranker *refitted from scratch* on the log without
+  those events no longer puts the item in the user's top-k; a sample of ``--strict`` sets per
+  dataset, with a 95% Wilson interval; on ``--tradeoff`` datasets also the sets of the plain
+  re-rank rule (the previous default) and of the robust rule without a margin;
+* proven-minimal share, and set size against removing the user's behaviours in order of their
+  item's similarity to the recommended one (the same rule — plain or robust — as the set compared);
+* headline = verified set — for every explanation, and for whole recommendation lists
+  (``Explainer.headlines``) against the per-item explanations;
+* latency — ``explain`` wall time per call with a cold user cache, by history length, including
+  every top-k item of the longest histories (Tmall's users with 1,000+ events; on the demo shop
+  ``--heavy-users`` synthetic shoppers with 2,000+ events, each the merged logs of demo users);
+  the previous engine (``--baseline-src``) on the same pairs in the same run;
+* recommend with headlines at k = 10 on the demo shop: ``WhyrecService.recommend`` end to end,
+  ``Explainer.headlines`` alone, and the per-item ``explain`` loop it replaced, in the same run.
 
 Writes bench/results/explain.{md,json}.
 """
@@ -23,9 +31,16 @@ Writes bench/results/explain.{md,json}.
 from __future__ import annotations
 
 import argparse
+import importlib
+import json
 import logging
+import math
+import shutil
 import sys
+import tempfile
 import time
+import types
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,29 +48,57 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import md_table, percentiles_ms, write_results
+from _common import machine_info, md_table, percentiles_ms, write_results
 
 from whyrec.tools.demo import DemoConfig, generate_shop
 from whyrec.tools.explain import Explainer
 from whyrec.tools.explain.effects import TargetRanker
-from whyrec.tools.explain.search import greedy_prefix
+from whyrec.tools.explain.search import supporting_order
 from whyrec.tools.ingest.pipeline import read_preset
 from whyrec.tools.ranking import WhyrecRanker
+from whyrec.tools.ranking.history import BEHAVIOUR_CODE, History
+from whyrec.tools.schema import compute_event_keys
 
 log = logging.getLogger("bench_explain")
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+BUCKETS = [(1, 9), (10, 49), (50, 199), (200, 999), (1000, 1999), (2000, 10**9)]
 
 
-def load(name: str, demo_items: int, demo_users: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+# -- data ---------------------------------------------------------------------------------------
+def load(name: str, demo_items: int, demo_users: int, heavy_users: int,
+         seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     if name == "tmall2014":
         return read_preset("tmall2014", DATA / "tmall-brand-rec-2014")
     if name == "rees46":
         return read_preset("rees46", DATA / "rees46-multicategory-2019oct-head")
     shop = generate_shop(DemoConfig(users=demo_users, items=demo_items, days=60, seed=11))
-    return shop.events, shop.items
+    return with_heavy_users(shop.events, heavy_users, seed), shop.items
 
 
-def sample_pairs(ranker: WhyrecRanker, k: int, rng: np.random.Generator):
+def with_heavy_users(events: pd.DataFrame, n: int, seed: int, least: int = 2000) -> pd.DataFrame:
+    """``n`` synthetic shoppers with at least ``least`` events each: the merged logs of randomly
+    chosen demo users (their own users stay; the copies get their own ids and event keys)."""
+    if n <= 0:
+        return events
+    rng = np.random.default_rng(seed)
+    users = events["user_id"].astype(str).unique()
+    by_user = {u: g for u, g in events.groupby(events["user_id"].astype(str))}
+    copies = []
+    for h in range(n):
+        chosen, size = [], 0
+        for user in rng.permutation(users):
+            chosen.append(by_user[user])
+            size += len(by_user[user])
+            if size >= least:
+                break
+        merged = pd.concat(chosen, ignore_index=True).assign(user_id=f"heavy{h:02d}")
+        copies.append(merged)
+    extra = pd.concat(copies, ignore_index=True)
+    extra["event_key"] = compute_event_keys(extra)
+    return pd.concat([events, extra], ignore_index=True).sort_values("timestamp", kind="stable")
+
+
+def sample_pairs(ranker: WhyrecRanker, k: int, rng: np.random.Generator) -> Iterator[tuple[str, str]]:
     """(user, item) pairs: users in random order (then again), a random item of each top ``k``."""
     users = np.asarray(ranker.user_ids)
     for _ in range(10):
@@ -65,171 +108,436 @@ def sample_pairs(ranker: WhyrecRanker, k: int, rng: np.random.Generator):
                 yield str(user), str(ids[rng.integers(len(ids))])
 
 
+# -- checks -------------------------------------------------------------------------------------
 def independent_check(ranker: WhyrecRanker, user: str, item: str, keys: tuple[int, ...], k: int) -> bool:
     """Public-API re-rank of the user's history without ``keys`` at the fixed clock."""
     history = ranker.history(user)
     rest = history[~history["event_key"].astype("uint64").isin(np.array(keys, dtype=np.uint64))]
-    ids, _ = ranker.rank_history(rest, k, exclude_items=rest["item_id"].unique(),
-                                 now=ranker.as_of(user))
+    ids, _ = ranker.rank_history(rest, k, exclude_items=rest["item_id"].unique(), now=ranker.as_of(user))
     return item not in set(ids)
 
 
 def strict_check(ranker: WhyrecRanker, events: pd.DataFrame, items: pd.DataFrame, user: str,
                  item: str, keys: tuple[int, ...], k: int) -> bool:
-    """ACCENT's test: retrain from scratch without the events, then re-rank the user."""
+    """ACCENT's test: refit from scratch without the events, then re-rank the user."""
     kept = events[~events["event_key"].astype("uint64").isin(np.array(keys, dtype=np.uint64))]
-    retrained = ranker.clone().fit(kept, items)
+    refitted = ranker.clone().fit(kept, items)
     rest = kept[kept["user_id"].astype(str) == user]
-    ids, _ = retrained.rank_history(rest, k, exclude_items=rest["item_id"].astype(str).unique(),
-                                    now=ranker.as_of(user))
+    ids, _ = refitted.rank_history(rest, k, exclude_items=rest["item_id"].astype(str).unique(),
+                                   now=ranker.as_of(user))
     return item not in set(ids)
 
 
-def baseline_sizes(explainer: Explainer, user: str, item: str, k: int) -> dict[str, int | None]:
-    """Removal-set size when removing behaviours by recency, and by item similarity alone."""
-    state = explainer._state(user)
-    ranker = explainer.ranker
-    position = int(ranker.catalog_.positions([item])[0])
-    target = TargetRanker(state.scores, state.effects, state.history.items, position,
-                          np.ones(len(state.scores), dtype=bool))
-    history = state.history
-    events = np.arange(len(history))
-    recency = events[np.argsort(-history.days, kind="stable")]
-    column = ranker.similarity_[:, position].toarray().ravel()
-    similarity = column[history.items] + (history.items == position)
-    by_similarity = events[np.lexsort((-history.days, -similarity))]
-    out: dict[str, int | None] = {}
-    for name, order in (("recency", recency), ("similarity", by_similarity)):
-        found = greedy_prefix(target, order, k)
-        out[name] = None if found is None else len(found)
-        if found is not None and not independent_check(ranker, user, item,
-                                                       tuple(int(history.keys[e]) for e in found), k):
-            out[name] = None
+def wilson(successes: int, n: int, z: float = 1.959964) -> tuple[float, float] | None:
+    """The 95% Wilson score interval of a proportion."""
+    if n == 0:
+        return None
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def similarity_to(ranker: WhyrecRanker, history: History, target: int, now: float) -> np.ndarray:
+    """For each event, the ranker's item-to-item kernel from its item to ``target`` — what one
+    purchase of that item, done now, adds to the target (public API: ``event_terms``)."""
+    known = np.unique(history.items[history.items >= 0])
+    probe = History(known.astype(np.int64), np.full(len(known), BEHAVIOUR_CODE["purchase"], np.int8),
+                    np.full(len(known), now), np.arange(len(known), dtype=np.uint64), np.full(len(known), np.nan))
+    column = ranker.event_terms(probe, now=now).column(target)
+    out = np.zeros(len(history))
+    where = np.searchsorted(known, history.items)
+    ok = history.items >= 0
+    out[ok] = column[where[ok]]
     return out
 
 
-def run(name: str, pairs_n: int, strict_n: int, k: int, seed: int, demo_items: int,
-        demo_users: int, min_sets: int) -> dict[str, Any]:
-    rng = np.random.default_rng(seed)
+def similarity_baseline(explainer: Explainer, user: str, item: str, k: int, robust: bool,
+                        margin: float) -> int | None:
+    """Size of the shortest prefix of the user's supporting behaviours, most similar item first
+    (ties: most recent first), that drops the item under the same rule; None if none does."""
+    ranker = explainer.ranker
+    state = explainer._state(user)
+    position = int(ranker.catalog.positions([item])[0])
+    target = TargetRanker(state, position, np.ones(len(state.scores), dtype=bool), robust=robust,
+                          margin=margin if robust else 0.0)
+    support = supporting_order(state.column(position), state.history.days)
+    similarity = similarity_to(ranker, state.history, position, state.now)
+    order = support[np.lexsort((-state.history.days[support], -similarity[support]))]
+    found = target.first_drop(order, k)
+    if found is None:
+        return None
+    keys = tuple(int(state.history.keys[e]) for e in order[:found])
+    return found if independent_check(ranker, user, item, keys, k) else None
+
+
+def headline_matches(explanation: Any) -> bool:
+    """The headline is the verified set when there is one, and names no behaviour otherwise."""
+    cf, headline = explanation.counterfactual, explanation.headline
+    if cf is not None:
+        return headline.kind == "verified" and headline.events == cf.events
+    return headline.kind in ("popularity", "many_signals") and headline.events == ()
+
+
+def load_baseline(source: Path | None) -> type | None:
+    """The previous explainer (its ``tools/explain`` folder), imported beside the current one."""
+    if source is None:
+        return None
+    name = "whyrec.tools.explain_previous"
+    package = types.ModuleType(name)
+    package.__path__ = [str(source)]
+    sys.modules[name] = package
+    return importlib.import_module(f"{name}.explainer").Explainer
+
+
+# -- one dataset --------------------------------------------------------------------------------
+def run(name: str, args: argparse.Namespace, baseline_cls: type | None) -> dict[str, Any]:
+    rng = np.random.default_rng(args.seed)
+    k = args.k
     started = time.perf_counter()
-    events, items = load(name, demo_items, demo_users)
+    events, items = load(name, args.demo_items, args.demo_users,
+                         args.heavy_users if name == "demo" else 0, args.seed)
     ranker = WhyrecRanker().fit(events, items)
     fit_s = time.perf_counter() - started
+    log.info("%s: fitted in %.1f s", name, fit_s)
     explainer = Explainer(ranker, items, cache_users=0)
+    plain = Explainer(ranker, items, cache_users=4, robust=False)
+    no_margin = Explainer(ranker, items, cache_users=4, robust_margin=0.0)
+    baseline = baseline_cls(ranker, items, cache_users=0) if baseline_cls is not None else None
+    tradeoff = name in args.tradeoff
+
+    def explain_pair(user: str, item: str, source: str) -> dict[str, Any]:
+        t0, c0 = time.perf_counter(), time.process_time()
+        explanation = explainer.explain(user, item, k)
+        seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+        row: dict[str, Any] = {"user": user, "item": item, "source": source, "seconds": seconds, "cpu": cpu,
+                               "n_events": explanation.n_events, "reason": explanation.reason,
+                               "has_set": explanation.counterfactual is not None,
+                               "headline_ok": headline_matches(explanation)}
+        if baseline is not None:
+            t0 = time.perf_counter()
+            baseline.explain(user, item, k)
+            row["baseline_seconds"] = time.perf_counter() - t0
+        cf = explanation.counterfactual
+        if cf is not None and source == "sample":
+            row.update(size=len(cf.events), robust=cf.robust, minimal=cf.proven_minimal, keys=cf.event_keys,
+                       valid=independent_check(ranker, user, item, cf.event_keys, k),
+                       base_similarity=similarity_baseline(explainer, user, item, k, cf.robust,
+                                                           explainer.robust_margin))
+            other = plain.explain(user, item, k).counterfactual
+            if other is not None:
+                row.update(plain_size=len(other.events), plain_keys=other.event_keys,
+                           plain_minimal=other.proven_minimal,
+                           plain_base_similarity=similarity_baseline(plain, user, item, k, False, 0.0))
+            if tradeoff:
+                loose = no_margin.explain(user, item, k).counterfactual
+                if loose is not None:
+                    row.update(margin0_size=len(loose.events), margin0_keys=loose.event_keys,
+                               margin0_robust=loose.robust)
+        return row
+
     rows: list[dict[str, Any]] = []
-    pairs: list[tuple[str, str]] = []
     sets = 0
     for user, item in sample_pairs(ranker, k, rng):
-        if len(pairs) >= pairs_n and sets >= min_sets:
+        if len(rows) >= args.pairs and sets >= args.min_sets:
             break
-        pairs.append((user, item))
-        t0 = time.perf_counter()
-        explanation = explainer.explain(user, item, k)
-        seconds = time.perf_counter() - t0
-        cf = explanation.counterfactual
-        row = {"user": user, "item": item, "seconds": seconds, "n_events": explanation.n_events,
-               "has_set": cf is not None, "reason": explanation.reason}
-        if cf is not None:
-            sets += 1
-            row.update(size=len(cf.events), exact=cf.exact,
-                       valid=independent_check(ranker, user, item, cf.event_keys, k),
-                       keys=cf.event_keys, **{f"base_{b}": s for b, s in
-                                              baseline_sizes(explainer, user, item, k).items()})
-        rows.append(row)
+        rows.append(explain_pair(user, item, "sample"))
+        sets += bool(rows[-1]["has_set"])
+        if len(rows) % 100 == 0:
+            log.info("%s: %d pairs, %d sets", name, len(rows), sets)
+    lengths = np.diff(ranker.log_.indptr)
+    long_users = np.asarray(ranker.user_ids)[lengths >= args.long_history]
+    for user in long_users:
+        for item in ranker.recommend(str(user), k)[0]:
+            rows.append(explain_pair(str(user), str(item), "long"))
     frame = pd.DataFrame(rows)
-    with_set = frame[frame["has_set"]]
-    strict_rows = with_set.sample(min(strict_n, len(with_set)), random_state=seed) if len(with_set) else with_set
-    strict = [strict_check(ranker, events, items, r.user, r.item, r.keys, k) for r in strict_rows.itertuples()]
-    both = with_set.dropna(subset=["base_recency", "base_similarity"]) if len(with_set) else with_set
-    rec_s = []
-    for user, _ in pairs[:200]:
-        t0 = time.perf_counter()
-        ranker.recommend(user, k)
-        rec_s.append(time.perf_counter() - t0)
+    sample = frame[frame["source"] == "sample"]
+    with_set = sample[sample["has_set"]]
+
+    # Strict retraining on samples of sets (each a refit from scratch).
+    def strict(column_keys: str, n: int, column_ok: str | None = None) -> dict[str, Any]:
+        pool = with_set.dropna(subset=[column_keys]) if column_keys in with_set else with_set.iloc[0:0]
+        if column_ok is not None and column_ok in pool:
+            pool = pool[pool[column_ok].astype(bool)]
+        chosen = pool.sample(min(n, len(pool)), random_state=args.seed) if len(pool) else pool
+        outcomes = []
+        for r in chosen.itertuples():
+            outcomes.append(strict_check(ranker, events, items, r.user, r.item, getattr(r, column_keys), k))
+            if len(outcomes) % 25 == 0:
+                log.info("%s strict %s: %d/%d, %d valid", name, column_keys, len(outcomes), len(chosen),
+                         sum(outcomes))
+        ok = int(sum(outcomes))
+        return {"n": len(outcomes), "valid": ok, "rate": ok / len(outcomes) if outcomes else None,
+                "wilson95": wilson(ok, len(outcomes))}
+
+    strict_default = strict("keys", args.strict)
+    strict_plain = strict("plain_keys", args.strict_plain if tradeoff else 0)
+    strict_margin0 = strict("margin0_keys", args.strict_variant if tradeoff else 0, "margin0_robust")
+
+    def sizes(column: str, where: pd.DataFrame | None = None) -> dict[str, Any]:
+        part = (with_set if where is None else where)
+        values = part[column].dropna() if column in part else pd.Series(dtype=float)
+        return {"n": int(len(values)), "mean": float(values.mean()) if len(values) else None,
+                "median": float(values.median()) if len(values) else None}
+
+    compared = with_set.dropna(subset=["base_similarity"]) if len(with_set) else with_set
+    compared_plain = (with_set.dropna(subset=["plain_size", "plain_base_similarity"])
+                      if "plain_base_similarity" in with_set else with_set.iloc[0:0])
+    lists = headline_lists(explainer, ranker, k, rng, args.headline_lists)
+    latency = {(f"{lo}-{hi}" if hi < 10**9 else f"{lo}+"): bucket(frame, lo, hi) for lo, hi in BUCKETS}
     result: dict[str, Any] = {
         "dataset": name, "events": int(len(events)), "items": int(len(ranker.item_ids)),
         "users": int(ranker.log_.n_users), "fit_seconds": round(fit_s, 1), "k": k,
-        "pairs": int(len(frame)), "with_set": int(len(with_set)),
-        "coverage": float(frame["has_set"].mean()),
-        "reasons": frame["reason"].value_counts().to_dict(),
+        "pairs": int(len(sample)), "with_set": int(len(with_set)),
+        "coverage": float(sample["has_set"].mean()) if len(sample) else None,
+        "reasons": sample["reason"].value_counts().to_dict(),
+        "robust_share": float(with_set["robust"].mean()) if len(with_set) else None,
         "validity": float(with_set["valid"].mean()) if len(with_set) else None,
-        "strict_n": len(strict), "strict_validity": float(np.mean(strict)) if strict else None,
-        "exact_share": float(with_set["exact"].mean()) if len(with_set) else None,
-        "size_mean": float(with_set["size"].mean()) if len(with_set) else None,
-        "size_median": float(with_set["size"].median()) if len(with_set) else None,
-        "baseline_found": {b: float(with_set[f"base_{b}"].notna().mean()) for b in
-                           ("recency", "similarity")} if len(with_set) else {},
-        "compared_pairs": int(len(both)),
-        "compared": {m: {"mean": float(both[c].mean()), "median": float(both[c].median())}
-                     for m, c in (("explainer", "size"), ("recency", "base_recency"),
-                                  ("similarity", "base_similarity"))} if len(both) else {},
-        "history_p50": float(frame["n_events"].median()), "history_max": int(frame["n_events"].max()),
-        "explain_latency": percentiles_ms(frame["seconds"].tolist()),
-        "recommend_latency": percentiles_ms(rec_s),
+        "validity_n": int(len(with_set)),
+        "strict": strict_default, "strict_plain": strict_plain, "strict_margin0": strict_margin0,
+        "minimal_share": float(with_set["minimal"].mean()) if len(with_set) else None,
+        "plain_minimal_share": (float(with_set["plain_minimal"].dropna().astype(bool).mean())
+                                if "plain_minimal" in with_set and with_set["plain_minimal"].notna().any()
+                                else None),
+        "size": sizes("size"), "size_plain": sizes("plain_size"), "size_margin0": sizes("margin0_size"),
+        "similarity_compared": {"n": int(len(compared)), "explainer": sizes("size", compared),
+                                "similarity": sizes("base_similarity", compared)},
+        "similarity_compared_plain": {"n": int(len(compared_plain)), "explainer": sizes("plain_size", compared_plain),
+                                      "similarity": sizes("plain_base_similarity", compared_plain)},
+        "similarity_found": float(with_set["base_similarity"].notna().mean()) if len(with_set) else None,
+        "headline_ok": float(frame["headline_ok"].mean()), "headline_n": int(len(frame)),
+        "lists": lists,
+        "history_p50": float(sample["n_events"].median()), "history_max": int(frame["n_events"].max()),
+        "long_users": int(len(long_users)),
+        "explain_latency": percentiles_ms(sample["seconds"].tolist()),
+        "explain_cpu": percentiles_ms(sample["cpu"].tolist()),
+        "latency_by_history": latency,
     }
-    log.info("%s: %s", name, {k_: v for k_, v in result.items() if k_ not in ("reasons",)})
+    if name == "demo" and args.service:
+        result["recommend"] = recommend_latency(ranker, events, items, args, rng)
+    log.info("%s: %s", name, {k_: v for k_, v in result.items() if k_ not in ("reasons", "latency_by_history")})
     return result
 
 
-def report(results: list[dict[str, Any]]) -> str:
-    def pct(x: float | None) -> str:
-        return "-" if x is None else f"{100 * x:.1f}%"
+def bucket(frame: pd.DataFrame, lo: int, hi: int) -> dict[str, Any]:
+    part = frame[(frame["n_events"] >= lo) & (frame["n_events"] <= hi)]
+    out: dict[str, Any] = {"n": int(len(part))}
+    if len(part):
+        out["explain"] = percentiles_ms(part["seconds"].tolist())
+        out["cpu"] = percentiles_ms(part["cpu"].tolist())
+        if "baseline_seconds" in part:
+            out["baseline"] = percentiles_ms(part["baseline_seconds"].dropna().tolist())
+    return out
 
+
+def headline_lists(explainer: Explainer, ranker: WhyrecRanker, k: int, rng: np.random.Generator,
+                   n: int) -> dict[str, Any]:
+    """``headlines`` for whole lists against each item's own explanation: equal, and the
+    verified ones equal to their counterfactual sets."""
+    users = rng.permutation(np.asarray(ranker.user_ids))[:n]
+    same = items_checked = verified = 0
+    for user in users:
+        ids = [str(i) for i in ranker.recommend(str(user), k)[0]]
+        headlines = explainer.headlines(str(user), ids, k)
+        for item, headline in zip(ids, headlines, strict=True):
+            explanation = explainer.explain(str(user), item, k)
+            items_checked += 1
+            same += headline == explanation.headline and headline_matches(explanation)
+            verified += headline.kind == "verified"
+    return {"lists": int(len(users)), "items": items_checked, "equal": same,
+            "rate": same / items_checked if items_checked else None, "verified_items": verified}
+
+
+def recommend_latency(ranker: WhyrecRanker, events: pd.DataFrame, items: pd.DataFrame,
+                      args: argparse.Namespace, rng: np.random.Generator) -> dict[str, Any]:
+    """``WhyrecService.recommend`` (k = 10, headlines included) on a workspace of this shop, and
+    its headline step alone against the per-item ``explain`` loop it replaced; cold user cache."""
+    from whyrec.tools.service import WhyrecService
+    from whyrec.tools.settings import Settings
+    from whyrec.tools.workspace import SourceRecord, Workspace
+
+    folder = Path(tempfile.mkdtemp(prefix="bench-explain-"))
+    try:
+        workspace = Workspace.create(folder / "ws")
+        with workspace.lock():
+            workspace.reload()
+            workspace.commit(events, items, [SourceRecord("bench", "", len(events), len(events), 0, "")])
+        service = WhyrecService(Settings(workspace=folder / "ws"), ranker_factory=lambda _ws: ranker)
+        fitted = service._fitted()
+        users = [str(u) for u in rng.permutation(np.asarray(ranker.user_ids))[:args.recommend_users]]
+        heavy = [str(u) for u in ranker.user_ids if str(u).startswith("heavy")]
+        out: dict[str, Any] = {}
+        for label, group in (("users", users), ("heavy_users", heavy)):
+            if not group:
+                continue
+            full, batched, loop = [], [], []
+            for user in group:
+                fitted.explainer._cache.pop(user, None)
+                t0 = time.perf_counter()
+                recs = service.recommend(user, k=args.k)
+                full.append(time.perf_counter() - t0)
+                ids = [i.item_id for i in recs.items]
+                fitted.explainer._cache.pop(user, None)
+                t0 = time.perf_counter()
+                fitted.explainer.headlines(user, ids, k=args.k)
+                batched.append(time.perf_counter() - t0)
+                fitted.explainer._cache.pop(user, None)
+                t0 = time.perf_counter()
+                for item in ids:
+                    fitted.explainer.explain(user, item, k=args.k)
+                loop.append(time.perf_counter() - t0)
+            out[label] = {"n": len(group), "recommend": percentiles_ms(full), "headlines": percentiles_ms(batched),
+                          "explain_loop": percentiles_ms(loop),
+                          "loop_over_headlines_median": float(np.median(np.array(loop) / np.array(batched)))}
+        return out
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+# -- report -------------------------------------------------------------------------------------
+def pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.1f}%"
+
+
+def interval(s: dict[str, Any]) -> str:
+    if not s["n"]:
+        return "-"
+    low, high = s["wilson95"]
+    return f"{pct(s['rate'])} ({s['valid']}/{s['n']}; 95% {pct(low)}–{pct(high)})"
+
+
+def size_text(s: dict[str, Any]) -> str:
+    return "-" if not s["n"] else f"{s['mean']:.2f} / {s['median']:.0f}"
+
+
+def ms(d: dict[str, Any] | None, key: str) -> str:
+    return "-" if not d else f"{d[key]:.1f}"
+
+
+def report(results: list[dict[str, Any]]) -> str:
     quality = md_table(
-        ["dataset", "items", "pairs", "with set", "validity", "strict retrain (n)", "proved smallest"],
-        [[r["dataset"], r["items"], r["pairs"], f"{r['with_set']} ({pct(r['coverage'])})",
-          pct(r["validity"]), f"{pct(r['strict_validity'])} ({r['strict_n']})", pct(r["exact_share"])]
-         for r in results])
+        ["dataset", "items", "pairs", "with set", "robust sets", "re-rank validity", "strict refit validity",
+         "proven smallest", "headline = verified set"],
+        [[r["dataset"], r["items"], r["pairs"], f"{r['with_set']} ({pct(r['coverage'])})", pct(r["robust_share"]),
+          f"{pct(r['validity'])} ({r['validity_n']})", interval(r["strict"]), pct(r["minimal_share"]),
+          f"{pct(r['headline_ok'])} ({r['headline_n']})"] for r in results])
+    trade_rows = []
+    for r in results:
+        if r["strict_plain"]["n"] or r["strict_margin0"]["n"]:
+            trade_rows += [
+                [r["dataset"], "plain re-rank (previous default)", size_text(r["size_plain"]),
+                 interval(r["strict_plain"]), pct(r["plain_minimal_share"])],
+                [r["dataset"], "robust, margin 0", size_text(r["size_margin0"]), interval(r["strict_margin0"]), "-"],
+                [r["dataset"], "robust, margin 1% (default)", size_text(r["size"]), interval(r["strict"]),
+                 pct(r["minimal_share"])]]
+    trade = md_table(["dataset", "rule", "size mean / median", "strict refit validity", "proven smallest"],
+                     trade_rows) if trade_rows else "(no trade-off run)"
     sizes = md_table(
-        ["dataset", "pairs compared", "explainer mean / median", "recency mean / median",
-         "similarity mean / median", "recency found", "similarity found"],
-        [[r["dataset"], r["compared_pairs"]] +
-         [f"{r['compared'][m]['mean']:.2f} / {r['compared'][m]['median']:.0f}" if r["compared"] else "-"
-          for m in ("explainer", "recency", "similarity")] +
-         [pct(r["baseline_found"].get("recency")), pct(r["baseline_found"].get("similarity"))]
-         for r in results])
-    latency = md_table(
-        ["dataset", "history p50 / max", "explain p50 ms", "explain p99 ms", "recommend p50 ms",
-         "recommend p99 ms"],
-        [[r["dataset"], f"{r['history_p50']:.0f} / {r['history_max']}",
-          r["explain_latency"]["p50_ms"], r["explain_latency"]["p99_ms"],
-          r["recommend_latency"]["p50_ms"], r["recommend_latency"]["p99_ms"]] for r in results])
+        ["dataset", "rule", "pairs compared", "explainer mean / median", "similarity order mean / median",
+         "similarity order found"],
+        [row for r in results for row in (
+            [r["dataset"], "robust (returned)", r["similarity_compared"]["n"],
+             size_text(r["similarity_compared"]["explainer"]), size_text(r["similarity_compared"]["similarity"]),
+             pct(r["similarity_found"])],
+            [r["dataset"], "plain re-rank", r["similarity_compared_plain"]["n"],
+             size_text(r["similarity_compared_plain"]["explainer"]),
+             size_text(r["similarity_compared_plain"]["similarity"]), "-"])])
+    lists = md_table(
+        ["dataset", "lists", "items", "headline = its explanation's headline and verified set", "verified items"],
+        [[r["dataset"], r["lists"]["lists"], r["lists"]["items"],
+          f"{pct(r['lists']['rate'])} ({r['lists']['equal']})", r["lists"]["verified_items"]] for r in results])
+    latency_rows = []
+    for r in results:
+        for name, b in r["latency_by_history"].items():
+            if not b["n"]:
+                continue
+            base = b.get("baseline")
+            ratio = (f"{base['p99_ms'] / b['explain']['p99_ms']:.1f}x" if base else "-")
+            latency_rows.append([r["dataset"], name, b["n"], ms(b["explain"], "p50_ms"), ms(b["explain"], "p99_ms"),
+                                 ms(b["cpu"], "p99_ms"), ms(base, "p50_ms"), ms(base, "p99_ms"), ratio])
+    latency = md_table(["dataset", "history (events)", "pairs", "explain p50 ms", "explain p99 ms",
+                        "p99 CPU ms", "previous p50 ms", "previous p99 ms", "previous / now (p99)"], latency_rows)
+    recommend_rows = []
+    for r in results:
+        for label, d in (r.get("recommend") or {}).items():
+            recommend_rows.append([r["dataset"], label, d["n"], ms(d["recommend"], "p50_ms"),
+                                   ms(d["recommend"], "p99_ms"), ms(d["headlines"], "p50_ms"),
+                                   ms(d["headlines"], "p99_ms"), ms(d["explain_loop"], "p50_ms"),
+                                   ms(d["explain_loop"], "p99_ms"), f"{d['loop_over_headlines_median']:.1f}x"])
+    recommend = md_table(["dataset", "users", "n", "recommend p50 ms", "recommend p99 ms", "headlines p50 ms",
+                          "headlines p99 ms", "explain loop p50 ms", "explain loop p99 ms", "loop / headlines"],
+                         recommend_rows) if recommend_rows else "(not run)"
     reasons = "\n".join(f"- {r['dataset']}: {r['reasons']}" for r in results)
     return "\n\n".join([
-        "Pairs: a random user and a random item of their top-k (seen items excluded), sampled "
-        "until there are at least --pairs pairs and --min-sets explanations with a removal set. "
-        "*With set*: the explanation found a removal set (the others are explained by popularity "
-        "or by no behaviour at all, and say so). *Validity*: the set, removed from the user's "
-        "history and re-ranked through the public API at the fixed clock, drops the item out of "
-        "the top-k. *Strict*: the ranker retrained from scratch without those events.",
+        "Pairs: a random user and a random item of their top-k (seen items excluded). *With set*: "
+        "the explanation found a removal set (the others are explained by popularity or by no "
+        "behaviour, and say so). *Robust sets*: sets that drop the item without counting the items "
+        "they free, by 1% of its score (the default); the rest fell back to the plain re-rank rule. "
+        "*Re-rank validity*: the set, removed from the user's history and re-ranked through the "
+        "public API at the fixed clock, drops the item. *Strict refit*: the ranker refitted from "
+        "scratch on the log without those events (ACCENT's test), on a random sample of sets, with "
+        "the 95% Wilson interval. *Proven smallest*: no smaller set of supporting events passes the "
+        "re-rank (size bound, every single event, exhaustive enumeration within the budget).",
         "## Counterfactual validity", quality,
-        "## Explanation size (same pairs; baselines remove behaviours in their order until the "
-        "item drops, and count only when their set is valid too)", sizes,
-        "## Latency (user cache off; recommend timed in the same run)", latency,
+        "## Robustness against set size (same pairs)", trade,
+        "## Set size against removal in order of item similarity (same pairs, same rule; the baseline "
+        "counts only where its set is valid)", sizes,
+        "## Headlines for whole lists (`Explainer.headlines`, as `recommend` shows them)", lists,
+        "## explain latency by history length (user cache off; every top-k item of users with long "
+        "histories included; the previous engine on the same pairs in the same run)", latency,
+        "## recommend with headlines, k = 10 (user cache off; the per-item explain loop it replaced, "
+        "same users, same run)", recommend,
         "## Why pairs have no set", reasons])
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", nargs="+", default=["tmall2014", "rees46", "demo"])
-    parser.add_argument("--pairs", type=int, default=600)
-    parser.add_argument("--strict", type=int, default=30)
-    parser.add_argument("--min-sets", type=int, default=500,
+    parser.add_argument("--pairs", type=int, default=400, help="sampled (user, item) pairs per dataset, at least")
+    parser.add_argument("--min-sets", type=int, default=250,
                         help="keep sampling pairs until this many explanations have a removal set")
+    parser.add_argument("--strict", type=int, default=200, help="sets refitted per dataset")
+    parser.add_argument("--strict-plain", type=int, default=120, help="plain-rule sets refitted (trade-off)")
+    parser.add_argument("--strict-variant", type=int, default=80, help="margin-0 sets refitted (trade-off)")
+    parser.add_argument("--tradeoff", nargs="*", default=["tmall2014"], help="datasets with the trade-off runs")
+    parser.add_argument("--long-history", type=int, default=1000,
+                        help="also explain every top-k item of users with at least this many events")
+    parser.add_argument("--heavy-users", type=int, default=20, help="synthetic 2,000+-event shoppers (demo)")
+    parser.add_argument("--headline-lists", type=int, default=50)
+    parser.add_argument("--recommend-users", type=int, default=200)
+    parser.add_argument("--no-service", dest="service", action="store_false")
+    parser.add_argument("--baseline-src", type=Path, default=None,
+                        help="a previous tools/explain folder, timed on the same pairs")
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--demo-items", type=int, default=10_000)
     parser.add_argument("--demo-users", type=int, default=3_000)
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--name", default="explain", help="results file name (bench/results/NAME.md|json)")
+    parser.add_argument("--combine", nargs="+", type=Path, default=None,
+                        help="only merge these results JSON files (runs split by dataset) into NAME")
     args = parser.parse_args(argv)
+    if args.combine:
+        runs = [json.loads(path.read_text(encoding="utf-8")) for path in args.combine]
+        results = [r for run in runs for r in run["results"]]
+        body = "\n\n".join(["Runs (one per dataset group, merged here):"] + [
+            f"- `{r.get('command')}` (git {r.get('machine', {}).get('git')}, load at start "
+            f"{r.get('machine', {}).get('loadavg_at_start')})" for r in runs] + [report(results)])
+        write_results(args.name, "Explainer: counterfactual validity, robustness, size and latency", body,
+                      {"results": results, "runs": [{"command": r.get("command"), "machine": r.get("machine"),
+                                                     "args": r.get("args")} for r in runs]})
+        sys.stdout.write(body + "\n")
+        return 0
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    results = [run(d, args.pairs, args.strict, args.k, args.seed, args.demo_items, args.demo_users,
-                   args.min_sets)
-               for d in args.datasets]
+    logging.getLogger("whyrec").setLevel(logging.WARNING)
+    machine = machine_info()  # at the start: the code measured is the code checked out now
+    baseline_cls = load_baseline(args.baseline_src)
+    results = [run(d, args, baseline_cls) for d in args.datasets]
     body = report(results)
     if not args.no_write:
-        write_results("explain", "Explainer: counterfactual validity, size and latency", body,
-                      {"results": results, "args": vars(args)})
+        write_results(args.name, "Explainer: counterfactual validity, robustness, size and latency", body,
+                      {"results": results, "args": {k: str(v) for k, v in vars(args).items()},
+                       "machine": machine})
     sys.stdout.write(body + "\n")
     return 0
 

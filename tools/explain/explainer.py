@@ -2,9 +2,15 @@
 
 Everything is computed from the ranker itself: contributions are its exact per-event terms, a
 counterfactual is searched on those terms and then *verified* by re-ranking the history without
-the chosen events, and what-ifs are plain re-rankings. The clock
-stays at the user's reference time (``ranker.as_of(user)``) in every counterfactual, and the
-``exclude_seen`` rule of the recommend tool applies to the (hypothetical) history being ranked.
+the chosen events, and what-ifs are plain re-rankings. The clock stays at the user's reference
+time (``ranker.as_of(user)``) in every counterfactual, and the ``exclude_seen`` rule of the
+recommend tool applies to the (hypothetical) history being ranked.
+
+Counterfactual sets are *robust* by default: they drop the item without counting the items they
+free, so they do not rest on similarity the ranker learned from the removed behaviours and they
+survive refitting the ranker without them (see :mod:`.effects` and ``bench/RESULTS.md``). The
+per-user terms and the filter's competition are built once and shared by every item explained
+for that user — :meth:`Explainer.headlines` explains a whole list on one copy.
 
 >>> import pandas as pd
 >>> events = pd.DataFrame({"user_id": ["u1", "u1", "u2", "u2", "u3"],
@@ -28,19 +34,17 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 
 from ..ranking.base import Ranker, UnknownItemError
 from ..ranking.catalog import ItemFilter
 from ..ranking.history import BEHAVIOUR_CODE, History, from_days
 from ..ranking.topk import top_k
 from ..schema import BEHAVIOURS
-from .effects import TargetRanker
+from .effects import Competition, TargetRanker, UserTerms
 from .results import (
     BehaviourTotal,
     CausalStatement,
@@ -56,7 +60,7 @@ from .results import (
     WhatIfResult,
     WhyNot,
 )
-from .search import additions_that_lift, smallest_removal
+from .search import additions_that_lift, proven_smallest, smallest_removal
 
 log = logging.getLogger(__name__)
 
@@ -65,31 +69,33 @@ log = logging.getLogger(__name__)
 CausalSource = Callable[[str, str, str, tuple[str, ...]], tuple[CausalStatement, ...]]
 
 NAMES = np.asarray(BEHAVIOURS, dtype=object)
+#: How far (a share of its score) a robust counterfactual must drop the item below the k-th item:
+#: a refit without the removed behaviours moves the other items' scores a little (bench/RESULTS.md).
+ROBUST_MARGIN = 0.01
+#: Filter masks kept per explainer (a filter's mask is a regex pass over the catalog).
+CACHED_FILTERS = 32
 
-
-@dataclass(frozen=True)
-class _UserState:
-    """One user's history, clock, base scores and per-event effects (cached per user)."""
-
-    user_id: str
-    history: History
-    now: float
-    scores: np.ndarray
-    effects: sp.csr_matrix
+_UserState = UserTerms  # one user's history, clock, scores and per-event terms (cached per user)
 
 
 class Explainer:
     """Explains a ranker's recommendations by the user's own behaviours.
 
-    ``items`` gives titles (else the ranker's catalog titles); ``report`` gives the population
-    effect of each behaviour type (optional); ``events`` lets a segmented report pick the
-    explained item's segment (optional). ``max_contributions`` limits the listed events,
-    ``search_budget`` the subsets tried when proving a counterfactual is the smallest.
+    ``items`` gives titles (else the ranker's catalog titles); ``causal`` answers causal
+    questions about an item of the user's own funnel (optional). ``max_contributions`` limits the
+    listed events, ``search_budget`` the subsets tried when proving a counterfactual is the
+    smallest, ``cache_users`` how many users' terms are kept between calls.
+
+    ``robust`` (default on): counterfactual sets must drop the item without counting the items
+    they free, by ``robust_margin`` of its score (see :mod:`.effects`), so that they survive
+    refitting the ranker without the removed behaviours; when no such set exists the smallest
+    plain (re-rank-only) set is returned with ``robust=False``.
     """
 
     def __init__(self, ranker: Ranker, items: pd.DataFrame | None = None,
                  causal: CausalSource | None = None, max_contributions: int = 10, max_bars: int = 8,
-                 search_budget: int = 400, cache_users: int = 16) -> None:
+                 search_budget: int = 400, cache_users: int = 16, robust: bool = True,
+                 robust_margin: float = ROBUST_MARGIN) -> None:
         self.ranker = ranker
         self.items = items
         self.causal = causal
@@ -97,9 +103,12 @@ class Explainer:
         self.max_bars = max_bars
         self.search_budget = search_budget
         self.cache_users = cache_users
+        self.robust = robust
+        self.robust_margin = robust_margin
         self._titles = self._title_lookup(ranker, items)
         self._cache: OrderedDict[str, _UserState] = OrderedDict()
         self._cache_lock = threading.Lock()
+        self._masks: OrderedDict[ItemFilter | None, np.ndarray] = OrderedDict()
 
     # -- public API -----------------------------------------------------------------------------
     def explain(self, user_id: str, item_id: str, k: int = 10,
@@ -114,7 +123,7 @@ class Explainer:
         position = self._position(item_id)
         contributions = self._column(state, position)
         top_ids, _ = self._top_of(state.scores, state.history, k, filters)
-        score, prior = float(state.scores[position]), self.ranker.prior(str(item_id))
+        score, prior = float(state.scores[position]), float(state.prior[position])
         listed, by_behaviour, chart, prior_share = self._describe(state, contributions, prior)
         common: dict[str, Any] = dict(
             user_id=state.user_id, item_id=str(item_id), title=self._title(position), k=k, score=score,
@@ -127,19 +136,33 @@ class Explainer:
             return Explanation(rank=None, counterfactual=None, headline=Headline("not_in_top_k"),
                                reason="not_in_top_k", why_not=why_not, **common)
         rank = list(top_ids).index(str(item_id)) + 1
-        counterfactual, reason, rank_without = self._counterfactual(
-            state, position, k, filters, contributions, top_ids)
-        denominator = prior_share_denominator(prior, contributions)
-        largest = float(contributions.max()) / denominator if len(contributions) else 0.0
-        if counterfactual is not None:
-            headline = Headline("verified", counterfactual.events, counterfactual.new_rank,
-                                counterfactual.replacement)
-        elif reason == "unverified":
-            headline = Headline("many_signals", prior_share=prior_share, largest_share=max(largest, 0.0))
-        else:
-            headline = Headline("popularity", prior_share=prior_share, largest_share=max(largest, 0.0))
+        counterfactual, reason, rank_without, headline = self._verified(
+            state, position, k, filters, contributions, prior, top_ids)
         return Explanation(rank=rank, counterfactual=counterfactual, headline=headline, reason=reason,
                            rank_without_support=rank_without, **common)
+
+    def headlines(self, user_id: str, item_ids: Sequence[str], k: int = 10,
+                  filters: ItemFilter | None = None) -> tuple[Headline, ...]:
+        """The headline of each item's explanation (same order as ``item_ids``) — what
+        :meth:`explain` would lead with — for a whole list at once: the user's terms, the top
+        ``k`` and the filter mask are computed once and shared by every item's search.
+
+        Raises like :meth:`explain`.
+        """
+        _check_k(k)
+        state = self._state(user_id)
+        positions = [self._position(item) for item in item_ids]
+        top_ids, _ = self._top_of(state.scores, state.history, k, filters)
+        listed = set(top_ids)
+        out = []
+        for item_id, position in zip(item_ids, positions, strict=True):
+            if str(item_id) not in listed:
+                out.append(Headline("not_in_top_k"))
+                continue
+            contributions = self._column(state, position)
+            prior = float(state.prior[position])
+            out.append(self._verified(state, position, k, filters, contributions, prior, top_ids)[3])
+        return tuple(out)
 
     def why_not(self, user_id: str, item_id: str, k: int = 10,
                 filters: ItemFilter | None = None) -> WhyNot:
@@ -151,7 +174,7 @@ class Explainer:
         contributions = self._column(state, position)
         top_ids, _ = self._top_of(state.scores, state.history, k, filters)
         return self._why_not(state, position, k, filters, contributions,
-                             self.ranker.prior(str(item_id)), top_ids)
+                             float(state.prior[position]), top_ids)
 
     def what_if(self, user_id: str, remove: Sequence[int] = (),
                 add: Sequence[tuple[str, str]] = (), k: int = 10,
@@ -204,44 +227,90 @@ class Explainer:
         return tuple(int(k) for k in history.keys[mask])
 
     # -- the pieces -----------------------------------------------------------------------------
+    def _verified(self, state: _UserState, position: int, k: int, filters: ItemFilter | None,
+                  contributions: np.ndarray, prior: float, top_ids: np.ndarray
+                  ) -> tuple[Counterfactual | None, str, int | None, Headline]:
+        """The counterfactual, its reason code, the rank without all support, and the headline."""
+        counterfactual, reason, rank_without = self._counterfactual(
+            state, position, k, filters, contributions, prior, top_ids)
+        if counterfactual is not None:
+            return counterfactual, reason, rank_without, Headline(
+                "verified", counterfactual.events, counterfactual.new_rank, counterfactual.replacement)
+        denominator = prior_share_denominator(prior, contributions)
+        largest = max(float(contributions.max()) / denominator if len(contributions) else 0.0, 0.0)
+        prior_share = abs(prior) / denominator
+        kind = "many_signals" if reason == "unverified" else "popularity"
+        return None, reason, rank_without, Headline(kind, prior_share=prior_share, largest_share=largest)
+
     def _counterfactual(self, state: _UserState, position: int, k: int, filters: ItemFilter | None,
-                        contributions: np.ndarray, top_ids: np.ndarray
+                        contributions: np.ndarray, prior: float, top_ids: np.ndarray
                         ) -> tuple[Counterfactual | None, str, int | None]:
         """The verified smallest removal set, or why there is none: (set, reason code, rank of
-        the item with every supporting event removed)."""
-        ranker = self._target_ranker(state, position, filters)
-        search = smallest_removal(ranker, contributions, state.history.days, k, self.search_budget)
-        for candidate in search.candidates:
-            keep = np.ones(len(state.history), dtype=bool)
-            keep[list(candidate)] = False
-            reduced = state.history.take(keep)
-            # The verification: the ranker re-scores the reduced history from scratch.
-            scores = np.asarray(self.ranker.score_history(reduced, now=state.now), dtype=np.float64)
-            new_ids, _ = self._top_of(scores, reduced, k, filters)
-            if str(self._item_id(position)) in set(new_ids):
-                log.warning("counterfactual for %s/%s failed verification (%d events); trying the "
-                            "next candidate", state.user_id, self._item_id(position), len(candidate))
-                continue
-            counts = np.bincount(reduced.items[reduced.items >= 0], minlength=len(scores))
-            new_rank = (ranker.ahead(scores, counts) + 1) if ranker.eligible(counts) else None
-            entering = [i for i in new_ids if i not in set(top_ids)]
-            replacement = None
-            if entering:
-                where = list(new_ids).index(entering[0])
-                replacement = RankedItem(entering[0], self._title_of(entering[0]),
-                                         float(scores[self._position(entering[0])]), where + 1)
-            events = tuple(self._event(state, n, contributions, prior_share_denominator(
-                self.ranker.prior(self._item_id(position)), contributions))
-                for n in sorted(candidate, key=lambda e: -contributions[e]))
-            return Counterfactual(events, True, search.exact and candidate == search.candidates[0],
-                                  new_rank, float(scores[position]), replacement,
-                                  search.evaluations), "history", None
+        the item with every supporting event removed).
+
+        The search runs on the robust rule first (sets that do not rest on the items they free);
+        only if it finds none does it fall back to the plain re-rank rule. Either way the set is
+        verified by the ranker re-scoring the history without it, and called smallest only when
+        no smaller set of supporting events passes that same re-rank (:func:`proven_smallest`).
+        """
+        allowed = self._competition(state, filters)
+        plain = TargetRanker(state, position, allowed)
+        searches = []
+        if self.robust:
+            robust = TargetRanker(state, position, allowed, robust=True, margin=self.robust_margin)
+            searches.append((robust, smallest_removal(robust, contributions, state.history.days, k,
+                                                      self.search_budget)))
+        if not searches or not searches[0][1].candidates:
+            searches.append((plain, smallest_removal(plain, contributions, state.history.days, k,
+                                                     self.search_budget)))
+        denominator = prior_share_denominator(prior, contributions)
+        item_id = self._item_id(position)
+        spent = 0
+        for ranker, search in searches:
+            spent += search.evaluations
+            for candidate in search.candidates:
+                keep = np.ones(len(state.history), dtype=bool)
+                keep[list(candidate)] = False
+                reduced = state.history.take(keep)
+                # The verification: the ranker re-scores the reduced history from scratch.
+                scores = np.asarray(self.ranker.score_history(reduced, now=state.now), dtype=np.float64)
+                new_ids, _ = self._top_of(scores, reduced, k, filters)
+                if item_id in set(new_ids):
+                    log.warning("counterfactual for %s/%s failed verification (%d events); trying the "
+                                "next candidate", state.user_id, item_id, len(candidate))
+                    continue
+                counts = np.bincount(reduced.items[reduced.items >= 0], minlength=len(scores))
+                new_rank = (plain.ahead(scores, counts) + 1) if plain.eligible(counts) else None
+                entering = [i for i in new_ids if i not in set(top_ids)]
+                replacement = None
+                if entering:
+                    where = list(new_ids).index(entering[0])
+                    replacement = RankedItem(entering[0], self._title_of(entering[0]),
+                                             float(scores[self._position(entering[0])]), where + 1)
+                events = tuple(self._event(state, n, contributions, denominator)
+                               for n in sorted(candidate, key=lambda e: -contributions[e]))
+                minimal = self._proven_minimal(state, plain, ranker, search, candidate, contributions, k)
+                return Counterfactual(events, True, minimal, new_rank, float(scores[position]), replacement,
+                                      spent, robust=ranker.robust), "history", None
         if not (contributions > 0).any():
             return None, "no_support", None
-        rank = ranker.rank_after_removal(np.flatnonzero(contributions > 0))
-        if search.candidates:
+        rank = plain.rank_after_removal(np.flatnonzero(contributions > 0))
+        if any(search.candidates for _, search in searches):
             return None, "unverified", None
         return None, "popularity", None if rank is None else rank + 1
+
+    def _proven_minimal(self, state: _UserState, plain: TargetRanker, ranker: TargetRanker, search: Any,
+                        candidate: tuple[int, ...], contributions: np.ndarray, k: int) -> bool:
+        """True only when no smaller set of supporting events drops the item in the re-rank."""
+        if len(candidate) == 1:
+            return True  # the item is in the list: removing nothing cannot drop it
+        if not state.exact:
+            return False  # leave-one-out rows are estimates: nothing is proven about other sets
+        if ranker is plain:
+            return bool(search.exact and candidate == search.candidates[0])
+        proven, _ = proven_smallest(plain, contributions, state.history.days, k, len(candidate),
+                                    self.search_budget)
+        return proven
 
     def _why_not(self, state: _UserState, position: int, k: int, filters: ItemFilter | None,
                  contributions: np.ndarray, prior: float, top_ids: np.ndarray) -> WhyNot:
@@ -254,7 +323,7 @@ class Explainer:
         if len(top_ids) >= k:
             last = top_ids[k - 1]
             cutoff = RankedItem(last, self._title_of(last), float(state.scores[self._position(last)]), k)
-        ranker = self._target_ranker(state, position, filters)
+        ranker = TargetRanker(state, position, self._competition(state, filters))
         if (history.items == position).any():
             mine = history.behaviours[history.items == position]
             done = tuple(b for b in BEHAVIOURS if BEHAVIOUR_CODE[b] in set(mine.tolist()))
@@ -380,22 +449,16 @@ class Explainer:
         history = self.ranker.user_history(key)   # raises UnknownUserError
         now = self.ranker.reference_day(key)
         terms = self.ranker.event_terms(history, now=now)
-        state = _UserState(key, history, now, terms.total, terms.matrix())
-        with self._cache_lock:
-            self._cache[key] = state
-            while len(self._cache) > self.cache_users:
-                self._cache.popitem(last=False)
+        state = UserTerms.build(key, history, now, terms.total, terms.matrix(), terms.exact, terms.prior)
+        if self.cache_users > 0:
+            with self._cache_lock:
+                self._cache[key] = state
+                while len(self._cache) > self.cache_users:
+                    self._cache.popitem(last=False)
         return state
 
     def _column(self, state: _UserState, position: int) -> np.ndarray:
-        if state.effects.shape[0] == 0:
-            return np.zeros(0)
-        return np.asarray(state.effects[:, position].toarray()).ravel()
-
-    def _target_ranker(self, state: _UserState, position: int,
-                       filters: ItemFilter | None) -> TargetRanker:
-        return TargetRanker(state.scores, state.effects, state.history.items, position,
-                            self._allowed(filters))
+        return state.column(position)
 
     def _top(self, history: History, k: int, filters: ItemFilter | None,
              now: float) -> tuple[np.ndarray, np.ndarray]:
@@ -412,9 +475,29 @@ class Explainer:
         top = top_k(scores, k, allowed)
         return np.asarray(self.ranker.item_ids[top], dtype=object).astype(str), scores[top]
 
+    def _competition(self, state: _UserState, filters: ItemFilter | None) -> Competition:
+        """What targets compete with for this user under ``filters`` (kept with the user)."""
+        key = None if filters is None or filters.is_empty() else filters
+        allowed = self._allowed(filters)
+        with self._cache_lock:
+            return state.competition(key, allowed)
+
     def _allowed(self, filters: ItemFilter | None) -> np.ndarray:
-        mask = self.ranker.catalog.mask(filters)
-        return np.ones(len(self.ranker.item_ids), dtype=bool) if mask is None else mask
+        """The items ``filters`` allow (read-only; cached per filter)."""
+        key = None if filters is None or filters.is_empty() else filters
+        with self._cache_lock:
+            mask = self._masks.get(key)
+            if mask is not None:
+                self._masks.move_to_end(key)
+                return mask
+        computed = self.ranker.catalog.mask(key)
+        mask = np.ones(len(self.ranker.item_ids), dtype=bool) if computed is None else computed
+        mask.setflags(write=False)
+        with self._cache_lock:
+            self._masks[key] = mask
+            while len(self._masks) > CACHED_FILTERS:
+                self._masks.popitem(last=False)
+        return mask
 
     def _hypothetical(self, add: Sequence[tuple[str, str]], now: float) -> History:
         if not add:
@@ -434,10 +517,13 @@ class Explainer:
                      for n, (i, s) in enumerate(zip(ids, scores)))
 
     def _position(self, item_id: str) -> int:
-        position = int(self.ranker.catalog.positions([str(item_id)])[0])
-        if position < 0:
+        try:
+            position = self.ranker.catalog.index.get_loc(str(item_id))
+        except KeyError:
+            raise UnknownItemError(str(item_id)) from None
+        if not isinstance(position, int | np.integer):  # not a unique id
             raise UnknownItemError(str(item_id))
-        return position
+        return int(position)
 
     def _item_id(self, position: int) -> str:
         return str(self.ranker.item_ids[position]) if position >= 0 else ""

@@ -127,8 +127,13 @@ class Counterfactual:
     """A set of the user's events whose removal drops the item out of the top-k.
 
     ``verified``: the ranker itself re-scored the history without these events and the item was
-    not in the top-k. ``proven_minimal``: no smaller set of supporting events does it (searched
-    exhaustively); otherwise the set is small but not proven smallest.
+    not in the top-k. ``proven_minimal``: no smaller set of the user's supporting events (those
+    adding to the item's score) drops it in that same re-ranking — proven by a size bound, by
+    trying every single event and by exhaustive enumeration of the sizes in between; otherwise the
+    set is small but not proven smallest. ``robust``: the set drops the item even when the items
+    it frees (items whose every event it removes, which the re-rank lets back into the list) are
+    not counted — so it does not rest on similarity the ranker learned from the removed
+    behaviours themselves, the usual reason a set fails once the ranker is refitted without them.
     """
 
     events: tuple[EventContribution, ...]
@@ -138,6 +143,7 @@ class Counterfactual:
     new_score: float
     replacement: RankedItem | None
     evaluations: int
+    robust: bool = False
 
     @property
     def event_keys(self) -> tuple[int, ...]:
@@ -148,7 +154,7 @@ class Counterfactual:
                 "size": len(self.events), "verified": self.verified, "proven_minimal": self.proven_minimal,
                 "new_rank": self.new_rank, "new_score": rounded(self.new_score),
                 "replacement": None if self.replacement is None else self.replacement.to_json(),
-                "evaluations": self.evaluations}
+                "evaluations": self.evaluations, "robust": self.robust}
 
 
 @dataclass(frozen=True)

@@ -265,8 +265,11 @@ class WhyrecService:
             history = ranker.user_history(str(user_id))
             terms = ranker.event_terms(history, now=ranker.reference_day(str(user_id)))
         positions = ranker.catalog.positions(list(ids))
+        with _domain_errors():  # one search over the user's terms for the whole list
+            headlines = fitted.explainer.headlines(str(user_id), [str(i) for i in ids], k=k, filters=allowed)
         out = []
-        for rank, (item_id, score, position) in enumerate(zip(ids, scores, positions, strict=True), start=1):
+        for rank, (item_id, score, position, headline) in enumerate(
+                zip(ids, scores, positions, headlines, strict=True), start=1):
             column = terms.column(int(position))
             support = np.flatnonzero(column > 0)
             support = support[np.argsort(-column[support], kind="stable")]
@@ -277,7 +280,6 @@ class WhyrecService:
                                    from_days(float(history.days[e])), float(column[e]), float(column[e] / total))
                             for e in support)
             info = self.item(str(item_id))
-            headline = fitted.explainer.explain(str(user_id), str(item_id), k=k, filters=allowed).headline
             out.append(RecommendedItem(str(item_id), info.title, info.category, float(score), rank, reasons,
                                        info.price, headline))
         return Recommendations(str(user_id), tuple(out), k, category, query, allowed, fitted.data_version)

@@ -55,3 +55,30 @@ def key_of(events: pd.DataFrame, user: str, item: str, behaviour: str) -> int:
     row = events[(events["user_id"] == user) & (events["item_id"] == item)
                  & (events["behaviour"] == behaviour)]
     return int(row["event_key"].iloc[0])
+
+
+def refit_shop_events() -> pd.DataFrame:
+    """A shop where the smallest re-rank set rests on similarity the user made themselves.
+
+    * 8 users view ``y`` then buy ``t``, 8 others view ``z`` then buy ``t``: ``y`` and ``z`` lead to ``t``;
+    * 40 users buy the popular ``p1`` .. ``p3``;
+    * user ``u`` bought ``c1`` .. ``c5`` (nobody else did), viewed ``z`` and added ``y`` to the cart:
+      ``t`` is u's top item. Removing the cart of ``y`` frees ``y`` — which then scores high for u
+      only through the co-occurrence of ``y`` with ``c1`` .. ``c5`` that u's own cart created, and
+      takes ``t``'s place in the re-rank. Refitted without that cart, ``y`` has no such similarity
+      and ``t`` stays first: only removing the view of ``z`` as well drops ``t`` for good.
+    """
+    rows = []
+    for n in range(8):
+        rows += [_event(f"yt{n}", "y", "view", n), _event(f"yt{n}", "t", "purchase", n + 0.5)]
+        rows += [_event(f"zt{n}", "z", "view", n), _event(f"zt{n}", "t", "purchase", n + 0.5)]
+    for n in range(40):
+        rows += [_event(f"pop{n}", f"p{j}", "purchase", n * 0.1 + j) for j in range(1, 4)]
+    rows += [_event("u", f"c{j}", "purchase", 20 + j) for j in range(1, 6)]
+    rows += [_event("u", "z", "view", 27), _event("u", "y", "cart", 28)]
+    events = pd.DataFrame(rows)
+    events["session_id"] = None
+    events["value"] = np.nan
+    events = conform_events(events)
+    events["event_key"] = compute_event_keys(events)
+    return events.sort_values("timestamp", kind="stable").reset_index(drop=True)

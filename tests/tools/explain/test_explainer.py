@@ -157,3 +157,49 @@ def test_non_additive_rankers_get_verified_counterfactuals(name, events) -> None
     explanation = Explainer(ranker).explain("u", "t", k=3)
     assert explanation.counterfactual is not None and explanation.counterfactual.verified
     assert explanation.counterfactual.event_keys == (key_of(events, "u", "x", "cart"),)
+
+
+def _top_after_refit(events: pd.DataFrame, ranker, user: str, keys: tuple[int, ...], k: int) -> list[str]:
+    """ACCENT's test: the ranker refitted from scratch without ``keys``, the user re-ranked."""
+    kept = events[~events["event_key"].isin(list(keys))]
+    refitted = ranker.clone().fit(kept)
+    rest = kept[kept["user_id"] == user]
+    ids, _ = refitted.rank_history(rest, k, exclude_items=rest["item_id"].unique(), now=ranker.as_of(user))
+    return [str(i) for i in ids]
+
+
+def test_counterfactual_survives_refitting_without_its_events() -> None:
+    from whyrec.tools.ranking import WhyrecRanker
+
+    from .shop import refit_shop_events
+
+    events = refit_shop_events()
+    ranker = WhyrecRanker().fit(events)
+    assert [str(i) for i in ranker.recommend("u", 1)[0]] == ["t"]
+    cart, view = key_of(events, "u", "y", "cart"), key_of(events, "u", "z", "view")
+    # The plain re-rank set: the cart alone — it frees y, whose score is u's own co-occurrence.
+    plain = Explainer(ranker, robust=False).explain("u", "t", k=1).counterfactual
+    assert plain is not None and plain.event_keys == (cart,) and not plain.robust
+    assert plain.replacement is not None and plain.replacement.item_id == "y"
+    assert _top_after_refit(events, ranker, "u", plain.event_keys, 1) == ["t"]  # brittle
+    # The robust set does not count on y, and survives the refit.
+    cf = Explainer(ranker).explain("u", "t", k=1).counterfactual
+    assert cf is not None and cf.verified and cf.robust
+    assert set(cf.event_keys) == {cart, view}
+    assert "t" not in _top_after_refit(events, ranker, "u", cf.event_keys, 1)
+    # Not the smallest set that passes the re-rank (the cart alone does), so not called so.
+    assert not cf.proven_minimal
+
+
+def test_headlines_for_a_list_are_the_explanations_headlines(explainer, ranker) -> None:
+    from whyrec.tools.ranking import ItemFilter
+
+    for user, k, filters in [("u", 3, None), ("w", 3, None), ("u", 2, ItemFilter(category_prefix="electronics"))]:
+        ids = [str(i) for i in ranker.recommend(user, k, filters=filters)[0]]
+        items = ids + [next(str(i) for i in ranker.item_ids if str(i) not in ids)]  # and one not in it
+        headlines = explainer.headlines(user, items, k=k, filters=filters)
+        assert headlines == tuple(explainer.explain(user, i, k=k, filters=filters).headline for i in items)
+        assert headlines[-1].kind == "not_in_top_k"
+    assert explainer.headlines("u", [], k=3) == ()
+    with pytest.raises(UnknownItemError):
+        explainer.headlines("u", ["no-such-item"], k=3)

@@ -37,5 +37,34 @@ def test_counterfactuals_are_valid_on_tmall_users(tmall) -> None:
         new_ids, _ = ranker.rank_history(rest, 10, exclude_items=rest["item_id"].unique(),
                                          now=ranker.as_of(user))
         assert item not in set(new_ids), f"{user}/{item}: set {cf.event_keys} does not drop it"
+        if cf.robust:  # and it does so without counting the items it frees
+            assert _drops(ranker, user, item, cf.event_keys, 10, exclude_all_seen=True)
         checked += 1
     assert checked >= 6
+
+
+def _drops(ranker, user: str, item: str, keys: tuple[int, ...], k: int, exclude_all_seen: bool) -> bool:
+    """Public-API re-rank without ``keys``; with ``exclude_all_seen`` the items the removal frees
+    stay out of the list too (the robust rule: the item falls behind items never touched)."""
+    history = ranker.history(user)
+    rest = history[~history["event_key"].isin(np.array(keys, dtype=np.uint64))]
+    exclude = history["item_id"].unique() if exclude_all_seen else rest["item_id"].unique()
+    ids, _ = ranker.rank_history(rest, k, exclude_items=exclude, now=ranker.as_of(user))
+    return item not in set(ids)
+
+
+def test_long_histories_keep_exact_verified_robust_sets(tmall) -> None:
+    ranker, items = tmall
+    explainer = Explainer(ranker, items)
+    user = str(max(np.asarray(ranker.user_ids), key=lambda u: len(ranker.user_history(str(u)))))
+    assert len(ranker.user_history(user)) >= 2000
+    ids = [str(i) for i in ranker.recommend(user, 10)[0]]
+    headlines = explainer.headlines(user, ids[:3], k=10)
+    for item, headline in zip(ids[:3], headlines, strict=True):
+        explanation = explainer.explain(user, item, 10)
+        assert headline == explanation.headline
+        cf = explanation.counterfactual
+        assert cf is not None and cf.verified and headline.events == cf.events
+        assert _drops(ranker, user, item, cf.event_keys, 10, exclude_all_seen=False)
+        if cf.robust:
+            assert _drops(ranker, user, item, cf.event_keys, 10, exclude_all_seen=True)
