@@ -1,0 +1,129 @@
+"""Refutation tests that can fail: independent draws, a null distribution, DoWhy's significance test.
+
+Each test re-runs the primary estimator (the DR learner through DoWhy, same settings) on
+``num_simulations`` modified copies of the trial — every copy from its own random draw — and
+asks DoWhy's ``test_significance`` how typical a value is of the simulated distribution:
+
+``placebo_treatment_refuter``
+    The treatment is randomly reassigned across decision points (a permutation). Its effect
+    must be typical of zero: a pipeline that finds "effects" of a random treatment fails.
+``data_subset_refuter``
+    Re-estimated on random 80% subsets of the *users* (clusters). The estimate must be typical
+    of the subset estimates: an estimate that hinges on a few shoppers fails.
+``dummy_outcome_refuter``
+    The outcome is replaced by a draw from the fitted no-treatment model P(buy | adjusters), so
+    it keeps every confounding path but has no treatment effect. The estimate must be typical
+    of zero: an estimator that cannot adjust for the confounders it was given fails.
+``random_common_cause`` (off by default)
+    A random column joins the adjusters; the flexible nuisance models can respond to it. The
+    estimate must stay typical.
+
+Tests run on the kept (untrimmed) decision points, or on a random sample of whole users when
+there are more than ``refute_max_rows``; the comparison value is then the estimate on that
+sample, and the reason says so.
+"""
+
+from __future__ import annotations
+
+import logging
+from types import SimpleNamespace
+
+import numpy as np
+
+from .estimate import DrFit, TrialFrame, fit_dr, quiet, sample_users
+from .results import Refutation
+from .settings import DATA_SUBSET, DUMMY_OUTCOME, PLACEBO, RANDOM_COMMON_CAUSE, EffectSettings
+
+log = logging.getLogger(__name__)
+
+
+def refute(frame: TrialFrame, fit: DrFit, settings: EffectSettings) -> tuple[Refutation, ...]:
+    """Run ``settings.refuters`` against the primary fit ``fit`` of ``frame``."""
+    if not settings.refuters:
+        return ()
+    kept_rows = np.flatnonzero(fit.kept)
+    mu0 = np.full(len(frame), np.nan)
+    mu0[kept_rows] = fit.mu0
+    sample = frame.take(kept_rows)
+    sample_mu0 = mu0[kept_rows]
+    base = fit.estimate
+    note = ""
+    if len(sample) > settings.refute_max_rows:
+        chosen = sample_users(sample.groups, settings.refute_max_rows, settings.seed + 1)
+        sample, sample_mu0 = sample.take(chosen), sample_mu0[chosen]
+        try:
+            base = fit_dr(sample, settings, settings.seed).estimate
+        except Exception as exc:  # the estimator raises many kinds of errors on odd data
+            log.warning("refutation sample could not be estimated: %s", exc)
+            return tuple(Refutation(name, None, False, f"could not run: {exc}", ran=False)
+                         for name in settings.refuters)
+        note = (f" (on a random sample of {len(sample):,} decision points, whose own estimate is "
+                f"{base:+.4f})")
+    seeds = np.random.SeedSequence([settings.seed, 7_919]).spawn(len(settings.refuters))
+    out = []
+    for name, seed in zip(settings.refuters, seeds):
+        try:
+            out.append(_run(name, sample, sample_mu0, base, settings, np.random.default_rng(seed), note))
+        except Exception as exc:
+            log.warning("refuter %s failed to run: %s", name, exc)
+            out.append(Refutation(name, None, False, f"could not run: {exc}", ran=False))
+    return tuple(out)
+
+
+def _run(name: str, sample: TrialFrame, mu0: np.ndarray, base: float, settings: EffectSettings,
+         rng: np.random.Generator, note: str) -> Refutation:
+    sims = []
+    for _ in range(settings.num_simulations):
+        seed = int(rng.integers(0, 2**31 - 1))
+        if name == PLACEBO:
+            changed = sample.with_column(sample.treatment, rng.permutation(sample.data[sample.treatment].to_numpy()))
+        elif name == DUMMY_OUTCOME:
+            changed = sample.with_column(sample.outcome, (rng.random(len(sample)) < mu0).astype(np.int64))
+        elif name == DATA_SUBSET:
+            users = np.unique(sample.groups)
+            chosen = rng.choice(users, size=max(1, int(round(0.8 * len(users)))), replace=False)
+            changed = sample.take(np.flatnonzero(np.isin(sample.groups, chosen)))
+        elif name == RANDOM_COMMON_CAUSE:
+            changed = sample.with_column("random_common_cause", rng.normal(size=len(sample)))
+            changed = TrialFrame(changed.data, changed.treatment, changed.outcome,
+                                 changed.adjusters + ("random_common_cause",), changed.modifiers, changed.groups,
+                                 changed.segments, changed.keys, changed.dropped)
+        else:
+            raise ValueError(f"unknown refuter {name!r}")
+        sims.append(fit_dr(changed, settings, seed).estimate)
+    values = np.asarray(sims, dtype=float)
+    target = 0.0 if name in (PLACEBO, DUMMY_OUTCOME) else base
+    p_value = _significance(target, values)
+    passed = bool(p_value >= settings.refute_alpha)
+    return Refutation(name=name, new_effect=float(values.mean()), passed=passed,
+                      reason=_reason(name, values, target, p_value, passed, settings) + note,
+                      p_value=p_value, simulations=len(values), spread=float(values.std()))
+
+
+def _significance(value: float, simulations: np.ndarray) -> float:
+    """DoWhy's significance test: how typical ``value`` is of the simulated distribution."""
+    from dowhy.causal_refuter import test_significance
+
+    notes: list[str] = []
+    with quiet(notes):
+        if np.std(simulations) == 0:
+            return 1.0 if np.all(simulations == value) else 0.0
+        result = test_significance(SimpleNamespace(value=value), list(simulations))
+    return float(result["p_value"])
+
+
+def _reason(name: str, values: np.ndarray, target: float, p_value: float, passed: bool,
+            settings: EffectSettings) -> str:
+    spread = f"{values.mean():+.4f} ± {values.std():.4f} over {len(values)} draws"
+    verdict = "typical" if passed else "NOT typical"
+    if name == PLACEBO:
+        return (f"randomly reassigned treatments give {spread}; zero is {verdict} of them "
+                f"(p={p_value:.3f}, threshold {settings.refute_alpha})")
+    if name == DUMMY_OUTCOME:
+        return (f"an outcome with every confounding path but no treatment effect gives {spread}; zero is "
+                f"{verdict} of them (p={p_value:.3f}, threshold {settings.refute_alpha})")
+    if name == DATA_SUBSET:
+        return (f"80% subsets of the shoppers give {spread}; the estimate {target:+.4f} is {verdict} of them "
+                f"(p={p_value:.3f}, threshold {settings.refute_alpha})")
+    return (f"adding a random common cause gives {spread}; the estimate {target:+.4f} is {verdict} of them "
+            f"(p={p_value:.3f}, threshold {settings.refute_alpha})")
