@@ -126,6 +126,8 @@ def thread_limits(limit: int | None) -> Iterator[None]:
     if limit is None:
         yield
         return
+    # threadpoolctl limits only libraries already loaded: load the trees' OpenMP runtime first.
+    import sklearn.ensemble  # noqa: F401
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(limits=limit, user_api="blas"), threadpool_limits(limits=limit, user_api="openmp"):

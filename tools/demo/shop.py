@@ -57,7 +57,8 @@ class DemoConfig:
     """Size, seed and scenario of the demo shop. The same config always gives the same shop.
 
     ``truth_replays`` is how many futures the simulator replays per decision point to compute
-    the true effects (more: a more precise truth, slower).
+    the true effects (more: a more precise truth, slower); 0 skips the ground truth (for speed
+    benchmarks that do not need it).
     """
 
     users: int = 400
@@ -73,8 +74,8 @@ class DemoConfig:
             raise ValueError(f"the demo shop needs at least one user and one day, got {self}")
         if self.scenario not in SCENARIOS:
             raise ValueError(f"unknown demo scenario {self.scenario!r}; choose one of {', '.join(SCENARIOS)}")
-        if self.truth_replays < 1:
-            raise ValueError("truth_replays must be at least 1")
+        if self.truth_replays < 0:
+            raise ValueError("truth_replays must be 0 (no ground truth) or more")
 
 
 @dataclass(frozen=True)
@@ -169,9 +170,16 @@ def generate_shop(config: DemoConfig = DemoConfig()) -> DemoShop:
     in_log = times <= end_seconds
     np.minimum.at(purchase_time, funnel.event_unit[buy & in_log], times[buy & in_log])
     log_end = float(events["timestamp"].max().timestamp()) if len(events) else float(end_seconds)
-    rows = decision_truth(funnel, policy, exposures.time.astype(float), purchase_time, log_end, windows,
-                          np.random.default_rng(seeds[4]), replays=config.truth_replays)
-    effects, naive = summarise(rows, units)
+    if config.truth_replays:
+        rows = decision_truth(funnel, policy, exposures.time.astype(float), purchase_time, log_end, windows,
+                              np.random.default_rng(seeds[4]), replays=config.truth_replays)
+        effects, naive = summarise(rows, units)
+    else:
+        rows = pd.DataFrame({"unit": np.zeros(0, dtype=np.int64), "k": np.zeros(0, dtype=np.int64),
+                             "behaviour": np.zeros(0, dtype=object), "treated": np.zeros(0, dtype=np.int64),
+                             "bought": np.zeros(0, dtype=np.int64), "followed_up": np.zeros(0, dtype=bool),
+                             "effect": np.zeros(0)})
+        effects, naive = (), {}
     decisions = rows.assign(user_id=units["user_id"].to_numpy()[rows["unit"].to_numpy()],
                             item_id=units["item_id"].to_numpy()[rows["unit"].to_numpy()])
     truth = GroundTruth(effects=effects, unit=UNIT_DESCRIPTION, n_units=len(units),
