@@ -9,6 +9,7 @@ horizon — each becomes a ``cannot_estimate`` verdict whose reason carries the 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -24,6 +25,7 @@ from .estimate import (
     interval,
     naive,
     prepare,
+    quiet,
     regression,
     sample_users,
     weighting,
@@ -44,9 +46,21 @@ def estimate_behaviour(table: DecisionTable, behaviour: str, settings: EffectSet
                        edges: tuple[float, float] | None = None) -> tuple[BehaviourEffect, ...]:
     """The effect of ``behaviour`` on buying: the population's, then one per segment value.
 
+    Any library warning raised on the way becomes a note of the result (and a debug log line).
+
     >>> effects = estimate_behaviour(build_decisions(events, items, windows), "cart")  # doctest: +SKIP
     >>> effects[0].estimate, effects[0].verdict                                          # doctest: +SKIP
     """
+    stray: list[str] = []
+    with quiet(stray):
+        effects = _estimate_behaviour(table, behaviour, settings, segment, refute_population, edges)
+    if not stray:
+        return effects
+    return tuple(replace(e, notes=e.notes + tuple(n for n in stray if n not in e.notes)) for e in effects)
+
+
+def _estimate_behaviour(table: DecisionTable, behaviour: str, settings: EffectSettings, segment: SegmentSpec | None,
+                        refute_population: bool, edges: tuple[float, float] | None) -> tuple[BehaviourEffect, ...]:
     estimand = {**table.windows.to_json(), "behaviour": behaviour}
     counts = table.counts(behaviour)
     problem = _check_counts(table, behaviour, settings)

@@ -147,10 +147,13 @@ class BehaviourEffect:
         return any(not r.passed for r in self.refutations)
 
     @classmethod
-    def cannot_estimate(cls, behaviour: str, outcome: str, segment: str, reason: Reason, n: int,
+    def cannot_estimate(cls, behaviour: str, outcome: str, segment: str, reason: Reason | str, n: int,
                         n_treated: int, naive: float | None = None, estimand: dict[str, Any] | None = None,
                         extra: tuple[Reason, ...] | list[Reason] = ()) -> BehaviourEffect:
-        reasons = (reason, *extra)
+        """A result without a number; ``reason`` is a catalogue reason (or, from callers outside
+        the tool, plain text)."""
+        first = reason if isinstance(reason, Reason) else Reason("other", {"text": str(reason)})
+        reasons = (first, *extra)
         return cls(behaviour=behaviour, outcome=outcome, segment=segment, status=CANNOT_ESTIMATE,
                    reason="cannot estimate because " + "; ".join(r.text("en") for r in reasons), n=n,
                    n_treated=n_treated, naive=naive, verdict=CANNOT_ESTIMATE, verdict_reasons=reasons,

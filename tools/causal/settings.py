@@ -32,7 +32,8 @@ class EffectSettings:
     by user) on at most ``max_rows`` decision points (whole users sampled beyond that).
     Decision points whose propensity is outside [``trim``, 1 − ``trim``] are trimmed.
     Refuters run ``num_simulations`` independent draws each on at most ``refute_max_rows``
-    decision points. Verdicts: see :mod:`.verdict`.
+    decision points; one fails below ``refute_alpha`` / (number of refuters). ``threads`` limits
+    BLAS and OpenMP threads (1: fastest on shared cores). Verdicts: see :mod:`.verdict`.
     """
 
     behaviours: tuple[str, ...] = BEHAVIOURS
