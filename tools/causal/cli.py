@@ -38,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--language", choices=("en", "zh"), default="en", help="language of the text output")
     parser.add_argument("--refresh", action="store_true", help="re-estimate even if a report is stored")
     parser.add_argument("--simulations", type=int, default=None,
-                        help="independent draws per refutation test (default 8)")
+                        help="independent draws per refutation test (default 5)")
     parser.add_argument("--horizon-days", type=float, default=None,
                         help="outcome horizon H after each decision point (default: 7 days, cut to fit short logs)")
     parser.add_argument("--window-days", type=float, default=None,

@@ -22,12 +22,14 @@ from .estimate import (
     cate_covariance,
     cluster_se,
     fit_dr,
+    identify,
     interval,
     naive,
     prepare,
     quiet,
     regression,
     sample_users,
+    thread_limits,
     weighting,
 )
 from .refute import refute
@@ -52,7 +54,7 @@ def estimate_behaviour(table: DecisionTable, behaviour: str, settings: EffectSet
     >>> effects[0].estimate, effects[0].verdict                                          # doctest: +SKIP
     """
     stray: list[str] = []
-    with quiet(stray):
+    with quiet(stray), thread_limits(settings.threads):
         effects = _estimate_behaviour(table, behaviour, settings, segment, refute_population, edges)
     if not stray:
         return effects
@@ -75,7 +77,8 @@ def _estimate_behaviour(table: DecisionTable, behaviour: str, settings: EffectSe
                      "decision points")
         frame = frame.take(chosen)
     try:
-        fit = fit_dr(frame, settings, settings.seed)
+        identified = identify(frame)
+        fit = fit_dr(frame, settings, settings.seed, identified)
     except Exception as exc:  # DoWhy and econml raise many kinds of errors on degenerate data
         log.warning("the DR estimate of %s failed: %s", behaviour, exc)
         return (BehaviourEffect.cannot_estimate(behaviour, OUTCOME, POPULATION,
@@ -91,7 +94,7 @@ def _estimate_behaviour(table: DecisionTable, behaviour: str, settings: EffectSe
                                                 estimand, extra=problem[1:]),)
     refutations = refute(frame, fit, settings) if refute_population else ()
     population = _effect(frame, fit, everything, POPULATION, settings, estimand, refutations, (), notes,
-                         with_cate=True)
+                         with_cate=True, identified=identified)
     out = [population]
     if segment is not None:
         failed = tuple(r.name for r in refutations if not r.passed)
@@ -101,7 +104,7 @@ def _estimate_behaviour(table: DecisionTable, behaviour: str, settings: EffectSe
         for value in values:
             mask = (labels == value).fillna(False).to_numpy()
             out.append(_effect(frame, fit, mask, f"{segment.dimension}={value}", settings, estimand, (), failed,
-                               list(notes), with_cate=False))
+                               list(notes), with_cate=False, identified=identified))
     return tuple(out)
 
 
@@ -168,7 +171,7 @@ def _check_kept(frame: TrialFrame, fit: DrFit, mask: np.ndarray, settings: Effec
 
 def _effect(frame: TrialFrame, fit: DrFit, mask: np.ndarray, segment: str, settings: EffectSettings,
             estimand: dict[str, Any], refutations: tuple[Refutation, ...], population_failed: tuple[str, ...],
-            notes: list[str], with_cate: bool) -> BehaviourEffect:
+            notes: list[str], with_cate: bool, identified: Any = None) -> BehaviourEffect:
     """The effect over the rows in ``mask`` (all rows for the population) from the one fit."""
     behaviour = frame.treatment
     kept_mask = mask[fit.kept]
@@ -194,7 +197,7 @@ def _effect(frame: TrialFrame, fit: DrFit, mask: np.ndarray, segment: str, setti
             if method == PROPENSITY_WEIGHTING:
                 value = weighting(t, y, fit.propensity[kept_mask], groups, settings.confidence_level)
             elif method == LINEAR_REGRESSION:
-                value = regression(part, settings, notes)
+                value = regression(part, settings, notes, identified)
         except Exception as exc:
             notes.append(f"{method} failed: {str(exc)[:160]}")
             log.info("%s failed for %s [%s]: %s", method, behaviour, segment, exc)

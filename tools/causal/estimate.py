@@ -16,6 +16,7 @@ cross-fitted propensities. Library warnings are captured and become notes, never
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import logging
 import re
 import warnings
@@ -30,7 +31,7 @@ from scipy import stats
 
 from .decisions import HISTORY, MODIFIERS, OWN_HISTORY
 from .estimand import OUTCOME
-from .settings import DR_LEARNER, LINEAR_REGRESSION, EffectSettings
+from .settings import EffectSettings
 from .units import CATEGORICAL_CONFOUNDERS, NUMERIC_CONFOUNDERS
 
 log = logging.getLogger(__name__)
@@ -119,19 +120,27 @@ def quiet(notes: list[str]) -> Iterator[None]:
             lg.setLevel(level)
 
 
+_THREADS: contextvars.ContextVar[int | None] = contextvars.ContextVar("whyrec_causal_threads", default=None)
+
+
 @contextlib.contextmanager
 def thread_limits(limit: int | None) -> Iterator[None]:
     """Limit BLAS and OpenMP threads. On shared cores the boosted trees' OpenMP threads spin
-    waiting for each other: one thread was 10x faster than two under load (measured here)."""
-    if limit is None:
+    waiting for each other: one thread was 10x faster than two under load (measured here).
+    Re-entrant: inside an active limit it costs nothing (threadpoolctl scans libraries)."""
+    if limit is None or _THREADS.get() == limit:
         yield
         return
     # threadpoolctl limits only libraries already loaded: load the trees' OpenMP runtime first.
     import sklearn.ensemble  # noqa: F401
     from threadpoolctl import threadpool_limits
 
-    with threadpool_limits(limits=limit, user_api="blas"), threadpool_limits(limits=limit, user_api="openmp"):
-        yield
+    token = _THREADS.set(limit)
+    try:
+        with threadpool_limits(limits=limit, user_api="blas"), threadpool_limits(limits=limit, user_api="openmp"):
+            yield
+    finally:
+        _THREADS.reset(token)
 
 
 def prepare(rows: pd.DataFrame, behaviour: str) -> TrialFrame:
@@ -202,42 +211,46 @@ def _hgb(settings: EffectSettings, seed: int) -> Any:
                                           max_bins=64, early_stopping=False, random_state=seed)
 
 
-def identify(frame: TrialFrame) -> tuple[Any, Any]:
-    """DoWhy's model and identified estimand (backdoor: the adjusters; no unmeasured node)."""
+def identify(frame: TrialFrame) -> Any:
+    """DoWhy's identified estimand (backdoor: the adjusters; the graph has no unmeasured node)."""
     from dowhy import CausalModel
 
-    model = CausalModel(data=frame.data, treatment=frame.treatment, outcome=frame.outcome, graph=frame.graph())
-    # The graph has no unmeasured node, so identification needs no leap; "maximal-adjustment"
-    # takes every parent of the treatment without an exponential search.
+    model = CausalModel(data=frame.data.head(0), treatment=frame.treatment, outcome=frame.outcome,
+                        graph=frame.graph())
+    # No unmeasured node, so identification needs no leap; "maximal-adjustment" takes every
+    # parent of the treatment without an exponential search.
     identified = model.identify_effect(proceed_when_unidentifiable=False, method_name="maximal-adjustment")
-    return model, identified
+    identified.set_identifier_method("backdoor")
+    return identified
 
 
-def fit_dr(frame: TrialFrame, settings: EffectSettings, seed: int = 0) -> DrFit:
-    """The cross-fitted DR estimate through DoWhy, trimmed, with its scores and nuisances."""
+def fit_dr(frame: TrialFrame, settings: EffectSettings, seed: int = 0, identified: Any = None) -> DrFit:
+    """The cross-fitted DR estimate through DoWhy's econml estimator, trimmed, with its scores
+    and nuisances. ``identified`` (from :func:`identify`) can be reused across refits of the
+    same adjusters."""
+    from dowhy.causal_estimators.econml import Econml
+    from econml.dr import LinearDRLearner
+
     notes: list[str] = []
     with quiet(notes), thread_limits(settings.threads):
-        model, identified = identify(frame)
-        params = {"init_params": {"model_propensity": _hgb(settings, seed), "model_regression": _hgb(settings, seed),
-                                  "discrete_outcome": True, "cv": settings.folds, "random_state": seed,
-                                  "min_propensity": settings.trim, "trimming_threshold": settings.trim},
-                  "fit_params": {"groups": frame.groups, "cache_values": True}}
+        identified = identified if identified is not None else identify(frame)
+        # With groups, econml cross-fits in stratified group folds: a shopper's decision points
+        # stay together and every fold sees treated ones.
+        learner = LinearDRLearner(model_propensity=_hgb(settings, seed), model_regression=_hgb(settings, seed),
+                                  discrete_outcome=True, cv=settings.folds, random_state=seed,
+                                  min_propensity=settings.trim, trimming_threshold=settings.trim)
         modifiers = list(frame.modifiers)
-        estimate = model.estimate_effect(identified, method_name=DR_LEARNER, target_units="ate",
-                                         effect_modifiers=modifiers, method_params=params)
-        learner = estimate._estimator_object
+        estimator = Econml(identified, econml_estimator=learner)
+        estimator.fit(frame.data, effect_modifier_names=modifiers, groups=frame.groups, cache_values=True)
         y_pred, t_pred, t_raw = learner._cached_values.nuisances
         y_pred = np.asarray(y_pred).reshape(len(frame), -1)
         t_pred = np.asarray(t_pred)
         e_raw = np.asarray(t_raw)[:, 1]
         kept = (e_raw >= settings.trim) & (e_raw <= 1 - settings.trim)
+        # DoWhy's estimate over the kept decision points (the final model was fitted on them).
+        target = frame.data.loc[kept, modifiers] if modifiers and not kept.all() else "ate"
+        estimate = estimator.estimate_effect(frame.data, treatment_value=1, control_value=0, target_units=target)
         value = float(np.ravel(estimate.value)[0])
-        if not kept.all() and kept.any():
-            kept_modifiers = frame.data.loc[kept, modifiers] if modifiers else None
-            trimmed = model.estimate_effect(identified, method_name=DR_LEARNER, fit_estimator=False,
-                                            target_units=kept_modifiers if modifiers else "ate",
-                                            effect_modifiers=modifiers, method_params=params)
-            value = float(np.ravel(trimmed.value)[0])
         coef = np.r_[np.ravel(learner.intercept_(T=1)), np.ravel(learner.coef_(T=1)) if modifiers else []]
     t = frame.data[frame.treatment].to_numpy(dtype=float)
     y = frame.data[frame.outcome].to_numpy(dtype=float)
@@ -299,12 +312,17 @@ def weighting(t: np.ndarray, y: np.ndarray, propensity: np.ndarray, groups: np.n
     return estimate, low, high
 
 
-def regression(frame: TrialFrame, settings: EffectSettings, notes: list[str]) -> tuple[float, float, float] | None:
+def regression(frame: TrialFrame, settings: EffectSettings, notes: list[str],
+               identified: Any = None) -> tuple[float, float, float] | None:
     """DoWhy's backdoor linear regression, with a user-clustered interval."""
+    from dowhy.causal_estimators.linear_regression_estimator import LinearRegressionEstimator
+
     with quiet(notes), thread_limits(settings.threads):
-        model, identified = identify(frame)
-        estimate = model.estimate_effect(identified, method_name=LINEAR_REGRESSION)
-        fitted = estimate.estimator.model
+        identified = identified if identified is not None else identify(frame)
+        estimator = LinearRegressionEstimator(identified)
+        estimator.fit(frame.data)
+        estimate = estimator.estimate_effect(frame.data, treatment_value=1, control_value=0)
+        fitted = estimator.model
         names = list(getattr(fitted.model, "exog_names", []))
         index = 1 if not names else next((i for i, n in enumerate(names) if n.startswith(frame.treatment)), 1)
         robust = fitted.get_robustcov_results(cov_type="cluster", groups=frame.groups)

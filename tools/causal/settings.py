@@ -41,7 +41,7 @@ class EffectSettings:
     horizon_days: float | None = None
     comparisons: tuple[str, ...] = (LINEAR_REGRESSION, PROPENSITY_WEIGHTING)
     refuters: tuple[str, ...] = (PLACEBO, DATA_SUBSET, DUMMY_OUTCOME)
-    num_simulations: int = 6
+    num_simulations: int = 5
     refute_max_rows: int = 4_000
     max_rows: int = 150_000
     folds: int = 3
