@@ -65,9 +65,9 @@ def _estimate_behaviour(table: DecisionTable, behaviour: str, settings: EffectSe
                         refute_population: bool, edges: tuple[float, float] | None) -> tuple[BehaviourEffect, ...]:
     estimand = {**table.windows.to_json(), "behaviour": behaviour}
     counts = table.counts(behaviour)
-    problem = _check_counts(table, behaviour, settings)
-    if problem is not None:
-        return (BehaviourEffect.cannot_estimate(behaviour, OUTCOME, POPULATION, problem, counts.followed_up,
+    refusal = _check_counts(table, behaviour, settings)
+    if refusal is not None:
+        return (BehaviourEffect.cannot_estimate(behaviour, OUTCOME, POPULATION, refusal, counts.followed_up,
                                                 counts.treated, estimand=estimand),)
     frame = prepare(table.rows(behaviour), behaviour)
     notes: list[str] = []

@@ -131,9 +131,9 @@ def personal_effects(source: InfluenceReport | Workspace, user_id: str, item_ids
                                       verdict=CANNOT_ESTIMATE, verdict_reasons=(Reason(code),)))
             continue
         if population is None or not population.ok or population.cate is None:
-            reasons = population.verdict_reasons if population is not None else (Reason("no_cate"),)
+            why = population.verdict_reasons if population is not None else ()
             out.append(PersonalEffect(**base, done=False, at=None, estimate=None, ci_low=None, ci_high=None,
-                                      verdict=CANNOT_ESTIMATE, verdict_reasons=tuple(reasons) or (Reason("no_cate"),)))
+                                      verdict=CANNOT_ESTIMATE, verdict_reasons=tuple(why) or (Reason("no_cate"),)))
             continue
         point = rows[rows["item_id"] == item]
         if point.empty:

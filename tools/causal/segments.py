@@ -83,5 +83,4 @@ def label_values(values: pd.Series, dimension: str, edges: tuple[float, float] |
     if edges is None:
         return pd.Series(pd.NA, index=range(len(numeric)), dtype="string")
     labels = np.where(numeric <= edges[0], "low", np.where(numeric <= edges[1], "mid", "high"))
-    labels = np.where(np.isfinite(numeric), labels, None)
-    return pd.Series(labels, dtype="string")
+    return pd.Series(labels, dtype="string").where(np.isfinite(numeric))
