@@ -359,7 +359,10 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=400)
     parser.add_argument("--scenarios", nargs="+", default=["default", "adversarial"])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--quick", action="store_true", help="3 seeds and 100k events only")
     args = parser.parse_args()
+    if args.quick:
+        args.seeds, args.sizes = 3, [100_000]
     RESULTS.mkdir(exist_ok=True)
     if args.part in ("accuracy", "all"):
         run_accuracy(args.seeds, args.users, tuple(args.scenarios))
