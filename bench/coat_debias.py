@@ -8,13 +8,15 @@ Writes bench/results/causal_coat.md.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from whyrec.tools.causal.debias import DebiasConfig, compare, load_coat, mean_scores
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from debias import DebiasConfig, compare, load_coat, mean_scores
 
 ROOT = Path(__file__).resolve().parent
 PUBLISHED = {"mf": (0.7053, 0.6025), "ips": (0.7144, 0.6173), "dr": (0.7286, 0.6271)}

@@ -1,24 +1,27 @@
-"""DoWhy per behaviour: model → identify → estimate (several estimators) → refute.
+"""Estimation for one behaviour's trial: DoWhy model → identify → the doubly robust estimate.
 
-:func:`estimate_behaviour` turns a unit table into one :class:`BehaviourEffect`. It checks the
-data first (enough units, treated and untreated units, purchases) and returns a
-"cannot estimate because …" result instead of a number when the data cannot carry one.
+The primary estimator is econml's cross-fitted ``LinearDRLearner`` reached through DoWhy's
+``estimate_effect`` (``backdoor.econml.dr.LinearDRLearner``): gradient-boosted propensity and
+outcome models, cross-fitted in folds that keep each user's rows together, decision points
+with extreme propensities trimmed. Its doubly robust scores ψ give the estimate (their mean),
+the **user-clustered** interval (their cluster-summed influence), the per-segment effects (the
+mean of ψ within a segment) and the heterogeneous effect θ(x) (ψ regressed on the effect
+modifiers, clustered sandwich covariance) — one set of nuisance fits for all of them.
 
-Estimators: backdoor linear regression (interval from the regression), inverse propensity
-weighting (normalised weights, logistic propensity on standardised confounders, interval from
-the influence function with the propensities held fixed) and, when econml is installed,
-LinearDML. Refuters: placebo treatment, random common cause and data subset, each with a
-bounded number of simulations on a bounded subsample.
+Comparisons, never verdicts on their own: the naive difference, DoWhy's backdoor linear
+regression (cluster-robust errors) and normalised inverse-propensity weighting with the same
+cross-fitted propensities. Library warnings are captured and become notes, never raw output.
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import logging
 import re
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import networkx as nx
@@ -26,89 +29,151 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .graph import behaviour_graph, restrict
-from .results import OK, POPULATION, BehaviourEffect, MethodEstimate, Refutation
-from .settings import (
-    DATA_SUBSET,
-    LINEAR_DML,
-    LINEAR_REGRESSION,
-    PLACEBO,
-    PROPENSITY_WEIGHTING,
-    RANDOM_COMMON_CAUSE,
-    EffectSettings,
-)
+from .decisions import HISTORY, MODIFIERS, OWN_HISTORY
+from .estimand import OUTCOME
+from .settings import EffectSettings
+from .units import CATEGORICAL_CONFOUNDERS, NUMERIC_CONFOUNDERS
 
 log = logging.getLogger(__name__)
 
 MAX_CATEGORY_LEVELS = 20
+#: Warning classes that are about a library's API, not about the data or the estimate.
+_API_NOTICES = frozenset({"DataConversionWarning", "Pandas4Warning", "PendingDeprecationWarning"})
+#: Columns of a trial's rows that describe segments (not adjusters).
+SEGMENT_COLUMNS: tuple[str, ...] = ("price", "category", "brand", "user_prior_items")
 
 
 @dataclass(frozen=True)
-class ModelFrame:
-    """The numeric frame and graph DoWhy gets for one treatment (categoricals one-hot encoded)."""
+class TrialFrame:
+    """One behaviour's trial as DoWhy gets it: numeric columns, the graph, the user clusters."""
 
     data: pd.DataFrame
-    graph: nx.DiGraph
     treatment: str
     outcome: str
+    adjusters: tuple[str, ...]
+    modifiers: tuple[str, ...]
+    groups: np.ndarray  # int code of each row's user (the cluster)
+    segments: pd.DataFrame  # the segment columns, aligned with ``data``
+    keys: pd.DataFrame  # user_id, item_id, k of each row
     dropped: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def take(self, index: np.ndarray) -> TrialFrame:
+        return replace(self, data=self.data.iloc[index].reset_index(drop=True), groups=self.groups[index],
+                       segments=self.segments.iloc[index].reset_index(drop=True),
+                       keys=self.keys.iloc[index].reset_index(drop=True))
+
+    def with_column(self, name: str, values: np.ndarray) -> TrialFrame:
+        return replace(self, data=self.data.assign(**{name: values}))
+
+    def graph(self) -> nx.DiGraph:
+        """Adjusters → treatment, adjusters → outcome, treatment → outcome."""
+        graph = nx.DiGraph()
+        graph.add_edge(self.treatment, self.outcome)
+        for column in self.adjusters:
+            graph.add_edge(column, self.treatment)
+            graph.add_edge(column, self.outcome)
+        return graph
+
+
+@dataclass(frozen=True)
+class DrFit:
+    """The primary fit: estimate (DoWhy's value), scores and nuisances on the kept rows."""
+
+    estimate: float
+    kept: np.ndarray  # bool over the frame's rows
+    psi: np.ndarray  # doubly robust scores of the kept rows
+    mu0: np.ndarray
+    mu1: np.ndarray
+    propensity: np.ndarray  # cross-fitted P(treated | adjusters), clipped to [trim, 1 − trim]
+    coef: np.ndarray  # [intercept, modifiers...] of the final linear model
+    notes: tuple[str, ...]
+
+    @property
+    def trimmed_share(self) -> float:
+        return float(1.0 - self.kept.mean()) if len(self.kept) else 0.0
 
 
 @contextlib.contextmanager
-def _blas_threads(limit: int | None) -> Iterator[None]:
-    """Limit BLAS threads: small least-squares problems run ~10x faster single-threaded."""
-    if limit is None:
+def quiet(notes: list[str]) -> Iterator[None]:
+    """Capture library warnings into ``notes`` and hush DoWhy's chatty loggers meanwhile."""
+    loggers = [logging.getLogger(name) for name in ("dowhy", "econml")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            yield
+        for w in caught:
+            text = f"{w.category.__name__}: {str(w.message).splitlines()[0][:160]}"
+            log.debug("library warning: %s", text)
+            # Notices about the libraries' own APIs say nothing about the estimate.
+            if w.category.__name__ in _API_NOTICES or issubclass(w.category, (DeprecationWarning, FutureWarning)):
+                continue
+            if text not in notes:
+                notes.append(text)
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
+
+
+_THREADS: contextvars.ContextVar[int | None] = contextvars.ContextVar("whyrec_causal_threads", default=None)
+
+
+@contextlib.contextmanager
+def thread_limits(limit: int | None) -> Iterator[None]:
+    """Limit BLAS and OpenMP threads. On shared cores the boosted trees' OpenMP threads spin
+    waiting for each other: one thread was 10x faster than two under load (measured here).
+    Re-entrant: inside an active limit it costs nothing (threadpoolctl scans libraries)."""
+    if limit is None or _THREADS.get() == limit:
         yield
         return
+    # threadpoolctl limits only libraries already loaded: load the trees' OpenMP runtime first.
+    import sklearn.ensemble  # noqa: F401
     from threadpoolctl import threadpool_limits
 
-    with threadpool_limits(limits=limit, user_api="blas"):
-        yield
+    token = _THREADS.set(limit)
+    try:
+        with threadpool_limits(limits=limit, user_api="blas"), threadpool_limits(limits=limit, user_api="openmp"):
+            yield
+    finally:
+        _THREADS.reset(token)
 
 
-def prepare(units: pd.DataFrame, treatment: str, settings: EffectSettings) -> ModelFrame:
-    """Select the graph's columns, drop those without variation, one-hot the categoricals."""
-    graph = behaviour_graph(settings.graph)
-    outcome = settings.graph.outcome
-    present = [n for n in graph.nodes if n in units.columns]
-    missing = [n for n in graph.nodes if n not in units.columns]
-    if missing:
-        log.warning("graph nodes without a column in the unit table are ignored: %s", missing)
-    dropped = list(missing)
-    columns: dict[str, pd.Series] = {}
-    expanded: dict[str, list[str]] = {}
-    for node in present:
-        series = units[node]
-        if node not in (treatment, outcome) and series.nunique(dropna=True) <= 1:
-            dropped.append(node)
+def prepare(rows: pd.DataFrame, behaviour: str) -> TrialFrame:
+    """Numeric adjusters (categoricals one-hot), modifiers, clusters; constant columns dropped."""
+    own = OWN_HISTORY[behaviour]
+    candidates = [c for c in NUMERIC_CONFOUNDERS + HISTORY if c != own] + list(CATEGORICAL_CONFOUNDERS)
+    columns: dict[str, pd.Series] = {behaviour: rows[behaviour].astype(np.int64),
+                                     OUTCOME: rows[OUTCOME].astype(np.int64)}
+    adjusters: list[str] = []
+    dropped: list[str] = []
+    for name in candidates:
+        series = rows[name]
+        if series.nunique(dropna=True) <= 1:
+            dropped.append(name)
             continue
-        if node in (treatment, outcome) or node in settings.graph.behaviours:
-            columns[node] = series.astype(np.int64)
-        elif _is_categorical(series):
-            dummies = _one_hot(series, node)
+        if not pd.api.types.is_numeric_dtype(series):
+            dummies = _one_hot(series, name)
             if dummies.empty:
-                dropped.append(node)
+                dropped.append(name)
                 continue
-            expanded[node] = list(dummies.columns)
             columns.update({c: dummies[c] for c in dummies.columns})
+            adjusters += list(dummies.columns)
         else:
             numeric = pd.to_numeric(series, errors="coerce").astype(float)
-            columns[node] = numeric.fillna(numeric.median())
-    keep = [n for n in present if n not in dropped]
-    sub = restrict(graph, keep)
-    for node, dummy_columns in expanded.items():
-        for column in dummy_columns:
-            sub.add_node(column, role="confounder")
-            sub.add_edges_from((column, t) for t in sub.successors(node))
-            sub.add_edges_from((p, column) for p in sub.predecessors(node))
-        sub.remove_node(node)
-    data = pd.DataFrame(columns, index=units.index).reset_index(drop=True)
-    return ModelFrame(data=data, graph=sub, treatment=treatment, outcome=outcome,
-                      dropped=tuple(dropped))
-
-
-def _is_categorical(series: pd.Series) -> bool:
-    return not (pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series))
+            columns[name] = numeric.fillna(numeric.median())
+            adjusters.append(name)
+    modifiers = tuple(m for m in MODIFIERS if m in adjusters)
+    data = pd.DataFrame(columns).reset_index(drop=True)
+    groups = pd.factorize(rows["user_id"].astype(str))[0].astype(np.int64)
+    segments = rows[list(SEGMENT_COLUMNS)].reset_index(drop=True)
+    keys = rows[["user_id", "item_id", "k"]].reset_index(drop=True)
+    return TrialFrame(data, behaviour, OUTCOME, tuple(adjusters), modifiers, groups, segments, keys,
+                      tuple(dropped))
 
 
 def _one_hot(series: pd.Series, name: str) -> pd.DataFrame:
@@ -116,7 +181,7 @@ def _one_hot(series: pd.Series, name: str) -> pd.DataFrame:
     values = series.astype("string").fillna("unknown")
     top = values.value_counts().index[: MAX_CATEGORY_LEVELS + 1]
     values = values.where(values.isin(top), "other")
-    levels = [lvl for lvl in values.value_counts().index[1:]]
+    levels = list(values.value_counts().index[1:])
     return pd.DataFrame({f"{name}_{_slug(str(lvl))}": (values == lvl).astype(float)
                          for lvl in levels}, index=series.index)
 
@@ -125,240 +190,149 @@ def _slug(text: str) -> str:
     return re.sub(r"[^0-9a-zA-Z]+", "_", text).strip("_").lower() or "x"
 
 
-def check_data(units: pd.DataFrame, treatment: str, outcome: str, settings: EffectSettings,
-               segment: str = POPULATION) -> BehaviourEffect | None:
-    """A "cannot estimate" result if the units cannot carry an estimate, else ``None``."""
-    n = len(units)
-    if treatment not in units.columns:
-        return BehaviourEffect.cannot_estimate(treatment, outcome, segment,
-                                               f"the unit table has no '{treatment}' column", n, 0)
-    t = units[treatment].to_numpy()
-    n_treated = int((t == 1).sum())
-    naive = _naive(units, treatment, outcome)
-    reason = None
-    if n < settings.min_units:
-        reason = f"only {n:,} units (at least {settings.min_units:,} needed)"
-    elif n_treated == 0:
-        reason = f"no unit has '{treatment}' (the log has no such behaviour here)"
-    elif n_treated == n:
-        reason = f"every unit has '{treatment}': the treatment does not vary"
-    elif min(n_treated, n - n_treated) < settings.min_treated:
-        reason = (f"only {min(n_treated, n - n_treated):,} units "
-                  f"{'with' if n_treated < n - n_treated else 'without'} '{treatment}' "
-                  f"(at least {settings.min_treated} needed on each side)")
-    else:
-        y = units[outcome].to_numpy()
-        positives = int((y == 1).sum())
-        if positives < settings.min_outcomes:
-            reason = f"only {positives} units end in a {outcome} (at least {settings.min_outcomes} needed)"
-        elif positives == n:
-            reason = f"every unit ends in a {outcome}: the outcome does not vary"
-    if reason is None:
-        return None
-    return BehaviourEffect.cannot_estimate(treatment, outcome, segment, reason, n, n_treated, naive)
+def sample_users(groups: np.ndarray, max_rows: int, seed: int) -> np.ndarray:
+    """Row indices of about ``max_rows`` rows, keeping whole users (the clusters), drawn at
+    random; every row when there are no more than ``max_rows``."""
+    if len(groups) <= max_rows:
+        return np.arange(len(groups))
+    rng = np.random.default_rng(seed)
+    n_users = int(groups.max()) + 1
+    order = rng.permutation(n_users)
+    sizes = np.bincount(groups, minlength=n_users)[order]
+    chosen = order[: int(np.searchsorted(np.cumsum(sizes), max_rows)) + 1]
+    return np.flatnonzero(np.isin(groups, chosen))
 
 
-def _naive(units: pd.DataFrame, treatment: str, outcome: str) -> float | None:
-    t = units[treatment].to_numpy() == 1
-    y = units[outcome].to_numpy(dtype=float)
-    if t.all() or not t.any():
-        return None
-    return float(y[t].mean() - y[~t].mean())
+def _hgb(settings: EffectSettings, seed: int) -> Any:
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    return HistGradientBoostingClassifier(max_iter=settings.nuisance_iterations, learning_rate=0.15,
+                                          max_leaf_nodes=15, min_samples_leaf=40, l2_regularization=1.0,
+                                          max_bins=64, early_stopping=False, random_state=seed)
 
 
-def estimate_behaviour(units: pd.DataFrame, behaviour: str, settings: EffectSettings = EffectSettings(),
-                       segment: str = POPULATION, refute: bool = True) -> BehaviourEffect:
-    """The effect of ``behaviour`` on the outcome over ``units`` (one segment's or all).
-
-    >>> effect = estimate_behaviour(build_units(events, items).frame, "cart")  # doctest: +SKIP
-    >>> effect.estimate, effect.ci_low, effect.ci_high, effect.refuted          # doctest: +SKIP
-    """
-    outcome = settings.graph.outcome
-    problem = check_data(units, behaviour, outcome, settings, segment)
-    if problem is not None:
-        return problem
-    n = len(units)
-    n_treated = int((units[behaviour] == 1).sum())
-    naive = _naive(units, behaviour, outcome)
-    baseline = float(units.loc[units[behaviour] == 0, outcome].mean())
-    frame = prepare(units, behaviour, settings)
-    results: list[MethodEstimate] = []
-    failures: list[str] = []
-    with _blas_threads(settings.blas_threads):
-        identified = None
-        try:
-            model, identified = _identify(frame)
-        except Exception as exc:  # DoWhy raises bare Exceptions
-            log.warning("identification failed for %s [%s]: %s", behaviour, segment, exc)
-            failures.append(f"identification failed: {exc}")
-        if identified is not None:
-            for method in settings.estimators:
-                try:
-                    results.append(_estimate(model, identified, frame, method, settings))
-                except ImportError as exc:
-                    failures.append(f"{method} skipped: {exc}")
-                    log.info("%s skipped: %s", method, exc)
-                except Exception as exc:
-                    failures.append(f"{method} failed: {exc}")
-                    log.warning("%s failed for %s [%s]: %s", method, behaviour, segment, exc)
-        usable = [r for r in results if np.isfinite(r.estimate)]
-        if not usable:
-            return BehaviourEffect.cannot_estimate(
-                behaviour, outcome, segment, "; ".join(failures) or "no estimator gave a number",
-                n, n_treated, naive)
-        primary = usable[0]
-        refutations: tuple[Refutation, ...] = ()
-        if refute and settings.refuters:
-            refutations = _refute(frame, primary.method, settings)
-    reason = "estimated" + (f" (dropped without variation: {', '.join(frame.dropped)})"
-                            if frame.dropped else "")
-    if failures:
-        reason += "; " + "; ".join(failures)
-    return BehaviourEffect(
-        behaviour=behaviour, outcome=outcome, segment=segment, status=OK, reason=reason, n=n,
-        n_treated=n_treated, estimate=primary.estimate, ci_low=primary.ci_low,
-        ci_high=primary.ci_high, method=primary.method, naive=naive, baseline=baseline,
-        refutations=refutations, alternatives=tuple(r for r in usable if r is not primary))
-
-
-def _identify(frame: ModelFrame) -> tuple[Any, Any]:
+def identify(frame: TrialFrame) -> Any:
+    """DoWhy's identified estimand (backdoor: the adjusters; the graph has no unmeasured node)."""
     from dowhy import CausalModel
 
-    model = CausalModel(data=frame.data, treatment=frame.treatment, outcome=frame.outcome,
-                        graph=frame.graph)
-    # "maximal-adjustment" is instant; the default search is exponential in the graph size.
-    identified = model.identify_effect(proceed_when_unidentifiable=True,
-                                       method_name="maximal-adjustment")
-    return model, identified
+    model = CausalModel(data=frame.data.head(0), treatment=frame.treatment, outcome=frame.outcome,
+                        graph=frame.graph())
+    # No unmeasured node, so identification needs no leap; "maximal-adjustment" takes every
+    # parent of the treatment without an exponential search.
+    identified = model.identify_effect(proceed_when_unidentifiable=False, method_name="maximal-adjustment")
+    identified.set_identifier_method("backdoor")
+    return identified
 
 
-def _estimate(model: Any, identified: Any, frame: ModelFrame, method: str,
-              settings: EffectSettings) -> MethodEstimate:
-    level = settings.confidence_level
-    if method == LINEAR_REGRESSION:
-        estimate = model.estimate_effect(identified, method_name=method, confidence_intervals=True,
-                                         method_params={"init_params": {"confidence_level": level}})
-        low, high = np.ravel(estimate.get_confidence_intervals(confidence_level=level))[:2]
-        return MethodEstimate(method, float(estimate.value), float(low), float(high))
-    if method == PROPENSITY_WEIGHTING:
-        from sklearn.linear_model import LogisticRegression
-        from sklearn.pipeline import make_pipeline
-        from sklearn.preprocessing import StandardScaler
+def fit_dr(frame: TrialFrame, settings: EffectSettings, seed: int = 0, identified: Any = None) -> DrFit:
+    """The cross-fitted DR estimate through DoWhy's econml estimator, trimmed, with its scores
+    and nuisances. ``identified`` (from :func:`identify`) can be reused across refits of the
+    same adjusters."""
+    from dowhy.causal_estimators.econml import Econml
+    from econml.dr import LinearDRLearner
 
-        clip = settings.propensity_clip
-        propensity = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
-        data = frame.data.copy()
-        estimate = model.estimate_effect(identified, method_name=method, method_params={
-            "init_params": {"min_ps_score": clip, "max_ps_score": 1 - clip,
-                            "weighting_scheme": "ips_weight", "propensity_score_model": propensity}})
-        low, high = _ipw_interval(data[frame.treatment].to_numpy(float),
-                                  data[frame.outcome].to_numpy(float),
-                                  np.asarray(estimate.propensity_scores, dtype=float), level)
-        return MethodEstimate(method, float(estimate.value), low, high)
-    if method == LINEAR_DML:
-        _require_econml()
-        from sklearn.linear_model import LinearRegression, LogisticRegression
-
-        estimate = model.estimate_effect(identified, method_name=method, confidence_intervals=True,
-                                         method_params={
-            "init_params": {"model_y": LinearRegression(), "model_t": LogisticRegression(max_iter=1000),
-                            "discrete_treatment": True, "cv": 3, "random_state": settings.seed},
-            "fit_params": {}})
-        interval = estimate.get_confidence_intervals(confidence_level=level)
-        low, high = (float(v) for v in np.ravel(interval)[:2]) if interval is not None else (None, None)
-        return MethodEstimate(method, float(estimate.value), low, high)
-    raise ValueError(f"unknown estimator {method!r}; choose from "
-                     f"{[LINEAR_REGRESSION, PROPENSITY_WEIGHTING, LINEAR_DML]}")
-
-
-def _require_econml() -> None:
-    try:
-        import econml  # noqa: F401
-    except ImportError as exc:
-        raise ImportError("econml is not installed (pip install econml) — LinearDML is optional") from exc
+    notes: list[str] = []
+    with quiet(notes), thread_limits(settings.threads):
+        identified = identified if identified is not None else identify(frame)
+        # With groups, econml cross-fits in stratified group folds: a shopper's decision points
+        # stay together and every fold sees treated ones.
+        learner = LinearDRLearner(model_propensity=_hgb(settings, seed), model_regression=_hgb(settings, seed),
+                                  discrete_outcome=True, cv=settings.folds, random_state=seed,
+                                  min_propensity=settings.trim, trimming_threshold=settings.trim)
+        modifiers = list(frame.modifiers)
+        estimator = Econml(identified, econml_estimator=learner)
+        estimator.fit(frame.data, effect_modifier_names=modifiers, groups=frame.groups, cache_values=True)
+        y_pred, t_pred, t_raw = learner._cached_values.nuisances
+        y_pred = np.asarray(y_pred).reshape(len(frame), -1)
+        t_pred = np.asarray(t_pred)
+        e_raw = np.asarray(t_raw)[:, 1]
+        kept = (e_raw >= settings.trim) & (e_raw <= 1 - settings.trim)
+        # DoWhy's estimate over the kept decision points (the final model was fitted on them).
+        target = frame.data.loc[kept, modifiers] if modifiers and not kept.all() else "ate"
+        estimate = estimator.estimate_effect(frame.data, treatment_value=1, control_value=0, target_units=target)
+        value = float(np.ravel(estimate.value)[0])
+        coef = np.r_[np.ravel(learner.intercept_(T=1)), np.ravel(learner.coef_(T=1)) if modifiers else []]
+    t = frame.data[frame.treatment].to_numpy(dtype=float)
+    y = frame.data[frame.outcome].to_numpy(dtype=float)
+    mu = np.empty_like(y_pred)
+    for arm in (0, 1):
+        # econml stores the DR-corrected predictions; undo the correction to recover μ_arm.
+        npp = (t == arm) / t_pred[:, arm]
+        mu[:, arm] = (y_pred[:, arm] - npp * y) / (1 - npp)
+        mu[t != arm, arm] = y_pred[t != arm, arm]
+    psi = y_pred[kept, 1] - y_pred[kept, 0]
+    if abs(value - psi.mean()) > 1e-6 * (1 + abs(value)):
+        notes.append(f"DoWhy's estimate {value:.6f} differs from the mean DR score {psi.mean():.6f}")
+        log.warning("DR estimate %.6f differs from the mean of its scores %.6f", value, psi.mean())
+    return DrFit(estimate=value, kept=kept, psi=psi, mu0=mu[kept, 0], mu1=mu[kept, 1],
+                 propensity=t_pred[kept, 1], coef=coef, notes=tuple(notes))
 
 
-def _ipw_interval(t: np.ndarray, y: np.ndarray, ps: np.ndarray, level: float) -> tuple[float, float]:
-    """Interval of the normalised IPW difference from its influence function (ps held fixed)."""
-    w1, w0 = t / ps, (1 - t) / (1 - ps)
+# -- clustered inference -------------------------------------------------------------------------
+def cluster_se(influence: np.ndarray, groups: np.ndarray) -> float:
+    """Standard error of a mean whose per-row influence is ``influence`` (centred), clustered."""
+    n = len(influence)
+    if n == 0:
+        return float("nan")
+    sums = np.bincount(groups, weights=influence - influence.mean())
+    return float(np.sqrt(np.sum(sums**2)) / n)
+
+
+def interval(estimate: float, se: float, level: float) -> tuple[float, float, float]:
+    """(low, high, two-sided p-value for zero) of a normal interval."""
+    z = float(stats.norm.ppf(0.5 + level / 2))
+    p = float(2 * stats.norm.sf(abs(estimate) / se)) if se > 0 else (0.0 if estimate else 1.0)
+    return estimate - z * se, estimate + z * se, p
+
+
+def cate_covariance(psi: np.ndarray, x: np.ndarray, coef: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """Clustered sandwich covariance of the linear θ(x) = coef · [1, x] fitted to ψ."""
+    design = np.column_stack([np.ones(len(psi)), x]) if x.size else np.ones((len(psi), 1))
+    residual = psi - design @ coef
+    bread = np.linalg.pinv(design.T @ design)
+    scores = design * residual[:, None]
+    meat_parts = np.zeros((int(groups.max()) + 1 if len(groups) else 0, design.shape[1]))
+    np.add.at(meat_parts, groups, scores)
+    meat = meat_parts.T @ meat_parts
+    return bread @ meat @ bread
+
+
+# -- comparisons ---------------------------------------------------------------------------------
+def weighting(t: np.ndarray, y: np.ndarray, propensity: np.ndarray, groups: np.ndarray,
+              level: float) -> tuple[float, float, float] | None:
+    """Normalised IPW with the cross-fitted propensities: (estimate, low, high)."""
+    if not (t == 1).any() or not (t == 0).any():
+        return None
+    w1, w0 = t / propensity, (1 - t) / (1 - propensity)
     mu1 = np.sum(w1 * y) / np.sum(w1)
     mu0 = np.sum(w0 * y) / np.sum(w0)
     influence = w1 * (y - mu1) / np.mean(w1) - w0 * (y - mu0) / np.mean(w0)
-    se = float(np.std(influence, ddof=1) / np.sqrt(len(y)))
-    z = float(stats.norm.ppf(0.5 + level / 2))
-    return float(mu1 - mu0 - z * se), float(mu1 - mu0 + z * se)
+    estimate = float(mu1 - mu0)
+    low, high, _ = interval(estimate, cluster_se(influence, groups), level)
+    return estimate, low, high
 
 
-def _refute(frame: ModelFrame, method: str, settings: EffectSettings) -> tuple[Refutation, ...]:
-    """Run the refuters on (a bounded subsample of) the units; judge each pass/fail."""
-    data = frame.data
-    note = ""
-    if len(data) > settings.refute_max_units:
-        data = data.sample(n=settings.refute_max_units, random_state=settings.seed).reset_index(drop=True)
-        note = f" (on a random {len(data):,}-unit subsample)"
-    sub = ModelFrame(data=data.copy(), graph=frame.graph, treatment=frame.treatment,
-                     outcome=frame.outcome, dropped=frame.dropped)
-    try:
-        model, identified = _identify(sub)
-        base = _estimate(model, identified, sub, method, settings)
-        estimate = _dowhy_estimate(model, identified, method, settings)
-    except Exception as exc:
-        log.warning("refutation set-up failed: %s", exc)
-        return tuple(Refutation(name, None, False, f"could not run: {exc}") for name in settings.refuters)
-    value = base.estimate
-    half_width = (base.ci_high - base.ci_low) / 2 if base.ci_low is not None and base.ci_high is not None else 0.0
-    out = []
-    for name in settings.refuters:
-        try:
-            kwargs: dict[str, Any] = {"num_simulations": settings.num_simulations,
-                                      "random_state": settings.seed}
-            if name == PLACEBO:
-                kwargs["placebo_type"] = "permute"
-            elif name == DATA_SUBSET:
-                kwargs["subset_fraction"] = 0.8
-            with warnings.catch_warnings():
-                # DoWhy divides by the spread of the simulated effects, which is 0 when a
-                # random common cause leaves a linear estimate exactly unchanged.
-                warnings.filterwarnings("ignore", "divide by zero encountered", RuntimeWarning)
-                warnings.filterwarnings("ignore", "invalid value encountered", RuntimeWarning)
-                result = model.refute_estimate(identified, estimate, method_name=name, **kwargs)
-            new = float(np.mean(result.new_effect))
-            out.append(_judge(name, value, new, half_width, note))
-        except Exception as exc:
-            log.warning("refuter %s failed: %s", name, exc)
-            out.append(Refutation(name, None, False, f"could not run: {exc}"))
-    return tuple(out)
+def regression(frame: TrialFrame, settings: EffectSettings, notes: list[str],
+               identified: Any = None) -> tuple[float, float, float] | None:
+    """DoWhy's backdoor linear regression, with a user-clustered interval."""
+    from dowhy.causal_estimators.linear_regression_estimator import LinearRegressionEstimator
+
+    with quiet(notes), thread_limits(settings.threads):
+        identified = identified if identified is not None else identify(frame)
+        estimator = LinearRegressionEstimator(identified)
+        estimator.fit(frame.data)
+        estimate = estimator.estimate_effect(frame.data, treatment_value=1, control_value=0)
+        fitted = estimator.model
+        names = list(getattr(fitted.model, "exog_names", []))
+        index = 1 if not names else next((i for i, n in enumerate(names) if n.startswith(frame.treatment)), 1)
+        robust = fitted.get_robustcov_results(cov_type="cluster", groups=frame.groups)
+        se = float(np.asarray(robust.bse)[index])
+    value = float(np.ravel(estimate.value)[0])
+    low, high, _ = interval(value, se, settings.confidence_level)
+    return value, low, high
 
 
-def _dowhy_estimate(model: Any, identified: Any, method: str, settings: EffectSettings) -> Any:
-    """A DoWhy CausalEstimate for the refuters (they re-fit the same estimator)."""
-    params: dict[str, Any] = {}
-    if method == PROPENSITY_WEIGHTING:
-        from sklearn.linear_model import LogisticRegression
-        from sklearn.pipeline import make_pipeline
-        from sklearn.preprocessing import StandardScaler
-
-        params = {"init_params": {"min_ps_score": settings.propensity_clip,
-                                  "max_ps_score": 1 - settings.propensity_clip,
-                                  "propensity_score_model": make_pipeline(StandardScaler(),
-                                                                          LogisticRegression(max_iter=1000))}}
-    return model.estimate_effect(identified, method_name=method, method_params=params or None)
-
-
-def _judge(name: str, estimate: float, new: float, half_width: float, note: str) -> Refutation:
-    """Pass/fail rules: a placebo must give ~0; the other refuters must leave the estimate put."""
-    scale = abs(estimate)
-    if name == PLACEBO:
-        tolerance = max(0.25 * scale, half_width)
-        passed = abs(new) <= tolerance
-        reason = (f"placebo treatment gives {new:+.4f}, "
-                  f"{'near' if passed else 'far from'} zero vs the estimate {estimate:+.4f} "
-                  f"(tolerance {tolerance:.4f}){note}")
-    else:
-        tolerance = max(0.1 * scale, half_width if name == DATA_SUBSET else half_width / 2)
-        passed = abs(new - estimate) <= tolerance
-        what = ("adding a random common cause" if name == RANDOM_COMMON_CAUSE
-                else "re-estimating on 80% subsets" if name == DATA_SUBSET else name)
-        reason = (f"{what} gives {new:+.4f} vs {estimate:+.4f} "
-                  f"({'within' if passed else 'outside'} tolerance {tolerance:.4f}){note}")
-    return Refutation(name=name, new_effect=new, passed=bool(passed), reason=reason)
+def naive(t: np.ndarray, y: np.ndarray) -> float | None:
+    if (t == 1).all() or not (t == 1).any():
+        return None
+    return float(y[t == 1].mean() - y[t == 0].mean())

@@ -1,82 +1,56 @@
-"""The causal graph: confounders → behaviours → purchase, as a networkx DiGraph, and its picture.
+"""The causal graph of one decision point, as a networkx DiGraph, and its picture.
 
-Default structure (every confounder points at every behaviour and at the outcome)::
+Time runs left to right. What was known before the first view (the exposure's baseline) and
+what happened on the item since (its history so far) both point at the next action and at
+the purchase; the next action points at the purchase::
 
-    confounders ──▶ view ──▶ favourite ──▶ cart ──▶ purchase
-                     └────────┴──────────────┴────────▲   (each behaviour also → purchase)
+    baseline ──▶ history so far ──▶ next action (view again | favourite | cart) ──▶ purchase within H
+        └──────────────┴───────────────────────▲──────────────────────────────────────▲
 
-Behaviours earlier in the funnel may cause later ones, so the effect of ``view`` is its total
-effect (through favourite and cart too), and the effect of ``cart`` is adjusted for the
-behaviours before it. Edges can be added or removed when a shop knows better.
+Nothing that happens after the decision point is in the graph, so no adjustment set can hold
+it. Each behaviour's trial uses its own copy (:meth:`~.estimate.TrialFrame.graph`) with the
+columns that vary in its data.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 
 import networkx as nx
 
-from .units import BEHAVIOURS, CONFOUNDERS, OUTCOME
+from .decisions import HISTORY
+from .estimand import BEHAVIOURS, OUTCOME
+from .units import CONFOUNDERS
 
 
-@dataclass(frozen=True)
-class GraphSpec:
-    """Which nodes and edges the graph has; the default is the funnel above."""
-
-    confounders: tuple[str, ...] = CONFOUNDERS
-    behaviours: tuple[str, ...] = BEHAVIOURS
-    outcome: str = OUTCOME
-    extra_edges: tuple[tuple[str, str], ...] = ()
-    removed_edges: tuple[tuple[str, str], ...] = ()
-
-
-def behaviour_graph(spec: GraphSpec = GraphSpec()) -> nx.DiGraph:
-    """Build the DAG for ``spec``; raise ValueError if the edits make it cyclic."""
+def decision_graph(behaviours: Sequence[str] = BEHAVIOURS) -> nx.DiGraph:
+    """Baseline → history → next action → purchase, every earlier node also → later ones."""
     graph = nx.DiGraph()
-    for node in (*spec.confounders, *spec.behaviours, spec.outcome):
-        graph.add_node(node, role=_role(node, spec))
-    for confounder in spec.confounders:
-        for target in (*spec.behaviours, spec.outcome):
-            graph.add_edge(confounder, target)
-    for i, behaviour in enumerate(spec.behaviours):
-        for later in (*spec.behaviours[i + 1:], spec.outcome):
-            graph.add_edge(behaviour, later)
-    graph.add_edges_from(spec.extra_edges)
-    graph.remove_edges_from([e for e in spec.removed_edges if graph.has_edge(*e)])
-    for node in graph.nodes:
-        graph.nodes[node].setdefault("role", _role(node, spec))
-    if not nx.is_directed_acyclic_graph(graph):
-        cycle = nx.find_cycle(graph)
-        raise ValueError(f"the causal graph must be acyclic; the edits make a cycle: {cycle}")
+    for node in CONFOUNDERS:
+        graph.add_node(node, role="baseline")
+    for node in HISTORY:
+        graph.add_node(node, role="history")
+    for node in behaviours:
+        graph.add_node(node, role="behaviour")
+    graph.add_node(OUTCOME, role="outcome")
+    for source in CONFOUNDERS:
+        for target in (*HISTORY, *behaviours, OUTCOME):
+            graph.add_edge(source, target)
+    for source in HISTORY:
+        for target in (*behaviours, OUTCOME):
+            graph.add_edge(source, target)
+    for behaviour in behaviours:
+        graph.add_edge(behaviour, OUTCOME)
     return graph
 
 
-def _role(node: str, spec: GraphSpec) -> str:
-    if node == spec.outcome:
-        return "outcome"
-    if node in spec.behaviours:
-        return "behaviour"
-    return "confounder"
+def render_graph(path: str | Path, highlight: Sequence[str] = (), title: str | None = None,
+                 graph: nx.DiGraph | None = None) -> Path:
+    """Draw the decision-point graph as a PNG (matplotlib Agg, no display needed).
 
-
-def restrict(graph: nx.DiGraph, keep: Iterable[str]) -> nx.DiGraph:
-    """The subgraph on ``keep`` (used to drop columns without variation in a segment)."""
-    return nx.DiGraph(graph.subgraph(list(keep)))
-
-
-def adjustment_set(graph: nx.DiGraph, treatment: str, outcome: str = OUTCOME) -> list[str]:
-    """Parents of ``treatment`` (a valid backdoor set in a DAG), in a stable order."""
-    return sorted(p for p in graph.predecessors(treatment) if p != outcome)
-
-
-def render_graph(graph: nx.DiGraph, path: str | Path, highlight: Sequence[str] = (),
-                 title: str | None = None) -> Path:
-    """Draw the graph as a PNG (matplotlib Agg, no display needed) and return its path.
-
-    Confounders sit on the left, behaviours in funnel order in the middle, the outcome on the
-    right; ``highlight`` marks behaviours (e.g. the one being explained).
+    Baseline confounders sit on the left, the item's history next, the three possible next
+    actions in the middle, the purchase on the right; ``highlight`` marks behaviours.
     """
     import matplotlib
 
@@ -84,38 +58,39 @@ def render_graph(graph: nx.DiGraph, path: str | Path, highlight: Sequence[str] =
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
+    graph = graph if graph is not None else decision_graph()
     roles = nx.get_node_attributes(graph, "role")
-    confounders = [n for n in graph.nodes if roles.get(n) == "confounder"]
-    behaviours = [n for n in graph.nodes if roles.get(n) == "behaviour"]
-    outcomes = [n for n in graph.nodes if roles.get(n) == "outcome"]
+    columns = {"baseline": 0.0, "history": 1.2, "behaviour": 2.4, "outcome": 3.6}
     pos: dict[str, tuple[float, float]] = {}
-    for i, node in enumerate(confounders):
-        pos[node] = (0.0, 1.0 - i / max(len(confounders) - 1, 1))
-    for i, node in enumerate(behaviours):
-        pos[node] = (1.0 + i * 0.8, 0.5 + (0.18 if i % 2 else -0.18))
-    for node in outcomes:
-        pos[node] = (1.0 + len(behaviours) * 0.8, 0.5)
-    colours = {"confounder": "#d9d9d9", "behaviour": "#9ecae1", "outcome": "#fdae6b"}
-    figure = Figure(figsize=(10, 5.5), dpi=100)
+    for role, x in columns.items():
+        nodes = [n for n in graph.nodes if roles.get(n) == role]
+        for i, node in enumerate(nodes):
+            pos[node] = (x, 0.5 if len(nodes) == 1 else 1.0 - i / (len(nodes) - 1))
+    colours = {"baseline": "#d9d9d9", "history": "#c7e9c0", "behaviour": "#9ecae1", "outcome": "#fdae6b"}
+    figure = Figure(figsize=(11, 6), dpi=100)
     FigureCanvasAgg(figure)
     axes = figure.add_subplot(1, 1, 1)
     axes.set_axis_off()
     for source, target in graph.edges:
-        faint = roles.get(source) == "confounder"
+        strong = roles.get(source) == "behaviour"
         axes.annotate("", xy=pos[target], xytext=pos[source],
-                      arrowprops=dict(arrowstyle="-|>", color="#bbbbbb" if faint else "#3182bd",
-                                      lw=0.6 if faint else 1.6, shrinkA=18, shrinkB=18,
-                                      connectionstyle="arc3,rad=0.08"))
+                      arrowprops=dict(arrowstyle="-|>", color="#3182bd" if strong else "#cccccc",
+                                      lw=1.8 if strong else 0.5, shrinkA=16, shrinkB=16,
+                                      connectionstyle="arc3,rad=0.05"))
+    labels = {OUTCOME: "purchase within H", "log_elapsed": "time since first view", "day_now": "day"}
     for node, (x, y) in pos.items():
-        role = roles.get(node, "confounder")
+        role = roles.get(node, "baseline")
         edge = "#d62728" if node in highlight else "#555555"
-        axes.text(x, y, node.replace("_", " "), ha="center", va="center", fontsize=9,
-                  bbox=dict(boxstyle="round,pad=0.4", fc=colours[role], ec=edge,
-                            lw=2.5 if node in highlight else 0.8))
-    axes.set_xlim(-0.4, 1.4 + len(behaviours) * 0.8)
-    axes.set_ylim(-0.15, 1.15)
-    if title:
-        axes.set_title(title, fontsize=11)
+        text = labels.get(node, ("next: " if role == "behaviour" else "") + node.replace("_", " "))
+        axes.text(x, y, text, ha="center", va="center", fontsize=8.5,
+                  bbox=dict(boxstyle="round,pad=0.35", fc=colours[role], ec=edge, lw=2.5 if node in highlight else 0.8))
+    for role, x in columns.items():
+        axes.text(x, 1.1, {"baseline": "before the first view", "history": "on the item so far",
+                           "behaviour": "the next action", "outcome": "afterwards"}[role],
+                  ha="center", va="center", fontsize=9, style="italic")
+    axes.set_xlim(-0.6, 4.2)
+    axes.set_ylim(-0.1, 1.2)
+    axes.set_title(title or "One decision point: what is known then -> the next action -> purchase", fontsize=11)
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(out, format="png", bbox_inches="tight")

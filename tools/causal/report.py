@@ -1,7 +1,7 @@
-"""The influence report: every behaviour's effect, for all units and per segment, cached.
+"""The influence report: every behaviour's effect, for all decision points and per segment, cached.
 
-:func:`estimate_report` computes a report from a unit table; :func:`load_or_estimate` does it
-for a workspace and stores the result under ``derived/`` keyed by the data version, the
+:func:`estimate_report` computes a report from a decision table; :func:`load_or_estimate` does
+it for a workspace and stores the result under ``derived/`` keyed by the data version, the
 segment and the settings, so a second call reloads it without re-fitting and new events make
 it recompute. :func:`pair_effects` picks the effects that apply to one user-item pair.
 """
@@ -18,55 +18,57 @@ from pathlib import Path
 import pandas as pd
 
 from ..workspace import Workspace
-from .estimate import estimate_behaviour
-from .graph import behaviour_graph, render_graph
+from .decisions import DecisionTable, build_decisions
+from .effect import estimate_behaviour
+from .estimand import LOOKS, choose_windows
+from .graph import render_graph
 from .results import POPULATION, BehaviourEffect, InfluenceReport
-from .segments import SegmentSpec, band_of, segment_labels
+from .segments import DIMENSIONS, SegmentSpec, band_edges, band_of
 from .settings import EffectSettings
-from .units import LOOKS, UnitTable, build_units
 
 log = logging.getLogger(__name__)
 
 REPORT_NAME = "influence_report"
+#: Bumped when the stored report's meaning changes, so an old file is never read as new.
+REPORT_FORMAT = 2
+UNIT = ("decision points: right after each event of a shopper on an item (from the first view) until "
+        "they buy it; treatment: the next event on the item is the behaviour; outcome: a purchase within H")
 
 
-def estimate_report(table: UnitTable, settings: EffectSettings = EffectSettings(),
+def estimate_report(table: DecisionTable, settings: EffectSettings = EffectSettings(),
                     segment: str | SegmentSpec | None = None, data_version: int = 0) -> InfluenceReport:
-    """Estimate every behaviour for all units, and per value of ``segment`` if given."""
+    """Estimate every behaviour for all decision points, and per value of ``segment`` if given."""
     started = time.perf_counter()
     spec = SegmentSpec.parse(segment) if isinstance(segment, str) else segment
-    units = table.frame
-    effects: list[BehaviourEffect] = [estimate_behaviour(units, b, settings, POPULATION)
-                                      for b in settings.behaviours]
-    extra: dict[str, object] = {}
-    if spec is not None:
-        labels, edges = segment_labels(units, spec.dimension)
+    extra: dict[str, object] = {"windows": table.windows.to_json()}
+    edges = None
+    if spec is not None and spec.dimension in ("price_band", "activity"):
+        edges = band_edges(table.units.frame[DIMENSIONS[spec.dimension]])
         if edges is not None:
             extra["segment_edges"] = list(edges)
-        counts = labels.value_counts()
-        values = [spec.value] if spec.value is not None else list(counts.index[: settings.max_segments])
-        if spec.value is None and len(counts) > settings.max_segments:
-            log.info("segment %s: estimating the %d largest of %d values", spec.dimension,
-                     settings.max_segments, len(counts))
-        for value in values:
-            chosen = units[(labels == value).fillna(False).to_numpy()]
-            name = f"{spec.dimension}={value}"
-            for behaviour in settings.behaviours:
-                effects.append(estimate_behaviour(chosen, behaviour, settings, name,
-                                                  refute=settings.refute_segments))
+    effects: list[BehaviourEffect] = []
+    for behaviour in settings.behaviours:
+        effects += estimate_behaviour(table, behaviour, settings, spec, edges=edges)
     return InfluenceReport(
-        effects=tuple(effects), data_version=data_version, unit=table.description,
-        settings=json.loads(json.dumps({**settings.to_json(), "horizon": str(table.horizon), **extra})),
+        effects=tuple(effects), data_version=data_version, unit=UNIT,
+        settings=json.loads(json.dumps({**settings.to_json(), **extra})),
         segment_by=None if spec is None else spec.key,
         seconds=round(time.perf_counter() - started, 3),
         created_at=datetime.now(UTC).isoformat(timespec="seconds"))
+
+
+def decision_table(workspace: Workspace, settings: EffectSettings = EffectSettings()) -> DecisionTable:
+    """The workspace's decision points, with the windows the settings ask for."""
+    events = workspace.events()
+    windows = choose_windows(events, settings.window_days, settings.horizon_days)
+    return build_decisions(events, workspace.items(), windows)
 
 
 def report_path(workspace: Workspace, segment: str | None, settings: EffectSettings) -> Path:
     """Where the report for this data version, segment and settings is stored."""
     key = "all" if not segment else SegmentSpec.parse(segment).key.replace("=", "-").replace("/", "_")
     base = workspace.derived_file(REPORT_NAME)
-    return base.with_name(f"{base.name}-{key}-{settings.cache_key()}.json")
+    return base.with_name(f"{base.name}-{key}-f{REPORT_FORMAT}-{settings.cache_key()}.json")
 
 
 def load_or_estimate(workspace: Workspace, segment: str | None = None,
@@ -85,9 +87,7 @@ def load_or_estimate(workspace: Workspace, segment: str | None = None,
                 return report
         except (OSError, ValueError, KeyError, TypeError) as exc:
             log.warning("ignoring unreadable report %s: %s", path, exc)
-    horizon = None if settings.horizon_days is None else pd.Timedelta(days=settings.horizon_days)
-    table = build_units(workspace.events(), workspace.items(), horizon)
-    report = estimate_report(table, settings, segment, workspace.data_version)
+    report = estimate_report(decision_table(workspace, settings), settings, segment, workspace.data_version)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(report.to_json(), indent=1), encoding="utf-8")
     tmp.replace(path)
@@ -106,12 +106,11 @@ def _remove_stale(workspace: Workspace) -> None:
 
 def graph_picture(workspace: Workspace, settings: EffectSettings = EffectSettings(),
                   highlight: tuple[str, ...] = ()) -> Path:
-    """Render the causal graph to a PNG under ``derived/`` and return its path."""
+    """Render the causal graph (one decision point's) to a PNG under ``derived/`` and return its path."""
     name = "causal_graph" + ("-" + "-".join(highlight) if highlight else "")
-    path = workspace.derived_path / f"{name}-{settings.cache_key()}.png"
+    path = workspace.derived_path / f"{name}-v2.png"
     if not path.exists():
-        render_graph(behaviour_graph(settings.graph), path, highlight=highlight,
-                     title="What causes a purchase: confounders -> behaviours -> purchase")
+        render_graph(path, highlight=highlight)
     return path
 
 

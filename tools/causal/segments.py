@@ -20,6 +20,7 @@ DIMENSIONS: dict[str, str] = {
     "activity": "user_prior_items",
 }
 BANDS: tuple[str, ...] = ("low", "mid", "high")
+BANDED: tuple[str, ...] = ("price_band", "activity")
 
 
 @dataclass(frozen=True)
@@ -64,14 +65,22 @@ def band_of(value: float | None, edges: tuple[float, float] | None) -> str | Non
 
 
 def segment_labels(units: pd.DataFrame, dimension: str) -> tuple[pd.Series, tuple[float, float] | None]:
-    """Each unit's value of ``dimension`` (as a string), and the band cut points if banded."""
+    """Each unit's value of ``dimension`` (as a string), and the band cut points if banded.
+
+    Bands are cut over the exposures (one per (user, item)), so a segment means the same for
+    every behaviour; decision points take their exposure's label (:func:`label_values`)."""
     column = DIMENSIONS[dimension]
-    if dimension in ("price_band", "activity"):
-        edges = band_edges(units[column])
-        values = pd.to_numeric(units[column], errors="coerce").to_numpy(dtype=float)
-        if edges is None:
-            return pd.Series(pd.NA, index=units.index, dtype="string"), None
-        labels = np.where(values <= edges[0], "low", np.where(values <= edges[1], "mid", "high"))
-        labels = np.where(np.isfinite(values), labels, None)
-        return pd.Series(labels, index=units.index, dtype="string"), edges
-    return units[column].astype("string"), None
+    edges = band_edges(units[column]) if dimension in BANDED else None
+    return label_values(units[column], dimension, edges), edges
+
+
+def label_values(values: pd.Series, dimension: str, edges: tuple[float, float] | None) -> pd.Series:
+    """The segment label of each value: 'low'/'mid'/'high' for banded dimensions (by ``edges``),
+    the value itself otherwise."""
+    if dimension not in BANDED:
+        return values.astype("string").reset_index(drop=True)
+    numeric = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+    if edges is None:
+        return pd.Series(pd.NA, index=range(len(numeric)), dtype="string")
+    labels = np.where(numeric <= edges[0], "low", np.where(numeric <= edges[1], "mid", "high"))
+    return pd.Series(labels, dtype="string").where(np.isfinite(numeric))

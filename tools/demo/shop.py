@@ -1,8 +1,12 @@
 """``whyrec demo``: a simulated shop whose behaviour → purchase effects are known.
 
-The shop has a readable catalog (:mod:`.catalog`) and an event log drawn from a structural
-model with confounding by design (:mod:`.simulate`). Because the true effects are computed
-from both potential outcomes of every unit, the causal tool can be checked against them.
+Two scenarios (``DemoConfig(scenario=...)``): ``default``, the easy shop the product has
+always shipped, and ``adversarial``, built to break estimators that lean on the wrong
+assumptions (:mod:`.scenarios`). Both draw a readable catalog (:mod:`.catalog`), who looks at
+what (:mod:`.simulate`) and then each exposure's funnel as a sequence of decisions
+(:mod:`.funnel`). Because the simulator knows every latent trait, it computes the true effect
+of each behaviour for the causal tool's documented estimand (:mod:`.truth`) and writes it to
+``ground_truth.json``: ``{"effects": [{"behaviour", "outcome", "effect", "segment"?}], ...}``.
 
 >>> shop = generate_shop(DemoConfig(users=50, items=60, days=14))
 >>> sorted(shop.events["behaviour"].unique())[:2]
@@ -14,93 +18,77 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from ..causal.estimand import choose_windows
 from ..schema import compute_event_keys, conform_events
 from ..workspace import SourceRecord, Workspace
 from .catalog import TOP_CATEGORIES, make_catalog
-from .simulate import Exposures, Funnel, Mechanism, simulate_exposures, simulate_funnel
+from .funnel import BUY, CART, FAVOURITE, LOOK, FunnelLog, run_funnel
+from .scenarios import AdversarialPolicy, DefaultPolicy, Mechanism
+from .simulate import CATEGORY_SHIFT, REFERENCE_PRICE, SECONDS_PER_DAY, Exposures, simulate_exposures
+from .truth import GroundTruth, TrueEffect, decision_truth, summarise
 
 log = logging.getLogger(__name__)
 
 #: The demo log always ends here, so the same seed gives the same files on any day.
 END = datetime(2026, 10, 31, 23, 59, 59, tzinfo=UTC)
 GROUND_TRUTH_FILE = "ground_truth.json"
+SCENARIOS: tuple[str, ...] = ("default", "adversarial")
 UNIT_DESCRIPTION = (
-    "one (user, item) exposure: a user's first view of an item. Treatments are what the user "
-    "then did on that item in the same visit — 'view' means viewed or clicked it again "
-    "(two or more looks vs one), 'favourite' saved it, 'cart' added it to the cart — and the "
-    "outcome is a purchase of that item (always within an hour of the first view). The effect is "
-    "the average change in P(purchase) over all exposures; for view and favourite it is the total "
-    "effect, including their paths through later behaviours (view -> favourite -> cart)."
+    "decision points: the moment right after any event of a shopper on an item (first view, "
+    "another view, a favourite, a cart) while the item is not bought yet and the first view is at "
+    "most D ago. The effect of a behaviour is the average over its decision points (where it has "
+    "not happened yet, with a full H of log after them) of P(buy within H | the next action is the "
+    "behaviour) minus P(buy within H | the next action is anything else, or nothing)."
 )
-#: Behaviour names in the ground truth, mapped to the simulator's treatment arrays.
-TRUTH_BEHAVIOURS: tuple[str, ...] = ("favourite", "cart", "view")
+
+__all__ = ["DemoConfig", "DemoShop", "DemoSummary", "GroundTruth", "TrueEffect", "build_demo_workspace",
+           "generate_shop", "load_ground_truth"]
 
 
 @dataclass(frozen=True)
 class DemoConfig:
-    """Size and seed of the demo shop. The same config always gives the same shop."""
+    """Size, seed and scenario of the demo shop. The same config always gives the same shop.
+
+    ``truth_replays`` is how many futures the simulator replays per decision point to compute
+    the true effects (more: a more precise truth, slower); 0 skips the ground truth (for speed
+    benchmarks that do not need it).
+    """
 
     users: int = 400
     items: int = 300
     days: int = 60
     seed: int = 7
     mechanism: Mechanism = Mechanism()
+    scenario: str = "default"
+    truth_replays: int = 8
 
     def __post_init__(self) -> None:
         if self.users < 1 or self.days < 1:
             raise ValueError(f"the demo shop needs at least one user and one day, got {self}")
-
-
-@dataclass(frozen=True)
-class TrueEffect:
-    """The true average effect of one behaviour on one outcome, and the naive contrast."""
-
-    behaviour: str
-    outcome: str
-    effect: float
-    naive: float
-
-
-@dataclass(frozen=True)
-class GroundTruth:
-    """What the simulator knows: true effects per behaviour on the stated unit."""
-
-    effects: tuple[TrueEffect, ...]
-    unit: str
-    n_units: int
-
-    def effect(self, behaviour: str) -> float:
-        """The true effect of ``behaviour`` on purchase; KeyError if not simulated."""
-        for e in self.effects:
-            if e.behaviour == behaviour:
-                return e.effect
-        raise KeyError(f"no ground truth for behaviour {behaviour!r}")
-
-    def to_json(self) -> dict:
-        return {"effects": [asdict(e) for e in self.effects], "unit": self.unit,
-                "n_units": self.n_units}
-
-    @classmethod
-    def from_json(cls, data: dict) -> GroundTruth:
-        return cls(effects=tuple(TrueEffect(**e) for e in data["effects"]), unit=data["unit"],
-                   n_units=int(data["n_units"]))
+        if self.scenario not in SCENARIOS:
+            raise ValueError(f"unknown demo scenario {self.scenario!r}; choose one of {', '.join(SCENARIOS)}")
+        if self.truth_replays < 0:
+            raise ValueError("truth_replays must be 0 (no ground truth) or more")
 
 
 @dataclass(frozen=True)
 class DemoShop:
-    """Events and catalog (canonical schema), the ground truth, and the simulator's unit table."""
+    """Events and catalog (canonical schema), the ground truth, the exposures and the
+    per-decision-point truth (``decisions``: user_id, item_id, k, behaviour, treated, bought,
+    followed_up, effect)."""
 
     events: pd.DataFrame
     items: pd.DataFrame
     ground_truth: GroundTruth
     units: pd.DataFrame
+    decisions: pd.DataFrame
 
 
 @dataclass(frozen=True)
@@ -116,95 +104,133 @@ class DemoSummary:
     ground_truth: GroundTruth
 
     def to_text(self) -> str:
-        lines = [f"demo shop written to {self.path} in {self.seconds:.1f} s "
-                 f"(data version {self.data_version})",
+        truth = self.ground_truth
+        lines = [f"demo shop ({truth.scenario} scenario, seed {truth.seed}) written to {self.path} in "
+                 f"{self.seconds:.1f} s (data version {self.data_version})",
                  f"  events  {self.events:,}", f"  users   {self.users:,}", f"  items   {self.items:,}",
-                 "  true effects on P(purchase):"]
-        lines += [f"    {e.behaviour:<10} {e.effect:+.3f}  (naive difference {e.naive:+.3f})"
-                  for e in self.ground_truth.effects]
+                 "  true effects on P(purchase within {horizon}) of doing the behaviour next:".format(
+                     horizon=truth.estimand.get("horizon", "H"))]
+        lines += [f"    {e.behaviour:<10} {e.effect:+.3f}  (naive difference "
+                  f"{truth.naive.get(e.behaviour, float('nan')):+.3f})"
+                  for e in truth.effects if e.segment is None]
         return "\n".join(lines)
 
 
 def generate_shop(config: DemoConfig = DemoConfig()) -> DemoShop:
-    """Simulate the shop: catalog, sessions, funnel events and the true effects."""
-    seeds = np.random.SeedSequence(config.seed).spawn(4)
+    """Simulate the shop: catalog, exposures, each exposure's funnel, and the true effects."""
+    seeds = np.random.SeedSequence(config.seed).spawn(6)
     catalog = make_catalog(np.random.default_rng(seeds[0]), config.items)
     end_seconds = int(END.timestamp())
-    exposures = simulate_exposures(np.random.default_rng(seeds[1]), catalog, config.users,
-                                   config.days, end_seconds)
     price = catalog.items["price"].to_numpy(dtype=float)
-    funnel = simulate_funnel(np.random.default_rng(seeds[2]), exposures, price,
-                             catalog.top_category, config.mechanism)
+    adversarial = config.scenario == "adversarial"
+    latent_rng = np.random.default_rng(seeds[5])
+    affluence = latent_rng.normal(size=config.users) if adversarial else None
+    # An item's appeal shows in how many people look at it (its popularity), and only partly.
+    appeal = (np.log(catalog.popularity) + 0.35 * latent_rng.normal(size=config.items)) if adversarial else None
+    exposures = simulate_exposures(np.random.default_rng(seeds[1]), catalog, config.users, config.days,
+                                   end_seconds, affluence=affluence, choice_rng=latent_rng,
+                                   taste_concentration=0.35 if adversarial else 0.6)
+    top = catalog.top_category[exposures.item]
+    if adversarial:
+        assert affluence is not None and appeal is not None
+        log_price = np.log(price[exposures.item])
+        policy: DefaultPolicy | AdversarialPolicy = AdversarialPolicy(
+            taste=exposures.user_taste[exposures.user, top], appeal=appeal[exposures.item],
+            price_gap=np.log(price[exposures.item] / REFERENCE_PRICE) - 0.5 * affluence[exposures.user],
+            seen_taste=exposures.taste_share, seen_popularity=np.log1p(exposures.item_prior_users),
+            seen_price_gap=log_price - _earlier_mean(exposures.user, exposures.time, log_price),
+            seen_activity=np.log1p(exposures.user_prior_items),
+            day=(exposures.time - (end_seconds - config.days * SECONDS_PER_DAY)) / SECONDS_PER_DAY)
+    else:
+        policy = DefaultPolicy(
+            activity=np.log1p(exposures.user_prior_items), popularity=np.log1p(exposures.item_prior_users),
+            taste=exposures.taste_share, log_price=np.log(price[exposures.item] / REFERENCE_PRICE),
+            shift=np.array([CATEGORY_SHIFT[t] for t in TOP_CATEGORIES])[top], mech=config.mechanism)
+    funnel = run_funnel(np.random.default_rng(seeds[2]), policy, len(exposures.time))
     user_width = len(str(max(config.users - 1, 0)))
     item_ids = catalog.items["item_id"].to_numpy(dtype=object)
     user_ids = ("u" + pd.Index(np.arange(config.users)).astype(str).str.zfill(user_width)).to_numpy(dtype=object)
-    events = _events(np.random.default_rng(seeds[3]), exposures, funnel, user_ids, item_ids)
+    events = _events(np.random.default_rng(seeds[3]), exposures, funnel, user_ids, item_ids, end_seconds)
     units = pd.DataFrame({
         "user_id": user_ids[exposures.user], "item_id": item_ids[exposures.item],
         "timestamp": pd.to_datetime(exposures.time, unit="s", utc=True),
-        "user_prior_items": exposures.user_prior_items,
-        "item_prior_users": exposures.item_prior_users,
-        "taste_share": exposures.taste_share,
-        "price": price[exposures.item],
-        "top_category": np.array(TOP_CATEGORIES)[catalog.top_category[exposures.item]],
-        "view": funnel.repeat_view, "favourite": funnel.favourite, "cart": funnel.cart,
-        "purchase": funnel.purchase, "p_purchase": funnel.p_purchase,
-        "effect_view": funnel.effect_repeat_view, "effect_favourite": funnel.effect_favourite,
-        "effect_cart": funnel.effect_cart,
+        "user_prior_items": exposures.user_prior_items, "item_prior_users": exposures.item_prior_users,
+        "taste_share": exposures.taste_share, "price": price[exposures.item],
+        "category": np.array(TOP_CATEGORIES)[top],
     })
-    truth = GroundTruth(effects=tuple(_true_effect(units, b) for b in TRUTH_BEHAVIOURS),
-                        unit=UNIT_DESCRIPTION, n_units=len(units))
-    log.info("demo shop: %d users, %d items, %d exposures, %d events", config.users,
+    if adversarial:
+        assert isinstance(policy, AdversarialPolicy)
+        units["latent_taste"] = policy.taste
+        units["latent_appeal"] = policy.appeal
+        units["latent_price_gap"] = policy.price_gap
+    windows = choose_windows(events)
+    buy = funnel.event_action == BUY
+    purchase_time = np.full(len(exposures.time), np.inf)
+    times = exposures.time[funnel.event_unit] + funnel.event_offset
+    in_log = times <= end_seconds
+    np.minimum.at(purchase_time, funnel.event_unit[buy & in_log], times[buy & in_log])
+    log_end = float(events["timestamp"].max().timestamp()) if len(events) else float(end_seconds)
+    if config.truth_replays:
+        rows = decision_truth(funnel, policy, exposures.time.astype(float), purchase_time, log_end, windows,
+                              np.random.default_rng(seeds[4]), replays=config.truth_replays)
+        effects, naive = summarise(rows, units)
+    else:
+        rows = pd.DataFrame({"unit": np.zeros(0, dtype=np.int64), "k": np.zeros(0, dtype=np.int64),
+                             "behaviour": np.zeros(0, dtype=object), "treated": np.zeros(0, dtype=np.int64),
+                             "bought": np.zeros(0, dtype=np.int64), "followed_up": np.zeros(0, dtype=bool),
+                             "effect": np.zeros(0)})
+        effects, naive = (), {}
+    decisions = rows.assign(user_id=units["user_id"].to_numpy()[rows["unit"].to_numpy()],
+                            item_id=units["item_id"].to_numpy()[rows["unit"].to_numpy()])
+    truth = GroundTruth(effects=effects, unit=UNIT_DESCRIPTION, n_units=len(units),
+                        estimand={**windows.to_json(), "decision_points": {
+                            b: int(((decisions["behaviour"] == b) & decisions["followed_up"]).sum())
+                            for b in ("view", "favourite", "cart")}},
+                        scenario=config.scenario, seed=config.seed, naive=naive)
+    log.info("demo shop (%s): %d users, %d items, %d exposures, %d events", config.scenario, config.users,
              config.items, len(units), len(events))
-    return DemoShop(events=events, items=catalog.items, ground_truth=truth, units=units)
+    return DemoShop(events=events, items=catalog.items, ground_truth=truth, units=units, decisions=decisions)
 
 
-def _true_effect(units: pd.DataFrame, behaviour: str) -> TrueEffect:
-    treated = units[behaviour].to_numpy() == 1
-    y = units["purchase"].to_numpy(dtype=float)
-    naive = float(y[treated].mean() - y[~treated].mean()) if treated.any() and (~treated).any() else float("nan")
-    return TrueEffect(behaviour=behaviour, outcome="purchase",
-                      effect=round(float(units[f"effect_{behaviour}"].mean()), 6),
-                      naive=round(naive, 6))
+def _earlier_mean(user: np.ndarray, when: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Per exposure, the mean of ``values`` over the user's exposures strictly earlier (the
+    overall mean for a user's first)."""
+    frame = pd.DataFrame({"user": user, "time": when, "v": values})
+    grouped = frame.groupby(["user", "time"], sort=True)["v"].agg(["sum", "count"])
+    per_user = grouped.groupby(level="user")
+    before_sum = per_user["sum"].cumsum() - grouped["sum"]
+    before_n = per_user["count"].cumsum() - grouped["count"]
+    mean = (before_sum / before_n.where(before_n > 0)).fillna(float(values.mean()))
+    return mean.reindex(pd.MultiIndex.from_arrays([user, when])).to_numpy()
 
 
-def _events(rng: np.random.Generator, exposures: Exposures, funnel: Funnel,
-            user_ids: np.ndarray, item_ids: np.ndarray) -> pd.DataFrame:
-    """Turn units into timestamped events: view, extra looks, favourite, cart, purchase."""
-    n = len(exposures.time)
-    unit = np.arange(n)
-    t0 = exposures.time
-    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = [(unit, t0, np.full(n, "view", dtype=object))]
-    # Repeat looks: one or more extra views or clicks within the next few minutes.
-    again = unit[funnel.repeat_view == 1]
-    extra = 1 + rng.poisson(0.6, size=len(again))
-    look_unit = np.repeat(again, extra)
-    gaps = rng.integers(8, 50, size=len(look_unit))
-    cum = np.cumsum(gaps)
-    first = np.r_[0, np.cumsum(extra)[:-1]]
-    offsets = cum - np.repeat(cum[first] - gaps[first], extra) if len(look_unit) else gaps
-    kinds = np.where(rng.random(len(look_unit)) < 0.3, "click", "view").astype(object)
-    parts.append((look_unit, t0[look_unit] + offsets, kinds))
-    for name, flag, lo, hi in (("favourite", funnel.favourite, 260, 380),
-                               ("cart", funnel.cart, 400, 600),
-                               ("purchase", funnel.purchase, 700, 2_500)):
-        chosen = unit[flag == 1]
-        parts.append((chosen, t0[chosen] + rng.integers(lo, hi, size=len(chosen)),
-                      np.full(len(chosen), name, dtype=object)))
-    ev_unit = np.concatenate([p[0] for p in parts])
-    ev_time = np.concatenate([p[1] for p in parts])
-    ev_kind = np.concatenate([p[2] for p in parts])
-    # Categoricals keep the string columns cheap to build at millions of events.
+def _events(rng: np.random.Generator, exposures: Exposures, funnel: FunnelLog, user_ids: np.ndarray,
+            item_ids: np.ndarray, end_seconds: int) -> pd.DataFrame:
+    """Turn the funnel into timestamped events (repeat looks: three in ten are clicks); events
+    after the log's end are not in the log."""
+    unit = funnel.event_unit
+    action = funnel.event_action
+    when = exposures.time[unit] + funnel.event_offset.astype(np.int64)
+    # run_funnel lists every first look before any other event, so mark them by position.
+    first_look = np.zeros(len(unit), dtype=bool)
+    first_look[: len(exposures.time)] = True
+    kind = np.full(len(unit), 0, dtype=np.int64)  # 0 view, 1 click, 2 favourite, 3 cart, 4 purchase
+    repeat = (action == LOOK) & ~first_look
+    kind[repeat] = np.where(rng.random(int(repeat.sum())) < 0.3, 1, 0)
+    kind[action == FAVOURITE] = 2
+    kind[action == CART] = 3
+    kind[action == BUY] = 4
+    keep = when <= end_seconds
+    unit, when, kind = unit[keep], when[keep], kind[keep]
     n_sessions = int(exposures.session.max(initial=0)) + 1
     session_names = pd.Index(np.arange(n_sessions)).astype(str).str.zfill(len(str(n_sessions - 1)))
     behaviours = np.array(["view", "click", "favourite", "cart", "purchase"], dtype=object)
-    kind_codes = pd.Index(behaviours).get_indexer(ev_kind)
     frame = pd.DataFrame({
-        "user_id": pd.Categorical.from_codes(exposures.user[ev_unit], user_ids),
-        "item_id": pd.Categorical.from_codes(exposures.item[ev_unit], item_ids),
-        "behaviour": pd.Categorical.from_codes(kind_codes, behaviours),
-        "timestamp": pd.to_datetime(ev_time, unit="s", utc=True),
-        "session_id": pd.Categorical.from_codes(exposures.session[ev_unit], "s" + session_names),
+        "user_id": pd.Categorical.from_codes(exposures.user[unit], user_ids),
+        "item_id": pd.Categorical.from_codes(exposures.item[unit], item_ids),
+        "behaviour": pd.Categorical.from_codes(kind, behaviours),
+        "timestamp": pd.to_datetime(when, unit="s", utc=True),
+        "session_id": pd.Categorical.from_codes(exposures.session[unit], "s" + session_names),
     })
     frame = conform_events(frame)
     frame["event_key"] = compute_event_keys(frame)
@@ -226,8 +252,8 @@ def build_demo_workspace(path: str | Path, config: DemoConfig = DemoConfig(),
         if workspace.manifest.event_parts and not replace:
             raise ValueError(f"{workspace.path} already holds events; choose an empty folder "
                              "or pass replace=True (--replace) to overwrite it with the demo shop")
-        source = SourceRecord(path=f"whyrec-demo:seed={config.seed},users={config.users},"
-                                   f"items={config.items},days={config.days}",
+        source = SourceRecord(path=f"whyrec-demo:scenario={config.scenario},seed={config.seed},"
+                                   f"users={config.users},items={config.items},days={config.days}",
                               sha256="", rows_read=len(shop.events), rows_added=len(shop.events),
                               rows_rejected=0, ingested_at=END.isoformat())
         version = workspace.commit(shop.events, shop.items, [source], replace_events=replace)

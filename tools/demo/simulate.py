@@ -1,22 +1,12 @@
-"""The demo shop's structural causal model: who looks at what, and what they then do.
+"""Who looks at what, and when: the exposures of the demo shop.
 
-The unit of the model is an *exposure*: a user's first view of an item. Per exposure the
-funnel is::
+An *exposure* is a user's first look at an item. Users have a latent activity level (how often
+they come) and tastes over the top categories; each session views a few items, the category
+drawn by taste and the item within it by popularity. In the adversarial scenario users also
+have a latent affluence, and they lean towards items priced near what they can afford, so the
+prices of a user's earlier looks are a (noisy) proxy of their affluence.
 
-    confounders X ──▶ repeat view R ──▶ favourite F ──▶ cart C ──▶ purchase Y
-        X ──▶ F,  X ──▶ C,  X ──▶ Y,  R ──▶ C,  R ──▶ Y,  F ──▶ Y
-
-X holds only quantities anyone can measure from the log *before* the exposure: the user's
-activity (how many items they had looked at before), the item's popularity (how many users had
-looked at it before), the user's taste for the item's top category (share of their earlier
-exposures in it), the price and the top category. Active users, popular items and
-taste-matched items get more repeat views, favourites, carts *and* purchases, so the naive
-"buyers after cart vs. without" contrast is confounded; adjusting for X recovers the truth.
-
-Treatments follow logistic models; the purchase probability is linear in X and the treatments
-(a linear-probability model), so effects are known exactly. The ground truth is computed from
-both potential outcomes of every unit (exact expectations over the downstream draws, with
-everything upstream kept at its natural value), not from the sampled outcomes.
+What each exposure then leads to is the funnel's job (:mod:`.funnel`, :mod:`.scenarios`).
 """
 
 from __future__ import annotations
@@ -29,40 +19,6 @@ import pandas as pd
 from .catalog import TOP_CATEGORIES, Catalog
 
 SECONDS_PER_DAY = 86_400
-
-
-@dataclass(frozen=True)
-class Mechanism:
-    """Coefficients of the structural model (per exposure unit); defaults are the demo's truth."""
-
-    # purchase probability (linear): base + tau_* × treatment
-    y_intercept: float = -0.006
-    y_activity: float = 0.022
-    y_popularity: float = 0.02
-    y_taste: float = 0.22
-    y_log_price: float = -0.025
-    tau_repeat_view: float = 0.02
-    tau_favourite: float = 0.045
-    tau_cart: float = 0.20
-    # repeat view (logistic)
-    r_intercept: float = -2.2
-    r_activity: float = 0.25
-    r_popularity: float = 0.18
-    r_taste: float = 2.0
-    # favourite (logistic)
-    f_intercept: float = -3.6
-    f_activity: float = 0.30
-    f_popularity: float = 0.22
-    f_taste: float = 2.4
-    f_repeat_view: float = 0.7
-    # cart (logistic)
-    c_intercept: float = -4.1
-    c_activity: float = 0.5
-    c_popularity: float = 0.45
-    c_taste: float = 3.0
-    c_log_price: float = -0.45
-    c_favourite: float = 1.0
-    c_repeat_view: float = 0.6
 
 
 #: Per-top-category shift of the purchase probability (beauty and books convert better).
@@ -84,15 +40,23 @@ class Exposures:
     user_prior_items: np.ndarray
     item_prior_users: np.ndarray
     taste_share: np.ndarray
+    user_activity: np.ndarray  # latent, one per user
+    user_taste: np.ndarray  # latent, (users, top categories)
 
 
 def simulate_exposures(rng: np.random.Generator, catalog: Catalog, n_users: int, days: int,
                        end_seconds: int, sessions_per_day: float = 0.04,
-                       views_per_session: float = 2.5) -> Exposures:
-    """Sessions of users with latent activity and tastes, each viewing a few items."""
+                       views_per_session: float = 2.5, affluence: np.ndarray | None = None,
+                       choice_rng: np.random.Generator | None = None, taste_concentration: float = 0.6) -> Exposures:
+    """Sessions of users with latent activity and tastes, each viewing a few items.
+
+    With ``affluence`` (one value per user) each look picks, of three candidate items of the
+    chosen category, the one priced nearest the user's affordable price (drawn with
+    ``choice_rng``, so the default scenario's draws stay as they were).
+    """
     n_top = len(TOP_CATEGORIES)
     activity = rng.lognormal(0.0, 0.8, size=n_users)
-    taste = rng.dirichlet(np.full(n_top, 0.6), size=n_users)
+    taste = rng.dirichlet(np.full(n_top, taste_concentration), size=n_users)
     n_sessions = 1 + rng.poisson(activity * days * sessions_per_day)
     session_user = np.repeat(np.arange(n_users), n_sessions)
     n_total_sessions = len(session_user)
@@ -120,6 +84,9 @@ def simulate_exposures(rng: np.random.Generator, catalog: Catalog, n_users: int,
     probe = slot_top + rng.random(len(slot_session))
     pos = np.searchsorted(key, probe, side="left").clip(0, len(key) - 1)
     slot_item = order[pos]
+    if affluence is not None and choice_rng is not None:
+        slot_item = _nearest_price(choice_rng, slot_item, slot_top, slot_user, key, order, catalog,
+                                   affluence)
 
     # One unit per (user, item): later looks at an already-seen item are not new exposures.
     frame = pd.DataFrame({"user": slot_user, "item": slot_item, "session": slot_session,
@@ -136,73 +103,21 @@ def simulate_exposures(rng: np.random.Generator, catalog: Catalog, n_users: int,
         user=frame["user"].to_numpy(), item=frame["item"].to_numpy(),
         session=frame["session"].to_numpy(), time=frame["time"].to_numpy(dtype=np.int64),
         user_prior_items=user_prior.astype(np.int64), item_prior_users=item_prior.astype(np.int64),
-        taste_share=taste_share,
+        taste_share=taste_share, user_activity=activity, user_taste=taste,
     )
 
 
-@dataclass(frozen=True)
-class Funnel:
-    """Per-unit treatments, outcome and the exact effect of each behaviour on P(purchase)."""
-
-    repeat_view: np.ndarray
-    favourite: np.ndarray
-    cart: np.ndarray
-    purchase: np.ndarray
-    p_purchase: np.ndarray
-    effect_repeat_view: np.ndarray
-    effect_favourite: np.ndarray
-    effect_cart: np.ndarray
-
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-x))
-
-
-def simulate_funnel(rng: np.random.Generator, exposures: Exposures, price: np.ndarray,
-                    top_category: np.ndarray, mech: Mechanism) -> Funnel:
-    """Draw R, F, C, Y per unit and compute each unit's effects from both potential outcomes."""
-    a = np.log1p(exposures.user_prior_items)
-    p = np.log1p(exposures.item_prior_users)
-    s = exposures.taste_share
-    lp = np.log(price[exposures.item] / REFERENCE_PRICE)
-    shift = np.array([CATEGORY_SHIFT[t] for t in TOP_CATEGORIES])[top_category[exposures.item]]
-    base = (mech.y_intercept + mech.y_activity * a + mech.y_popularity * p + mech.y_taste * s
-            + mech.y_log_price * lp + shift)
-
-    def p_repeat() -> np.ndarray:
-        return _sigmoid(mech.r_intercept + mech.r_activity * a + mech.r_popularity * p + mech.r_taste * s)
-
-    def p_fav(r: np.ndarray | float) -> np.ndarray:
-        return _sigmoid(mech.f_intercept + mech.f_activity * a + mech.f_popularity * p
-                        + mech.f_taste * s + mech.f_repeat_view * r)
-
-    def p_cart(r: np.ndarray | float, f: np.ndarray | float) -> np.ndarray:
-        return _sigmoid(mech.c_intercept + mech.c_activity * a + mech.c_popularity * p
-                        + mech.c_taste * s + mech.c_log_price * lp + mech.c_favourite * f
-                        + mech.c_repeat_view * r)
-
-    def p_buy(r: np.ndarray | float, f: np.ndarray | float, c: np.ndarray | float) -> np.ndarray:
-        return np.clip(base + mech.tau_repeat_view * r + mech.tau_favourite * f + mech.tau_cart * c,
-                       0.0, 1.0)
-
-    def p_buy_after_cart(r: np.ndarray | float, f: np.ndarray | float) -> np.ndarray:
-        pc = p_cart(r, f)
-        return pc * p_buy(r, f, 1.0) + (1 - pc) * p_buy(r, f, 0.0)
-
-    def p_buy_after_fav(r: float) -> np.ndarray:
-        pf = p_fav(r)
-        return pf * p_buy_after_cart(r, 1.0) + (1 - pf) * p_buy_after_cart(r, 0.0)
-
-    n = len(a)
-    u_r, u_f, u_c, u_y = (rng.random(n) for _ in range(4))
-    r = (u_r < p_repeat()).astype(np.int8)
-    f = (u_f < p_fav(r)).astype(np.int8)
-    c = (u_c < p_cart(r, f)).astype(np.int8)
-    py = p_buy(r, f, c)
-    y = (u_y < py).astype(np.int8)
-    return Funnel(
-        repeat_view=r, favourite=f, cart=c, purchase=y, p_purchase=py,
-        effect_repeat_view=p_buy_after_fav(1.0) - p_buy_after_fav(0.0),
-        effect_favourite=p_buy_after_cart(r, 1.0) - p_buy_after_cart(r, 0.0),
-        effect_cart=p_buy(r, f, 1.0) - p_buy(r, f, 0.0),
-    )
+def _nearest_price(rng: np.random.Generator, first: np.ndarray, top: np.ndarray, user: np.ndarray,
+                   key: np.ndarray, order: np.ndarray, catalog: Catalog, affluence: np.ndarray) -> np.ndarray:
+    """Of ``first`` and two more popularity draws in the same category, the item nearest in log
+    price to what the user affords (``REFERENCE_PRICE × e^(0.5 × affluence)`` plus noise)."""
+    price = np.log(catalog.items["price"].to_numpy(dtype=float) / REFERENCE_PRICE)
+    target = 0.5 * affluence[user] + rng.normal(0.0, 0.3, size=len(user))
+    best, best_gap = first, np.abs(price[first] - target)
+    for _ in range(2):
+        probe = top + rng.random(len(user))
+        other = order[np.searchsorted(key, probe, side="left").clip(0, len(key) - 1)]
+        gap = np.abs(price[other] - target)
+        best = np.where(gap < best_gap, other, best)
+        best_gap = np.minimum(gap, best_gap)
+    return best

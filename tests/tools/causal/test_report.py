@@ -1,8 +1,9 @@
-"""The influence report: cached per data version, segments, text/JSON, pairs, the CLI."""
+"""The influence report: cached per data version, segments, the --json interface, the CLI."""
 
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import replace
 
 import pandas as pd
@@ -10,6 +11,7 @@ import pytest
 
 from whyrec.tools.causal import (
     InfluenceReport,
+    decision_table,
     effects_cli,
     graph_picture,
     load_or_estimate,
@@ -21,107 +23,142 @@ from whyrec.tools.causal.report import report_path
 from whyrec.tools.demo import DemoConfig, build_demo_workspace
 from whyrec.tools.workspace import Workspace
 
-
-@pytest.fixture()
-def fresh_workspace(tmp_path) -> Workspace:
-    build_demo_workspace(tmp_path / "ws", DemoConfig(users=300, items=120, days=40, seed=5))
-    return Workspace.open(tmp_path / "ws")
+ROW_KEYS = ["behaviour", "outcome", "estimand", "estimate", "ci_low", "ci_high", "naive", "method", "primary", "n",
+            "verdict", "refutations", "sensitivity"]
 
 
-def test_report_is_stored_and_reloaded_without_refitting(fresh_workspace, fast_settings, monkeypatch):
-    first = load_or_estimate(fresh_workspace, settings=fast_settings)
-    assert report_path(fresh_workspace, None, fast_settings).exists()
-    calls = []
-    monkeypatch.setattr(report_module, "estimate_behaviour",
-                        lambda *a, **k: calls.append(a) or pytest.fail("re-estimated"))
-    again = load_or_estimate(Workspace.open(fresh_workspace.path), settings=fast_settings)
-    assert again == first and not calls
+@pytest.fixture(scope="module")
+def report(demo_workspace, fast_settings) -> InfluenceReport:
+    return load_or_estimate(demo_workspace, settings=fast_settings)
 
 
-def test_new_events_trigger_re_estimation(fresh_workspace, fast_settings):
-    first = load_or_estimate(fresh_workspace, settings=fast_settings)
-    events = fresh_workspace.events()
+@pytest.fixture(scope="module")
+def by_category(demo_workspace, fast_settings) -> InfluenceReport:
+    return load_or_estimate(demo_workspace, "category", replace(fast_settings, refuters=()))
+
+
+def test_every_effect_has_an_estimand_a_verdict_and_its_checks(report, demo_workspace):
+    truth = json.loads((demo_workspace.path / "ground_truth.json").read_text())
+    truths = {e["behaviour"]: e["effect"] for e in truth["effects"] if "segment" not in e}
+    assert [e.behaviour for e in report.effects] == ["view", "favourite", "cart"]
+    for effect in report.effects:
+        assert effect.ok and effect.method == "backdoor.econml.dr.LinearDRLearner"
+        assert effect.ci_low < effect.estimate < effect.ci_high
+        assert effect.ci_low <= truths[effect.behaviour] <= effect.ci_high, effect.summary()
+        assert "within 7 days" in effect.estimand_text("en") and "7 天" in effect.estimand_text("zh")
+        assert effect.verdict in ("supported", "inconclusive")
+        assert [r.name for r in effect.refutations] == ["placebo_treatment_refuter", "data_subset_refuter",
+                                                        "dummy_outcome_refuter"]
+        assert effect.sensitivity is not None and effect.sensitivity.robustness_value >= 0
+        assert {a.method for a in effect.alternatives} == {"backdoor.linear_regression", "propensity_weighting"}
+    cart = report.effect("cart")
+    assert cart.verdict == "supported" and cart.naive > cart.ci_high      # the naive contrast is confounded
+    assert report.weights()["cart"].verdict == "supported"
+
+
+def test_interface_json_has_exactly_the_issue_shape(report):
+    rows = report.interface_json()["effects"]
+    assert len(rows) == 3 * 3                              # primary + regression + weighting, per behaviour
+    for row in rows:
+        assert list(row) == ROW_KEYS
+        assert all(set(r) == {"name", "passed", "p_value"} for r in row["refutations"])
+    primaries = [r for r in rows if r["primary"]]
+    assert [r["behaviour"] for r in primaries] == ["view", "favourite", "cart"]
+    cart = next(r for r in primaries if r["behaviour"] == "cart")
+    assert cart["verdict"] == "supported" and "robustness_value" in cart["sensitivity"]
+    assert "hidden factor" in cart["sensitivity"]["text"]
+    assert InfluenceReport.from_json(json.loads(json.dumps(report.to_json()))) == report
+
+
+def test_segments_have_one_primary_row_each(by_category, report, demo_workspace):
+    segments = by_category.segments()
+    assert segments[0] == "all" and len(segments) == 9
+    rows = by_category.interface_json()["effects"]
+    primary = [(r["behaviour"], r.get("segment", "all")) for r in rows if r["primary"]]
+    assert len(primary) == len(set(primary)) == 3 * 9
+    books = by_category.effect("cart", "category=books")
+    assert books.n < by_category.effect("cart").n and books.verdict in ("supported", "inconclusive",
+                                                                          "cannot_estimate")
+    assert sum(by_category.effect("cart", s).n for s in segments[1:]) == by_category.effect("cart").n
+    assert by_category.effect("cart").estimate == pytest.approx(report.effect("cart").estimate)
+
+
+def test_report_is_stored_and_reloaded_without_refitting(tmp_path, fast_settings, monkeypatch):
+    build_demo_workspace(tmp_path / "ws", DemoConfig(users=200, items=120, days=40, seed=5))
+    workspace = Workspace.open(tmp_path / "ws")
+    settings = replace(fast_settings, refuters=())
+    first = load_or_estimate(workspace, settings=settings)
+    assert report_path(workspace, None, settings).exists()
+    monkeypatch.setattr(report_module, "estimate_behaviour", lambda *a, **k: pytest.fail("re-estimated"))
+    assert load_or_estimate(Workspace.open(workspace.path), settings=settings) == first
+    monkeypatch.undo()
+    events = workspace.events()
     extra = events.head(3).assign(timestamp=events["timestamp"].max() + pd.Timedelta(minutes=1))
     from whyrec.tools.schema import compute_event_keys
 
     extra["event_key"] = compute_event_keys(extra.assign(session_id="new"))
-    with fresh_workspace.lock():
-        fresh_workspace.commit(extra.assign(session_id="new"), None, [])
-    second = load_or_estimate(fresh_workspace, settings=fast_settings)
+    with workspace.lock():
+        workspace.commit(extra.assign(session_id="new"), None, [])
+    second = load_or_estimate(workspace, settings=settings)
     assert second.data_version == first.data_version + 1
-    assert second.created_at >= first.created_at
-    stale = list(fresh_workspace.derived_path.glob(f"influence_report-v{first.data_version}-*"))
-    assert stale == []
+    assert list(workspace.derived_path.glob(f"influence_report-v{first.data_version}-*")) == []
 
 
-def test_json_and_text_have_what_the_chatbot_cites(demo_workspace, fast_settings):
-    report = load_or_estimate(demo_workspace, settings=fast_settings)
-    data = report.to_json()
-    assert [e["behaviour"] for e in data["effects"]] == ["view", "favourite", "cart"]
-    for entry in data["effects"]:
-        for key in ("behaviour", "outcome", "estimate", "ci_low", "ci_high", "naive", "method", "n",
-                    "refutations", "segment", "status"):
-            assert key in entry, key
-        assert entry["ci_low"] < entry["estimate"] < entry["ci_high"]
-        assert all({"name", "passed", "reason"} <= set(r) for r in entry["refutations"])
-    assert InfluenceReport.from_json(json.loads(json.dumps(data))) == report
-    text = report.to_text()
-    assert "cart" in text and "95% CI" in text and "3/3 pass" in text
-    assert f"{report.effect('cart').estimate:+.3f}" in text
+def test_a_horizon_the_log_cannot_hold_is_a_reason_with_counts(tmp_path, fast_settings):
+    build_demo_workspace(tmp_path / "short", DemoConfig(users=200, items=120, days=8, seed=3))
+    workspace = Workspace.open(tmp_path / "short")
+    settings = replace(fast_settings, horizon_days=7.0, refuters=())
+    table = decision_table(workspace, settings)
+    report = load_or_estimate(workspace, settings=settings)
+    cart = report.effect("cart")
+    counts = table.counts("cart")
+    assert cart.verdict == "cannot_estimate"
+    assert f"a 7 days horizon leaves {counts.followed_up:,} of {counts.in_window:,} decision points" in cart.reason
+    span = table.windows.span.total_seconds() / 86_400
+    assert f"the log covers {span:.1f} days" in cart.verdict_text("en") and "日志只覆盖" in cart.verdict_text("zh")
+    # The horizon chosen for this log's span gives estimates.
+    adapted = load_or_estimate(workspace, settings=replace(fast_settings, refuters=()))
+    assert any(e.ok for e in adapted.effects)
+    assert adapted.settings["windows"]["adapted_to_short_log"] is True
 
 
-def test_segments_by_category_and_one_value(demo_workspace, fast_settings):
-    report = load_or_estimate(demo_workspace, "category", fast_settings)
-    segments = report.segments()
-    assert segments[0] == "all" and len(segments) == 9
-    books = report.effect("cart", "category=books")
-    assert books.ok and books.n < report.effect("cart").n
-    per_segment = [report.effect("cart", s).n for s in segments[1:]]
-    assert sum(per_segment) == report.effect("cart").n          # the categories partition the units
-    one = load_or_estimate(demo_workspace, "category=books", fast_settings)
-    assert one.segments() == ("all", "category=books")
-    assert one.effect("cart", "category=books").estimate == pytest.approx(books.estimate)
-
-
-def test_a_tiny_segment_is_a_cannot_estimate_result(demo_workspace, fast_settings):
-    settings = replace(fast_settings, min_units=5_000)
-    report = load_or_estimate(demo_workspace, "price_band", settings)
-    banded = [e for e in report.effects if e.segment.startswith("price_band=")]
-    assert banded and all(not e.ok and "at least 5,000 needed" in e.reason for e in banded)
-    assert "cannot estimate because" in report.to_text()
-
-
-def test_pair_effects_use_the_behaviours_the_user_did(demo_workspace, fast_settings):
-    report = load_or_estimate(demo_workspace, "category", fast_settings)
+def test_pair_effects_use_the_behaviours_the_user_did(by_category, demo_workspace):
     events, items = demo_workspace.events(), demo_workspace.items()
     carted = events[events["behaviour"] == "cart"].iloc[0]
-    pair = pair_effects(report, events, items, carted["user_id"], carted["item_id"])
+    pair = pair_effects(by_category, events, items, carted["user_id"], carted["item_id"])
     assert "cart" in pair.behaviours
     assert pair.behaviours == pair_behaviours(events, carted["user_id"], carted["item_id"])
     category = items.set_index("item_id").loc[carted["item_id"], "category"].split(".")[0]
     assert pair.segment == f"category={category}"
-    cart_effect = next(e for e in pair.effects if e.behaviour == "cart")
-    assert cart_effect.segment in (pair.segment, "all")
-    counts = events.groupby(["user_id", "item_id"]).size()
-    single = counts[counts == 1].index[0]          # a single view and nothing else
-    assert pair_effects(report, events, items, *single).effects == ()
+    counts = events.groupby(["user_id", "item_id"], observed=True).size()
+    single = counts[counts == 1].index[0]
+    assert pair_effects(by_category, events, items, *single).effects == ()
 
 
-def test_graph_picture_is_cached_in_derived(demo_workspace, fast_settings):
-    path = graph_picture(demo_workspace, fast_settings, highlight=("cart",))
+def test_graph_picture_is_cached_in_derived(demo_workspace):
+    path = graph_picture(demo_workspace, highlight=("cart",))
     assert path.parent == demo_workspace.derived_path and path.read_bytes()[:4] == b"\x89PNG"
 
 
-def test_effects_cli_table_json_and_errors(demo_workspace, capsys, tmp_path):
-    assert effects_cli(["--workspace", str(demo_workspace.path), "--simulations", "3"]) == 0
-    assert "favourite" in capsys.readouterr().out
-    assert effects_cli(["--workspace", str(demo_workspace.path), "--simulations", "3", "--json",
-                        "--behaviour", "cart"]) == 0
-    data = json.loads(capsys.readouterr().out)
-    assert [e["behaviour"] for e in data["effects"]] == ["cart"]
+def test_effects_cli_table_json_personal_and_errors(demo_workspace, report, capfd, tmp_path):
+    ws = str(demo_workspace.path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")                   # let any library warning show
+        assert effects_cli(["--workspace", ws, "--no-refute"]) == 0
+    out, err = capfd.readouterr()
+    assert "favourite" in out and "verdict" in out and "Warning" not in out + err
+    assert effects_cli(["--workspace", ws, "--json", "--behaviour", "cart", "--no-refute"]) == 0
+    data = json.loads(capfd.readouterr().out)
+    assert {r["behaviour"] for r in data["effects"]} == {"cart"} and list(data) == ["effects"]
+    user = demo_workspace.events().query("behaviour == 'view'")["user_id"].iloc[0]
+    assert effects_cli(["--workspace", ws, "--user", str(user), "--no-refute", "--json"]) == 0
+    assert "personal_effects" in json.loads(capfd.readouterr().out)
     assert effects_cli(["--workspace", str(tmp_path / "nope")]) == 2
-    assert "no whyrec workspace" in capsys.readouterr().err
-    assert effects_cli(["--workspace", str(demo_workspace.path), "--segment", "colour"]) == 2
-    assert "unknown segment" in capsys.readouterr().err
+    assert "no whyrec workspace" in capfd.readouterr().err
+    assert effects_cli(["--workspace", ws, "--segment", "colour"]) == 2
+    assert "unknown segment" in capfd.readouterr().err
+    assert effects_cli(["--workspace", ws, "--behaviour", "rating"]) == 2
+    assert effects_cli(["--workspace", ws, "--simulations", "1"]) == 2
+    assert "at least 2" in capfd.readouterr().err
     empty = Workspace.create(tmp_path / "empty")
     assert effects_cli(["--workspace", str(empty.path)]) == 2

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from whyrec.tools.causal.debias import compare, estimate_propensities, evaluate, load_coat, mean_scores
+from bench.debias import compare, estimate_propensities, evaluate, load_coat, mean_scores
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,186 @@
+"""Decision points: one row per event of an exposure, with what was known at that moment.
+
+Every event of a shopper on an item — from the first look, until the item is bought — is a
+*decision point*: right after it the shopper chooses what to do next on the item. For one
+behaviour ``b`` (``view`` = look again, ``favourite``, ``cart``) the rows of its target trial
+are the decision points where
+
+* ``b`` has not happened yet on the item (for ``view``: only the first look so far),
+* the first look is at most ``D`` ago, and
+* the log runs on for a full ``H`` after the decision point;
+
+the treatment is "the next event on the item is ``b``", and the outcome "bought within ``H``".
+The adjusters are the exposure's baseline (:mod:`.units`, measured before the first look) and
+the item's history up to and including the decision point: looks, favourite, cart so far,
+time since the first look. Nothing after the decision point ever enters them, so a look after
+the cart can never adjust the cart's effect.
+
+Ties in time (day-level logs) are ordered as the funnel is: looks, favourite, cart, purchase.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .estimand import BEHAVIOURS, LOOKS, OUTCOME, Windows
+from .units import CATEGORICAL_CONFOUNDERS, NUMERIC_CONFOUNDERS, UnitTable, build_units
+
+log = logging.getLogger(__name__)
+
+#: The item's history at the decision point (adjusters for every behaviour but itself).
+HISTORY: tuple[str, ...] = ("looks_so_far", "favourite_so_far", "cart_so_far", "log_elapsed", "day_now")
+#: Which history column records the behaviour itself (constant in its own trial, so left out).
+OWN_HISTORY: dict[str, str] = {"view": "looks_so_far", "favourite": "favourite_so_far", "cart": "cart_so_far"}
+#: Effect modifiers of the heterogeneous (per-segment, per-shopper) effect.
+MODIFIERS: tuple[str, ...] = ("taste_share", "log_price", "user_activity", "looks_so_far")
+_RANK = {"view": 0, "click": 0, "favourite": 1, "cart": 2, "purchase": 3}
+_NS = 10**9
+
+
+@dataclass(frozen=True)
+class Counts:
+    """How many rows survive each cut, for one behaviour: the numbers behind "cannot estimate"."""
+
+    exposures: int
+    at_risk: int  # decision points where the behaviour had not happened yet, item not bought
+    in_window: int  # ... and the first look at most D ago
+    followed_up: int  # ... and a full H of log after them
+    treated: int
+    purchases: int
+
+    def to_json(self) -> dict[str, int]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class DecisionTable:
+    """All decision points of a log, the exposures they belong to, and the windows used."""
+
+    frame: pd.DataFrame
+    units: UnitTable
+    windows: Windows
+    event_counts: dict[str, int] = field(default_factory=dict)  # events of each behaviour in the log
+
+    def counts(self, behaviour: str) -> Counts:
+        at_risk = self._at_risk(behaviour)
+        window = at_risk & self.frame["in_window"].to_numpy()
+        follow = window & self.frame["followed_up"].to_numpy()
+        treated = follow & (self.frame["next"].to_numpy() == behaviour)
+        purchases = follow & (self.frame[OUTCOME].to_numpy() == 1)
+        return Counts(len(self.units.frame), int(at_risk.sum()), int(window.sum()), int(follow.sum()),
+                      int(treated.sum()), int(purchases.sum()))
+
+    def _at_risk(self, behaviour: str) -> np.ndarray:
+        if behaviour == "view":
+            return self.frame["looks_so_far"].to_numpy() == 1
+        if behaviour in ("favourite", "cart"):
+            return self.frame[f"{behaviour}_so_far"].to_numpy() == 0
+        raise ValueError(f"unknown behaviour {behaviour!r}; choose one of {', '.join(BEHAVIOURS)}")
+
+    def rows(self, behaviour: str) -> pd.DataFrame:
+        """The trial of ``behaviour``: its eligible decision points with treatment, outcome,
+        the user (cluster) and every adjuster (exposure baseline joined in)."""
+        keep = (self._at_risk(behaviour) & self.frame["in_window"].to_numpy()
+                & self.frame["followed_up"].to_numpy())
+        rows = self.frame[keep]
+        units = self.units.frame
+        unit_index = rows["unit"].to_numpy()
+        out = pd.DataFrame({
+            "user_id": units["user_id"].to_numpy()[unit_index],
+            "item_id": units["item_id"].to_numpy()[unit_index],
+            "k": rows["k"].to_numpy(),
+            behaviour: (rows["next"].to_numpy() == behaviour).astype(np.int64),
+            OUTCOME: rows[OUTCOME].to_numpy().astype(np.int64),
+        })
+        for column in NUMERIC_CONFOUNDERS + CATEGORICAL_CONFOUNDERS + ("price", "user_prior_items", "brand"):
+            out[column] = units[column].to_numpy()[unit_index]
+        for column in HISTORY:
+            out[column] = rows[column].to_numpy()
+        return out.reset_index(drop=True)
+
+
+def build_decisions(events: pd.DataFrame, items: pd.DataFrame | None, windows: Windows,
+                    units: UnitTable | None = None) -> DecisionTable:
+    """Every decision point of every exposure (see the module docstring).
+
+    >>> table = build_decisions(events, items, choose_windows(events))   # doctest: +SKIP
+    >>> table.rows("cart")[["cart", "purchase", "looks_so_far"]].mean()  # doctest: +SKIP
+    """
+    units = units if units is not None else build_units(events, items)
+    exposures = units.frame
+    ev = events.loc[events["behaviour"].isin(LOOKS + ("favourite", "cart", OUTCOME)),
+                    ["user_id", "item_id", "behaviour", "timestamp"]]
+    kinds_all = ev["behaviour"].astype(str)
+    counts = {"view": int(kinds_all.isin(LOOKS).sum()), "favourite": int((kinds_all == "favourite").sum()),
+              "cart": int((kinds_all == "cart").sum()), OUTCOME: int((kinds_all == OUTCOME).sum())}
+    if ev.empty or exposures.empty:
+        return DecisionTable(_empty_frame(), units, windows, counts)
+    key = pd.MultiIndex.from_arrays([exposures["user_id"].astype(str), exposures["item_id"].astype(str)])
+    unit = key.get_indexer(pd.MultiIndex.from_arrays([ev["user_id"].astype(str), ev["item_id"].astype(str)]))
+    kinds = ev["behaviour"].astype(str).to_numpy(dtype=object)
+    t = ev["timestamp"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
+    chosen = unit >= 0
+    unit, kinds, t = unit[chosen], kinds[chosen], t[chosen]
+    rank = pd.Series(kinds).map(_RANK).to_numpy(dtype=np.int64)
+    order = np.lexsort((rank, t, unit))
+    unit, kinds, t, rank = unit[order], kinds[order], t[order], rank[order]
+    t0 = exposures["t0"].to_numpy(dtype="datetime64[ns]").astype(np.int64)[unit]
+    after_start = t >= t0
+    unit, kinds, t, rank, t0 = unit[after_start], kinds[after_start], t[after_start], rank[after_start], t0[after_start]
+
+    new = np.r_[True, unit[1:] != unit[:-1]]
+    start = np.maximum.accumulate(np.where(new, np.arange(len(unit)), 0))
+    k = np.arange(len(unit)) - start + 1
+    is_look, is_fav, is_cart, is_buy = rank == 0, rank == 1, rank == 2, rank == 3
+    looks = _cumsum_by(is_look, start)
+    fav = _cumsum_by(is_fav, start) > 0
+    cart = _cumsum_by(is_cart, start) > 0
+    bought = _cumsum_by(is_buy, start) > 0
+    same_next = np.r_[unit[1:] == unit[:-1], False]
+    next_rank = np.where(same_next, np.r_[rank[1:], -1], -1)
+    next_name = np.array(["view", "favourite", "cart", OUTCOME, "none"], dtype=object)[
+        np.where(next_rank >= 0, next_rank, 4)]
+    big = np.iinfo(np.int64).max
+    first_buy = np.full(len(exposures), big)
+    np.minimum.at(first_buy, unit[is_buy], t[is_buy])
+    horizon = int(windows.horizon.value)
+    window = int(windows.window.value)
+    log_end = int(pd.Timestamp(windows.log_end).value) if windows.log_end is not None else int(t.max())
+    log_start = int(pd.Timestamp(windows.log_start).value) if windows.log_start is not None else int(t.min())
+    decision = ~bought  # the purchase itself and anything after it are not decision points
+    elapsed = (t - t0) / _NS
+    frame = pd.DataFrame({
+        "unit": unit[decision], "k": k[decision],
+        "t": pd.to_datetime(t[decision], utc=True),
+        "looks_so_far": looks[decision].astype(np.int64),
+        "favourite_so_far": fav[decision].astype(np.int64),
+        "cart_so_far": cart[decision].astype(np.int64),
+        "log_elapsed": np.log1p(elapsed[decision]),
+        "day_now": (t[decision] - log_start) / (86_400 * _NS),
+        "next": next_name[decision],
+        OUTCOME: (first_buy[unit[decision]] <= t[decision] + horizon).astype(np.int64),
+        "in_window": (t[decision] - t0[decision]) <= window,
+        "followed_up": t[decision] + horizon <= log_end,
+    })
+    log.info("decision points: %d over %d exposures (window %s, horizon %s)", len(frame), len(exposures),
+             windows.window, windows.horizon)
+    return DecisionTable(frame.reset_index(drop=True), units, windows, counts)
+
+
+def _cumsum_by(flag: np.ndarray, start: np.ndarray) -> np.ndarray:
+    """Running count of ``flag`` within each run that begins at ``start`` (inclusive)."""
+    total = np.cumsum(flag.astype(np.int64))
+    before = np.r_[0, total][start]
+    return total - before
+
+
+def _empty_frame() -> pd.DataFrame:
+    columns = {"unit": "int64", "k": "int64", "t": "datetime64[ns, UTC]", "looks_so_far": "int64",
+               "favourite_so_far": "int64", "cart_so_far": "int64", "log_elapsed": "float64",
+               "day_now": "float64", "next": "object", OUTCOME: "int64", "in_window": "bool",
+               "followed_up": "bool"}
+    return pd.DataFrame({c: pd.Series(dtype=d) for c, d in columns.items()})

@@ -1,0 +1,229 @@
+"""One behaviour, end to end: its trial → checks → DR estimate → comparisons, refutations,
+sensitivity → verdict, for the whole population and per segment.
+
+:func:`estimate_behaviour` returns :class:`~.results.BehaviourEffect` results, never raises
+on data it cannot use: too few decision points, no treated ones, a log too short for the
+horizon — each becomes a ``cannot_estimate`` verdict whose reason carries the counts.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from .decisions import DecisionTable
+from .estimand import OUTCOME
+from .estimate import (
+    DrFit,
+    TrialFrame,
+    cate_covariance,
+    cluster_se,
+    fit_dr,
+    identify,
+    interval,
+    naive,
+    prepare,
+    quiet,
+    regression,
+    sample_users,
+    thread_limits,
+    weighting,
+)
+from .refute import refute
+from .results import OK, POPULATION, BehaviourEffect, CateModel, MethodEstimate, Refutation
+from .segments import SegmentSpec, label_values
+from .sensitivity import sensitivity
+from .settings import DR_LEARNER, LINEAR_REGRESSION, PROPENSITY_WEIGHTING, EffectSettings
+from .verdict import judge
+from .words import Reason
+
+log = logging.getLogger(__name__)
+
+
+def estimate_behaviour(table: DecisionTable, behaviour: str, settings: EffectSettings = EffectSettings(),
+                       segment: SegmentSpec | None = None, refute_population: bool = True,
+                       edges: tuple[float, float] | None = None) -> tuple[BehaviourEffect, ...]:
+    """The effect of ``behaviour`` on buying: the population's, then one per segment value.
+
+    Any library warning raised on the way becomes a note of the result (and a debug log line).
+
+    >>> effects = estimate_behaviour(build_decisions(events, items, windows), "cart")  # doctest: +SKIP
+    >>> effects[0].estimate, effects[0].verdict                                          # doctest: +SKIP
+    """
+    stray: list[str] = []
+    with quiet(stray), thread_limits(settings.threads):
+        effects = _estimate_behaviour(table, behaviour, settings, segment, refute_population, edges)
+    if not stray:
+        return effects
+    return tuple(replace(e, notes=e.notes + tuple(n for n in stray if n not in e.notes)) for e in effects)
+
+
+def _estimate_behaviour(table: DecisionTable, behaviour: str, settings: EffectSettings, segment: SegmentSpec | None,
+                        refute_population: bool, edges: tuple[float, float] | None) -> tuple[BehaviourEffect, ...]:
+    estimand = {**table.windows.to_json(), "behaviour": behaviour}
+    counts = table.counts(behaviour)
+    refusal = _check_counts(table, behaviour, settings)
+    if refusal is not None:
+        return (BehaviourEffect.cannot_estimate(behaviour, OUTCOME, POPULATION, refusal, counts.followed_up,
+                                                counts.treated, estimand=estimand),)
+    frame = prepare(table.rows(behaviour), behaviour)
+    notes: list[str] = []
+    chosen = sample_users(frame.groups, settings.max_rows, settings.seed)
+    if len(chosen) < len(frame):
+        notes.append(f"estimated on a random sample of whole shoppers: {len(chosen):,} of {len(frame):,} "
+                     "decision points")
+        frame = frame.take(chosen)
+    try:
+        identified = identify(frame)
+        fit = fit_dr(frame, settings, settings.seed, identified)
+    except Exception as exc:  # DoWhy and econml raise many kinds of errors on degenerate data
+        log.warning("the DR estimate of %s failed: %s", behaviour, exc)
+        return (BehaviourEffect.cannot_estimate(behaviour, OUTCOME, POPULATION,
+                                                Reason("estimator_failed", {"error": str(exc)[:200]}),
+                                                len(frame), int(frame.data[behaviour].sum()), estimand=estimand),)
+    notes += [n for n in fit.notes if n not in notes]
+    everything = np.ones(len(frame), dtype=bool)
+    problem = _check_kept(frame, fit, everything, settings)
+    if problem:
+        return (BehaviourEffect.cannot_estimate(behaviour, OUTCOME, POPULATION, problem[0], len(frame),
+                                                int(frame.data[behaviour].sum()),
+                                                naive(frame.data[behaviour].to_numpy(), frame.data[OUTCOME].to_numpy()),
+                                                estimand, extra=problem[1:]),)
+    refutations = refute(frame, fit, settings) if refute_population else ()
+    population = _effect(frame, fit, everything, POPULATION, settings, estimand, refutations, (), notes,
+                         with_cate=True, identified=identified)
+    out = [population]
+    if segment is not None:
+        failed = tuple(r.name for r in refutations if not r.passed)
+        labels = label_values(frame.segments[_segment_column(segment)], segment.dimension, edges)
+        values = [segment.value] if segment.value is not None else list(
+            labels.value_counts().index[: settings.max_segments])
+        for value in values:
+            mask = (labels == value).fillna(False).to_numpy()
+            out.append(_effect(frame, fit, mask, f"{segment.dimension}={value}", settings, estimand, (), failed,
+                               list(notes), with_cate=False, identified=identified))
+    return tuple(out)
+
+
+def _segment_column(segment: SegmentSpec) -> str:
+    from .segments import DIMENSIONS
+
+    return DIMENSIONS[segment.dimension]
+
+
+def _check_counts(table: DecisionTable, behaviour: str, settings: EffectSettings) -> Reason | None:
+    """A reason (with the counts) why this behaviour's trial cannot carry an estimate, or None."""
+    c = table.counts(behaviour)
+    windows = table.windows
+    if c.exposures == 0:
+        return Reason("no_exposures")
+    if c.followed_up < settings.min_rows:
+        if c.in_window >= settings.min_rows:
+            return Reason("short_log", {"span_seconds": windows.span.total_seconds(),
+                                        "horizon_seconds": windows.horizon.total_seconds(),
+                                        "followed": c.followed_up, "rows": c.in_window, "needed": settings.min_rows})
+        return Reason("too_few_rows", {"rows": c.followed_up, "needed": settings.min_rows})
+    return _check_arms(c.followed_up, c.treated, c.purchases, behaviour, settings,
+                       events=table.event_counts.get(behaviour, 0), horizon=windows.horizon.total_seconds())
+
+
+def _check_arms(rows: int, treated: int, purchases: int, behaviour: str, settings: EffectSettings,
+                events: int | None = None, horizon: float | None = None) -> Reason | None:
+    if rows < settings.min_rows:
+        return Reason("too_few_rows", {"rows": rows, "needed": settings.min_rows})
+    if treated < settings.min_treated:
+        fields: dict[str, Any] = {"behaviour": behaviour, "treated": treated, "rows": rows,
+                                  "needed": settings.min_treated}
+        if events == 0:
+            return Reason("no_such_events", {"behaviour": behaviour})
+        if events is not None:
+            return Reason("too_few_treated_events", {**fields, "events": events})
+        return Reason("too_few_treated", fields)
+    if rows - treated < settings.min_treated:
+        return Reason("too_few_untreated", {"behaviour": behaviour, "untreated": rows - treated, "rows": rows,
+                                            "needed": settings.min_treated})
+    if purchases < settings.min_outcomes:
+        return Reason("too_few_purchases", {"purchases": purchases, "rows": rows, "needed": settings.min_outcomes,
+                                            "horizon_seconds": horizon or 0.0})
+    if purchases == rows:
+        return Reason("all_purchase", {"rows": rows})
+    return None
+
+
+def _check_kept(frame: TrialFrame, fit: DrFit, mask: np.ndarray, settings: EffectSettings) -> list[Reason]:
+    """Why the untrimmed rows in ``mask`` cannot carry an estimate (empty list if they can);
+    when trimming is to blame, a second reason says how much was set aside."""
+    rows_in = int(mask.sum())
+    kept = fit.kept & mask
+    t = frame.data[frame.treatment].to_numpy()[kept]
+    y = frame.data[OUTCOME].to_numpy()[kept]
+    problem = _check_arms(int(kept.sum()), int(t.sum()), int(y.sum()), frame.treatment, settings)
+    if problem is None:
+        return []
+    if int(kept.sum()) < rows_in:
+        return [problem, Reason("trimmed", {"rows": rows_in, "kept": int(kept.sum()),
+                                            "trimmed_share": 1 - kept.sum() / max(rows_in, 1)})]
+    return [problem]
+
+
+def _effect(frame: TrialFrame, fit: DrFit, mask: np.ndarray, segment: str, settings: EffectSettings,
+            estimand: dict[str, Any], refutations: tuple[Refutation, ...], population_failed: tuple[str, ...],
+            notes: list[str], with_cate: bool, identified: Any = None) -> BehaviourEffect:
+    """The effect over the rows in ``mask`` (all rows for the population) from the one fit."""
+    behaviour = frame.treatment
+    kept_mask = mask[fit.kept]
+    t_all = frame.data[behaviour].to_numpy()
+    y_all = frame.data[OUTCOME].to_numpy()
+    rows_in, treated_in = int(mask.sum()), int(t_all[mask].sum())
+    part = frame.take(np.flatnonzero(fit.kept & mask))
+    t = part.data[behaviour].to_numpy(dtype=float)
+    y = part.data[OUTCOME].to_numpy(dtype=float)
+    problem = _check_kept(frame, fit, mask, settings)
+    if problem:
+        return BehaviourEffect.cannot_estimate(behaviour, OUTCOME, segment, problem[0], rows_in, treated_in,
+                                               naive(t_all[mask], y_all[mask]), estimand, extra=problem[1:])
+    psi = fit.psi[kept_mask]
+    groups = part.groups
+    estimate = fit.estimate if segment == POPULATION else float(psi.mean())
+    se = cluster_se(psi, groups)
+    low, high, p_value = interval(estimate, se, settings.confidence_level)
+    comparisons: list[MethodEstimate] = []
+    for method in settings.comparisons:
+        value = None
+        try:
+            if method == PROPENSITY_WEIGHTING:
+                value = weighting(t, y, fit.propensity[kept_mask], groups, settings.confidence_level)
+            elif method == LINEAR_REGRESSION:
+                value = regression(part, settings, notes, identified)
+        except Exception as exc:
+            notes.append(f"{method} failed: {str(exc)[:160]}")
+            log.info("%s failed for %s [%s]: %s", method, behaviour, segment, exc)
+        if value is not None:
+            comparisons.append(MethodEstimate(method, *value))
+    sens = None
+    try:
+        sens = sensitivity(t, y, fit.mu0[kept_mask], fit.mu1[kept_mask], fit.propensity[kept_mask], groups,
+                           (low, high), settings.confidence_level)
+    except Exception as exc:
+        notes.append(f"sensitivity analysis failed: {str(exc)[:160]}")
+    trimmed_share = 1.0 - len(part) / max(rows_in, 1)
+    verdict, reasons = judge(estimate, (low, high), trimmed_share, tuple(comparisons), refutations, sens,
+                             settings, population_failed)
+    cate = None
+    if with_cate:
+        x = part.data[list(part.modifiers)].to_numpy(dtype=float) if part.modifiers else np.zeros((len(part), 0))
+        cov = cate_covariance(psi, x, fit.coef, groups)
+        cate = CateModel(part.modifiers, tuple(float(c) for c in fit.coef),
+                         tuple(tuple(float(v) for v in row) for row in cov))
+    reason = "estimated" + (f" (adjusters without variation, left out: {', '.join(frame.dropped)})"
+                            if frame.dropped else "")
+    return BehaviourEffect(
+        behaviour=behaviour, outcome=OUTCOME, segment=segment, status=OK, reason=reason, n=len(part),
+        n_treated=int(t.sum()), estimate=estimate, ci_low=low, ci_high=high, method=DR_LEARNER,
+        naive=naive(t, y), baseline=float(np.mean(fit.mu0[kept_mask])), refutations=refutations,
+        alternatives=tuple(comparisons), verdict=verdict, verdict_reasons=reasons, estimand=estimand,
+        p_value=p_value, trimmed_share=trimmed_share, sensitivity=sens, cate=cate,
+        n_users=int(len(np.unique(groups))), notes=tuple(notes))

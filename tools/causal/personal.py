@@ -1,0 +1,189 @@
+"""Personal causal statements: the effect of a behaviour for shoppers like this one, on this item.
+
+For a user and the items in their own funnel (viewed, maybe favourited or carted, not bought),
+:func:`personal_effects` evaluates the heterogeneous effect θ(x) of the report's DR learner
+(:class:`~.results.CateModel`: the doubly robust scores regressed on the effect modifiers —
+the user's taste share for the item's category, the item's log price, the user's activity,
+the looks so far) at the user's own decision point on the item, with a user-clustered
+interval, the estimand and a verdict:
+
+* the behaviour not done yet: the decision point is *now* (right after their latest event on
+  the item) — "adding it to the cart next would change the chance of buying it by …";
+* already done: the decision point right before they did it — "adding it to the cart, as you
+  did, changed the chance by …".
+
+The verdict is ``supported`` only when the population effect is supported and the personal
+interval excludes zero; it never claims more than the population analysis backs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from whyrec.prompts.catalogue import message
+
+from ..workspace import Workspace
+from .decisions import build_decisions
+from .estimand import BEHAVIOURS, LOOKS, OUTCOME, Windows
+from .results import POPULATION, InfluenceReport
+from .words import CANNOT_ESTIMATE, INCONCLUSIVE, SUPPORTED, Reason, behaviour_phrase, duration, verdict_name
+
+
+@dataclass(frozen=True)
+class PersonalEffect:
+    """The effect of ``behaviour`` on buying ``item_id``, for shoppers like ``user_id``."""
+
+    user_id: str
+    item_id: str
+    title: str
+    behaviour: str
+    outcome: str
+    done: bool  # the user already did the behaviour on the item
+    at: str | None  # the decision point (ISO time); None when there is none
+    estimate: float | None
+    ci_low: float | None
+    ci_high: float | None
+    population_estimate: float | None
+    verdict: str
+    verdict_reasons: tuple[Reason, ...] = ()
+    estimand: dict[str, Any] = field(default_factory=dict)
+    modifiers: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def supported(self) -> bool:
+        return self.verdict == SUPPORTED
+
+    def verdict_text(self, language: str = "en") -> str:
+        name = verdict_name(self.verdict, language)
+        if not self.verdict_reasons:
+            return name
+        if language == "zh":
+            return f"{name}（{'；'.join(r.text(language) for r in self.verdict_reasons)}）"
+        return f"{name} ({'; '.join(r.text(language) for r in self.verdict_reasons)})"
+
+    def text(self, language: str = "en") -> str:
+        """The statement a user reads (or why there is none)."""
+        if self.estimate is None or self.ci_low is None or self.ci_high is None:
+            return message("causal.personal.none", language, action=behaviour_phrase(self.behaviour, language),
+                           title=self.title, verdict=self.verdict_text(language))
+        key = "causal.personal.done" if self.done else "causal.personal.next"
+        return message(key, language, action=behaviour_phrase(self.behaviour, language), title=self.title,
+                       horizon=duration(self.estimand.get("horizon_seconds", 0.0), language),
+                       estimate=f"{100 * self.estimate:+.1f}", low=f"{100 * self.ci_low:+.1f}",
+                       high=f"{100 * self.ci_high:+.1f}", verdict=self.verdict_text(language))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"user_id": self.user_id, "item_id": self.item_id, "title": self.title, "behaviour": self.behaviour,
+                "outcome": self.outcome, "done": self.done, "at": self.at, "estimate": self.estimate,
+                "ci_low": self.ci_low, "ci_high": self.ci_high, "population_estimate": self.population_estimate,
+                "verdict": self.verdict_text("en"), "verdict_reasons": [r.to_json() for r in self.verdict_reasons],
+                "estimand": self.estimand, "modifiers": self.modifiers, "text": self.text("en")}
+
+
+def personal_effects(source: InfluenceReport | Workspace, user_id: str, item_ids: Sequence[str] | None = None,
+                     behaviour: str = "cart", *, events: pd.DataFrame | None = None,
+                     items: pd.DataFrame | None = None, confidence_level: float = 0.95) -> tuple[PersonalEffect, ...]:
+    """The effect of ``behaviour`` for ``user_id`` on each item of their funnel (or ``item_ids``).
+
+    ``source`` is a workspace (its cached population report is used) or a report, then with
+    the log's ``events`` and ``items``. Items the user never viewed, or already bought, get a
+    ``cannot_estimate`` result saying so.
+
+    >>> for e in personal_effects(Workspace.open("ws"), "u042", behaviour="cart"):   # doctest: +SKIP
+    ...     print(e.text("en"))
+    """
+    if behaviour not in BEHAVIOURS:
+        raise ValueError(f"unknown behaviour {behaviour!r}; choose one of {', '.join(BEHAVIOURS)}")
+    if isinstance(source, Workspace):
+        from .report import load_or_estimate
+
+        report = load_or_estimate(source)
+        events = source.events() if events is None else events
+        items = source.items() if items is None else items
+    else:
+        report = source
+        if events is None:
+            raise ValueError("personal_effects needs the log's events when given a report")
+    population = report.effect(behaviour, POPULATION)
+    mine = events[events["user_id"].astype(str) == str(user_id)]
+    titles = {} if items is None else dict(zip(items["item_id"].astype(str), items["title"].astype(str)))
+    kinds = mine["behaviour"].astype(str)
+    viewed = set(mine.loc[kinds.isin(LOOKS), "item_id"].astype(str))
+    bought = set(mine.loc[kinds == OUTCOME, "item_id"].astype(str))
+    wanted = [str(i) for i in item_ids] if item_ids is not None else sorted(viewed - bought)
+    windows = _windows(report)
+    estimand = {**(population.estimand if population is not None else {}), "behaviour": behaviour}
+    rows = _decision_rows(mine, items, windows, behaviour) if len(mine) else pd.DataFrame()
+    out = []
+    for item in wanted:
+        title = titles.get(item, item)
+        base = dict(user_id=str(user_id), item_id=item, title=title, behaviour=behaviour, outcome=OUTCOME,
+                    population_estimate=None if population is None else population.estimate, estimand=estimand)
+        if item not in viewed or item in bought:
+            code = "already_bought" if item in bought else "not_in_funnel"
+            out.append(PersonalEffect(**base, done=False, at=None, estimate=None, ci_low=None, ci_high=None,
+                                      verdict=CANNOT_ESTIMATE, verdict_reasons=(Reason(code),)))
+            continue
+        if population is None or not population.ok or population.cate is None:
+            why = population.verdict_reasons if population is not None else ()
+            out.append(PersonalEffect(**base, done=False, at=None, estimate=None, ci_low=None, ci_high=None,
+                                      verdict=CANNOT_ESTIMATE, verdict_reasons=tuple(why) or (Reason("no_cate"),)))
+            continue
+        point = rows[rows["item_id"] == item]
+        if point.empty:
+            out.append(PersonalEffect(**base, done=False, at=None, estimate=None, ci_low=None, ci_high=None,
+                                      verdict=CANNOT_ESTIMATE, verdict_reasons=(Reason("no_decision_point"),)))
+            continue
+        row = point.iloc[0]
+        cate = population.cate
+        x = np.array([1.0] + [float(row[m]) for m in cate.modifiers])
+        estimate = float(np.dot(np.asarray(cate.coef), x))
+        se = float(np.sqrt(max(x @ np.asarray(cate.cov) @ x, 0.0)))
+        z = float(stats.norm.ppf(0.5 + confidence_level / 2))
+        low, high = estimate - z * se, estimate + z * se
+        reasons: list[Reason] = []
+        if low <= 0 <= high:
+            reasons.append(Reason("interval_spans_zero", {"low_points": low, "high_points": high}))
+        if not population.supported:
+            reasons.append(Reason("population_not_supported", {"verdict": population.verdict}))
+        out.append(PersonalEffect(**base, done=bool(row["done"]), at=pd.Timestamp(row["t"]).isoformat(),
+                                  estimate=estimate, ci_low=low, ci_high=high,
+                                  verdict=INCONCLUSIVE if reasons else SUPPORTED, verdict_reasons=tuple(reasons),
+                                  modifiers={m: float(row[m]) for m in cate.modifiers}))
+    return tuple(out)
+
+
+def _windows(report: InfluenceReport) -> Windows:
+    data = report.settings.get("windows", {})
+    window = pd.Timedelta(seconds=float(data.get("window_seconds", 7 * 86_400)))
+    horizon = pd.Timedelta(seconds=float(data.get("horizon_seconds", 7 * 86_400)))
+    return Windows(window, horizon, None, None, bool(data.get("adapted_to_short_log", False)))
+
+
+def _decision_rows(mine: pd.DataFrame, items: pd.DataFrame | None, windows: Windows, behaviour: str) -> pd.DataFrame:
+    """Per item, the user's decision point for ``behaviour``: the one right before they did it,
+    else their latest; with the effect modifiers (same definitions as the population's)."""
+    table = build_decisions(mine, items, windows)
+    frame = table.frame
+    if frame.empty:
+        return pd.DataFrame(columns=["item_id", "t", "done"])
+    units = table.units.frame
+    at_risk = (frame["looks_so_far"] == 1) if behaviour == "view" else (frame[f"{behaviour}_so_far"] == 0)
+    candidates = frame[at_risk.to_numpy()].copy()
+    candidates["done"] = candidates["next"] == behaviour
+    # Before the behaviour if it happened; otherwise the latest decision point.
+    candidates["order"] = np.where(candidates["done"], 0, 1)
+    candidates = candidates.sort_values(["unit", "order", "k"], ascending=[True, True, False])
+    chosen = candidates.drop_duplicates("unit", keep="first")
+    unit = chosen["unit"].to_numpy()
+    return pd.DataFrame({"item_id": units["item_id"].astype(str).to_numpy()[unit], "t": chosen["t"].to_numpy(),
+                         "done": chosen["done"].to_numpy(), "looks_so_far": chosen["looks_so_far"].to_numpy(),
+                         "taste_share": units["taste_share"].to_numpy()[unit],
+                         "log_price": units["log_price"].to_numpy()[unit],
+                         "user_activity": units["user_activity"].to_numpy()[unit]})
