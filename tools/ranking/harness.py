@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -13,11 +13,17 @@ from .split import Split
 
 @dataclass(frozen=True)
 class Measurement:
-    """Mean metrics over test users, their standard errors, and how many users counted."""
+    """Mean metrics over test users, their standard errors, and how many users counted.
+
+    ``users`` and ``per_user`` (metric -> one value per user, in ``users`` order) allow paired
+    comparisons of two models on the same users.
+    """
 
     metrics: dict[str, float]
     stderr: dict[str, float]
     n_users: int
+    users: tuple[str, ...] = ()
+    per_user: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
 
 def measure(ranker: Ranker, split: Split, exclude_seen: bool, ks: tuple[int, ...] = (10, 20),
@@ -47,4 +53,4 @@ def measure(ranker: Ranker, split: Split, exclude_seen: bool, ks: tuple[int, ...
         block = ranker.score_batch(users[start:start + chunk])
         accumulator.add(block, truths[start:start + chunk], excluded[start:start + chunk])
     metrics, stderr, n = accumulator.summary(len(catalog))
-    return Measurement(metrics, stderr, n)
+    return Measurement(metrics, stderr, n, tuple(users), accumulator.per_user())
