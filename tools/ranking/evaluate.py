@@ -229,7 +229,9 @@ def evaluate(dataset: str, models: Sequence[str], data_dir: str | Path = "../sha
 
 
 def format_params(record: EvalRecord) -> str:
-    """The chosen parameters as ``name=value`` (searched axes only when tuned), edges marked."""
+    """The chosen parameters as ``name=value`` (searched axes only when tuned). A value at the
+    edge of what was searched is marked **[low edge]** / **[high edge]**; † marks a value not
+    re-checked around the final point because the budget ended the search."""
     if record.validation:
         point = record.validation.get("point", {})
         edges = record.validation.get("edges", {})
@@ -238,7 +240,8 @@ def format_params(record: EvalRecord) -> str:
     parts = []
     for key, value in point.items():
         shown = f"{value:.4g}" if isinstance(value, float) else str(value)
-        mark = f" **[{edges[key]} edge]**" if key in edges else ""
+        edge = edges.get(key)
+        mark = "" if edge is None else "†" if edge == "unchecked" else f" **[{edge} edge]**"
         parts.append(f"{key}={shown}{mark}")
     return ", ".join(parts)
 

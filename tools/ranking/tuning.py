@@ -342,6 +342,9 @@ class _Search:
         self.scores: dict[str, Trial] = {}
         self.trials: list[Trial] = []
         self.fitted: OrderedDict[tuple, Ranker] = OrderedDict()
+        self.prepared: Ranker | None = None
+        self.state: set[str] = set()
+        self.shortcut = True
         self.out_of_time = False
 
     @staticmethod
@@ -385,14 +388,29 @@ class _Search:
             base = self.fitted[structural]
             return base.with_params(**{k: v for k, v in template.get_params().items()
                                        if k in scoring})
-        ranker = template.fit(self.split.train, self.items)
+        ranker = self._fit(template)
         self.fitted[structural] = ranker
         while len(self.fitted) > self.keep_fitted:
             self.fitted.popitem(last=False)
         return ranker
 
-    def best_of(self) -> Trial:
-        return max(self.trials, key=lambda t: t.score)
+    def _fit(self, template: Ranker) -> Ranker:
+        """Fit ``template`` on the split; after the first fit, share its catalog and event log
+        (built from the same events) and call only the model's ``_fit`` hook. The shortcut is
+        dropped if it leaves out any state a full ``fit`` sets."""
+        prepared = self.prepared
+        if prepared is None or not self.shortcut:
+            self.prepared = template.fit(self.split.train, self.items)
+            self.state = {k for k in vars(self.prepared) if k.endswith("_")}
+            return self.prepared
+        template.catalog_, template.log_ = prepared.catalog_, prepared.log_
+        template.target_ = prepared.target_
+        template._fit()
+        if {k for k in vars(template) if k.endswith("_")} != self.state:
+            log.warning("tune %s: a fit sets state the shortcut misses; fitting fully", self.model)
+            self.shortcut = False
+            return self._fit(type(template)(**template.get_params()))
+        return template
 
     def descend(self, axes: tuple[Axis, ...], start: dict[str, Any], max_passes: int
                 ) -> tuple[dict[str, Any], float, bool]:

@@ -176,3 +176,12 @@ def test_a_validation_split_without_users_is_a_clear_error() -> None:
     split, items = cart_signal_split()
     with pytest.raises(ValueError, match="no users to score"):
         tune("popular", Split(split.train, {}, "nobody to score"), items, budget_seconds=5)
+
+
+@pytest.mark.parametrize("model", ["ease", "sequential", "whyrec"])
+def test_the_reported_score_is_what_a_fresh_fit_of_the_chosen_params_scores(model: str) -> None:
+    split, items = cart_signal_split(seed=2)
+    result = tune(model, split, items, budget_seconds=2)
+    fresh = measure(make_ranker(model, **result.params).fit(split.train, items), split, False)
+    assert fresh.metrics["ndcg@20"] == pytest.approx(result.score, abs=1e-12)
+    assert fresh.n_users == result.n_users
