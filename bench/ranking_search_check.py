@@ -34,7 +34,7 @@ from whyrec.tools.ranking.registry import make_ranker
 from whyrec.tools.ranking.tuning import constructor_params, tune
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import command_line, machine_info  # noqa: E402
+from _common import command_line, machine_info
 
 log = logging.getLogger("ranking_search_check")
 METRIC = "ndcg@20"
