@@ -172,7 +172,7 @@ def evaluate(dataset: str, models: Sequence[str], data_dir: str | Path = "../sha
     """Evaluate ``models`` on ``dataset``; one record per (model, exclude-seen setting).
 
     Every model is tuned by the same search (:func:`~.tuning.tune`) on the same validation
-    split, with ``budget_seconds`` each, then refitted on the training part and scored on test.
+    split, with ``budget_seconds`` of CPU time each, then refitted on the training part and scored on test.
     ``events``/``items``/``protocol`` override the built-in dataset (used by tests);
     ``model_params`` fixes parameters per model (e.g. ``item_vectors`` for whyrec).
     """
@@ -203,7 +203,7 @@ def evaluate(dataset: str, models: Sequence[str], data_dir: str | Path = "../sha
             if validation is not None:
                 tuned = tune(name, validation, items, setting, fixed,
                              budget_seconds=budget_seconds, restarts=restarts)
-                params, summary, tune_seconds = tuned.params, tuned.to_json(), tuned.seconds
+                params, summary, tune_seconds = tuned.params, tuned.to_json(), tuned.cpu_seconds
             started = time.perf_counter()
             ranker = make_ranker(name, **params).fit(split.train, items)
             fit_seconds = time.perf_counter() - started
@@ -254,7 +254,7 @@ def markdown_table(records: Sequence[EvalRecord]) -> str:
     """One row per record: validation and test NDCG@20 (± s.e.), other metrics, how it was tuned
     and the chosen parameters."""
     lines = ["| dataset | seen items | model | validation NDCG@20 | test NDCG@20 | NDCG@10 | "
-             "Recall@20 | MRR | coverage@20 | users | trials | tune s | chosen parameters |",
+             "Recall@20 | MRR | coverage@20 | users | trials | tune CPU s | chosen parameters |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in records:
         m, e, v = r.metrics, r.stderr, r.validation
@@ -308,16 +308,29 @@ def summary_table(records: Sequence[EvalRecord]) -> str:
     return "\n".join(lines)
 
 
+def _key(record: EvalRecord) -> tuple[str, bool]:
+    return record.model, bool(record.protocol.get("exclude_seen"))
+
+
 def write_results(records: Sequence[EvalRecord], out_dir: Path) -> list[Path]:
     """``ranking_<dataset>.json`` per dataset (a list of records) and ``ranking_table.md`` (every
     ``ranking_<dataset>.json`` in ``out_dir``, so datasets evaluated separately end up in one
-    table)."""
+    table). Records already in the file for other (model, seen-items) pairs are kept, so one
+    protocol or one model can be re-run alone."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for dataset in dict.fromkeys(r.dataset for r in records):
         path = out_dir / f"ranking_{dataset}.json"
-        path.write_text(json.dumps([r.to_json() for r in records if r.dataset == dataset],
-                                   indent=2) + "\n", encoding="utf-8")
+        new = [r for r in records if r.dataset == dataset]
+        old = []
+        if path.exists():
+            data = json.loads(path.read_text(encoding="utf-8"))
+            old = [EvalRecord.from_json(d) for d in data if isinstance(d, dict) and "model" in d]
+        replaced = {_key(r) for r in new}
+        merged = [r for r in old if _key(r) not in replaced] + new
+        merged.sort(key=lambda r: bool(r.protocol.get("exclude_seen")))
+        path.write_text(json.dumps([r.to_json() for r in merged], indent=2) + "\n",
+                        encoding="utf-8")
         written.append(path)
     written.append(write_table(out_dir))
     return written
@@ -359,8 +372,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--data-dir", default="../shared/data", type=Path)
     parser.add_argument("--out", default=Path("bench/results"), type=Path)
     parser.add_argument("--no-tune", action="store_true", help="use default parameters")
+    parser.add_argument("--seen", default="dataset", choices=["dataset", "allowed", "excluded"],
+                        help="seen items allowed or excluded (default: the dataset's protocols)")
     parser.add_argument("--budget", default=600.0, type=float,
-                        help="tuning seconds per model and protocol (default 600)")
+                        help="tuning CPU seconds per model and protocol (default 600)")
     parser.add_argument("--restarts", default=0, type=int,
                         help="random restarts of the search while the budget lasts")
     parser.add_argument("--table-only", action="store_true",
@@ -385,6 +400,8 @@ def evaluate_cli(argv: list[str]) -> int:
     for name in datasets:
         try:
             records += evaluate(name, models, args.data_dir,
+                                exclude_seen=None if args.seen == "dataset"
+                                else [args.seen == "excluded"],
                                 tune_models=False if args.no_tune else None,
                                 budget_seconds=args.budget, restarts=args.restarts)
         except (FileNotFoundError, ImportError) as exc:

@@ -256,7 +256,7 @@ def search_space(model: str, behaviours: Iterable[str], target: str | None = Non
 # -- results ----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Trial:
-    """One evaluated point of the search."""
+    """One evaluated point of the search (``seconds``: CPU seconds of the fit and scoring)."""
 
     point: dict[str, Any]
     score: float
@@ -278,7 +278,8 @@ class TuneResult:
     each axis whose chosen value is the lowest ("low") or highest ("high") value tried around
     the chosen point while the axis could have gone further (a value at a natural bound such as
     weight 0 is not an edge), or "unchecked" when no other value was tried around it (the search
-    stopped first). ``converged`` is True when a full pass changed nothing.
+    stopped first). ``converged`` is True when a full pass changed nothing. ``seconds`` is wall
+    time, ``cpu_seconds`` the process CPU time the search used (what the budget counts).
     """
 
     model: str
@@ -290,6 +291,7 @@ class TuneResult:
     metric: str = METRIC
     trials: tuple[Trial, ...] = ()
     seconds: float = 0.0
+    cpu_seconds: float = 0.0
     converged: bool = False
     budget_exhausted: bool = False
     edges: dict[str, str] = field(default_factory=dict)
@@ -298,7 +300,8 @@ class TuneResult:
         data = {"model": self.model, "params": _jsonable(self.params),
                 "point": _jsonable(self.point), "metric": self.metric, "score": self.score,
                 "stderr": self.stderr, "n_users": self.n_users, "n_trials": len(self.trials),
-                "seconds": round(self.seconds, 1), "converged": self.converged,
+                "seconds": round(self.seconds, 1), "cpu_seconds": round(self.cpu_seconds, 1),
+                "converged": self.converged,
                 "budget_exhausted": self.budget_exhausted, "edges": dict(self.edges)}
         if with_trials:
             data["trials"] = [t.to_json() for t in self.trials]
@@ -356,10 +359,10 @@ class _Search:
         key = self.key(point)
         if key in self.scores:
             return self.scores[key].score
-        if time.perf_counter() > self.deadline:
+        if time.process_time() > self.deadline:
             self.out_of_time = True
             return None
-        started = time.perf_counter()
+        started = time.process_time()
         try:
             ranker = self._fit_or_reuse(constructor_params(point, self.fixed))
             result: Measurement | None = measure(ranker, self.split, self.exclude_seen)
@@ -371,7 +374,7 @@ class _Search:
         if isinstance(score, float) and math.isnan(score):
             score = -math.inf
         trial = Trial(dict(point), float(score), float(stderr),
-                      result.n_users if result is not None else 0, time.perf_counter() - started)
+                      result.n_users if result is not None else 0, time.process_time() - started)
         self.scores[key] = trial
         self.trials.append(trial)
         log.debug("tune %s %s -> %.4f", self.model, point, score)
@@ -479,6 +482,9 @@ def tune(model: str, split: Split, items: pd.DataFrame | None = None, exclude_se
          keep_fitted: int = 2) -> TuneResult:
     """Tune registered model ``model`` on the validation ``split`` within ``budget_seconds``.
 
+    The budget counts CPU seconds of this process (all its threads), not wall time, so models
+    tuned while the machine is busy with other work get the same compute as the others.
+
     ``fixed`` are constructor keywords that are not searched (e.g. ``item_vectors``); ``space``
     defaults to :func:`search_space` for the behaviours in ``split.train``; ``start`` overrides
     the axes' start values. After the first descent converges, ``restarts`` more descents start
@@ -489,12 +495,12 @@ def tune(model: str, split: Split, items: pd.DataFrame | None = None, exclude_se
     if not split.test:
         raise ValueError(f"tuning {model}: the validation split has no users to score "
                          f"({split.description}); use a longer log or another protocol")
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     fixed = dict(fixed or {})
     behaviours = split.train["behaviour"].astype(str).unique()
     axes = space if space is not None else search_space(model, behaviours, fixed.get("target"))
     search = _Search(model, split, items, exclude_seen, fixed, metric,
-                     started + budget_seconds, keep_fitted)
+                     cpu_started + budget_seconds, keep_fitted)
     point = {a.name: a.start for a in axes}
     point.update(dict(start or {}))
     best_point, best, converged = search.descend(axes, point, max_passes)
@@ -513,10 +519,11 @@ def tune(model: str, split: Split, items: pd.DataFrame | None = None, exclude_se
         model=model, params=constructor_params(best_point, fixed), point=best_point,
         score=chosen.score, stderr=chosen.stderr, n_users=chosen.n_users,
         metric=metric, trials=tuple(search.trials), seconds=time.perf_counter() - started,
+        cpu_seconds=time.process_time() - cpu_started,
         converged=converged, budget_exhausted=search.out_of_time,
         edges=search.edges(axes, best_point))
-    log.info("tuned %s in %.0f s, %d trials%s: %s (validation %s %.4f ± %.4f)%s", model,
-             result.seconds, len(result.trials), "" if converged else " (not converged)",
+    log.info("tuned %s in %.0f s (%.0f CPU s), %d trials%s: %s (validation %s %.4f ± %.4f)%s", model,
+             result.seconds, result.cpu_seconds, len(result.trials), "" if converged else " (not converged)",
              result.point, metric, result.score, result.stderr,
              f"; at edge: {result.edges}" if result.edges else "")
     return result

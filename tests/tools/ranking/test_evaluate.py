@@ -92,3 +92,14 @@ def test_cli_rebuilds_the_table_from_records(tmp_path, capsys) -> None:
     assert evaluate_cli(["--table-only", "--out", str(tmp_path)]) == 0
     assert "| x | allowed | whyrec | not tuned |" in (tmp_path / "ranking_table.md").read_text()
     assert evaluate_cli(["--models", "nope", "--out", str(tmp_path)]) == 2
+
+
+def test_rerunning_one_protocol_keeps_the_others(tmp_path) -> None:
+    first = [replace(record("whyrec", [0.5]), dataset="x"),
+             replace(record("ease", [0.4]), dataset="x", protocol={"exclude_seen": True})]
+    write_results(first, tmp_path)
+    again = [replace(record("whyrec", [0.7]), dataset="x")]
+    write_results(again, tmp_path)
+    kept = {(r.model, r.protocol["exclude_seen"]): r.metrics["ndcg@20"]
+            for r in load_records(tmp_path)}
+    assert kept == {("whyrec", False): 0.7, ("ease", True): 0.4}
