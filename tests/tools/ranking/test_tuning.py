@@ -14,18 +14,9 @@ import pytest
 from whyrec.tools.ranking import MODELS, Ranker, make_ranker
 from whyrec.tools.ranking.harness import measure
 from whyrec.tools.ranking.history import History
+from whyrec.tools.ranking.spaces import choice_axis, log_axis
 from whyrec.tools.ranking.split import Split, TimeCut
-from whyrec.tools.ranking.tuning import (
-    Axis,
-    choice_axis,
-    constructor_params,
-    linear_axis,
-    log_axis,
-    search_space,
-    tune,
-)
-
-from .tiny import tiny_events, tiny_items
+from whyrec.tools.ranking.tuning import constructor_params, tune
 
 CUT = pd.Timestamp("2024-02-01", tz="UTC")
 
@@ -111,40 +102,11 @@ def test_the_budget_stops_the_search(peaked) -> None:
     assert result.params["delay"] == 0.1
 
 
-def test_axis_steps() -> None:
-    axis = log_axis("l2", (10.0, 100.0), 10.0, 1.0, 500.0)
-    assert axis.beyond([10.0, 100.0], "high") == pytest.approx(500.0)     # clipped to the limit
-    assert axis.beyond([10.0, 100.0, 500.0], "high") is None
-    assert axis.beyond([10.0, 100.0], "low") == pytest.approx(1.0)
-    count = log_axis("k", (20, 50), 20, 2, 1000, integer=True)
-    assert count.beyond([20, 50], "low") == 8 and count.beyond([20, 50], "high") == 125
-    share = linear_axis("a", (0.0, 0.5, 1.0), 0.5, 0.0, 1.0, closed=(True, True))
-    assert share.beyond([0.0, 0.5, 1.0], "high") is None
-    zero = log_axis("w", (0.0, 0.1, 1.0), 1.0, 0.0, 100.0, closed=(True, False))
-    assert zero.beyond([0.0, 0.1, 1.0], "low") is None
-    assert zero.grid() == [0.0, 0.1, 1.0]
-    assert Axis("h", (1.0, 7.0), None, "log", special=(None,)).grid() == [1.0, 7.0, None]
-
-
 def test_weights_fold_into_one_mapping_over_the_fixed_ones() -> None:
     params = constructor_params({"l2": 5.0, "w:view": 0.0, "w:cart": 3.0},
                                 {"behaviour_weights": {"view": 1.0, "click": 0.5}, "target": "x"})
     assert params == {"l2": 5.0, "target": "x",
                       "behaviour_weights": {"view": 0.0, "click": 0.5, "cart": 3.0}}
-
-
-@pytest.mark.parametrize("model", sorted(set(MODELS) - {"peaked"}))
-def test_every_model_has_a_space_whose_points_build_working_rankers(model: str) -> None:
-    behaviours = tiny_events()["behaviour"].astype(str).unique()
-    space = search_space(model, behaviours)
-    assert space and len({a.name for a in space}) == len(space)
-    weights = {a.name for a in space if a.name.startswith("w:")}
-    assert weights == {f"w:{b}" for b in behaviours}
-    start = {a.name: a.start for a in space}
-    lows = {a.name: a.grid()[0] for a in space}
-    for point in (start, {**start, **lows}):
-        ranker = make_ranker(model, **constructor_params(point)).fit(tiny_events(), tiny_items())
-        assert len(ranker.recommend("t", k=3)[0]) == 3
 
 
 def cart_signal_split(seed: int = 0) -> tuple[Split, pd.DataFrame]:
