@@ -16,9 +16,14 @@ from __future__ import annotations
 import logging
 import sys
 
+from threadpoolctl import threadpool_limits
+
 from whyrec.tools.ranking.evaluate import evaluate_cli
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("whyrec.tools.ranking.base").setLevel(logging.WARNING)
-    sys.exit(evaluate_cli(sys.argv[1:]))
+    # One BLAS thread per process: two runs side by side on two shared cores, and the tuning
+    # budget counts CPU time (spinning BLAS threads would spend it).
+    with threadpool_limits(1):
+        sys.exit(evaluate_cli(sys.argv[1:]))

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from whyrec.tools.ranking.evaluate import DATASETS, load_dataset
 from whyrec.tools.ranking.harness import measure
@@ -159,4 +160,7 @@ if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("whyrec.tools.ranking.base").setLevel(logging.WARNING)
-    sys.exit(main(sys.argv[1:]))
+    # One BLAS thread per process: two runs side by side on two shared cores, and the tuning
+    # budget counts CPU time (spinning BLAS threads would spend it).
+    with threadpool_limits(1):
+        sys.exit(main(sys.argv[1:]))
