@@ -133,7 +133,7 @@ class _Search:
         self.scores: dict[str, Trial] = {}
         self.trials: list[Trial] = []
         self.fitted: OrderedDict[tuple, Ranker] = OrderedDict()
-        self.prepared: Ranker | None = None
+        self.prepared: tuple[Any, Any, str] | None = None
         self.state: set[str] = set()
         self.shortcut = True
         self.out_of_time = False
@@ -189,13 +189,12 @@ class _Search:
         """Fit ``template`` on the split; after the first fit, share its catalog and event log
         (built from the same events) and call only the model's ``_fit`` hook. The shortcut is
         dropped if it leaves out any state a full ``fit`` sets."""
-        prepared = self.prepared
-        if prepared is None or not self.shortcut:
-            self.prepared = template.fit(self.split.train, self.items)
-            self.state = {k for k in vars(self.prepared) if k.endswith("_")}
-            return self.prepared
-        template.catalog_, template.log_ = prepared.catalog_, prepared.log_
-        template.target_ = prepared.target_
+        if self.prepared is None or not self.shortcut:
+            ranker = template.fit(self.split.train, self.items)
+            self.prepared = (ranker.catalog_, ranker.log_, ranker.target_)
+            self.state = {k for k in vars(ranker) if k.endswith("_")}
+            return ranker
+        template.catalog_, template.log_, template.target_ = self.prepared
         template._fit()
         if {k for k in vars(template) if k.endswith("_")} != self.state:
             log.warning("tune %s: a fit sets state the shortcut misses; fitting fully", self.model)
@@ -310,10 +309,10 @@ def tune(model: str, split: Split, items: pd.DataFrame | None = None, exclude_se
         cpu_seconds=time.process_time() - cpu_started,
         converged=converged, budget_exhausted=search.out_of_time,
         edges=search.edges(axes, best_point))
-    log.info("tuned %s in %.0f s (%.0f CPU s), %d trials%s: %s (validation %s %.4f ± %.4f)%s", model,
-             result.seconds, result.cpu_seconds, len(result.trials), "" if converged else " (not converged)",
-             result.point, metric, result.score, result.stderr,
-             f"; at edge: {result.edges}" if result.edges else "")
+    log.info("tuned %s in %.0f s (%.0f CPU s), %d trials%s: %s (validation %s %.4f ± %.4f)%s",
+             model, result.seconds, result.cpu_seconds, len(result.trials),
+             "" if converged else " (not converged)", result.point, metric, result.score,
+             result.stderr, f"; at edge: {result.edges}" if result.edges else "")
     return result
 
 
