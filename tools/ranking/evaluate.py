@@ -15,7 +15,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -58,8 +58,8 @@ DATASETS: dict[str, DatasetSpec] = {
         note="rating >= 4 is positive (favourite); each user's last positive held out"),
     "rees46": DatasetSpec(
         "rees46", "rees46-multicategory-2019oct-head", FractionCut(0.8, target="purchase"),
-        (False,), tune=False,
-        note="view/cart -> purchase; cut after 80% of events; few test users: defaults, not tuned"),
+        (False,),
+        note="view/cart -> purchase; cut after 80% of events; few users (41 test, 25 validation)"),
     "demo": DatasetSpec(
         "demo", "", FractionCut(0.8, target="purchase"), (False, True),
         note="whyrec demo shop; cut after 80% of events"),
@@ -68,7 +68,12 @@ DATASETS: dict[str, DatasetSpec] = {
 
 @dataclass(frozen=True)
 class EvalRecord:
-    """One (dataset, model, protocol) result."""
+    """One (dataset, model, protocol) result: test metrics, and how the model was tuned.
+
+    ``validation`` is the tuning summary (:meth:`TuneResult.to_json`: validation score ± s.e.,
+    trials, seconds, converged, edges) or None for untuned defaults. ``comparison`` (on the
+    whyrec record) is its margin over the strongest other model on the same test users.
+    """
 
     dataset: str
     model: str
@@ -79,11 +84,61 @@ class EvalRecord:
     fit_seconds: float
     tune_seconds: float
     params: dict[str, Any] = field(default_factory=dict)
+    validation: dict[str, Any] | None = None
+    comparison: dict[str, Any] | None = None
+    per_user: dict[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
 
     def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
+        data = {k: v for k, v in asdict(self).items() if k != "per_user"}
         data["params"] = {k: v for k, v in self.params.items() if k != "item_vectors"}
         return json.loads(json.dumps(data, default=_json_default))
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> EvalRecord:
+        known = {f for f in cls.__dataclass_fields__ if f != "per_user"}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A model's margin over the strongest other model, paired over the same test users."""
+
+    model: str
+    baseline: str
+    metric: str
+    model_score: float
+    baseline_score: float
+    difference: float
+    difference_stderr: float
+    ratio: float
+    n_users: int
+
+    def to_json(self) -> dict[str, Any]:
+        return json.loads(json.dumps(asdict(self), default=_json_default))
+
+
+def compare(records: Sequence[EvalRecord], model: str = "whyrec", metric: str = "ndcg@20"
+            ) -> Comparison | None:
+    """``model`` against the best other record by test ``metric`` (all from one dataset and
+    protocol). The s.e. of the difference is paired over users (both rankers are scored on the
+    same users); picking the baseline by its test score favours the baseline."""
+    mine = [r for r in records if r.model == model]
+    others = [r for r in records if r.model != model]
+    if not mine or not others:
+        return None
+    ours = mine[0]
+    best = max(others, key=lambda r: r.metrics[metric])
+    a, b = ours.per_user.get(metric), best.per_user.get(metric)
+    if a is not None and b is not None and len(a) == len(b) and len(a) > 1:
+        diff = np.asarray(a) - np.asarray(b)
+        stderr = float(diff.std(ddof=1) / np.sqrt(len(diff)))
+    else:
+        stderr = float("nan")
+    base = best.metrics[metric]
+    return Comparison(model, best.model, metric, ours.metrics[metric], base,
+                      ours.metrics[metric] - base, stderr,
+                      ours.metrics[metric] / base if base > 0 else float("inf"),
+                      ours.n_test_users)
 
 
 def _json_default(value: Any) -> Any:
@@ -112,9 +167,12 @@ def evaluate(dataset: str, models: Sequence[str], data_dir: str | Path = "../sha
              exclude_seen: Sequence[bool] | None = None, tune_models: bool | None = None,
              events: pd.DataFrame | None = None, items: pd.DataFrame | None = None,
              protocol: Protocol | None = None,
-             model_params: dict[str, dict[str, Any]] | None = None) -> list[EvalRecord]:
+             model_params: dict[str, dict[str, Any]] | None = None,
+             budget_seconds: float = 600.0, restarts: int = 0) -> list[EvalRecord]:
     """Evaluate ``models`` on ``dataset``; one record per (model, exclude-seen setting).
 
+    Every model is tuned by the same search (:func:`~.tuning.tune`) on the same validation
+    split, with ``budget_seconds`` of CPU time each, then refitted on the training part and scored on test.
     ``events``/``items``/``protocol`` override the built-in dataset (used by tests);
     ``model_params`` fixes parameters per model (e.g. ``item_vectors`` for whyrec).
     """
@@ -138,79 +196,200 @@ def evaluate(dataset: str, models: Sequence[str], data_dir: str | Path = "../sha
              split.n_test_users, len(split.train), len(items) if items is not None else -1)
     records = []
     for setting in settings:
+        batch = []
         for name in models:
             fixed = dict((model_params or {}).get(name, {}))
-            tune_seconds = 0.0
-            params = fixed
+            params, summary, tune_seconds = fixed, None, 0.0
             if validation is not None:
-                result = tune(name, validation, items, setting, fixed)
-                params, tune_seconds = result.params, result.seconds
+                tuned = tune(name, validation, items, setting, fixed,
+                             budget_seconds=budget_seconds, restarts=restarts)
+                params, summary, tune_seconds = tuned.params, tuned.to_json(), tuned.cpu_seconds
             started = time.perf_counter()
             ranker = make_ranker(name, **params).fit(split.train, items)
             fit_seconds = time.perf_counter() - started
-            result_m = measure(ranker, split, setting)
-            records.append(EvalRecord(
+            result = measure(ranker, split, setting)
+            batch.append(EvalRecord(
                 dataset=dataset, model=name,
                 protocol={**protocol.to_json(), "exclude_seen": setting,
                           "full_ranking": True, "n_items": len(ranker.catalog_),
                           "tuned_on": "validation" if validation is not None else "none (defaults)",
                           "split": split.description},
-                metrics=result_m.metrics, stderr=result_m.stderr, n_test_users=result_m.n_users,
+                metrics=result.metrics, stderr=result.stderr, n_test_users=result.n_users,
                 fit_seconds=round(fit_seconds, 3), tune_seconds=round(tune_seconds, 1),
-                params=params))
-            log.info("%s %s exclude_seen=%s: NDCG@20 %.4f ± %.4f (%d users)", dataset, name,
-                     setting, result_m.metrics["ndcg@20"], result_m.stderr["ndcg@20"],
-                     result_m.n_users)
+                params=params, validation=summary, per_user=result.per_user))
+            log.info("%s %s exclude_seen=%s: NDCG@20 %.4f ± %.4f (%d users)%s", dataset, name,
+                     setting, result.metrics["ndcg@20"], result.stderr["ndcg@20"],
+                     result.n_users,
+                     f"; validation {summary['score']:.4f}" if summary else "")
+        comparison = compare(batch)
+        records += [replace(r, comparison=comparison.to_json())
+                    if comparison is not None and r.model == comparison.model else r
+                    for r in batch]
     return records
 
 
+def format_params(record: EvalRecord) -> str:
+    """The chosen parameters as ``name=value`` (searched axes only when tuned). A value at the
+    edge of what was searched is marked **[low edge]** / **[high edge]**; † marks a value not
+    re-checked around the final point because the budget ended the search."""
+    if record.validation:
+        point = record.validation.get("point", {})
+        edges = record.validation.get("edges", {})
+    else:
+        point, edges = {k: v for k, v in record.params.items() if k != "item_vectors"}, {}
+    parts = []
+    for key, value in point.items():
+        shown = f"{value:.4g}" if isinstance(value, float) else str(value)
+        edge = edges.get(key)
+        mark = "" if edge is None else "†" if edge == "unchecked" else f" **[{edge} edge]**"
+        parts.append(f"{key}={shown}{mark}")
+    return ", ".join(parts)
+
+
+def _seen(record: EvalRecord) -> str:
+    return "excluded" if record.protocol.get("exclude_seen") else "allowed"
+
+
 def markdown_table(records: Sequence[EvalRecord]) -> str:
-    """One row per record: NDCG@20 ± s.e. first, then the other metrics."""
-    lines = ["| dataset | seen items | model | NDCG@20 | NDCG@10 | Recall@20 | Recall@10 | MRR | "
-             "coverage@20 | users | fit s |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    """One row per record: validation and test NDCG@20 (± s.e.), other metrics, how it was tuned
+    and the chosen parameters."""
+    lines = ["| dataset | seen items | model | validation NDCG@20 | test NDCG@20 | NDCG@10 | "
+             "Recall@20 | MRR | coverage@20 | users | trials | tune CPU s | chosen parameters |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in records:
-        m, e = r.metrics, r.stderr
-        seen = "excluded" if r.protocol.get("exclude_seen") else "allowed"
+        m, e, v = r.metrics, r.stderr, r.validation
+        val = (f"{v['score']:.4f} ± {v['stderr']:.4f} ({v['n_users']})" if v else "not tuned")
+        trials = (f"{v['n_trials']}{'' if v['converged'] else ' (not converged)'}" if v else "-")
         lines.append(
-            f"| {r.dataset} | {seen} | {r.model} | {m['ndcg@20']:.4f} ± {e['ndcg@20']:.4f} | "
-            f"{m['ndcg@10']:.4f} ± {e['ndcg@10']:.4f} | {m['recall@20']:.4f} ± {e['recall@20']:.4f} | "
-            f"{m['recall@10']:.4f} | {m['mrr']:.4f} ± {e['mrr']:.4f} | {m['coverage@20']:.3f} | "
-            f"{r.n_test_users} | {r.fit_seconds:.1f} |")
+            f"| {r.dataset} | {_seen(r)} | {r.model} | {val} | "
+            f"{m['ndcg@20']:.4f} ± {e['ndcg@20']:.4f} | {m['ndcg@10']:.4f} ± {e['ndcg@10']:.4f} | "
+            f"{m['recall@20']:.4f} ± {e['recall@20']:.4f} | {m['mrr']:.4f} ± {e['mrr']:.4f} | "
+            f"{m['coverage@20']:.3f} | {r.n_test_users} | {trials} | {r.tune_seconds:.0f} | "
+            f"{format_params(r)} |")
     return "\n".join(lines)
 
 
+def margins_table(records: Sequence[EvalRecord]) -> str:
+    """whyrec against the strongest other model per dataset and protocol (paired s.e.)."""
+    lines = ["| dataset | seen items | whyrec NDCG@20 | strongest other | its NDCG@20 | "
+             "difference ± paired s.e. | ratio | users |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in records:
+        c = r.comparison
+        if not c:
+            continue
+        lines.append(
+            f"| {r.dataset} | {_seen(r)} | {c['model_score']:.4f} ± {r.stderr['ndcg@20']:.4f} | "
+            f"{c['baseline']} | {c['baseline_score']:.4f} | "
+            f"{c['difference']:+.4f} ± {c['difference_stderr']:.4f} | {c['ratio']:.3f}x | "
+            f"{c['n_users']} |")
+    return "\n".join(lines)
+
+
+def summary_table(records: Sequence[EvalRecord]) -> str:
+    """Test NDCG@20 ± s.e., one row per dataset and protocol, one column per model."""
+    models = list(dict.fromkeys(r.model for r in records))
+    lines = ["| dataset | seen | " + " | ".join(models) + " |",
+             "|---|---|" + "---|" * len(models)]
+    groups: dict[tuple[str, str], dict[str, EvalRecord]] = {}
+    for r in records:
+        groups.setdefault((r.dataset, _seen(r)), {})[r.model] = r
+    for (dataset, seen), by_model in groups.items():
+        best = max(x.metrics["ndcg@20"] for x in by_model.values())
+        cells = []
+        for model in models:
+            r = by_model.get(model)
+            if r is None:
+                cells.append("-")
+                continue
+            text = f"{r.metrics['ndcg@20']:.4f} ± {r.stderr['ndcg@20']:.4f}"
+            cells.append(f"**{text}**" if r.metrics["ndcg@20"] == best else text)
+        lines.append(f"| {dataset} | {seen} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _key(record: EvalRecord) -> tuple[str, bool]:
+    return record.model, bool(record.protocol.get("exclude_seen"))
+
+
 def write_results(records: Sequence[EvalRecord], out_dir: Path) -> list[Path]:
-    """``ranking_<dataset>.json`` per dataset (a list of records) and ``ranking_table.md``."""
+    """``ranking_<dataset>.json`` per dataset (a list of records) and ``ranking_table.md`` (every
+    ``ranking_<dataset>.json`` in ``out_dir``, so datasets evaluated separately end up in one
+    table). Records already in the file for other (model, seen-items) pairs are kept, so one
+    protocol or one model can be re-run alone."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for dataset in dict.fromkeys(r.dataset for r in records):
         path = out_dir / f"ranking_{dataset}.json"
-        path.write_text(json.dumps([r.to_json() for r in records if r.dataset == dataset],
-                                   indent=2) + "\n", encoding="utf-8")
+        new = [r for r in records if r.dataset == dataset]
+        old = []
+        if path.exists():
+            data = json.loads(path.read_text(encoding="utf-8"))
+            old = [EvalRecord.from_json(d) for d in data if isinstance(d, dict) and "model" in d]
+        replaced = {_key(r) for r in new}
+        merged = [r for r in old if _key(r) not in replaced] + new
+        merged.sort(key=lambda r: bool(r.protocol.get("exclude_seen")))
+        path.write_text(json.dumps([r.to_json() for r in merged], indent=2) + "\n",
+                        encoding="utf-8")
         written.append(path)
-    table = out_dir / "ranking_table.md"
-    table.write_text(markdown_table(records) + "\n", encoding="utf-8")
-    written.append(table)
+    written.append(write_table(out_dir))
     return written
+
+
+def load_records(out_dir: Path) -> list[EvalRecord]:
+    """Every record in ``out_dir/ranking_<dataset>.json``, datasets in :data:`DATASETS` order."""
+    order = {name: n for n, name in enumerate(DATASETS)}
+    paths = sorted(out_dir.glob("ranking_*.json"),
+                   key=lambda p: (order.get(p.stem[len("ranking_"):], len(order)), p.name))
+    records = []
+    for path in paths:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(data, list) and data and isinstance(data[0], dict) and "model" in data[0]:
+            records += [EvalRecord.from_json(item) for item in data]
+    return records
+
+
+def write_table(out_dir: Path) -> Path:
+    """``ranking_table.md``: the summary, the margins and the full table of every record."""
+    records = load_records(out_dir)
+    table = out_dir / "ranking_table.md"
+    table.write_text(
+        "## Test NDCG@20 (± s.e.; best per row in bold)\n\n" + summary_table(records)
+        + "\n\n## whyrec against the strongest other model\n\n" + margins_table(records)
+        + "\n\n## Every model: validation and test scores, chosen parameters\n\n"
+        + markdown_table(records) + "\n", encoding="utf-8")
+    return table
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="whyrec evaluate",
-        description="Evaluate rankers with a temporal split and full ranking over all items.")
+        description="Evaluate rankers with a temporal split and full ranking over all items; "
+                    "every model is tuned by the same search on a validation split.")
     parser.add_argument("--dataset", default="all", choices=[*DATASETS, "all"])
     parser.add_argument("--models", default=",".join(MODELS),
                         help=f"comma-separated, from {','.join(MODELS)}")
     parser.add_argument("--data-dir", default="../shared/data", type=Path)
     parser.add_argument("--out", default=Path("bench/results"), type=Path)
     parser.add_argument("--no-tune", action="store_true", help="use default parameters")
+    parser.add_argument("--seen", default="dataset", choices=["dataset", "allowed", "excluded"],
+                        help="seen items allowed or excluded (default: the dataset's protocols)")
+    parser.add_argument("--budget", default=600.0, type=float,
+                        help="tuning CPU seconds per model and protocol (default 600)")
+    parser.add_argument("--restarts", default=0, type=int,
+                        help="random restarts of the search while the budget lasts")
+    parser.add_argument("--table-only", action="store_true",
+                        help="only rebuild ranking_table.md from the JSON records in --out")
     return parser
 
 
 def evaluate_cli(argv: list[str]) -> int:
     """Entry point of ``whyrec evaluate``; returns the exit code."""
     args = build_parser().parse_args(argv)
+    if args.table_only:
+        path = write_table(args.out)
+        print(path.read_text(encoding="utf-8"))  # CLI output
+        return 0
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     unknown = [m for m in models if m not in MODELS]
     if unknown:
@@ -221,7 +400,10 @@ def evaluate_cli(argv: list[str]) -> int:
     for name in datasets:
         try:
             records += evaluate(name, models, args.data_dir,
-                                tune_models=False if args.no_tune else None)
+                                exclude_seen=None if args.seen == "dataset"
+                                else [args.seen == "excluded"],
+                                tune_models=False if args.no_tune else None,
+                                budget_seconds=args.budget, restarts=args.restarts)
         except (FileNotFoundError, ImportError) as exc:
             log.warning("skipping %s: %s", name, exc)
     if not records:
@@ -229,5 +411,6 @@ def evaluate_cli(argv: list[str]) -> int:
         return 1
     paths = write_results(records, args.out)
     print(markdown_table(records))
+    print("\n" + margins_table(records))
     print("\nwrote " + ", ".join(str(p) for p in paths))
     return 0

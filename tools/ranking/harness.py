@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -13,11 +13,17 @@ from .split import Split
 
 @dataclass(frozen=True)
 class Measurement:
-    """Mean metrics over test users, their standard errors, and how many users counted."""
+    """Mean metrics over test users, their standard errors, and how many users counted.
+
+    ``users`` and ``per_user`` (metric -> one value per user, in ``users`` order) allow paired
+    comparisons of two models on the same users.
+    """
 
     metrics: dict[str, float]
     stderr: dict[str, float]
     n_users: int
+    users: tuple[str, ...] = ()
+    per_user: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
 
 def measure(ranker: Ranker, split: Split, exclude_seen: bool, ks: tuple[int, ...] = (10, 20),
@@ -28,23 +34,34 @@ def measure(ranker: Ranker, split: Split, exclude_seen: bool, ks: tuple[int, ...
     held-out set (a user left with nothing to find is dropped) — identically for every model.
     """
     catalog = ranker.catalog_
-    users, truths, excluded = [], [], []
-    for user, items in split.test.items():
-        if not ranker.knows_user(user):
+    ranker._check_fitted()
+    names = list(split.test)
+    rows = ranker.log_.users.get_indexer(names) if names else np.zeros(0, dtype=np.int64)
+    lengths = np.array([len(split.test[u]) for u in names], dtype=np.int64)
+    flat = (catalog.positions(np.concatenate([np.asarray(split.test[u], dtype=object)
+                                              for u in names]).tolist())
+            if lengths.sum() else np.zeros(0, dtype=np.int64))
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    users, user_rows, truths, excluded = [], [], [], []
+    for n, user in enumerate(names):
+        if rows[n] < 0:
             continue
-        truth = catalog.positions(items)
-        truth = truth[truth >= 0]
-        seen = ranker.seen_items(user) if exclude_seen else np.zeros(0, dtype=np.int64)
+        truth = flat[offsets[n]:offsets[n + 1]]
+        truth = np.unique(truth[truth >= 0])
+        seen = (np.unique(ranker.log_.history(int(rows[n])).items) if exclude_seen
+                else np.zeros(0, dtype=np.int64))
         if exclude_seen:
             truth = np.setdiff1d(truth, seen)
         if len(truth) == 0:
             continue
         users.append(user)
+        user_rows.append(int(rows[n]))
         truths.append(truth)
         excluded.append(seen)
     accumulator = MetricAccumulator(ks=ks)
     for start in range(0, len(users), chunk):
-        block = ranker.score_batch(users[start:start + chunk])
+        # The scoring hook directly: the users' rows are already resolved above.
+        block = ranker._score_rows(np.asarray(user_rows[start:start + chunk], dtype=np.int64))
         accumulator.add(block, truths[start:start + chunk], excluded[start:start + chunk])
     metrics, stderr, n = accumulator.summary(len(catalog))
-    return Measurement(metrics, stderr, n)
+    return Measurement(metrics, stderr, n, tuple(users), accumulator.per_user())

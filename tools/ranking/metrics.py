@@ -30,9 +30,17 @@ class MetricAccumulator:
             self.values.setdefault(name, []).append(vals)
         self.recommended.update(np.unique(per_user["_top"]).tolist())
 
+    def _names(self) -> list[str]:
+        return [f"{m}@{k}" for k in self.ks for m in ("recall", "ndcg")] + ["mrr"]
+
+    def per_user(self) -> dict[str, np.ndarray]:
+        """Every metric's per-user values, in the order users were added."""
+        return {name: np.concatenate(chunks) for name, chunks in self.values.items()}
+
     def summary(self, n_items: int) -> tuple[dict[str, float], dict[str, float], int]:
         """(means, standard errors over users, number of users); coverage has no s.e."""
-        means, errors = {}, {}
+        means = {name: float("nan") for name in self._names()}
+        errors = dict(means)
         n = 0
         for name, chunks in self.values.items():
             vals = np.concatenate(chunks)

@@ -9,6 +9,7 @@ from .base import Ranker
 from .ease import EASE
 from .itemknn import ItemKNN
 from .popular import MostPopular
+from .sequential import SequentialRules
 from .whyrec import RepeatRanker, WhyrecRanker
 
 MODELS: dict[str, type[Ranker]] = {
@@ -18,6 +19,7 @@ MODELS: dict[str, type[Ranker]] = {
     "itemknn": ItemKNN,
     "als": ALS,
     "ease": EASE,
+    "sequential": SequentialRules,
 }
 
 

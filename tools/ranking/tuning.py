@@ -1,126 +1,320 @@
-"""Honest tuning: a small coordinate-wise grid per model, scored on a validation split only.
+"""Honest tuning: one search procedure for every model, scored on a validation split only.
 
-The search starts from the model's defaults and, parameter by parameter, keeps the value with the
-best validation NDCG@20. Parameters named ``w:<behaviour>`` set one behaviour weight. Scoring-only
-parameters of an additive ranker change without a refit (:meth:`Ranker.with_params`).
+A *search space* is an ordered tuple of :class:`~.spaces.Axis` — one per parameter, with the
+values to try, where the search starts, and how far it may go (:mod:`.spaces` holds each
+model's). :func:`tune` runs coordinate descent from
+the start point: axis by axis, it tries every value and keeps the best validation NDCG@20; when
+the best value is the lowest or highest tried, it extends the axis one step further (×ratio on a
+log axis) until the score stops improving or the axis reaches its limit. Passes repeat until one
+changes nothing (converged) or the budget of CPU seconds runs out; with ``restarts`` it then starts again
+from random points of the space and keeps the overall best.
+
+Every model gets the same search, the same budget and the same validation split. The result says
+which chosen values sit at the edge of what was searched (:attr:`TuneResult.edges`), so a reader
+can tell a tuned value from a clipped one.
+
+>>> result = tune("ease", validation, items, exclude_seen=False, budget_seconds=300)  # doctest: +SKIP
+>>> result.params, result.score, result.edges                                        # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 import logging
+import math
+import random
 import time
+from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
 from .base import Ranker
-from .harness import measure
-from .registry import make_ranker
+from .harness import Measurement, measure
+from .registry import MODELS, make_ranker
+from .spaces import Axis, choice_axis, is_number, linear_axis, log_axis, search_space
 from .split import Split
 
 log = logging.getLogger(__name__)
 
-WEIGHT_VALUES = [-0.2, 0.0, 0.05, 0.2, 0.5, 1.0, 2.0]
-HALF_LIVES = [0.5, 3.0, 14.0, 60.0, 365.0]
+METRIC = "ndcg@20"
 
-#: The search space per model (ordered: earlier parameters are tuned first).
-GRIDS: dict[str, dict[str, list[Any]]] = {
-    "popular": {"window_days": [None, 7.0, 30.0], "behaviour": ["target", "any"]},
-    "itemknn": {"neighbours": [50, 200], "shrink": [0.0, 10.0, 50.0], "alpha": [0.5, 0.7]},
-    "als": {"factors": [32, 64, 128], "regularization": [0.01, 0.1, 1.0],
-            "alpha": [1.0, 10.0, 40.0]},
-    "ease": {"l2": [20.0, 100.0, 500.0, 2000.0]},
-    "repeat": {"half_life_days": HALF_LIVES, "recency_floor": [0.0, 0.05, 0.3],
-               "w:view": WEIGHT_VALUES, "w:click": WEIGHT_VALUES, "w:favourite": WEIGHT_VALUES,
-               "w:cart": WEIGHT_VALUES, "w:purchase": WEIGHT_VALUES},
-    "whyrec": {"similarity": ["cosine", "ease"], "neighbours": [30, 100, 300],
-               "alpha": [0.5, 0.7], "l2": [50.0, 200.0, 500.0],
-               "half_life_days": HALF_LIVES, "recency_floor": [0.0, 0.05, 0.3],
-               "similarity_weight": [0.1, 0.3, 1.0, 3.0, 10.0, 30.0], "repeat_weight": [0.0, 0.3, 1.0, 3.0],
-               "repeat_conversion": [0.0, 0.5, 1.0],
-               "popularity_weight": [0.0, 0.01, 0.05, 0.2, 0.5],
-               "conversion_weight": [0.0, 0.05, 0.2],
-               "w:view": WEIGHT_VALUES, "w:click": WEIGHT_VALUES, "w:favourite": WEIGHT_VALUES,
-               "w:cart": WEIGHT_VALUES, "w:purchase": WEIGHT_VALUES},
-}
-PASSES: dict[str, int] = {"whyrec": 2, "repeat": 2}
+
+# -- results ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Trial:
+    """One evaluated point of the search (``seconds``: CPU seconds of the fit and scoring)."""
+
+    point: dict[str, Any]
+    score: float
+    stderr: float
+    n_users: int
+    seconds: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {"point": _jsonable(self.point), "score": self.score, "stderr": self.stderr,
+                "n_users": self.n_users, "seconds": round(self.seconds, 3)}
 
 
 @dataclass(frozen=True)
 class TuneResult:
-    """The chosen parameters, their validation NDCG@20, and every trial."""
+    """The chosen constructor parameters, their validation score, and how the search went.
 
+    ``point`` is the chosen value of every axis; ``params`` the constructor keywords it maps to
+    (``w:<behaviour>`` folded into ``behaviour_weights``, plus the fixed ones). ``edges`` names
+    each axis whose chosen value is the lowest ("low") or highest ("high") value tried around
+    the chosen point while the axis could have gone further (a value at a natural bound such as
+    weight 0 is not an edge), or "unchecked" when no other value was tried around it (the search
+    stopped first). ``converged`` is True when a full pass changed nothing. ``seconds`` is wall
+    time, ``cpu_seconds`` the process CPU time the search used (what the budget counts).
+    """
+
+    model: str
     params: dict[str, Any]
+    point: dict[str, Any]
     score: float
-    trials: list[tuple[dict[str, Any], float]] = field(default_factory=list)
+    stderr: float
+    n_users: int
+    metric: str = METRIC
+    trials: tuple[Trial, ...] = ()
     seconds: float = 0.0
+    cpu_seconds: float = 0.0
+    converged: bool = False
+    budget_exhausted: bool = False
+    edges: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self, with_trials: bool = False) -> dict[str, Any]:
+        data = {"model": self.model, "params": _jsonable(self.params),
+                "point": _jsonable(self.point), "metric": self.metric, "score": self.score,
+                "stderr": self.stderr, "n_users": self.n_users, "n_trials": len(self.trials),
+                "seconds": round(self.seconds, 1), "cpu_seconds": round(self.cpu_seconds, 1),
+                "converged": self.converged,
+                "budget_exhausted": self.budget_exhausted, "edges": dict(self.edges)}
+        if with_trials:
+            data["trials"] = [t.to_json() for t in self.trials]
+        return data
 
 
-def _constructor_params(params: dict[str, Any]) -> dict[str, Any]:
-    """Fold ``w:<behaviour>`` entries into a ``behaviour_weights`` mapping."""
-    out = {k: v for k, v in params.items() if not k.startswith("w:")}
-    weights = {k[2:]: v for k, v in params.items() if k.startswith("w:")}
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items() if k != "item_vectors"}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if hasattr(value, "item") and callable(value.item):
+        return value.item()
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return repr(value)
+
+
+def constructor_params(point: Mapping[str, Any], fixed: Mapping[str, Any] | None = None
+                       ) -> dict[str, Any]:
+    """Constructor keywords for a search point: ``w:<behaviour>`` entries are folded into a
+    ``behaviour_weights`` mapping (over the fixed one, if any)."""
+    fixed = dict(fixed or {})
+    out = {**fixed, **{k: v for k, v in point.items() if not k.startswith("w:")}}
+    weights = {k[2:]: float(v) for k, v in point.items() if k.startswith("w:")}
     if weights:
-        out["behaviour_weights"] = {**(out.get("behaviour_weights") or {}), **weights}
+        out["behaviour_weights"] = {**dict(fixed.get("behaviour_weights") or {}), **weights}
     return out
 
 
-def relevant_grid(name: str, behaviours: set[str]) -> dict[str, list[Any]]:
-    """The model's grid without weights of behaviours absent from the data."""
-    return {k: v for k, v in GRIDS.get(name, {}).items()
-            if not k.startswith("w:") or k[2:] in behaviours}
+# -- the search -------------------------------------------------------------------------------
+class _Search:
+    """State of one tuning run: the cache of scored points and of fitted rankers."""
+
+    def __init__(self, model: str, split: Split, items: pd.DataFrame | None, exclude_seen: bool,
+                 fixed: dict[str, Any], metric: str, deadline: float, keep_fitted: int) -> None:
+        self.model, self.split, self.items = model, split, items
+        self.exclude_seen, self.fixed, self.metric = exclude_seen, fixed, metric
+        self.deadline = deadline
+        self.keep_fitted = keep_fitted
+        self.scores: dict[str, Trial] = {}
+        self.trials: list[Trial] = []
+        self.fitted: OrderedDict[tuple, Ranker] = OrderedDict()
+        self.prepared: tuple[Any, Any, str] | None = None
+        self.state: set[str] = set()
+        self.shortcut = True
+        self.out_of_time = False
+
+    @staticmethod
+    def key(point: Mapping[str, Any]) -> str:
+        return repr(sorted(point.items(), key=lambda kv: kv[0]))
+
+    def evaluate(self, point: dict[str, Any]) -> float | None:
+        """The point's validation score (cached); None when the budget is spent."""
+        key = self.key(point)
+        if key in self.scores:
+            return self.scores[key].score
+        if time.process_time() > self.deadline:
+            self.out_of_time = True
+            return None
+        started = time.process_time()
+        try:
+            ranker = self._fit_or_reuse(constructor_params(point, self.fixed))
+            result: Measurement | None = measure(ranker, self.split, self.exclude_seen)
+        except (ValueError, ArithmeticError) as exc:   # e.g. a Cholesky failure at tiny l2
+            log.warning("tune %s %s failed: %s", self.model, point, exc)
+            result = None
+        score = result.metrics[self.metric] if result is not None else -math.inf
+        stderr = result.stderr[self.metric] if result is not None else math.nan
+        if isinstance(score, float) and math.isnan(score):
+            score = -math.inf
+        trial = Trial(dict(point), float(score), float(stderr),
+                      result.n_users if result is not None else 0, time.process_time() - started)
+        self.scores[key] = trial
+        self.trials.append(trial)
+        log.debug("tune %s %s -> %.4f", self.model, point, score)
+        return trial.score
+
+    def _fit_or_reuse(self, params: dict[str, Any]) -> Ranker:
+        """Refit only when a parameter outside the model's ``scoring_params`` changed."""
+        template = make_ranker(self.model, **params)
+        scoring = set(getattr(template, "scoring_params", ()))
+        structural = tuple(sorted((k, repr(v) if k != "item_vectors" else id(v))
+                                  for k, v in template.get_params().items() if k not in scoring))
+        if structural in self.fitted:
+            self.fitted.move_to_end(structural)
+            base = self.fitted[structural]
+            return base.with_params(**{k: v for k, v in template.get_params().items()
+                                       if k in scoring})
+        ranker = self._fit(template)
+        self.fitted[structural] = ranker
+        while len(self.fitted) > self.keep_fitted:
+            self.fitted.popitem(last=False)
+        return ranker
+
+    def _fit(self, template: Ranker) -> Ranker:
+        """Fit ``template`` on the split; after the first fit, share its catalog and event log
+        (built from the same events) and call only the model's ``_fit`` hook. The shortcut is
+        dropped if it leaves out any state a full ``fit`` sets."""
+        if self.prepared is None or not self.shortcut:
+            ranker = template.fit(self.split.train, self.items)
+            self.prepared = (ranker.catalog_, ranker.log_, ranker.target_)
+            self.state = {k for k in vars(ranker) if k.endswith("_")}
+            return ranker
+        template.catalog_, template.log_, template.target_ = self.prepared
+        template._fit()
+        if {k for k in vars(template) if k.endswith("_")} != self.state:
+            log.warning("tune %s: a fit sets state the shortcut misses; fitting fully", self.model)
+            self.shortcut = False
+            return self._fit(type(template)(**template.get_params()))
+        return template
+
+    def descend(self, axes: tuple[Axis, ...], start: dict[str, Any], max_passes: int
+                ) -> tuple[dict[str, Any], float, bool]:
+        """Coordinate descent with edge extension from ``start``; (point, score, converged)."""
+        current = dict(start)
+        best = self.evaluate(current)
+        if best is None:
+            return current, -math.inf, False
+        grids = {a.name: a.grid() for a in axes}
+        for _ in range(max_passes):
+            improved = False
+            for axis in axes:
+                for value in grids[axis.name]:
+                    score = self.evaluate({**current, axis.name: value})
+                    if score is None:
+                        return current, best, False
+                    if score > best + 1e-12:
+                        best, current, improved = score, {**current, axis.name: value}, True
+                while axis.numeric and is_number(current[axis.name]):
+                    tried = [v for v in grids[axis.name] if is_number(v)]
+                    chosen = float(current[axis.name])
+                    side = ("low" if chosen <= min(tried) else
+                            "high" if chosen >= max(tried) else None)
+                    step = axis.beyond(tried, side) if side else None
+                    if step is None:
+                        break
+                    grids[axis.name] = sorted([*tried, step]) + [
+                        v for v in grids[axis.name] if not is_number(v)]
+                    score = self.evaluate({**current, axis.name: step})
+                    if score is None:
+                        return current, best, False
+                    if score > best + 1e-12:
+                        best, current, improved = score, {**current, axis.name: step}, True
+                    else:
+                        break
+            if not improved:
+                return current, best, True
+        return current, best, False
+
+    def edges(self, axes: tuple[Axis, ...], point: dict[str, Any]) -> dict[str, str]:
+        """Axes whose chosen value is the lowest/highest tried around ``point`` (not at a
+        natural bound)."""
+        out = {}
+        for axis in axes:
+            chosen = point.get(axis.name)
+            if not axis.numeric or not is_number(chosen):
+                continue
+            others = {k: v for k, v in point.items() if k != axis.name}
+            tried = [float(t.point[axis.name]) for t in self.trials
+                     if is_number(t.point.get(axis.name))
+                     and {k: v for k, v in t.point.items() if k != axis.name} == others]
+            if len(set(tried)) < 2:
+                out[axis.name] = "unchecked"
+                continue
+            for side, extreme, bound in (("low", min(tried), axis.closed[0]),
+                                         ("high", max(tried), axis.closed[1])):
+                if float(chosen) == extreme and not (bound and axis.at_limit(float(chosen), side)):
+                    out[axis.name] = side
+        return out
 
 
-def tune(name: str, split: Split, items: pd.DataFrame | None, exclude_seen: bool,
-         fixed: dict[str, Any] | None = None) -> TuneResult:
-    """Coordinate-wise grid search for model ``name`` on the validation ``split``."""
-    started = time.perf_counter()
-    behaviours = set(split.train["behaviour"].astype(str).unique())
-    grid = relevant_grid(name, behaviours)
+def tune(model: str, split: Split, items: pd.DataFrame | None = None, exclude_seen: bool = False,
+         fixed: Mapping[str, Any] | None = None, space: tuple[Axis, ...] | None = None,
+         start: Mapping[str, Any] | None = None, budget_seconds: float = 600.0,
+         max_passes: int = 10, restarts: int = 0, seed: int = 0, metric: str = METRIC,
+         keep_fitted: int = 2) -> TuneResult:
+    """Tune registered model ``model`` on the validation ``split`` within ``budget_seconds``.
+
+    The budget counts CPU seconds of this process (all its threads), not wall time, so models
+    tuned while the machine is busy with other work get the same compute as the others.
+
+    ``fixed`` are constructor keywords that are not searched (e.g. ``item_vectors``); ``space``
+    defaults to :func:`search_space` for the behaviours in ``split.train``; ``start`` overrides
+    the axes' start values. After the first descent converges, ``restarts`` more descents start
+    from random points of the space while the budget lasts. Returns the best point found.
+    """
+    if model not in MODELS:
+        raise ValueError(f"unknown model {model!r}; choose from {sorted(MODELS)}")
+    if not split.test:
+        raise ValueError(f"tuning {model}: the validation split has no users to score "
+                         f"({split.description}); use a longer log or another protocol")
+    started, cpu_started = time.perf_counter(), time.process_time()
     fixed = dict(fixed or {})
-    current: dict[str, Any] = {}
-    fitted: dict[tuple, Ranker] = {}
-    trials: list[tuple[dict[str, Any], float]] = []
-    cache: dict[str, float] = {}
-
-    def evaluate(params: dict[str, Any]) -> float:
-        key = repr(sorted(params.items(), key=lambda kv: kv[0]))
-        if key in cache:
-            return cache[key]
-        ranker = _fit_or_reuse(name, {**fixed, **_constructor_params(params)}, split, items, fitted)
-        score = measure(ranker, split, exclude_seen).metrics["ndcg@20"]
-        cache[key] = score
-        trials.append((dict(params), score))
-        log.debug("tune %s %s -> %.4f", name, params, score)
-        return score
-
-    best = evaluate(current)
-    for _ in range(PASSES.get(name, 1)):
-        improved = False
-        for param, values in grid.items():
-            for value in values:
-                candidate = {**current, param: value}
-                score = evaluate(candidate)
-                if score > best + 1e-9:
-                    best, current, improved = score, candidate, True
-        if not improved:
+    behaviours = split.train["behaviour"].astype(str).unique()
+    axes = space if space is not None else search_space(model, behaviours, fixed.get("target"))
+    search = _Search(model, split, items, exclude_seen, fixed, metric,
+                     cpu_started + budget_seconds, keep_fitted)
+    point = {a.name: a.start for a in axes}
+    point.update(dict(start or {}))
+    best_point, best, converged = search.descend(axes, point, max_passes)
+    rng = random.Random(seed)
+    for _ in range(restarts):
+        if search.out_of_time:
             break
-    log.info("tuned %s in %.0f s over %d trials: %s (validation NDCG@20 %.4f)", name,
-             time.perf_counter() - started, len(trials), current, best)
-    return TuneResult({**fixed, **_constructor_params(current)}, best, trials,
-                      time.perf_counter() - started)
+        restart = {a.name: rng.choice(a.grid()) for a in axes}
+        found, score, done = search.descend(axes, restart, max_passes)
+        if score > best + 1e-12:
+            best_point, best, converged = found, score, done
+    if not search.trials:
+        raise RuntimeError(f"tuning {model}: the budget of {budget_seconds} s allowed no trial")
+    chosen = search.scores[search.key(best_point)]
+    result = TuneResult(
+        model=model, params=constructor_params(best_point, fixed), point=best_point,
+        score=chosen.score, stderr=chosen.stderr, n_users=chosen.n_users,
+        metric=metric, trials=tuple(search.trials), seconds=time.perf_counter() - started,
+        cpu_seconds=time.process_time() - cpu_started,
+        converged=converged, budget_exhausted=search.out_of_time,
+        edges=search.edges(axes, best_point))
+    log.info("tuned %s in %.0f s (%.0f CPU s), %d trials%s: %s (validation %s %.4f ± %.4f)%s",
+             model, result.seconds, result.cpu_seconds, len(result.trials),
+             "" if converged else " (not converged)", result.point, metric, result.score,
+             result.stderr, f"; at edge: {result.edges}" if result.edges else "")
+    return result
 
 
-def _fit_or_reuse(name: str, params: dict[str, Any], split: Split, items: pd.DataFrame | None,
-                  fitted: dict[tuple, Ranker]) -> Ranker:
-    """Refit only when a parameter outside the model's ``scoring_params`` changed."""
-    template = make_ranker(name, **params)
-    scoring = set(getattr(template, "scoring_params", ()))
-    structural = tuple(sorted((k, repr(v) if k != "item_vectors" else id(v))
-                              for k, v in template.get_params().items() if k not in scoring))
-    if structural not in fitted:
-        fitted[structural] = template.fit(split.train, items)
-        return fitted[structural]
-    base = fitted[structural]
-    return base.with_params(**{k: v for k, v in template.get_params().items() if k in scoring})
+__all__ = ["Axis", "TuneResult", "Trial", "choice_axis", "constructor_params", "linear_axis",
+           "log_axis", "search_space", "tune"]

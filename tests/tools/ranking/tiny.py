@@ -54,6 +54,6 @@ def tiny_items() -> pd.DataFrame:
 
 
 def history_frame(items: list[str], behaviours: list[str], days: list[float]) -> pd.DataFrame:
-    """A hypothetical history (no user id needed)."""
-    return pd.DataFrame({"item_id": items, "behaviour": behaviours,
-                         "timestamp": [DAY0 + pd.Timedelta(days=d) for d in days]})
+    """A hypothetical history (no user id needed); nanosecond timestamps, as ingest stores them."""
+    stamps = pd.Series([DAY0 + pd.Timedelta(days=d) for d in days], dtype="datetime64[ns, UTC]")
+    return pd.DataFrame({"item_id": items, "behaviour": behaviours, "timestamp": stamps})

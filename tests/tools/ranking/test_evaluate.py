@@ -1,0 +1,105 @@
+"""The evaluation: every model tuned on validation, records carry how, whyrec's margin is paired."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from whyrec.tools.ranking.evaluate import (
+    EvalRecord,
+    compare,
+    evaluate,
+    evaluate_cli,
+    load_records,
+    write_results,
+)
+from whyrec.tools.ranking.split import Protocol, Split
+
+from .test_tuning import cart_signal_split
+
+
+class GivenSplits(Protocol):
+    """Validation and test splits drawn separately from the same synthetic shop."""
+
+    target = "purchase"
+
+    def __init__(self) -> None:
+        self.test_split, _ = cart_signal_split(seed=1)
+        self.validation_split, _ = cart_signal_split(seed=0)
+
+    def split(self, events: pd.DataFrame) -> Split:
+        return self.test_split
+
+    def validation(self, events: pd.DataFrame) -> Split:
+        return self.validation_split
+
+    def to_json(self) -> dict:
+        return {"split": "given"}
+
+
+def record(model: str, values: list[float]) -> EvalRecord:
+    names = ["ndcg@20", "ndcg@10", "recall@20", "recall@10", "mrr", "coverage@20"]
+    return EvalRecord(dataset="d", model=model, protocol={"exclude_seen": False},
+                      metrics={n: float(np.mean(values)) for n in names},
+                      stderr=dict.fromkeys(names, 0.0),
+                      n_test_users=len(values), fit_seconds=0.0, tune_seconds=0.0,
+                      per_user={"ndcg@20": np.array(values)})
+
+
+def test_compare_picks_the_strongest_other_model_and_pairs_users() -> None:
+    ours = record("whyrec", [0.5, 0.6, 0.7, 0.8])
+    weak = record("popular", [0.0, 0.0, 0.1, 0.0])
+    strong = record("ease", [0.4, 0.5, 0.6, 0.8])
+    result = compare([ours, weak, strong])
+    assert result is not None and result.baseline == "ease"
+    assert result.difference == pytest.approx(0.075)
+    diffs = np.array([0.1, 0.1, 0.1, 0.0])
+    assert result.difference_stderr == pytest.approx(diffs.std(ddof=1) / 2)
+    assert result.ratio == pytest.approx(0.65 / 0.575)
+    assert compare([weak, strong]) is None
+
+
+def test_evaluate_tunes_every_model_and_reports_it(tmp_path) -> None:
+    protocol = GivenSplits()
+    _, items = cart_signal_split()
+    records = evaluate("planted", ["popular", "whyrec"], events=protocol.test_split.train,
+                       items=items, protocol=protocol, exclude_seen=[False], budget_seconds=3)
+    popular, whyrec = records
+    for r in records:
+        assert r.validation is not None and r.validation["n_trials"] >= 1
+        assert {"score", "stderr", "n_users", "point", "edges", "converged"} <= set(r.validation)
+        assert r.protocol["tuned_on"] == "validation"
+    assert popular.validation["point"]["w:cart"] == popular.params["behaviour_weights"]["cart"]
+    assert popular.comparison is None
+    assert whyrec.comparison["baseline"] == "popular"
+    assert np.isfinite(whyrec.comparison["difference_stderr"])
+    write_results(records, tmp_path)
+    data = json.loads((tmp_path / "ranking_planted.json").read_text())
+    assert "per_user" not in data[0] and data[1]["comparison"]["baseline"] == "popular"
+    assert [r.model for r in load_records(tmp_path)] == ["popular", "whyrec"]
+    table = (tmp_path / "ranking_table.md").read_text()
+    assert "w:cart=" in table and "validation NDCG@20" in table and "strongest other" in table
+
+
+def test_cli_rebuilds_the_table_from_records(tmp_path, capsys) -> None:
+    (tmp_path / "ranking_x.json").write_text(json.dumps([replace(record("whyrec", [0.5]),
+                                                                 dataset="x").to_json()]))
+    (tmp_path / "ranking_latency.json").write_text(json.dumps({"not": "records"}))
+    assert evaluate_cli(["--table-only", "--out", str(tmp_path)]) == 0
+    assert "| x | allowed | whyrec | not tuned |" in (tmp_path / "ranking_table.md").read_text()
+    assert evaluate_cli(["--models", "nope", "--out", str(tmp_path)]) == 2
+
+
+def test_rerunning_one_protocol_keeps_the_others(tmp_path) -> None:
+    first = [replace(record("whyrec", [0.5]), dataset="x"),
+             replace(record("ease", [0.4]), dataset="x", protocol={"exclude_seen": True})]
+    write_results(first, tmp_path)
+    again = [replace(record("whyrec", [0.7]), dataset="x")]
+    write_results(again, tmp_path)
+    kept = {(r.model, r.protocol["exclude_seen"]): r.metrics["ndcg@20"]
+            for r in load_records(tmp_path)}
+    assert kept == {("whyrec", False): 0.7, ("ease", True): 0.4}
