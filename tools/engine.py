@@ -58,7 +58,7 @@ class Engine(Protocol):
     def map(self, fn: Callable[[T], R], items: Sequence[T],
             on_done: Callable[[int, R], object] | None = None) -> list[R]:
         """``[fn(item) for item in items]``, possibly in parallel; the first error is raised.
-        ``on_done(position, result)`` is called in this process as each call finishes."""
+        ``on_done(position, result)`` is called in this process for each call, in input order."""
         ...
 
     def close(self) -> None:
@@ -110,7 +110,7 @@ class DaskEngine:
     name = "dask"
 
     def __init__(self, address: str | None = None, n_workers: int = 2, threads_per_worker: int = 1,
-                 memory_limit: str | None = None) -> None:
+                 memory_limit: str | None = None, connect_timeout: str = "30s") -> None:
         try:
             from distributed import Client, LocalCluster
         except ImportError as exc:  # pragma: no cover - a pinned dependency
@@ -118,7 +118,7 @@ class DaskEngine:
         self._cluster: Any = None
         try:
             if address:
-                self._client = Client(address, timeout="30s", set_as_default=False)
+                self._client = Client(address, timeout=connect_timeout, set_as_default=False)
             else:
                 self._cluster = LocalCluster(n_workers=n_workers, threads_per_worker=threads_per_worker,
                                              processes=True, dashboard_address=None,
@@ -145,15 +145,15 @@ class DaskEngine:
             on_done: Callable[[int, R], object] | None = None) -> list[R]:
         if not items:
             return []
-        from distributed import as_completed
-
         futures = self._client.map(fn, list(items), pure=False)
-        position = {future.key: n for n, future in enumerate(futures)}
         try:
-            if on_done is not None:
-                for future in as_completed(futures):
-                    on_done(position[future.key], future.result())
-            return list(self._client.gather(futures))
+            if on_done is None:
+                return list(self._client.gather(futures))
+            results = []
+            for position, future in enumerate(futures):  # in input order, as they finish
+                results.append(future.result())
+                on_done(position, results[-1])
+            return results
         except BaseException:
             self._client.cancel(futures)
             raise
