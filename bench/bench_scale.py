@@ -4,7 +4,7 @@ peak memory; and the same ingest on a local two-worker Dask cluster against in-p
 Usage (from the repository root; runs for a long time, so in the background)::
 
     nohup .venv/bin/python bench/bench_scale.py --sizes 10000000 100000000 > /tmp/scale.log 2>&1 &
-    .venv/bin/python bench/bench_scale.py --quick      # 1M events, cluster at 500k: a few minutes
+    .venv/bin/python bench/bench_scale.py --quick      # 1M events, cluster at 1M: a few minutes
 
 Every stage runs in a fresh child process (imports not timed). Peak memory is the largest
 resident set of the child and all its descendants (Dask workers included), sampled every 0.2 s
@@ -18,7 +18,7 @@ with psutil, and the child's own ``ru_maxrss``. Stages:
   read, its users' events counted by behaviour): how a per-user job reads the log;
 * ``fit``, ``causal``, ``batch_recommend`` — not run, with the reason (see ``skip_reasons``).
 
-Then ``--cluster-events`` events are ingested in-process and on a local two-worker cluster
+Then ``--cluster-events`` events (4M: three pieces, four partitions) are ingested in-process and on a local two-worker cluster
 (alternating, ``--cluster-reps`` times each) and the committed files compared byte for byte.
 Writes bench/results/scale.json (``{"runs": [{"events", "total_seconds", "peak_memory_gb",
 "stages": {...}}], "cluster": {...}}``) and scale.md.
@@ -31,6 +31,7 @@ import hashlib
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import threading
@@ -209,8 +210,8 @@ def cluster(events: int, work: Path, args: argparse.Namespace) -> dict:
                 hashes[engine] = event_file_hashes(workspace)
             shutil.rmtree(workspace, ignore_errors=True)
     source.unlink(missing_ok=True)
-    med = {e: sorted(s["seconds"] for s in v if s["status"] == "ok") for e, v in samples.items()}
-    median = {e: v[len(v) // 2] if v else None for e, v in med.items()}
+    ok = {e: [s["seconds"] for s in v if s["status"] == "ok"] for e, v in samples.items()}
+    median = {e: statistics.median(v) if v else None for e, v in ok.items()}
     ratio = median["dask"] / median["local"] if median["dask"] and median["local"] else None
     return {"events": events, "generate": generated, "samples": samples, "median_seconds": median,
             "dask_over_local": ratio, "identical_files": bool(hashes) and hashes.get("local") == hashes.get("dask"),
@@ -260,7 +261,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000_000, 100_000_000])
     parser.add_argument("--quick", action="store_true", help="1M events, cluster comparison at 500k")
-    parser.add_argument("--cluster-events", type=int, default=2_000_000)
+    parser.add_argument("--cluster-events", type=int, default=4_000_000)
     parser.add_argument("--cluster-reps", type=int, default=2)
     parser.add_argument("--skip-cluster", action="store_true")
     parser.add_argument("--work", type=Path, default=Path("/tmp/whyrec-scale"))
@@ -270,7 +271,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
     args = parser.parse_args()
     if args.quick:
-        args.sizes, args.cluster_events = [1_000_000], 500_000
+        args.sizes, args.cluster_events = [1_000_000], 1_000_000
     args.work.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     cluster_result = None if args.skip_cluster else cluster(args.cluster_events, args.work, args)

@@ -30,7 +30,7 @@ from .reader import RawTable, _column_position, _select_columns, _unique_names, 
 log = logging.getLogger(__name__)
 
 #: Bytes of a CSV file per piece (a piece is one task; its rows are read in batches).
-PIECE_BYTES = 256 << 20
+PIECE_BYTES = 64 << 20
 #: Rows per batch: what one validation call holds in memory.
 BATCH_ROWS = 1_000_000
 _BLOCK = 8 << 20

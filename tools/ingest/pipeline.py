@@ -125,7 +125,7 @@ class IngestResult:
 
 #: Events per user partition of a new part: an ingest larger than this writes ``2**k``
 #: partition files (k the smallest that keeps them this small), each deduplicated on its own.
-PARTITION_ROWS = 2_000_000
+PARTITION_ROWS = 1_000_000
 
 
 def ingest(workspace: Workspace, source: str | Path, mapping: SourceMapping,

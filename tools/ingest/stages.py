@@ -146,7 +146,8 @@ def validate_piece(task: ValidateTask) -> PieceResult:
         result.issues = pd.concat(issues, ignore_index=True) if issues else _no_issues()
     if items is not None and len(items):
         path = Path(task.stage) / f"items-{piece.file_index:04d}-{piece.index:05d}.parquet"
-        pq.write_table(pa.Table.from_pandas(items.reset_index(drop=True), preserve_index=False), path)
+        pq.write_table(pa.Table.from_pandas(items.reset_index(drop=True), preserve_index=False), path,
+                       compression="none")
         result.items_path = str(path)
     return result
 
@@ -166,7 +167,7 @@ def _stage(events: pd.DataFrame, lines: np.ndarray | None, line_ends: np.ndarray
     bounds = np.flatnonzero(np.diff(partition)) + 1
     starts = np.concatenate([[0], bounds])
     stops = np.concatenate([bounds, [len(frame)]])
-    with pq.ParquetWriter(target, table.schema) as writer:
+    with pq.ParquetWriter(target, table.schema, compression="none") as writer:  # read once, soon
         for group, (start, stop) in enumerate(zip(starts, stops)):
             if stop > start:
                 writer.write_table(table.slice(int(start), int(stop - start)), row_group_size=int(stop - start))
@@ -240,17 +241,23 @@ def dedupe_partition(task: PartitionTask) -> PartitionResult:
     if task.existing is None:
         return result
     file_keys = {int(k["_file"].iloc[0]): k["event_key"].to_numpy() for k in keyed if len(k)}
-    new_events = new_events.drop_duplicates("event_key").reset_index(drop=True)
-    present = np.isin(new_events["event_key"].to_numpy(), task.existing.keys())
+    if len(file_keys) > 1:
+        new_events = new_events.drop_duplicates("event_key").reset_index(drop=True)
+    existing = task.existing.keys()
+    if len(existing):  # a hash table, not a sort: the keys are random 64-bit numbers
+        present = new_events["event_key"].isin(pd.Index(existing)).to_numpy()
+    else:
+        present = np.zeros(len(new_events), dtype=bool)
     to_add = new_events[~present].drop(columns="_file")
     result.rows_present = int(present.sum())
     result.rows_added = len(to_add)
     result.users = int(new_events["user_id"].nunique())
-    added = to_add["event_key"].to_numpy()
+    added = pd.Index(to_add["event_key"].to_numpy())
     for f, keys in file_keys.items():
-        result.added_per_file[f] = int(np.isin(keys, added).sum())
+        result.added_per_file[f] = (len(to_add) if len(file_keys) == 1 and not present.any()
+                                    else int(pd.Index(keys).isin(added).sum()))
     result.behaviours = {str(k): int(v) for k, v in to_add["behaviour"].value_counts().items()}
-    to_add = to_add.sort_values(["user_id", "timestamp", "event_key"], kind="stable").reset_index(drop=True)
+    to_add = to_add.sort_values(["timestamp", "event_key"], kind="stable").reset_index(drop=True)
     if task.out is None:
         result.to_add = to_add
     elif len(to_add):

@@ -15,8 +15,8 @@ from whyrec.tools.ingest.pipeline import IngestRejected, IngestResult, ingest
 from whyrec.tools.workspace import Workspace, user_partition
 
 COLUMNS = {"user_id": "user", "item_id": "item", "behaviour": "event", "timestamp": "ts", "title": "title"}
-#: Many pieces (a few KB of CSV each), batches of 50 rows, partitions of about 100 events.
-SMALL = dict(piece_bytes=2_000, batch_rows=50, partition_rows=100)
+#: Many pieces (5 KB of CSV each), batches of 60 rows, partitions of about 100 events.
+SMALL = dict(piece_bytes=5_000, batch_rows=60, partition_rows=100)
 
 
 def _write_log(path: Path, rows: int = 1200, repeat_every: int = 0) -> Path:
