@@ -63,7 +63,7 @@ out = {}
 what = spec["what"]
 if what == "generate":
     from whyrec.tools.demo.stream import StreamConfig, write_log
-    started = time.perf_counter()
+    started, _cpu_at_start = time.perf_counter(), sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
     summary = write_log(spec["path"], StreamConfig(events=spec["events"], seed=spec["seed"]))
     out.update(events=summary.events, users=summary.users, items=summary.items, bytes=summary.bytes,
                behaviours=summary.behaviours)
@@ -76,25 +76,27 @@ elif what == "ingest":
                             timestamp_unit="s", duplicates="keep", name="bench-scale")
     with open_engine(spec["engine"], workers=spec.get("workers"), memory_limit=spec.get("memory_limit")) as engine:
         workspace = Workspace.create(spec["workspace"])
-        started = time.perf_counter()
-        result = ingest(workspace, spec["path"], mapping, engine=engine)
+        started, _cpu_at_start = time.perf_counter(), sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
+        result = ingest(workspace, spec["path"], mapping, engine=engine, progress=True)
         out.update(rows_read=result.rows_read, rows_added=result.rows_added, rows_rejected=result.rows_rejected,
                    users=result.users, items=result.items, partitions=result.partitions,
                    events_per_s=result.rows_read / max(time.perf_counter() - started, 1e-9))
 elif what == "stats":
     from whyrec.tools.workspace import Workspace
     workspace = Workspace.open(spec["workspace"])
-    started = time.perf_counter()
+    started, _cpu_at_start = time.perf_counter(), sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
     stats = workspace.stats()
     out.update(events=stats.events, users=stats.users, items=stats.items_with_events, behaviours=stats.behaviours)
 elif what == "partition_scan":
     from whyrec.tools.engine import open_engine
     from whyrec.tools.service.jobs import count_behaviours_by_partition
     with open_engine(spec["engine"], workers=spec.get("workers")) as engine:
-        started = time.perf_counter()
+        started, _cpu_at_start = time.perf_counter(), sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
         counts = count_behaviours_by_partition(spec["workspace"], engine)
         out.update(partitions=counts["partitions"], events=counts["events"], users=counts["users"])
 out["seconds"] = time.perf_counter() - started
+usage = resource.getrusage(resource.RUSAGE_SELF)
+out["cpu_seconds"] = usage.ru_utime + usage.ru_stime - _cpu_at_start
 out["child_max_rss_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024
 print("RESULT " + json.dumps(out))
 """
@@ -135,7 +137,8 @@ def run_stage(spec: dict, timeout_s: float) -> dict:
         process.kill()
         stdout, stderr = process.communicate()
         stop.set()
-        return {"status": "stopped", "reason": f"timed out after {timeout_s:.0f} s",
+        last = stderr.replace("\r", "\n").strip().splitlines()[-1:] if stderr else []
+        return {"status": "stopped", "reason": f"timed out after {timeout_s:.0f} s; progress then: {last}",
                 "wall_seconds": time.perf_counter() - started, "peak_memory_gb": peak[0] / 1e9}
     stop.set()
     sampler.join()
@@ -223,23 +226,25 @@ def render(runs: list[dict], cluster_result: dict | None) -> str:
     for run in runs:
         for name, stage in run["stages"].items():
             if stage["status"] == "skipped":
-                rows.append([f"{run['events']:,}", name, "skipped", "-", "-", "-", "see below"])
+                rows.append([f"{run['events']:,}", name, "skipped", "-", "-", "-", "-", "see below"])
                 continue
             detail = {k: stage[k] for k in ("rows_added", "partitions", "users", "items", "bytes", "events")
                       if k in stage}
             rate = f"{stage['events_per_s']:,.0f}" if "events_per_s" in stage else "-"
             rows.append([f"{run['events']:,}", name, stage["status"], stage.get("seconds", stage["wall_seconds"]),
-                         stage["peak_memory_gb"], rate,
+                         stage.get("cpu_seconds", "-"), stage["peak_memory_gb"], rate,
                          ", ".join(f"{k} {v:,}" if isinstance(v, int) else f"{k} {v}" for k, v in detail.items())
                          or stage.get("reason", "")[:200]])
-    table = md_table(["events", "stage", "status", "seconds", "peak memory GB (process tree)", "events/s",
-                      "detail"], rows)
+    table = md_table(["events", "stage", "status", "seconds", "CPU seconds (the child)", "peak memory GB (process tree)",
+                      "events/s", "detail"], rows)
     totals = md_table(["events", "total seconds (stages run)", "peak memory GB", "CSV GB", "workspace GB"],
                       [[f"{r['events']:,}", r["total_seconds"], r["peak_memory_gb"], r["disk"]["source_gb"] or 0.0,
                         r["disk"]["workspace_gb"] or 0.0] for r in runs])
     lines = ["Each stage is a fresh child process; seconds exclude imports (wall time in the JSON); peak "
              "memory is the largest resident set of the child and its descendants (Dask workers included), "
-             "sampled every 0.2 s. The machine is shared (see loadavg above): times are what this run saw.", "",
+             "sampled every 0.2 s. The machine is shared with other jobs (load average in the machine line and in the "
+             "JSON): wall seconds are what this run saw; CPU seconds (user + system of the stage's own process) "
+             "depend far less on the load.", "",
              totals, "", table, "", "## Stages not run", ""]
     lines += [f"- **{name}**: {reason}" for name, reason in SKIP_REASONS.items()]
     if cluster_result:
@@ -264,6 +269,8 @@ def main() -> None:
     parser.add_argument("--cluster-events", type=int, default=4_000_000)
     parser.add_argument("--cluster-reps", type=int, default=2)
     parser.add_argument("--skip-cluster", action="store_true")
+    parser.add_argument("--append", action="store_true",
+                        help="add these runs to the runs (and cluster result) already in scale.json")
     parser.add_argument("--work", type=Path, default=Path("/tmp/whyrec-scale"))
     parser.add_argument("--keep", action="store_true", help="keep the logs and workspaces")
     parser.add_argument("--seed", type=int, default=7)
@@ -274,8 +281,13 @@ def main() -> None:
         args.sizes, args.cluster_events = [1_000_000], 1_000_000
     args.work.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    cluster_result = None if args.skip_cluster else cluster(args.cluster_events, args.work, args)
-    runs = []
+    previous: dict = {}
+    if args.append and (args.out / "scale.json").exists():
+        previous = json.loads((args.out / "scale.json").read_text(encoding="utf-8"))
+    runs = list(previous.get("runs", []))
+    cluster_result = previous.get("cluster")
+    if not args.skip_cluster:
+        cluster_result = cluster(args.cluster_events, args.work, args)
     for events in args.sizes:
         runs.append(one_size(events, args.work, args))
         data = {"runs": runs, "cluster": cluster_result, "skip_reasons": SKIP_REASONS,

@@ -144,7 +144,7 @@ def write_log(path: str | Path, config: StreamConfig | None = None,
     shop = _Shop(config, rng)
     start = int(pd.Timestamp(config.start, tz="UTC").timestamp())
     weekday = np.array([1.0, 1.0, 1.0, 1.05, 1.1, 0.85, 0.8])
-    day_weight = weekday[(np.arange(config.days) + pd.Timestamp(config.start).dayofweek) % 7]
+    day_weight = weekday[(np.arange(config.days) + pd.Timestamp(config.start).day_of_week) % 7]
     per_day = np.floor(config.events * np.cumsum(day_weight) / day_weight.sum()).astype(np.int64)
     per_day = np.diff(np.concatenate([[0], per_day]))
     per_day[-1] += config.events - per_day.sum()
