@@ -154,7 +154,8 @@ def ingest(workspace: Workspace, source: str | Path, mapping: SourceMapping,
     engine = engine or LocalEngine()
     total = sum(f.stat().st_size for f in files)
     with tqdm(total=total, desc="ingest", unit="B", unit_scale=True, unit_divisor=1024,
-              disable=not progress, leave=True) as bar, workspace.staging() as stage:
+              disable=not progress, leave=True) as bar, workspace.staging() as staging:
+        stage = staging.resolve()
         bar.set_postfix_str(f"scanning {len(files)} file(s)")
         plans = engine.map(_plan, [(i, f, mapping, piece_bytes) for i, f in enumerate(files)])
         guesses = [_timestamp_guess(plan, mapping, batch_rows) for plan in plans]

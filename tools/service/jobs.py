@@ -164,7 +164,7 @@ def ingest_log_at_scale(settings: Settings, source: Path, preset: str | None = N
             raise MappingError("--pseudonymise needs a key in WHYREC_PSEUDONYM_KEY (keep it secret and "
                                "use the same key for every ingest into this workspace)")
         key = settings.pseudonym_key.encode() if pseudonymise and settings.pseudonym_key else None
-        workspace = Workspace.create(settings.workspace)
+        workspace = Workspace.create(Path(settings.workspace).resolve())  # workers elsewhere need full paths
         with open_job_engine(engine, address, workers) as runner:
             return ingest(workspace, Path(source).resolve(), spec, preset=chosen, skip_invalid=skip_invalid,
                           report_rows=report_rows, progress=progress, pseudonym_key=key, engine=runner)
