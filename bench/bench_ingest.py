@@ -30,6 +30,15 @@ the two codes alternate repetition by repetition::
     .venv/bin/python bench/bench_ingest.py --compare --baseline /tmp/oldpkg   # ingest_compare.md
     .venv/bin/python bench/bench_ingest.py --unclosed-quote --baseline /tmp/oldpkg   # ingest_unclosed_quote.md
 
+``--readers`` (issue 18): which library streams a large CSV into pandas text columns fastest and
+in the least memory — pyarrow's streaming CSV reader (what ingest uses), pandas ``read_csv`` in
+chunks, DuckDB and Polars (optional: measured only where importable, e.g. ``PYTHONPATH`` to a
+folder where they are installed; they are not dependencies). Each reader runs in its own process
+on the same synthetic log (``--reader-events``), every column as text in batches of 1M rows, as
+ingest needs them; time and max RSS::
+
+    .venv/bin/python bench/bench_ingest.py --readers             # ingest_readers.md
+
 ``--compare``: ingest time of this code and the baseline's on the same files (Tmall 2014 and the
 demo log), and each one's ratio to ``read_csv`` in the same child. ``--unclosed-quote``: the issue's
 case, a ~60 MB, 820,000-row CSV with a quote opened on line 12 and never closed: time to answer
@@ -382,6 +391,80 @@ def unclosed_quote(args: argparse.Namespace, tmp_root: Path) -> tuple[str, dict]
                   "baseline": str(args.baseline)}
 
 
+READER = r"""
+import json, resource, sys, time
+spec = json.loads(sys.argv[1])
+path, batch = spec["source"], 1_000_000
+started = time.perf_counter()
+rows = 0
+if spec["reader"] == "pyarrow":
+    import pyarrow as pa, pyarrow.csv as pcsv
+    names = open(path, encoding="utf-8").readline().rstrip("\n").split(",")
+    reader = pcsv.open_csv(path, read_options=pcsv.ReadOptions(use_threads=False, block_size=16 << 20),
+                           convert_options=pcsv.ConvertOptions(column_types={n: pa.string() for n in names},
+                                                               strings_can_be_null=False))
+    for b in reader:
+        rows += len(b.to_pandas())
+elif spec["reader"] == "pandas":
+    import pandas as pd
+    for f in pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[], chunksize=batch):
+        rows += len(f)
+elif spec["reader"] == "duckdb":
+    import duckdb
+    con = duckdb.connect()
+    con.execute("SET threads TO 1")
+    con.execute("SET enable_progress_bar = false")
+    relation = con.sql(f"SELECT * FROM read_csv('{path}', all_varchar=true, header=true)")
+    for b in relation.to_arrow_reader(batch):
+        rows += len(b.to_pandas())
+elif spec["reader"] == "polars":
+    import os
+    os.environ.setdefault("POLARS_MAX_THREADS", "1")
+    import polars as pl
+    for frame in pl.scan_csv(path, infer_schema=False).collect_batches(chunk_size=batch):
+        rows += len(frame.to_pandas())
+out = {"rows": rows, "seconds": time.perf_counter() - started,
+       "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+print("RESULT " + json.dumps(out))
+"""
+
+
+def readers(args: argparse.Namespace, tmp_root: Path) -> tuple[str, dict]:
+    """Each reader in its own process, alternating, on the same log (see the module docstring)."""
+    from whyrec.tools.demo.stream import StreamConfig, write_log
+
+    source = tmp_root / "readers.csv"
+    write_log(source, StreamConfig(events=args.reader_events, seed=args.seed))
+    samples: dict[str, list[dict]] = {}
+    for rep in range(args.reps):
+        for reader in ("pyarrow", "pandas", "duckdb", "polars"):
+            done = subprocess.run([sys.executable, "-c", READER, json.dumps({"reader": reader, "source": str(source)})],
+                                  capture_output=True, text=True, timeout=3600)
+            lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+            if done.returncode != 0 or not lines:
+                samples.setdefault(reader, []).append({"error": done.stderr.strip().splitlines()[-1][:200]})
+                continue
+            samples.setdefault(reader, []).append(json.loads(lines[-1][len("RESULT "):]))
+            print(f"  {reader} rep {rep + 1}: {samples[reader][-1]}", flush=True)
+    rows = []
+    base = float(np.median([x["seconds"] for x in samples["pyarrow"] if "seconds" in x]))
+    for reader, got in samples.items():
+        ok = [x for x in got if "seconds" in x]
+        if not ok:
+            rows.append([reader, "-", "-", "-", "-", got[0]["error"]])
+            continue
+        sec = float(np.median([x["seconds"] for x in ok]))
+        rows.append([reader, ok[0]["rows"], sec, f"{sec / base:.2f}", float(np.median([x["max_rss_mb"] for x in ok])),
+                     ""])
+    table = md_table(["reader", "rows", "seconds (median)", "/ pyarrow", "max RSS MB (median)", "note"], rows)
+    size = source.stat().st_size / 1e6
+    body = "\n".join([
+        f"A {size:.0f} MB CSV ({args.reader_events:,} events from `tools/demo/stream.py`), every column read as "
+        f"text into pandas frames of up to 1M rows, one thread each, {args.reps} repetitions alternating; each "
+        "run a fresh process (imports not timed).", "", table, ""])
+    return body, {"events": args.reader_events, "file_mb": round(size, 1), "samples": samples}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--compare", action="store_true",
@@ -390,6 +473,9 @@ def main() -> None:
                         help="the 60 MB file with a quote never closed, this code and --baseline's")
     parser.add_argument("--baseline", type=Path, default=None,
                         help="a folder holding the baseline's whyrec package (for --compare, --unclosed-quote)")
+    parser.add_argument("--readers", action="store_true",
+                        help="pyarrow, pandas, DuckDB and Polars streaming the same CSV as text (issue 18)")
+    parser.add_argument("--reader-events", type=int, default=5_000_000)
     parser.add_argument("--quick", action="store_true", help="small sizes, under 2 minutes")
     parser.add_argument("--reps", type=int, default=None, help="repetitions per dataset (3 full, 2 quick)")
     parser.add_argument("--demo-events", type=int, default=None,
@@ -408,6 +494,17 @@ def main() -> None:
     if args.out is None:
         args.out = (Path(tempfile.gettempdir()) / "whyrec-bench-results" if args.quick
                     else Path(__file__).resolve().parent / "results")
+
+    if args.readers:
+        started = time.perf_counter()
+        with tempfile.TemporaryDirectory(prefix="whyrec-bench-readers-") as tmp:
+            body, data = readers(args, Path(tmp))
+        body += f"\nTotal benchmark wall time: {time.perf_counter() - started:.0f} s.\n"
+        md_path, json_path = write_results("ingest_readers", "Streaming a CSV as text: pyarrow, pandas, DuckDB, "
+                                           "Polars", body, data, args.out)
+        print(body)
+        print(f"wrote {md_path} and {json_path}")
+        return
 
     if args.compare or args.unclosed_quote:
         if args.baseline is None:

@@ -3,7 +3,11 @@
 Layout::
 
     workspace.json          manifest: schema version, data version, event parts, catalog file
-    events/part-*.parquet   the event log, append-only Parquet parts
+    events/part-*.parquet   the event log, append-only Parquet parts: a part is one file, or
+    events/part-*/u<k>-<b>.parquet  (large ingests) a folder of files partitioned by user: file b
+                            holds the events of the users whose id hashes to b in k bits
+                            (:func:`user_partition`), so every user's events are in one file
+    staging/<token>/        what an ingest in progress writes (held by a lock; swept once free)
     catalog/catalog-*.parquet
     chroma/                 the embedded Chroma store (unless a Chroma server is used); after a
                             rebuild or a forget it lives in chroma-<token>/, named by chroma.current
@@ -16,6 +20,11 @@ become visible only when the manifest is atomically replaced. A crash or Ctrl-C 
 leaves the workspace exactly as it was; leftovers (temporary files, parts no manifest names,
 store directories no longer in use) are swept when the workspace is next opened with no writer
 at work, and on every write.
+
+Reading: :meth:`Workspace.events` loads the whole log into one frame (small workspaces, the
+server); :meth:`Workspace.event_partitions` splits it into user partitions that jobs read one at
+a time (in-process or on a cluster's workers, see :mod:`whyrec.tools.engine`), and
+:meth:`Workspace.iter_events` streams it in batches, so nothing needs the whole log in memory.
 """
 
 from __future__ import annotations
@@ -32,6 +41,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -43,8 +53,88 @@ log = logging.getLogger(__name__)
 MANIFEST = "workspace.json"
 #: Names the directory of the embedded Chroma store when it is not ``chroma/``.
 CHROMA_POINTER = "chroma.current"
-#: Event parts before a commit compacts the log into one part.
+#: Event parts before a commit compacts the single-file parts into one part.
 MAX_PARTS = 48
+#: Where ingests in progress write (one folder each, held by a lock file inside it).
+STAGING = "staging"
+_STAGING_LOCK = ".lock"
+
+
+def user_partition(user_ids: pd.Series | np.ndarray, bits: int) -> np.ndarray:
+    """The partition (0 .. 2**bits - 1) of each user id: the top ``bits`` of a stable 64-bit hash.
+
+    The same id always lands in the same partition, in every process and version, and a
+    partition at ``bits`` is the union of two at ``bits + 1`` (``p`` is ``2p`` and ``2p + 1``).
+
+    >>> int(user_partition(pd.Series(["u1"]), 0)[0])
+    0
+    """
+    values = np.asarray(pd.Series(user_ids).astype(str).to_numpy(dtype=object), dtype=object)
+    if bits <= 0 or not len(values):
+        return np.zeros(len(values), dtype=np.int64)
+    hashes = pd.util.hash_array(values, categorize=True)
+    return (hashes >> np.uint64(64 - bits)).astype(np.int64)
+
+
+def partition_file_name(bits: int, index: int) -> str:
+    """Name of the file holding partition ``index`` (of ``2**bits``) inside a part folder."""
+    return f"u{bits}-{index:06d}.parquet"
+
+
+def _file_bits(path: Path) -> tuple[int, int] | None:
+    """(bits, index) of a partition file name, None for another name."""
+    stem = path.name.removesuffix(".parquet")
+    head, _, index = stem.partition("-")
+    if path.suffix != ".parquet" or not head.startswith("u") or not head[1:].isdigit() or not index.isdigit():
+        return None
+    return int(head[1:]), int(index)
+
+
+@dataclass(frozen=True)
+class EventPartition:
+    """The events of one slice of users: every event of each of those users, nothing else.
+
+    Small and picklable (paths, not data), so a job can send it to a worker that reads it there.
+    ``files`` holds (path, bits, index) of each file that may hold these users' events; a file
+    partitioned more coarsely than ``bits`` is filtered as it is read.
+    """
+
+    bits: int
+    index: int
+    files: tuple[tuple[str, int, int], ...]
+
+    @property
+    def rows_upper_bound(self) -> int:
+        """Rows in the files read (exact when no file needs filtering)."""
+        return sum(pq.ParquetFile(path).metadata.num_rows for path, _, _ in self.files)
+
+    def read(self, columns: list[str] | None = None, sort: bool = True) -> pd.DataFrame:
+        """The partition's events (canonical columns, or just ``columns``), by time when ``sort``."""
+        frames = []
+        for path, bits, _ in self.files:
+            wanted = None if columns is None else sorted(set(columns) | ({"user_id"} if bits < self.bits else set()))
+            frame = pd.read_parquet(path, columns=wanted)
+            if bits < self.bits:
+                frame = frame[user_partition(frame["user_id"], self.bits) == self.index]
+            frames.append(frame)
+        if columns is None:
+            events = conform_events(pd.concat(frames, ignore_index=True)) if frames else empty_events()
+            if sort:
+                events = events.sort_values(["timestamp", "event_key"], kind="stable").reset_index(drop=True)
+            return events
+        template = empty_events()
+        if not frames:
+            return template[columns]
+        events = pd.concat([f[columns] for f in frames], ignore_index=True)
+        if sort and "timestamp" in columns:
+            order = ["timestamp", "event_key"] if "event_key" in columns else ["timestamp"]
+            events = events.sort_values(order, kind="stable").reset_index(drop=True)
+        return events
+
+    def keys(self) -> np.ndarray:
+        """The partition's event keys (uint64), unsorted."""
+        frame = self.read(["event_key"], sort=False)
+        return frame["event_key"].to_numpy(dtype=np.uint64)
 
 
 class WorkspaceError(RuntimeError):
@@ -232,7 +322,11 @@ class Workspace:
 
     # -- reading ---------------------------------------------------------------------------
     def events(self) -> pd.DataFrame:
-        """The whole event log, sorted by time (cached per data version)."""
+        """The whole event log in one frame, sorted by time (cached per data version).
+
+        For small workspaces (the server, tests, the demo shop). Jobs over a large log read it
+        by :meth:`event_partitions` or :meth:`iter_events` instead.
+        """
         version = self.manifest.data_version
         if self._events_cache and self._events_cache[0] == version:
             return self._events_cache[1]
@@ -240,20 +334,84 @@ class Workspace:
         self._events_cache = (version, events)
         return events
 
+    def _part_files(self, name: str) -> list[tuple[Path, int, int]]:
+        """(path, bits, index) of each file of an event part: a single file is partition 0 of 1."""
+        path = self.path / "events" / name
+        if not path.is_dir():
+            return [(path, 0, 0)]
+        files = []
+        for file in sorted(path.iterdir()):
+            found = _file_bits(file)
+            if found is not None:
+                files.append((file, *found))
+        return files
+
+    def event_files(self) -> list[tuple[Path, int, int]]:
+        """Every file of the event log as (path, bits, index), in commit order."""
+        return [f for name in self.manifest.event_parts for f in self._part_files(name)]
+
     def _read_parts(self, names: list[str]) -> pd.DataFrame:
-        if not names:
+        files = [f for name in names for f in self._part_files(name)]
+        if not files:
             return empty_events()
-        frames = [pd.read_parquet(self.path / "events" / name) for name in names]
+        frames = [pd.read_parquet(path) for path, _, _ in files]
         events = conform_events(pd.concat(frames, ignore_index=True))
         return events.sort_values(["timestamp", "event_key"], kind="stable").reset_index(drop=True)
 
+    def event_count(self) -> int:
+        """Events in the log, from the files' metadata (reads no rows)."""
+        return sum(pq.ParquetFile(path).metadata.num_rows for path, _, _ in self.event_files())
+
+    @property
+    def partition_bits(self) -> int:
+        """The finest partitioning of any part (0: the log is unpartitioned)."""
+        return max((bits for _, bits, _ in self.event_files()), default=0)
+
+    def event_partitions(self, bits: int | None = None, rows_per_partition: int | None = None) -> list[EventPartition]:
+        """The log split into ``2**bits`` user partitions (default: the finest any part has, or
+        enough that each holds about ``rows_per_partition`` events).
+
+        Every event is in exactly one partition, and all events of a user in the same one, so a
+        per-user job (a user's history, the unit table, batch recommendation) runs partition by
+        partition — in-process or one task per partition on an engine's workers — and its
+        results are concatenated, or summed where they are counts.
+
+        >>> for part in workspace.event_partitions():               # doctest: +SKIP
+        ...     events = part.read()                                 # one slice of users
+        """
+        files = self.event_files()
+        if bits is None:
+            bits = max((b for _, b, _ in files), default=0)
+            if rows_per_partition:
+                total = sum(pq.ParquetFile(path).metadata.num_rows for path, _, _ in files)
+                while total > rows_per_partition << bits and bits < 16:
+                    bits += 1
+        partitions = []
+        for index in range(1 << bits):
+            chosen = []
+            for path, file_bits, file_index in files:
+                if file_bits <= bits:
+                    if index >> (bits - file_bits) == file_index:
+                        chosen.append((str(path), file_bits, file_index))
+                elif file_index >> (file_bits - bits) == index:
+                    chosen.append((str(path), bits, index))  # finer file: all its rows belong here
+            partitions.append(EventPartition(bits, index, tuple(chosen)))
+        return partitions
+
+    def iter_events(self, columns: list[str] | None = None, batch_rows: int = 1_000_000) -> Iterator[pd.DataFrame]:
+        """The log in batches of at most ``batch_rows`` events, in storage order (not by time)."""
+        for path, _, _ in self.event_files():
+            handle = pq.ParquetFile(path)
+            for batch in handle.iter_batches(batch_size=batch_rows, columns=columns):
+                frame = batch.to_pandas()
+                yield conform_events(frame) if columns is None else frame
+
     def event_keys(self) -> pd.Index:
         """Keys of every stored event (reads only that column)."""
-        keys = [pq.read_table(self.path / "events" / n, columns=["event_key"]).column(0).to_numpy()
-                for n in self.manifest.event_parts]
+        keys = [pq.read_table(path, columns=["event_key"]).column(0).to_numpy() for path, _, _ in self.event_files()]
         if not keys:
             return pd.Index([], dtype="uint64")
-        return pd.Index(pd.concat([pd.Series(k) for k in keys], ignore_index=True).astype("uint64"))
+        return pd.Index(np.concatenate(keys).astype("uint64"))
 
     def items(self) -> pd.DataFrame:
         """The catalog (cached per data version)."""
@@ -268,19 +426,37 @@ class Workspace:
         return items
 
     def stats(self) -> WorkspaceStats:
-        events = self.events()
-        counts = events["behaviour"].value_counts()
+        """Counts over the log, read partition by partition (users are counted per partition:
+        each user is in one, so the sum is exact), never the whole log at once."""
+        behaviours: dict[str, int] = {}
+        users = events_n = 0
+        items: set[str] = set()
+        first = last = None
+        columns = ["user_id", "item_id", "behaviour", "timestamp"]
+        for partition in self.event_partitions():
+            frame = partition.read(columns, sort=False)
+            if frame.empty:
+                continue
+            events_n += len(frame)
+            users += int(frame["user_id"].nunique())
+            items.update(frame["item_id"].unique().tolist())
+            for name, n in frame["behaviour"].value_counts().items():
+                behaviours[str(name)] = behaviours.get(str(name), 0) + int(n)
+            low, high = frame["timestamp"].min(), frame["timestamp"].max()
+            first = low if first is None or low < first else first
+            last = high if last is None or high > last else last
+        ordered = dict(sorted(behaviours.items(), key=lambda kv: (-kv[1], kv[0])))
         return WorkspaceStats(
             path=str(self.path),
             schema_version=self.manifest.schema_version,
             data_version=self.manifest.data_version,
-            events=len(events),
-            users=int(events["user_id"].nunique()),
-            items_with_events=int(events["item_id"].nunique()),
+            events=events_n,
+            users=users,
+            items_with_events=len(items),
             catalog_items=len(self.items()),
-            behaviours={str(b): int(n) for b, n in counts.items()},
-            first_event=None if events.empty else events["timestamp"].min(),
-            last_event=None if events.empty else events["timestamp"].max(),
+            behaviours=ordered,
+            first_event=None if first is None else pd.Timestamp(first).tz_convert("UTC"),
+            last_event=None if last is None else pd.Timestamp(last).tz_convert("UTC"),
             sources=len(self.manifest.sources),
         )
 
@@ -296,12 +472,15 @@ class Workspace:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
     def commit(self, new_events: pd.DataFrame, catalog: pd.DataFrame | None,
-               sources: list[SourceRecord], replace_events: bool = False, shred_old: bool = False) -> int:
+               sources: list[SourceRecord], replace_events: bool = False, shred_old: bool = False,
+               part: Path | None = None) -> int:
         """Atomically add ``new_events`` (and a new full catalog) and return the new data version.
 
-        With ``replace_events`` the event log is rewritten to exactly ``new_events`` (used when
-        forgetting a user); with ``shred_old`` the files it replaces are overwritten before they
-        are deleted. Call inside :meth:`lock`.
+        ``part`` is a folder of partition files (:func:`partition_file_name`) written by an
+        ingest in its staging folder: it becomes the new part as it is (renamed into place), in
+        the same commit. With ``replace_events`` the event log is rewritten to exactly
+        ``new_events`` (used when forgetting a user); with ``shred_old`` the files it replaces
+        are overwritten before they are deleted. Call inside :meth:`lock`.
         """
         self._sweep_leftovers()
         manifest = Manifest.from_json(json.loads((self.path / MANIFEST).read_text(encoding="utf-8")))
@@ -309,13 +488,21 @@ class Workspace:
         written: list[Path] = []
         try:
             parts = [] if replace_events else list(manifest.event_parts)
-            if len(parts) >= MAX_PARTS:  # many small appends (the HTTP API): compact into one part
-                new_events = pd.concat([self._read_parts(parts), conform_events(new_events)], ignore_index=True)
-                parts = []
-                replace_events = True
-            if len(new_events) or replace_events:
+            single = [name for name in parts if not (self.path / "events" / name).is_dir()]
+            if len(parts) >= MAX_PARTS and len(single) >= 2:
+                # Many small appends (the HTTP API): compact the single-file parts into one. Parts
+                # written as partition folders (large ingests) stay as they are.
+                new_events = pd.concat([self._read_parts(single), conform_events(new_events)], ignore_index=True)
+                parts = [name for name in parts if name not in single]
+            if len(new_events) or replace_events or len(parts) < len(manifest.event_parts):
                 name = f"part-{manifest.data_version + 1:06d}-{token}.parquet"
                 self._write_parquet(conform_events(new_events), self.path / "events" / name, written)
+                parts.append(name)
+            if part is not None:
+                name = f"part-{manifest.data_version + 1:06d}-{token}"
+                target = self.path / "events" / name
+                os.replace(part, target)
+                written.append(target)
                 parts.append(name)
             catalog_name = manifest.catalog
             if catalog is not None:
@@ -330,19 +517,44 @@ class Workspace:
             self._write_manifest(new_manifest)
         except BaseException:
             for path in written:
-                path.unlink(missing_ok=True)
+                if path.is_dir():
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    path.unlink(missing_ok=True)
             raise
         retired = [self.path / "events" / name
                    for name in set(manifest.event_parts) - set(new_manifest.event_parts)]
         if manifest.catalog and manifest.catalog != new_manifest.catalog:
             retired.append(self.path / "catalog" / manifest.catalog)
         for path in retired:
-            if shred_old:
+            if path.is_dir():
+                if shred_old:
+                    shred_tree(path)
+                else:
+                    shutil.rmtree(path, ignore_errors=True)
+            elif shred_old:
                 shred_file(path)
             else:
                 path.unlink(missing_ok=True)
         self.manifest = new_manifest
         return new_manifest.data_version
+
+    @contextlib.contextmanager
+    def staging(self) -> Iterator[Path]:
+        """A new empty folder inside the workspace for an ingest's intermediate files (on the same
+        file system, so its result can be renamed into place), removed on exit. A lock file inside
+        marks it in use: sweeps remove only staging folders whose lock is free (a killed ingest's)."""
+        root = self.path / STAGING
+        root.mkdir(exist_ok=True)
+        folder = root / uuid.uuid4().hex[:12]
+        folder.mkdir()
+        handle = open(folder / _STAGING_LOCK, "a")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            yield folder
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+            handle.close()
 
     def _write_parquet(self, frame: pd.DataFrame, path: Path, written: list[Path]) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -391,7 +603,11 @@ class Workspace:
             for path in directory.iterdir():
                 if path.name not in referenced:
                     log.info("removing leftover %s from an interrupted write", path)
-                    path.unlink(missing_ok=True)
+                    if path.is_dir():
+                        shutil.rmtree(path, ignore_errors=True)
+                    else:
+                        path.unlink(missing_ok=True)
+        self._sweep_staging()
         # Only what writers holding the lock create: derived artefacts are written without it.
         for path in [self.path / (MANIFEST + ".tmp"), self.path / (CHROMA_POINTER + ".tmp"),
                      *(self.path / "rejected").glob("*.tmp")]:
@@ -406,6 +622,28 @@ class Workspace:
             if path.is_dir() and _is_store_name(path.name) and path.name != "chroma" and path != current:
                 log.info("removing the old vector store %s", path)
                 shred_tree(path)
+
+    def _sweep_staging(self) -> None:
+        """Remove staging folders no ingest holds any more (their lock is free)."""
+        root = self.path / STAGING
+        if not root.is_dir():
+            return
+        for folder in root.iterdir():
+            lock = folder / _STAGING_LOCK
+            try:
+                handle = open(lock, "a") if folder.is_dir() else None
+            except OSError:
+                continue
+            if handle is None:
+                folder.unlink(missing_ok=True)
+                continue
+            with handle:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except OSError:
+                    continue  # an ingest at work
+                log.info("removing the staging folder %s of an interrupted ingest", folder)
+                shutil.rmtree(folder, ignore_errors=True)
 
     def derived_file(self, name: str) -> Path:
         """Path of a derived artefact for the current data version."""

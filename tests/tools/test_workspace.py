@@ -99,3 +99,68 @@ def test_switching_the_store_directory_shreds_the_old_one(tmp_path: Path) -> Non
     assert not old.exists()
     assert handle.read() == bytes(6000)  # the open file's content was overwritten, not just unlinked
     handle.close()
+
+
+def _partitioned_workspace(tmp_path: Path) -> Workspace:
+    """A single-file part and a part written as a folder of 8 user partitions."""
+    from whyrec.tools.workspace import partition_file_name, user_partition
+
+    workspace = Workspace.create(tmp_path / "ws")
+    with workspace.lock():
+        workspace.commit(pd.concat([_events(4, user=f"a{n}") for n in range(5)], ignore_index=True), None, [])
+        big = pd.concat([_events(3, user=f"b{n}") for n in range(40)], ignore_index=True)
+        folder = workspace.path / "staging-test"
+        folder.mkdir()
+        bucket = user_partition(big["user_id"], 3)
+        for index in sorted(set(bucket)):
+            big[bucket == index].to_parquet(folder / partition_file_name(3, int(index)), index=False)
+        workspace.commit(big.iloc[0:0], None, [], part=folder)
+    return workspace
+
+
+@pytest.mark.parametrize("bits", [0, 1, 3, 5])
+def test_partitions_hold_every_event_once_and_each_user_whole(tmp_path: Path, bits: int) -> None:
+    workspace = _partitioned_workspace(tmp_path)
+    parts = workspace.event_partitions(bits)
+    assert len(parts) == 1 << bits
+    frames = [p.read() for p in parts]
+    together = pd.concat(frames, ignore_index=True)
+    assert len(together) == workspace.event_count() == 140 and together["event_key"].is_unique
+    owners = [set(f["user_id"]) for f in frames]
+    assert sum(len(o) for o in owners) == len(set().union(*owners)) == 45  # no user in two partitions
+    assert sorted(together["event_key"]) == sorted(workspace.events()["event_key"])
+    assert sum(len(p.keys()) for p in parts) == 140
+
+
+def test_stats_iter_events_and_reads_work_on_a_partitioned_log(tmp_path: Path) -> None:
+    workspace = _partitioned_workspace(tmp_path)
+    assert workspace.partition_bits == 3
+    stats = workspace.stats()
+    assert (stats.events, stats.users, stats.items_with_events) == (140, 45, 4)
+    assert sum(len(b) for b in workspace.iter_events(batch_rows=7)) == 140
+    assert list(workspace.events()["timestamp"]) == sorted(workspace.events()["timestamp"])
+
+
+def test_a_dead_ingests_staging_folder_is_swept_and_a_live_one_kept(tmp_path: Path) -> None:
+    workspace = Workspace.create(tmp_path / "ws")
+    dead = workspace.path / "staging" / "deadbeef0000"
+    dead.mkdir(parents=True)
+    (dead / "batch.parquet").write_bytes(b"half")
+    with workspace.staging() as live:
+        (live / "batch.parquet").write_bytes(b"in use")
+        Workspace.open(workspace.path)  # sweeps with no writer at work
+        assert live.exists() and not dead.exists()
+    assert not live.exists()
+
+
+def test_compaction_of_many_small_parts_keeps_partitioned_parts(tmp_path: Path, monkeypatch) -> None:
+    from whyrec.tools import workspace as module
+
+    workspace = _partitioned_workspace(tmp_path)
+    monkeypatch.setattr(module, "MAX_PARTS", 4)
+    with workspace.lock():
+        for n in range(4):
+            workspace.commit(_events(1, user=f"c{n}"), None, [])
+    names = workspace.manifest.event_parts
+    assert len(names) <= 4 and sum((workspace.path / "events" / n).is_dir() for n in names) == 1
+    assert workspace.event_count() == 144 and workspace.events()["event_key"].is_unique

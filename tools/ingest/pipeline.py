@@ -20,13 +20,26 @@ from pathlib import Path
 import pandas as pd
 from tqdm.auto import tqdm
 
+from ..engine import Engine, LocalEngine
 from ..privacy import pseudonymise
-from ..schema import ITEM_FIELDS, compute_event_keys, conform_items
-from ..workspace import SourceRecord, Workspace
+from ..schema import ITEM_FIELDS, conform_items, empty_events
+from ..workspace import SourceRecord, Workspace, partition_file_name
+from .chunks import BATCH_ROWS, PIECE_BYTES, NeedsExactReader, Piece, SourcePlan, plan_source, read_piece
 from .mapping import SourceMapping
 from .presets import Preset
 from .reader import RawTable, list_source_files, raw_rows, read_source
-from .validate import DUPLICATES_IN_RECORDS, Issue, ValidatedTable, validate
+from .stages import (
+    PartitionResult,
+    PartitionTask,
+    PieceResult,
+    ValidateTask,
+    add_totals,
+    dedupe_partition,
+    first_by_line,
+    merge_items,
+    validate_piece,
+)
+from .validate import DUPLICATES_IN_RECORDS, Issue, guess_timestamp_unit, validate
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +95,8 @@ class IngestResult:
     data_version: int
     rejected_file: str | None = None
     reports: list[FileReport] = field(default_factory=list)
+    #: User partitions of the new part (1: one file, as for a small log).
+    partitions: int = 1
 
     def to_text(self) -> str:
         span = f"{self.first_event} .. {self.last_event}" if self.first_event is not None else "-"
@@ -108,37 +123,70 @@ class IngestResult:
         return "\n".join(lines)
 
 
+#: Events per user partition of a new part: an ingest larger than this writes ``2**k``
+#: partition files (k the smallest that keeps them this small), each deduplicated on its own.
+PARTITION_ROWS = 1_000_000
+
+
 def ingest(workspace: Workspace, source: str | Path, mapping: SourceMapping,
            preset: Preset | None = None, skip_invalid: bool = False, report_rows: int = 10,
            progress: bool = False, now: datetime | None = None,
-           pseudonym_key: bytes | None = None) -> IngestResult:
-    """Ingest one file or folder into ``workspace``; atomic, idempotent, validated.
+           pseudonym_key: bytes | None = None, engine: Engine | None = None,
+           partition_rows: int = PARTITION_ROWS, piece_bytes: int = PIECE_BYTES,
+           batch_rows: int = BATCH_ROWS) -> IngestResult:
+    """Ingest one file or folder into ``workspace``; atomic, idempotent, validated, in bounded memory.
 
-    With ``pseudonym_key`` user ids are replaced by a keyed hash before anything is stored.
+    The source is read in pieces (``piece_bytes`` of CSV, or Parquet row groups) and batches of
+    ``batch_rows`` rows; each batch is validated and staged on disk, then each user partition of
+    the staged rows is deduplicated against the workspace and written as one file of the new
+    part (:mod:`.stages`). Memory holds a batch or a partition, never the log. ``engine`` runs
+    both steps (default: in this process; :class:`~whyrec.tools.engine.DaskEngine` on a
+    cluster, with the same result). With ``pseudonym_key`` user ids are replaced by a keyed hash
+    before anything is stored.
 
     >>> ws = Workspace.create("ws")                                   # doctest: +SKIP
     >>> ingest(ws, "2019-Oct.csv", get_preset("rees46").make_mapping({}))  # doctest: +SKIP
     """
     started = time.perf_counter()
+    now = now or datetime.now(UTC)
     path = Path(source)
     files = [preset.resolve_events(path)] if preset else list_source_files(path)
-    tables: list[ValidatedTable] = []
-    spans: list[dict[int, int]] = []  # the invalid rows' physical lines, for the reject file
+    engine = engine or LocalEngine()
     total = sum(f.stat().st_size for f in files)
     with tqdm(total=total, desc="ingest", unit="B", unit_scale=True, unit_divisor=1024,
-              disable=not progress, leave=True) as bar:
-        for file in files:
-            bar.set_postfix_str(f"reading {file.name}")
-            raw = read_source(file, mapping, progress=bar.update if progress else None)
-            bar.set_postfix_str(f"validating {len(raw.frame):,} rows")
-            table = validate(raw, mapping, now=now)
-            if pseudonym_key:
-                table.events["user_id"] = pseudonymise(table.events["user_id"], pseudonym_key)
-                table.events["event_key"] = compute_event_keys(table.events).to_numpy()
-            tables.append(table)
-            spans.append(raw.spans(table.invalid_lines) if skip_invalid and table.rows_invalid else {})
-            del raw
-        bar.set_postfix_str("checking")
+              disable=not progress, leave=True) as bar, workspace.staging() as staging:
+        stage = staging.resolve()
+        bar.set_postfix_str(f"scanning {len(files)} file(s)")
+        plans = engine.map(_plan, [(i, f, mapping, piece_bytes) for i, f in enumerate(files)])
+        guesses = [_timestamp_guess(plan, mapping, batch_rows) for plan in plans]
+        plans = [plan if guess != _EXACT else _whole(plan) for plan, guess in zip(plans, guesses)]
+        guesses = [None if guess == _EXACT else guess for guess in guesses]
+        estimate = sum(piece.lines if piece.kind != "whole" else plan.size // 40
+                       for plan in plans for piece in plan.pieces)
+        bits = _partition_bits(estimate, partition_rows)
+
+        def task(piece: Piece, guess: str | None) -> ValidateTask:
+            return ValidateTask(piece, mapping, str(stage), bits, now, pseudonym_key, guess, skip_invalid,
+                                report_rows, batch_rows)
+
+        def advance(_: int, result: PieceResult) -> None:
+            bar.update(_piece_bytes(result.piece, plans))
+            bar.set_postfix_str(f"validated lines {result.piece.first_line:,}+ of {Path(result.piece.path).name}")
+
+        tasks = [task(piece, guess) for plan, guess in zip(plans, guesses) for piece in plan.pieces]
+        bar.set_postfix_str("reading and validating")
+        results = engine.map(validate_piece, tasks, on_done=advance if progress else None)
+        retry = sorted({r.piece.file_index for r in results if r.exact_needed})
+        if retry:
+            log.info("reading %d file(s) with the exact reader: %s", len(retry),
+                     "; ".join(r.exact_needed or "" for r in results if r.exact_needed))
+            bar.set_postfix_str("re-reading with the exact reader")
+            for i in retry:
+                plans[i] = _whole(plans[i])
+            again = engine.map(validate_piece, [task(plans[i].pieces[0], None) for i in retry])
+            results = [r for r in results if r.piece.file_index not in retry] + again
+        results.sort(key=lambda r: (r.piece.file_index, r.piece.index))
+        bar.update(max(0, total - bar.n))
 
         catalog_extra = None
         if preset is not None and preset.load_catalog is not None:
@@ -147,54 +195,175 @@ def ingest(workspace: Workspace, source: str | Path, mapping: SourceMapping,
             if catalog_report is not None and not skip_invalid:
                 raise IngestRejected([catalog_report])
 
-        reports = [FileReport(t.path, t.rows_read, t.rows_invalid, t.issue_totals(),
-                              t.first_issues(report_rows)) for t in tables]
-        if any(r.rows_invalid for r in reports) and not skip_invalid:
-            raise IngestRejected(reports)
-
-        bar.set_postfix_str("committing")
+        bar.set_postfix_str("checking")
+        phase1_invalid = any(r.rows_invalid for r in results)
         with workspace.lock():
             workspace.reload()
-            existing = workspace.event_keys()
-            new_events = pd.concat([t.events for t in tables], ignore_index=True)
-            new_events = new_events.drop_duplicates("event_key")
-            present = new_events["event_key"].isin(existing)
-            to_add = new_events[~present]
-            catalog = _merge_catalog(workspace.items(), [t.items for t in tables], catalog_extra,
-                                     to_add["item_id"])
-            rejected_file = (_write_rejects(workspace, tables, spans, mapping, pseudonym_key)
+            detect_only = phase1_invalid and not skip_invalid
+            partitions = None if detect_only else workspace.event_partitions(bits)
+            part = stage / "part"
+            part.mkdir()
+            batches: list[list[tuple[str, int, int]]] = [[] for _ in range(1 << bits)]
+            for r in results:
+                for staged, groups in r.batches:
+                    for index, group in groups.items():
+                        batches[index].append((staged, r.piece.file_index, group))
+            p_tasks = [PartitionTask(index, bits, tuple(batches[index]), mapping.duplicates, len(files),
+                                     None if partitions is None else partitions[index],
+                                     None if bits == 0 else str(part / partition_file_name(bits, index)),
+                                     keep_issues=skip_invalid, report_rows=report_rows)
+                       for index in range(1 << bits)]
+            bar.set_postfix_str(f"deduplicating {len(p_tasks)} partition(s)")
+            p_results = [dedupe_partition(p_tasks[0])] if bits == 0 else engine.map(dedupe_partition, p_tasks)
+
+            reports, file_issues = _reports(plans, results, p_results, report_rows, skip_invalid)
+            if any(r.rows_invalid for r in reports) and not skip_invalid:
+                raise IngestRejected(reports)
+
+            bar.set_postfix_str("committing")
+            items, item_ids = _valid_items(results)
+            rows_added = sum(p.rows_added for p in p_results)
+            catalog = _merge_catalog(workspace.items(), [items] if items is not None else [], catalog_extra,
+                                     item_ids)
+            rejected_file = (_write_rejects(workspace, file_issues, mapping, pseudonym_key)
                              if skip_invalid else None)
-            added = new_events["event_key"][~present]
-            sources = [SourceRecord(path=t.path, sha256=t.sha256, rows_read=t.rows_read,
-                                    rows_added=int(added.isin(t.events["event_key"]).sum()),
-                                    rows_rejected=t.rows_invalid,
-                                    ingested_at=datetime.now(UTC).isoformat()) for t in tables]
-            catalog_changed = catalog is not None
-            if len(to_add) or catalog_changed:
-                version = workspace.commit(to_add, catalog, sources)
+            ingested_at = datetime.now(UTC).isoformat()
+            sources = [SourceRecord(path=plan.path, sha256=plan.sha256, rows_read=report.rows_read,
+                                    rows_added=sum(p.added_per_file[plan.file_index] for p in p_results),
+                                    rows_rejected=report.rows_invalid, ingested_at=ingested_at)
+                       for plan, report in zip(plans, reports)]
+            if rows_added or catalog is not None:
+                if bits == 0:
+                    to_add = p_results[0].to_add if p_results[0].to_add is not None else empty_events()
+                    version = workspace.commit(to_add, catalog, sources)
+                else:
+                    version = workspace.commit(empty_events(), catalog, sources,
+                                               part=part if rows_added else None)
             else:
                 version = workspace.data_version
-        bar.set_postfix_str(f"{len(to_add):,} events added")
+        bar.set_postfix_str(f"{rows_added:,} events added")
 
-    counts = to_add["behaviour"].value_counts()
+    behaviours: dict[str, int] = {}
+    for p in p_results:
+        add_totals(behaviours, p.behaviours)
+    firsts = [r.first_event for r in results if r.first_event is not None]
+    lasts = [r.last_event for r in results if r.last_event is not None]
     return IngestResult(
-        files=[t.path for t in tables],
-        rows_read=sum(t.rows_read for t in tables),
-        rows_added=len(to_add),
-        rows_already_present=int(present.sum()),
-        rows_rejected=sum(t.rows_invalid for t in tables),
-        rows_skipped_by_mapping=sum(t.skipped_by_mapping for t in tables),
-        duplicates_dropped=sum(t.duplicates_dropped for t in tables),
-        users=int(new_events["user_id"].nunique()),
-        items=int(new_events["item_id"].nunique()),
-        behaviours={str(k): int(v) for k, v in counts.items()},
-        first_event=None if new_events.empty else new_events["timestamp"].min(),
-        last_event=None if new_events.empty else new_events["timestamp"].max(),
+        files=[plan.path for plan in plans],
+        rows_read=sum(r.rows_read for r in reports),
+        rows_added=rows_added,
+        rows_already_present=sum(p.rows_present for p in p_results),
+        rows_rejected=sum(r.rows_invalid for r in reports),
+        rows_skipped_by_mapping=sum(r.skipped_by_mapping for r in results),
+        duplicates_dropped=sum(r.duplicates_dropped for r in results) + sum(p.duplicates_dropped for p in p_results),
+        users=sum(p.users for p in p_results),
+        items=len(item_ids),
+        behaviours=dict(sorted(behaviours.items(), key=lambda kv: -kv[1])),
+        first_event=min(firsts) if firsts else None,
+        last_event=max(lasts) if lasts else None,
         seconds=time.perf_counter() - started,
         data_version=version,
         rejected_file=rejected_file,
         reports=reports,
+        partitions=1 << bits,
     )
+
+
+_EXACT = "exact"
+
+
+def _plan(args: tuple[int, Path, SourceMapping, int]) -> SourcePlan:
+    index, file, mapping, piece_bytes = args
+    return plan_source(index, file, mapping, piece_bytes)
+
+
+def _whole(plan: SourcePlan) -> SourcePlan:
+    """The same file planned as one piece for the exact reader."""
+    piece = Piece(plan.file_index, plan.path, "whole", 0, plan.size, 1, 0)
+    return SourcePlan(plan.file_index, plan.path, plan.sha256, plan.size, (piece,))
+
+
+def _timestamp_guess(plan: SourcePlan, mapping: SourceMapping, batch_rows: int) -> str | None:
+    """How a file read in several batches reads unmarked timestamps: decided once, on its first
+    batch, so every batch reads them alike (None: one batch, which decides for itself).
+    :data:`_EXACT` when the first batch already shows the file needs the exact reader."""
+    if mapping.timestamp_unit or mapping.timestamp_format or "timestamp" not in mapping.columns:
+        return None
+    first = plan.pieces[0]
+    if first.kind == "whole" or (len(plan.pieces) == 1 and first.lines <= batch_rows):
+        return None
+    try:
+        raw = next(iter(read_piece(first, mapping, batch_rows)), None)
+    except NeedsExactReader:
+        return _EXACT
+    return None if raw is None else guess_timestamp_unit(raw.frame["timestamp"])
+
+
+def _partition_bits(rows: int, partition_rows: int) -> int:
+    bits = 0
+    while rows > partition_rows << bits and bits < 16:
+        bits += 1
+    return bits
+
+
+def _piece_bytes(piece: Piece, plans: list[SourcePlan]) -> int:
+    if piece.kind == "csv":
+        return piece.stop - piece.start
+    plan = plans[piece.file_index]
+    if piece.kind == "whole":
+        return plan.size
+    rows = sum(p.lines for p in plan.pieces) or 1
+    return int(plan.size * piece.lines / rows)
+
+
+def _reports(plans: list[SourcePlan], results: list[PieceResult], p_results: list[PartitionResult],
+             report_rows: int, keep: bool) -> tuple[list[FileReport], list[tuple[str, pd.DataFrame, dict[int, int]]]]:
+    """Each file's report (validation's issues and rows repeated across batches), and, with
+    ``keep``, each file's issues and the spans of their rows for the reject file."""
+    reports, file_issues = [], []
+    for plan in plans:
+        mine = [r for r in results if r.piece.file_index == plan.file_index]
+        totals: dict[str, int] = {}
+        for r in mine:
+            add_totals(totals, r.totals)
+        invalid = sum(r.rows_invalid for r in mine)
+        firsts = [r.first_issues for r in mine]
+        issues = [r.issues for r in mine if r.issues is not None]
+        spans: dict[int, int] = {}
+        for r in mine:
+            spans.update(r.spans)
+        for p in p_results:
+            if plan.file_index in p.invalid:
+                invalid += p.invalid[plan.file_index]
+                add_totals(totals, p.totals[plan.file_index])
+                firsts.append(p.first_issues[plan.file_index])
+                if keep:
+                    repeated = p.issues[plan.file_index].copy()
+                    repeated["_pseudonymised"] = True
+                    issues.append(repeated)
+                    spans.update(p.spans.get(plan.file_index, {}))
+        first = first_by_line(firsts, report_rows)
+        listed = [Issue(int(i.line), str(i.column), str(i.value), str(i.reason))
+                  for i in first.itertuples(index=False)]
+        ordered = dict(sorted(totals.items(), key=lambda kv: -kv[1]))
+        reports.append(FileReport(plan.path, sum(r.rows_read for r in mine), invalid, ordered, listed))
+        if keep and invalid:
+            frame = pd.concat(issues, ignore_index=True) if issues else first.iloc[0:0]
+            file_issues.append((plan.path, frame, spans))
+    return reports, file_issues
+
+
+def _valid_items(results: list[PieceResult]) -> tuple[pd.DataFrame | None, pd.Series]:
+    """The valid rows' item attributes (None if the log carries none) and their item ids."""
+    merged: pd.DataFrame | None = None
+    for r in results:
+        if r.items_path is not None:
+            merged = merge_items([merged, pd.read_parquet(r.items_path)]) if merged is not None else \
+                merge_items([pd.read_parquet(r.items_path)])
+    if merged is None:
+        return None, pd.Series([], dtype="string")
+    ids = merged["item_id"].astype("string")
+    return (merged if len(merged.columns) > 1 else None), ids
 
 
 def _merge_catalog(current: pd.DataFrame, from_events: list[pd.DataFrame],
@@ -247,28 +416,32 @@ def _check_catalog(catalog: pd.DataFrame, name: str) -> tuple[pd.DataFrame, File
     return catalog[~bad], report
 
 
-def _write_rejects(workspace: Workspace, tables: list[ValidatedTable], spans: list[dict[int, int]],
+def _write_rejects(workspace: Workspace, file_issues: list[tuple[str, pd.DataFrame, dict[int, int]]],
                    mapping: SourceMapping, pseudonym_key: bytes | None) -> str | None:
     """Write the rejected rows, with reasons and each row as written, to a new file.
 
-    The name is unique (parallel ingests each keep theirs) and the file appears whole or not at
-    all. With ``pseudonym_key`` the rows as written are withheld and user ids are pseudonymised:
-    the workspace must not hold the source's ids.
+    ``file_issues`` holds each file's issues and the spans (first line -> last line) of their
+    rows. The name is unique (parallel ingests each keep theirs) and the file appears whole or
+    not at all. With ``pseudonym_key`` the rows as written are withheld and user ids are
+    pseudonymised: the workspace must not hold the source's ids.
     """
     issues = []
-    for table, lines in zip(tables, spans):
-        if not len(table.issues):
+    for path, table_issues, lines in file_issues:
+        if not len(table_issues):
             continue
-        frame = table.issues.copy()
-        frame.insert(0, "file", table.path)
+        frame = table_issues.copy()
+        done = (frame.pop("_pseudonymised").fillna(False).astype(bool) if "_pseudonymised" in frame
+                else pd.Series(False, index=frame.index))
+        frame = frame[["line", "column", "value", "reason", "user_id"]]
+        frame.insert(0, "file", path)
         if pseudonym_key:
-            named = frame["user_id"] != ""
+            named = (frame["user_id"] != "") & ~done
             frame.loc[named, "user_id"] = pseudonymise(frame.loc[named, "user_id"], pseudonym_key).to_numpy()
             own = (frame["column"] == "user_id") & (frame["value"] != "")
             frame.loc[own, "value"] = pseudonymise(frame.loc[own, "value"], pseudonym_key).to_numpy()
             frame["raw"] = "(withheld: user ids are pseudonymised)"
         else:
-            texts = raw_rows(Path(table.path), mapping, lines)
+            texts = raw_rows(Path(path), mapping, lines)
             frame["raw"] = frame["line"].astype(int).map(texts).fillna("")
         issues.append(frame)
     if not issues:

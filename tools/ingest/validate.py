@@ -63,6 +63,9 @@ class ValidatedTable:
     duplicates_dropped: int = 0
     invalid_lines: list[int] = field(default_factory=list)
     sha256: str = ""
+    #: First and last physical line of each row of ``events`` (rows spanning lines differ).
+    lines: np.ndarray | None = None
+    line_ends: np.ndarray | None = None
 
     @property
     def rows_invalid(self) -> int:
@@ -75,8 +78,13 @@ class ValidatedTable:
 
     def issue_totals(self) -> dict[str, int]:
         """Count of issues by rule (the reason text up to its first detail)."""
-        rules = self.issues["reason"].str.split(":").str[0].str.replace(r"'.*", "", regex=True).str.strip()
-        return {str(k): int(v) for k, v in rules.value_counts().items()}
+        return issue_totals(self.issues)
+
+
+def issue_totals(issues: pd.DataFrame) -> dict[str, int]:
+    """Count of issues by rule (the reason text up to its first detail), most frequent first."""
+    rules = issues["reason"].astype(str).str.split(":").str[0].str.replace(r"'.*", "", regex=True).str.strip()
+    return {str(k): int(v) for k, v in rules.value_counts().items()}
 
 
 class _Collector:
@@ -118,12 +126,18 @@ DUPLICATES_IN_RECORDS = (" (the same event twice in one request: send it once, o
 
 
 def validate(raw: RawTable, mapping: SourceMapping, now: datetime | None = None,
-             duplicate_advice: str = DUPLICATES_IN_FILE) -> ValidatedTable:
+             duplicate_advice: str = DUPLICATES_IN_FILE, timestamp_guess: str | None = None,
+             keys: bool = True) -> ValidatedTable:
     """Check every row of ``raw`` against ``mapping``; return valid events and all issues.
 
     ``duplicate_advice`` is said after "duplicate of line N" (files and API records differ in
     what a user can do about it). Raises :class:`MappingError` when the mapping's header setting
     cannot be right (line 1 read as a header although it holds data).
+
+    A file validated in batches passes the first batch's :func:`guess_timestamp_unit` as
+    ``timestamp_guess`` to every batch, so all of them read unmarked timestamps alike; with
+    ``keys=False`` the event keys are left 0 (a caller that numbers repeats across batches
+    computes them itself).
     """
     frame = raw.frame
     text = {c: frame[c].astype("string").str.strip() for c in frame.columns}
@@ -166,7 +180,7 @@ def validate(raw: RawTable, mapping: SourceMapping, now: datetime | None = None,
                     "a rating needs its value, and the mapping has no value column: map one in [columns]")
     else:
         issues.flag(rating & empty["value"], "value", text["value"], "a rating needs its value")
-    timestamp = _timestamps(text["timestamp"], empty["timestamp"], mapping, issues, now)
+    timestamp = _timestamps(text["timestamp"], empty["timestamp"], mapping, issues, now, timestamp_guess)
     price = _numeric(text, empty, "price", issues, "price is not a number")
     if price is not None:
         issues.flag(price < 0, "price", text["price"], "price is negative")
@@ -209,12 +223,14 @@ def validate(raw: RawTable, mapping: SourceMapping, now: datetime | None = None,
     invalid_lines = sorted(set(issue_frame["line"].astype(int).tolist()))
 
     valid = conform_events(events[keep])
-    valid["event_key"] = compute_event_keys(valid).to_numpy()
+    valid["event_key"] = compute_event_keys(valid).to_numpy() if keys else np.zeros(len(valid), dtype=np.uint64)
     items = _item_attributes(text, empty, price, keep, mapping)
     return ValidatedTable(
         path=str(raw.path), rows_read=len(frame) + len(malformed), events=valid, items=items,
         issues=issue_frame, skipped_by_mapping=int((skipped & ~issues.bad).sum()),
-        duplicates_dropped=duplicates_dropped, invalid_lines=invalid_lines, sha256=raw.sha256)
+        duplicates_dropped=duplicates_dropped, invalid_lines=invalid_lines, sha256=raw.sha256,
+        lines=raw.line_numbers[keep].to_numpy(dtype=np.int64),
+        line_ends=(raw.line_ends if raw.line_ends is not None else raw.line_numbers)[keep].to_numpy(dtype=np.int64))
 
 
 def _check_header_is_not_data(raw: RawTable, mapping: SourceMapping, now: datetime | None) -> None:
@@ -272,17 +288,38 @@ def _behaviours(text: dict[str, pd.Series], empty: dict[str, pd.Series], value: 
     return mapped.where(~skipped), skipped.fillna(False)
 
 
+#: :func:`guess_timestamp_unit`'s answer for timestamps that are not all numbers (read as text).
+TEXT_TIMESTAMPS = "text"
+
+
+def guess_timestamp_unit(raw: pd.Series) -> str | None:
+    """How unmarked timestamps (no unit, no format in the mapping) read: ``"s"`` or ``"ms"``
+    when every non-empty one is a number (ms above 1e11), :data:`TEXT_TIMESTAMPS` otherwise,
+    None when there is none."""
+    values = raw.astype("string").str.strip()
+    values = values.where(values != "").dropna()
+    if not len(values):
+        return None
+    numeric = pd.to_numeric(values, errors="coerce")
+    if numeric.notna().sum() == len(values):
+        return "ms" if numeric.max() > 1e11 else "s"
+    return TEXT_TIMESTAMPS
+
+
 def _timestamps(raw: pd.Series, empty: pd.Series, mapping: SourceMapping, issues: _Collector,
-                now: datetime | None) -> pd.Series:
+                now: datetime | None, guess: str | None = None) -> pd.Series:
     now = now or datetime.now(UTC)
     latest = pd.Timestamp(now + timedelta(days=1))
     unit = mapping.timestamp_unit
     fmt = mapping.timestamp_format
     values = raw.where(~empty)
     if unit is None and fmt is None:
-        numeric = pd.to_numeric(values, errors="coerce")
-        if len(values.dropna()) and numeric.notna().sum() == values.notna().sum():
-            unit = "ms" if numeric.max() > 1e11 else "s"
+        if guess is None:
+            numeric = pd.to_numeric(values, errors="coerce")
+            if len(values.dropna()) and numeric.notna().sum() == values.notna().sum():
+                unit = "ms" if numeric.max() > 1e11 else "s"
+        elif guess != TEXT_TIMESTAMPS:
+            unit = guess
     if unit:
         numeric = pd.to_numeric(values, errors="coerce")
         per_second = {"s": 1, "ms": 1e3, "us": 1e6, "ns": 1e9}[unit]

@@ -121,3 +121,98 @@ def evaluate_command(argv: Sequence[str]) -> int:
     from ..ranking.evaluate import evaluate_cli
 
     return int(evaluate_cli(list(argv)))
+
+
+# -- beyond one machine (issue 18): the same jobs in-process or on a cluster ---------------------
+def open_job_engine(engine: str | None = None, address: str | None = None, workers: int | None = None,
+                    memory_limit: str | None = None) -> Any:
+    """The engine offline jobs run on: ``local`` (in this process, the default) or ``dask`` (a
+    local cluster of ``workers`` processes, or the cluster at ``address``). Close it when done
+    (it is a context manager). Raises :class:`InvalidRequest` when it cannot be started."""
+    from ..engine import EngineError, open_engine
+
+    try:
+        return open_engine(engine, address=address, workers=workers, memory_limit=memory_limit)
+    except EngineError as exc:
+        raise InvalidRequest(str(exc)) from exc
+
+
+def ingest_log_at_scale(settings: Settings, source: Path, preset: str | None = None, mapping: Path | None = None,
+                        year: int | None = None, skip_invalid: bool = False, report_rows: int = 10,
+                        progress: bool = False, pseudonymise: bool = False, engine: str | None = None,
+                        address: str | None = None, workers: int | None = None) -> Any:
+    """:func:`ingest_log` with the reading, validation and deduplication run on an engine
+    (``whyrec ingest --engine dask [--address tcp://…] [--workers N]``); the same result as in-process.
+
+    The workers must see the source and the workspace at the same paths (a shared volume).
+    """
+    from ..ingest.mapping import MappingError, load_mapping
+    from ..ingest.pipeline import IngestRejected, ingest
+    from ..ingest.presets import get_preset
+    from ..workspace import Workspace, WorkspaceError
+
+    try:
+        chosen = get_preset(preset) if preset else None
+        if chosen is not None:
+            spec = chosen.make_mapping({"year": year} if year else {})
+        elif mapping is not None:
+            spec = load_mapping(mapping)
+            spec = spec.with_options(year=year) if year else spec
+        else:
+            raise MappingError("give a preset or a mapping file")
+        if pseudonymise and not settings.pseudonym_key:
+            raise MappingError("--pseudonymise needs a key in WHYREC_PSEUDONYM_KEY (keep it secret and "
+                               "use the same key for every ingest into this workspace)")
+        key = settings.pseudonym_key.encode() if pseudonymise and settings.pseudonym_key else None
+        workspace = Workspace.create(Path(settings.workspace).resolve())  # workers elsewhere need full paths
+        with open_job_engine(engine, address, workers) as runner:
+            return ingest(workspace, Path(source).resolve(), spec, preset=chosen, skip_invalid=skip_invalid,
+                          report_rows=report_rows, progress=progress, pseudonym_key=key, engine=runner)
+    except (MappingError, WorkspaceError) as exc:
+        raise InvalidRequest(str(exc)) from exc
+    except IngestRejected as exc:
+        raise IngestRefused(str(exc)) from exc
+
+
+def generate_log(out: Path, events: int, users: int | None = None, items: int | None = None, days: int = 120,
+                 seed: int = 7, attributes: bool = False, timestamps: str = "epoch", progress: bool = False) -> Any:
+    """Write a large synthetic behaviour log (CSV or Parquet by ``out``'s suffix) in bounded
+    memory (``whyrec demo --stream --events N --out FILE``); returns its summary (``to_text()``,
+    ``to_json()``). Ingest it with a mapping of its columns (``user_id, item_id, behaviour,
+    timestamp`` in epoch seconds, ``session_id``; ``duplicates = "keep"``)."""
+    from tqdm.auto import tqdm
+
+    from ..demo.stream import StreamConfig, write_log
+
+    if events <= 0:
+        raise InvalidRequest("--events must be a positive number")
+    config = StreamConfig(events=events, users=users, items=items, days=days, seed=seed, attributes=attributes,
+                          timestamps=timestamps)
+    with tqdm(total=events, desc="generate", unit="ev", unit_scale=True, disable=not progress) as bar:
+        return write_log(out, config, progress=bar.update)
+
+
+def _partition_counts(partition: Any) -> dict[str, Any]:
+    """Events by behaviour and users of one user partition (a job's work item)."""
+    frame = partition.read(["user_id", "behaviour"], sort=False)
+    return {"events": len(frame), "users": int(frame["user_id"].nunique()),
+            "behaviours": {str(k): int(v) for k, v in frame["behaviour"].value_counts().items()}}
+
+
+def count_behaviours_by_partition(workspace_path: str | Path, engine: Any = None,
+                                  rows_per_partition: int = 2_000_000) -> dict[str, Any]:
+    """Events, users and behaviours counted partition by partition on ``engine``: the shape of
+    every per-user offline job (similarity fit, unit table, batch recommendation, evaluation)
+    over a log larger than memory — map a function over ``Workspace.event_partitions()``, each
+    call reading its partition on whichever worker runs it, then combine the small results."""
+    from ..engine import LocalEngine
+    from ..workspace import Workspace
+
+    partitions = Workspace.open(workspace_path).event_partitions(rows_per_partition=rows_per_partition)
+    results = (engine or LocalEngine()).map(_partition_counts, partitions)
+    behaviours: dict[str, int] = {}
+    for r in results:
+        for name, n in r["behaviours"].items():
+            behaviours[name] = behaviours.get(name, 0) + n
+    return {"partitions": len(partitions), "events": sum(r["events"] for r in results),
+            "users": sum(r["users"] for r in results), "behaviours": behaviours}

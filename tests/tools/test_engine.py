@@ -1,0 +1,59 @@
+"""The job engine: in-process and on a local two-worker Dask cluster, the same results in order."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from whyrec.tools.engine import DaskEngine, EngineError, LocalEngine, open_engine
+
+
+def square_and_pid(x: int) -> tuple[int, int]:
+    return x * x, os.getpid()
+
+
+def fail_on_three(x: int) -> int:
+    if x == 3:
+        raise ValueError("three is not allowed")
+    return x
+
+
+def test_local_engine_runs_in_order_in_this_process() -> None:
+    seen: list[int] = []
+    results = LocalEngine().map(square_and_pid, [3, 1, 2], on_done=lambda i, r: seen.append(i))
+    assert [r[0] for r in results] == [9, 1, 4] and {r[1] for r in results} == {os.getpid()}
+    assert seen == [0, 1, 2]
+
+
+def test_unknown_engine_and_address_without_dask_are_refused() -> None:
+    with pytest.raises(EngineError, match="choose one of local, dask"):
+        open_engine("spark")
+    with pytest.raises(EngineError, match="--engine dask"):
+        open_engine("local", address="tcp://127.0.0.1:8786")
+
+
+@pytest.fixture(scope="module")
+def dask_engine():  # type: ignore[no-untyped-def]
+    with DaskEngine(n_workers=2, memory_limit="2GB") as engine:
+        yield engine
+
+
+def test_dask_engine_returns_the_local_results_in_order_from_other_processes(dask_engine: DaskEngine) -> None:
+    items = list(range(20))
+    done: list[int] = []
+    remote = dask_engine.map(square_and_pid, items, on_done=lambda i, r: done.append(i))
+    assert [r[0] for r in remote] == [r[0] for r in LocalEngine().map(square_and_pid, items)]
+    assert os.getpid() not in {r[1] for r in remote}
+    assert sorted(done) == items and dask_engine.workers == 2
+
+
+def test_dask_engine_raises_the_tasks_error(dask_engine: DaskEngine) -> None:
+    with pytest.raises(ValueError, match="three is not allowed"):
+        dask_engine.map(fail_on_three, [1, 2, 3, 4])
+    assert dask_engine.map(fail_on_three, [5]) == [5]  # the engine is still usable
+
+
+def test_an_unreachable_scheduler_is_a_clear_error() -> None:
+    with pytest.raises(EngineError, match="cannot reach the Dask scheduler"):
+        DaskEngine(address="tcp://127.0.0.1:9", connect_timeout="2s")
