@@ -1,4 +1,5 @@
-"""The grounding guard: every number and item title in a final answer must come from a tool result.
+"""The guard: every number and item title in a final answer must come from a tool result, and every
+sentence must be supported by this turn's results (:class:`FaithfulnessCheck`).
 
 An LLM answer that cites a number no tool returned this turn, or names a catalog item no tool
 returned, is rejected; the agent then asks once for a rewrite and otherwise falls back to the
@@ -9,12 +10,16 @@ position up to the number of items shown.
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+
+import numpy as np
 
 _NUMBER = re.compile(r"(?<![\w.])[-+−]?\d+(?:[.,]\d+)?(?:\s?(?:%|percentage points?|pp\b|个百分点|百分点))?")
 _PERCENT = re.compile(r"(?:%|percentage points?|pp|个百分点|百分点)$")
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 
 
 @dataclass(frozen=True)
@@ -108,3 +113,122 @@ class GroundingGuard:
         leaked = self.leaks(answer)
         return GuardResult(not bad_numbers and not bad_titles and not leaked, tuple(bad_numbers),
                            tuple(bad_titles), leaked)
+
+
+# -- faithfulness: sentences, not only numbers and titles ----------------------------------------
+#: Words that assert a cause (only a causal result of this turn supports them).
+_CAUSAL = re.compile(
+    r"\bcaus(?:e|es|ed|al|ing)\b|\beffects?\b|\bimpacts?\b|\bmore likely\b|\bless likely\b|\bleads? to\b|"
+    r"\b(?:raises?|increases?|boosts?|lowers?|reduces?|drives?)\b.{0,40}\b(?:chances?|likel\w*|probab\w*|odds|"
+    r"purchas\w*|buy\w*|sales)\b|因果|导致|促使|提高.{0,10}(?:概率|可能)|更(?:可能|愿意|容易)(?:购买|买)")
+_SENTENCE = re.compile(r"[^.!?。！？\n]+[.!?。！？]?")
+
+
+@dataclass(frozen=True)
+class FaithfulnessResult:
+    """Which sentences of an answer say something this turn's results do not support, and why."""
+
+    faithful: bool
+    unsupported: tuple[tuple[str, str], ...]   # (sentence, reason)
+
+    def describe(self) -> str:
+        return "; ".join(f"“{s.strip()}” ({why})" for s, why in self.unsupported) or "faithful"
+
+
+class FaithfulnessCheck:
+    """Checks each sentence of an answer against the results of its turn.
+
+    A sentence passes when it is (a) close in meaning to a line of the results (cosine of the
+    sentence model, or shared character pairs for Chinese, at least ``support``), with every
+    behaviour it says the shopper did on an item found with that item in the results, and any
+    causal claim backed by a causal result of this turn; or (b) states no fact at all — no
+    number, item, behaviour or cause — and reads like a framing sentence ("Here are my picks for
+    you.", at least ``framing`` similar to one of :data:`~whyrec.agent.examples.FRAMING`).
+
+    ``embed`` turns texts into unit vectors; ``titles`` are the catalog's item titles.
+    """
+
+    def __init__(self, embed: Callable[[Sequence[str]], np.ndarray], titles: Iterable[str],
+                 framing: Mapping[str, Sequence[str]] | None = None, support: float = 0.6,
+                 framing_similarity: float = 0.6, min_title_length: int = 6) -> None:
+        from .examples import FRAMING
+
+        self.embed = embed
+        self.titles = sorted({t.lower() for t in titles if t and len(t) >= min_title_length}, key=len, reverse=True)
+        self.framing = {k: tuple(v) for k, v in (framing or FRAMING).items()}
+        self.support = support
+        self.framing_similarity = framing_similarity
+        self._framing_vectors: dict[str, np.ndarray] = {}
+
+    def check(self, answer: str, evidence: Sequence[str], language: str = "en",
+              causal_results: bool = False) -> FaithfulnessResult:
+        from .slots import behaviours_in
+
+        sentences = [s.strip() for s in _SENTENCE.findall(answer) if re.search(r"\w", s)]
+        lines = [line.strip(" •-") for text in evidence for line in text.splitlines() if re.search(r"\w", line)]
+        if not sentences:
+            return FaithfulnessResult(True, ())
+        vectors = self.embed(sentences + lines)
+        sentence_vectors, line_vectors = vectors[:len(sentences)], vectors[len(sentences):]
+        lowered_lines = [line.lower() for line in lines]
+        line_behaviours = [set(behaviours_in(line)) for line in lines]
+        bad: list[tuple[str, str]] = []
+        for sentence, vector in zip(sentences, sentence_vectors, strict=True):
+            lowered = sentence.lower()
+            titles = [t for t in self.titles if t in lowered]
+            behaviours = behaviours_in(_without(lowered, titles))
+            causal = bool(_CAUSAL.search(lowered))
+            content = bool(titles or behaviours or causal or re.search(r"\d", sentence))
+            closeness = max((max(float(vector @ v), _pairs(lowered, line)) for v, line in
+                             zip(line_vectors, lowered_lines, strict=True)), default=0.0)
+            if causal and not causal_results:
+                bad.append((sentence, "a causal claim, but no causal result this turn"))
+                continue
+            missing = [b for b in behaviours if titles and not any(
+                b in found and any(t in line for t in titles) for found, line in zip(line_behaviours, lowered_lines,
+                                                                                      strict=True))]
+            if missing:
+                bad.append((sentence, "says you " + "/".join(missing) + " an item, which the results do not show"))
+                continue
+            if closeness >= self.support:
+                continue
+            if not content and self._frames(sentence, vector, language):
+                continue
+            bad.append((sentence, f"not supported by the results (closest {closeness:.2f})"))
+        return FaithfulnessResult(not bad, tuple(bad))
+
+    def _frames(self, sentence: str, vector: np.ndarray, language: str) -> bool:
+        examples = self.framing.get(language) or self.framing.get("en", ())
+        if not examples:
+            return False
+        if language not in self._framing_vectors:
+            self._framing_vectors[language] = self.embed(list(examples))
+        similarity = max(float(vector @ v) for v in self._framing_vectors[language])
+        similarity = max(similarity, max(_pairs(sentence.lower(), e.lower()) for e in examples))
+        return similarity >= self.framing_similarity
+
+
+def _without(text: str, titles: Sequence[str]) -> str:
+    for title in titles:
+        text = text.replace(title, " ")
+    return text
+
+
+def _pairs(a: str, b: str) -> float:
+    """Cosine of the character pairs of two texts (Chinese has no spaces; the sentence model reads
+    it poorly, shared character pairs do not)."""
+    if not _CJK.search(a):
+        return 0.0
+    first, second = _bigrams(a), _bigrams(b)
+    if not first or not second:
+        return 0.0
+    dot = sum(n * second.get(g, 0) for g, n in first.items())
+    return dot / (math.sqrt(sum(n * n for n in first.values())) * math.sqrt(sum(n * n for n in second.values())))
+
+
+def _bigrams(text: str) -> dict[str, int]:
+    compact = re.sub(r"[\s\W]+", "", text)
+    out: dict[str, int] = {}
+    for i in range(len(compact) - 1):
+        out[compact[i:i + 2]] = out.get(compact[i:i + 2], 0) + 1
+    return out
