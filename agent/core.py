@@ -108,6 +108,7 @@ class Answer:
     grounded: bool = True
     fallback: str | None = None     # why the template answer was used instead of the model's
     seconds: float = 0.0
+    usage: dict[str, int] | None = None   # tokens an LLM reported for this turn (None: no LLM, or not reported)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -123,6 +124,7 @@ class Answer:
             "understood": self.understood,
             "tool_trace": [t.to_json() for t in self.tool_trace],
             "grounded": self.grounded, "fallback": self.fallback, "seconds": round(self.seconds, 3),
+            "usage": self.usage,
         }
 
 
@@ -145,6 +147,7 @@ class Agent:
         self._understanding: tuple[int, Understanding, Any] | None = None
         self._understanding_lock = threading.Lock()
         self._faithfulness: tuple[int, FaithfulnessCheck] | None = None
+        self._retries: dict[int, list[BaseMessage]] = {}  # a turn's rewrite request, for its usage
 
     @classmethod
     def from_workspace(cls, path: str | Path, llm: str | None = None, settings: Settings | None = None,
@@ -308,11 +311,14 @@ class Agent:
         fallback: str | None = None
         grounded = True
 
+        retries: list[BaseMessage] = []
         if self.spec.kind == "openai":
             try:
                 messages, text, grounded, fallback = self._llm_turn(session, message, language, context,
                                                                     composer, on_event)
+                retries = self._retries.pop(id(session), [])
             except Exception as exc:  # timeout, connection, malformed reply: answer offline
+                self._retries.pop(id(session), None)
                 log.warning("LLM backend failed (%s: %s); answering offline", type(exc).__name__, exc)
                 self.counters["llm_fallbacks"] += 1
                 messages = self._run_graph("offline", [HumanMessage(message)], context, on_event, plan)
@@ -325,6 +331,8 @@ class Agent:
                 text, grounded, fallback = self._phrase(text, messages, message, language)
 
         answer = self._answer(session, intent, messages, text, language, grounded, fallback)
+        if self.spec.kind == "openai" and fallback != "llm_unavailable":
+            answer.usage = _usage(messages + retries)
         session.dialog.remember(intent, message)
         if intent.item_id and intent.kind in CONTINUABLE:
             view.last_item = intent.item_id
@@ -411,6 +419,7 @@ class Agent:
             + [HumanMessage("Your answer " + problems + ". Rewrite it saying only what the tool results "
                             "above state, with only their numbers and item titles.")]),
             self.settings.llm_timeout + 5.0)
+        self._retries[id(session)] = [retry] if isinstance(retry, AIMessage) else []
         retry_text = _text_of(retry)
         if retry_text.strip() and not self._problems(retry_text, evidence, messages, composer):
             return messages, retry_text, True, None
@@ -542,6 +551,18 @@ class Agent:
             elif name == "popular_items":
                 answer.popular.extend(artifact.items)
         return answer
+
+
+def _usage(messages: list[BaseMessage]) -> dict[str, int] | None:
+    """The tokens the LLM reported for this turn's calls, in OpenAI's names; None unless every
+    call reported them (a partial count would understate)."""
+    last_human = max((i for i, m in enumerate(messages) if isinstance(m, HumanMessage)), default=-1)
+    calls = [m for m in messages[last_human + 1:] if isinstance(m, AIMessage)]
+    if not calls or any(not m.usage_metadata for m in calls):
+        return None
+    prompt = sum(int(m.usage_metadata["input_tokens"]) for m in calls if m.usage_metadata)
+    completion = sum(int(m.usage_metadata["output_tokens"]) for m in calls if m.usage_metadata)
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
 
 
 def _has_causal(results: list[tuple[str, Any]]) -> bool:
