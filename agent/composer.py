@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
-from whyrec.prompts.catalogue import message
+from whyrec.prompts.catalogue import has_message, message
 from whyrec.tools.service import Effects, HistorySearch, ItemSearch, Recommendations, UserHistory
 
 from . import replies
@@ -81,7 +81,8 @@ class Composer:
         if kind == "effects" and by_name["behaviour_effects"]:
             return self._effects(by_name["behaviour_effects"][-1], intent)
         if kind == "history" and by_name["search_behaviours"]:
-            return render(self._relevant(by_name["search_behaviours"][-1]), language)
+            found = self._relevant(by_name["search_behaviours"][-1])
+            return render(replace(found, query=intent.slots.query or found.query), language)
         if kind in ("history", "last_time") and by_name["recent_behaviours"]:
             history: UserHistory = by_name["recent_behaviours"][-1]
             if kind == "last_time":
@@ -89,7 +90,7 @@ class Composer:
                 return replies.last_time(history, intent.slots.behaviour, title, language)
             return replies.recent(history, language)
         if kind == "search" and by_name["search_items"]:
-            return self._items(by_name["search_items"][-1])
+            return self._items(by_name["search_items"][-1], intent.slots.query)
         if kind == "popular" and by_name["popular_items"]:
             return replies.popular(by_name["popular_items"][-1], language)
         tool = ANSWERING_TOOL.get(kind)
@@ -116,7 +117,9 @@ class Composer:
 
     def _recommendations(self, result: Recommendations, intent: Intent) -> str:
         language, slots = self.language, intent.slots
-        lines = [render(result, language)]
+        # The scope in the shopper's words ("台灯", not the "table lamp" it was searched with).
+        shown = replace(result, query=slots.query) if result.query and slots.query else result
+        lines = [render(shown, language)]
         if slots.exclude:
             lines.append(replies.note("excluded", language, categories=joined(list(slots.exclude), language)))
         if slots.price in ("low", "high") and self.price_edges is not None:
@@ -127,13 +130,32 @@ class Composer:
         return "\n".join(lines)
 
     def _effects(self, result: Effects, intent: Intent) -> str:
-        value = intent.slots.segment_value
+        """The effects that answer the question: one segment value's rows when it named one, the
+        rows the data cannot carry said in one line each (their reasons stay in the result), and
+        band segments named in words ("cheaper items", not "low")."""
+        language, value = self.language, intent.slots.segment_value
+        lines = []
+        effects = result.effects
         if value and result.segment:
-            chosen = tuple(e for e in result.effects if e.segment.split("=", 1)[-1].lower() == value.lower())
+            chosen = tuple(e for e in effects if e.segment.split("=", 1)[-1].lower() == value.lower())
             if chosen:
-                return render(replace(result, effects=chosen), self.language)
-            return replies.note("segment_missing", self.language, value=value) + "\n" + render(result, self.language)
-        return render(result, self.language)
+                effects = chosen
+            else:
+                shown = message(f"dialog.band.{result.segment}.{value}", language) if has_message(
+                    f"dialog.band.{result.segment}.{value}", language) else value
+                lines.append(replies.note("segment_missing", language, value=shown))
+        estimable = tuple(_named_band(e, language) for e in effects if e.ok and e.estimate is not None)
+        text = render(replace(result, effects=estimable), language) if estimable else ""
+        lines += [text] if text else []
+        for behaviour in dict.fromkeys(e.behaviour for e in effects if not (e.ok and e.estimate is not None)):
+            failed = [e for e in effects if e.behaviour == behaviour and not (e.ok and e.estimate is not None)]
+            treatment = message(f"chat.effects.treatment.{behaviour}", language) if has_message(
+                f"chat.effects.treatment.{behaviour}", language) else behaviour
+            if any(e.segment in ("all", "") or "=" not in e.segment for e in failed):
+                lines.append(message("dialog.effects.cannot", language, treatment=treatment))
+            else:
+                lines.append(message("dialog.effects.cannot_groups", language, treatment=treatment, n=len(failed)))
+        return "\n".join(lines) if lines else render(result, language)
 
     def _relevant(self, result: HistorySearch) -> HistorySearch:
         """The hits close enough to the question (all of them when it asked for everything)."""
@@ -141,11 +163,12 @@ class Composer:
             return result
         return replace(result, hits=tuple(_close(result.hits)))
 
-    def _items(self, result: ItemSearch) -> str:
+    def _items(self, result: ItemSearch, words: str | None = None) -> str:
         hits = _close(result.hits)
+        query = words or result.query  # the shopper's own words, not the words searched with
         if result.hits and not hits:
-            return replies.note("weak_matches", self.language, query=result.query)
-        text = render(replace(result, hits=tuple(hits)), self.language)
+            return replies.note("weak_matches", self.language, query=query)
+        text = render(replace(result, hits=tuple(hits), query=query), self.language)
         if hits and all(_untitled(h.title, h.item_id) for h in hits):
             text += "\n" + replies.note("untitled", self.language)
         return text
@@ -158,6 +181,14 @@ class Composer:
             if kind:
                 parts.append(self.compose(Intent(kind, item_id="-"), [(name, artifact)], user_id))
         return "\n\n".join(parts) if parts else replies.small_talk("help", self.language)
+
+
+def _named_band(effect: Any, language: str) -> Any:
+    """An effect of a band segment ("price_band=low") with the band named in words."""
+    dimension, _, value = str(effect.segment).partition("=")
+    key = f"dialog.band.{dimension}.{value}"
+    return replace(effect, segment=f"{dimension}={message(key, language)}") if value and has_message(key, language) \
+        else effect
 
 
 def _close(hits: Sequence[Any]) -> list[Any]:

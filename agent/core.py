@@ -307,7 +307,7 @@ class Agent:
         language = reply_language(message, intent.slots.language, given_language)
         composer = self._composer(language, intent)
         context = SessionContext(self.service, view)
-        plan = OfflinePlan(intent, composer, view.user_id, self._since(intent))
+        plan = OfflinePlan(intent, composer, view.user_id, self._since(intent), understanding.catalog.category_of_kind)
         fallback: str | None = None
         grounded = True
 

@@ -138,19 +138,21 @@ class FaithfulnessResult:
 class FaithfulnessCheck:
     """Checks each sentence of an answer against the results of its turn.
 
-    A sentence passes when it is (a) close in meaning to a line of the results (cosine of the
-    sentence model, or shared character pairs for Chinese, at least ``support``), with every
-    behaviour it says the shopper did on an item found with that item in the results, and any
-    causal claim backed by a causal result of this turn; or (b) states no fact at all — no
-    number, item, behaviour or cause — and reads like a framing sentence ("Here are my picks for
-    you.", at least ``framing`` similar to one of :data:`~whyrec.agent.examples.FRAMING`).
+    Item titles are checked apart (every ``(behaviour, title)`` a sentence says the shopper did
+    must be said by the results) and then read as "the item". A sentence then passes when it makes
+    no causal claim without a causal result this turn, and is close in meaning to a line of the
+    results (cosine of the sentence model at least ``support``) or to a framing sentence ("Here
+    are my picks for you.", :data:`~whyrec.agent.examples.FRAMING`, at least
+    ``framing_similarity``). Chinese, which the English sentence model reads poorly, is compared
+    by shared character pairs instead (at least ``chinese_similarity``).
 
     ``embed`` turns texts into unit vectors; ``titles`` are the catalog's item titles.
     """
 
     def __init__(self, embed: Callable[[Sequence[str]], np.ndarray], titles: Iterable[str],
-                 framing: Mapping[str, Sequence[str]] | None = None, support: float = 0.6,
-                 framing_similarity: float = 0.6, min_title_length: int = 6) -> None:
+                 framing: Mapping[str, Sequence[str]] | None = None, support: float = 0.55,
+                 framing_similarity: float = 0.6, chinese_similarity: float = 0.35,
+                 min_title_length: int = 6) -> None:
         from .examples import FRAMING
 
         self.embed = embed
@@ -158,44 +160,64 @@ class FaithfulnessCheck:
         self.framing = {k: tuple(v) for k, v in (framing or FRAMING).items()}
         self.support = support
         self.framing_similarity = framing_similarity
+        self.chinese_similarity = chinese_similarity
         self._framing_vectors: dict[str, np.ndarray] = {}
 
     def check(self, answer: str, evidence: Sequence[str], language: str = "en",
               causal_results: bool = False) -> FaithfulnessResult:
-        from .slots import behaviours_in
-
         sentences = [s.strip() for s in _SENTENCE.findall(answer) if re.search(r"\w", s)]
         lines = [line.strip(" •-") for text in evidence for line in text.splitlines() if re.search(r"\w", line)]
         if not sentences:
             return FaithfulnessResult(True, ())
-        vectors = self.embed(sentences + lines)
-        sentence_vectors, line_vectors = vectors[:len(sentences)], vectors[len(sentences):]
         lowered_lines = [line.lower() for line in lines]
-        line_behaviours = [set(behaviours_in(line)) for line in lines]
+        said = set().union(*(self._deeds(line) for line in lowered_lines)) if lines else set()
+        masked = [self._mask(s.lower()) for s in sentences]
+        vectors = self.embed(masked + [self._mask(line) for line in lowered_lines])
+        sentence_vectors, line_vectors = vectors[:len(sentences)], vectors[len(sentences):]
         bad: list[tuple[str, str]] = []
-        for sentence, vector in zip(sentences, sentence_vectors, strict=True):
+        for sentence, plain, vector in zip(sentences, masked, sentence_vectors, strict=True):
             lowered = sentence.lower()
-            titles = [t for t in self.titles if t in lowered]
-            behaviours = behaviours_in(_without(lowered, titles))
-            causal = bool(_CAUSAL.search(lowered))
-            content = bool(titles or behaviours or causal or re.search(r"\d", sentence))
-            closeness = max((max(float(vector @ v), _pairs(lowered, line)) for v, line in
-                             zip(line_vectors, lowered_lines, strict=True)), default=0.0)
-            if causal and not causal_results:
+            if _CAUSAL.search(lowered) and not causal_results:
                 bad.append((sentence, "a causal claim, but no causal result this turn"))
                 continue
-            missing = [b for b in behaviours if titles and not any(
-                b in found and any(t in line for t in titles) for found, line in zip(line_behaviours, lowered_lines,
-                                                                                      strict=True))]
-            if missing:
-                bad.append((sentence, "says you " + "/".join(missing) + " an item, which the results do not show"))
+            unsupported = self._deeds(lowered) - said
+            if unsupported:
+                bad.append((sentence, "says you " + ", ".join(f"{b} “{t}”" for b, t in sorted(unsupported))
+                            + ", which the results do not show"))
                 continue
-            if closeness >= self.support:
-                continue
-            if not content and self._frames(sentence, vector, language):
+            closeness = max((self._similarity(plain, vector, self._mask(line), v) for v, line in
+                             zip(line_vectors, lowered_lines, strict=True)), default=0.0)
+            needed = self.chinese_similarity if _CJK.search(plain) else self.support
+            if closeness >= needed or self._frames(plain, vector, language):
                 continue
             bad.append((sentence, f"not supported by the results (closest {closeness:.2f})"))
         return FaithfulnessResult(not bad, tuple(bad))
+
+    def _mask(self, lowered: str) -> str:
+        """Item titles read as 'the item' (a title is checked on its own; what is said about it is
+        what the sentence model should compare)."""
+        for title in self.titles:
+            if title in lowered:
+                lowered = lowered.replace(title, "the item")
+        return lowered
+
+    def _deeds(self, lowered: str) -> set[tuple[str, str]]:
+        """(behaviour, title) pairs a text says the shopper did: a behaviour word followed, within a
+        few words, by an item title ('you bought “X”', 'added X to your cart')."""
+        from .slots import behaviours_in
+
+        found: set[tuple[str, str]] = set()
+        for title in self.titles:
+            start = lowered.find(title)
+            while start >= 0:
+                before = lowered[max(0, start - 40):start]
+                for cut in (".", ";", "—", "，", "。", "；"):  # only the words of its own clause
+                    before = before.rsplit(cut, 1)[-1]
+                behaviours = behaviours_in(before)
+                if behaviours:
+                    found.add((behaviours[-1], title))
+                start = lowered.find(title, start + len(title))
+        return found
 
     def _frames(self, sentence: str, vector: np.ndarray, language: str) -> bool:
         examples = self.framing.get(language) or self.framing.get("en", ())
@@ -203,15 +225,17 @@ class FaithfulnessCheck:
             return False
         if language not in self._framing_vectors:
             self._framing_vectors[language] = self.embed(list(examples))
-        similarity = max(float(vector @ v) for v in self._framing_vectors[language])
-        similarity = max(similarity, max(_pairs(sentence.lower(), e.lower()) for e in examples))
-        return similarity >= self.framing_similarity
+        similarity = max(self._similarity(sentence, vector, e.lower(), v)
+                         for e, v in zip(examples, self._framing_vectors[language], strict=True))
+        return similarity >= (self.chinese_similarity if _CJK.search(sentence) else self.framing_similarity)
 
-
-def _without(text: str, titles: Sequence[str]) -> str:
-    for title in titles:
-        text = text.replace(title, " ")
-    return text
+    @staticmethod
+    def _similarity(text: str, vector: np.ndarray, other: str, other_vector: np.ndarray) -> float:
+        """The sentence model's cosine for English; for Chinese, which it reads poorly (any two
+        Chinese sentences look alike to it), the cosine of shared character pairs."""
+        if _CJK.search(text):
+            return _pairs(text, other)
+        return float(vector @ other_vector)
 
 
 def _pairs(a: str, b: str) -> float:

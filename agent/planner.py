@@ -10,7 +10,7 @@ themselves (the small local SmolLM2), which then only phrase its answer.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,11 +28,13 @@ from .slots import search_text
 _ids = itertools.count(1)
 
 
-def planned_calls(intent: Intent, since: str | None = None) -> list[dict[str, Any]]:
+def planned_calls(intent: Intent, since: str | None = None,
+                  category_of_kind: Callable[[str], str | None] | None = None) -> list[dict[str, Any]]:
     """The tool calls that answer ``intent`` (empty when the answer needs no tool).
 
     ``since`` is the first day of the time window the message asked for (YYYY-MM-DD), already
-    placed on the shopper's own calendar by the caller.
+    placed on the shop's calendar by the caller. ``category_of_kind`` finds the catalog category
+    of a product kind ("lamps"): a recommendation for a kind of product keeps to its category.
     """
     kind, slots = intent.kind, intent.slots
     if kind == "recommend":
@@ -41,6 +43,9 @@ def planned_calls(intent: Intent, since: str | None = None) -> list[dict[str, An
             args["category"] = slots.category
         if slots.query:
             args["query"] = search_text(slots.query)
+            path = category_of_kind(args["query"]) if category_of_kind and not slots.category else None
+            if path:
+                args["category"] = path
         if slots.exclude:
             args["exclude"] = list(slots.exclude)
         if slots.price in ("low", "high"):
@@ -110,12 +115,14 @@ PLAN_KEY = "whyrec_plan"
 @dataclass(frozen=True)
 class OfflinePlan:
     """What the planner needs for one turn: the understood intent, the composer of its language,
-    the shopper, and the first day of the time window asked for (if any)."""
+    the shopper, the first day of the time window asked for (if any), and the catalog's
+    categories of product kinds."""
 
     intent: Intent
     composer: Composer
     user_id: str
     since: str | None = None
+    category_of_kind: Callable[[str], str | None] | None = None
 
 
 class OfflinePlanner(BaseChatModel):
@@ -141,7 +148,7 @@ class OfflinePlanner(BaseChatModel):
             raise RuntimeError("the offline planner needs the turn's plan in the run configuration")
         last_human = max((i for i, m in enumerate(messages) if isinstance(m, HumanMessage)), default=-1)
         asked = any(isinstance(m, AIMessage) and m.tool_calls for m in messages[last_human + 1:])
-        calls = [] if asked else planned_calls(plan.intent, plan.since)
+        calls = [] if asked else planned_calls(plan.intent, plan.since, plan.category_of_kind)
         if calls:
             message = AIMessage(content="", tool_calls=calls)
         else:

@@ -31,8 +31,11 @@ Embed = Callable[[Sequence[str]], np.ndarray]
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 
+#: How many routed texts the router remembers.
+CACHE_SIZE = 4096
+
 #: Below this probability the top intent is not trusted (tuned on the dev part only).
-CONFIDENCE = 0.3
+CONFIDENCE = 0.2
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,7 @@ class Router:
         self.regularisation = regularisation
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="whyrec-router")
         self._lock = threading.Lock()
+        self._cache: dict[str, Route] = {}
         self.classes_: np.ndarray | None = None
 
     def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
@@ -98,7 +102,7 @@ class Router:
                 texts.extend(mask_products(u) for u in utterances)
                 labels.extend([intent] * len(utterances))
         with self._lock:
-            self.ngrams_ = TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 3), sublinear_tf=True, min_df=1)
+            self.ngrams_ = TfidfVectorizer(analyzer="char", ngram_range=(1, 4), sublinear_tf=True, min_df=1)
             self.ngrams_.fit([t.lower() for t in texts])
             self.model_ = LogisticRegression(C=self.regularisation, max_iter=5000, class_weight="balanced")
             self.model_.fit(self._features(texts), np.asarray(labels))
@@ -107,18 +111,28 @@ class Router:
         return self
 
     def route_many(self, texts: Sequence[str]) -> list[Route]:
-        """The route of each text (one embedding batch)."""
+        """The route of each text (one embedding batch; texts routed before come from a cache:
+        the stateless endpoint reads a conversation's earlier messages again on every request)."""
         if self.classes_ is None:
             raise RuntimeError("the router is not trained: call fit() first")
-        if not texts:
-            return []
-        probabilities = self.model_.predict_proba(self._features(texts))
-        out = []
-        for row in probabilities:
-            order = np.argsort(-row)
-            ranked = tuple((str(self.classes_[i]), float(row[i])) for i in order)
-            out.append(Route(ranked[0][0], ranked[0][1], ranked))
-        return out
+        with self._lock:
+            missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        if missing:
+            probabilities = self.model_.predict_proba(self._features(missing))
+            with self._lock:
+                for text, row in zip(missing, probabilities, strict=True):
+                    order = np.argsort(-row)
+                    ranked = tuple((str(self.classes_[i]), float(row[i])) for i in order)
+                    self._cache[text] = Route(ranked[0][0], ranked[0][1], ranked)
+                while len(self._cache) > CACHE_SIZE:
+                    self._cache.pop(next(iter(self._cache)))
+        with self._lock:
+            return [self._cache[t] for t in texts]
+
+    def forget(self) -> None:
+        """Empty the cache of routed texts (benchmarks time routing, not the cache)."""
+        with self._lock:
+            self._cache.clear()
 
     def route(self, text: str) -> Route:
         return self.route_many([text])[0]

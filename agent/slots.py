@@ -62,7 +62,7 @@ _BEHAVIOUR_WORDS: tuple[tuple[str, str], ...] = (
      r"|购买|买|下单|订单", "purchase"),
     (r"\bclick(?:ed|s|ing)?\b|点击|点过|点了", "click"),
     (r"\bview(?:ed|s|ing)?\b|\blook(?:ed|ing|s)? (?:at|again)\b|\bbrows(?:e|ed|ing)\b|\bsaw\b|\bseen\b"
-     r"|looked|浏览|看过|看了|再看|多看|看一次|查看|看两次|逛|(?:上次|最后一次|上一次|最近一次)看|看(?=\s*[A-Za-z“\"])", "view"),
+     r"|looked|\bvisit(?:s|ed|ing)?\b|浏览|看过|看了|再看|多看|看一次|查看|看两次|逛|(?:上次|最后一次|上一次|最近一次)看|看(?=\s*[A-Za-z“\"])", "view"),
     (r"\brat(?:e|ed|ing)\b|评分|打分", "rating"),
 )
 
@@ -135,6 +135,7 @@ class Catalog:
     brands: frozenset[str] = frozenset()
     exact: dict[str, int] = field(default_factory=dict)   # lower-cased title -> item
     kinds: frozenset[str] = frozenset()                   # product kinds: last words of category leaves
+    kind_paths: dict[str, tuple[str, ...]] = field(default_factory=dict)  # kind -> the category paths ending in it
     _vocab_by_initial: dict[str, list[str]] = field(default_factory=dict)
 
     @classmethod
@@ -149,6 +150,7 @@ class Catalog:
                 postings[word].append(position)
         categories: dict[str, str] = {}
         kinds: set[str] = set()
+        kind_paths: dict[str, set[str]] = defaultdict(set)
         if "category" in items.columns:
             for value in items["category"].dropna().astype(str).unique():
                 for part in value.split(","):
@@ -156,7 +158,9 @@ class Catalog:
                     if path[0].strip():
                         categories.setdefault(path[0].strip().lower(), path[0].strip())
                     if len(path) > 1:
-                        kinds.add(singular_word(re.split(r"[_\s]+", path[-1].strip().lower())[-1]))
+                        kind = singular_word(re.split(r"[_\s]+", path[-1].strip().lower())[-1])
+                        kinds.add(kind)
+                        kind_paths[kind].add(part.strip())
         brands = (frozenset(items["brand"].dropna().astype(str).str.lower()) if "brand" in items.columns
                   else frozenset())
         exact = {t.lower(): i for i, t in enumerate(titles) if t}
@@ -165,7 +169,13 @@ class Catalog:
             if len(word) >= 4:
                 by_initial[word[0]].append(word)
         return cls(ids, titles, tokens, dict(postings), categories, brands, exact, frozenset(kinds - {""}),
-                   dict(by_initial))
+                   {k: tuple(sorted(v)) for k, v in kind_paths.items() if k}, dict(by_initial))
+
+    def category_of_kind(self, words: str) -> str | None:
+        """The catalog category a product kind names ('lamps' -> 'home.lighting.lamp'), if exactly one."""
+        tokens = [singular_word(w) for w in _words(words)]
+        paths = self.kind_paths.get(tokens[-1], ()) if tokens else ()
+        return paths[0] if len(paths) == 1 else None
 
     @property
     def vocabulary(self) -> Iterable[str]:
@@ -522,16 +532,16 @@ def _excluded(text: str, categories: list[tuple[str, tuple[int, int]]]) -> list[
     for name, (start, end) in categories:
         clause_start = max(lowered.rfind(p, 0, start) for p in ",.;?!，。；？！") + 1
         before = lowered[clause_start:start]
-        after = lowered[end:end + 6]
-        if _EXCLUSION.search(before) or re.match(r"\s*(?:以外|之外|除外)", after):
+        after = lowered[end:end + 8]
+        if _EXCLUSION.search(before) or re.match(r"\s*的?\s*(?:以外|之外|除外|就?不要|就?算了|免了|别推荐)", after):
             out.append(name)
     return out
 
 
 _PRICE_LOW = re.compile(r"\b(?:cheap(?:er|est)?|affordable|budget|inexpensive|low[- ]cost|bargains?|low[- ]priced)\b"
                         r"|便宜|实惠|平价|低价|划算|便宜货")
-_PRICE_HIGH = re.compile(r"\b(?:expensive|premium|pricey|high[- ]end|luxury|luxurious|upscale|costly|"
-                         r"high[- ]priced)\b|贵|高档|高端|奢侈|昂贵")
+_PRICE_HIGH = re.compile(r"\b(?:expensive|premium|pric(?:ey|ier|iest)|high[- ]end|luxury|luxurious|upscale|costly|"
+                         r"high[- ]priced|dearer)\b|贵|高档|高端|奢侈|昂贵")
 
 
 def _price(lowered: str) -> str | None:
@@ -547,7 +557,8 @@ def _segment(lowered: str, categories: list[str], price: str | None) -> tuple[st
         return "price_band", price if price in ("low", "high") else None
     if re.search(r"\bbrands?\b|品牌", lowered):
         return "brand", None
-    if re.search(r"\bactiv(?:e|ity)\b|\boccasional\b|\bfrequent\b|\bloyal\b|\bheavy (?:users|shoppers)\b|活跃|偶尔|常客|老顾客",
+    if re.search(r"\bactiv(?:e|ity)\b|\boccasional\b|\bfrequent\b|\bloyal\b|\bheavy (?:users|shoppers)\b|"
+                 r"活跃|偶尔|常客|老顾客|常来|经常|频繁",
                  lowered):
         return "activity", None
     if re.search(r"\b(?:by|per|across|each|every|between) (?:categor(?:y|ies)|departments?)\b|categor(?:y|ies)\b"
@@ -561,7 +572,7 @@ def _segment(lowered: str, categories: list[str], price: str | None) -> tuple[st
 _NEGATION = re.compile(
     r"hadn'?t|had not|have not|haven'?t|didn'?t|did not|\bnever\b|\bremov(?:e|ed|ing)\b|\bwithout\b|\bundo\b|"
     r"\bforget\b|\btake (?:\w+ ){0,6}out\b|\bdrop(?:ped)?\b|\bdelet(?:e|ed|ing)\b|\bun-?(?:favou?rite|save|cart)|"
-    r"wasn'?t|\bnot\b|没有|没|不曾|从未|删除|删掉|删|去掉|拿掉|移出|移除|取消|撤销")
+    r"wasn'?t|\bnot\b|没有|没|不曾|从未|删除|删掉|删|去掉|拿掉|移出|移除|取消|撤销|忘掉|不算")
 
 
 def _time(lowered: str) -> str | None:
@@ -618,7 +629,7 @@ month past last recent history activity record records related bought buy buying
 viewed views browse browsed favourite favourites favorite favorites saved cart carted basket added add order
 ordered orders recommend recommended recommendation recommendations suggest suggestion suggestions idea ideas
 pick picks choice choices after want wanted need like liked love interested good nice great new else other cheap
-premium affordable expensive next buying available sale sales mall piece help
+premium affordable expensive next buying available sale sales mall piece help hunting shopping browsing got stocked
 """.split())
 _TOPIC_STOP_ZH = re.compile(
     r"请|帮我|帮忙|给我|我们|你们|我|你|他|她|它|的|了|吗|呢|吧|啊|呀|么|什么|哪些|哪个|有没有|有|没有|是|在|里|里面|上|"
