@@ -121,7 +121,8 @@ _CAUSAL = re.compile(
     r"\bcaus(?:e|es|ed|al|ing)\b|\beffects?\b|\bimpacts?\b|\bmore likely\b|\bless likely\b|\bleads? to\b|"
     r"\b(?:raises?|increases?|boosts?|lowers?|reduces?|drives?)\b.{0,40}\b(?:chances?|likel\w*|probab\w*|odds|"
     r"purchas\w*|buy\w*|sales)\b|因果|导致|促使|提高.{0,10}(?:概率|可能)|更(?:可能|愿意|容易)(?:购买|买)")
-_SENTENCE = re.compile(r"[^.!?。！？\n]+[.!?。！？]?")
+#: A sentence: up to a full stop that is not a decimal point ("score 1.68" is one sentence), or a line.
+_SENTENCE = re.compile(r"(?:[^.!?。！？\n]|(?<=\d)\.(?=\d))+[.!?。！？]?")
 
 
 @dataclass(frozen=True)

@@ -96,7 +96,8 @@ class Router:
 
         from .slots import mask_products
 
-        texts, labels = [], []
+        texts: list[str] = []
+        labels: list[str] = []
         for intent, by_language in self.examples.items():
             for utterances in by_language.values():
                 texts.extend(mask_products(u) for u in utterances)

@@ -62,7 +62,8 @@ _BEHAVIOUR_WORDS: tuple[tuple[str, str], ...] = (
      r"|购买|买|下单|订单", "purchase"),
     (r"\bclick(?:ed|s|ing)?\b|点击|点过|点了", "click"),
     (r"\bview(?:ed|s|ing)?\b|\blook(?:ed|ing|s)? (?:at|again)\b|\bbrows(?:e|ed|ing)\b|\bsaw\b|\bseen\b"
-     r"|looked|\bvisit(?:s|ed|ing)?\b|浏览|看过|看了|再看|多看|看一次|查看|看两次|逛|(?:上次|最后一次|上一次|最近一次)看|看(?=\s*[A-Za-z“\"])", "view"),
+     r"|looked|\bvisit(?:s|ed|ing)?\b|浏览|看过|看了|再看|多看|看一次|查看|看两次|逛"
+     r"|(?:上次|最后一次|上一次|最近一次)看|看(?=\s*[A-Za-z“\"])", "view"),
     (r"\brat(?:e|ed|ing)\b|评分|打分", "rating"),
 )
 
@@ -73,7 +74,8 @@ _CATEGORY_WORDS: dict[str, tuple[str, ...]] = {
     "apparel": ("apparel", "clothes", "clothing", "fashion", "garments?", "piece of clothing", "outfits?",
                 "衣服", "服装", "服饰", "衣物"),
     "home": ("home(?: stuff| goods| items)?", "household", "homeware", "家居用品", "家居", "家用", "家里用"),
-    "beauty": ("beauty(?: stuff| products?)?", "cosmetics", "skincare", "make-?up", "美妆", "美容", "化妆品", "护肤品?"),
+    "beauty": ("beauty(?: stuff| products?)?", "cosmetics", "skincare", "make-?up", "美妆", "美容", "化妆品",
+               "护肤品?"),
     "sports": ("sports?", "sporting goods", "fitness gear", "运动", "体育", "户外"),
     "toys": ("toys?", "玩具"),
     "garden": ("garden(?:ing)?(?: section)?", "园艺", "花园用品"),
@@ -84,9 +86,10 @@ _CATEGORY_WORDS: dict[str, tuple[str, ...]] = {
 GLOSSARY: dict[str, str] = {
     "围巾": "scarf", "丝巾": "silk scarf", "帽子": "beanie", "毛线帽": "beanie", "夹克": "jacket", "外套": "jacket",
     "雨衣": "rain jacket", "羽绒服": "down jacket", "毛衣": "sweater", "靴子": "boots", "鞋": "boots",
-    "水壶": "kettle", "烧水壶": "kettle", "刀": "knife", "厨师刀": "chef's knife", "毯子": "blanket", "台灯": "table lamp",
-    "灯": "lamp", "花瓶": "vase", "耳机": "headphones", "降噪": "noise-cancelling", "音箱": "speaker", "音响": "speaker",
-    "键盘": "keyboard", "机械键盘": "mechanical keyboard", "鼠标": "mouse", "手表": "watch", "运动手表": "fitness watch",
+    "水壶": "kettle", "烧水壶": "kettle", "刀": "knife", "厨师刀": "chef's knife", "毯子": "blanket",
+    "台灯": "table lamp", "灯": "lamp", "花瓶": "vase", "耳机": "headphones", "降噪": "noise-cancelling",
+    "音箱": "speaker", "音响": "speaker", "键盘": "keyboard", "机械键盘": "mechanical keyboard", "鼠标": "mouse",
+    "手表": "watch", "运动手表": "fitness watch",
     "面霜": "face cream", "精华": "serum", "精华液": "serum", "香水": "eau de parfum", "洗发水": "shampoo",
     "帐篷": "tent", "背包": "backpack", "瑜伽垫": "yoga mat", "头盔": "helmet", "自行车头盔": "bike helmet",
     "小说": "novel", "食谱": "cookbook", "菜谱": "cookbook", "绘本": "picture book", "积木": "building set",
@@ -580,11 +583,11 @@ def _time(lowered: str) -> str | None:
         return "1d"
     if re.search(r"\byesterday\b|昨天", lowered):
         return "2d"
-    if re.search(r"\b(?:last|past|this|previous) (?:week|7 days|seven days)\b|\bthis past week\b|上周|这一?周|本周|过去一周|最近一周|七天",
-                 lowered):
+    if re.search(r"\b(?:last|past|this|previous) (?:week|7 days|seven days)\b|\bthis past week\b"
+                 r"|上周|这一?周|本周|过去一周|最近一周|七天", lowered):
         return "7d"
-    if re.search(r"\b(?:last|past|this|previous) (?:month|30 days|thirty days)\b|上个?月|这个月|本月|过去一个月|最近一个月|三十天",
-                 lowered):
+    if re.search(r"\b(?:last|past|this|previous) (?:month|30 days|thirty days)\b"
+                 r"|上个?月|这个月|本月|过去一个月|最近一个月|三十天", lowered):
         return "30d"
     if re.search(r"\brecent(?:ly)?\b|\blately\b|\bthese days\b|最近|近期|近来", lowered):
         return "recent"
@@ -596,7 +599,8 @@ def _count(text: str, title_span: tuple[int, int] | None) -> int | None:
     """How many items a message asks for ('three ideas', 'top 10', '推荐四件', '前十个')."""
     body = text if title_span is None else text[:title_span[0]] + " " + text[title_span[1]:]
     lowered = body.lower()
-    lowered = re.sub(r"(?:#|\bnumber |\bno\.? ?|\bitem |\buser |\bcustomer |\bu)\d+|\d+(?:-piece|-litre|%)", " ", lowered)
+    lowered = re.sub(r"(?:#|\bnumber |\bno\.? ?|\bitem |\buser |\bcustomer |\bu)\d+|\d+(?:-piece|-litre|%)", " ",
+                     lowered)
     for match in re.finditer(r"\b(\d{1,2})\b", lowered):
         value = int(match.group(1))
         if 1 <= value <= 50:
@@ -711,12 +715,12 @@ def strip_language_request(text: str) -> str:
     from .language import LANGUAGE_REQUEST, requested_language
 
     stripped = LANGUAGE_REQUEST.sub(" ", text)
-    if not stripped.strip(" ,.;:!?，。；：！？") or (requested_language(text) and _STANDALONE_ONLY(stripped)):
+    if not stripped.strip(" ,.;:!?，。；：！？") or (requested_language(text) and _only_language_words(stripped)):
         return ""
     return stripped
 
 
-def _STANDALONE_ONLY(text: str) -> bool:  # noqa: N802
+def _only_language_words(text: str) -> bool:
     from .language import requested_language
 
     return requested_language(text) is not None and not re.sub(

@@ -21,7 +21,8 @@ from whyrec.agent.slots import (
 ITEMS = pd.DataFrame({
     "item_id": ["i1", "i2", "i3", "i4", "i5", "i6", "i7", "i8"],
     "title": ["Ravn wool scarf", "Kvitfjell wireless mouse", "Saga Studio hyaluronic serum", "Ravn silk scarf",
-              "Lyngen cork yoga mat", "Lyngen cork yoga mat, charcoal", "Havbris family tent", "Havbris ultralight tent"],
+              "Lyngen cork yoga mat", "Lyngen cork yoga mat, charcoal", "Havbris family tent",
+              "Havbris ultralight tent"],
     "category": ["apparel.accessories.scarf", "electronics.computing.mouse", "beauty.skincare.serum",
                  "apparel.accessories.scarf", "sports.fitness.yoga_mat", "sports.fitness.yoga_mat",
                  "sports.outdoor.tent", "sports.outdoor.tent"],
