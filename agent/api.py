@@ -321,35 +321,56 @@ def build_api(service: WhyrecService, agent: Agent, keys: KeyRing | None = None,
         sessions = agent.sessions.forget_user(user_id)
         return result.to_json() | {"sessions_removed": sessions}
 
-    @app.post("/v1/chat/completions", tags=["openai-compatible"], responses=STREAMABLE)
+    @app.post("/v1/chat/completions", tags=["openai-compatible"], responses=OPENAI_RESPONSES)
     def chat_completions(body: ChatCompletionRequest, who: Principal = Depends(principal)) -> Any:
-        """OpenAI-compatible chat: model ``whyrec``; the user id comes from ``user``."""
+        """OpenAI-compatible chat: model ``whyrec``; the user id comes from ``user`` (or the key).
+
+        Stateless: the request's ``messages`` are the conversation, so "why the first one?" is
+        answered against the list in the last assistant message that showed one. Errors come in
+        OpenAI's shape (``{"error": {"message", "type", "param", "code"}}``). ``usage`` counts the
+        tokens an LLM backend reported for the turn; with no LLM (nothing was tokenised) it is left out.
+        """
         user_id = body.user or who.user_id
         if not user_id:
-            raise HTTPException(400, "set `user` to the user id to recommend for")
+            raise OpenAIError(400, "set `user` to the id of the shopper to answer for", param="user",
+                              code="missing_user")
         allowed(who, user_id)
         known_user(user_id)
-        last = next((m for m in reversed(body.messages) if m.role == "user"), None)
-        message = _content_text(last.content) if last else ""
-        if not message.strip():
-            raise HTTPException(400, "no user message with text content")
-        session_id = agent.sessions.scoped_id("openai", who, user_id)
+        messages = [(m.role, _content_text(m.content)) for m in body.messages]
+        if not any(role == "user" and text.strip() for role, text in messages):
+            raise OpenAIError(400, "no user message with text content", param="messages", code="no_user_message")
         if body.stream:
-            return StreamingResponse(_openai_sse(agent, user_id, message, session_id),
-                                     media_type="text/event-stream")
+            return StreamingResponse(_openai_sse(agent, user_id, messages), media_type="text/event-stream")
         try:
-            answer = agent.chat(user_id, message, session_id)
+            answer = agent.chat_messages(user_id, messages)
         except AgentError as exc:
-            raise HTTPException(exc.status, str(exc)) from exc
-        return {
+            raise OpenAIError(exc.status, str(exc), param="messages") from exc
+        completion: dict[str, Any] = {
             "id": f"chatcmpl-{uuid.uuid4().hex[:24]}", "object": "chat.completion",
             "created": int(time.time()), "model": "whyrec",
-            "choices": [{"index": 0, "finish_reason": "stop",
+            "choices": [{"index": 0, "finish_reason": "stop", "logprobs": None,
                          "message": {"role": "assistant", "content": answer.text}}],
-            "usage": {"prompt_tokens": len(message.split()), "completion_tokens": len(answer.text.split()),
-                      "total_tokens": len(message.split()) + len(answer.text.split())},
             "whyrec": answer.to_json(),
         }
+        if answer.usage is not None:
+            completion["usage"] = answer.usage
+        return completion
+
+    @app.middleware("http")
+    async def openai_errors(request: Request, call_next: Any) -> Any:
+        """Errors of the OpenAI-compatible endpoint in OpenAI's error shape (clients print its message)."""
+        response = await call_next(request)
+        if request.url.path != OPENAI_PATH or response.status_code < 400:
+            return response
+        raw = b"".join([chunk async for chunk in response.body_iterator])
+        try:
+            body = json.loads(raw or b"{}")
+        except ValueError:
+            body = {"detail": raw.decode("utf-8", "replace")}
+        if "error" not in body:
+            body = {"error": _openai_error(response.status_code, body)}
+        headers = {k: v for k, v in response.headers.items() if k.lower() not in ("content-length", "content-type")}
+        return JSONResponse(body, status_code=response.status_code, headers=headers)
 
     return app
 
@@ -374,7 +395,7 @@ def _sse(agent: Agent, body: ChatRequest) -> Iterator[str]:
         yield f"event: error\ndata: {json.dumps({'detail': 'internal error; the server logged it'})}\n\n"
 
 
-def _openai_sse(agent: Agent, user_id: str, message: str, session_id: str) -> Iterator[str]:
+def _openai_sse(agent: Agent, user_id: str, messages: list[tuple[str, str]]) -> Iterator[str]:
     completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
     created = int(time.time())
 
@@ -385,12 +406,71 @@ def _openai_sse(agent: Agent, user_id: str, message: str, session_id: str) -> It
 
     yield chunk({"role": "assistant", "content": ""})
     try:
-        for event in agent.stream(user_id, message, session_id):
+        for event in agent.stream_messages(user_id, messages):
             if event["type"] == "delta":
                 yield chunk({"content": event["text"]})
-    except Exception as exc:  # the stream already started: report in-band
+    except Exception as exc:  # the stream already started: report in-band, in OpenAI's error shape
         log.warning("completion stream failed: %s", exc)
+        status = exc.status if isinstance(exc, (AgentError, ServiceError)) else 500
         detail = str(exc) if isinstance(exc, (AgentError, ServiceError)) else "internal error; the server logged it"
-        yield chunk({"content": f"\n[error: {detail}]"})
+        yield f"data: {json.dumps({'error': _openai_error(status, {'detail': detail})})}\n\n"
+        yield "data: [DONE]\n\n"
+        return
     yield chunk({}, finish="stop")
     yield "data: [DONE]\n\n"
+
+
+class OpenAIError(HTTPException):
+    """An error of the OpenAI-compatible endpoint, with OpenAI's ``param`` and ``code``."""
+
+    def __init__(self, status: int, message: str, param: str | None = None, code: str | None = None) -> None:
+        super().__init__(status, {"message": message, "param": param, "code": code})
+
+
+OPENAI_PATH = "/v1/chat/completions"
+_OPENAI_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
+                 404: "not_found_error", 413: "invalid_request_error", 422: "invalid_request_error",
+                 429: "rate_limit_error"}
+
+
+def _openai_error(status: int, body: dict[str, Any]) -> dict[str, Any]:
+    """``{"message", "type", "param", "code"}`` from one of the API's error bodies."""
+    detail = body.get("detail")
+    param = code = None
+    if isinstance(detail, dict):
+        message = str(detail.get("message") or detail)
+        param, code = detail.get("param"), detail.get("code")
+    else:
+        message = str(detail or "error")
+    problems = body.get("problems") or []
+    if problems:
+        first = problems[0]
+        param = param or str(first.get("field", "")).removeprefix("body.") or None
+        message = f"{message}: " + "; ".join(f"{p.get('field', '').removeprefix('body.')}: {p.get('problem')}"
+                                              for p in problems[:5])
+    kind = _OPENAI_TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error")
+    if code is None:
+        code = {401: "invalid_api_key", 404: "not_found", 413: "request_too_large", 422: "invalid_request",
+                429: "rate_limited"}.get(status, "server_error" if status >= 500 else None)
+    return {"message": message, "type": kind, "param": param, "code": code}
+
+
+class _OpenAIErrorBody(BaseModel):
+    message: str
+    type: str
+    param: str | None = None
+    code: str | None = None
+
+
+class OpenAIErrorResponse(BaseModel):
+    """The OpenAI-compatible endpoint's errors (OpenAI's shape)."""
+
+    error: _OpenAIErrorBody
+
+
+OPENAI_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **STREAMABLE,
+    **{status: {"model": OpenAIErrorResponse, "description": text} for status, text in (
+        (400, "Bad request (no `user`, no user message)"), (401, "Missing or unknown API key"),
+        (403, "This API key may only access its own user"), (404, "Unknown user"),
+        (413, "Request body too large"), (422, "Invalid request"))}}

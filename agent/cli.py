@@ -1,4 +1,5 @@
-"""The ``whyrec`` command line: ingest, demo, stats, search, reindex, serve, and the tools' own.
+"""The ``whyrec`` command line: ingest, demo, stats, search, reindex, recommend, explain, chat,
+serve, and the tools' own.
 
 Heavy libraries load only inside the command that needs them, so ``whyrec --help`` is instant.
 """
@@ -8,6 +9,8 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
+import shutil
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -93,6 +96,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--k", type=int, default=10)
     p.add_argument("--lang", choices=("en", "zh"), default="en")
     p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("chat", help="chat with the assistant in the terminal, as one shopper")
+    _workspace_arg(p)
+    p.add_argument("user_id", help="the shopper to chat as")
+    p.add_argument("--lang", choices=("en", "zh"), default=None,
+                   help="answer in this language (default: the language of each message)")
+    p.add_argument("--json", action="store_true", help="one JSON answer per line (for scripts)")
 
     p = sub.add_parser("serve", help="serve the chat UI and the HTTP API")
     _workspace_arg(p)
@@ -256,6 +266,112 @@ def _cmd_explain(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+def _cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
+    """An interactive chat (readline history) or, with stdin not a terminal, one answer per line."""
+    from whyrec.prompts.catalogue import message
+
+    from .core import Agent, AgentError
+
+    if not settings.debug:  # the terminal shows answers; each turn's log line is for servers
+        logging.getLogger("whyrec.agent").setLevel(logging.WARNING)
+    service = _service(settings)
+    service.require_user(args.user_id)
+    agent = Agent(service)
+    interactive = sys.stdin.isatty()
+    words = args.lang or "en"
+    if interactive:
+        _readline_history()
+        print(message("dialog.cli.loading", words), file=sys.stderr, flush=True)
+    agent.understanding()  # train the router before the first question, not during it
+    if interactive:
+        print(message("dialog.cli.banner", words, user=args.user_id), file=sys.stderr)
+    session: str | None = None
+    color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    while True:
+        try:
+            line = input(message("dialog.cli.prompt", words)) if interactive else sys.stdin.readline()
+        except (EOFError, KeyboardInterrupt):
+            break
+        if not interactive and line == "":
+            break
+        text = line.strip()
+        if text.lower() in ("exit", "quit", "/quit", "/exit", "退出", "再见了"):
+            break
+        if not text:
+            continue
+        try:
+            answer = agent.chat(args.user_id, text, session, language=args.lang)
+        except AgentError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            continue
+        session = answer.session_id
+        words = args.lang or answer.language
+        if args.json:
+            print(json.dumps(answer.to_json(), ensure_ascii=False, default=str), flush=True)
+        else:
+            print(format_answer(answer.text, color=color, width=shutil.get_terminal_size((100, 24)).columns))
+            print(flush=True)
+    if interactive:
+        print(message("dialog.cli.bye", words), file=sys.stderr)
+    return EXIT_OK
+
+
+def _readline_history() -> None:
+    """Arrow keys and a history kept across runs ($WHYREC_CHAT_HISTORY, default ~/.whyrec_chat_history)."""
+    try:
+        import atexit
+        import readline
+    except ImportError:  # no readline on this platform: plain input still works
+        return
+    path = Path(os.environ.get("WHYREC_CHAT_HISTORY", Path.home() / ".whyrec_chat_history"))
+    try:
+        readline.read_history_file(path)
+    except OSError:
+        pass
+    readline.set_history_length(1000)
+
+    def save() -> None:
+        try:
+            readline.write_history_file(path)
+        except OSError as exc:
+            log.debug("chat history not saved: %s", exc)
+    atexit.register(save)
+
+
+def format_answer(text: str, color: bool = False, width: int = 100) -> str:
+    """An answer for the terminal: long lines wrapped (by display width: a Chinese character takes
+    two columns) under their bullet or number, and with ``color`` the quoted titles and list
+    numbers in bold (ANSI)."""
+    import re
+    import unicodedata
+
+    def columns(piece: str) -> int:
+        return sum(2 if unicodedata.east_asian_width(c) in ("W", "F") else 1 for c in piece)
+
+    width = max(40, width - 1)
+    lines = []
+    for line in text.splitlines():
+        lead = re.match(r"^(\s*(?:[•\-]|\d{1,2}\.)\s+)", line)
+        indent = " " * columns(lead.group(1)) if lead else ""
+        current, used = "", 0
+        for token in re.findall(r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef]|[^\s\u3000-\u303f"
+                                r"\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef]+|\s+", line):
+            size = columns(token)
+            if used + size > width and current.strip():
+                lines.append(current.rstrip())
+                current, used = indent, len(indent)
+                if token.isspace():
+                    continue
+            current += token
+            used += size
+        lines.append(current.rstrip())
+    out = "\n".join(lines)
+    if color:
+        out = re.sub(r"“([^”]+)”", "“\033[1m\\1\033[0m”", out)
+        out = re.sub(r"(?m)^(\d{1,2}\.)", "\033[1m\\1\033[0m", out)
+    return out
+
+
 def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from .server import serve
 
@@ -274,7 +390,7 @@ def _delegate(function: str) -> Callable[[list[str]], int]:
 COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
     "ingest": _cmd_ingest, "demo": _cmd_demo, "stats": _cmd_stats, "reindex": _cmd_reindex,
     "search": _cmd_search, "serve": _cmd_serve, "forget": _cmd_forget, "recommend": _cmd_recommend,
-    "explain": _cmd_explain,
+    "explain": _cmd_explain, "chat": _cmd_chat,
 }
 DELEGATED: dict[str, Callable[[list[str]], int]] = {
     "effects": _delegate("effects_command"),

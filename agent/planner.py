@@ -1,15 +1,16 @@
 """The offline planner: a deterministic chat model that plans tool calls and composes answers.
 
 It plugs into the same LangChain agent loop as a real LLM (``create_agent``): given the user's
-message it emits tool calls; given the tool results it emits the answer, composed from the
-words of the message catalogue (prompts/i18n). It is the default backend, and it plans for models too weak to plan
-for themselves (the small local SmolLM2), which then only phrase its answer.
+message it emits the tool calls the understood :class:`~whyrec.agent.intents.Intent` needs; given
+the tool results it emits the answer, composed from the words of the message catalogue
+(prompts/i18n). It is the default backend, and it plans for models too weak to plan for
+themselves (the small local SmolLM2), which then only phrase its answer.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,42 +22,79 @@ from langchain_core.runnables.config import ensure_config
 from pydantic import ConfigDict
 
 from .composer import Composer
-from .intents import Intent
+from .intents import TREATMENTS, Intent
+from .slots import search_text
 
 _ids = itertools.count(1)
 
 
-def planned_calls(intent: Intent) -> list[dict[str, Any]]:
-    """The tool calls that answer ``intent`` (empty when the answer needs no tool)."""
-    kind = intent.kind
+def planned_calls(intent: Intent, since: str | None = None,
+                  category_of_kind: Callable[[str], str | None] | None = None) -> list[dict[str, Any]]:
+    """The tool calls that answer ``intent`` (empty when the answer needs no tool).
+
+    ``since`` is the first day of the time window the message asked for (YYYY-MM-DD), already
+    placed on the shop's calendar by the caller. ``category_of_kind`` finds the catalog category
+    of a product kind ("lamps"): a recommendation for a kind of product keeps to its category.
+    """
+    kind, slots = intent.kind, intent.slots
     if kind == "recommend":
         args: dict[str, Any] = {"k": intent.k}
-        if intent.category:
-            args["category"] = intent.category
-        if intent.query:
-            args["query"] = intent.query
+        if slots.category:
+            args["category"] = slots.category
+        if slots.query:
+            args["query"] = search_text(slots.query)
+            path = category_of_kind(args["query"]) if category_of_kind and not slots.category else None
+            if path:
+                args["category"] = path
+        if slots.exclude:
+            args["exclude"] = list(slots.exclude)
+        if slots.price in ("low", "high"):
+            args["price"] = slots.price
         return [_call("recommend", args)]
     if kind == "important":
         return [_call("recommend", {"k": 5})]
     if kind in ("explain", "why_not") and intent.item_id:
         return [_call("explain", {"item": intent.item_id})]
     if kind == "what_if" and intent.item_id:
-        return [_call("what_if", {"item": intent.item_id, "behaviour": intent.behaviour or "cart",
-                                  "remove": intent.remove})]
+        args = {"item": intent.item_id, "remove": intent.remove}
+        if slots.behaviour:
+            args["behaviour"] = slots.behaviour
+        return [_call("what_if", args)]
     if kind == "effects":
         args = {}
-        if intent.behaviour in ("view", "favourite", "cart"):
-            args["behaviour"] = intent.behaviour
-        if intent.segment:
-            args["segment"] = intent.segment
+        if slots.behaviour in TREATMENTS:
+            args["behaviour"] = slots.behaviour
+        if slots.segment:
+            args["segment"] = slots.segment
         return [_call("behaviour_effects", args)]
     if kind == "history":
-        args = {"query": intent.query or "everything I did", "k": 10}
-        if intent.behaviours:
-            args["behaviours"] = list(intent.behaviours)
-        return [_call("search_behaviours", args)]
-    if kind == "search" and intent.query:
-        return [_call("search_items", {"query": intent.query, "k": 5})]
+        behaviours = [slots.behaviour] if slots.behaviour else []
+        if slots.query:
+            args = {"query": search_text(slots.query), "k": 10}
+            if behaviours:
+                args["behaviours"] = behaviours
+            if since:
+                args["since"] = since
+            return [_call("search_behaviours", args)]
+        args = {"k": 10}
+        if behaviours:
+            args["behaviours"] = behaviours
+        if since:
+            args["since"] = since
+        return [_call("recent_behaviours", args)]
+    if kind == "last_time":
+        if slots.item is not None and intent.item_id is None:
+            return []  # named an item the catalog does not hold (or several)
+        args = {"k": 1}
+        if slots.behaviour:
+            args["behaviours"] = [slots.behaviour]
+        if intent.item_id:
+            args["item"] = intent.item_id
+        return [_call("recent_behaviours", args)]
+    if kind == "search" and slots.query:
+        return [_call("search_items", {"query": search_text(slots.query), "k": 5})]
+    if kind == "popular":
+        return [_call("popular_items", {"k": intent.k})]
     return []
 
 
@@ -76,11 +114,15 @@ PLAN_KEY = "whyrec_plan"
 
 @dataclass(frozen=True)
 class OfflinePlan:
-    """What the planner needs for one turn: the parsed intent and the composer of its language."""
+    """What the planner needs for one turn: the understood intent, the composer of its language,
+    the shopper, the first day of the time window asked for (if any), and the catalog's
+    categories of product kinds."""
 
     intent: Intent
     composer: Composer
     user_id: str
+    since: str | None = None
+    category_of_kind: Callable[[str], str | None] | None = None
 
 
 class OfflinePlanner(BaseChatModel):
@@ -106,7 +148,7 @@ class OfflinePlanner(BaseChatModel):
             raise RuntimeError("the offline planner needs the turn's plan in the run configuration")
         last_human = max((i for i, m in enumerate(messages) if isinstance(m, HumanMessage)), default=-1)
         asked = any(isinstance(m, AIMessage) and m.tool_calls for m in messages[last_human + 1:])
-        calls = [] if asked else planned_calls(plan.intent)
+        calls = [] if asked else planned_calls(plan.intent, plan.since, plan.category_of_kind)
         if calls:
             message = AIMessage(content="", tool_calls=calls)
         else:

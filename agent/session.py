@@ -11,6 +11,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from .auth import Principal
+from .intents import DialogState
 from .tools import SessionView
 
 MAX_SESSIONS = 2000
@@ -22,6 +23,7 @@ class Session:
     view: SessionView
     history: list[tuple[str, str]] = field(default_factory=list)  # (role, text)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    dialog: DialogState = field(default_factory=DialogState)
 
 
 class SessionStore:

@@ -16,14 +16,16 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
+import pandas as pd
 from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool, StructuredTool
 from pydantic import BaseModel, Field
 
-from whyrec.tools.service import BEHAVIOURS, ItemFilter, ServiceError, WhyrecService
+from whyrec.tools.service import BEHAVIOURS, ItemFilter, ServiceError, UserHistory, WhyrecService
 
+from . import replies
 from .failure import ToolFailure
 from .render import render
 
@@ -31,6 +33,8 @@ log = logging.getLogger(__name__)
 
 #: The key under ``configurable`` that carries the turn's :class:`SessionContext`.
 CONTEXT_KEY = "whyrec_session"
+#: How many of a user's newest events ``recent_behaviours`` looks through.
+RECENT_SCAN = 100_000
 
 
 @dataclass
@@ -67,6 +71,9 @@ class RecommendArgs(BaseModel):
     k: int = Field(default=5, ge=1, le=50, description="how many items")
     category: str | None = Field(default=None, description="category prefix, e.g. 'electronics'")
     query: str | None = Field(default=None, description="what the user is looking for, in words")
+    exclude: list[str] | None = Field(default=None, description="categories to leave out, e.g. ['books']")
+    price: Literal["low", "high"] | None = Field(
+        default=None, description="keep to the cheaper (low) or pricier (high) third of the catalog's prices")
 
 
 class ExplainArgs(BaseModel):
@@ -75,7 +82,8 @@ class ExplainArgs(BaseModel):
 
 class WhatIfArgs(BaseModel):
     item: str = Field(description="item_id or exact title the hypothetical behaviour is about")
-    behaviour: str = Field(default="cart", description="view, click, favourite, cart, purchase or rating")
+    behaviour: str | None = Field(default=None, description="view, click, favourite, cart, purchase or rating; "
+                                  "omit with remove=true to leave out every behaviour on the item")
     remove: bool = Field(default=True, description="true: as if the user had NOT done it; false: as if they had")
 
 
@@ -97,12 +105,28 @@ class SearchBehavioursArgs(BaseModel):
     k: int = Field(default=10, ge=1, le=50)
 
 
+class RecentArgs(BaseModel):
+    behaviours: list[str] | None = Field(default=None, description="only these behaviours")
+    item: str | None = Field(default=None, description="only behaviours on this item (item_id or exact title)")
+    since: str | None = Field(default=None, description="only behaviours on or after this date (YYYY-MM-DD)")
+    k: int = Field(default=10, ge=1, le=50, description="how many, newest first")
+
+
+class PopularArgs(BaseModel):
+    k: int = Field(default=5, ge=1, le=20)
+    category: str | None = Field(default=None, description="category prefix")
+
+
 # -- the tools ------------------------------------------------------------------------------------
-def recommend(k: int = 5, category: str | None = None, query: str | None = None,
-              *, config: RunnableConfig) -> Any:
+def recommend(k: int = 5, category: str | None = None, query: str | None = None, exclude: list[str] | None = None,
+              price: str | None = None, *, config: RunnableConfig) -> Any:
     context = _context(config)
     view = context.view
-    result = context.service.recommend(view.user_id, k=k, category=category, query=query)
+    if exclude or price:
+        result = context.service.recommend_within(view.user_id, k=k, category=category, query=query,
+                                                  exclude_categories=tuple(exclude or ()), price_band=price)
+    else:
+        result = context.service.recommend(view.user_id, k=k, category=category, query=query)
     view.last_recommendations = [i.item_id for i in result.items]
     view.last_k = k
     view.last_filters = result.filters
@@ -120,20 +144,20 @@ def explain(item: str, *, config: RunnableConfig) -> Any:
     return result
 
 
-def what_if(item: str, behaviour: str = "cart", remove: bool = True, *, config: RunnableConfig) -> Any:
+def what_if(item: str, behaviour: str | None = None, remove: bool = True, *, config: RunnableConfig) -> Any:
     context = _context(config)
     view, service = context.view, context.service
-    if behaviour not in BEHAVIOURS:
+    if behaviour is not None and behaviour not in BEHAVIOURS:
         raise ServiceError(f"unknown behaviour {behaviour!r}; use one of {', '.join(BEHAVIOURS)}")
     item_id = service.resolve_item(item)
     k = max(view.last_k, 5)
     if remove:
         keys = service.event_keys(view.user_id, item_id, behaviour)
         if not keys:
-            raise NothingToRemove(item_id, service.item(item_id).title, behaviour)
+            raise NothingToRemove(item_id, service.item(item_id).title, behaviour or "view")
         result = service.what_if(view.user_id, remove=keys, k=k)
     else:
-        result = service.what_if(view.user_id, add=[(item_id, behaviour)], k=k)
+        result = service.what_if(view.user_id, add=[(item_id, behaviour or "view")], k=k)
     view.last_item = item_id
     return result
 
@@ -153,6 +177,28 @@ def search_behaviours(query: str = "everything", behaviours: list[str] | None = 
     return context.service.search_history(context.view.user_id, query, behaviours=behaviours, since=since, k=k)
 
 
+def recent_behaviours(behaviours: list[str] | None = None, item: str | None = None, since: str | None = None,
+                      k: int = 10, *, config: RunnableConfig) -> Any:
+    context = _context(config)
+    service, user_id = context.service, context.view.user_id
+    for behaviour in behaviours or ():
+        if behaviour not in BEHAVIOURS:
+            raise ServiceError(f"unknown behaviour {behaviour!r}; use one of {', '.join(BEHAVIOURS)}")
+    item_id = service.resolve_item(item) if item else None
+    history = service.history(user_id, limit=RECENT_SCAN)
+    start = pd.Timestamp(since, tz="UTC") if since else None
+    events = [e for e in history.events
+              if (not behaviours or e.behaviour in behaviours) and (item_id is None or e.item_id == item_id)
+              and (start is None or pd.Timestamp(e.timestamp) >= start)]
+    if item_id is not None:
+        context.view.last_item = item_id
+    return UserHistory(history.user_id, history.total, tuple(events[:k]))
+
+
+def popular_items(k: int = 5, category: str | None = None, *, config: RunnableConfig) -> Any:
+    return _context(config).service.popular(k=k, category=category)
+
+
 class NothingToRemove(ServiceError):
     """A what-if removal of a behaviour the user never did."""
 
@@ -163,8 +209,10 @@ class NothingToRemove(ServiceError):
                          item_id=item_id, title=title, behaviour=behaviour)
 
 
-def _wrap(func: Callable[..., Any], schema: type[BaseModel], description: str) -> StructuredTool:
+def _wrap(func: Callable[..., Any], schema: type[BaseModel], description: str,
+          text: Callable[[Any], str] | None = None) -> StructuredTool:
     name = func.__name__
+    words = text or (lambda result: render(result, "en"))
 
     def run(**kwargs: Any) -> tuple[str, Any]:
         try:
@@ -172,8 +220,8 @@ def _wrap(func: Callable[..., Any], schema: type[BaseModel], description: str) -
         except ServiceError as exc:
             failure = ToolFailure(name, str(exc), exc.status, exc.code, dict(exc.fields))
             return f"error: {failure.message}", failure
-        return render(result, "en") + "\n\ndata: " + json.dumps(result.to_json(), ensure_ascii=False,
-                                                               default=str), result
+        return words(result) + "\n\ndata: " + json.dumps(result.to_json(), ensure_ascii=False,
+                                                          default=str), result
 
     run.__name__ = name
     run.__annotations__ = {**func.__annotations__}
@@ -208,4 +256,12 @@ TOOLS: tuple[BaseTool, ...] = (
     _wrap(search_items, SearchItemsArgs, "Search the catalog by meaning."),
     _wrap(search_behaviours, SearchBehavioursArgs,
           "Search the current user's own behaviour history by meaning (never another user's)."),
+    _wrap(recent_behaviours, RecentArgs,
+          "The current user's newest behaviours, newest first, with their dates (optionally only some "
+          "behaviours, one item, or since a date): answers 'what did I buy recently' and 'when did I last ...'.",
+          text=lambda result: replies.recent(result, "en")),
+    _wrap(popular_items, PopularArgs,
+          "What most shoppers have bought (distinct shoppers per item): answers 'what's popular' and "
+          "'what would a typical shopper buy'. Not about any one shopper.",
+          text=lambda result: replies.popular(result, "en")),
 )

@@ -163,6 +163,11 @@ def bare_calls(runtime: Any, user_id: str, trace: list[Any], last_k: int = 5):
             calls.append(lambda a=args: runtime.search_history(
                 user_id, a.get("query", "everything"), k=a.get("k", 10), behaviours=a.get("behaviours"),
                 since=a.get("since")))
+        elif name == "recent_behaviours":
+            calls.append(lambda a=args: [e for e in runtime.history(user_id, limit=100_000).events
+                                         if not a.get("behaviours") or e.behaviour in a["behaviours"]][:a.get("k", 10)])
+        elif name == "popular_items":
+            calls.append(lambda a=args: runtime.popular(k=a.get("k", 5)))
         else:
             raise ValueError(f"no bare call for tool {name}")
 
@@ -285,20 +290,31 @@ def fixed_costs(agent: Any, user_id: str, n: int = 20) -> dict[str, dict[str, fl
     """The per-turn work every turn does before/around its tools, each timed alone."""
     from langchain.agents import create_agent
 
-    from whyrec.agent.intents import ItemResolver, parse_intent
+    from whyrec.agent.intents import DialogState
     from whyrec.agent.planner import OfflinePlanner
+    from whyrec.agent.slots import Catalog, extract
     from whyrec.agent.tools import TOOLS, SessionView
 
     runtime = agent.service
     view = SessionView(user_id, last_recommendations=[i.item_id for i in runtime.recommend(user_id, k=5).items])
-    resolver = ItemResolver.from_catalog(runtime.workspace.items(), view.last_recommendations, None)
+    understanding = agent.understanding()
+    catalog = understanding.catalog
+    router = understanding.router
     planner = OfflinePlanner()
+    title = str(runtime.workspace.items()["title"].iloc[0])
+    counter = iter(range(10**9))
+
+    def read(text: str) -> Any:
+        router.forget()  # time the routing, not the cache
+        return understanding.read(text, DialogState(), view.last_recommendations, None, user_id)
+
     parts = {
-        "ItemResolver.from_catalog": lambda: ItemResolver.from_catalog(runtime.workspace.items(),
-                                                                       view.last_recommendations, None),
-        "parse_intent (explain, en)": lambda: parse_intent("Why the first one?", resolver, user_id),
-        "parse_intent (what-if, en, title)": lambda: parse_intent(
-            'What if I hadn\'t added "Ravn wool scarf" to my cart?', resolver, user_id),
+        "Catalog.from_items (once per data version)": lambda: Catalog.from_items(runtime.workspace.items()),
+        "slot extraction (what-if, en, title)": lambda: extract(f"What if I hadn't added {title} to my cart?",
+                                                                catalog, user_id),
+        "router: embed + classify one new message": lambda: router.route(f"why the first one {next(counter)}?"),
+        "understanding.read (explain, en)": lambda: read("Why the first one?"),
+        "understanding.read (what-if, zh, title)": lambda: read(f"如果我没有把 {title} 加入购物车会怎样？"),
         "create_agent (graph build+compile; now once per backend)": lambda: create_agent(planner, list(TOOLS)),
     }
     out = {}

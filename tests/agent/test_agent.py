@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from whyrec.agent.composer import MIN_SIMILARITY
 from whyrec.agent.core import Agent, AgentError
 from whyrec.agent.guard import GroundingGuard
+from whyrec.agent.render import date
 from whyrec.prompts.catalogue import message as catalogue_message
 
 
@@ -57,8 +59,12 @@ def test_recommend_then_follow_ups_resolve_against_the_list(agent: Agent, user: 
     ("哪些行为对推荐影响最大？", "zh", "recommend", "important"),
     ("How much does adding to cart raise the chance of purchase?", "en", "behaviour_effects", "effects"),
     ("加入购物车能把购买概率提高多少？", "zh", "behaviour_effects", "effects"),
-    ("What did I add to my cart?", "en", "search_behaviours", "history"),
-    ("我加购过什么？", "zh", "search_behaviours", "history"),
+    ("What did I add to my cart?", "en", "recent_behaviours", "history"),
+    ("我加购过什么？", "zh", "recent_behaviours", "history"),
+    ("Have I looked at any scarves?", "en", "search_behaviours", "history"),
+    ("When did I last buy something?", "en", "recent_behaviours", "last_time"),
+    ("我上次买东西是哪天？", "zh", "recent_behaviours", "last_time"),
+    ("What's popular here?", "en", "popular_items", "popular"),
     ("find a wool scarf", "en", "search_items", "search"),
     ("搜索 scarf", "zh", "search_items", "search"),
 ])
@@ -143,3 +149,97 @@ def test_filler_words_are_not_a_search_query(agent: Agent, user: str) -> None:
     for message in ("recommend me something", "any recommendations?", "suggest something new"):
         answer = agent.chat(user, message)
         assert answer.intent == "recommend" and answer.tool_trace[0].args.get("query") is None, message
+
+
+# -- the conversation of issue 15 -------------------------------------------------------------------
+def test_small_talk_gets_a_short_human_reply_not_the_help_menu(agent: Agent, user: str) -> None:
+    for message, key in (("thanks, that's great", "dialog.thanks"), ("hello!", "dialog.greeting"),
+                         ("谢谢！", "dialog.thanks")):
+        answer = agent.chat(user, message)
+        assert answer.tool_trace == [] and answer.text == catalogue_message(key, answer.language), message
+        assert answer.text != catalogue_message("chat.other.help", answer.language)
+
+
+def test_an_unclear_message_gets_one_clarifying_question(agent: Agent, user: str) -> None:
+    answer = agent.chat(user, "hmm")
+    assert answer.intent == "clarify" and answer.tool_trace == []
+    assert answer.text.rstrip().endswith("?") and answer.text != catalogue_message("chat.other.help", "en")
+
+
+def test_the_last_purchase_date_comes_from_the_history(agent: Agent, user: str) -> None:
+    newest = next(e for e in agent.service.history(user, limit=10_000).events if e.behaviour == "purchase")
+    answer = agent.chat(user, "when did I last buy something?")
+    assert answer.intent == "last_time" and answer.history and answer.history[0].event_key == newest.event_key
+    assert date(newest.timestamp, "en", with_year=True) in answer.text and newest.title in answer.text
+    zh = agent.chat(user, "我上次买东西是什么时候？")
+    assert date(newest.timestamp, "zh", with_year=True) in zh.text
+
+
+def test_a_category_to_avoid_is_left_out(agent: Agent, user: str) -> None:
+    usual = agent.chat(user, "recommend 10").recommendations
+    top = str(usual[0].category).split(".")[0]
+    answer = agent.chat(user, f"recommend 10, just no {top}")
+    assert answer.intent == "recommend" and answer.recommendations
+    assert not any(str(r.category).startswith(top) for r in answer.recommendations)
+    assert top in answer.text.splitlines()[-1]  # said under the list
+    zh = agent.chat(user, "推荐十个，不要书")
+    assert not any(str(r.category).startswith("books") for r in zh.recommendations)
+
+
+def test_a_typical_shopper_question_is_answered_not_refused(agent: Agent, user: str) -> None:
+    answer = agent.chat(user, "what would a typical user buy?")
+    assert answer.intent == "popular" and [t.name for t in answer.tool_trace] == ["popular_items"]
+    events = agent.service.workspace.events()
+    buyers = events[events["behaviour"] == "purchase"].groupby("item_id")["user_id"].nunique()
+    assert answer.popular[0].shoppers == int(buyers.max())
+    assert answer.popular[0].item.title in answer.text
+
+
+def test_the_reply_language_asked_for_wins(agent: Agent, user: str) -> None:
+    zh = agent.chat(user, "what should I buy next? answer in Chinese")
+    assert zh.language == "zh" and zh.intent == "recommend" and re.search(r"[\u4e00-\u9fff]", zh.text)
+    en = agent.chat(user, "为什么推荐第一个？请用英文回答", session_id=zh.session_id)
+    assert en.language == "en" and en.intent == "explain" and not re.search(r"[\u4e00-\u9fff]", en.text)
+    assert en.explanations[0].item_id == zh.recommendations[0].item_id
+
+
+def test_cheap_versus_expensive_uses_the_price_band_segment(agent: Agent, user: str) -> None:
+    answer = agent.chat(user, "is the cart effect different for cheap and expensive items?")
+    assert answer.tool_trace[0].args == {"behaviour": "cart", "segment": "price_band"}
+    assert {e.segment for e in answer.effects} >= {"price_band=low", "price_band=high"}
+    cheap = agent.chat(user, "is favouriting worth anything for cheap items?")
+    assert {e.segment for e in cheap.effects} >= {"price_band=low"}
+    assert cheap.text.count("percentage points more likely") + cheap.text.count("less likely") == 1  # low band only
+
+
+def test_hypotheticals_in_everyday_words(agent: Agent, user: str) -> None:
+    events = agent.service.workspace.events()
+    mine = events[events["user_id"] == user]
+    carted = agent.service.item(str(mine[mine["behaviour"] == "cart"]["item_id"].iloc[-1])).title
+    taken = agent.chat(user, f"take the {carted} out of my cart — what changes?")
+    assert taken.intent == "what_if" and taken.tool_trace[0].args["remove"] is True
+    assert taken.tool_trace[0].args["behaviour"] == "cart" and taken.what_ifs
+    unseen = next(i for i in agent.service.items() if i.item_id not in set(mine["item_id"]))
+    added = agent.chat(user, f"if I favourited the {unseen.title}, what would you recommend?")
+    assert added.intent == "what_if" and added.tool_trace[0].args == {
+        "item": unseen.item_id, "remove": False, "behaviour": "favourite"}
+
+
+def test_a_history_search_shows_only_close_matches(agent: Agent, user: str) -> None:
+    answer = agent.chat(user, "which scarves have I looked at?")
+    assert answer.intent == "history" and answer.searches
+    hits = answer.searches[0].hits
+    shown = [h for h in hits if f"“{h.title}”" in answer.text]
+    assert all(h.score >= MIN_SIMILARITY for h in shown)
+    assert len(shown) < len(hits) or all(h.score >= MIN_SIMILARITY for h in hits)
+
+
+def test_follow_ups_change_one_detail_of_the_last_question(agent: Agent, user: str) -> None:
+    first = agent.chat(user, "What should I buy next?", session_id="fu")
+    books = agent.chat(user, "what about books?", session_id="fu")
+    assert books.intent == "recommend" and books.tool_trace[0].args.get("category") == "books"
+    assert all(str(r.category).startswith("books") for r in books.recommendations)
+    effects = agent.chat(user, "does adding to cart raise the chance of purchase?", session_id="fu")
+    favourites = agent.chat(user, "and for favourites?", session_id="fu")
+    assert favourites.intent == "effects" and favourites.tool_trace[0].args.get("behaviour") == "favourite"
+    assert first.recommendations and effects.effects

@@ -201,7 +201,63 @@ def test_openai_client_against_the_compatible_endpoint(live_server: str, users: 
     assert "401" in str(info.value)
     raw = httpx.post(f"{live_server}/v1/chat/completions", headers={"Authorization": f"Bearer {ALICE_KEY}"},
                      json={"model": "whyrec", "messages": [{"role": "user", "content": "hi"}]})
-    assert raw.status_code == 400 and "user" in json.loads(raw.text)["detail"]
+    assert raw.status_code == 400
+    error = json.loads(raw.text)["error"]
+    assert error["param"] == "user" and "user" in error["message"] and error["type"] == "invalid_request_error"
+    assert completion.usage is None  # no LLM counted tokens: no invented count
+
+
+def test_openai_endpoint_is_stateless_and_reads_the_conversation_from_the_messages(
+        workspace: Path, users: tuple[str, str]) -> None:
+    """A follow-up is answered from the request's own messages, even by a server that never saw the
+    conversation, and nothing is kept between requests."""
+    first_server = make_client(workspace)
+    listed = first_server.post("/v1/chat/completions", json={
+        "model": "whyrec", "user": users[0], "messages": [{"role": "user", "content": "recommend 3"}]}).json()
+    shown = [r["item_id"] for r in listed["whyrec"]["recommendations"]]
+    other_server = make_client(workspace)
+    follow = other_server.post("/v1/chat/completions", json={
+        "model": "whyrec", "user": users[0], "messages": [
+            {"role": "system", "content": "You are a helpful assistant."},
+            {"role": "user", "content": "recommend 3"},
+            {"role": "assistant", "content": listed["choices"][0]["message"]["content"]},
+            {"role": "user", "content": "why the second one?"}]}).json()
+    assert follow["whyrec"]["intent"] == "explain"
+    assert follow["whyrec"]["explanations"][0]["item_id"] == shown[1]
+    # The same question with no earlier messages has no list to point into.
+    alone = other_server.post("/v1/chat/completions", json={
+        "model": "whyrec", "user": users[0], "messages": [{"role": "user", "content": "why the second one?"}]}).json()
+    assert alone["whyrec"]["explanations"] == [] and alone["whyrec"]["tool_trace"] == []
+    # Follow-ups of other kinds continue the conversation's last question.
+    effects = other_server.post("/v1/chat/completions", json={
+        "model": "whyrec", "user": users[0], "messages": [
+            {"role": "user", "content": "does adding to cart make people buy more?"},
+            {"role": "assistant", "content": "..."},
+            {"role": "user", "content": "and for favourites?"}]}).json()
+    assert effects["whyrec"]["intent"] == "effects"
+    assert [t["args"] for t in effects["whyrec"]["tool_trace"]] == [{"behaviour": "favourite"}]
+
+
+def test_openai_endpoint_errors_are_openai_error_objects(keyed: TestClient, users: tuple[str, str]) -> None:
+    mine = {"Authorization": f"Bearer {ALICE_KEY}"}
+    cases = [
+        (keyed.post("/v1/chat/completions", json={"model": "whyrec", "messages": []}, headers=mine), 422),
+        (keyed.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": "hi"}]}), 401),
+        (keyed.post("/v1/chat/completions", headers=mine, json={
+            "user": users[1], "messages": [{"role": "user", "content": "hi"}]}), 403),
+        (keyed.post("/v1/chat/completions", headers={"X-API-Key": ADMIN}, json={
+            "user": "nobody", "messages": [{"role": "user", "content": "hi"}]}), 404),
+        (keyed.post("/v1/chat/completions", headers=mine, json={
+            "messages": [{"role": "assistant", "content": "hello"}]}), 400),
+    ]
+    for response, status in cases:
+        assert response.status_code == status, response.text
+        error = response.json()["error"]
+        assert set(error) == {"message", "type", "param", "code"} and error["message"], error
+    assert cases[0][0].json()["error"]["param"].startswith("messages")
+    assert cases[3][0].json()["error"]["type"] == "not_found_error"
+    # Other routes keep their own error shape.
+    assert "detail" in keyed.get("/v1/users/nobody/recommendations", headers={"X-API-Key": ADMIN}).json()
 
 
 def test_forget_user_endpoint(demo_workspace: Path) -> None:

@@ -70,3 +70,39 @@ def test_forget_command(demo_workspace: Path, capsys: pytest.CaptureFixture[str]
     assert f"forgot user {user}" in capsys.readouterr().out
     assert not (Workspace.open(demo_workspace).events()["user_id"] == user).any()
     assert main(["forget", user, "-w", str(demo_workspace)]) == 2
+
+
+def test_chat_answers_each_line_and_keeps_the_conversation(demo_workspace_template: Path,
+                                                            capsys: pytest.CaptureFixture[str],
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from whyrec.tools.workspace import Workspace
+
+    user = str(Workspace.open(demo_workspace_template).events()["user_id"].value_counts().index[0])
+    monkeypatch.setattr("sys.stdin", io.StringIO("What should I buy next?\nwhy the second one?\n\n谢谢\n"))
+    assert main(["chat", user, "-w", str(demo_workspace_template), "--json"]) == 0
+    answers = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.strip()]
+    assert [a["intent"] for a in answers] == ["recommend", "explain", "thanks"]
+    assert answers[1]["explanations"][0]["item_id"] == answers[0]["recommendations"][1]["item_id"]
+    assert answers[1]["session_id"] == answers[0]["session_id"] and answers[2]["language"] == "zh"
+
+
+def test_chat_refuses_an_unknown_shopper(demo_workspace_template: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["chat", "nobody-at-all", "-w", str(demo_workspace_template)]) == 2
+    assert "nobody-at-all" in capsys.readouterr().err
+
+
+def test_answers_are_wrapped_by_display_width() -> None:
+    import unicodedata
+
+    from whyrec.agent.cli import format_answer
+
+    text = ("• you bought “Kvitfjell debut novel” (14 Oct) and this line runs on past the edge of a narrow terminal\n"
+            "我向你推荐“Solvik vegetarian cookbook”（你的第 2 名），"
+            "是因为你的 20 个行为共同起了作用，首先是：你购买了某件商品")
+    lines = format_answer(text, width=50).splitlines()
+    widths = [sum(2 if unicodedata.east_asian_width(c) in ("W", "F") else 1 for c in line) for line in lines]
+    assert max(widths) <= 50 and lines[1].startswith("  ")  # continuation under the bullet
+    assert "".join(lines).replace(" ", "") == text.replace("\n", "").replace(" ", "")
+    assert "\033[1m" in format_answer("1. “Ravn wool scarf”", color=True)

@@ -138,3 +138,50 @@ def test_catalog_text_is_data_not_instructions(demo_workspace: Path) -> None:
     assert [r.item_id for r in reply.recommendations] == before
     assert [t.name for t in reply.tool_trace] == ["recommend"]
     assert injected in reply.text  # shown as a title, quoted as data
+
+
+def test_a_sentence_the_results_do_not_support_is_rewritten_then_replaced(service: WhyrecService, user: str) -> None:
+    """Numbers and titles all check out, but a sentence asserts something no result says."""
+    def invented(messages):  # type: ignore[no-untyped-def]
+        title, _ = first_line_item(last_tool_output(messages))
+        return AIMessage(content=f"My top pick for you is {title}. It is on sale this week, so hurry.")
+
+    agent = agent_with(service, call("recommend", k=3), invented, invented)
+    reply = agent.chat(user, "what should I buy?")
+    assert reply.fallback == "guard" and not reply.grounded
+    assert "on sale" not in reply.text and reply.recommendations[0].title in reply.text
+    assert agent.counters["guard_rejections"] == 1
+
+
+def test_a_claim_about_the_shoppers_behaviour_must_be_in_the_results(service: WhyrecService, user: str) -> None:
+    def claims(messages):  # type: ignore[no-untyped-def]
+        data = tool_data(last_tool_output(messages))
+        first, second = data["items"][0]["title"], data["items"][1]["title"]
+        return AIMessage(content=f"You bought {second} last week, so I recommend {first}.")
+
+    mine = service.workspace.events()
+    bought = set(mine[(mine["user_id"] == user) & (mine["behaviour"] == "purchase")]["item_id"])
+    assert not {i.item_id for i in service.recommend(user, k=3).items} & bought  # recommended: not yet bought
+    reply = agent_with(service, call("recommend", k=3), claims, claims).chat(user, "what should I buy?")
+    assert reply.fallback == "guard" and "last week" not in reply.text
+
+
+def test_usage_is_what_the_model_reported(service: WhyrecService, user: str) -> None:
+    def with_usage(message: AIMessage, tokens_in: int, tokens_out: int) -> AIMessage:
+        message.usage_metadata = {"input_tokens": tokens_in, "output_tokens": tokens_out,
+                                  "total_tokens": tokens_in + tokens_out}
+        return message
+
+    def plan(messages):  # type: ignore[no-untyped-def]
+        return with_usage(AIMessage(content="", tool_calls=[{"name": "recommend", "args": {"k": 3}, "id": "c1"}]),
+                          120, 9)
+
+    def answer(messages):  # type: ignore[no-untyped-def]
+        title, _ = first_line_item(last_tool_output(messages))
+        return with_usage(AIMessage(content=f"My top pick for you is {title}."), 480, 12)
+
+    reply = agent_with(service, plan, answer).chat(user, "what should I buy?")
+    assert reply.fallback is None
+    assert reply.usage == {"prompt_tokens": 600, "completion_tokens": 21, "total_tokens": 621}
+    unreported = agent_with(service, call("recommend", k=3), say("Here are my picks for you.")).chat(user, "recommend")
+    assert unreported.usage is None  # not counted: nothing invented either

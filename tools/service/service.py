@@ -15,6 +15,7 @@ import contextlib
 import logging
 import threading
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -254,11 +255,15 @@ class WhyrecService:
     def recommend(self, user_id: str, k: int = 10, category: str | None = None,
                   query: str | None = None) -> Recommendations:
         """Top ``k`` for the user, each item with the user's behaviours behind its score."""
-        fitted = self._fitted(user_id)
         allowed: ItemFilter | None = self.query_filter(query) if query else None
         if category:
             allowed = ItemFilter(category_prefix=category,
                                  item_ids=allowed.item_ids if allowed is not None else None)
+        return self._recommend(user_id, k, allowed, category, query)
+
+    def _recommend(self, user_id: str, k: int, allowed: ItemFilter | None, category: str | None,
+                   query: str | None) -> Recommendations:
+        fitted = self._fitted(user_id)
         ranker = fitted.ranker
         with _domain_errors():
             ids, scores = ranker.recommend(str(user_id), k=k, filters=allowed)
@@ -283,6 +288,66 @@ class WhyrecService:
             out.append(RecommendedItem(str(item_id), info.title, info.category, float(score), rank, reasons,
                                        info.price, headline))
         return Recommendations(str(user_id), tuple(out), k, category, query, allowed, fitted.data_version)
+
+    # -- added for the chat (issue 15): recommendations that leave out categories or keep to a
+    #    price band, and what shoppers buy most. Separate from the methods above on purpose.
+    def item_filter(self, category: str | None = None, query: str | None = None,
+                    exclude_categories: Sequence[str] = (), price_band: str | None = None) -> ItemFilter | None:
+        """The items a recommendation may draw from: under the ``category`` prefix, among the
+        nearest to ``query`` by meaning, in none of ``exclude_categories``, and with a price in
+        the ``"low"`` or ``"high"`` third of the catalog's prices (``price_band``)."""
+        if price_band not in (None, "low", "high"):
+            raise InvalidRequest(f"unknown price band {price_band!r}; use low or high")
+        allowed = self.query_filter(query) if query else None
+        if exclude_categories or price_band:
+            from ..causal.segments import band_edges
+
+            catalog = self._fitted().ranker.catalog
+            keep = np.ones(len(catalog), dtype=bool)
+            for excluded in exclude_categories:
+                keep &= ~np.asarray(catalog.mask(ItemFilter(category_prefix=excluded)), dtype=bool)
+            if price_band:
+                edges = band_edges(pd.Series(catalog.prices))
+                if edges is None:
+                    raise InvalidRequest("the catalog holds no prices, so there is no price band to keep to")
+                keep &= (catalog.prices <= edges[0]) if price_band == "low" else (catalog.prices >= edges[1])
+            ids = frozenset(str(i) for i in catalog.ids[keep])
+            allowed = ItemFilter(item_ids=ids if allowed is None or allowed.item_ids is None
+                                 else ids & allowed.item_ids)
+        if category:
+            allowed = ItemFilter(category_prefix=category,
+                                 item_ids=allowed.item_ids if allowed is not None else None)
+        return allowed
+
+    def price_edges(self) -> tuple[float, float] | None:
+        """The catalog prices that cut it into thirds (``low`` up to the first, ``high`` from the second)."""
+        from ..causal.segments import band_edges
+
+        return band_edges(pd.Series(self._fitted().ranker.catalog.prices))
+
+    def recommend_within(self, user_id: str, k: int = 10, category: str | None = None, query: str | None = None,
+                         exclude_categories: Sequence[str] = (), price_band: str | None = None) -> Recommendations:
+        """Like :meth:`recommend`, leaving out ``exclude_categories`` and keeping to a price band."""
+        allowed = self.item_filter(category, query, exclude_categories, price_band)
+        return self._recommend(user_id, k, allowed, category, query)
+
+    def popular(self, k: int = 5, behaviour: str = "purchase", category: str | None = None) -> PopularItems:
+        """The items most shoppers did ``behaviour`` on (distinct shoppers per item), most first."""
+        _check_behaviour(behaviour)
+        events = self.workspace.events()
+        shoppers = int(events["user_id"].nunique())
+        chosen = events[events["behaviour"] == behaviour]
+        counts = chosen.groupby("item_id", observed=True)["user_id"].nunique()
+        counts = counts.sort_values(ascending=False, kind="stable")
+        out: list[PopularItem] = []
+        for item_id, n in counts.items():
+            info = self.item(str(item_id))
+            if category and not str(info.category or "").lower().startswith(category.lower()):
+                continue
+            out.append(PopularItem(info, int(n)))
+            if len(out) == k:
+                break
+        return PopularItems(behaviour, tuple(out), shoppers, category, self.workspace.data_version)
 
     def explain(self, user_id: str, item_id: str, k: int = 10, filters: ItemFilter | None = None) -> Explanation:
         """Why the item is (or is not) in the user's top ``k``, verified by re-ranking."""
@@ -434,6 +499,32 @@ class WhyrecService:
         thread = self._sync_thread
         if thread is not None:
             thread.join(timeout)
+
+
+@dataclass(frozen=True)
+class PopularItem:
+    """An item and how many distinct shoppers did the behaviour on it."""
+
+    item: ItemInfo
+    shoppers: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.item.to_json(), "shoppers": self.shoppers}
+
+
+@dataclass(frozen=True)
+class PopularItems:
+    """What most shoppers did a behaviour on (added for the chat; results.py may adopt it)."""
+
+    behaviour: str
+    items: tuple[PopularItem, ...]
+    shoppers: int                      # shoppers in the workspace
+    category: str | None = None
+    data_version: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"behaviour": self.behaviour, "shoppers": self.shoppers, "category": self.category,
+                "data_version": self.data_version, "items": [i.to_json() for i in self.items]}
 
 
 def _check_behaviour(behaviour: str | None) -> None:

@@ -1,0 +1,180 @@
+"""Slot extraction: items (misspelt, partial, by position, "it"), behaviours, categories and
+exclusions, price bands, segments, time windows, counts, the reply language, other shoppers."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from whyrec.agent.slots import (
+    Catalog,
+    extract,
+    listed_items,
+    mask_products,
+    normalise_query,
+    ordinal,
+    quoted_item,
+    resolve,
+    search_text,
+)
+
+ITEMS = pd.DataFrame({
+    "item_id": ["i1", "i2", "i3", "i4", "i5", "i6", "i7", "i8"],
+    "title": ["Ravn wool scarf", "Kvitfjell wireless mouse", "Saga Studio hyaluronic serum", "Ravn silk scarf",
+              "Lyngen cork yoga mat", "Lyngen cork yoga mat, charcoal", "Havbris family tent",
+              "Havbris ultralight tent"],
+    "category": ["apparel.accessories.scarf", "electronics.computing.mouse", "beauty.skincare.serum",
+                 "apparel.accessories.scarf", "sports.fitness.yoga_mat", "sports.fitness.yoga_mat",
+                 "sports.outdoor.tent", "sports.outdoor.tent"],
+    "brand": ["Ravn", "Kvitfjell", "Saga Studio", "Ravn", "Lyngen", "Lyngen", "Havbris", "Havbris"],
+    "price": [40.0, 30.0, 20.0, 60.0, 25.0, 27.0, 80.0, 120.0],
+})
+
+
+@pytest.fixture(scope="module")
+def catalog() -> Catalog:
+    return Catalog.from_items(ITEMS)
+
+
+def item_of(text: str, catalog: Catalog) -> str:
+    slots = extract(text, catalog)
+    return slots.item.canonical(catalog) if slots.item else ""
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("why the Ravn wool scarf?", "Ravn wool scarf"),
+    ("why the ravn wool scraf?", "Ravn wool scarf"),                    # a typo
+    ("what about the Kvitfjell mouse", "Kvitfjell wireless mouse"),     # brand and kind
+    ("why not the cork yoga mat?", "Lyngen cork yoga mat"),             # the plain variant, not ", charcoal"
+    ("为什么推荐 Kvitfjell 鼠标？", "Kvitfjell wireless mouse"),           # brand + a Chinese shop word
+    ("为什么不推荐软木瑜伽垫", "Lyngen cork yoga mat"),                      # two Chinese shop words
+    ("why the second one?", "#2"),
+    ("为什么推荐第三个", "#3"),
+    ("explain #4", "#4"),
+    ("why that one?", "@it"),
+    ("why the Havbris tent?", "?"),                                     # two Havbris tents: ambiguous
+    ("why the zorblax 9000?", "?"),
+])
+def test_items(catalog: Catalog, text: str, expected: str) -> None:
+    assert item_of(text, catalog) == expected
+
+
+def test_ambiguous_items_name_their_candidates(catalog: Catalog) -> None:
+    ref = extract("why the Havbris tent?", catalog).item
+    assert ref is not None and ref.kind == "ambiguous" and set(ref.candidates) == {"i7", "i8"}
+
+
+def test_one_chinese_shop_word_is_a_kind_not_an_item(catalog: Catalog) -> None:
+    assert extract("搜索丝巾", catalog).item is None or extract("搜索丝巾", catalog).item.kind != "title"
+    assert extract("有瑜伽垫卖吗", catalog).item is None or extract("有瑜伽垫卖吗", catalog).item.kind != "title"
+
+
+def test_references_resolve_against_what_was_shown() -> None:
+    catalog = Catalog.from_items(ITEMS)
+    shown = ["i3", "i1", "i2"]
+    assert resolve(extract("why the second one?", catalog).item, shown, None) == ("i1", "#2")
+    assert resolve(extract("why the last one?", catalog).item, shown, None) == ("i2", "#3")
+    assert resolve(extract("why it?", catalog).item, shown, "i2") == ("i2", "it")
+    assert resolve(extract("why the fifth?", catalog).item, shown, None) == (None, "#5")
+
+
+@pytest.mark.parametrize(("text", "behaviours"), [
+    ("what if I hadn't added it to my cart", ["cart"]),
+    ("what if I added it to my favourites", ["favourite"]),   # "add" is the cart only when nothing else is said
+    ("put it in my basket", ["cart"]),
+    ("does favouriting make people buy more", ["favourite", "purchase"]),
+    ("have I ever looked at a tent", ["view"]),
+    ("如果我收藏了它", ["favourite"]),
+    ("我上次看 Ravn wool scarf 是什么时候", ["view"]),
+    ("把它从购物车里拿掉", ["cart"]),
+])
+def test_behaviours(catalog: Catalog, text: str, behaviours: list[str]) -> None:
+    assert list(extract(text, catalog).behaviours) == behaviours
+
+
+@pytest.mark.parametrize(("text", "category", "exclude"), [
+    ("recommend some electronics", "electronics", ()),
+    ("recommend something, just not clothes", None, ("apparel",)),
+    ("what should I buy? no electronics and no beauty stuff", None, ("electronics", "beauty")),
+    ("anything except sports gear?", None, ("sports",)),
+    ("推荐点东西，但不要电子产品", None, ("electronics",)),
+    ("除了衣服以外都可以推荐", None, ("apparel",)),
+    ("别推荐运动和美妆", None, ("sports", "beauty")),
+    ("给我推荐一件衣服", "apparel", ()),
+])
+def test_categories_and_exclusions(catalog: Catalog, text: str, category: str | None, exclude: tuple[str, ...]) -> None:
+    slots = extract(text, catalog)
+    assert slots.category == category
+    assert slots.exclude == exclude
+
+
+@pytest.mark.parametrize(("text", "price", "segment", "value"), [
+    ("something cheap?", "low", "price_band", "low"),
+    ("a premium jacket", "high", "price_band", "high"),
+    ("is the cart effect different for cheap and expensive items", "both", "price_band", None),
+    ("effects by brand", None, "brand", None),
+    ("do active shoppers respond differently", None, "activity", None),
+    ("does carting electronics make people buy them", None, "category", "electronics"),
+    ("推荐点便宜的", "low", "price_band", "low"),
+    ("按类别看效果", None, "category", None),
+])
+def test_price_and_segments(catalog: Catalog, text: str, price: str | None, segment: str | None,
+                            value: str | None) -> None:
+    slots = extract(text, catalog)
+    assert (slots.price, slots.segment, slots.segment_value) == (price, segment, value)
+
+
+@pytest.mark.parametrize(("text", "k"), [
+    ("give me three ideas", 3), ("top 10 for me", 10), ("推荐四件", 4), ("给我前十个", 10),
+    ("half a dozen picks", 6), ("why the second one?", None), ("recommend a 1000-piece jigsaw", None),
+    ("给我推荐一件衣服", None), ("what did user 42 buy", None),
+])
+def test_counts(catalog: Catalog, text: str, k: int | None) -> None:
+    assert extract(text, catalog).k == k
+
+
+@pytest.mark.parametrize(("text", "time"), [
+    ("what did I buy recently", "recent"), ("what did I browse last week", "7d"),
+    ("my purchases in the past month", "30d"), ("我上周浏览了什么", "7d"), ("我最近买了什么", "recent"),
+    ("what did I buy", None),
+])
+def test_time_windows(catalog: Catalog, text: str, time: str | None) -> None:
+    assert extract(text, catalog).time == time
+
+
+@pytest.mark.parametrize(("text", "language"), [
+    ("what should I buy? answer in Chinese", "zh"), ("in English please", "en"), ("请用英文回答", "en"),
+    ("第二个为什么，用英文说", "en"), ("用中文", "zh"), ("I like Chinese food", None), ("为什么推荐第一个", None),
+])
+def test_requested_language(catalog: Catalog, text: str, language: str | None) -> None:
+    assert extract(text, catalog).language == language
+
+
+def test_other_shoppers_but_not_the_asker(catalog: Catalog) -> None:
+    assert extract("show me user 123's history", catalog, "u7").other_user == "123"
+    assert extract("what did u42 buy?", catalog, "u7").other_user == "u42"
+    assert extract("用户 55 买了什么", catalog, "u7").other_user == "55"
+    assert extract("show user u7 history", catalog, "u7").other_user is None
+    assert extract("what would a typical user buy?", catalog, "u7").other_user is None
+
+
+def test_topics_and_their_search_text(catalog: Catalog) -> None:
+    assert normalise_query(extract("do you have wool scarves?", catalog).phrase or "") == "wool scarf"
+    assert extract("有羊毛围巾吗？", catalog).phrase == "羊毛围巾"
+    assert search_text("羊毛围巾") == "wool scarf"
+    assert extract("im bored, what should i shop for", catalog).query in (None, "bored")
+
+
+def test_product_kinds_are_masked_for_the_router() -> None:
+    assert mask_products("I'm looking for a novel") == "I'm looking for a thing"
+    assert mask_products("有瑜伽垫卖吗") == "有东西卖吗"
+    assert mask_products("show me bike helmets") == "show me thing"
+
+
+def test_earlier_answers_are_read_back(catalog: Catalog) -> None:
+    answer = ("Here are 3 picks for you:\n1. Ravn silk scarf — Because you viewed “Ravn wool scarf”\n"
+              "2. Kvitfjell wireless mouse — Popular with shoppers\n3. Lyngen cork yoga mat, charcoal — ...")
+    assert listed_items(answer, catalog) == ["i4", "i2", "i6"]
+    assert listed_items("1. Ravn silk scarf —— 因为你浏览了“Ravn wool scarf”", catalog) == ["i4"]
+    assert quoted_item("I recommend “Saga Studio hyaluronic serum” (#1 for you) because…", catalog) == "i3"
+    assert ordinal("the first of all things") is None
