@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from whyrec.prompts.catalogue import language_of, message
+from whyrec.prompts.catalogue import has_message, language_of, message
 from whyrec.tools.service import (
     Effects,
     Explanation,
@@ -165,6 +165,9 @@ def _(result: Explanation, language: str = "en") -> str:
     if result.causal:
         lines.append(message("explain.causal.intro", language))
         for statement in result.causal:
+            if statement.texts.get(language):  # the causal tool's own sentence
+                lines.append(message("explain.causal.said", language, statement=statement.texts[language]))
+                continue
             span = ("" if statement.ci_low is None or statement.ci_high is None
                     else points_range(statement.ci_low, statement.ci_high, language))
             lines.append(message("explain.causal.line", language, statement=statement.estimand, range=span,
@@ -291,60 +294,42 @@ def _(result: WhatIfResult, language: str = "en") -> str:
 
 
 def _verdict_word(verdict: str, language: str) -> str:
-    key = f"chat.effects.verdict.{verdict}"
-    try:
-        return message(key, language, why="")
-    except KeyError:
-        return verdict
+    key = f"causal.verdict.{verdict}"
+    return message(key, language) if has_message(key, language) else verdict
 
 
 @render.register
 def _(result: Effects, language: str = "en") -> str:
+    """Each behaviour's causal effect with its interval and the causal tool's verdict; the
+    estimand in plain words once per behaviour (it is the same for every group)."""
     language = language_of(language)
     if not result.effects:
         return message("chat.effects.empty", language)
     lines = [message("chat.effects.intro", language)]
     segment = None
+    measured: set[str] = set()
     for effect in result.effects:
         if effect.segment and effect.segment != "all" and effect.segment != segment:
             segment = effect.segment
             lines.append(message("chat.effects.segment", language, segment=segment.split("=", 1)[-1]))
         treatment = message(f"chat.effects.treatment.{effect.behaviour}", language)
         if not effect.ok or effect.estimate is None:
-            lines.append(message("chat.effects.cannot", language, treatment=treatment, reason=effect.reason))
+            lines.append(message("chat.effects.cannot", language, treatment=treatment,
+                                 reason=effect.verdict_text(language)))
             continue
         direction = "up" if effect.estimate >= 0 else "down"
         estimate = message(f"chat.effects.estimate.{direction}", language, points=points(effect.estimate, language))
         low, high = effect.ci_low, effect.ci_high
         span = points_range(low, high, language) if low is not None and high is not None else "?"
         lines.append(message("chat.effects.line", language, treatment=treatment, estimate=estimate, range=span,
-                             verdict=_effect_verdict(effect, language)))
+                             verdict=effect.verdict_text(language)))
         if effect.naive is not None and math.isfinite(effect.naive):
             lines.append(message("chat.effects.naive", language, naive=points(effect.naive, language)))
+        estimand = effect.estimand_text(language)
+        if estimand and effect.behaviour not in measured:
+            measured.add(effect.behaviour)
+            lines.append(message("chat.effects.measures", language, estimand=estimand))
     return "\n".join(lines)
-
-
-def effect_verdict_key(effect: Any) -> str:
-    """The verdict of a causal effect (a ``BehaviourEffect``): ``supported`` only when it was
-    estimated, the interval excludes zero and every check passed; else ``refuted``,
-    ``no_effect_excluded`` or ``cannot_estimate``. (Public for the UI, which shows the same
-    verdict as a badge; the words are ``chat.effects.verdict.*``.)"""
-    if not effect.ok or effect.estimate is None:
-        return "cannot_estimate"
-    if effect.refuted:
-        return "refuted"
-    if effect.ci_low is not None and effect.ci_high is not None and effect.ci_low <= 0 <= effect.ci_high:
-        return "no_effect_excluded"
-    return "supported"
-
-
-def _effect_verdict(effect: Any, language: str) -> str:
-    """Supported only when the interval excludes zero and every check passed."""
-    key = effect_verdict_key(effect)
-    if key in ("refuted", "no_effect_excluded"):
-        return message("chat.effects.verdict.inconclusive", language,
-                       why=message(f"chat.effects.verdict.{key}", language))
-    return message("chat.effects.verdict.supported", language)
 
 
 @render.register

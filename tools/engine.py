@@ -139,7 +139,8 @@ class DaskEngine:
 
     @property
     def address(self) -> str:
-        return str(self._client.scheduler.address)
+        scheduler = self._client.scheduler
+        return str(scheduler.address) if scheduler is not None else ""
 
     def map(self, fn: Callable[[T], R], items: Sequence[T],
             on_done: Callable[[int, R], object] | None = None) -> list[R]:

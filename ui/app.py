@@ -26,7 +26,7 @@ import concurrent.futures
 import hashlib
 import logging
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, cast
 
 import gradio as gr  # the package's __init__ has quieted it (no analytics, no look-ups)
 from fastapi import FastAPI
@@ -164,8 +164,8 @@ def build_blocks(service: WhyrecService, agent: Agent) -> gr.Blocks:
 
         def page_values(view: UserView, choices: list[str] | None) -> list[Any]:
             state, lang = view.state, view.state.language
-            picker = gr.Dropdown(label=t("controls.user", lang), value=state.user_id,
-                                 **({"choices": choices} if choices is not None else {}))
+            picker = (gr.Dropdown(label=t("controls.user", lang), value=state.user_id) if choices is None
+                      else gr.Dropdown(label=t("controls.user", lang), value=state.user_id, choices=choices))
             keys = [key for _, key in view.whatif_choices]
             labels = [
                 _title_html(lang), _confirm_html(lang), picker,
@@ -179,7 +179,7 @@ def build_blocks(service: WhyrecService, agent: Agent) -> gr.Blocks:
                 gr.Radio(choices=_behaviour_choices(lang), label=t("whatif.behaviour", lang)),
                 gr.Button(t("whatif.run", lang)),
                 gr.Dropdown(choices=_segment_choices(lang), label=t("effects.segment", lang)),
-                gr.Chatbot(value=state.messages, placeholder=t("chat.placeholder", lang)),
+                gr.Chatbot(value=cast(Any, state.messages), placeholder=t("chat.placeholder", lang)),
                 gr.Textbox(label=t("chat.input_label", lang), placeholder=t("chat.input_placeholder", lang)),
                 gr.Button(t("chat.send", lang)),
                 gr.Accordion(label=t("user.history_title", lang, n=f"{view.history_total:,}")),
@@ -281,7 +281,7 @@ def build_blocks(service: WhyrecService, agent: Agent) -> gr.Blocks:
             chat_events.append(event)
         # A confirmed switch drops the reply in flight (the page's script presses this hidden
         # button only then); the chat it belonged to is kept under its user.
-        drop_reply.click(None, None, None, cancels=chat_events)
+        drop_reply.click(None, None, None, cancels=chat_events)  # type: ignore[arg-type]  # Gradio accepts events
         pick.then(None, None, None, js=JS_COUNT)
 
         chat_input.input(None, [chat_input], None, js=JS_COUNT_TEXT)

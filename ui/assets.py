@@ -107,7 +107,6 @@ ol.wr-bars li.wr-bar-row { margin: 0 0 7px !important; padding: 0 !important; }
 .wr-badge { display: inline-block; border-radius: 999px; padding: 1px 9px; font-size: .8rem; font-weight: 600;
             background: #e5e7eb; color: #1f2937; }
 .wr-badge.wr-v-supported { background: #dcfce7; color: #14532d; }
-.wr-badge.wr-v-refuted, .wr-badge.wr-v-no_effect_excluded,
 .wr-badge.wr-v-inconclusive { background: #fef3c7; color: #78350f; }
 
 /* details toggles */
@@ -127,7 +126,7 @@ table.wr-table .wr-num { text-align: right; font-variant-numeric: tabular-nums; 
 .wr-whatif-table th:nth-child(2), .wr-whatif-table th:nth-child(3) { width: 4.8em; text-align: right; }
 .wr-whatif-table th:nth-child(4) { width: 6.8em; }
 td.wr-v-supported { color: #14532d; }
-td.wr-v-refuted, td.wr-v-no_effect_excluded { color: #78350f; }
+td.wr-v-inconclusive { color: #78350f; }
 td.wr-v-cannot_estimate { color: var(--body-text-color-subdued); }
 
 /* effects */
@@ -140,7 +139,8 @@ td.wr-v-cannot_estimate { color: var(--body-text-color-subdued); }
 
 /* the causal graph, as layers of named nodes */
 .wr-graph { margin: 14px 0 0 !important; }
-.wr-layers { display: grid; grid-template-columns: minmax(0, 1.3fr) 1.5em minmax(0, 1fr) 1.5em minmax(0, .8fr);
+.wr-layers { display: grid;
+             grid-template-columns: minmax(0, 1.3fr) 1.5em minmax(0, 1fr) 1.5em minmax(0, 1fr) 1.5em minmax(0, .8fr);
              align-items: center; gap: 4px; }
 .wr-layer { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 2px 10px 8px;
             background: var(--background-fill-secondary); }
@@ -148,8 +148,6 @@ td.wr-v-cannot_estimate { color: var(--body-text-color-subdued); }
 .wr-layer li.wr-node { margin: 3px 0 !important; padding: 2px 8px !important; border-radius: 6px; font-size: .85rem;
                        background: var(--background-fill-primary); border: 1px solid var(--border-color-primary); }
 .wr-layer-outcome li.wr-node { border-color: #166534; font-weight: 600; }
-.wr-layer li.wr-funnel { margin: 0 !important; padding: 0 !important; text-align: center; line-height: 1;
-                         color: var(--body-text-color-subdued); }
 .wr-arrow { text-align: center; font-size: 1.3rem; color: var(--body-text-color-subdued); }
 .wr-arrow::before { content: "→"; }
 @container (max-width: 560px) {

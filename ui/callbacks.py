@@ -22,7 +22,7 @@ import pandas as pd
 
 from whyrec.agent.core import Agent, AgentError
 from whyrec.agent.language import detect_language
-from whyrec.agent.render import card_reason, do, effect_verdict_key, headline_text, quote
+from whyrec.agent.render import card_reason, do, headline_text, quote
 from whyrec.prompts.catalogue import has_message, message
 from whyrec.tools.service import FUNNEL, ServiceError, WhyrecService
 
@@ -451,7 +451,8 @@ class Callbacks:
         language = check(language)
         try:
             report = self.service.effects(segment=None if segment == "all" else segment)
-            effects = [e.to_json() | {"verdict": effect_verdict_key(e)} for e in report.effects]
+            effects = [e.to_json() | {"verdict_words": e.verdict_text(language),
+                                      "estimand_words": e.estimand_text(language)} for e in report.effects]
         except Exception as exc:
             log.exception("loading the causal report failed")
             error = self._error_text(exc, language)
@@ -465,21 +466,12 @@ class Callbacks:
         return EffectsView(views.effects_html(effects, segment, language, self.graph_spec(), note=note))
 
     def graph_spec(self) -> dict[str, Any] | None:
-        """The causal graph the population report was estimated on, and its outcome horizon."""
+        """The causal graph the population effects rest on, by layer, with their horizon."""
         try:
-            settings = dict(self.service.report().settings)
+            return self.service.causal_graph_layers().to_json()
         except Exception:
-            log.warning("the causal report's settings are unavailable", exc_info=True)
+            log.warning("the causal graph is unavailable", exc_info=True)
             return None
-        spec = dict(settings.get("graph") or {})
-        if not spec:
-            return None
-        try:
-            horizon = pd.Timedelta(str(settings.get("horizon")))
-            spec["horizon_days"] = f"{horizon / pd.Timedelta(days=1):g}"
-        except (TypeError, ValueError):
-            spec["horizon_days"] = None
-        return spec
 
     def prefetch_effects(self) -> None:
         """Estimate every segment's effects in the background once the service is warm, so the

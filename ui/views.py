@@ -36,7 +36,7 @@ COLOURS: dict[str, str] = {"view": "#6baed6", "click": "#9e9ac8", "favourite": "
 #: How many groups of the verified set the explanation lists (the rest are under Details).
 CF_GROUPS = 4
 #: Verdict marks in the segment table.
-MARKS = {"supported": "✓", "refuted": "?", "no_effect_excluded": "?", "cannot_estimate": "—"}
+MARKS = {"supported": "✓", "inconclusive": "?", "cannot_estimate": "—"}
 
 
 def esc(text: Any) -> str:
@@ -308,6 +308,12 @@ def causal_html(statements: Sequence[dict[str, Any]], language: str) -> str:
         return ""
     lines = []
     for s in statements:
+        verdict = t_or(f"verdict.{s.get('verdict')}", "verdict.other", language)
+        said = (s.get("texts") or {}).get(language)
+        if said:  # the causal tool's own sentence: estimand, number, interval and verdict
+            badge = f'<span class="wr-badge wr-v-{esc(s.get("verdict"))}">{esc(verdict)}</span>'
+            lines.append(f'<li>{esc(said)} {badge}</li>')
+            continue
         treatment = _treatment(str(s["behaviour"]), language)
         estimate = float(s.get("estimate") or 0.0)
         words = message(f"chat.effects.estimate.{'up' if estimate >= 0 else 'down'}", language,
@@ -470,31 +476,32 @@ def _effect_sentence(effect: dict[str, Any], language: str) -> str:
     return sentence[:1].upper() + sentence[1:]
 
 
-def verdict_words(key: str, language: str) -> str:
-    """The chat's words for an effect's verdict (``render.effect_verdict_key``)."""
-    if key == "supported":
-        return message("chat.effects.verdict.supported", language)
-    if key in ("refuted", "no_effect_excluded"):
-        return message("chat.effects.verdict.inconclusive", language,
-                       why=message(f"chat.effects.verdict.{key}", language))
-    return t("verdict.cannot_estimate", language)
+def verdict_name(verdict: str, language: str) -> str:
+    """The badge's words for a causal verdict (supported, inconclusive, cannot_estimate)."""
+    return t_or(f"verdict.{verdict}", "verdict.other", language)
 
 
 def _cannot(effect: dict[str, Any], language: str) -> str:
-    return t("effects.cannot", language, n=f"{int(effect.get('n') or 0):,}",
-             treated=f"{int(effect.get('n_treated') or 0):,}")
+    """Why there is no estimate: the causal tool's verdict with its reasons (``verdict_words``,
+    set by the callbacks in the page's language)."""
+    return str(effect.get("verdict_words") or t("verdict.cannot_estimate", language))
 
 
 def _effect_card(effect: dict[str, Any], language: str) -> str:
     verdict = str(effect.get("verdict") or "cannot_estimate")
     name = _treatment(str(effect["behaviour"]), language)
+    measures = (f'<p class="wr-muted">{esc(t("effects.measures", language, estimand=effect["estimand_words"]))}</p>'
+                if effect.get("estimand_words") else "")
     if verdict == "cannot_estimate" or effect.get("estimate") is None:
         return (f'<div class="wr-effect wr-v-cannot_estimate"><h3 class="wr-h3">{esc(name)}</h3>'
-                f'<p>{esc(_cannot(effect, language))}</p></div>')
+                f'<p>{esc(_cannot(effect, language))}</p>{measures}</div>')
     value = t("effects.value", language, value=_signed_points(float(effect["estimate"])))
+    why = (f'<p class="wr-muted">{esc(str(effect["verdict_words"]))}</p>'
+           if verdict != "supported" and effect.get("verdict_words") else "")
     return (f'<div class="wr-effect wr-v-{esc(verdict)}"><h3 class="wr-h3">{esc(name)}</h3>'
             f'<p class="wr-effect-value">{esc(value)}</p><p>{esc(_effect_sentence(effect, language))}</p>'
-            f'<p><span class="wr-badge wr-v-{esc(verdict)}">{esc(verdict_words(verdict, language))}</span></p></div>')
+            f'<p><span class="wr-badge wr-v-{esc(verdict)}">{esc(verdict_name(verdict, language))}</span></p>'
+            f'{why}{measures}</div>')
 
 
 def segment_label(segment: str, language: str) -> str:
@@ -526,14 +533,15 @@ def _segment_table(effects: Sequence[dict[str, Any]], segment: str, language: st
     for seg in sorted(rows, key=lambda s: (s != "all", s)):
         cells = []
         for b in behaviours:
-            e = rows[seg].get(b)
-            verdict = str((e or {}).get("verdict") or "cannot_estimate")
-            if e is None or e.get("estimate") is None or verdict == "cannot_estimate":
-                why = esc(_cannot(e or {}, language))
+            cell = rows[seg].get(b)
+            verdict = str((cell or {}).get("verdict") or "cannot_estimate")
+            if cell is None or cell.get("estimate") is None or verdict == "cannot_estimate":
+                why = esc(_cannot(cell or {}, language))
                 cells.append(f'<td class="wr-num wr-v-cannot_estimate" title="{why}">—</td>')
                 continue
-            cells.append(f'<td class="wr-num wr-v-{esc(verdict)}" title="{esc(verdict_words(verdict, language))}">'
-                         f'{esc(_signed_points(float(e["estimate"])))} {MARKS.get(verdict, "")}</td>')
+            title = esc(str(cell.get("verdict_words") or verdict))
+            cells.append(f'<td class="wr-num wr-v-{esc(verdict)}" title="{title}">'
+                         f'{esc(_signed_points(float(cell["estimate"])))} {MARKS.get(verdict, "")}</td>')
         body.append(f'<tr><th scope="row">{esc(segment_label(seg, language))}</th>{"".join(cells)}</tr>')
     return (f'<table class="wr-table wr-segment-table"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody>'
             f'</table><p class="wr-note">{esc(t("effects.table_note", language))}</p>')
@@ -572,37 +580,30 @@ def _method(code: Any, language: str) -> str:
 
 # -- the causal graph ----------------------------------------------------------------------------
 def graph_html(spec: dict[str, Any], language: str) -> str:
-    """The causal graph as three labelled layers (confounders → behaviours → purchase), with the
-    spec's own edits listed: legible at any width, and every node named from the catalogue."""
-    confounders = [str(c) for c in spec.get("confounders") or []]
-    behaviours = [str(b) for b in spec.get("behaviours") or []]
+    """The causal graph of one decision point (``CausalGraph.to_json()``) as four labelled layers,
+    time running left to right: known before the first look → on the item so far → the next
+    action → the purchase within the horizon. Every node is named from the catalogue."""
     outcome = str(spec.get("outcome") or "purchase")
-    days = spec.get("horizon_days")
+    seconds = spec.get("horizon_seconds")
 
     def node(name: str) -> str:
-        label = (t("graph.outcome_node", language, days=days) if name == outcome and days
+        label = (t("graph.outcome_node", language, days=f"{float(seconds) / 86400:g}") if name == outcome and seconds
                  else _node_name(name, language))
         return f'<li class="wr-node">{esc(label)}</li>'
 
     def layer(key: str, names: Sequence[str], cls: str) -> str:
         return (f'<div class="wr-layer wr-layer-{cls}"><h4 class="wr-h4">{esc(t(key, language))}</h4>'
-                f'<ul>{"".join(node(n) for n in names)}</ul></div>')
+                f'<ul>{"".join(node(str(n)) for n in names)}</ul></div>')
 
     arrow = '<div class="wr-arrow" aria-hidden="true"></div>'
-    funnel = '<li class="wr-funnel" aria-hidden="true">↓</li>'.join(node(b) for b in behaviours)
-    middle = (f'<div class="wr-layer wr-layer-did"><h4 class="wr-h4">{esc(t("graph.did", language))}</h4>'
-              f'<ul class="wr-funnel-list">{funnel}</ul></div>')
-    notes = [t("graph.caption", language)]
-    for key, edges in (("graph.extra", spec.get("extra_edges")), ("graph.removed", spec.get("removed_edges"))):
-        if edges:
-            words = message("format.list_comma", language).join(
-                f"{_node_name(a, language)} → {_node_name(b, language)}" for a, b in edges)
-            notes.append(t(key, language, edges=words))
     caption = esc(t("graph.title", language))
+    layers = [layer("graph.before", spec.get("baseline") or [], "before"),
+              layer("graph.history", spec.get("history") or [], "history"),
+              layer("graph.did", spec.get("behaviours") or [], "did"),
+              layer("graph.outcome", [outcome], "outcome")]
     return (f'<figure class="wr-graph" id="causal-graph"><figcaption class="wr-h3">{caption}</figcaption>'
-            f'<div class="wr-layers">{layer("graph.before", confounders, "before")}{arrow}{middle}{arrow}'
-            f'{layer("graph.outcome", [outcome], "outcome")}</div>'
-            + "".join(f'<p class="wr-note">{esc(n)}</p>' for n in notes) + "</figure>")
+            f'<div class="wr-layers">{arrow.join(layers)}</div>'
+            f'<p class="wr-note">{esc(t("graph.caption", language))}</p></figure>')
 
 
 def _node_name(name: str, language: str) -> str:

@@ -16,7 +16,7 @@ shown with, so every number a user reads can be found in the JSON.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
@@ -194,12 +194,15 @@ class CausalStatement:
     ci_high: float | None
     verdict: str           # supported | inconclusive | cannot_estimate
     scope: str = "shoppers_like_you"   # or "all_shoppers"
+    #: The statement as the causal tool words it, per language (estimand, number, interval and
+    #: verdict in one sentence); empty when the caller words it from the fields.
+    texts: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {"behaviour": self.behaviour, "item_id": self.item_id, "title": self.title,
                 "estimand": self.estimand, "estimate": rounded(self.estimate, EFFECT_DIGITS),
                 "ci_low": rounded(self.ci_low, EFFECT_DIGITS), "ci_high": rounded(self.ci_high, EFFECT_DIGITS),
-                "verdict": self.verdict, "scope": self.scope}
+                "verdict": self.verdict, "scope": self.scope, "texts": dict(self.texts)}
 
 
 @dataclass(frozen=True)

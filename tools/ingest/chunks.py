@@ -21,6 +21,7 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -163,7 +164,8 @@ def _plan_parquet(file_index: int, path: Path, mapping: SourceMapping, size: int
     names: list[str | int] = list(handle.schema_arrow.names)
     for field_name in mapping.columns:
         _column_position(mapping, field_name, names, path)
-    pieces, row, group_rows, start = [], 0, 0, 0
+    pieces: list[Any] = []
+    row, group_rows, start = 0, 0, 0
     for group in range(handle.num_row_groups):
         rows = handle.metadata.row_group(group).num_rows
         group_rows += rows

@@ -17,7 +17,7 @@ driver (:func:`.pipeline.ingest`) commits once, after both have run.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -115,8 +115,11 @@ def validate_piece(task: ValidateTask) -> PieceResult:
     items: pd.DataFrame | None = None
     issues: list[pd.DataFrame] = []
     try:
+        # Repeated rows are left to the partitions (:func:`_repeats`), which see every batch of a
+        # user: a repeat is then always named after its first line in the file, not in its batch.
+        checks = replace(task.mapping, duplicates="keep")
         for number, raw in enumerate(read_piece(piece, task.mapping, task.batch_rows)):
-            table = validate(raw, task.mapping, now=task.now, timestamp_guess=task.timestamp_guess,
+            table = validate(raw, checks, now=task.now, timestamp_guess=task.timestamp_guess,
                              keys=False, duplicate_advice=DUPLICATES_IN_FILE)
             result.rows_read += table.rows_read
             result.rows_invalid += table.rows_invalid

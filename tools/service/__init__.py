@@ -19,6 +19,7 @@ from .errors import (
     WorkspaceError,
 )
 from .results import (
+    CausalGraph,
     Effects,
     EventsAdded,
     HistoryEvent,
@@ -35,7 +36,7 @@ from .results import (
 from .service import WhyrecService
 
 __all__ = [
-    "BEHAVIOURS", "FUNNEL", "Effects", "EventProblem", "EventsAdded", "Explanation", "Forbidden",
+    "BEHAVIOURS", "FUNNEL", "CausalGraph", "Effects", "EventProblem", "EventsAdded", "Explanation", "Forbidden",
     "HistoryEvent", "HistorySearch", "InvalidEvents", "InvalidRequest", "ItemFilter", "ItemInfo",
     "ItemSearch", "NotFound", "Reason", "RecommendedItem", "Recommendations", "ServiceError",
     "ServiceStatus", "Settings", "Unavailable", "UnknownItem", "UnknownUser", "UserHistory", "UserStats",

@@ -112,6 +112,24 @@ class Effects:
 
 
 @dataclass(frozen=True)
+class CausalGraph:
+    """The causal graph of one decision point, by layer (time runs left to right): what was
+    known before the first look, what happened on the item so far, the next action, the
+    outcome within the horizon. Every earlier layer points at every later one."""
+
+    baseline: tuple[str, ...]
+    history: tuple[str, ...]
+    behaviours: tuple[str, ...]
+    outcome: str
+    horizon_seconds: float | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"baseline": list(self.baseline), "history": list(self.history),
+                "behaviours": list(self.behaviours), "outcome": self.outcome,
+                "horizon_seconds": self.horizon_seconds}
+
+
+@dataclass(frozen=True)
 class ItemSearch:
     """Catalog items by meaning."""
 

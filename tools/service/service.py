@@ -22,10 +22,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from whyrec.prompts.catalogue import LANGUAGES
+
 from ..behaviour_store import BehaviourStore, StoreError, user_history
 from ..causal.results import POPULATION, InfluenceReport
 from ..embeddings import Embedder, default_embedder
-from ..explain.results import Explanation, WhatIfResult, WhyNot
+from ..explain.results import CausalStatement, Explanation, WhatIfResult, WhyNot
 from ..ingest.pipeline import IngestRejected, ingest_records
 from ..privacy import ForgetResult, forget_user
 from ..ranking.base import Ranker, UnknownItemError, UnknownUserError
@@ -37,6 +39,7 @@ from ..workspace import Workspace, WorkspaceStats
 from .errors import EventProblem, Forbidden, InvalidEvents, InvalidRequest, Unavailable, UnknownItem, UnknownUser
 from .models import Fitted, Models, RankerFactory, ReportLoader
 from .results import (
+    CausalGraph,
     Effects,
     EventsAdded,
     HistoryEvent,
@@ -56,6 +59,8 @@ log = logging.getLogger(__name__)
 #: How many catalog items a free-text query narrows a recommendation to (nearest by meaning).
 QUERY_MATCHES = 200
 SEGMENTS = ("category", "brand", "price_band", "activity")
+#: The behaviours an explanation states personal causal effects of (the causal tool's treatments).
+PERSONAL_BEHAVIOURS = ("view", "favourite", "cart")
 
 
 def _default_ranker(workspace: Workspace) -> Ranker:
@@ -99,8 +104,34 @@ class WhyrecService:
         self._sync_pending = False
         self._pending_users: dict[str, int] = {}  # user -> data version their new events need
         self.models = Models(settings.workspace, ranker_factory or _default_ranker,
-                             report_loader or _default_report)
+                             report_loader or _default_report, causal_source=self._personal_effects)
         self.warm = False
+
+    def _personal_effects(self, user_id: str, item_id: str, title: str,
+                          done: tuple[str, ...]) -> tuple[CausalStatement, ...]:
+        """The causal source of explanations: for an item in the user's own funnel, the effect
+        of each behaviour on buying *that* item for shoppers like them (the causal tool's
+        personal effects, with estimand and verdict). Never waits for an estimate: without a
+        finished population report there is nothing to say yet."""
+        from ..causal.personal import personal_effects
+
+        report = self.models.report(self.workspace.data_version, wait=False)
+        if report is None:
+            return ()
+        events = self.workspace.events()
+        mine = events[events["user_id"].astype(str) == str(user_id)]
+        items = self.workspace.items()
+        out = []
+        for behaviour in PERSONAL_BEHAVIOURS:
+            for effect in personal_effects(report, user_id, [item_id], behaviour, events=mine, items=items):
+                if effect.estimate is None:
+                    continue
+                out.append(CausalStatement(
+                    behaviour=behaviour, item_id=item_id, title=title,
+                    estimand=effect.text("en"), estimate=effect.estimate, ci_low=effect.ci_low,
+                    ci_high=effect.ci_high, verdict=effect.verdict, scope="shoppers_like_you",
+                    texts={language: effect.text(language) for language in LANGUAGES}))
+        return tuple(out)
 
     # -- plumbing ------------------------------------------------------------------------------
     @property
@@ -402,6 +433,21 @@ class WhyrecService:
             known = sorted({e.behaviour for e in report.effects})
             raise InvalidRequest(f"no estimate for behaviour {behaviour!r}; estimated: {', '.join(known)}")
         return Effects(effects, report.data_version, segment)
+
+    def causal_graph_layers(self) -> CausalGraph:
+        """The causal graph the population effects rest on, by layer, with their horizon."""
+        from ..causal.graph import decision_graph
+
+        estimated = tuple(e.behaviour for e in self.effects().effects)
+        graph = decision_graph(estimated) if estimated else decision_graph()
+        roles: dict[str, list[str]] = {}
+        for node, role in graph.nodes(data="role"):
+            roles.setdefault(str(role), []).append(str(node))
+        windows = dict(self.report().settings.get("windows") or {})
+        horizon = windows.get("horizon_seconds")
+        return CausalGraph(tuple(roles.get("baseline", ())), tuple(roles.get("history", ())),
+                           tuple(roles.get("behaviour", ())), (roles.get("outcome") or ["purchase"])[0],
+                           float(horizon) if horizon is not None else None)
 
     def causal_graph(self) -> Path:
         """A picture (PNG) of the causal graph the effects are estimated on."""

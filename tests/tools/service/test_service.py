@@ -148,3 +148,33 @@ def test_forget_removes_the_user_and_invalidates_the_model(demo_workspace: Path)
     assert result.events_removed > 0
     with pytest.raises(UnknownUser):
         service.recommend(user, k=3)
+
+
+def test_explanations_state_personal_causal_effects_only_for_items_in_the_shoppers_funnel(
+        service: WhyrecService, user: str) -> None:
+    report = service.report()  # explanations never wait for the population estimate; here it exists
+    events = service.workspace.events()
+    mine = events[events["user_id"] == user]
+    bought = set(mine.loc[mine["behaviour"] == "purchase", "item_id"])
+    funnel = [i for i in mine.loc[mine["behaviour"].isin(["view", "click"]), "item_id"].unique() if i not in bought]
+    explanation = service.explain(user, funnel[0], k=5)
+    assert {s.behaviour for s in explanation.causal} == {"view", "favourite", "cart"}
+    for statement in explanation.causal:
+        assert statement.item_id == funnel[0] and statement.verdict in ("supported", "inconclusive")
+        assert statement.ci_low is not None and statement.ci_high is not None
+        assert statement.ci_low <= statement.estimate <= statement.ci_high
+        assert f"{100 * statement.estimate:+.1f}" in statement.texts["en"] in statement.estimand
+        assert statement.title in statement.texts["zh"] and "shoppers like you" not in statement.texts["zh"]
+        population = report.effect(statement.behaviour)
+        if population is None or not population.supported:  # never claims more than the population backs
+            assert statement.verdict != "supported"
+    if bought:  # an item already bought is outside the funnel: nothing causal is said about it
+        assert service.explain(user, sorted(bought)[0], k=5).causal == ()
+
+
+def test_the_causal_graph_has_the_decision_points_layers(service: WhyrecService) -> None:
+    graph = service.causal_graph_layers()
+    assert graph.behaviours == ("view", "favourite", "cart") and graph.outcome == "purchase"
+    assert "looks_so_far" in graph.history and "item_popularity" in graph.baseline
+    assert not set(graph.baseline) & set(graph.history)
+    assert graph.horizon_seconds == service.report().settings["windows"]["horizon_seconds"]
