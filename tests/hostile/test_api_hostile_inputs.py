@@ -140,7 +140,10 @@ def test_hostile_request_gets_a_clear_answer(hostile_client: TestClient, shop_us
     if response.headers.get("content-type", "").startswith("application/json"):
         body = response.json()
         if response.status_code >= 400:
-            assert body["detail"], body
+            # whyrec's routes say what is wrong in "detail"; the OpenAI-compatible one in an
+            # OpenAI error object, so OpenAI clients show the message
+            said = body["error"]["message"] if path.startswith("/v1/chat/completions") else body["detail"]
+            assert said, body
             assert len(response.content) < 20_000, "an error echoes a huge input back"
 
 
