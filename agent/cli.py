@@ -50,6 +50,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-index", action="store_true", help="do not update the vector store now")
     p.add_argument("--pseudonymise", action="store_true",
                    help="store a keyed hash of each user id instead of the id ($WHYREC_PSEUDONYM_KEY)")
+    p.add_argument("--engine", choices=("local", "dask"), default=None,
+                   help="where reading, validation and deduplication run: in this process (local, the "
+                        "default) or on Dask (a local cluster, or the one at --address); same result")
+    p.add_argument("--address", help="a running Dask scheduler, e.g. tcp://10.0.0.5:8786 (with --engine dask)")
+    p.add_argument("--workers", type=int, help="worker processes of a local Dask cluster (default: one per core)")
 
     p = sub.add_parser("forget", help="remove every trace of a user (events, vector store, derived data)")
     _workspace_arg(p)
@@ -65,6 +70,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="default, or adversarial (non-linear, heterogeneous, hidden confounding; for testing)")
     p.add_argument("--force", action="store_true", help="replace an existing workspace")
     p.add_argument("--no-index", action="store_true", help="do not build the vector store now")
+    p.add_argument("--stream", action="store_true",
+                   help="write a large synthetic log to --out in bounded memory instead of a workspace "
+                        "(then: whyrec ingest FILE --mapping ...)")
+    p.add_argument("--events", type=int, help="events to write with --stream")
+    p.add_argument("--out", type=Path, help="the log file --stream writes (.csv or .parquet)")
 
     p = sub.add_parser("stats", help="what the workspace holds")
     _workspace_arg(p)
@@ -176,7 +186,8 @@ def _cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
 
     result = ingest_log(settings, args.source, preset=args.preset, mapping=args.mapping, year=args.year,
                         skip_invalid=args.skip_invalid, report_rows=args.report_rows,
-                        progress=sys.stderr.isatty(), pseudonymise=args.pseudonymise)
+                        progress=sys.stderr.isatty(), pseudonymise=args.pseudonymise,
+                        engine=args.engine, address=args.address, workers=args.workers)
     print(result.to_text())
     if not args.no_index:
         _index(settings)
@@ -193,8 +204,17 @@ def _index(settings: Settings, rebuild: bool = False) -> None:
 
 
 def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
-    from whyrec.tools.service.jobs import build_demo
+    from whyrec.tools.service import InvalidRequest
+    from whyrec.tools.service.jobs import build_demo, generate_log
 
+    if args.stream:
+        if not args.out or not args.events:
+            raise InvalidRequest("--stream needs --events N and --out FILE.csv|FILE.parquet")
+        written = generate_log(args.out, args.events, users=args.users, items=args.items,
+                               days=args.days or 120, seed=args.seed if args.seed is not None else 7,
+                               progress=sys.stderr.isatty())
+        print(written.to_text())
+        return EXIT_OK
     summary = build_demo(settings, force=args.force, users=args.users, items=args.items, days=args.days,
                          seed=args.seed, scenario=args.scenario)
     print(summary.to_text() if hasattr(summary, "to_text") else summary)

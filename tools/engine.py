@@ -113,6 +113,11 @@ class DaskEngine:
                  memory_limit: str | None = None, connect_timeout: str = "30s") -> None:
         try:
             from distributed import Client, LocalCluster
+
+            # Dask configures its loggers at import (INFO): the cluster's start/stop chatter and
+            # hints are not for whyrec's users unless they debug whyrec itself.
+            if not log.isEnabledFor(logging.DEBUG):
+                logging.getLogger("distributed").setLevel(logging.WARNING)
         except ImportError as exc:  # pragma: no cover - a pinned dependency
             raise EngineError("the dask engine needs the `distributed` package (pip install distributed)") from exc
         self._cluster: Any = None

@@ -38,11 +38,16 @@ class IndexResult:
 
 def ingest_log(settings: Settings, source: Path, preset: str | None = None, mapping: Path | None = None,
                year: int | None = None, skip_invalid: bool = False, report_rows: int = 10,
-               progress: bool = False, pseudonymise: bool = False) -> Any:
+               progress: bool = False, pseudonymise: bool = False, engine: str | None = None,
+               address: str | None = None, workers: int | None = None) -> Any:
     """Validate and add a behaviour log (CSV/Parquet file or folder) in one atomic commit.
 
-    Returns the ingest result (``to_text()``, ``to_json()``); raises :class:`InvalidRequest` for
-    a bad mapping or a missing key, :class:`IngestRefused` when rows are invalid.
+    The reading, validation and deduplication run in this process, or on an engine
+    (``engine="dask"``: a local cluster of ``workers`` processes, or the cluster at ``address``,
+    whose workers must see the source and the workspace at the same paths); the result is the
+    same. Returns the ingest result (``to_text()``, ``to_json()``); raises
+    :class:`InvalidRequest` for a bad mapping, a missing key or an engine that cannot start,
+    :class:`IngestRefused` when rows are invalid.
     """
     from ..ingest.mapping import MappingError, load_mapping
     from ..ingest.pipeline import IngestRejected, ingest
@@ -51,22 +56,21 @@ def ingest_log(settings: Settings, source: Path, preset: str | None = None, mapp
 
     try:
         chosen = get_preset(preset) if preset else None
-        options = {"year": year} if year else {}
         if chosen is not None:
-            spec = chosen.make_mapping(options)
+            spec = chosen.make_mapping({"year": year} if year else {})
         elif mapping is not None:
             spec = load_mapping(mapping)
-            if year:
-                spec = spec.with_options(year=year)
+            spec = spec.with_options(year=year) if year else spec
         else:
             raise MappingError("give a preset or a mapping file")
         if pseudonymise and not settings.pseudonym_key:
             raise MappingError("--pseudonymise needs a key in WHYREC_PSEUDONYM_KEY (keep it secret and "
                                "use the same key for every ingest into this workspace)")
         key = settings.pseudonym_key.encode() if pseudonymise and settings.pseudonym_key else None
-        workspace = Workspace.create(settings.workspace)
-        return ingest(workspace, source, spec, preset=chosen, skip_invalid=skip_invalid,
-                      report_rows=report_rows, progress=progress, pseudonym_key=key)
+        workspace = Workspace.create(Path(settings.workspace).resolve())  # workers elsewhere need full paths
+        with open_job_engine(engine, address, workers) as runner:
+            return ingest(workspace, Path(source).resolve(), spec, preset=chosen, skip_invalid=skip_invalid,
+                          report_rows=report_rows, progress=progress, pseudonym_key=key, engine=runner)
     except (MappingError, WorkspaceError) as exc:
         raise InvalidRequest(str(exc)) from exc
     except IngestRejected as exc:
@@ -135,43 +139,6 @@ def open_job_engine(engine: str | None = None, address: str | None = None, worke
         return open_engine(engine, address=address, workers=workers, memory_limit=memory_limit)
     except EngineError as exc:
         raise InvalidRequest(str(exc)) from exc
-
-
-def ingest_log_at_scale(settings: Settings, source: Path, preset: str | None = None, mapping: Path | None = None,
-                        year: int | None = None, skip_invalid: bool = False, report_rows: int = 10,
-                        progress: bool = False, pseudonymise: bool = False, engine: str | None = None,
-                        address: str | None = None, workers: int | None = None) -> Any:
-    """:func:`ingest_log` with the reading, validation and deduplication run on an engine
-    (``whyrec ingest --engine dask [--address tcp://…] [--workers N]``); the same result as in-process.
-
-    The workers must see the source and the workspace at the same paths (a shared volume).
-    """
-    from ..ingest.mapping import MappingError, load_mapping
-    from ..ingest.pipeline import IngestRejected, ingest
-    from ..ingest.presets import get_preset
-    from ..workspace import Workspace, WorkspaceError
-
-    try:
-        chosen = get_preset(preset) if preset else None
-        if chosen is not None:
-            spec = chosen.make_mapping({"year": year} if year else {})
-        elif mapping is not None:
-            spec = load_mapping(mapping)
-            spec = spec.with_options(year=year) if year else spec
-        else:
-            raise MappingError("give a preset or a mapping file")
-        if pseudonymise and not settings.pseudonym_key:
-            raise MappingError("--pseudonymise needs a key in WHYREC_PSEUDONYM_KEY (keep it secret and "
-                               "use the same key for every ingest into this workspace)")
-        key = settings.pseudonym_key.encode() if pseudonymise and settings.pseudonym_key else None
-        workspace = Workspace.create(Path(settings.workspace).resolve())  # workers elsewhere need full paths
-        with open_job_engine(engine, address, workers) as runner:
-            return ingest(workspace, Path(source).resolve(), spec, preset=chosen, skip_invalid=skip_invalid,
-                          report_rows=report_rows, progress=progress, pseudonym_key=key, engine=runner)
-    except (MappingError, WorkspaceError) as exc:
-        raise InvalidRequest(str(exc)) from exc
-    except IngestRejected as exc:
-        raise IngestRefused(str(exc)) from exc
 
 
 def generate_log(out: Path, events: int, users: int | None = None, items: int | None = None, days: int = 120,
