@@ -19,10 +19,14 @@ run: $(STAMP)
 test: check
 	$(BIN)/python -m pytest -q -rs $(PYTEST_ARGS)
 
-# Static checks: lint (ruff) and the one-way import contract (import-linter, see pyproject).
+# Static checks: lint (ruff), the one-way import contract (import-linter) and types (mypy), see
+# pyproject. mypy reads the package as `whyrec` through a tree of links under .venv/typecheck.
 check: $(STAMP)
 	$(BIN)/ruff check agent tools prompts ui tests bench
 	$(BIN)/lint-imports
+	@mkdir -p $(VENV)/typecheck/whyrec
+	@for d in agent tools prompts ui; do ln -sfn ../../../$$d $(VENV)/typecheck/whyrec/$$d; done
+	$(BIN)/mypy -p whyrec
 
 setup: $(STAMP)
 
