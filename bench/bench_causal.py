@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/bench_causal.py accuracy --seeds 30      # default + adversarial scenarios
     .venv/bin/python bench/bench_causal.py realdata                 # Tmall 2014, REES46
+    .venv/bin/python bench/bench_causal.py power --seeds 30         # refuters against a broken estimator
     .venv/bin/python bench/bench_causal.py timing                   # 100k and 1M events
     .venv/bin/python bench/bench_causal.py report                   # rebuild causal.md from the JSON files
 
@@ -9,10 +10,13 @@ accuracy: for every seed and scenario, the full pipeline with the default settin
 comparisons, refuters, sensitivity, verdict, price-band segments) against the simulator's truth
 for the documented estimand: bias, 95%-interval coverage per behaviour and estimator, verdicts.
 Each seed is appended to ``results/causal_accuracy.jsonl`` as it finishes, so a long run can be
-resumed. realdata: the default report of each real log. timing: wall time of decision points +
+resumed. power: per seed, the cart trial estimated by an estimator denied its adjusters (only
+a noise column: confounded by construction) and the default refuters run against it — how often
+each refuter catches a wrong estimate (true-fail rate; the accuracy runs give the false-fail
+rate on sound estimates). realdata: the default report of each real log. timing: wall time of decision points +
 report (estimation, comparisons, refuters, sensitivity) against a baseline in the same run —
 DoWhy's backdoor linear regression alone on the same decision points.
-Writes bench/results/causal*.json and causal.md.
+Writes bench/results/causal*.json (the summary of all parts in causal.json) and causal.md.
 """
 
 from __future__ import annotations
@@ -22,12 +26,14 @@ import json
 import platform
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from whyrec.tools.causal import EffectSettings, build_decisions, choose_windows, estimate_report
-from whyrec.tools.causal.estimate import prepare, regression, thread_limits
+from whyrec.tools.causal.estimate import fit_dr, prepare, regression, thread_limits
+from whyrec.tools.causal.refute import refute
 from whyrec.tools.demo import DemoConfig, generate_shop
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -35,6 +41,7 @@ from _common import md_table
 
 RESULTS = Path(__file__).resolve().parent / "results"
 ACCURACY = RESULTS / "causal_accuracy.jsonl"
+POWER = RESULTS / "causal_power.jsonl"
 BEHAVIOURS = ("view", "favourite", "cart")
 SEED_BASE = {"default": 1_000, "adversarial": 2_000}
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -116,6 +123,8 @@ def summarise_accuracy(users: int) -> dict:
         rows = []
         for behaviour in BEHAVIOURS:
             effects = [e for r in mine for e in r["effects"] if e["behaviour"] == behaviour and e["segment"] is None]
+            if not effects:
+                continue
             truths = np.array([e["truth"] for e in effects])
             entry: dict = {"behaviour": behaviour, "seeds": len(effects), "truth": float(truths.mean()),
                            "verdicts": _count([e["verdict"] for e in effects]),
@@ -166,6 +175,68 @@ def _count(values: list[str]) -> dict[str, int]:
     out: dict[str, int] = {}
     for v in values:
         out[v] = out.get(v, 0) + 1
+    return out
+
+
+# -- refuters against a broken estimator ---------------------------------------------------------
+def one_power_seed(scenario: str, seed: int, users: int, behaviour: str = "cart") -> dict:
+    """The refuters' true-fail check: the DR learner given only a noise column as adjuster is
+    confounded; the refuters (default settings) are run against that broken estimate. The dummy
+    outcome is drawn from the sound fit's no-treatment model, as in a real report."""
+    shop = generate_shop(DemoConfig(scenario=scenario, seed=seed, users=users))
+    settings = EffectSettings()
+    started = time.perf_counter()
+    table = build_decisions(shop.events, shop.items, choose_windows(shop.events))
+    frame = prepare(table.rows(behaviour), behaviour)
+    with thread_limits(settings.threads):
+        sound = fit_dr(frame, settings)
+        noise = np.random.default_rng(seed).normal(size=len(frame))
+        blind = replace(frame.with_column("noise", noise), adjusters=("noise",), modifiers=())
+        broken = fit_dr(blind, settings)
+    results = refute(blind, sound, settings)
+    truth = shop.ground_truth.effect(behaviour)
+    return {"scenario": scenario, "seed": seed, "users": users, "behaviour": behaviour, "truth": truth,
+            "sound_estimate": sound.estimate, "broken_estimate": broken.estimate,
+            "seconds": time.perf_counter() - started,
+            "refutations": {r.name: {"passed": r.passed, "ran": r.ran, "p": r.p_value, "mean": r.new_effect}
+                            for r in results}}
+
+
+def run_power(seeds: int, users: int, scenarios: tuple[str, ...]) -> None:
+    done = set()
+    if POWER.exists():
+        for line in POWER.read_text().splitlines():
+            record = json.loads(line)
+            if record["users"] == users:
+                done.add((record["scenario"], record["seed"]))
+    for i in range(seeds):
+        for scenario in scenarios:
+            seed = SEED_BASE[scenario] + i
+            if (scenario, seed) in done:
+                continue
+            record = one_power_seed(scenario, seed, users)
+            with POWER.open("a", encoding="utf-8") as out:
+                out.write(json.dumps(record) + "\n")
+            print(f"power {scenario} seed {seed}: {record['seconds']:.1f} s", flush=True)
+
+
+def summarise_power(users: int) -> dict:
+    records = [json.loads(line) for line in POWER.read_text().splitlines()]
+    records = [r for r in records if r["users"] == users]
+    out: dict = {"users": users, "scenarios": {}}
+    for scenario in ("default", "adversarial"):
+        mine = [r for r in records if r["scenario"] == scenario]
+        if not mine:
+            continue
+        error = np.array([r["broken_estimate"] - r["truth"] for r in mine])
+        names = list(mine[0]["refutations"])
+        out["scenarios"][scenario] = {
+            "seeds": len(mine), "behaviour": mine[0]["behaviour"], "truth": float(np.mean([r["truth"] for r in mine])),
+            "broken_bias": float(error.mean()), "sound_bias": float(np.mean([r["sound_estimate"] - r["truth"]
+                                                                             for r in mine])),
+            "true_fail": {n: float(np.mean([not r["refutations"][n]["passed"] for r in mine])) for n in names},
+            "any_fail": float(np.mean([any(not v["passed"] for v in r["refutations"].values()) for r in mine])),
+            "not_run": {n: int(sum(not r["refutations"][n]["ran"] for r in mine)) for n in names}}
     return out
 
 
@@ -244,19 +315,56 @@ def run_timing(sizes: list[int], seed: int) -> dict:
 
 
 # -- markdown ------------------------------------------------------------------------------------
+COMMANDS = ("nice -n 10 .venv/bin/python bench/bench_causal.py accuracy --seeds 30 --users 400; "
+            "... power --seeds 30 --users 400; ... realdata; ... timing --sizes 100000 [1000000]; ... report")
+
+
 def to_markdown(users: int) -> str:
-    lines = ["# Causal tool: accuracy against the ground truth, real logs, pipeline time", ""]
+    """causal.md from the stored parts; also writes the summary of every part to causal.json."""
+    lines = ["# Causal tool: accuracy against the ground truth, real logs, pipeline time", "",
+             f"Command (from the repository root): `{COMMANDS}`. Every part appends or writes its own "
+             "file under bench/results/ (causal_accuracy.jsonl, causal_power.jsonl, causal_realdata.json, "
+             "causal_timing.json); `report` rebuilds this page and causal.json from them.", ""]
+    combined: dict = {"command": COMMANDS, "settings": EffectSettings().to_json()}
     if ACCURACY.exists():
         summary = summarise_accuracy(users)
+        combined["accuracy"] = summary
         (RESULTS / "causal_accuracy.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
         lines += _accuracy_md(summary)
+    if POWER.exists():
+        power = summarise_power(users)
+        combined["refuter_power"] = power
+        lines += _power_md(power)
     path = RESULTS / "causal_realdata.json"
     if path.exists():
-        lines += _realdata_md(json.loads(path.read_text()))
+        realdata = json.loads(path.read_text())
+        combined["realdata"] = {k: {key: v[key] for key in ("events", "seconds", "windows", "looks_after_cart",
+                                                            "counts", "effects")} for k, v in realdata.items()}
+        lines += _realdata_md(realdata)
     path = RESULTS / "causal_timing.json"
     if path.exists():
-        lines += _timing_md(json.loads(path.read_text()))
+        timing = json.loads(path.read_text())
+        combined["timing"] = timing
+        lines += _timing_md(timing)
+    (RESULTS / "causal.json").write_text(json.dumps(combined, indent=1), encoding="utf-8")
     return "\n".join(lines) + "\n"
+
+
+def _power_md(summary: dict) -> list[str]:
+    lines = ["## Refuters against a broken estimator (true-fail rate)", "",
+             "Per seed, the cart trial estimated by the DR learner given only a noise column as adjuster "
+             "(confounded by construction); the default refuters run against that estimate. A refuter "
+             "that fails here caught a wrong estimate. The false-fail rate (failing a sound estimate) is "
+             "in the accuracy tables above.", ""]
+    rows = []
+    for scenario, data in summary["scenarios"].items():
+        fails = ", ".join(f"{k.split('_')[0]} {_pct(v)}" for k, v in data["true_fail"].items())
+        rows.append([scenario, data["seeds"], f"{data['truth']:+.4f}", _f(data["sound_bias"]), _f(data["broken_bias"]),
+                     fails, _pct(data["any_fail"])])
+    lines.append(md_table(["scenario", "seeds", "cart truth", "bias, sound DR", "bias, broken estimator",
+                           "refuter failed (true-fail rate)", "any refuter failed"], rows))
+    lines.append("")
+    return lines
 
 
 def _pct(value: float | None) -> str:
@@ -354,7 +462,7 @@ def _timing_md(data: dict) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("part", choices=("accuracy", "realdata", "timing", "report", "all"))
+    parser.add_argument("part", choices=("accuracy", "power", "realdata", "timing", "report", "all"))
     parser.add_argument("--seeds", type=int, default=30)
     parser.add_argument("--users", type=int, default=400)
     parser.add_argument("--scenarios", nargs="+", default=["default", "adversarial"])
@@ -366,6 +474,8 @@ def main() -> None:
     RESULTS.mkdir(exist_ok=True)
     if args.part in ("accuracy", "all"):
         run_accuracy(args.seeds, args.users, tuple(args.scenarios))
+    if args.part in ("power", "all"):
+        run_power(args.seeds, args.users, tuple(args.scenarios))
     if args.part in ("realdata", "all"):
         run_realdata()
     if args.part in ("timing", "all"):
