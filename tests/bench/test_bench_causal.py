@@ -45,7 +45,7 @@ def test_accuracy_summary_counts_seeds_coverage_and_false_fails(tmp_path, monkey
     cart = next(b for b in data["behaviours"] if b["behaviour"] == "cart")
     assert cart["estimators"]["dr"]["coverage"] == 0.5
     assert cart["estimators"]["dr"]["bias"] == pytest.approx(0.02)
-    assert cart["refuters_passed"]["placebo_treatment_refuter"] == 0.5
+    assert cart["refuters_passed"]["placebo_treatment_refuter"] == 0.5 and cart["false_fail_any"] == 0.5
     favourite = next(b for b in data["behaviours"] if b["behaviour"] == "favourite")
     assert favourite["verdicts"] == {"inconclusive": 1} and favourite["seeds"] == 1
     assert favourite["estimators"]["dr"]["rel_bias"] is None          # a zero truth has no relative bias
