@@ -21,7 +21,7 @@ from ..workspace import Workspace
 from .decisions import DecisionTable, build_decisions
 from .effect import estimate_behaviour
 from .estimand import LOOKS, choose_windows
-from .graph import render_graph
+from .graph import graph_spec, render_graph
 from .results import POPULATION, BehaviourEffect, InfluenceReport
 from .segments import DIMENSIONS, SegmentSpec, band_edges, band_of
 from .settings import EffectSettings
@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 REPORT_NAME = "influence_report"
 #: Bumped when the stored report's meaning changes, so an old file is never read as new.
-REPORT_FORMAT = 2
+REPORT_FORMAT = 3
 UNIT = ("decision points: right after each event of a shopper on an item (from the first view) until "
         "they buy it; treatment: the next event on the item is the behaviour; outcome: a purchase within H")
 
@@ -40,7 +40,9 @@ def estimate_report(table: DecisionTable, settings: EffectSettings = EffectSetti
     """Estimate every behaviour for all decision points, and per value of ``segment`` if given."""
     started = time.perf_counter()
     spec = SegmentSpec.parse(segment) if isinstance(segment, str) else segment
-    extra: dict[str, object] = {"windows": table.windows.to_json()}
+    # "graph" and "horizon" are read by the pages that draw the graph (ui/callbacks.graph_spec).
+    extra: dict[str, object] = {"windows": table.windows.to_json(), "graph": graph_spec(settings.behaviours),
+                                "horizon": str(table.windows.horizon)}
     edges = None
     if spec is not None and spec.dimension in ("price_band", "activity"):
         edges = band_edges(table.units.frame[DIMENSIONS[spec.dimension]])

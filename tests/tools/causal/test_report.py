@@ -53,6 +53,18 @@ def test_every_effect_has_an_estimand_a_verdict_and_its_checks(report, demo_work
         assert {a.method for a in effect.alternatives} == {"backdoor.linear_regression", "propensity_weighting"}
     cart = report.effect("cart")
     assert cart.verdict == "supported" and cart.naive > cart.ci_high      # the naive contrast is confounded
+    # What the pages draw the graph from: the adjusters known before the decision point, the
+    # funnel, the outcome and its horizon; every adjuster of every trial is listed somewhere.
+    graph = report.settings["graph"]
+    assert graph["behaviours"] == ["view", "favourite", "cart"] and graph["outcome"] == "purchase"
+    assert pd.Timedelta(report.settings["horizon"]) == pd.Timedelta(days=7)
+    listed = set(graph["confounders"]) | set(graph["also_adjusted"]) | {"looks_so_far", "favourite_so_far",
+                                                                           "cart_so_far"}
+    from whyrec.tools.causal.estimate import prepare
+
+    for behaviour in ("view", "favourite", "cart"):
+        adjusters = prepare(decision_table(demo_workspace).rows(behaviour), behaviour).adjusters
+        assert {a.split("_")[0] if a.startswith("category_") else a for a in adjusters} - {"category"} <= listed
     assert report.weights()["cart"].verdict == "supported"
 
 
