@@ -5,6 +5,7 @@
     .venv/bin/python bench/bench_causal.py power --seeds 30         # refuters against a broken estimator
     .venv/bin/python bench/bench_causal.py timing                   # 100k and 1M events
     .venv/bin/python bench/bench_causal.py report                   # rebuild causal.md from the JSON files
+    .venv/bin/python bench/bench_causal.py --quick                  # smoke run of every part, in bench/out/causal
 
 accuracy: for every seed and scenario, the full pipeline with the default settings (DR learner,
 comparisons, refuters, sensitivity, verdict, price-band segments) against the simulator's truth
@@ -389,7 +390,7 @@ def _f(value: float | None, digits: int = 4) -> str:
 
 def _accuracy_md(summary: dict) -> list[str]:
     lines = ["## Accuracy over seeds (documented estimand; default settings, full pipeline)", "",
-             f"Demo shops of {summary['users']} users (~12k events each), one per seed. Truth: the simulator's "
+             f"Demo shops of {summary['users']} users, one per seed (events per shop in each heading). Truth: the simulator's "
              "true effect for the estimand, averaged over the same decision points. Coverage: share of seeds "
              "whose 95% interval holds the truth. Bias: mean (estimate - truth); its standard error in brackets.", ""]
     names = {"dr": "DR learner (primary)", "backdoor.linear_regression": "linear regression",
@@ -478,18 +479,33 @@ def _timing_md(data: dict) -> list[str]:
     return lines
 
 
-def main() -> None:
+def _use_results(folder: Path) -> None:
+    """Read and write the parts under ``folder`` (bench/results by default)."""
+    global RESULTS, ACCURACY, POWER
+    RESULTS, ACCURACY, POWER = folder, folder / "causal_accuracy.jsonl", folder / "causal_power.jsonl"
+
+
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("part", choices=("accuracy", "power", "realdata", "timing", "report", "all"))
+    parser.add_argument("part", nargs="?", default="all",
+                        choices=("accuracy", "power", "realdata", "timing", "report", "all"))
     parser.add_argument("--seeds", type=int, default=30)
     parser.add_argument("--users", type=int, default=400)
     parser.add_argument("--scenarios", nargs="+", default=["default", "adversarial"])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
-    parser.add_argument("--quick", action="store_true", help="3 seeds and 100k events only")
-    args = parser.parse_args()
+    parser.add_argument("--sizes", type=int, nargs="+", default=None, help="timing sizes (default 100000 1000000)")
+    parser.add_argument("--out", type=Path, default=None, help="results folder (default bench/results; "
+                        "bench/out/causal with --quick)")
+    parser.add_argument("--quick", action="store_true",
+                        help="a smoke run: 2 seeds of 150 users, 20k events, results in bench/out/causal")
+    args = parser.parse_args(argv)
     if args.quick:
-        args.seeds, args.sizes = 3, [100_000]
-    RESULTS.mkdir(exist_ok=True)
+        args.seeds, args.users = 2, 150
+        args.sizes = args.sizes or [20_000]
+        args.out = args.out or RESULTS.parent / "out" / "causal"
+    args.sizes = args.sizes or [100_000, 1_000_000]
+    if args.out is not None:
+        _use_results(args.out)
+    RESULTS.mkdir(parents=True, exist_ok=True)
     if args.part in ("accuracy", "all"):
         run_accuracy(args.seeds, args.users, tuple(args.scenarios))
     if args.part in ("power", "all"):
