@@ -2,32 +2,40 @@
 
     .venv/bin/python bench/bench_causal.py accuracy --seeds 30      # default + adversarial scenarios
     .venv/bin/python bench/bench_causal.py realdata                 # Tmall 2014, REES46
+    .venv/bin/python bench/bench_causal.py power --seeds 30         # refuters against a broken estimator
     .venv/bin/python bench/bench_causal.py timing                   # 100k and 1M events
     .venv/bin/python bench/bench_causal.py report                   # rebuild causal.md from the JSON files
+    .venv/bin/python bench/bench_causal.py --quick                  # smoke run of every part, in bench/out/causal
 
 accuracy: for every seed and scenario, the full pipeline with the default settings (DR learner,
 comparisons, refuters, sensitivity, verdict, price-band segments) against the simulator's truth
 for the documented estimand: bias, 95%-interval coverage per behaviour and estimator, verdicts.
 Each seed is appended to ``results/causal_accuracy.jsonl`` as it finishes, so a long run can be
-resumed. realdata: the default report of each real log. timing: wall time of decision points +
+resumed. power: per seed, the cart trial estimated by an estimator denied its adjusters (only
+a noise column: confounded by construction) and the default refuters run against it — how often
+each refuter catches a wrong estimate (true-fail rate; the accuracy runs give the false-fail
+rate on sound estimates). realdata: the default report of each real log. timing: wall time of decision points +
 report (estimation, comparisons, refuters, sensitivity) against a baseline in the same run —
 DoWhy's backdoor linear regression alone on the same decision points.
-Writes bench/results/causal*.json and causal.md.
+Writes bench/results/causal*.json (the summary of all parts in causal.json) and causal.md.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from whyrec.tools.causal import EffectSettings, build_decisions, choose_windows, estimate_report
-from whyrec.tools.causal.estimate import prepare, regression, thread_limits
+from whyrec.tools.causal.estimate import fit_dr, prepare, regression, thread_limits
+from whyrec.tools.causal.refute import refute
 from whyrec.tools.demo import DemoConfig, generate_shop
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -35,6 +43,7 @@ from _common import md_table
 
 RESULTS = Path(__file__).resolve().parent / "results"
 ACCURACY = RESULTS / "causal_accuracy.jsonl"
+POWER = RESULTS / "causal_power.jsonl"
 BEHAVIOURS = ("view", "favourite", "cart")
 SEED_BASE = {"default": 1_000, "adversarial": 2_000}
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -116,6 +125,8 @@ def summarise_accuracy(users: int) -> dict:
         rows = []
         for behaviour in BEHAVIOURS:
             effects = [e for r in mine for e in r["effects"] if e["behaviour"] == behaviour and e["segment"] is None]
+            if not effects:
+                continue
             truths = np.array([e["truth"] for e in effects])
             entry: dict = {"behaviour": behaviour, "seeds": len(effects), "truth": float(truths.mean()),
                            "verdicts": _count([e["verdict"] for e in effects]),
@@ -133,6 +144,9 @@ def summarise_accuracy(users: int) -> dict:
                 for name, res in e["refutations"].items():
                     refuters.setdefault(name, []).append(res["passed"])
             entry["refuters_passed"] = {k: float(np.mean(v)) for k, v in refuters.items()}
+            # Every estimate here is sound (identified design, consistent estimator): a failure is a false alarm.
+            entry["false_fail_any"] = float(np.mean([any(not r["passed"] for r in e["refutations"].values())
+                                                     for e in effects]))
             cate = [e["cate"] for e in effects if e.get("cate")]
             if cate:
                 entry["cate"] = {k: float(np.mean([c[k] for c in cate])) for k in cate[0]}
@@ -166,6 +180,68 @@ def _count(values: list[str]) -> dict[str, int]:
     out: dict[str, int] = {}
     for v in values:
         out[v] = out.get(v, 0) + 1
+    return out
+
+
+# -- refuters against a broken estimator ---------------------------------------------------------
+def one_power_seed(scenario: str, seed: int, users: int, behaviour: str = "cart") -> dict:
+    """The refuters' true-fail check: the DR learner given only a noise column as adjuster is
+    confounded; the refuters (default settings) are run against that broken estimate. The dummy
+    outcome is drawn from the sound fit's no-treatment model, as in a real report."""
+    shop = generate_shop(DemoConfig(scenario=scenario, seed=seed, users=users))
+    settings = EffectSettings()
+    started = time.perf_counter()
+    table = build_decisions(shop.events, shop.items, choose_windows(shop.events))
+    frame = prepare(table.rows(behaviour), behaviour)
+    with thread_limits(settings.threads):
+        sound = fit_dr(frame, settings)
+        noise = np.random.default_rng(seed).normal(size=len(frame))
+        blind = replace(frame.with_column("noise", noise), adjusters=("noise",), modifiers=())
+        broken = fit_dr(blind, settings)
+    results = refute(blind, sound, settings)
+    truth = shop.ground_truth.effect(behaviour)
+    return {"scenario": scenario, "seed": seed, "users": users, "behaviour": behaviour, "truth": truth,
+            "sound_estimate": sound.estimate, "broken_estimate": broken.estimate,
+            "seconds": time.perf_counter() - started,
+            "refutations": {r.name: {"passed": r.passed, "ran": r.ran, "p": r.p_value, "mean": r.new_effect}
+                            for r in results}}
+
+
+def run_power(seeds: int, users: int, scenarios: tuple[str, ...]) -> None:
+    done = set()
+    if POWER.exists():
+        for line in POWER.read_text().splitlines():
+            record = json.loads(line)
+            if record["users"] == users:
+                done.add((record["scenario"], record["seed"]))
+    for i in range(seeds):
+        for scenario in scenarios:
+            seed = SEED_BASE[scenario] + i
+            if (scenario, seed) in done:
+                continue
+            record = one_power_seed(scenario, seed, users)
+            with POWER.open("a", encoding="utf-8") as out:
+                out.write(json.dumps(record) + "\n")
+            print(f"power {scenario} seed {seed}: {record['seconds']:.1f} s", flush=True)
+
+
+def summarise_power(users: int) -> dict:
+    records = [json.loads(line) for line in POWER.read_text().splitlines()]
+    records = [r for r in records if r["users"] == users]
+    out: dict = {"users": users, "scenarios": {}}
+    for scenario in ("default", "adversarial"):
+        mine = [r for r in records if r["scenario"] == scenario]
+        if not mine:
+            continue
+        error = np.array([r["broken_estimate"] - r["truth"] for r in mine])
+        names = list(mine[0]["refutations"])
+        out["scenarios"][scenario] = {
+            "seeds": len(mine), "behaviour": mine[0]["behaviour"], "truth": float(np.mean([r["truth"] for r in mine])),
+            "broken_bias": float(error.mean()), "sound_bias": float(np.mean([r["sound_estimate"] - r["truth"]
+                                                                             for r in mine])),
+            "true_fail": {n: float(np.mean([not r["refutations"][n]["passed"] for r in mine])) for n in names},
+            "any_fail": float(np.mean([any(not v["passed"] for v in r["refutations"].values()) for r in mine])),
+            "not_run": {n: int(sum(not r["refutations"][n]["ran"] for r in mine)) for n in names}}
     return out
 
 
@@ -214,7 +290,9 @@ def run_timing(sizes: list[int], seed: int) -> dict:
     for target in sizes:
         users = max(50, round(target / EVENTS_PER_USER))
         replays = 2 if target <= 200_000 else 1
+        generate_started = time.perf_counter()
         shop = generate_shop(DemoConfig(users=users, items=max(300, users // 10), seed=seed, truth_replays=replays))
+        generated = time.perf_counter() - generate_started
         settings = EffectSettings()
         started = time.perf_counter()
         table = build_decisions(shop.events, shop.items, choose_windows(shop.events))
@@ -233,30 +311,73 @@ def run_timing(sizes: list[int], seed: int) -> dict:
             effects.append({"behaviour": e.behaviour, "truth": truth, "estimate": e.estimate, "ci": [e.ci_low, e.ci_high],
                             "verdict": e.verdict, "n": e.n, "notes": list(e.notes)})
         runs.append({"target_events": target, "events": len(shop.events), "decision_points": len(table.frame),
+                     "seconds_generate": round(generated, 1), "load_average": list(os.getloadavg()),
                      "seconds_decisions": round(table_seconds, 2), "seconds_total": round(total, 2),
                      "seconds_regression_baseline": round(baseline, 2),
                      "ratio_to_baseline": round(total / baseline, 1) if baseline else None, "effects": effects})
         print(f"{len(shop.events):,} events: {total:.1f} s (baseline {baseline:.1f} s)", flush=True)
+    path = RESULTS / "causal_timing.json"
+    # Sizes run separately (100k, then 1M) are kept together; a size run again replaces its row.
+    earlier = json.loads(path.read_text())["runs"] if path.exists() else []
+    sizes_now = {r["target_events"] for r in runs}
+    runs = sorted([r for r in earlier if r["target_events"] not in sizes_now] + runs, key=lambda r: r["target_events"])
     data = {"machine": f"{platform.machine()}, Python {platform.python_version()}", "settings": EffectSettings().to_json(),
             "runs": runs}
-    (RESULTS / "causal_timing.json").write_text(json.dumps(data, indent=1), encoding="utf-8")
+    path.write_text(json.dumps(data, indent=1), encoding="utf-8")
     return data
 
 
 # -- markdown ------------------------------------------------------------------------------------
+COMMANDS = ("nice -n 10 .venv/bin/python bench/bench_causal.py accuracy --seeds 30 --users 400; "
+            "... power --seeds 30 --users 400; ... realdata; ... timing --sizes 100000 [1000000]; ... report")
+
+
 def to_markdown(users: int) -> str:
-    lines = ["# Causal tool: accuracy against the ground truth, real logs, pipeline time", ""]
+    """causal.md from the stored parts; also writes the summary of every part to causal.json."""
+    lines = ["# Causal tool: accuracy against the ground truth, real logs, pipeline time", "",
+             f"Command (from the repository root): `{COMMANDS}`. Every part appends or writes its own "
+             "file under bench/results/ (causal_accuracy.jsonl, causal_power.jsonl, causal_realdata.json, "
+             "causal_timing.json); `report` rebuilds this page and causal.json from them.", ""]
+    combined: dict = {"command": COMMANDS, "settings": EffectSettings().to_json()}
     if ACCURACY.exists():
         summary = summarise_accuracy(users)
+        combined["accuracy"] = summary
         (RESULTS / "causal_accuracy.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
         lines += _accuracy_md(summary)
+    if POWER.exists():
+        power = summarise_power(users)
+        combined["refuter_power"] = power
+        lines += _power_md(power)
     path = RESULTS / "causal_realdata.json"
     if path.exists():
-        lines += _realdata_md(json.loads(path.read_text()))
+        realdata = json.loads(path.read_text())
+        combined["realdata"] = {k: {key: v[key] for key in ("events", "seconds", "windows", "looks_after_cart",
+                                                            "counts", "effects")} for k, v in realdata.items()}
+        lines += _realdata_md(realdata)
     path = RESULTS / "causal_timing.json"
     if path.exists():
-        lines += _timing_md(json.loads(path.read_text()))
+        timing = json.loads(path.read_text())
+        combined["timing"] = timing
+        lines += _timing_md(timing)
+    (RESULTS / "causal.json").write_text(json.dumps(combined, indent=1), encoding="utf-8")
     return "\n".join(lines) + "\n"
+
+
+def _power_md(summary: dict) -> list[str]:
+    lines = ["## Refuters against a broken estimator (true-fail rate)", "",
+             "Per seed, the cart trial estimated by the DR learner given only a noise column as adjuster "
+             "(confounded by construction); the default refuters run against that estimate. A refuter "
+             "that fails here caught a wrong estimate. The false-fail rate (failing a sound estimate) is "
+             "in the accuracy tables above.", ""]
+    rows = []
+    for scenario, data in summary["scenarios"].items():
+        fails = ", ".join(f"{k.split('_')[0]} {_pct(v)}" for k, v in data["true_fail"].items())
+        rows.append([scenario, data["seeds"], f"{data['truth']:+.4f}", _f(data["sound_bias"]), _f(data["broken_bias"]),
+                     fails, _pct(data["any_fail"])])
+    lines.append(md_table(["scenario", "seeds", "cart truth", "bias, sound DR", "bias, broken estimator",
+                           "refuter failed (true-fail rate)", "any refuter failed"], rows))
+    lines.append("")
+    return lines
 
 
 def _pct(value: float | None) -> str:
@@ -269,7 +390,7 @@ def _f(value: float | None, digits: int = 4) -> str:
 
 def _accuracy_md(summary: dict) -> list[str]:
     lines = ["## Accuracy over seeds (documented estimand; default settings, full pipeline)", "",
-             f"Demo shops of {summary['users']} users (~12k events each), one per seed. Truth: the simulator's "
+             f"Demo shops of {summary['users']} users, one per seed (events per shop in each heading). Truth: the simulator's "
              "true effect for the estimand, averaged over the same decision points. Coverage: share of seeds "
              "whose 95% interval holds the truth. Bias: mean (estimate - truth); its standard error in brackets.", ""]
     names = {"dr": "DR learner (primary)", "backdoor.linear_regression": "linear regression",
@@ -302,9 +423,12 @@ def _accuracy_md(summary: dict) -> list[str]:
             cate = entry.get("cate")
             cate_text = "-" if not cate else (f"{cate['corr_truth']:.2f} / {cate['corr_best_linear']:.2f} / "
                                               f"{_pct(cate['covers_best_linear'])}")
-            rows.append([entry["behaviour"], verdicts, reasons, refuters, seg, cate_text])
-        lines.append(md_table(["behaviour", "verdicts", "inconclusive because", "refuters passed", "price-band coverage",
-                           "θ(x): corr truth / corr best linear / covers best linear"], rows))
+            rows.append([entry["behaviour"], verdicts, reasons, refuters,
+                         _pct(entry.get("false_fail_any")) if entry.get("false_fail_any") is not None else "-",
+                         seg, cate_text])
+        lines.append(md_table(["behaviour", "verdicts", "inconclusive because", "refuters passed",
+                               "any refuter failed (false-fail rate)", "price-band coverage",
+                               "θ(x): corr truth / corr best linear / covers best linear"], rows))
         lines.append("")
     return lines
 
@@ -340,9 +464,12 @@ def _timing_md(data: dict) -> list[str]:
              f"Machine: {data['machine']}, 2 shared cores. Baseline in the same run: DoWhy's backdoor linear "
              "regression alone on the same decision points (the old default estimator).", ""]
     rows = [[f"{r['events']:,}", f"{r['decision_points']:,}", r["seconds_decisions"], r["seconds_total"],
-             r["seconds_regression_baseline"], r["ratio_to_baseline"]] for r in data["runs"]]
+             r["seconds_regression_baseline"], r["ratio_to_baseline"], r.get("seconds_generate", "-"),
+             " / ".join(f"{x:.1f}" for x in r["load_average"]) if r.get("load_average") else "-"]
+            for r in data["runs"]]
     lines.append(md_table(["events", "decision points", "decision table (s)", "full pipeline (s)",
-                       "regression baseline (s)", "ratio"], rows))
+                           "regression baseline (s)", "ratio", "simulating the shop (s, not in the pipeline)",
+                           "load average at the end (1/5/15 min)"], rows))
     lines += ["", "Estimates at those sizes (one seed each):", ""]
     rows = [[f"{r['events']:,}", e["behaviour"], f"{e['truth']:+.4f}", _f(e["estimate"]),
              "-" if e["ci"][0] is None else f"{e['ci'][0]:+.4f}..{e['ci'][1]:+.4f}", e["verdict"]]
@@ -352,20 +479,37 @@ def _timing_md(data: dict) -> list[str]:
     return lines
 
 
-def main() -> None:
+def _use_results(folder: Path) -> None:
+    """Read and write the parts under ``folder`` (bench/results by default)."""
+    global RESULTS, ACCURACY, POWER
+    RESULTS, ACCURACY, POWER = folder, folder / "causal_accuracy.jsonl", folder / "causal_power.jsonl"
+
+
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("part", choices=("accuracy", "realdata", "timing", "report", "all"))
+    parser.add_argument("part", nargs="?", default="all",
+                        choices=("accuracy", "power", "realdata", "timing", "report", "all"))
     parser.add_argument("--seeds", type=int, default=30)
     parser.add_argument("--users", type=int, default=400)
     parser.add_argument("--scenarios", nargs="+", default=["default", "adversarial"])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
-    parser.add_argument("--quick", action="store_true", help="3 seeds and 100k events only")
-    args = parser.parse_args()
+    parser.add_argument("--sizes", type=int, nargs="+", default=None, help="timing sizes (default 100000 1000000)")
+    parser.add_argument("--out", type=Path, default=None, help="results folder (default bench/results; "
+                        "bench/out/causal with --quick)")
+    parser.add_argument("--quick", action="store_true",
+                        help="a smoke run: 2 seeds of 150 users, 20k events, results in bench/out/causal")
+    args = parser.parse_args(argv)
     if args.quick:
-        args.seeds, args.sizes = 3, [100_000]
-    RESULTS.mkdir(exist_ok=True)
+        args.seeds, args.users = 2, 150
+        args.sizes = args.sizes or [20_000]
+        args.out = args.out or RESULTS.parent / "out" / "causal"
+    args.sizes = args.sizes or [100_000, 1_000_000]
+    if args.out is not None:
+        _use_results(args.out)
+    RESULTS.mkdir(parents=True, exist_ok=True)
     if args.part in ("accuracy", "all"):
         run_accuracy(args.seeds, args.users, tuple(args.scenarios))
+    if args.part in ("power", "all"):
+        run_power(args.seeds, args.users, tuple(args.scenarios))
     if args.part in ("realdata", "all"):
         run_realdata()
     if args.part in ("timing", "all"):

@@ -14,7 +14,7 @@ from .decisions import DecisionTable, build_decisions
 from .effect import estimate_behaviour
 from .estimand import BEHAVIOURS, Windows, choose_windows
 from .graph import decision_graph, render_graph
-from .personal import PersonalEffect, personal_effects
+from .personal import PersonalEffect, StatementSource, causal_statements, personal_effects, statement_source
 from .report import (
     PairEffects,
     decision_table,
@@ -47,5 +47,5 @@ __all__ = [
     "PersonalEffect", "Refutation", "SUPPORTED", "Sensitivity", "UnitTable", "Windows", "build_decisions",
     "build_units", "choose_windows", "decision_graph", "decision_table", "effects_cli", "estimate_behaviour",
     "estimate_report", "graph_picture", "load_or_estimate", "pair_behaviours", "pair_effects", "personal_effects",
-    "render_graph",
+    "render_graph", "StatementSource", "causal_statements", "statement_source",
 ]

@@ -45,8 +45,13 @@ log = logging.getLogger(__name__)
 
 def estimate_behaviour(table: DecisionTable, behaviour: str, settings: EffectSettings = EffectSettings(),
                        segment: SegmentSpec | None = None, refute_population: bool = True,
-                       edges: tuple[float, float] | None = None) -> tuple[BehaviourEffect, ...]:
+                       edges: tuple[float, float] | None = None,
+                       known_refutations: tuple[Refutation, ...] | None = None) -> tuple[BehaviourEffect, ...]:
     """The effect of ``behaviour`` on buying: the population's, then one per segment value.
+
+    ``known_refutations``: the population's refutation results from a stored report of the same
+    data and settings (refuters are seeded, so re-running them would give the same results);
+    they are reused instead of re-run.
 
     Any library warning raised on the way becomes a note of the result (and a debug log line).
 
@@ -55,14 +60,16 @@ def estimate_behaviour(table: DecisionTable, behaviour: str, settings: EffectSet
     """
     stray: list[str] = []
     with quiet(stray), thread_limits(settings.threads):
-        effects = _estimate_behaviour(table, behaviour, settings, segment, refute_population, edges)
+        effects = _estimate_behaviour(table, behaviour, settings, segment, refute_population, edges,
+                                      known_refutations)
     if not stray:
         return effects
     return tuple(replace(e, notes=e.notes + tuple(n for n in stray if n not in e.notes)) for e in effects)
 
 
 def _estimate_behaviour(table: DecisionTable, behaviour: str, settings: EffectSettings, segment: SegmentSpec | None,
-                        refute_population: bool, edges: tuple[float, float] | None) -> tuple[BehaviourEffect, ...]:
+                        refute_population: bool, edges: tuple[float, float] | None,
+                        known_refutations: tuple[Refutation, ...] | None = None) -> tuple[BehaviourEffect, ...]:
     estimand = {**table.windows.to_json(), "behaviour": behaviour}
     counts = table.counts(behaviour)
     refusal = _check_counts(table, behaviour, settings)
@@ -92,7 +99,10 @@ def _estimate_behaviour(table: DecisionTable, behaviour: str, settings: EffectSe
                                                 int(frame.data[behaviour].sum()),
                                                 naive(frame.data[behaviour].to_numpy(), frame.data[OUTCOME].to_numpy()),
                                                 estimand, extra=problem[1:]),)
-    refutations = refute(frame, fit, settings) if refute_population else ()
+    if known_refutations is not None:
+        refutations = known_refutations
+    else:
+        refutations = refute(frame, fit, settings) if refute_population else ()
     population = _effect(frame, fit, everything, POPULATION, settings, estimand, refutations, (), notes,
                          with_cate=True, identified=identified)
     out = [population]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import networkx as nx
 
@@ -43,6 +44,22 @@ def decision_graph(behaviours: Sequence[str] = BEHAVIOURS) -> nx.DiGraph:
     for behaviour in behaviours:
         graph.add_edge(behaviour, OUTCOME)
     return graph
+
+
+#: Adjusters the product's pages have no words for yet: listed apart in :func:`graph_spec`.
+UNNAMED_ADJUSTERS: tuple[str, ...] = ("user_price_level", "log_elapsed", "day_now")
+
+
+def graph_spec(behaviours: Sequence[str] = BEHAVIOURS) -> dict[str, Any]:
+    """The graph for people: ``confounders`` (measured before the decision point), the
+    ``behaviours`` in funnel order (the history so far and the next action), the ``outcome``,
+    and ``also_adjusted`` — the remaining adjusters (the user's usual price level, the time since
+    the first view, the current day). Stored in every report's settings under ``"graph"``."""
+    history_behaviours = ("looks_so_far", "favourite_so_far", "cart_so_far")
+    named = [c for c in CONFOUNDERS if c not in UNNAMED_ADJUSTERS]
+    also = [c for c in (*CONFOUNDERS, *HISTORY) if c in UNNAMED_ADJUSTERS and c not in history_behaviours]
+    return {"confounders": named, "behaviours": list(behaviours), "outcome": OUTCOME, "also_adjusted": also,
+            "extra_edges": [], "removed_edges": []}
 
 
 def render_graph(path: str | Path, highlight: Sequence[str] = (), title: str | None = None,

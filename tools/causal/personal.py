@@ -18,8 +18,8 @@ interval excludes zero; it never claims more than the population analysis backs.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -28,6 +28,7 @@ from scipy import stats
 
 from whyrec.prompts.catalogue import message
 
+from ..explain.results import CausalStatement
 from ..workspace import Workspace
 from .decisions import build_decisions
 from .estimand import BEHAVIOURS, LOOKS, OUTCOME, Windows
@@ -77,6 +78,19 @@ class PersonalEffect:
                        horizon=duration(self.estimand.get("horizon_seconds", 0.0), language),
                        estimate=f"{100 * self.estimate:+.1f}", low=f"{100 * self.ci_low:+.1f}",
                        high=f"{100 * self.ci_high:+.1f}", verdict=self.verdict_text(language))
+
+    def statement(self, language: str = "en") -> CausalStatement | None:
+        """The explainer's :class:`~whyrec.tools.explain.results.CausalStatement` (None without an
+        estimate): the estimand for this shopper and item in plain words, the interval, the verdict."""
+        if self.estimate is None:
+            return None
+        key = "causal.personal.statement_done" if self.done else "causal.personal.statement_next"
+        words = message(key, language, action=behaviour_phrase(self.behaviour, language), title=self.title,
+                        horizon=duration(self.estimand.get("horizon_seconds", 0.0), language),
+                        estimate=f"{100 * self.estimate:+.1f}")
+        return CausalStatement(behaviour=self.behaviour, item_id=self.item_id, title=self.title, estimand=words,
+                               estimate=self.estimate, ci_low=self.ci_low, ci_high=self.ci_high,
+                               verdict=self.verdict, scope="shoppers_like_you")
 
     def to_json(self) -> dict[str, Any]:
         return {"user_id": self.user_id, "item_id": self.item_id, "title": self.title, "behaviour": self.behaviour,
@@ -157,6 +171,47 @@ def personal_effects(source: InfluenceReport | Workspace, user_id: str, item_ids
                                   verdict=INCONCLUSIVE if reasons else SUPPORTED, verdict_reasons=tuple(reasons),
                                   modifiers={m: float(row[m]) for m in cate.modifiers}))
     return tuple(out)
+
+
+#: The explainer's question: ``(user_id, item_id, title, behaviours done on it)`` -> statements.
+StatementSource = Callable[[str, str, str, tuple[str, ...]], tuple[CausalStatement, ...]]
+
+
+def causal_statements(report: InfluenceReport, events: pd.DataFrame, items: pd.DataFrame | None, user_id: str,
+                      item_id: str, title: str | None = None, language: str = "en") -> tuple[CausalStatement, ...]:
+    """Personal effects of every behaviour (view again, favourite, cart) on buying ``item_id``,
+    as the explainer's statements; behaviours with no estimate for this pair are left out.
+
+    ``events`` need only hold this user's events (all of the log works too).
+    """
+    mine = events[events["user_id"].astype(str) == str(user_id)]
+    out = []
+    for behaviour in BEHAVIOURS:
+        for effect in personal_effects(report, user_id, [str(item_id)], behaviour, events=mine, items=items):
+            statement = (effect if title is None else replace(effect, title=title)).statement(language)
+            if statement is not None:
+                out.append(statement)
+    return tuple(out)
+
+
+def statement_source(report: Callable[[], InfluenceReport | None], events: Callable[[str], pd.DataFrame],
+                     items: pd.DataFrame | None = None, language: str = "en") -> StatementSource:
+    """A ``CausalSource`` for :class:`~whyrec.tools.explain.Explainer`: ``report()`` gives the
+    latest finished population report (None while none is ready: no statements, never an
+    estimate on the request path); ``events(user_id)`` that user's events.
+
+    >>> source = statement_source(lambda: models.report(version, wait=False),          # doctest: +SKIP
+    ...                           lambda u: log[log["user_id"] == u], workspace.items())
+    >>> Explainer(ranker, workspace.items(), causal=source)                             # doctest: +SKIP
+    """
+
+    def source(user_id: str, item_id: str, title: str, done: tuple[str, ...]) -> tuple[CausalStatement, ...]:
+        current = report()
+        if current is None:
+            return ()
+        return causal_statements(current, events(user_id), items, user_id, item_id, title, language)
+
+    return source
 
 
 def _windows(report: InfluenceReport) -> Windows:

@@ -21,7 +21,7 @@ from ..workspace import Workspace
 from .decisions import DecisionTable, build_decisions
 from .effect import estimate_behaviour
 from .estimand import LOOKS, choose_windows
-from .graph import render_graph
+from .graph import graph_spec, render_graph
 from .results import POPULATION, BehaviourEffect, InfluenceReport
 from .segments import DIMENSIONS, SegmentSpec, band_edges, band_of
 from .settings import EffectSettings
@@ -30,17 +30,23 @@ log = logging.getLogger(__name__)
 
 REPORT_NAME = "influence_report"
 #: Bumped when the stored report's meaning changes, so an old file is never read as new.
-REPORT_FORMAT = 2
+REPORT_FORMAT = 3
 UNIT = ("decision points: right after each event of a shopper on an item (from the first view) until "
         "they buy it; treatment: the next event on the item is the behaviour; outcome: a purchase within H")
 
 
 def estimate_report(table: DecisionTable, settings: EffectSettings = EffectSettings(),
-                    segment: str | SegmentSpec | None = None, data_version: int = 0) -> InfluenceReport:
-    """Estimate every behaviour for all decision points, and per value of ``segment`` if given."""
+                    segment: str | SegmentSpec | None = None, data_version: int = 0,
+                    population: InfluenceReport | None = None) -> InfluenceReport:
+    """Estimate every behaviour for all decision points, and per value of ``segment`` if given.
+
+    ``population``: a report of the same table and settings whose refutation results are reused
+    (the refuters are seeded: re-running them would repeat them exactly)."""
     started = time.perf_counter()
     spec = SegmentSpec.parse(segment) if isinstance(segment, str) else segment
-    extra: dict[str, object] = {"windows": table.windows.to_json()}
+    # "graph" and "horizon" are read by the pages that draw the graph (ui/callbacks.graph_spec).
+    extra: dict[str, object] = {"windows": table.windows.to_json(), "graph": graph_spec(settings.behaviours),
+                                "horizon": str(table.windows.horizon)}
     edges = None
     if spec is not None and spec.dimension in ("price_band", "activity"):
         edges = band_edges(table.units.frame[DIMENSIONS[spec.dimension]])
@@ -48,7 +54,9 @@ def estimate_report(table: DecisionTable, settings: EffectSettings = EffectSetti
             extra["segment_edges"] = list(edges)
     effects: list[BehaviourEffect] = []
     for behaviour in settings.behaviours:
-        effects += estimate_behaviour(table, behaviour, settings, spec, edges=edges)
+        known = population.effect(behaviour, POPULATION) if population is not None else None
+        reuse = known.refutations if known is not None and known.ok else None
+        effects += estimate_behaviour(table, behaviour, settings, spec, edges=edges, known_refutations=reuse)
     return InfluenceReport(
         effects=tuple(effects), data_version=data_version, unit=UNIT,
         settings=json.loads(json.dumps({**settings.to_json(), **extra})),
@@ -87,13 +95,28 @@ def load_or_estimate(workspace: Workspace, segment: str | None = None,
                 return report
         except (OSError, ValueError, KeyError, TypeError) as exc:
             log.warning("ignoring unreadable report %s: %s", path, exc)
-    report = estimate_report(decision_table(workspace, settings), settings, segment, workspace.data_version)
+    population = _stored(workspace, None, settings) if segment else None
+    report = estimate_report(decision_table(workspace, settings), settings, segment, workspace.data_version,
+                             population)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(report.to_json(), indent=1), encoding="utf-8")
     tmp.replace(path)
     _remove_stale(workspace)
     log.info("influence report estimated in %.1f s and stored at %s", report.seconds, path)
     return report
+
+
+def _stored(workspace: Workspace, segment: str | None, settings: EffectSettings) -> InfluenceReport | None:
+    """The stored report for the current data version, or None."""
+    path = report_path(workspace, segment, settings)
+    if not path.exists():
+        return None
+    try:
+        report = InfluenceReport.from_json(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        log.warning("ignoring unreadable report %s: %s", path, exc)
+        return None
+    return report if report.data_version == workspace.data_version else None
 
 
 def _remove_stale(workspace: Workspace) -> None:

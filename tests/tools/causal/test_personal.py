@@ -70,3 +70,35 @@ def test_items_outside_the_funnel_say_why(adversarial_report, adversarial_shop):
     assert effects[0].estimate is None
     with pytest.raises(ValueError, match="unknown behaviour"):
         personal_effects(adversarial_report, "u1", behaviour="rating", events=events)
+
+
+def test_statements_for_the_explainer(adversarial_report, adversarial_shop):
+    """The explainer's CausalSource: one statement per behaviour with a personal estimate, each
+    the personal effect's numbers and verdict, worded with the item's title; none without a report."""
+    from whyrec.tools.causal import causal_statements, statement_source
+    from whyrec.tools.explain.results import CausalStatement
+
+    events, items = adversarial_shop.events, adversarial_shop.items
+    bought = set(map(tuple, events[events["behaviour"] == "purchase"][["user_id", "item_id"]].astype(str).values))
+    carts = events[events["behaviour"] == "cart"][["user_id", "item_id"]].astype(str).values
+    buyers = {u for u, _ in bought}
+    user, item = next((u, i) for u, i in carts if (u, i) not in bought and u in buyers)
+    bought_item = next(i for u, i in bought if u == user)
+    mine = events[events["user_id"].astype(str) == user]
+    statements = causal_statements(adversarial_report, mine, items, user, item, "Trap <b>title</b>")
+    assert statements and all(isinstance(s, CausalStatement) for s in statements)
+    by_behaviour = {s.behaviour: s for s in statements}
+    assert "cart" in by_behaviour and set(by_behaviour) <= {"view", "favourite", "cart"}
+    cart = by_behaviour["cart"]
+    expected = personal_effects(adversarial_report, user, [item], "cart", events=events, items=items)[0]
+    assert (cart.estimate, cart.ci_low, cart.ci_high, cart.verdict) == (
+        expected.estimate, expected.ci_low, expected.ci_high, expected.verdict)
+    assert cart.item_id == item and cart.scope == "shoppers_like_you"
+    assert "Trap <b>title</b>" in cart.estimand and "as you did" in cart.estimand
+    assert f"{100 * cart.estimate:+.1f} percentage points" in cart.estimand
+    assert "加入购物车" in causal_statements(adversarial_report, mine, items, user, item, language="zh")[-1].estimand
+    # A bought item has no personal estimate: no statement.
+    assert causal_statements(adversarial_report, mine, items, user, bought_item) == ()
+    source = statement_source(lambda: adversarial_report, lambda u: events[events["user_id"].astype(str) == u], items)
+    assert source(user, item, "Trap <b>title</b>", ("view", "cart")) == statements
+    assert statement_source(lambda: None, lambda u: events)(user, item, "x", ("cart",)) == ()

@@ -53,6 +53,18 @@ def test_every_effect_has_an_estimand_a_verdict_and_its_checks(report, demo_work
         assert {a.method for a in effect.alternatives} == {"backdoor.linear_regression", "propensity_weighting"}
     cart = report.effect("cart")
     assert cart.verdict == "supported" and cart.naive > cart.ci_high      # the naive contrast is confounded
+    # What the pages draw the graph from: the adjusters known before the decision point, the
+    # funnel, the outcome and its horizon; every adjuster of every trial is listed somewhere.
+    graph = report.settings["graph"]
+    assert graph["behaviours"] == ["view", "favourite", "cart"] and graph["outcome"] == "purchase"
+    assert pd.Timedelta(report.settings["horizon"]) == pd.Timedelta(days=7)
+    listed = set(graph["confounders"]) | set(graph["also_adjusted"]) | {"looks_so_far", "favourite_so_far",
+                                                                           "cart_so_far"}
+    from whyrec.tools.causal.estimate import prepare
+
+    for behaviour in ("view", "favourite", "cart"):
+        adjusters = prepare(decision_table(demo_workspace).rows(behaviour), behaviour).adjusters
+        assert {a.split("_")[0] if a.startswith("category_") else a for a in adjusters} - {"category"} <= listed
     assert report.weights()["cart"].verdict == "supported"
 
 
@@ -162,3 +174,24 @@ def test_effects_cli_table_json_personal_and_errors(demo_workspace, report, capf
     assert "at least 2" in capfd.readouterr().err
     empty = Workspace.create(tmp_path / "empty")
     assert effects_cli(["--workspace", str(empty.path)]) == 2
+
+
+def test_a_segment_report_reuses_the_stored_population_refutations(tmp_path, fast_settings, monkeypatch):
+    """The refuters are seeded, so a segment report reuses the stored population's results
+    instead of re-running them (the API answers a segment request without the refuters' cost)."""
+    from whyrec.tools.causal import effect as effect_module
+    from whyrec.tools.causal import estimate_report
+
+    build_demo_workspace(tmp_path / "ws", DemoConfig(users=200, items=120, days=40, seed=5))
+    workspace = Workspace.open(tmp_path / "ws")
+    settings = replace(fast_settings, num_simulations=2, refute_max_rows=1_000)
+    fresh = estimate_report(decision_table(workspace, settings), settings, "price_band", workspace.data_version)
+    population = load_or_estimate(workspace, settings=settings)
+    monkeypatch.setattr(effect_module, "refute", lambda *a, **k: pytest.fail("refuters re-run"))
+    segmented = load_or_estimate(workspace, "price_band", settings)
+    assert len(segmented.effects) == len(fresh.effects) > 3
+    for new, old in zip(segmented.effects, fresh.effects, strict=True):
+        assert (new.behaviour, new.segment, new.estimate, new.verdict) == (old.behaviour, old.segment, old.estimate,
+                                                                           old.verdict)
+        assert new.refutations == old.refutations
+    assert segmented.effect("cart").refutations == population.effect("cart").refutations != ()
