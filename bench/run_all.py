@@ -27,7 +27,7 @@ BENCHMARKS: dict[str, tuple[str, list[str], list[str]]] = {
                 ["--dataset", "demo", "--data-dir", str(DATA), "--no-tune", "--out", "bench/out"]),
     "ranking_latency": ("bench_ranking_latency.py", ["--items", "10000", "100000", "--out", "bench/results"],
                         ["--items", "2000", "--users", "300", "--calls", "50"]),
-    "causal": ("bench_causal.py", [], ["--sizes", "20000"]),
+    "causal": ("bench_causal.py", [], ["--quick"]),
     "coat": ("coat_debias.py", ["--data", str(DATA / "coat")], ["--data", str(DATA / "coat"), "--seeds", "0"]),
     "explain": ("bench_explain.py", [], ["--datasets", "demo", "--pairs", "40", "--min-sets", "20",
                                          "--strict", "3", "--demo-items", "500", "--demo-users", "200",

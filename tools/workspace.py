@@ -398,6 +398,13 @@ class Workspace:
             partitions.append(EventPartition(bits, index, tuple(chosen)))
         return partitions
 
+    def user_events(self, user_id: str) -> pd.DataFrame:
+        """One user's events, in time order, reading only the user partition that holds them."""
+        bits = self.partition_bits
+        index = int(user_partition(pd.Series([str(user_id)]), bits)[0])
+        events = self.event_partitions(bits)[index].read()
+        return events[events["user_id"].astype(str) == str(user_id)].reset_index(drop=True)
+
     def iter_events(self, columns: list[str] | None = None, batch_rows: int = 1_000_000) -> Iterator[pd.DataFrame]:
         """The log in batches of at most ``batch_rows`` events, in storage order (not by time)."""
         for path, _, _ in self.event_files():

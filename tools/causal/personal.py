@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from whyrec.prompts.catalogue import message
+from whyrec.prompts.catalogue import LANGUAGES, message
 
 from ..explain.results import CausalStatement
 from ..workspace import Workspace
@@ -79,18 +79,20 @@ class PersonalEffect:
                        estimate=f"{100 * self.estimate:+.1f}", low=f"{100 * self.ci_low:+.1f}",
                        high=f"{100 * self.ci_high:+.1f}", verdict=self.verdict_text(language))
 
-    def statement(self, language: str = "en") -> CausalStatement | None:
+    def statement(self) -> CausalStatement | None:
         """The explainer's :class:`~whyrec.tools.explain.results.CausalStatement` (None without an
-        estimate): the estimand for this shopper and item in plain words, the interval, the verdict."""
+        estimate): the estimand for this shopper and item in plain words, the interval, the
+        verdict, and the whole sentence (:meth:`text`) in every language."""
         if self.estimate is None:
             return None
         key = "causal.personal.statement_done" if self.done else "causal.personal.statement_next"
-        words = message(key, language, action=behaviour_phrase(self.behaviour, language), title=self.title,
-                        horizon=duration(self.estimand.get("horizon_seconds", 0.0), language),
+        words = message(key, "en", action=behaviour_phrase(self.behaviour, "en"), title=self.title,
+                        horizon=duration(self.estimand.get("horizon_seconds", 0.0), "en"),
                         estimate=f"{100 * self.estimate:+.1f}")
         return CausalStatement(behaviour=self.behaviour, item_id=self.item_id, title=self.title, estimand=words,
                                estimate=self.estimate, ci_low=self.ci_low, ci_high=self.ci_high,
-                               verdict=self.verdict, scope="shoppers_like_you")
+                               verdict=self.verdict, scope="shoppers_like_you",
+                               texts={language: self.text(language) for language in LANGUAGES})
 
     def to_json(self) -> dict[str, Any]:
         return {"user_id": self.user_id, "item_id": self.item_id, "title": self.title, "behaviour": self.behaviour,
@@ -178,7 +180,7 @@ StatementSource = Callable[[str, str, str, tuple[str, ...]], tuple[CausalStateme
 
 
 def causal_statements(report: InfluenceReport, events: pd.DataFrame, items: pd.DataFrame | None, user_id: str,
-                      item_id: str, title: str | None = None, language: str = "en") -> tuple[CausalStatement, ...]:
+                      item_id: str, title: str | None = None) -> tuple[CausalStatement, ...]:
     """Personal effects of every behaviour (view again, favourite, cart) on buying ``item_id``,
     as the explainer's statements; behaviours with no estimate for this pair are left out.
 
@@ -188,20 +190,20 @@ def causal_statements(report: InfluenceReport, events: pd.DataFrame, items: pd.D
     out = []
     for behaviour in BEHAVIOURS:
         for effect in personal_effects(report, user_id, [str(item_id)], behaviour, events=mine, items=items):
-            statement = (effect if title is None else replace(effect, title=title)).statement(language)
+            statement = (effect if title is None else replace(effect, title=title)).statement()
             if statement is not None:
                 out.append(statement)
     return tuple(out)
 
 
 def statement_source(report: Callable[[], InfluenceReport | None], events: Callable[[str], pd.DataFrame],
-                     items: pd.DataFrame | None = None, language: str = "en") -> StatementSource:
+                     items: Callable[[], pd.DataFrame | None] = lambda: None) -> StatementSource:
     """A ``CausalSource`` for :class:`~whyrec.tools.explain.Explainer`: ``report()`` gives the
     latest finished population report (None while none is ready: no statements, never an
-    estimate on the request path); ``events(user_id)`` that user's events.
+    estimate on the request path); ``events(user_id)`` that user's events; ``items()`` the catalog.
 
     >>> source = statement_source(lambda: models.report(version, wait=False),          # doctest: +SKIP
-    ...                           lambda u: log[log["user_id"] == u], workspace.items())
+    ...                           workspace.user_events, workspace.items)
     >>> Explainer(ranker, workspace.items(), causal=source)                             # doctest: +SKIP
     """
 
@@ -209,7 +211,7 @@ def statement_source(report: Callable[[], InfluenceReport | None], events: Calla
         current = report()
         if current is None:
             return ()
-        return causal_statements(current, events(user_id), items, user_id, item_id, title, language)
+        return causal_statements(current, events(user_id), items(), user_id, item_id, title)
 
     return source
 

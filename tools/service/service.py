@@ -22,12 +22,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from whyrec.prompts.catalogue import LANGUAGES
-
 from ..behaviour_store import BehaviourStore, StoreError, user_history
+from ..causal.personal import statement_source
 from ..causal.results import POPULATION, InfluenceReport
 from ..embeddings import Embedder, default_embedder
-from ..explain.results import CausalStatement, Explanation, WhatIfResult, WhyNot
+from ..explain.results import Explanation, WhatIfResult, WhyNot
 from ..ingest.pipeline import IngestRejected, ingest_records
 from ..privacy import ForgetResult, forget_user
 from ..ranking.base import Ranker, UnknownItemError, UnknownUserError
@@ -59,8 +58,6 @@ log = logging.getLogger(__name__)
 #: How many catalog items a free-text query narrows a recommendation to (nearest by meaning).
 QUERY_MATCHES = 200
 SEGMENTS = ("category", "brand", "price_band", "activity")
-#: The behaviours an explanation states personal causal effects of (the causal tool's treatments).
-PERSONAL_BEHAVIOURS = ("view", "favourite", "cart")
 
 
 def _default_ranker(workspace: Workspace) -> Ranker:
@@ -104,34 +101,22 @@ class WhyrecService:
         self._sync_pending = False
         self._pending_users: dict[str, int] = {}  # user -> data version their new events need
         self.models = Models(settings.workspace, ranker_factory or _default_ranker,
-                             report_loader or _default_report, causal_source=self._personal_effects)
+                             report_loader or _default_report,
+                             causal_source=statement_source(self._finished_report, self._user_events, self._items))
         self.warm = False
 
-    def _personal_effects(self, user_id: str, item_id: str, title: str,
-                          done: tuple[str, ...]) -> tuple[CausalStatement, ...]:
-        """The causal source of explanations: for an item in the user's own funnel, the effect
-        of each behaviour on buying *that* item for shoppers like them (the causal tool's
-        personal effects, with estimand and verdict). Never waits for an estimate: without a
-        finished population report there is nothing to say yet."""
-        from ..causal.personal import personal_effects
+    # The causal source of explanations: for an item in the user's own funnel, the effect of each
+    # behaviour on buying *that* item for shoppers like them (the causal tool's personal effects,
+    # with estimand and verdict). It never waits for an estimate: without a finished population
+    # report there is nothing to say yet.
+    def _finished_report(self) -> InfluenceReport | None:
+        return self.models.report(self.workspace.data_version, wait=False)
 
-        report = self.models.report(self.workspace.data_version, wait=False)
-        if report is None:
-            return ()
-        events = self.workspace.events()
-        mine = events[events["user_id"].astype(str) == str(user_id)]
-        items = self.workspace.items()
-        out = []
-        for behaviour in PERSONAL_BEHAVIOURS:
-            for effect in personal_effects(report, user_id, [item_id], behaviour, events=mine, items=items):
-                if effect.estimate is None:
-                    continue
-                out.append(CausalStatement(
-                    behaviour=behaviour, item_id=item_id, title=title,
-                    estimand=effect.text("en"), estimate=effect.estimate, ci_low=effect.ci_low,
-                    ci_high=effect.ci_high, verdict=effect.verdict, scope="shoppers_like_you",
-                    texts={language: effect.text(language) for language in LANGUAGES}))
-        return tuple(out)
+    def _user_events(self, user_id: str) -> pd.DataFrame:
+        return self.workspace.user_events(user_id)
+
+    def _items(self) -> pd.DataFrame:
+        return self.workspace.items()
 
     # -- plumbing ------------------------------------------------------------------------------
     @property

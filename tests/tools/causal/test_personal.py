@@ -96,9 +96,11 @@ def test_statements_for_the_explainer(adversarial_report, adversarial_shop):
     assert cart.item_id == item and cart.scope == "shoppers_like_you"
     assert "Trap <b>title</b>" in cart.estimand and "as you did" in cart.estimand
     assert f"{100 * cart.estimate:+.1f} percentage points" in cart.estimand
-    assert "加入购物车" in causal_statements(adversarial_report, mine, items, user, item, language="zh")[-1].estimand
+    assert "加入购物车" in cart.texts["zh"] and "Trap <b>title</b>" in cart.texts["zh"]
+    assert cart.texts["en"].startswith("For shoppers like you") and expected.verdict_text("en") in cart.texts["en"]
     # A bought item has no personal estimate: no statement.
     assert causal_statements(adversarial_report, mine, items, user, bought_item) == ()
-    source = statement_source(lambda: adversarial_report, lambda u: events[events["user_id"].astype(str) == u], items)
+    source = statement_source(lambda: adversarial_report, lambda u: events[events["user_id"].astype(str) == u],
+                              lambda: items)
     assert source(user, item, "Trap <b>title</b>", ("view", "cart")) == statements
-    assert statement_source(lambda: None, lambda u: events)(user, item, "x", ("cart",)) == ()
+    assert statement_source(lambda: None, lambda u: events, lambda: items)(user, item, "x", ("cart",)) == ()

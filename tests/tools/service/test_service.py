@@ -163,7 +163,8 @@ def test_explanations_state_personal_causal_effects_only_for_items_in_the_shoppe
         assert statement.item_id == funnel[0] and statement.verdict in ("supported", "inconclusive")
         assert statement.ci_low is not None and statement.ci_high is not None
         assert statement.ci_low <= statement.estimate <= statement.ci_high
-        assert f"{100 * statement.estimate:+.1f}" in statement.texts["en"] in statement.estimand
+        assert f"{100 * statement.estimate:+.1f}" in statement.estimand
+        assert statement.texts["en"].startswith(statement.estimand)
         assert statement.title in statement.texts["zh"] and "shoppers like you" not in statement.texts["zh"]
         population = report.effect(statement.behaviour)
         if population is None or not population.supported:  # never claims more than the population backs
