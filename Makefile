@@ -19,9 +19,10 @@ run: $(STAMP)
 test: check
 	$(BIN)/python -m pytest -q -rs $(PYTEST_ARGS)
 
-# Static checks: lint (ruff).
+# Static checks: lint (ruff) and the one-way import contract (import-linter, see pyproject).
 check: $(STAMP)
 	$(BIN)/ruff check agent tools prompts ui tests bench
+	$(BIN)/lint-imports
 
 setup: $(STAMP)
 
@@ -38,8 +39,9 @@ $(STAMP): pyproject.toml constraints.txt | $(BIN)/python
 	rm -f $(VENV)/.installed-*
 	touch $@
 
+# Every benchmark (hours on 2 cores); `make bench BENCH_ARGS=--quick` for small runs.
 bench: $(STAMP)
-	$(BIN)/python bench/run_all.py
+	$(BIN)/python bench/run_all.py $(BENCH_ARGS)
 
 clean-workspace:
 	rm -rf $(WORKSPACE)

@@ -12,29 +12,23 @@ listens on loopback (see server.check_bind) and every request is admin.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any, Literal
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from whyrec.tools.behaviour_store import StoreError
-from whyrec.tools.ingest.pipeline import IngestRejected, ingest_records
-from whyrec.tools.schema import BEHAVIOURS
-from whyrec.tools.workspace import WorkspaceError
+from whyrec.tools.service import Forbidden, InvalidEvents, ServiceError, WhyrecService, WorkspaceError
 
+from .auth import FailureBrake, KeyRing, Principal
 from .core import Agent, AgentError
-from .runtime import Runtime
-from .session_tools import ToolError, effects_for, recommend_for
+from .render import card_reason, headline_text, render
 
 log = logging.getLogger(__name__)
 
@@ -46,51 +40,40 @@ def path_id() -> Any:
     return Path(min_length=1, max_length=256)
 
 
-# -- auth ----------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Principal:
-    """Who is calling: an admin, or a key bound to one user."""
-
-    user_id: str | None
-    admin: bool
-
-    def require_user(self, user_id: str) -> None:
-        if not self.admin and self.user_id != str(user_id):
-            raise HTTPException(403, "this API key may only access its own user")
-
-
-class KeyRing:
-    """API keys held as SHA-256 digests; lookups compare digests in constant time."""
-
-    def __init__(self, entries: tuple[str, ...]) -> None:
-        self._keys: list[tuple[bytes, str | None]] = []
-        for entry in entries:
-            key, _, user = entry.partition(":")
-            self._keys.append((hashlib.sha256(key.encode()).digest(), user or None))
-
-    @property
-    def enabled(self) -> bool:
-        return bool(self._keys)
-
-    def principal(self, presented: str | None) -> Principal | None:
-        if presented is None:
-            return None
-        digest = hashlib.sha256(presented.encode()).digest()
-        found: Principal | None = None
-        for stored, user in self._keys:  # no early exit: time does not depend on the match
-            if hmac.compare_digest(stored, digest):
-                found = Principal(user, admin=user is None)
-        return found
+def _text(value: Any) -> Any:
+    """Refuse text that cannot be UTF-8 (lone surrogates from JSON escapes such as \\ud800)."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ValueError("text holds characters that are not valid Unicode (lone surrogates)") from exc
+    elif isinstance(value, list):
+        for part in value:
+            if isinstance(part, dict):
+                for v in part.values():
+                    _text(v)
+            else:
+                _text(part)
+    return value
 
 
 # -- request bodies ------------------------------------------------------------------------------
-class _Strict(BaseModel):
+class _Text(BaseModel):
+    """Every text field must be valid Unicode (a 422 naming the field, never a 500 later)."""
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _valid_unicode(cls, value: Any) -> Any:
+        return _text(value)
+
+
+class _Strict(_Text):
     model_config = ConfigDict(extra="forbid")
 
 
 class ChatRequest(_Strict):
     user_id: str = ID
-    message: str = Field(min_length=1, max_length=4000)
+    message: str = Field(min_length=1, max_length=100_000, description="at most the server's max_message_chars")
     session_id: str | None = Field(default=None, max_length=128)
     language: Literal["en", "zh"] | None = None
     stream: bool = False
@@ -120,16 +103,16 @@ class EventIn(_Strict):
 
 
 class EventsRequest(_Strict):
-    events: list[EventIn] = Field(min_length=1, max_length=10_000)
+    events: list[EventIn] = Field(min_length=1, description="at most the server's max_events_per_request")
 
 
-class OpenAIMessage(BaseModel):
+class OpenAIMessage(_Text):
     model_config = ConfigDict(extra="allow")
     role: str = Field(max_length=32)
     content: str | list[Any] | None = None
 
 
-class ChatCompletionRequest(BaseModel):
+class ChatCompletionRequest(_Text):
     model_config = ConfigDict(extra="allow")  # OpenAI clients send many optional fields
     model: str = Field(default="whyrec", max_length=64)
     messages: list[OpenAIMessage] = Field(min_length=1, max_length=200)
@@ -155,19 +138,22 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         (400, "Bad request (e.g. a body that is not JSON)"), (401, "Missing or unknown API key"),
         (403, "This API key may only access its own user"), (404, "Unknown user or item"),
         (413, "Request body too large"), (422, "Invalid request"))}
-STREAMABLE = {200: {"description": "JSON, or server-sent events when `stream` is true",
+STREAMABLE: dict[int | str, dict[str, Any]] = {200: {"description": "JSON, or server-sent events when `stream` is true",
                     "content": {"application/json": {}, "text/event-stream": {}}}}
 
 
 # -- the app -------------------------------------------------------------------------------------
-def build_api(runtime: Runtime, agent: Agent) -> FastAPI:
-    settings = runtime.settings
-    keys = KeyRing(settings.api_keys)
+def build_api(service: WhyrecService, agent: Agent, keys: KeyRing | None = None,
+              brake: FailureBrake | None = None) -> FastAPI:
+    """The HTTP API over ``service`` and ``agent``; ``keys`` default to the settings' keys."""
+    settings = service.settings
+    keys = keys if keys is not None else KeyRing.parse(settings.api_keys)
+    brake = brake or FailureBrake()
     app = FastAPI(title="whyrec", version="0.1.0", responses=ERRORS,
                   description="Recommendations that explain themselves by your own behaviours.")
 
     @app.middleware("http")
-    async def limit_body(request: Request, call_next):  # type: ignore[no-untyped-def]
+    async def limit_body(request: Request, call_next: Any) -> Any:
         length = request.headers.get("content-length")
         if length is not None and (not length.isdigit() or int(length) > settings.max_request_bytes):
             return JSONResponse({"detail": f"request body larger than {settings.max_request_bytes} bytes"},
@@ -188,54 +174,67 @@ def build_api(runtime: Runtime, agent: Agent) -> FastAPI:
                     for e in exc.errors()[:20]]
         return JSONResponse({"detail": "invalid request", "problems": problems}, status_code=422)
 
-    @app.exception_handler(StoreError)
-    async def store_down(request: Request, exc: StoreError) -> JSONResponse:
-        log.error("vector store unavailable: %s", exc)
-        return JSONResponse({"detail": f"the vector store is unavailable: {exc}. An operator can rebuild "
-                                       "it from the event log with `whyrec reindex`."}, status_code=503)
+    @app.exception_handler(ServiceError)
+    async def refused(request: Request, exc: ServiceError) -> JSONResponse:
+        if exc.status >= 500:
+            log.error("%s %s: %s", request.method, request.url.path, exc)
+        detail = exc.to_json() if isinstance(exc, (InvalidEvents, Forbidden)) else str(exc)
+        body: dict[str, Any] = {"detail": detail}
+        return JSONResponse(body, status_code=exc.status)
 
     @app.exception_handler(Exception)
     async def crashed(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return JSONResponse({"detail": "internal error; the server logged it"}, status_code=500)
 
-    def principal(authorization: str | None = Header(default=None),
+    def principal(request: Request, authorization: str | None = Header(default=None),
                   x_api_key: str | None = Header(default=None)) -> Principal:
         if not keys.enabled:
             return Principal(None, admin=True)
+        client = request.client.host if request.client else "unknown"
+        wait = brake.retry_after(client)
+        if wait > 0:
+            raise HTTPException(429, "too many failed attempts with API keys; try again later",
+                                headers={"Retry-After": str(int(wait) + 1)})
         presented = x_api_key
         if authorization and authorization.lower().startswith("bearer "):
             presented = authorization[7:].strip()
         found = keys.principal(presented)
         if found is None:
+            brake.failed(client)
             raise HTTPException(401, "missing or unknown API key" if presented else "an API key is required",
                                 headers={"WWW-Authenticate": "Bearer"})
         return found
 
+    def allowed(who: Principal, user_id: str) -> None:
+        if not who.may_access(user_id):
+            raise HTTPException(403, "this API key may only access its own user")
+
     def known_user(user_id: str) -> None:
-        if not runtime.knows_user(user_id):
-            raise HTTPException(404, f"unknown user {user_id!r}: no behaviours recorded for this user")
+        service.require_user(user_id)
 
     @app.get("/health", tags=["meta"])
     def health() -> dict[str, Any]:
-        """Liveness, whether the workspace opens, and the active LLM backend."""
+        """Liveness, the data version committed and the one served, and the LLM backend."""
         try:
-            version = runtime.workspace.data_version
-        except WorkspaceError as exc:
-            return {"status": "degraded", "error": str(exc)}
-        return {"status": "ok", "data_version": version, "backend": agent.backend_name,
-                "warm": runtime.warm}
+            status = service.status()
+        except WorkspaceError:
+            return {"status": "degraded", "error": "the workspace cannot be opened; see the server log"}
+        return {"status": "ok", "backend": agent.backend_name, **status.to_json()}
 
     @app.get("/v1/stats", tags=["meta"])
     def stats(who: Principal = Depends(principal)) -> dict[str, Any]:
-        """What the workspace holds: events, users, items, behaviours, time span."""
-        runtime.refresh()
-        return runtime.workspace.stats().to_json()
+        """What the workspace holds; a key bound to one user sees only that user's figures."""
+        if not who.admin and who.user_id is not None:
+            return service.user_stats(who.user_id).to_json()
+        data = service.stats().to_json()
+        data.pop("path", None)  # where the data lives on the server is not the caller's business
+        return data
 
     @app.post("/v1/chat", tags=["chat"], responses=STREAMABLE)
     def chat(body: ChatRequest, who: Principal = Depends(principal)) -> Any:
         """One chat turn; with ``stream`` the reply comes as server-sent events."""
-        who.require_user(body.user_id)
+        allowed(who, body.user_id)
         known_user(body.user_id)
         if body.stream:
             return StreamingResponse(_sse(agent, body), media_type="text/event-stream")
@@ -248,90 +247,77 @@ def build_api(runtime: Runtime, agent: Agent) -> FastAPI:
     def recommendations(user_id: str = path_id(), k: int = Query(10, ge=1, le=100),
                         category: str | None = Query(None, max_length=200),
                         query: str | None = Query(None, max_length=500),
+                        language: Literal["en", "zh"] = "en",
                         who: Principal = Depends(principal)) -> dict[str, Any]:
-        """Top ``k`` items for the user, each with the behaviours behind its score."""
-        who.require_user(user_id)
+        """Top ``k`` items for the user, each with its verified reason (``reason``, in ``language``)
+        and the behaviours behind its score in the model (``reasons``)."""
+        allowed(who, user_id)
         known_user(user_id)
-        return recommend_for(runtime, user_id, k=k, category=category, query=query).to_json()
+        result = service.recommend(user_id, k=k, category=category, query=query)
+        data = result.to_json()
+        for item, row in zip(result.items, data["items"], strict=True):
+            row["reason"] = card_reason(item.headline, language)
+        return data
 
     @app.get("/v1/users/{user_id}/explanations/{item_id}", tags=["explain"])
     def explanation(user_id: str = path_id(), item_id: str = path_id(), k: int = Query(10, ge=1, le=100),
+                    language: Literal["en", "zh"] = "en",
                     who: Principal = Depends(principal)) -> dict[str, Any]:
-        """Why the item is (or is not) in the user's top ``k``, verified by re-ranking."""
-        who.require_user(user_id)
+        """Why the item is (or is not) in the user's top ``k``: the verified reason first
+        (``headline``), then the model's contributions, then causal statements about this item."""
+        allowed(who, user_id)
         known_user(user_id)
-        if not (runtime.workspace.items()["item_id"] == item_id).any():
-            raise HTTPException(404, f"unknown item {item_id!r}")
-        return runtime.explainer.explain(user_id, item_id, k=k).to_json()
+        service.item(item_id)  # 404 for an unknown item
+        result = service.explain(user_id, item_id, k=k)
+        data = result.to_json()
+        data["headline"]["text"] = headline_text(result, language)
+        data["text"] = render(result, language)
+        return data
 
     @app.post("/v1/users/{user_id}/what-if", tags=["explain"])
     def what_if(body: WhatIfRequest, user_id: str = path_id(), who: Principal = Depends(principal)) -> dict[str, Any]:
         """Re-rank with behaviours removed or added; returns old and new top-k and the moves."""
-        who.require_user(user_id)
+        allowed(who, user_id)
         known_user(user_id)
-        explainer = runtime.explainer
-        items = set(runtime.workspace.items()["item_id"])
         for ref in body.remove + body.add:
-            if ref.item_id not in items:
-                raise HTTPException(422, f"unknown item {ref.item_id!r}")
-            if ref.behaviour not in BEHAVIOURS:
-                raise HTTPException(422, f"unknown behaviour {ref.behaviour!r}; use {', '.join(BEHAVIOURS)}")
+            try:
+                service.item(ref.item_id)
+            except ServiceError as exc:
+                raise HTTPException(422, str(exc)) from exc
         try:
             remove = [int(k) for k in body.remove_events]
         except ValueError as exc:
             raise HTTPException(422, "remove_events must be event keys (digits)") from exc
-        for ref in body.remove:
-            remove += explainer.event_keys(user_id, ref.item_id, ref.behaviour)
-        try:
-            result = explainer.what_if(user_id, remove=remove,
-                                       add=[(a.item_id, a.behaviour) for a in body.add], k=body.k)
-        except (KeyError, ValueError) as exc:
-            raise HTTPException(422, str(exc.args[0] if exc.args else exc)) from exc
-        return result.to_json()
+        return service.what_if(user_id, remove=remove,
+                               remove_items=[(r.item_id, r.behaviour) for r in body.remove],
+                               add=[(a.item_id, a.behaviour) for a in body.add], k=body.k).to_json()
 
     @app.get("/v1/effects", tags=["causal"])
     def effects(behaviour: str | None = Query(None, max_length=32),
                 segment: Literal["category", "brand", "price_band", "activity"] | None = None,
                 who: Principal = Depends(principal)) -> dict[str, Any]:
-        """Causal effects of behaviours on purchase (DoWhy), with intervals and refutations."""
-        try:
-            return effects_for(runtime, behaviour, segment).to_json()
-        except ToolError as exc:
-            raise HTTPException(422, str(exc)) from exc
+        """Causal effects of behaviours on purchase (DoWhy), with estimands, intervals and verdicts."""
+        return service.effects(behaviour, segment).to_json()
 
     @app.post("/v1/events", tags=["data"])
     def post_events(body: EventsRequest, who: Principal = Depends(principal)) -> dict[str, Any]:
-        """Add behaviours (all or nothing); they shape the user's next recommendations."""
+        """Add behaviours (all or nothing); they shape the user's next recommendations. Only an
+        admin key may add events on items the catalog does not hold yet."""
+        if len(body.events) > settings.max_events_per_request:
+            raise HTTPException(422, f"at most {settings.max_events_per_request} events per request; "
+                                     f"got {len(body.events)}")
         for event in body.events:
-            who.require_user(event.user_id)
+            allowed(who, event.user_id)
         records = [e.model_dump() for e in body.events]
         for record in records:
             record["timestamp"] = str(record["timestamp"])
-        try:
-            result = ingest_records(runtime.workspace, records, source="api")
-        except IngestRejected as exc:
-            report = exc.reports[0]
-            raise HTTPException(422, {"message": "no event was added: some are invalid",
-                                      "invalid": report.rows_invalid,
-                                      "problems": [{"record": i.line, "field": i.column, "value": i.value,
-                                                    "reason": i.reason} for i in report.first_issues]}) from exc
-        if result.rows_added:
-            runtime.refresh()
-            runtime.schedule_store_sync()
-        return {"added": result.rows_added, "already_present": result.rows_already_present,
-                "data_version": result.data_version}
+        return service.add_events(records, allow_new_items=who.admin).to_json()
 
     @app.delete("/v1/users/{user_id}", tags=["data"])
     def forget(user_id: str = path_id(), who: Principal = Depends(principal)) -> dict[str, Any]:
         """Forget the user: events, vector-store documents, derived artefacts, chat sessions."""
-        from whyrec.tools.privacy import forget_user
-
-        who.require_user(user_id)
-        try:
-            result = forget_user(runtime.workspace, user_id, runtime.store)
-        except KeyError as exc:
-            raise HTTPException(404, str(exc.args[0] if exc.args else exc)) from exc
-        runtime.invalidate()
+        allowed(who, user_id)
+        result = service.forget(user_id)
         sessions = agent.sessions.forget_user(user_id)
         return result.to_json() | {"sessions_removed": sessions}
 
@@ -341,13 +327,13 @@ def build_api(runtime: Runtime, agent: Agent) -> FastAPI:
         user_id = body.user or who.user_id
         if not user_id:
             raise HTTPException(400, "set `user` to the user id to recommend for")
-        who.require_user(user_id)
+        allowed(who, user_id)
         known_user(user_id)
         last = next((m for m in reversed(body.messages) if m.role == "user"), None)
         message = _content_text(last.content) if last else ""
         if not message.strip():
             raise HTTPException(400, "no user message with text content")
-        session_id = f"openai-{hashlib.sha256(str(user_id).encode()).hexdigest()[:16]}"
+        session_id = agent.sessions.scoped_id("openai", who, user_id)
         if body.stream:
             return StreamingResponse(_openai_sse(agent, user_id, message, session_id),
                                      media_type="text/event-stream")
@@ -381,7 +367,7 @@ def _sse(agent: Agent, body: ChatRequest) -> Iterator[str]:
                 yield f"event: answer\ndata: {json.dumps(event['answer'].to_json(), ensure_ascii=False)}\n\n"
             else:
                 yield f"event: {event['type']}\ndata: {json.dumps(event, ensure_ascii=False, default=str)}\n\n"
-    except AgentError as exc:
+    except (AgentError, ServiceError) as exc:
         yield f"event: error\ndata: {json.dumps({'detail': str(exc)})}\n\n"
     except Exception:
         log.exception("chat stream failed")
@@ -404,6 +390,7 @@ def _openai_sse(agent: Agent, user_id: str, message: str, session_id: str) -> It
                 yield chunk({"content": event["text"]})
     except Exception as exc:  # the stream already started: report in-band
         log.warning("completion stream failed: %s", exc)
-        yield chunk({"content": f"\n[error: {exc}]"})
+        detail = str(exc) if isinstance(exc, (AgentError, ServiceError)) else "internal error; the server logged it"
+        yield chunk({"content": f"\n[error: {detail}]"})
     yield chunk({}, finish="stop")
     yield "data: [DONE]\n\n"

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .settings import Settings
+from whyrec.tools.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -65,12 +65,13 @@ def backend_spec(settings: Settings) -> BackendSpec:
     raise BackendError(f"unknown WHYREC_LLM={llm!r}; use offline, openai, smollm2 or hf:<dir>")
 
 
-def make_openai_model(settings: Settings):  # type: ignore[no-untyped-def]
+def make_openai_model(settings: Settings) -> Any:
     """``ChatOpenAI`` for the configured endpoint (no retries: the agent falls back instead)."""
     from langchain_openai import ChatOpenAI
+    from pydantic import SecretStr
 
     return ChatOpenAI(model=settings.openai_model, base_url=settings.openai_base_url,
-                      api_key=settings.openai_api_key or "not-needed", timeout=settings.llm_timeout,
+                      api_key=SecretStr(settings.openai_api_key or "not-needed"), timeout=settings.llm_timeout,
                       max_retries=0, temperature=0)
 
 
@@ -94,6 +95,8 @@ class LocalPhraser:
             import torch
             from transformers import AutoModelForCausalLM, AutoTokenizer
 
+            if self.spec.path is None:
+                raise BackendError("a local model needs a directory")
             kwargs: dict[str, Any] = {"gguf_file": self.spec.gguf_file} if self.spec.gguf_file else {}
             log.info("loading local model from %s", self.spec.path)
             self._tokenizer = AutoTokenizer.from_pretrained(self.spec.path, **kwargs)

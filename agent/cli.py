@@ -11,8 +11,12 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .settings import Settings
+from whyrec.tools.settings import Settings, quiet_libraries
+
+if TYPE_CHECKING:
+    from whyrec.tools.service import WhyrecService
 
 log = logging.getLogger("whyrec")
 
@@ -54,6 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--items", type=int, default=None)
     p.add_argument("--days", type=int, default=None)
     p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--scenario", default=None,
+                   help="default, or adversarial (non-linear, heterogeneous, hidden confounding; for testing)")
     p.add_argument("--force", action="store_true", help="replace an existing workspace")
     p.add_argument("--no-index", action="store_true", help="do not build the vector store now")
 
@@ -70,6 +76,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--user", help="search this user's own behaviours instead of the catalog")
     p.add_argument("-k", type=int, default=10)
     p.add_argument("--category")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("recommend", help="recommendations for one user, each with its verified reason")
+    _workspace_arg(p)
+    p.add_argument("--user", required=True, help="the user to recommend for")
+    p.add_argument("--k", type=int, default=10)
+    p.add_argument("--category", help="only items in this category (prefix)")
+    p.add_argument("--lang", choices=("en", "zh"), default="en")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("explain", help="why an item is (or is not) recommended to a user")
+    _workspace_arg(p)
+    p.add_argument("user_id")
+    p.add_argument("item_id")
+    p.add_argument("--k", type=int, default=10)
+    p.add_argument("--lang", choices=("en", "zh"), default="en")
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("serve", help="serve the chat UI and the HTTP API")
@@ -97,6 +119,7 @@ def configure_logging(settings: Settings) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     settings = Settings.from_env()
+    quiet_libraries()
     configure_logging(settings)
     # Delegated commands parse their own arguments.
     if argv and argv[0] in DELEGATED:
@@ -105,138 +128,131 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "workspace", None) is not None:
         settings = settings.with_overrides(workspace=args.workspace)
     handler = COMMANDS[args.command]
-    from whyrec.tools.workspace import WorkspaceError
+    from whyrec.tools.service import ServiceError, WorkspaceError
+    from whyrec.tools.service.jobs import IngestRefused
 
     try:
         return handler(args, settings)
-    except WorkspaceError as exc:  # no workspace there, or one from a newer whyrec
+    except IngestRefused as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_REJECTED
+    except (WorkspaceError, ServiceError) as exc:  # no workspace there, a bad argument, ...
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("interrupted: the workspace is unchanged", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `whyrec stats | head`: the reader has gone; say nothing more
+        _silence_stdout()
+        return EXIT_OK
+
+
+def _silence_stdout() -> None:
+    """After a broken pipe, point stdout at /dev/null so the interpreter's final flush is quiet."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
+def _service(settings: Settings) -> WhyrecService:  # imported lazily: a fast --help
+    from whyrec.tools.service import WhyrecService
+
+    return WhyrecService(settings)
 
 
 def _cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
-    from whyrec.tools.ingest.mapping import MappingError, load_mapping
-    from whyrec.tools.ingest.pipeline import IngestRejected, ingest
-    from whyrec.tools.ingest.presets import get_preset
-    from whyrec.tools.workspace import Workspace, WorkspaceError
+    from whyrec.tools.service.jobs import ingest_log
 
-    try:
-        preset = get_preset(args.preset) if args.preset else None
-        options = {"year": args.year} if args.year else {}
-        mapping = preset.make_mapping(options) if preset else load_mapping(args.mapping)
-        if args.year and not preset:
-            mapping = mapping.with_options(year=args.year)
-        if args.pseudonymise and not settings.pseudonym_key:
-            raise MappingError("--pseudonymise needs a key in WHYREC_PSEUDONYM_KEY (keep it secret and "
-                               "use the same key for every ingest into this workspace)")
-        key = settings.pseudonym_key.encode() if args.pseudonymise and settings.pseudonym_key else None
-        workspace = Workspace.create(settings.workspace)
-        result = ingest(workspace, args.source, mapping, preset=preset, skip_invalid=args.skip_invalid,
-                        report_rows=args.report_rows, progress=sys.stderr.isatty(), pseudonym_key=key)
-    except (MappingError, WorkspaceError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except IngestRejected as exc:
-        print(str(exc), file=sys.stderr)
-        return EXIT_REJECTED
+    result = ingest_log(settings, args.source, preset=args.preset, mapping=args.mapping, year=args.year,
+                        skip_invalid=args.skip_invalid, report_rows=args.report_rows,
+                        progress=sys.stderr.isatty(), pseudonymise=args.pseudonymise)
     print(result.to_text())
     if not args.no_index:
-        _index(workspace, settings)
+        _index(settings)
     return EXIT_OK
 
 
-def _index(workspace, settings: Settings, rebuild: bool = False) -> None:  # type: ignore[no-untyped-def]
-    from whyrec.tools.behaviour_store import BehaviourStore
-    from whyrec.tools.embeddings import default_embedder
+def _index(settings: Settings, rebuild: bool = False) -> None:
+    from whyrec.tools.service.jobs import index
 
-    store = BehaviourStore(workspace, default_embedder(), settings.chroma_url)
-    result = store.rebuild(progress=sys.stderr.isatty()) if rebuild else store.sync(progress=sys.stderr.isatty())
+    result = index(settings, rebuild=rebuild, progress=sys.stderr.isatty())
     print(f"vector store: {result.items_upserted:,} item and {result.behaviours_upserted:,} behaviour "
-          f"documents indexed, {result.items_deleted + result.behaviours_deleted:,} removed, "
+          f"documents indexed, {result.removed:,} removed, "
           f"in {result.seconds:.1f} s" + (" (rebuilt)" if result.rebuilt else ""))
 
 
 def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
-    import shutil
+    from whyrec.tools.service.jobs import build_demo
 
-    from whyrec.tools.demo import DemoConfig, build_demo_workspace
-    from whyrec.tools.workspace import Workspace
-
-    target = settings.workspace
-    if Workspace.exists(target):
-        if not args.force:
-            print(f"error: {target} already holds a workspace; pass --force to replace it", file=sys.stderr)
-            return EXIT_USAGE
-        shutil.rmtree(target)
-    overrides = {k: getattr(args, k) for k in ("users", "items", "days", "seed") if getattr(args, k) is not None}
-    config = DemoConfig(**overrides)
-    summary = build_demo_workspace(target, config)
+    summary = build_demo(settings, force=args.force, users=args.users, items=args.items, days=args.days,
+                         seed=args.seed, scenario=args.scenario)
     print(summary.to_text() if hasattr(summary, "to_text") else summary)
     if not args.no_index:
-        _index(Workspace.open(target), settings)
+        _index(settings)
     return EXIT_OK
 
 
 def _cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
-    from whyrec.tools.workspace import Workspace
-
-    stats = Workspace.open(settings.workspace).stats()
+    stats = _service(settings).stats()
     print(json.dumps(stats.to_json(), indent=2) if args.json else stats.to_text())
     return EXIT_OK
 
 
 def _cmd_reindex(args: argparse.Namespace, settings: Settings) -> int:
-    from whyrec.tools.workspace import Workspace
-
-    workspace = Workspace.open(settings.workspace)
-    print(f"rebuilding the vector store of {workspace.path} from its event log ...")
-    _index(workspace, settings, rebuild=True)
+    print(f"rebuilding the vector store of {settings.workspace} from its event log ...")
+    _index(settings, rebuild=True)
     return EXIT_OK
 
 
 def _cmd_search(args: argparse.Namespace, settings: Settings) -> int:
-    from whyrec.tools.behaviour_store import BehaviourStore
-    from whyrec.tools.embeddings import default_embedder
-    from whyrec.tools.workspace import Workspace
-
-    workspace = Workspace.open(settings.workspace)
-    store = BehaviourStore(workspace, default_embedder(), settings.chroma_url)
+    service = _service(settings)
     if args.user:
-        hits = store.search_behaviours(args.user, args.query, k=args.k)
-        rows = [h.to_json() for h in hits]
-        lines = [f"{h.score:.3f}  {h.text}" for h in hits]
+        history = service.search_history(args.user, args.query, k=args.k)
+        rows = [h.to_json() for h in history.hits]
+        lines = [f"{h.score:.3f}  {h.text}" for h in history.hits]
     else:
-        filters = {"category": args.category} if args.category else None
-        hits_i = store.search_items(args.query, k=args.k, filters=filters)
-        rows = [h.to_json() for h in hits_i]
-        lines = [f"{h.score:.3f}  {h.item_id}  {h.title}  [{h.category or '-'}]" for h in hits_i]
+        found = service.search_items(args.query, k=args.k, category=args.category)
+        rows = [h.to_json() for h in found.hits]
+        lines = [f"{h.score:.3f}  {h.item_id}  {h.title}  [{h.category or '-'}]" for h in found.hits]
     print(json.dumps(rows, indent=2) if args.json else ("\n".join(lines) or "no matches"))
     return EXIT_OK
 
 
 def _cmd_forget(args: argparse.Namespace, settings: Settings) -> int:
-    from whyrec.tools.behaviour_store import BehaviourStore
-    from whyrec.tools.embeddings import default_embedder
-    from whyrec.tools.privacy import forget_user, pseudonymise
-    from whyrec.tools.workspace import Workspace
+    from whyrec.tools.service.jobs import source_user_id
 
-    workspace = Workspace.open(settings.workspace)
-    user_id = args.user_id
-    known = set(workspace.events()["user_id"])
-    if user_id not in known and settings.pseudonym_key:
-        import pandas as pd
-
-        user_id = str(pseudonymise(pd.Series([user_id]), settings.pseudonym_key.encode()).iloc[0])
-    store = BehaviourStore(workspace, default_embedder(), settings.chroma_url)
-    try:
-        result = forget_user(workspace, user_id, store)
-    except KeyError as exc:
-        print(f"error: {exc.args[0]}", file=sys.stderr)
-        return EXIT_USAGE
+    result = _service(settings).forget(source_user_id(settings, args.user_id))
     print(result.to_text())
+    return EXIT_OK
+
+
+def _cmd_recommend(args: argparse.Namespace, settings: Settings) -> int:
+    from .render import card_reason, render
+
+    result = _service(settings).recommend(args.user, k=args.k, category=args.category)
+    if args.json:
+        data = result.to_json()
+        for item, row in zip(result.items, data["items"], strict=True):
+            row["reason"] = card_reason(item.headline, args.lang)
+        print(json.dumps(data, indent=2, ensure_ascii=False))
+    else:
+        print(render(result, args.lang))
+    return EXIT_OK
+
+
+def _cmd_explain(args: argparse.Namespace, settings: Settings) -> int:
+    from .render import headline_text, render
+
+    service = _service(settings)
+    service.require_user(args.user_id)
+    result = service.explain(args.user_id, service.resolve_item(args.item_id), k=args.k)
+    if args.json:
+        data = result.to_json()
+        data["headline"]["text"] = headline_text(result, args.lang)
+        print(json.dumps(data, indent=2, ensure_ascii=False))
+    else:
+        print(render(result, args.lang))
     return EXIT_OK
 
 
@@ -247,21 +263,22 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     return serve(settings)
 
 
-def _delegate(module: str, function: str) -> Callable[[list[str]], int]:
+def _delegate(function: str) -> Callable[[list[str]], int]:
     def run(argv: list[str]) -> int:
-        import importlib
+        from whyrec.tools.service import jobs
 
-        return int(getattr(importlib.import_module(module), function)(argv))
+        return int(getattr(jobs, function)(argv))
     return run
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
     "ingest": _cmd_ingest, "demo": _cmd_demo, "stats": _cmd_stats, "reindex": _cmd_reindex,
-    "search": _cmd_search, "serve": _cmd_serve, "forget": _cmd_forget,
+    "search": _cmd_search, "serve": _cmd_serve, "forget": _cmd_forget, "recommend": _cmd_recommend,
+    "explain": _cmd_explain,
 }
 DELEGATED: dict[str, Callable[[list[str]], int]] = {
-    "effects": _delegate("whyrec.tools.causal.cli", "effects_cli"),
-    "evaluate": _delegate("whyrec.tools.ranking.evaluate", "evaluate_cli"),
+    "effects": _delegate("effects_command"),
+    "evaluate": _delegate("evaluate_command"),
 }
 
 

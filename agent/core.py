@@ -3,10 +3,11 @@
 It orchestrates and composes; it holds no recommender or causal logic. Each turn:
 
 1. the message's language is detected (or given), the session's user is fixed;
-2. six tools bound to that user are built (search_items, search_behaviours, recommend, explain,
-   what_if, behaviour_effects);
-3. a model runs the loop (``langchain.agents.create_agent``): the offline planner by default,
-   or an OpenAI-compatible LLM with native tool calling;
+2. the turn runs one compiled agent graph (``langchain.agents.create_agent``, built once per
+   backend) with six tools over the service (search_items, search_behaviours, recommend,
+   explain, what_if, behaviour_effects), bound to that user through the run's configuration;
+3. the model of the loop is the offline planner by default, or an OpenAI-compatible LLM with
+   native tool calling;
 4. the grounding guard checks every number and title of an LLM's answer against this turn's
    tool results; a failing answer is regenerated once, then replaced by the template answer;
 5. the answer comes back as text plus the structured results (recommendations, explanations,
@@ -22,8 +23,7 @@ import queue
 import re
 import threading
 import time
-import uuid
-from collections import Counter, OrderedDict
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,23 +31,24 @@ from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
 
-from whyrec.prompts import phrasing_prompt, system_prompt, templates
+from whyrec.prompts import phrasing_prompt, system_prompt
+from whyrec.tools.service import WhyrecService
+from whyrec.tools.settings import Settings
 
 from .backends import BackendSpec, LocalPhraser, backend_spec, make_openai_model
 from .composer import Composer
+from .failure import ToolFailure
 from .guard import GroundingGuard, GuardResult
 from .intents import Intent, ItemResolver, parse_intent
 from .language import detect_language
-from .planner import OfflinePlanner, turn_results
-from .runtime import Runtime
-from .session_tools import SessionView, build_session_tools
-from .settings import Settings
+from .planner import PLAN_KEY, OfflinePlan, OfflinePlanner, turn_results
+from .session import Session, SessionStore
+from .tools import TOOLS, SessionContext, SessionView
 
 log = logging.getLogger(__name__)
 
-MAX_MESSAGE_CHARS = 4000
-MAX_SESSIONS = 2000
 HISTORY_TURNS = 6
+RECURSION_LIMIT = 12
 
 
 class AgentError(ValueError):
@@ -105,56 +106,21 @@ class Answer:
         }
 
 
-@dataclass
-class Session:
-    session_id: str
-    view: SessionView
-    history: list[tuple[str, str]] = field(default_factory=list)  # (role, text)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-
-class SessionStore:
-    """Chat sessions in memory (least recently used dropped beyond a bound), each bound to a user."""
-
-    def __init__(self, limit: int = MAX_SESSIONS) -> None:
-        self.limit = limit
-        self._sessions: OrderedDict[str, Session] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, session_id: str | None, user_id: str) -> Session:
-        with self._lock:
-            sid = session_id or uuid.uuid4().hex
-            session = self._sessions.get(sid)
-            if session is None:
-                session = Session(sid, SessionView(user_id))
-                self._sessions[sid] = session
-                while len(self._sessions) > self.limit:
-                    self._sessions.popitem(last=False)
-            elif session.view.user_id != user_id:
-                raise AgentError("this session belongs to another user; start a new session", status=403)
-            self._sessions.move_to_end(sid)
-            return session
-
-    def forget_user(self, user_id: str) -> int:
-        with self._lock:
-            doomed = [sid for sid, s in self._sessions.items() if s.view.user_id == user_id]
-            for sid in doomed:
-                del self._sessions[sid]
-            return len(doomed)
-
-
 class Agent:
     """Chat with whyrec: ``Agent.from_workspace(path).chat(user_id, message)``."""
 
-    def __init__(self, runtime: Runtime, spec: BackendSpec | None = None, chat_model: Any = None,
+    def __init__(self, service: WhyrecService, spec: BackendSpec | None = None, chat_model: Any = None,
                  phraser: Any = None) -> None:
-        self.runtime = runtime
-        self.spec = spec or backend_spec(runtime.settings)
+        self.service = service
+        self.settings = service.settings
+        self.spec = spec or backend_spec(service.settings)
         self._chat_model = chat_model
         self._phraser = phraser
         self.sessions = SessionStore()
         self.counters: Counter[str] = Counter()
         self._guard: tuple[int, GroundingGuard] | None = None
+        self._graphs: dict[str, Any] = {}
+        self._graphs_lock = threading.Lock()
 
     @classmethod
     def from_workspace(cls, path: str | Path, llm: str | None = None, settings: Settings | None = None,
@@ -165,7 +131,7 @@ class Agent:
         """
         base = settings or Settings.from_env({})
         settings = base.with_overrides(workspace=Path(path), llm=llm)
-        return cls(Runtime(settings), chat_model=chat_model)
+        return cls(WhyrecService(settings), chat_model=chat_model)
 
     @property
     def backend_name(self) -> str:
@@ -180,9 +146,10 @@ class Agent:
         message = (message or "").strip()
         if not message:
             raise AgentError("the message is empty")
-        if len(message) > MAX_MESSAGE_CHARS:
-            raise AgentError(f"the message is longer than {MAX_MESSAGE_CHARS} characters")
-        if not self.runtime.knows_user(user_id):
+        limit = self.settings.max_message_chars
+        if len(message) > limit:
+            raise AgentError(f"the message is longer than {limit} characters", status=422)
+        if not self.service.knows_user(user_id):
             raise AgentError(f"unknown user {user_id!r}: no behaviours recorded for this user", status=404)
         language = language if language in ("en", "zh") else detect_language(message)
         session = self.sessions.get(session_id, user_id)
@@ -193,7 +160,7 @@ class Agent:
         log.info("turn user=%s session=%s intent=%s backend=%s grounded=%s fallback=%s %.3fs%s",
                  user_id, answer.session_id, answer.intent, self.spec.kind, answer.grounded,
                  answer.fallback, answer.seconds,
-                 f" message={message!r}" if self.runtime.settings.debug else "")
+                 f" message={message!r}" if self.settings.debug else "")
         return answer
 
     def stream(self, user_id: str, message: str, session_id: str | None = None,
@@ -232,28 +199,27 @@ class Agent:
     def _turn(self, session: Session, message: str, language: str,
               on_event: Callable[[dict[str, Any]], None]) -> Answer:
         view = session.view
-        resolver = ItemResolver.from_catalog(self.runtime.workspace.items(), view.last_recommendations,
+        resolver = ItemResolver.from_catalog(self.service.workspace.items(), view.last_recommendations,
                                              view.last_item)
         intent = parse_intent(message, resolver, view.user_id)
         composer = Composer(language)
-        tools = build_session_tools(self.runtime, view)
+        context = SessionContext(self.service, view)
+        plan = OfflinePlan(intent, composer, view.user_id)
         fallback: str | None = None
         grounded = True
 
         if self.spec.kind == "openai":
             try:
-                messages, text, grounded, fallback = self._llm_turn(session, message, language, tools,
+                messages, text, grounded, fallback = self._llm_turn(session, message, language, context,
                                                                     composer, on_event)
             except Exception as exc:  # timeout, connection, malformed reply: answer offline
                 log.warning("LLM backend failed (%s: %s); answering offline", type(exc).__name__, exc)
                 self.counters["llm_fallbacks"] += 1
-                messages = self._run_graph(OfflinePlanner(intent=intent, composer=composer, user_id=view.user_id),
-                                           tools, [HumanMessage(message)], language, on_event)
-                text = str(messages[-1].content) + "\n\n" + templates(language)["offline_note"]
+                messages = self._run_graph("offline", [HumanMessage(message)], context, on_event, plan)
+                text = str(messages[-1].content) + "\n\n" + Composer(language).note("offline_note")
                 fallback = "llm_unavailable"
         else:
-            planner = OfflinePlanner(intent=intent, composer=composer, user_id=view.user_id)
-            messages = self._run_graph(planner, tools, [HumanMessage(message)], language, on_event)
+            messages = self._run_graph("offline", [HumanMessage(message)], context, on_event, plan)
             text = str(messages[-1].content)
             if self.spec.kind == "phrasing":
                 text, grounded, fallback = self._phrase(text, messages, message, language)
@@ -264,14 +230,26 @@ class Agent:
         del session.history[:-2 * HISTORY_TURNS]
         return answer
 
-    def _run_graph(self, model: Any, tools: list[Any], messages: list[BaseMessage], language: str,
-                   on_event: Callable[[dict[str, Any]], None], system: str | None = None) -> list[BaseMessage]:
-        from langchain.agents import create_agent
+    def _graph(self, kind: str) -> Any:
+        """The compiled agent graph of a backend kind, built once (tools reach the session through
+        the run's configuration, so one graph serves every session)."""
+        with self._graphs_lock:
+            graph = self._graphs.get(kind)
+            if graph is None:
+                from langchain.agents import create_agent
 
-        graph = create_agent(model, tools, system_prompt=system or system_prompt(language))
+                model = OfflinePlanner() if kind == "offline" else (
+                    self._chat_model or make_openai_model(self.settings))
+                graph = create_agent(model, list(TOOLS))
+                self._graphs[kind] = graph
+            return graph
+
+    def _run_graph(self, kind: str, messages: list[BaseMessage], context: SessionContext,
+                   on_event: Callable[[dict[str, Any]], None], plan: OfflinePlan | None = None) -> list[BaseMessage]:
+        config = context.config(recursion_limit=RECURSION_LIMIT)
+        config["configurable"][PLAN_KEY] = plan
         state: dict[str, Any] = {}
-        for update in graph.stream({"messages": messages}, config={"recursion_limit": 12},
-                                   stream_mode="updates"):
+        for update in self._graph(kind).stream({"messages": messages}, config=config, stream_mode="updates"):
             for delta in update.values():
                 for m in (delta or {}).get("messages", []):
                     if isinstance(m, AIMessage) and m.tool_calls:
@@ -281,18 +259,18 @@ class Agent:
         return state.get("messages", list(messages))
 
     # -- LLM turns --------------------------------------------------------------------------------
-    def _llm_turn(self, session: Session, message: str, language: str, tools: list[Any],
+    def _llm_turn(self, session: Session, message: str, language: str, context: SessionContext,
                   composer: Composer, on_event: Callable[[dict[str, Any]], None]
                   ) -> tuple[list[BaseMessage], str, bool, str | None]:
-        model = self._chat_model or make_openai_model(self.runtime.settings)
+        model = self._chat_model or make_openai_model(self.settings)
         system = system_prompt(language) + self._session_context(session.view, language)
         history: list[BaseMessage] = [HumanMessage(text) if role == "user" else AIMessage(text)
                                       for role, text in session.history]
+        turn: list[BaseMessage] = [SystemMessage(system), *history, HumanMessage(message)]
         # Each model request has its own timeout; this bounds the whole loop (model calls and
         # tool runs together), so a stuck endpoint cannot hold a chat turn forever.
-        messages = _with_deadline(lambda: self._run_graph(model, tools, history + [HumanMessage(message)],
-                                                          language, on_event, system),
-                                  2 * self.runtime.settings.llm_timeout + 30.0)
+        messages = _with_deadline(lambda: self._run_graph("openai", turn, context, on_event),
+                                  2 * self.settings.llm_timeout + 30.0)
         text = _text_of(messages[-1])
         if not text.strip():
             raise ValueError("the model returned an empty answer")
@@ -306,14 +284,14 @@ class Agent:
             [SystemMessage(system)] + [m for m in messages if not isinstance(m, SystemMessage)]
             + [HumanMessage("Your answer cited " + check.describe() + ". Rewrite it using only numbers "
                             "and item titles that appear in the tool results above.")]),
-            self.runtime.settings.llm_timeout + 5.0)
+            self.settings.llm_timeout + 5.0)
         retry_text = _text_of(retry)
         if retry_text.strip() and self._guard_check(retry_text, evidence).grounded:
             return messages, retry_text, True, None
         self.counters["guard_replacements"] += 1
         log.warning("grounding guard replaced an answer with the template answer")
         results = turn_results(messages)
-        text = composer.from_results(results, session.view.user_id) + "\n\n" + templates(language)["guard_note"]
+        text = composer.from_results(results, session.view.user_id) + "\n\n" + composer.note("guard_note")
         return messages, text, False, "guard"
 
     def _phrase(self, composed: str, messages: list[BaseMessage], message: str,
@@ -326,22 +304,22 @@ class Agent:
         composed answer goes out alone.
         """
         if self._phraser is None:
-            self._phraser = LocalPhraser(self.spec, max_seconds=self.runtime.settings.llm_timeout)
+            self._phraser = LocalPhraser(self.spec, max_seconds=self.settings.llm_timeout)
         try:
             self._phraser.load()  # loading the weights is not the model's answer time
         except Exception as exc:
             log.warning("local model cannot load (%s); using the composed answer", exc)
             self.counters["llm_fallbacks"] += 1
-            return composed + "\n\n" + templates(language)["offline_note"], True, "llm_unavailable"
+            return composed + "\n\n" + Composer(language).note("offline_note"), True, "llm_unavailable"
         for temperature in (0.3, 0.1):
             try:
                 ask = functools.partial(self._phraser.phrase, phrasing_prompt(language), composed,
                                         temperature=temperature, max_new_tokens=48)
-                lead = _with_deadline(ask, self.runtime.settings.llm_timeout + 5.0)
+                lead = _with_deadline(ask, self.settings.llm_timeout + 5.0)
             except Exception as exc:
                 log.warning("local model failed (%s); using the composed answer", exc)
                 self.counters["llm_fallbacks"] += 1
-                return composed + "\n\n" + templates(language)["offline_note"], True, "llm_unavailable"
+                return composed + "\n\n" + Composer(language).note("offline_note"), True, "llm_unavailable"
             lead = _first_sentence(lead)
             short = len(lead.split()) <= 30 if language == "en" else len(lead) <= 60
             if lead and short and detect_language(lead) == language \
@@ -352,9 +330,9 @@ class Agent:
         return composed, False, "guard"
 
     def _guard_check(self, text: str, evidence: list[str]) -> GuardResult:
-        version = self.runtime.workspace.data_version
+        version = self.service.workspace.data_version
         if self._guard is None or self._guard[0] != version:
-            self._guard = (version, GroundingGuard(self.runtime.workspace.items()["title"].dropna().astype(str),
+            self._guard = (version, GroundingGuard(self.service.workspace.items()["title"].dropna().astype(str),
                                                    secrets=[system_prompt("en"), system_prompt("zh")]))
         return self._guard[1].check(text, evidence)
 
@@ -373,8 +351,8 @@ class Agent:
     def _session_context(self, view: SessionView, language: str) -> str:
         if not view.last_recommendations:
             return ""
-        titles = self.runtime.workspace.items().set_index("item_id")["title"]
-        lines = [f"{n}. {titles.get(i, i)} (item_id {i})" for n, i in enumerate(view.last_recommendations, 1)]
+        lines = [f"{n}. {self.service.item(i).title} (item_id {i})"
+                 for n, i in enumerate(view.last_recommendations, 1)]
         head = "\n\n上一轮推荐（用户可能用序号指代）：\n" if language == "zh" else \
             "\n\nLast recommendations shown to the user (they may refer to them by position):\n"
         return head + "\n".join(lines)
@@ -389,11 +367,11 @@ class Agent:
         for m in messages:
             if not isinstance(m, ToolMessage):
                 continue
-            call = calls.get(m.tool_call_id, {"name": m.name, "args": {}})
+            call: dict[str, Any] = dict(calls.get(m.tool_call_id) or {"name": m.name, "args": {}})
             artifact = getattr(m, "artifact", None)
-            content = str(m.content)
-            ok = not isinstance(artifact, Exception) and not content.startswith(("error:", "Error"))
-            answer.tool_trace.append(ToolTrace(str(call["name"]), dict(call["args"]), str(m.content)[:2000], ok))
+            ok = artifact is not None and not isinstance(artifact, ToolFailure)
+            answer.tool_trace.append(ToolTrace(str(call["name"]), dict(call.get("args") or {}),
+                                               str(m.content)[:20_000], ok))
             if not ok or artifact is None:
                 continue
             name = call["name"]

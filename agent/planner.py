@@ -2,7 +2,7 @@
 
 It plugs into the same LangChain agent loop as a real LLM (``create_agent``): given the user's
 message it emits tool calls; given the tool results it emits the answer, composed from the
-templates in prompts/. It is the default backend, and it plans for models too weak to plan
+words of the message catalogue (prompts/i18n). It is the default backend, and it plans for models too weak to plan
 for themselves (the small local SmolLM2), which then only phrase its answer.
 """
 
@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.runnables.config import ensure_config
 from pydantic import ConfigDict
 
 from .composer import Composer
@@ -68,29 +70,45 @@ def turn_results(messages: Sequence[BaseMessage]) -> list[tuple[str, Any]]:
     return [(m.name or "", m.artifact) for m in messages[last_human + 1:] if isinstance(m, ToolMessage)]
 
 
-class OfflinePlanner(BaseChatModel):
-    """A chat model with no weights: one round of tool calls, then a composed answer."""
+#: The key under ``configurable`` that carries the turn's :class:`OfflinePlan`.
+PLAN_KEY = "whyrec_plan"
 
-    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+@dataclass(frozen=True)
+class OfflinePlan:
+    """What the planner needs for one turn: the parsed intent and the composer of its language."""
 
     intent: Intent
     composer: Composer
     user_id: str
 
+
+class OfflinePlanner(BaseChatModel):
+    """A chat model with no weights: one round of tool calls, then a composed answer.
+
+    It holds no per-turn state: each turn's :class:`OfflinePlan` comes with the run's
+    configuration, so one compiled agent graph serves every session.
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
     @property
     def _llm_type(self) -> str:
         return "whyrec-offline-planner"
 
-    def bind_tools(self, tools: Any, **kwargs: Any) -> OfflinePlanner:  # type: ignore[override]
+    def bind_tools(self, tools: Any, **kwargs: Any) -> OfflinePlanner:  # it plans its own calls
         return self
 
     def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
                   run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
+        plan = (ensure_config().get("configurable") or {}).get(PLAN_KEY)
+        if not isinstance(plan, OfflinePlan):  # a server bug, never a user's doing
+            raise RuntimeError("the offline planner needs the turn's plan in the run configuration")
         last_human = max((i for i, m in enumerate(messages) if isinstance(m, HumanMessage)), default=-1)
         asked = any(isinstance(m, AIMessage) and m.tool_calls for m in messages[last_human + 1:])
-        calls = [] if asked else planned_calls(self.intent)
+        calls = [] if asked else planned_calls(plan.intent)
         if calls:
             message = AIMessage(content="", tool_calls=calls)
         else:
-            message = AIMessage(content=self.composer.compose(self.intent, turn_results(messages), self.user_id))
+            message = AIMessage(content=plan.composer.compose(plan.intent, turn_results(messages), plan.user_id))
         return ChatResult(generations=[ChatGeneration(message=message)])

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-import os
 import threading
+from dataclasses import replace
 
 from fastapi import FastAPI
 
-from .settings import Settings
+from whyrec.tools.settings import Settings, quiet_libraries
+
+from .auth import KeyConfigError, KeyRing
 
 log = logging.getLogger(__name__)
 
 
 class ServeRefused(RuntimeError):
-    """The server would be reachable from other machines without any API key."""
+    """The server must not start (no keys on a public address, or a malformed key entry)."""
 
 
 def is_loopback(host: str) -> bool:
@@ -36,33 +38,48 @@ def check_bind(settings: Settings) -> None:
             "listen on 127.0.0.1.")
 
 
+def parse_keys(settings: Settings) -> KeyRing:
+    """The key ring of ``settings``; a malformed entry refuses the start, naming it."""
+    try:
+        return KeyRing.parse(settings.api_keys)
+    except KeyConfigError as exc:
+        raise ServeRefused(f"{exc}. Fix WHYREC_API_KEYS; the server did not start.") from exc
+
+
 def create_app(settings: Settings) -> FastAPI:
-    """The whole web application for ``settings`` (API routes, then the UI at /)."""
+    """The whole web application for ``settings`` (API routes, then the UI at /).
+
+    The API keys are parsed into digests here; the settings the app keeps hold no clear keys.
+    """
+    from whyrec.tools.service import WhyrecService
+
     from .api import build_api
     from .core import Agent
-    from .runtime import Runtime
 
-    runtime = Runtime(settings)
-    agent = Agent(runtime)
-    app = build_api(runtime, agent)
-    app.state.runtime = runtime
+    quiet_libraries()
+    keys = parse_keys(settings)
+    settings = replace(settings, api_keys=())
+    service = WhyrecService(settings)
+    agent = Agent(service)
+    app = build_api(service, agent, keys)
+    app.state.service = service
     from whyrec.ui.app import mount_ui
 
-    return mount_ui(app, runtime, agent)
+    return mount_ui(app, service, agent, keys)
 
 
 def serve(settings: Settings) -> int:
     """Run the server until interrupted; returns the process exit code."""
     import uvicorn
 
-    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     try:
         check_bind(settings)
+        app = create_app(settings)
     except ServeRefused as exc:
         log.error("%s", exc)
         return 2
-    app = create_app(settings)
-    threading.Thread(target=app.state.runtime.warm_up, daemon=True, name="whyrec-warm-up").start()
+    threading.Thread(target=app.state.service.warm_up, kwargs={"segments": True}, daemon=True,
+                     name="whyrec-warm-up").start()
     log.info("whyrec serving %s on http://%s:%d/", settings.workspace, settings.host, settings.port)
     # Keep idle connections longer than clients' own keep-alive expiry (httpx: 5 s); with equal
     # timeouts a busy server closes connections clients have just sent a request on.

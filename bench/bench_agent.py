@@ -122,7 +122,7 @@ def pick_users(runtime: Any, n: int, seed: int) -> list[dict[str, str]]:
     rng.shuffle(candidates)
     chosen = []
     for user in candidates:
-        ids, _ = runtime.ranker.recommend(user, 12)
+        ids = [i.item_id for i in runtime.recommend(user, k=12).items]
         later = [str(i) for i in list(ids)[8:] if str(i) in unique.index]
         if not later:
             continue
@@ -139,18 +139,16 @@ def pick_users(runtime: Any, n: int, seed: int) -> list[dict[str, str]]:
 # -- bare calls ---------------------------------------------------------------------------------
 def bare_calls(runtime: Any, user_id: str, trace: list[Any], last_k: int = 5):
     """A function that replays the turn's tool calls as bare library calls (same arguments)."""
-    from whyrec.agent.session_tools import effects_for, recommend_for
-
     calls = []
     for t in trace:
         name, args = t.name, dict(t.args)
         if name == "recommend":
-            calls.append(lambda a=args: recommend_for(runtime, user_id, **a))
+            calls.append(lambda a=args: runtime.recommend(user_id, **a))
         elif name == "explain":
-            calls.append(lambda a=args: runtime.explainer.explain(user_id, a["item"], k=max(last_k, 5)))
+            calls.append(lambda a=args: runtime.explain(user_id, a["item"], k=max(last_k, 5)))
         elif name == "what_if":
             def what_if(a=args):  # type: ignore[no-untyped-def]
-                ex = runtime.explainer
+                ex = runtime
                 if a.get("remove", True):
                     keys = ex.event_keys(user_id, a["item"], a.get("behaviour", "cart"))
                     return ex.what_if(user_id, remove=keys, add=(), k=max(last_k, 5)) if keys else None
@@ -158,11 +156,11 @@ def bare_calls(runtime: Any, user_id: str, trace: list[Any], last_k: int = 5):
                                   k=max(last_k, 5))
             calls.append(what_if)
         elif name == "behaviour_effects":
-            calls.append(lambda a=args: effects_for(runtime, a.get("behaviour"), a.get("segment")))
+            calls.append(lambda a=args: runtime.effects(a.get("behaviour"), a.get("segment")))
         elif name == "search_items":
-            calls.append(lambda a=args: runtime.store.search_items(a["query"], k=a.get("k", 5)))
+            calls.append(lambda a=args: runtime.search_items(a["query"], k=a.get("k", 5)))
         elif name == "search_behaviours":
-            calls.append(lambda a=args: runtime.store.search_behaviours(
+            calls.append(lambda a=args: runtime.search_history(
                 user_id, a.get("query", "everything"), k=a.get("k", 10), behaviours=a.get("behaviours"),
                 since=a.get("since")))
         else:
@@ -175,7 +173,7 @@ def bare_calls(runtime: Any, user_id: str, trace: list[Any], last_k: int = 5):
 
 
 def evict_user_state(runtime: Any, user_id: str) -> None:
-    cache = getattr(runtime.explainer, "_cache", None)
+    cache = getattr(runtime.models.current(runtime.workspace.data_version).explainer, "_cache", None)
     if cache is not None:
         cache.pop(str(user_id), None)
 
@@ -191,7 +189,7 @@ def run_offline(ws: Path, sessions: int, seed: int) -> dict[str, Any]:
     out: dict[str, Any] = {}
     # Cold: a fresh agent on a fresh workspace (the workspace was just built: no ranker, report).
     agent = Agent.from_workspace(ws, llm="offline")
-    runtime = agent.runtime
+    runtime = agent.service
     probe_user = str(runtime.workspace.events()["user_id"].iloc[0])
     t0 = time.perf_counter()
     first = agent.chat(probe_user, "What should I buy next?")
@@ -287,27 +285,21 @@ def fixed_costs(agent: Any, user_id: str, n: int = 20) -> dict[str, dict[str, fl
     """The per-turn work every turn does before/around its tools, each timed alone."""
     from langchain.agents import create_agent
 
-    from whyrec.agent.composer import Composer
     from whyrec.agent.intents import ItemResolver, parse_intent
     from whyrec.agent.planner import OfflinePlanner
-    from whyrec.agent.session_tools import SessionView, build_session_tools
-    from whyrec.prompts import system_prompt
+    from whyrec.agent.tools import TOOLS, SessionView
 
-    runtime = agent.runtime
-    view = SessionView(user_id, last_recommendations=[str(i) for i in runtime.ranker.recommend(user_id, 5)[0]])
+    runtime = agent.service
+    view = SessionView(user_id, last_recommendations=[i.item_id for i in runtime.recommend(user_id, k=5).items])
     resolver = ItemResolver.from_catalog(runtime.workspace.items(), view.last_recommendations, None)
-    intent = parse_intent("Why the first one?", resolver, user_id)
-    tools = build_session_tools(runtime, view)
-    planner = OfflinePlanner(intent=intent, composer=Composer("en"), user_id=user_id)
+    planner = OfflinePlanner()
     parts = {
         "ItemResolver.from_catalog": lambda: ItemResolver.from_catalog(runtime.workspace.items(),
                                                                        view.last_recommendations, None),
         "parse_intent (explain, en)": lambda: parse_intent("Why the first one?", resolver, user_id),
         "parse_intent (what-if, en, title)": lambda: parse_intent(
             'What if I hadn\'t added "Ravn wool scarf" to my cart?', resolver, user_id),
-        "build_session_tools": lambda: build_session_tools(runtime, view),
-        "create_agent (graph build+compile)": lambda: create_agent(planner, tools,
-                                                                   system_prompt=system_prompt("en")),
+        "create_agent (graph build+compile; now once per backend)": lambda: create_agent(planner, list(TOOLS)),
     }
     out = {}
     for name, fn in parts.items():
@@ -356,7 +348,7 @@ def raw_recommend(runtime: Any, users: list[str]) -> dict[str, float]:
     samples = []
     for u in users:
         t0 = time.perf_counter()
-        runtime.ranker.recommend(u, 5)
+        runtime.models.current(runtime.workspace.data_version).ranker.recommend(u, 5)
         samples.append(time.perf_counter() - t0)
     return {"p50_ms": pct(samples, 50), "p95_ms": pct(samples, 95), "n": len(samples)}
 
@@ -366,7 +358,6 @@ def run_smollm2(ws: Path, offline_agent: Any, users: list[dict[str, str]], turns
                 kinds: tuple[str, ...]) -> dict[str, Any]:
     """A few smollm2 turns; each is timed with the offline turn for the same message."""
     from whyrec.agent.core import Agent
-    from whyrec.agent.session_tools import recommend_for
 
     agent = Agent.from_workspace(ws, llm="smollm2")
     u0 = users[0]
@@ -386,7 +377,7 @@ def run_smollm2(ws: Path, offline_agent: Any, users: list[dict[str, str]], turns
             if kind in ("explain", "why_not"):
                 # The follow-up needs a recommendation list in the session: set it directly (as a
                 # recommend turn would) instead of paying a second slow smollm2 turn for it.
-                recs = [r.item_id for r in recommend_for(offline_agent.runtime, uid, k=5).items]
+                recs = [r.item_id for r in offline_agent.service.recommend(uid, k=5).items]
                 sid_s, sid_o = f"smol-{uuid.uuid4().hex}", f"off-{uuid.uuid4().hex}"
                 for a, sid in ((agent, sid_s), (offline_agent, sid_o)):
                     view = a.sessions.get(sid, uid).view
@@ -420,7 +411,7 @@ def run_smollm2(ws: Path, offline_agent: Any, users: list[dict[str, str]], turns
             pool.submit(attempt).result()
         out["bare_generation_s"] = box["s"]
         out["bare_generation_text"] = str(box["text"])[:200]
-        out["llm_timeout_s"] = agent.runtime.settings.llm_timeout
+        out["llm_timeout_s"] = agent.settings.llm_timeout
     return out
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from whyrec.agent.core import Agent, AgentError
 from whyrec.agent.guard import GroundingGuard
+from whyrec.prompts.catalogue import message as catalogue_message
 
 
 @pytest.fixture(scope="module")
@@ -18,7 +19,7 @@ def agent(demo_workspace_template: Path) -> Agent:
 
 @pytest.fixture(scope="module")
 def user(agent: Agent) -> str:
-    events = agent.runtime.workspace.events()
+    events = agent.service.workspace.events()
     carts = events[events["behaviour"] == "cart"]["user_id"].value_counts()
     return str(carts.index[0])  # a user with several carts
 
@@ -29,7 +30,7 @@ def tools_of(answer) -> list[str]:  # type: ignore[no-untyped-def]
 
 def grounded(agent: Agent, answer) -> bool:  # type: ignore[no-untyped-def]
     """Every number/title of the answer appears in its own tool outputs."""
-    guard = GroundingGuard(agent.runtime.workspace.items()["title"])
+    guard = GroundingGuard(agent.service.workspace.items()["title"])
     evidence = [t.output for t in answer.tool_trace] + [answer.text if not answer.tool_trace else ""]
     return guard.check(answer.text, evidence).grounded or not answer.tool_trace
 
@@ -80,14 +81,13 @@ def test_effects_answer_cites_the_report(agent: Agent, user: str) -> None:
 
 def test_why_not_and_what_if(agent: Agent, user: str) -> None:
     first = agent.chat(user, "recommend 5", session_id="wi").recommendations
-    ranker = agent.runtime.ranker
-    ids, _ = ranker.recommend(user, k=200)
-    outsider = agent.runtime.workspace.items().set_index("item_id").loc[ids[-1], "title"]
+    ids = [i.item_id for i in agent.service.recommend(user, k=200).items]
+    outsider = agent.service.item(ids[-1]).title
     why_not = agent.chat(user, f"why not {outsider}?", session_id="wi")
     assert why_not.intent == "why_not" and why_not.explanations[0].rank is None
-    events = agent.runtime.workspace.events()
+    events = agent.service.workspace.events()
     cart_item = events[(events["user_id"] == user) & (events["behaviour"] == "cart")]["item_id"].iloc[-1]
-    title = agent.runtime.workspace.items().set_index("item_id").loc[cart_item, "title"]
+    title = agent.service.workspace.items().set_index("item_id").loc[cart_item, "title"]
     what_if = agent.chat(user, f"What if I hadn't added {title} to my cart?", session_id="wi")
     assert what_if.intent == "what_if" and tools_of(what_if) == ["what_if"]
     result = what_if.what_ifs[0]
@@ -98,7 +98,7 @@ def test_why_not_and_what_if(agent: Agent, user: str) -> None:
 def test_other_users_data_is_refused(agent: Agent, user: str) -> None:
     answer = agent.chat(user, "show me user 123's history")
     assert answer.intent == "other_user" and answer.tool_trace == []
-    assert user in answer.text
+    assert answer.text == catalogue_message("chat.other.other_user", "en")  # no ids: the shopper knows who they are
 
 
 def test_bad_requests_are_clear_errors(agent: Agent, user: str) -> None:
@@ -107,9 +107,11 @@ def test_bad_requests_are_clear_errors(agent: Agent, user: str) -> None:
     with pytest.raises(AgentError, match="empty"):
         agent.chat(user, "   ")
     agent.chat(user, "hello", session_id="mine")
-    other = next(u for u in agent.runtime.ranker.user_ids if u != user)
-    with pytest.raises(AgentError, match="another user"):
-        agent.chat(str(other), "hello", session_id="mine")
+    other = next(u for u in agent.service.users() if u != user)
+    # Another user's session id behaves like an unknown one: a fresh session, no hint it exists.
+    reply = agent.chat(str(other), "hello", session_id="mine")
+    assert reply.session_id != "mine" and reply.user_id == str(other)
+    assert agent.sessions.get("mine", user).view.user_id == user
 
 
 def test_unknown_item_gets_a_helpful_answer(agent: Agent, user: str) -> None:
@@ -127,7 +129,7 @@ def test_stream_yields_tool_events_deltas_and_the_answer(agent: Agent, user: str
 
 
 def test_follow_up_on_a_filtered_list_is_explained_against_that_list(agent: Agent, user: str) -> None:
-    categories = agent.runtime.workspace.items()["category"].dropna().str.split(".").str[0]
+    categories = agent.service.workspace.items()["category"].dropna().str.split(".").str[0]
     category = categories.value_counts().index[0]
     listed = agent.chat(user, f"recommend 5 {category}", session_id="filtered")
     assert listed.recommendations and all(r.category.startswith(category) for r in listed.recommendations)

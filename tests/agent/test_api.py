@@ -16,9 +16,9 @@ from fastapi.testclient import TestClient
 
 from whyrec.agent.api import build_api
 from whyrec.agent.core import Agent
-from whyrec.agent.runtime import Runtime
 from whyrec.agent.server import ServeRefused, check_bind
-from whyrec.agent.settings import Settings
+from whyrec.tools.service import WhyrecService
+from whyrec.tools.settings import Settings
 
 ADMIN, ALICE_KEY = "admin-secret", "alice-secret"
 
@@ -41,8 +41,8 @@ def users(workspace: Path) -> tuple[str, str]:
 
 
 def make_client(workspace: Path, keys: tuple[str, ...] = ()) -> TestClient:
-    runtime = Runtime(Settings(workspace=workspace, api_keys=keys, max_request_bytes=200_000))
-    return TestClient(build_api(runtime, Agent(runtime)), raise_server_exceptions=False)
+    service = WhyrecService(Settings(workspace=workspace, api_keys=keys, max_request_bytes=200_000))
+    return TestClient(build_api(service, Agent(service)), raise_server_exceptions=False)
 
 
 @pytest.fixture(scope="module")
@@ -163,8 +163,8 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def live_server(workspace: Path):  # type: ignore[no-untyped-def]
-    runtime = Runtime(Settings(workspace=workspace, api_keys=(f"{ALICE_KEY}",)))
-    app = build_api(runtime, Agent(runtime))
+    service = WhyrecService(Settings(workspace=workspace, api_keys=(f"{ALICE_KEY}",)))
+    app = build_api(service, Agent(service))
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -189,7 +189,7 @@ def test_openai_client_against_the_compatible_endpoint(live_server: str, users: 
         model="whyrec", user=users[0], messages=[{"role": "user", "content": "What should I buy next?"},
                                                   {"role": "assistant", "content": text},
                                                   {"role": "user", "content": "why the first one?"}])
-    assert "Why" in follow.choices[0].message.content
+    assert follow.choices[0].message.content.startswith("I recommend")  # the explanation of the first pick
     chunks = list(client.chat.completions.create(
         model="whyrec", user=users[0], stream=True,
         messages=[{"role": "user", "content": "how much does adding to cart raise the chance of purchase?"}]))

@@ -4,7 +4,6 @@ the wire path of the openai backend, tool calls included."""
 from __future__ import annotations
 
 import json
-import re
 import socket
 import threading
 import time
@@ -16,8 +15,8 @@ import uvicorn
 from fastapi import FastAPI, Request
 
 from whyrec.agent.core import Agent
-from whyrec.agent.runtime import Runtime
-from whyrec.agent.settings import Settings
+from whyrec.tools.service import WhyrecService
+from whyrec.tools.settings import Settings
 
 
 class ScriptedEndpoint:
@@ -38,8 +37,8 @@ class ScriptedEndpoint:
                 "function": {"name": "recommend", "arguments": json.dumps({"k": 3})}}]}
             finish = "tool_calls"
         else:
-            first = re.search(r"^1\. (.+?) \[", tool_messages[-1]["content"], re.M)
-            message = {"role": "assistant", "content": f"My top pick for you is {first.group(1)}."}
+            data = json.loads(tool_messages[-1]["content"].split("\n\ndata: ", 1)[1])
+            message = {"role": "assistant", "content": f"My top pick for you is {data['items'][0]['title']}."}
             finish = "stop"
         return {"id": "chatcmpl-test", "object": "chat.completion", "created": int(time.time()),
                 "model": body["model"], "choices": [{"index": 0, "message": message, "finish_reason": finish}],
@@ -66,8 +65,8 @@ def test_chatopenai_wire_path_with_tool_calls(endpoint, demo_workspace_template:
     scripted, url = endpoint
     settings = Settings(workspace=demo_workspace_template, llm="openai", openai_base_url=url,
                         openai_api_key="test-key", openai_model="scripted-model", llm_timeout=20)
-    agent = Agent(Runtime(settings))
-    user = str(agent.runtime.workspace.events()["user_id"].iloc[0])
+    agent = Agent(WhyrecService(settings))
+    user = str(agent.service.workspace.events()["user_id"].iloc[0])
     answer = agent.chat(user, "What should I buy next?")
     assert answer.fallback is None and answer.grounded
     assert [t.name for t in answer.tool_trace] == ["recommend"]
@@ -88,8 +87,8 @@ def test_unreachable_endpoint_falls_back_offline(demo_workspace_template: Path) 
         port = sock.getsockname()[1]  # nothing listens here once the socket closes
     settings = Settings(workspace=demo_workspace_template, llm="openai",
                         openai_base_url=f"http://127.0.0.1:{port}/v1", llm_timeout=3)
-    agent = Agent(Runtime(settings))
-    user = str(agent.runtime.workspace.events()["user_id"].iloc[0])
+    agent = Agent(WhyrecService(settings))
+    user = str(agent.service.workspace.events()["user_id"].iloc[0])
     started = time.perf_counter()
     answer = agent.chat(user, "What should I buy next?")
     assert time.perf_counter() - started < 30

@@ -13,7 +13,7 @@ import pytest
 from whyrec.agent.backends import BackendError, backend_spec
 from whyrec.agent.core import Agent
 from whyrec.agent.guard import GroundingGuard
-from whyrec.agent.settings import Settings
+from whyrec.tools.settings import Settings
 
 pytestmark = pytest.mark.slow
 
@@ -25,17 +25,16 @@ def test_smollm2_reply_stays_grounded(demo_workspace_template: Path) -> None:
         pytest.fail(f"the smollm2 backend must be installed by make: {exc}")
     agent = Agent.from_workspace(demo_workspace_template, llm="smollm2",
                                  settings=Settings(llm_timeout=60))
-    agent.runtime.warm_up()
-    user = str(agent.runtime.workspace.events()["user_id"].value_counts().index[0])
+    agent.service.warm_up()
+    user = str(agent.service.workspace.events()["user_id"].value_counts().index[0])
     answer = agent.chat(user, "How much does adding to cart raise the chance of purchase?")
     assert answer.backend.startswith("smollm2")
     assert [t.name for t in answer.tool_trace] == ["behaviour_effects"]
     assert answer.fallback in (None, "guard", "llm_unavailable")
     cart = next(e for e in answer.effects if e.behaviour == "cart")
-    assert f"{cart.estimate * 100:.1f}" in answer.text  # the composed facts always go out intact
-    guard = GroundingGuard(agent.runtime.workspace.items()["title"])
-    composed_numbers = {"percentage points", "refutation"}
-    assert all(word in answer.text for word in composed_numbers)
+    assert f"{abs(cart.estimate) * 100:.1f}" in answer.text  # the composed facts always go out intact
+    guard = GroundingGuard(agent.service.workspace.items()["title"])
+    assert "percentage points" in answer.text
     lead = answer.text.split("\n\n")[0] if answer.fallback is None else ""
     if lead:  # what the model added holds no number and no title
         assert not re.search(r"\d", lead) and guard.check(lead, []).grounded

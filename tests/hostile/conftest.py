@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 
 from whyrec.agent.api import build_api
 from whyrec.agent.core import Agent
-from whyrec.agent.runtime import Runtime
-from whyrec.agent.settings import Settings
+from whyrec.tools.service import WhyrecService
+from whyrec.tools.settings import Settings
 
 MAX_BODY = 200_000
 
@@ -22,7 +22,7 @@ def warmed_workspace(demo_workspace_template: Path, tmp_path_factory: pytest.Tem
     """A copy of the demo shop with its ranker and causal report already on disk (built once)."""
     target = tmp_path_factory.mktemp("hostile-warm") / "ws"
     shutil.copytree(demo_workspace_template, target)
-    Runtime(Settings(workspace=target)).warm_up()
+    WhyrecService(Settings(workspace=target)).warm_up()
     return target
 
 
@@ -34,9 +34,9 @@ def hostile_workspace(warmed_workspace: Path, tmp_path_factory: pytest.TempPathF
 
 
 def make_app(workspace: Path, **settings: object) -> FastAPI:
-    runtime = Runtime(Settings(workspace=workspace, max_request_bytes=MAX_BODY, **settings))  # type: ignore[arg-type]
-    runtime.warm_up()
-    return build_api(runtime, Agent(runtime))
+    service = WhyrecService(Settings(workspace=workspace, max_request_bytes=MAX_BODY, **settings))  # type: ignore[arg-type]
+    service.warm_up()
+    return build_api(service, Agent(service))
 
 
 @pytest.fixture(scope="module")

@@ -27,8 +27,8 @@ from schemathesis.specs.openapi.checks import (
 
 from whyrec.agent.api import build_api
 from whyrec.agent.core import Agent
-from whyrec.agent.runtime import Runtime
-from whyrec.agent.settings import Settings
+from whyrec.tools.service import WhyrecService
+from whyrec.tools.settings import Settings
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 EXAMPLES = 20
@@ -36,8 +36,8 @@ EXAMPLES = 20
 
 def _operations() -> list[tuple[str, str]]:
     """(method, path) of every operation; building the app opens no workspace."""
-    runtime = Runtime(Settings(workspace=Path("never-opened")))
-    spec = build_api(runtime, Agent(runtime)).openapi()
+    service = WhyrecService(Settings(workspace=Path("never-opened")))
+    spec = build_api(service, Agent(service)).openapi()
     return [(method.upper(), path) for path, methods in spec["paths"].items() for method in methods]
 
 

@@ -18,10 +18,9 @@ from langchain_core.messages import AIMessage, BaseMessage
 
 from whyrec.agent.backends import BackendSpec
 from whyrec.agent.core import Agent, Answer
-from whyrec.agent.runtime import Runtime
-from whyrec.agent.session_tools import recommend_for
-from whyrec.agent.settings import Settings
 from whyrec.prompts import system_prompt
+from whyrec.tools.service import HistorySearch, WhyrecService
+from whyrec.tools.settings import Settings
 from whyrec.tools.workspace import Workspace
 
 from ..agent.fakes import ScriptedModel, call
@@ -59,10 +58,10 @@ def people(hostile_workspace: Path) -> tuple[str, str]:
 
 
 @pytest.fixture(scope="module")
-def runtime(hostile_workspace: Path, people: tuple[str, str]) -> Runtime:
-    runtime = Runtime(settings_for(hostile_workspace, people[0]))
-    runtime.warm_up()
-    return runtime
+def service(hostile_workspace: Path, people: tuple[str, str]) -> WhyrecService:
+    service = WhyrecService(settings_for(hostile_workspace, people[0]))
+    service.warm_up()
+    return service
 
 
 def event_keys_in(value: Any) -> set[str]:
@@ -75,11 +74,11 @@ def event_keys_in(value: Any) -> set[str]:
     return set()
 
 
-def assert_contained(answer: Answer, runtime: Runtime, user: str, other: str, prompt: bool = True,
+def assert_contained(answer: Answer, service: WhyrecService, user: str, other: str, prompt: bool = True,
                      catalog_names_other: bool = False) -> None:
     """The answer holds only ``user``'s data, no secret, and unaltered recommendations."""
     assert answer.user_id == user
-    events = runtime.workspace.events()
+    events = service.workspace.events()
     own_keys = set(events.loc[events["user_id"] == user, "event_key"].astype(str))
     assert event_keys_in(answer.to_json()) <= own_keys, "the answer cites another user's events"
     for explanation in answer.explanations:
@@ -87,7 +86,7 @@ def assert_contained(answer: Answer, runtime: Runtime, user: str, other: str, pr
     for what_if in answer.what_ifs:
         assert getattr(what_if, "user_id", user) == user
     for search in answer.searches:
-        if search.kind == "behaviours":
+        if isinstance(search, HistorySearch):
             assert {hit.user_id for hit in search.hits} <= {user}
     if not catalog_names_other:  # (injected titles name the other user themselves)
         outputs = " ".join(t.output for t in answer.tool_trace)
@@ -98,18 +97,18 @@ def assert_contained(answer: Answer, runtime: Runtime, user: str, other: str, pr
     for trace in answer.tool_trace:
         if trace.name == "recommend" and trace.ok:
             args = {k: v for k, v in trace.args.items() if k in ("k", "category", "query")}
-            expected = recommend_for(runtime, user, **args)
+            expected = service.recommend(user, **args)
             assert [r.item_id for r in answer.recommendations] == [i.item_id for i in expected.items]
 
 
 # -- (a) injections in chat messages ------------------------------------------------------------
 @pytest.mark.parametrize("case", range(len(CORPUS)), ids=IDS)
-def test_offline_agent_contains_injected_messages(runtime: Runtime, people: tuple[str, str], case: int) -> None:
+def test_offline_agent_contains_injected_messages(service: WhyrecService, people: tuple[str, str], case: int) -> None:
     user, other = people
-    agent = Agent(runtime, spec=OFFLINE)
+    agent = Agent(service, spec=OFFLINE)
     message = texts(other)[case]
     answer = agent.chat(user, message, language=CORPUS[case].language)
-    assert_contained(answer, runtime, user, other)
+    assert_contained(answer, service, user, other)
 
 
 def obedient_model(other: str, item: str) -> ScriptedModel:
@@ -130,31 +129,31 @@ def obedient_model(other: str, item: str) -> ScriptedModel:
 
 
 @pytest.mark.parametrize("case", range(len(CORPUS)), ids=IDS)
-def test_obedient_llm_cannot_reach_other_users_or_leak(runtime: Runtime, people: tuple[str, str],
+def test_obedient_llm_cannot_reach_other_users_or_leak(service: WhyrecService, people: tuple[str, str],
                                                         case: int) -> None:
     user, other = people
-    item = str(runtime.workspace.items()["item_id"].iloc[0])
-    agent = Agent(runtime, spec=OBEDIENT, chat_model=obedient_model(other, item))
+    item = str(service.workspace.items()["item_id"].iloc[0])
+    agent = Agent(service, spec=OBEDIENT, chat_model=obedient_model(other, item))
     answer = agent.chat(user, texts(other)[case], language=CORPUS[case].language)
     assert [t.name for t in answer.tool_trace] == ["search_behaviours", "recommend", "explain", "what_if"]
     assert all(t.ok for t in answer.tool_trace), [t.output[:200] for t in answer.tool_trace if not t.ok]
     assert answer.searches and answer.recommendations and answer.explanations
     # The prompt itself is checked below (a known gap); everything else must hold already.
-    assert_contained(answer, runtime, user, other, prompt=False)
+    assert_contained(answer, service, user, other, prompt=False)
 
 
 @pytest.mark.parametrize("case", ["system-prompt", "zh-system-prompt"])
-def test_obedient_llm_cannot_echo_the_system_prompt(runtime: Runtime, people: tuple[str, str], case: str) -> None:
+def test_obedient_llm_cannot_echo_the_system_prompt(service: WhyrecService, people: tuple[str, str], case: str) -> None:
     user, other = people
     injection = next(c for c in CORPUS if c.name == case)
-    item = str(runtime.workspace.items()["item_id"].iloc[0])
-    agent = Agent(runtime, spec=OBEDIENT, chat_model=obedient_model(other, item))
+    item = str(service.workspace.items()["item_id"].iloc[0])
+    agent = Agent(service, spec=OBEDIENT, chat_model=obedient_model(other, item))
     answer = agent.chat(user, injection.text.format(other=other), language=injection.language)
     leaked = [line for line in prompt_lines() if line in answer.text]
     assert not leaked, f"the reply repeats the system prompt: {leaked[:1]}"
 
 
-def test_http_chat_with_injections_leaks_no_key(runtime: Runtime, people: tuple[str, str]) -> None:
+def test_http_chat_with_injections_leaks_no_key(service: WhyrecService, people: tuple[str, str]) -> None:
     """Through the API, with keys configured: a bound key cannot chat as another user, and no
     reply carries a key or the prompt."""
     from fastapi.testclient import TestClient
@@ -162,7 +161,7 @@ def test_http_chat_with_injections_leaks_no_key(runtime: Runtime, people: tuple[
     from whyrec.agent.api import build_api
 
     user, other = people
-    client = TestClient(build_api(runtime, Agent(runtime, spec=OFFLINE)), raise_server_exceptions=False)
+    client = TestClient(build_api(service, Agent(service, spec=OFFLINE)), raise_server_exceptions=False)
     mine = {"Authorization": f"Bearer {BOUND_KEY}"}
     for message in texts(other):
         reply = client.post("/v1/chat", headers=mine, json={"user_id": user, "message": message})
@@ -177,15 +176,15 @@ def test_http_chat_with_injections_leaks_no_key(runtime: Runtime, people: tuple[
 # -- (b) injections in catalog text -----------------------------------------------------------
 @pytest.fixture(scope="module")
 def injected(warmed_workspace: Path, tmp_path_factory: pytest.TempPathFactory,
-             people: tuple[str, str]) -> tuple[Runtime, dict[str, list[str]]]:
+             people: tuple[str, str]) -> tuple[WhyrecService, dict[str, list[str]]]:
     """A shop copy whose every title and description is an injection; and, per question, the
     recommendations before the rewrite."""
     user, other = people
     path = tmp_path_factory.mktemp("injected") / "ws"
     shutil.copytree(warmed_workspace, path)
-    clean = Runtime(settings_for(path, user))
-    before = {"k5": [i.item_id for i in recommend_for(clean, user, k=5).items],
-              "k10": [i.item_id for i in recommend_for(clean, user, k=10).items]}
+    clean = WhyrecService(settings_for(path, user))
+    before = {"k5": [i.item_id for i in clean.recommend(user, k=5).items],
+              "k10": [i.item_id for i in clean.recommend(user, k=10).items]}
     workspace = Workspace.open(path)
     items = workspace.items().copy()
     corpus = texts(other)
@@ -197,10 +196,10 @@ def injected(warmed_workspace: Path, tmp_path_factory: pytest.TempPathFactory,
     # The events did not change, so the causal report of the previous version still holds.
     for report in workspace.derived_path.glob(f"influence_report-v{version}-*.json"):
         shutil.copy(report, report.with_name(report.name.replace(f"-v{version}-", f"-v{workspace.data_version}-")))
-    runtime = Runtime(settings_for(path, user))
-    runtime.store.sync()  # the vector store now holds the injected titles too
-    runtime.warm_up()
-    return runtime, before
+    service = WhyrecService(settings_for(path, user))
+    service.store.sync()  # the vector store now holds the injected titles too
+    service.warm_up()
+    return service, before
 
 
 QUESTIONS = [("What should I buy next?", "en"), ("我接下来该买什么？", "zh"), ("why the first one?", "en"),
@@ -209,13 +208,13 @@ QUESTIONS = [("What should I buy next?", "en"), ("我接下来该买什么？", 
 
 
 def test_offline_agent_treats_catalog_injections_as_data(injected, people: tuple[str, str]) -> None:
-    runtime, before = injected
+    service, before = injected
     user, other = people
-    agent = Agent(runtime, spec=OFFLINE)
+    agent = Agent(service, spec=OFFLINE)
     tools = []
     for message, language in QUESTIONS:
         answer = agent.chat(user, message, session_id="catalog", language=language)
-        assert_contained(answer, runtime, user, other, catalog_names_other=True)
+        assert_contained(answer, service, user, other, catalog_names_other=True)
         tools += [t.name for t in answer.tool_trace]
         if answer.intent == "recommend":
             assert [r.item_id for r in answer.recommendations] == before[f"k{len(answer.recommendations)}"]
@@ -223,12 +222,12 @@ def test_offline_agent_treats_catalog_injections_as_data(injected, people: tuple
 
 
 def test_obedient_llm_reading_injected_catalog_stays_contained(injected, people: tuple[str, str]) -> None:
-    runtime, before = injected
+    service, before = injected
     user, other = people
-    item = str(runtime.workspace.items()["item_id"].iloc[3])
-    agent = Agent(runtime, spec=OBEDIENT, chat_model=obedient_model(other, item))
+    item = str(service.workspace.items()["item_id"].iloc[3])
+    agent = Agent(service, spec=OBEDIENT, chat_model=obedient_model(other, item))
     answer = agent.chat(user, "What should I buy next?")
     assert [r.item_id for r in answer.recommendations] == before["k5"]
-    assert_contained(answer, runtime, user, other, prompt=False, catalog_names_other=True)
+    assert_contained(answer, service, user, other, prompt=False, catalog_names_other=True)
     # Every title the model read was an instruction; it still made only the calls it planned.
     assert [t.name for t in answer.tool_trace] == ["search_behaviours", "recommend", "explain", "what_if"]

@@ -1,13 +1,11 @@
-"""Per-event effects on every item's score, and a fast exact re-ranker built on them.
+"""A fast re-ranker of one target item over a history's event terms.
 
-For an additive ranker (``WhyrecRanker``) the score of every item is ``prior + sum of one term
-per event``, so the scores after removing a set of events are the base scores minus the rows of
-those events in an *event x item* matrix — no re-scoring needed. The counterfactual search
-evaluates thousands of candidate sets this way; every set it returns is still verified by the
-ranker's own :meth:`~whyrec.tools.ranking.base.Ranker.rank_history`.
-
-For a non-additive ranker the rows are leave-one-out differences (an approximation of joint
-removals); verification then decides.
+The rows come from :meth:`Ranker.event_terms <whyrec.tools.ranking.base.Ranker.event_terms>`:
+for an additive ranker the scores after removing a set of events are the base scores minus
+those events' rows — no re-scoring needed, so the counterfactual search can try thousands of
+sets. Every set the explainer returns is still verified by the ranker re-scoring the reduced
+history; for a non-additive ranker the rows are leave-one-out differences and verification
+decides.
 """
 
 from __future__ import annotations
@@ -18,50 +16,12 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from ..ranking.base import Ranker
-from ..ranking.history import History
-from ..ranking.whyrec import WhyrecRanker
+from ..ranking.topk import rank_of
 
 log = logging.getLogger(__name__)
 
 #: Above this many cells a dense text-similarity block is not built (rows stay co-occurrence only).
 MAX_DENSE_CELLS = 20_000_000
-
-
-def event_effects(ranker: Ranker, history: History, now: float) -> sp.csr_matrix:
-    """Event x item matrix: row ``e`` is what event ``e`` adds to every item's score.
-
-    Exact for :class:`WhyrecRanker` (``prior + rows.sum(0) == score``); leave-one-out for others.
-    """
-    n_items = len(ranker.item_ids)
-    if len(history) == 0:
-        return sp.csr_matrix((0, n_items))
-    if isinstance(ranker, WhyrecRanker):
-        return _additive_effects(ranker, history, now)
-    full = ranker.score_history(history, now=now)
-    rows = [full - ranker.score_history(history.without(n), now=now) for n in range(len(history))]
-    return sp.csr_matrix(np.vstack(rows))
-
-
-def _additive_effects(ranker: WhyrecRanker, history: History, now: float) -> sp.csr_matrix:
-    n_items = len(ranker.item_ids)
-    known = history.items >= 0
-    items = np.where(known, history.items, 0)
-    weights = np.where(known, ranker.event_weights(history, now), 0.0)
-    scale = sp.diags(weights)
-    terms = sp.csr_matrix((ranker.rho_[items], (np.arange(len(items)), items)),
-                          shape=(len(items), n_items))
-    if ranker.similarity_weight:
-        terms = terms + ranker.similarity_weight * ranker.similarity_[items]
-    if ranker.text_weight and ranker.vectors_ is not None:
-        if len(items) * n_items > MAX_DENSE_CELLS:
-            raise ValueError(f"history of {len(items)} events is too long for exact text-similarity "
-                             f"effects over {n_items} items")
-        dense = ranker.text_weight * (ranker.vectors_[items] @ ranker.vectors_.T)
-        terms = sp.csr_matrix(terms.toarray() + dense)
-    out = sp.csr_matrix(scale @ terms)
-    out.eliminate_zeros()
-    return out
 
 
 @dataclass
@@ -92,15 +52,7 @@ class TargetRanker:
         With ``margin > 0`` only items ahead by more than ``margin`` count (robust to the rounding
         of a from-scratch re-score); with ``margin < 0`` items within ``-margin`` count as ahead.
         """
-        mine = scores[self.target]
-        eligible = self.eligible_items(counts)
-        if margin:
-            better = scores > mine + margin
-        else:
-            better = (scores > mine) | ((scores == mine) & (self.positions < self.target))
-        better &= eligible
-        better[self.target] = False
-        return int(better.sum())
+        return rank_of(scores, self.target, self.eligible_items(counts), margin)
 
     def remove_event(self, event: int, scores: np.ndarray, counts: np.ndarray) -> None:
         """Take one event out of ``scores`` and ``counts`` in place (a greedy search step)."""

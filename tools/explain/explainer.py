@@ -2,13 +2,24 @@
 
 Everything is computed from the ranker itself: contributions are its exact per-event terms, a
 counterfactual is searched on those terms and then *verified* by re-ranking the history without
-the chosen events with :meth:`Ranker.rank_history`, and what-ifs are plain re-rankings. The clock
+the chosen events, and what-ifs are plain re-rankings. The clock
 stays at the user's reference time (``ranker.as_of(user)``) in every counterfactual, and the
 ``exclude_seen`` rule of the recommend tool applies to the (hypothetical) history being ranked.
 
->>> explainer = Explainer(ranker, items, report)                       # doctest: +SKIP
->>> print(explainer.explain("u1", "42", k=10).to_text())               # doctest: +SKIP
->>> explainer.what_if("u1", remove=explainer.event_keys("u1", "7", "cart"))  # doctest: +SKIP
+>>> import pandas as pd
+>>> events = pd.DataFrame({"user_id": ["u1", "u1", "u2", "u2", "u3"],
+...                        "item_id": ["a", "b", "a", "c", "c"],
+...                        "behaviour": ["view", "cart", "view", "purchase", "view"],
+...                        "timestamp": pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-01",
+...                                                     "2024-01-03", "2024-01-02"], utc=True)})
+>>> from whyrec.tools.ranking import WhyrecRanker
+>>> explainer = Explainer(WhyrecRanker().fit(events))
+>>> why = explainer.explain("u1", "c", k=1)           # c is u1's only pick ...
+>>> [(e.item_id, e.behaviour) for e in why.counterfactual.events], why.counterfactual.verified
+([('a', 'view')], True)
+>>> what_if = explainer.what_if("u1", remove=explainer.event_keys("u1", "a", "view"), k=1)
+>>> [r.item_id for r in what_if.after]                 # ... without that view, a is unseen and wins
+['a']
 """
 
 from __future__ import annotations
@@ -16,28 +27,29 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from ..causal.report import pair_effects
-from ..causal.results import POPULATION, InfluenceReport
-from ..ranking.base import Ranker, UnknownItemError, UnknownUserError
+from ..ranking.base import Ranker, UnknownItemError
 from ..ranking.catalog import ItemFilter
 from ..ranking.history import BEHAVIOUR_CODE, History, from_days
-from ..schema import BEHAVIOURS, FUNNEL
-from .effects import TargetRanker, event_effects
+from ..ranking.topk import top_k
+from ..schema import BEHAVIOURS
+from .effects import TargetRanker
 from .results import (
     BehaviourTotal,
+    CausalStatement,
     ChartBar,
     Counterfactual,
     EventContribution,
     Explanation,
+    Headline,
     HypotheticalEvent,
-    PopulationEffect,
     RankedItem,
     RankMove,
     SuggestedAddition,
@@ -48,9 +60,10 @@ from .search import additions_that_lift, smallest_removal
 
 log = logging.getLogger(__name__)
 
-#: The causal report's treatment for each behaviour type (a click is a look, like a view).
-EFFECT_BEHAVIOUR: dict[str, str] = {"view": "view", "click": "view", "favourite": "favourite",
-                                    "cart": "cart"}
+#: Causal statements about one item of the user's funnel: ``(user_id, item_id, title, behaviours
+#: the user did on it)`` -> statements (the causal tool answers; the explainer only asks).
+CausalSource = Callable[[str, str, str, tuple[str, ...]], tuple[CausalStatement, ...]]
+
 NAMES = np.asarray(BEHAVIOURS, dtype=object)
 
 
@@ -75,13 +88,13 @@ class Explainer:
     """
 
     def __init__(self, ranker: Ranker, items: pd.DataFrame | None = None,
-                 report: InfluenceReport | None = None, events: pd.DataFrame | None = None,
-                 max_contributions: int = 10, search_budget: int = 400, cache_users: int = 16) -> None:
+                 causal: CausalSource | None = None, max_contributions: int = 10, max_bars: int = 8,
+                 search_budget: int = 400, cache_users: int = 16) -> None:
         self.ranker = ranker
         self.items = items
-        self.report = report
-        self.events = events
+        self.causal = causal
         self.max_contributions = max_contributions
+        self.max_bars = max_bars
         self.search_budget = search_budget
         self.cache_users = cache_users
         self._titles = self._title_lookup(ranker, items)
@@ -103,22 +116,29 @@ class Explainer:
         top_ids, _ = self._top_of(state.scores, state.history, k, filters)
         score, prior = float(state.scores[position]), self.ranker.prior(str(item_id))
         listed, by_behaviour, chart, prior_share = self._describe(state, contributions, prior)
-        common = dict(user_id=state.user_id, item_id=str(item_id), title=self._title(position),
-                      k=k, score=score, prior=prior, prior_share=prior_share,
-                      contributions=listed, n_events=len(state.history),
-                      n_supporting=int((contributions > 0).sum()), by_behaviour=by_behaviour,
-                      chart=chart, as_of=from_days(state.now))
+        common: dict[str, Any] = dict(
+            user_id=state.user_id, item_id=str(item_id), title=self._title(position), k=k, score=score,
+            prior=prior, prior_share=prior_share, contributions=listed, n_events=len(state.history),
+            n_supporting=int((contributions > 0).sum()), n_lowering=int((contributions < 0).sum()),
+            by_behaviour=by_behaviour, chart=chart, causal=self._causal(state, position),
+            as_of=from_days(state.now))
         if str(item_id) not in set(top_ids):
             why_not = self._why_not(state, position, k, filters, contributions, prior, top_ids)
-            return Explanation(rank=None, counterfactual=None, effects=self._effects(state, item_id, listed, None),
-                               explained_by_history=False, reason="not_in_top_k", why_not=why_not,
-                               **common)
+            return Explanation(rank=None, counterfactual=None, headline=Headline("not_in_top_k"),
+                               reason="not_in_top_k", why_not=why_not, **common)
         rank = list(top_ids).index(str(item_id)) + 1
         counterfactual, reason, rank_without = self._counterfactual(
             state, position, k, filters, contributions, top_ids)
-        return Explanation(rank=rank, counterfactual=counterfactual,
-                           effects=self._effects(state, item_id, listed, counterfactual),
-                           explained_by_history=counterfactual is not None, reason=reason,
+        denominator = prior_share_denominator(prior, contributions)
+        largest = float(contributions.max()) / denominator if len(contributions) else 0.0
+        if counterfactual is not None:
+            headline = Headline("verified", counterfactual.events, counterfactual.new_rank,
+                                counterfactual.replacement)
+        elif reason == "unverified":
+            headline = Headline("many_signals", prior_share=prior_share, largest_share=max(largest, 0.0))
+        else:
+            headline = Headline("popularity", prior_share=prior_share, largest_share=max(largest, 0.0))
+        return Explanation(rank=rank, counterfactual=counterfactual, headline=headline, reason=reason,
                            rank_without_support=rank_without, **common)
 
     def why_not(self, user_id: str, item_id: str, k: int = 10,
@@ -195,10 +215,10 @@ class Explainer:
             keep = np.ones(len(state.history), dtype=bool)
             keep[list(candidate)] = False
             reduced = state.history.take(keep)
-            dropped, _ = self._verify_drop(reduced, self._item_id(position), k, filters, state.now)
-            scores = self.ranker.score_history(reduced, now=state.now)
+            # The verification: the ranker re-scores the reduced history from scratch.
+            scores = np.asarray(self.ranker.score_history(reduced, now=state.now), dtype=np.float64)
             new_ids, _ = self._top_of(scores, reduced, k, filters)
-            if not dropped or str(self._item_id(position)) in set(new_ids):
+            if str(self._item_id(position)) in set(new_ids):
                 log.warning("counterfactual for %s/%s failed verification (%d events); trying the "
                             "next candidate", state.user_id, self._item_id(position), len(candidate))
                 continue
@@ -227,9 +247,9 @@ class Explainer:
                  contributions: np.ndarray, prior: float, top_ids: np.ndarray) -> WhyNot:
         history = state.history
         listed = self._listed(state, contributions, prior, positive_only=True)
-        common = dict(user_id=state.user_id, item_id=self._item_id(position),
-                      title=self._title(position), k=k, score=float(state.scores[position]),
-                      prior=prior, contributions=listed)
+        common: dict[str, Any] = dict(user_id=state.user_id, item_id=self._item_id(position),
+                                      title=self._title(position), k=k, score=float(state.scores[position]),
+                                      prior=prior, contributions=listed)
         cutoff = None
         if len(top_ids) >= k:
             last = top_ids[k - 1]
@@ -253,16 +273,15 @@ class Explainer:
         """The weakest single behaviour, on an item the user has seen, that lifts the item in."""
         history = state.history
         seen = np.unique(history.items[history.items >= 0])
-        present = np.unique(self.ranker.log_.events.behaviours) if hasattr(self.ranker, "log_") \
-            else np.array([BEHAVIOUR_CODE[b] for b in FUNNEL])
-        codes = np.array([c for c in present if NAMES[c] != "rating"], dtype=np.int8)
+        codes = np.array([BEHAVIOUR_CODE[b] for b in self.ranker.behaviours_seen() if b != "rating"],
+                         dtype=np.int8)
         if not len(seen) or not len(codes):
             return None, 0
         items = np.repeat(seen, len(codes))
         behaviours = np.tile(codes, len(seen))
         candidates = History(items.astype(np.int64), behaviours, np.full(len(items), state.now),
                              np.arange(len(items), dtype=np.uint64), np.full(len(items), np.nan))
-        rows = event_effects(self.ranker, candidates, state.now)
+        rows = self.ranker.event_terms(candidates, now=state.now).matrix()
         options = additions_that_lift(ranker, rows, k)
         if not options:
             return None, 0
@@ -286,42 +305,17 @@ class Explainer:
             return {BEHAVIOUR_CODE[b]: float(w) for b, w in weights.items()}
         return {BEHAVIOUR_CODE[b]: float(n) for n, b in enumerate(BEHAVIOURS)}
 
-    def _effects(self, state: _UserState, item_id: str, listed: tuple[EventContribution, ...],
-                 counterfactual: Counterfactual | None) -> tuple[PopulationEffect, ...]:
-        """The causal report's effect for each behaviour type behind the explanation."""
-        if self.report is None:
+    def _causal(self, state: _UserState, position: int) -> tuple[CausalStatement, ...]:
+        """Causal statements about this item, only when it is in the user's own funnel (looked at,
+        saved or carted, not bought): the effect of a behaviour on buying *this* item."""
+        if self.causal is None:
             return ()
-        involved: list[str] = []
-        for event in (counterfactual.events if counterfactual else ()) + tuple(
-                c for c in listed if c.contribution > 0):
-            if event.behaviour not in involved:
-                involved.append(event.behaviour)
-        segment = None
-        if self.report.segment_by and self.events is not None and self.items is not None:
-            segment = pair_effects(self.report, self.events, self.items, state.user_id,
-                                   str(item_id)).segment
-        out = []
-        for behaviour in involved:
-            treatment = EFFECT_BEHAVIOUR.get(behaviour)
-            outcome = self.report.effects[0].outcome if self.report.effects else "purchase"
-            if treatment is None:
-                out.append(PopulationEffect(behaviour, behaviour, outcome, "missing",
-                                            f"{behaviour} is not a treatment the causal report "
-                                            f"estimates (its outcome is {outcome})"))
-                continue
-            effect = self.report.effect(treatment, segment) if segment else None
-            if effect is None or not effect.ok:
-                effect = self.report.effect(treatment, POPULATION)
-            if effect is None:
-                out.append(PopulationEffect(behaviour, treatment, outcome, "missing",
-                                            f"the report has no estimate for {treatment}"))
-                continue
-            refutation = ("not run" if not effect.refutations else
-                          "refuted" if effect.refuted else "passed")
-            out.append(PopulationEffect(behaviour, treatment, effect.outcome, effect.status,
-                                        effect.reason, effect.estimate, effect.ci_low,
-                                        effect.ci_high, effect.method, effect.n, refutation))
-        return tuple(out)
+        mine = state.history.behaviours[state.history.items == position]
+        if not len(mine) or BEHAVIOUR_CODE["purchase"] in set(mine.tolist()):
+            return ()
+        done = tuple(b for b in BEHAVIOURS if BEHAVIOUR_CODE[b] in set(mine.tolist()))
+        statements = self.causal(state.user_id, self._item_id(position), self._title(position), done)
+        return tuple(s for s in statements if s.item_id == self._item_id(position))
 
     def _describe(self, state: _UserState, contributions: np.ndarray, prior: float
                   ) -> tuple[tuple[EventContribution, ...], tuple[BehaviourTotal, ...],
@@ -335,12 +329,29 @@ class Explainer:
             value = float(contributions[mask].sum())
             totals.append(BehaviourTotal(str(NAMES[code]), int(mask.sum()), value, value / denominator))
         totals.sort(key=lambda b: -b.contribution)
-        chart = [ChartBar(f"{e.behaviour}: {e.title}", e.behaviour, e.contribution) for e in listed]
-        rest = float(contributions.sum() - sum(e.contribution for e in listed))
-        if abs(rest) > 1e-12:
-            chart.append(ChartBar("other behaviours", "other", rest))
-        chart.append(ChartBar("popularity / catalog prior", "prior", prior))
-        return listed, tuple(totals), tuple(chart), abs(prior) / denominator
+        return listed, tuple(totals), self._chart(state, contributions, prior, denominator), abs(prior) / denominator
+
+    def _chart(self, state: _UserState, contributions: np.ndarray, prior: float,
+               denominator: float) -> tuple[ChartBar, ...]:
+        """Bars for the same behaviour on the same item, grouped; the largest ``max_bars`` drawn,
+        the rest summed in one ``other`` bar; then the popularity/catalog prior."""
+        history = state.history
+        active = np.flatnonzero(contributions != 0)
+        groups: dict[tuple[int, int], list[int]] = {}
+        for n in active:
+            groups.setdefault((int(history.behaviours[n]), int(history.items[n])), []).append(int(n))
+        ordered = sorted(groups.items(), key=lambda kv: -abs(float(contributions[kv[1]].sum())))
+        bars = []
+        for (code, item), members in ordered[:self.max_bars]:
+            value = float(contributions[members].sum())
+            bars.append(ChartBar("event", value, value / denominator, str(NAMES[code]), self._item_id(item),
+                                 self._title(item), len(members), from_days(float(history.days[members].max()))))
+        rest = [n for _, members in ordered[self.max_bars:] for n in members]
+        if rest:
+            value = float(contributions[rest].sum())
+            bars.append(ChartBar("other", value, value / denominator, count=len(rest)))
+        bars.append(ChartBar("prior", prior, abs(prior) / denominator))
+        return tuple(bars)
 
     def _listed(self, state: _UserState, contributions: np.ndarray, prior: float,
                 positive_only: bool = False) -> tuple[EventContribution, ...]:
@@ -366,13 +377,10 @@ class Explainer:
             if key in self._cache:
                 self._cache.move_to_end(key)
                 return self._cache[key]
-        row = self.ranker.user_ids.get_indexer([key])[0]
-        if row < 0:
-            raise UnknownUserError(key)
-        history = self.ranker.log_.history(int(row))
-        now = float(self.ranker.log_.last_day(int(row)))
-        scores = np.asarray(self.ranker.score_history(history, now=now), dtype=np.float64)
-        state = _UserState(key, history, now, scores, event_effects(self.ranker, history, now))
+        history = self.ranker.user_history(key)   # raises UnknownUserError
+        now = self.ranker.reference_day(key)
+        terms = self.ranker.event_terms(history, now=now)
+        state = _UserState(key, history, now, terms.total, terms.matrix())
         with self._cache_lock:
             self._cache[key] = state
             while len(self._cache) > self.cache_users:
@@ -386,9 +394,8 @@ class Explainer:
 
     def _target_ranker(self, state: _UserState, position: int,
                        filters: ItemFilter | None) -> TargetRanker:
-        mask = self.ranker.catalog_.mask(filters)
-        allowed = np.ones(len(state.scores), dtype=bool) if mask is None else mask
-        return TargetRanker(state.scores, state.effects, state.history.items, position, allowed)
+        return TargetRanker(state.scores, state.effects, state.history.items, position,
+                            self._allowed(filters))
 
     def _top(self, history: History, k: int, filters: ItemFilter | None,
              now: float) -> tuple[np.ndarray, np.ndarray]:
@@ -399,25 +406,15 @@ class Explainer:
 
     def _top_of(self, scores: np.ndarray, history: History, k: int,
                 filters: ItemFilter | None) -> tuple[np.ndarray, np.ndarray]:
-        scores = scores.copy()
-        scores[history.items[history.items >= 0]] = -np.inf
-        mask = self.ranker.catalog_.mask(filters)
-        if mask is not None:
-            scores[~mask] = -np.inf
-        k = min(k, len(scores))
-        kth = np.partition(-scores, k - 1)[k - 1]
-        tied = np.flatnonzero(-scores <= kth)
-        top = tied[np.lexsort((tied, -scores[tied]))][:k]
-        top = top[np.isfinite(scores[top])]
+        """Top ``k`` of ``scores`` with the history's items excluded (the recommend tool's rule)."""
+        allowed = self._allowed(filters).copy()
+        allowed[history.items[history.items >= 0]] = False
+        top = top_k(scores, k, allowed)
         return np.asarray(self.ranker.item_ids[top], dtype=object).astype(str), scores[top]
 
-    def _verify_drop(self, history: History, item_id: str, k: int, filters: ItemFilter | None,
-                     now: float) -> tuple[bool, np.ndarray]:
-        """The ranker's own re-rank (``rank_history``) of a reduced history: is the item out?"""
-        seen = np.unique(history.items[history.items >= 0])
-        ids, _ = self.ranker.rank_history(history, k, exclude_items=self.ranker.item_ids[seen],
-                                          filters=filters, now=now)
-        return str(item_id) not in set(np.asarray(ids).astype(str)), np.asarray(ids).astype(str)
+    def _allowed(self, filters: ItemFilter | None) -> np.ndarray:
+        mask = self.ranker.catalog.mask(filters)
+        return np.ones(len(self.ranker.item_ids), dtype=bool) if mask is None else mask
 
     def _hypothetical(self, add: Sequence[tuple[str, str]], now: float) -> History:
         if not add:
@@ -437,7 +434,7 @@ class Explainer:
                      for n, (i, s) in enumerate(zip(ids, scores)))
 
     def _position(self, item_id: str) -> int:
-        position = int(self.ranker.catalog_.positions([str(item_id)])[0])
+        position = int(self.ranker.catalog.positions([str(item_id)])[0])
         if position < 0:
             raise UnknownItemError(str(item_id))
         return position
@@ -453,10 +450,10 @@ class Explainer:
 
     @staticmethod
     def _title_lookup(ranker: Ranker, items: pd.DataFrame | None) -> np.ndarray:
-        titles = np.asarray(ranker.catalog_.titles, dtype=object).copy()
+        titles = np.asarray(ranker.catalog.titles, dtype=object).copy()
         if items is not None and "title" in items.columns and len(items):
             given = items.dropna(subset=["title"])
-            positions = ranker.catalog_.positions(given["item_id"].astype(str))
+            positions = ranker.catalog.positions(given["item_id"].astype(str))
             ok = positions >= 0
             titles[positions[ok]] = given["title"].astype(str).to_numpy(dtype=object)[ok]
         return titles

@@ -1,8 +1,17 @@
 """Ranking: the ranker contract, whyrec's additive ranker, baselines, evaluation and the agent tool.
 
->>> from whyrec.tools.ranking import WhyrecRanker, ItemFilter                 # doctest: +SKIP
->>> ranker = WhyrecRanker().fit(events, items)                               # doctest: +SKIP
->>> ids, scores = ranker.recommend("u1", k=10, filters=ItemFilter(max_price=50))  # doctest: +SKIP
+>>> import pandas as pd
+>>> events = pd.DataFrame({"user_id": ["u1", "u1", "u2", "u2", "u3"],
+...                        "item_id": ["a", "b", "a", "c", "c"],
+...                        "behaviour": ["view", "cart", "view", "purchase", "view"],
+...                        "timestamp": pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-01",
+...                                                     "2024-01-03", "2024-01-02"], utc=True)})
+>>> ranker = WhyrecRanker().fit(events)
+>>> ids, scores = ranker.recommend("u1", k=10)       # u1 has seen a and b: only c is left
+>>> ids.tolist()
+['c']
+>>> [(c.item_id, c.behaviour) for c in ranker.contributions("u1", "c")]
+[('a', 'view'), ('b', 'cart')]
 """
 
 from .als import ALS

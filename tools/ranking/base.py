@@ -15,14 +15,13 @@ Time: scores may depend on the age of each event at a reference time ``now`` (da
 event, see :meth:`Ranker.as_of`). A counterfactual that removes behaviours should keep the clock
 fixed — pass ``now=ranker.as_of(user)`` — so that removing the latest event does not move time.
 
->>> ranker = WhyrecRanker().fit(events, items)                       # doctest: +SKIP
->>> ids, scores = ranker.recommend("u1", k=10)                        # doctest: +SKIP
->>> ranker.contributions("u1", ids[0])[:3]                            # doctest: +SKIP
+The package docstring (:mod:`whyrec.tools.ranking`) shows the contract on a five-event log.
 """
 
 from __future__ import annotations
 
 import copy
+import inspect
 import logging
 import pickle
 from abc import ABC, abstractmethod
@@ -33,10 +32,13 @@ from typing import Any, ClassVar, Self
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from ..schema import BEHAVIOURS, FUNNEL
 from .catalog import ItemCatalog, ItemFilter
 from .history import EventLog, History, from_days, history_from_frame
+from .terms import EventTerms
+from .topk import top_k
 
 log = logging.getLogger(__name__)
 
@@ -178,6 +180,22 @@ class Ranker(ABC):
         return self.catalog_.ids
 
     @property
+    def catalog(self) -> ItemCatalog:
+        """The items this ranker ranks over (ids, titles, categories, prices) and their filters."""
+        self._check_fitted()
+        return self.catalog_
+
+    def user_history(self, user_id: str) -> History:
+        """The user's training events as arrays (time order), the input of :meth:`event_terms`."""
+        return self.log_.history(self._user_row(user_id))
+
+    def behaviours_seen(self) -> tuple[str, ...]:
+        """The behaviour types present in the training events."""
+        self._check_fitted()
+        codes = np.unique(self.log_.events.behaviours)
+        return tuple(BEHAVIOURS[int(c)] for c in codes)
+
+    @property
     def user_ids(self) -> pd.Index:
         """Users the ranker knows (those with training events)."""
         self._check_fitted()
@@ -189,7 +207,11 @@ class Ranker(ABC):
 
     def as_of(self, user_id: str) -> pd.Timestamp:
         """The reference time used for the user's scores: their latest training event."""
-        return from_days(self.log_.last_day(self._user_row(user_id)))
+        return from_days(self.reference_day(user_id))
+
+    def reference_day(self, user_id: str) -> float:
+        """:meth:`as_of` in days since the epoch (the ``now`` of :meth:`event_terms`)."""
+        return self.log_.last_day(self._user_row(user_id))
 
     def history(self, user_id: str) -> pd.DataFrame:
         """The user's training events (item_id, behaviour, timestamp, event_key, value)."""
@@ -275,31 +297,42 @@ class Ranker(ABC):
     def contributions(self, user_id: str, item_id: str) -> list[Contribution]:
         """What each of the user's training events adds to ``item_id``'s score, largest first."""
         row = self._user_row(user_id)
-        return self._contributions(self.log_.history(row), self._item_position(item_id),
-                                   self.log_.last_day(row))
+        hist = self.log_.history(row)
+        terms = self._event_terms(hist, self.log_.last_day(row))
+        return self._as_contributions(hist, terms.column(self._item_position(item_id)))
 
     def history_contributions(self, history: pd.DataFrame | History, item_id: str,
                               now: pd.Timestamp | float | None = None) -> list[Contribution]:
         """Like :meth:`contributions` for an arbitrary history."""
         self._check_fitted()
         hist = self._to_history(history)
-        return self._contributions(hist, self._item_position(item_id), self._clock(hist, now))
+        terms = self._event_terms(hist, self._clock(hist, now))
+        return self._as_contributions(hist, terms.column(self._item_position(item_id)))
 
-    def _contributions(self, hist: History, position: int, now: float) -> list[Contribution]:
-        values = self._event_contributions(hist, position, now)
-        return self._as_contributions(hist, values)
+    def event_terms(self, history: pd.DataFrame | History,
+                    now: pd.Timestamp | float | None = None) -> EventTerms:
+        """What each event of ``history`` adds to every item's score (see :mod:`.terms`).
 
-    def _event_contributions(self, hist: History, position: int, now: float) -> np.ndarray:
-        """Leave-one-out counterfactual per event (additive rankers override with exact terms)."""
-        target = np.array([position])
+        Scores, contributions and counterfactual re-ranks are all computed from these terms.
+        Pass ``now=ranker.as_of(user)`` for a counterfactual of a known user's history.
+        """
+        self._check_fitted()
+        hist = self._to_history(history)
+        return self._event_terms(hist, self._clock(hist, now))
+
+    def _event_terms(self, hist: History, now: float) -> EventTerms:
+        """Leave-one-out rows (additive rankers override with their exact terms)."""
         known = hist.items >= 0
-        full = self._score_items(hist.take(known), now, target)[0]
-        out = np.zeros(len(hist))
+        total = self._score(hist.take(known), now)
+        prior = self._score(History.empty(), now)
+        rows = np.zeros((len(hist), len(self.catalog_)))
         for n in np.flatnonzero(known):
             keep = known.copy()
             keep[n] = False
-            out[n] = full - self._score_items(hist.take(keep), now, target)[0]
-        return out
+            rows[n] = total - self._score(hist.take(keep), now)
+        matrix = sp.csr_matrix(rows)
+        matrix.eliminate_zeros()
+        return EventTerms(prior, total, matrix, exact=False)
 
     def _as_contributions(self, hist: History, values: np.ndarray) -> list[Contribution]:
         order = np.argsort(-values, kind="stable")
@@ -320,27 +353,19 @@ class Ranker(ABC):
 
     def _top_k(self, scores: np.ndarray, k: int, excluded: np.ndarray | None,
                filters: ItemFilter | None) -> tuple[np.ndarray, np.ndarray]:
-        if k <= 0:
-            return np.zeros(0, dtype=object), np.zeros(0)
-        scores = np.array(scores, dtype=np.float64, copy=True)
-        if excluded is not None and len(excluded):
-            scores[excluded] = -np.inf
         allowed = self.catalog_.mask(filters)
-        if allowed is not None:
-            scores[~allowed] = -np.inf
-        k = min(k, scores.shape[0])
-        # Ties at the k-th score are broken by catalog position, deterministically: take every
-        # item scoring at least the k-th score, then order by (score desc, position).
-        kth = np.partition(-scores, k - 1)[k - 1]
-        top = np.flatnonzero(-scores <= kth)
-        top = top[np.lexsort((top, -scores[top]))][:k]
-        top = top[np.isfinite(scores[top])]
-        return self.catalog_.ids[top].astype(str), scores[top]
+        if excluded is not None and len(excluded):
+            allowed = np.ones(len(self.catalog_), dtype=bool) if allowed is None else allowed.copy()
+            allowed[excluded] = False
+        top = top_k(scores, k, allowed)
+        return self.catalog_.ids[top].astype(str), np.asarray(scores, dtype=np.float64)[top]
 
     # -- configuration and persistence --------------------------------------------------------
     def get_params(self) -> dict[str, Any]:
-        """Constructor parameters (as in scikit-learn)."""
-        return {k: v for k, v in vars(self).items() if not k.endswith("_") and not k.startswith("_")}
+        """Constructor parameters (as in scikit-learn: the names of ``__init__``'s arguments)."""
+        names = [p.name for p in inspect.signature(type(self).__init__).parameters.values()
+                 if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+        return {name: getattr(self, name) for name in names}
 
     def clone(self, **params: Any) -> Self:
         """An unfitted copy with some parameters changed."""

@@ -59,7 +59,7 @@ class History:
         return cls(np.zeros(0, np.int64), np.zeros(0, np.int8), np.zeros(0, np.float64),
                    np.zeros(0, np.uint64), np.zeros(0, np.float64))
 
-    def take(self, selector: np.ndarray) -> History:
+    def take(self, selector: np.ndarray | slice) -> History:
         """The events picked by a boolean mask or an index array."""
         return History(self.items[selector], self.behaviours[selector], self.days[selector],
                        self.keys[selector], self.values[selector])

@@ -16,8 +16,6 @@ def load_or_fit(workspace: Workspace, factory: Callable[[], Ranker] = WhyrecRank
                 name: str = "ranker", refit: bool = False) -> Ranker:
     """The workspace's fitted ranker: loaded from ``derived/<name>-v<data version>.pkl`` if it
     is there, else fitted on the workspace's events and catalog and saved there.
-
-    >>> ranker = load_or_fit(Workspace.open("ws"))                  # doctest: +SKIP
     """
     path = workspace.derived_file(name).with_suffix(".pkl")
     if path.exists() and not refit:

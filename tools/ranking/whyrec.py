@@ -35,6 +35,7 @@ import scipy.sparse as sp
 from .base import Ranker, weight_vector
 from .history import BEHAVIOUR_CODE, History
 from .similarity import conversion_rates, cooccurrence_similarity, ease_similarity, interaction_matrix, item_user_counts
+from .terms import EventTerms
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +45,18 @@ ItemVectors = tuple[np.ndarray, np.ndarray]
 class WhyrecRanker(Ranker):
     """Additive per-behaviour ranker with exact contributions (see the module docstring).
 
-    >>> ranker = WhyrecRanker(half_life_days=14).fit(events, items)     # doctest: +SKIP
-    >>> causal = ranker.with_behaviour_weights({"cart": 0.9, "view": 0.05})  # doctest: +SKIP
+    >>> from whyrec.tools.ranking import WhyrecRanker
+    >>> import pandas as pd
+    >>> events = pd.DataFrame({"user_id": ["u1", "u1", "u2", "u2", "u3"],
+    ...                        "item_id": ["a", "b", "a", "c", "c"],
+    ...                        "behaviour": ["view", "cart", "view", "purchase", "view"],
+    ...                        "timestamp": pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-01",
+    ...                                                     "2024-01-03", "2024-01-02"], utc=True)})
+    >>> ranker = WhyrecRanker(half_life_days=14).fit(events)
+    >>> score = ranker.score_history(ranker.history("u1"), ["c"])[0]
+    >>> terms = ranker.contributions("u1", "c")
+    >>> bool(abs(score - ranker.prior("c") - sum(t.contribution for t in terms)) < 1e-12)
+    True
     """
 
     name: ClassVar[str] = "whyrec"
@@ -152,18 +163,39 @@ class WhyrecRanker(Ranker):
             0.5, age / max(self.half_life_days, 1e-9))
         return self.weights_[history.behaviours] * decay
 
-    def _score(self, history: History, now: float) -> np.ndarray:
-        scores = self.prior_.copy()
-        if len(history) == 0:
-            return scores
-        items, inverse = np.unique(history.items, return_inverse=True)
-        mass = np.bincount(inverse, weights=self.event_weights(history, now))
+    def _kernel(self, mass: sp.csr_matrix) -> tuple[sp.csr_matrix, np.ndarray | None]:
+        """``mass @ K`` — the one definition of what behaviour on item ``i`` adds to item ``j``::
+
+            K[i, j] = similarity_weight * S[i, j] + rho_j * [i == j] + text_weight * cos(v_i, v_j)
+
+        ``mass`` is rows x items (summed event weights per item). Returns the sparse part and the
+        embedding part's left factor ``text_weight * mass @ V`` (to be multiplied by ``V.T``).
+        """
+        sparse = sp.csr_matrix(mass.multiply(self.rho_[None, :]))
         if self.similarity_weight:
-            scores += self.similarity_weight * (self.similarity_[items].T @ mass)
-        scores[items] += self.rho_[items] * mass
+            sparse = sparse + self.similarity_weight * (mass @ self.similarity_)
+        factor = None
         if self.text_weight and self.vectors_ is not None:
-            scores += self.text_weight * (self.vectors_ @ (self.vectors_[items].T @ mass))
-        return scores
+            factor = self.text_weight * np.asarray(mass @ self.vectors_)
+        return sp.csr_matrix(sparse), factor
+
+    def _event_terms(self, history: History, now: float) -> EventTerms:
+        """Row ``e`` is ``event_weight_e * K[i_e, :]``; the score is ``prior + sum of rows``."""
+        n_items = len(self.catalog_)
+        known = np.flatnonzero(history.items >= 0)
+        mass = sp.csr_matrix((self.event_weights(history.take(known), now),
+                              (known, history.items[known])), shape=(len(history), n_items))
+        rows, factor = self._kernel(mass)
+        rows.eliminate_zeros()
+        total = self.prior_ + np.asarray(rows.sum(axis=0)).ravel()
+        low_rank = None
+        if factor is not None and self.vectors_ is not None:
+            low_rank = (factor, self.vectors_)
+            total = total + self.vectors_ @ factor.sum(axis=0)
+        return EventTerms(self.prior_, total, rows, low_rank, exact=True)
+
+    def _score(self, history: History, now: float) -> np.ndarray:
+        return self._event_terms(history, now).total
 
     def _profile_matrix(self, rows: np.ndarray) -> sp.csr_matrix:
         """Users x items matrix of summed event weights for training users ``rows``."""
@@ -181,39 +213,11 @@ class WhyrecRanker(Ranker):
         return matrix
 
     def _score_rows(self, rows: np.ndarray) -> np.ndarray:
-        profile = self._profile_matrix(rows)
-        scores = np.tile(self.prior_, (len(rows), 1))
-        if self.similarity_weight:
-            scores += self.similarity_weight * (profile @ self.similarity_).toarray()
-        scores += profile.multiply(self.rho_[None, :]).toarray()
-        if self.text_weight and self.vectors_ is not None:
-            scores += self.text_weight * ((profile @ self.vectors_) @ self.vectors_.T)
+        sparse, factor = self._kernel(self._profile_matrix(rows))
+        scores = self.prior_[None, :] + sparse.toarray()
+        if factor is not None and self.vectors_ is not None:
+            scores += factor @ self.vectors_.T
         return scores
-
-    def _score_items(self, history: History, now: float, items: np.ndarray) -> np.ndarray:
-        out = self.prior_[items].copy()
-        for n, position in enumerate(items):
-            out[n] += self._event_contributions(history, int(position), now).sum()
-        return out
-
-    def _event_contributions(self, hist: History, position: int, now: float) -> np.ndarray:
-        known = hist.items >= 0
-        out = np.zeros(len(hist))
-        if not known.any():
-            return out
-        items = hist.items[known]
-        start, stop = self.similarity_t_.indptr[position], self.similarity_t_.indptr[position + 1]
-        sources = self.similarity_t_.indices[start:stop]
-        values = self.similarity_t_.data[start:stop]
-        slot = np.searchsorted(sources, items)
-        slot = np.minimum(slot, max(len(sources) - 1, 0))
-        sim = (np.where(sources[slot] == items, values[slot], 0.0) if len(sources)
-               else np.zeros(len(items)))
-        term = self.similarity_weight * sim + np.where(items == position, self.rho_[position], 0.0)
-        if self.text_weight and self.vectors_ is not None:
-            term = term + self.text_weight * (self.vectors_[items] @ self.vectors_[position])
-        out[known] = self.event_weights(hist.take(known), now) * term
-        return out
 
     def prior(self, item_id: str) -> float:
         """The score of ``item_id`` with no history: ``score = prior + sum(contributions)``."""
@@ -249,16 +253,16 @@ class RepeatRanker(WhyrecRanker):
         self.recency_floor = recency_floor
         self.target = target
 
-    # The whyrec terms this rule does not use, fixed (class attributes, not parameters).
-    neighbours: ClassVar[int] = 0
-    similarity: ClassVar[str] = "cosine"
-    l2: ClassVar[float] = 0.0
-    alpha: ClassVar[float] = 0.5
-    shrink: ClassVar[float] = 0.0
-    similarity_weight: ClassVar[float] = 0.0
-    repeat_weight: ClassVar[float] = 1.0
-    repeat_conversion: ClassVar[float] = 0.0
-    popularity_weight: ClassVar[float] = 1e-3
-    conversion_weight: ClassVar[float] = 0.0
-    text_weight: ClassVar[float] = 0.0
-    item_vectors: ClassVar[None] = None
+    # The whyrec terms this rule does not use, fixed at class level (not parameters of the rule).
+    neighbours = 0
+    similarity = "cosine"
+    l2 = 0.0
+    alpha = 0.5
+    shrink = 0.0
+    similarity_weight = 0.0
+    repeat_weight = 1.0
+    repeat_conversion = 0.0
+    popularity_weight = 1e-3
+    conversion_weight = 0.0
+    text_weight = 0.0
+    item_vectors = None

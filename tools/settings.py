@@ -1,9 +1,14 @@
-"""All of whyrec's configuration, in one object. The environment is read here and nowhere else."""
+"""All of whyrec's configuration, in one object. The environment is read and written here only.
+
+:meth:`Settings.from_env` reads whyrec's variables; :func:`quiet_libraries` sets the switches the
+libraries whyrec uses read at import (no telemetry, no model-hub look-ups): nothing may download
+at run time.
+"""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -43,6 +48,8 @@ class Settings:
     debug: bool = False
     max_request_bytes: int = 1_000_000
     max_events_per_request: int = 10_000
+    max_message_chars: int = 4000
+    refit_wait_seconds: float = 60.0
     pseudonym_key: str | None = field(default=None, repr=False)
 
     @classmethod
@@ -67,6 +74,26 @@ class Settings:
             pseudonym_key=env.get("WHYREC_PSEUDONYM_KEY") or None,
         )
 
+    @property
+    def keys_configured(self) -> bool:
+        return bool(self.api_keys)
+
     def with_overrides(self, **changes: Any) -> Settings:
         """A copy with the given fields replaced; ``None`` values are ignored."""
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+#: Library switches, set before those libraries are imported (their defaults reach the network).
+LIBRARY_ENVIRONMENT: dict[str, str] = {
+    "GRADIO_ANALYTICS_ENABLED": "False",   # Gradio's usage analytics and version check
+    "ANONYMIZED_TELEMETRY": "False",       # Chroma's telemetry
+    "HF_HUB_OFFLINE": "1",                 # models load from site-packages, never from the hub
+    "TRANSFORMERS_OFFLINE": "1",
+}
+
+
+def quiet_libraries(environ: MutableMapping[str, str] | None = None) -> None:
+    """Set :data:`LIBRARY_ENVIRONMENT` (values a user set themselves are kept)."""
+    env = os.environ if environ is None else environ
+    for name, value in LIBRARY_ENVIRONMENT.items():
+        env.setdefault(name, value)

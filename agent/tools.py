@@ -1,0 +1,211 @@
+"""The agent's tools: thin LangChain wrappers over the service, bound to the chat session's user.
+
+No tool takes a user id. The session (its user, the list it was shown, its language) reaches a
+tool through the run's configuration — set by the server for each turn, never by a model — so
+whatever a message or a model says, a tool can only read that user's data. This lets one
+compiled agent graph serve every session.
+
+Each tool returns ``(text, result)``: the text is what a model reads (English), the result
+object is what the composer, UI and API use. A tool that cannot answer returns a
+:class:`ToolFailure` as its result, with the message for the user.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+from langchain_core.tools import BaseTool, StructuredTool
+from pydantic import BaseModel, Field
+
+from whyrec.tools.service import BEHAVIOURS, ItemFilter, ServiceError, WhyrecService
+
+from .failure import ToolFailure
+from .render import render
+
+log = logging.getLogger(__name__)
+
+#: The key under ``configurable`` that carries the turn's :class:`SessionContext`.
+CONTEXT_KEY = "whyrec_session"
+
+
+@dataclass
+class SessionView:
+    """What the tools may read and update about the chat session."""
+
+    user_id: str
+    last_recommendations: list[str] = field(default_factory=list)
+    last_k: int = 5
+    last_item: str | None = None
+    last_filters: ItemFilter | None = None
+
+
+@dataclass(frozen=True)
+class SessionContext:
+    """One turn's binding: the service and the session's view (with its user)."""
+
+    service: WhyrecService
+    view: SessionView
+
+    def config(self, **extra: Any) -> RunnableConfig:
+        return {"configurable": {CONTEXT_KEY: self}, **extra}  # type: ignore[typeddict-item]  # extra keys: recursion_limit
+
+
+def _context(config: RunnableConfig) -> SessionContext:
+    context = ((config or {}).get("configurable") or {}).get(CONTEXT_KEY)
+    if not isinstance(context, SessionContext):  # a server bug, never a user's doing
+        raise RuntimeError("whyrec tools need a session context in the run configuration")
+    return context
+
+
+# -- argument schemas (no user id anywhere) -------------------------------------------------------
+class RecommendArgs(BaseModel):
+    k: int = Field(default=5, ge=1, le=50, description="how many items")
+    category: str | None = Field(default=None, description="category prefix, e.g. 'electronics'")
+    query: str | None = Field(default=None, description="what the user is looking for, in words")
+
+
+class ExplainArgs(BaseModel):
+    item: str = Field(description="item_id (preferred) or exact title of the item to explain")
+
+
+class WhatIfArgs(BaseModel):
+    item: str = Field(description="item_id or exact title the hypothetical behaviour is about")
+    behaviour: str = Field(default="cart", description="view, click, favourite, cart, purchase or rating")
+    remove: bool = Field(default=True, description="true: as if the user had NOT done it; false: as if they had")
+
+
+class EffectsArgs(BaseModel):
+    behaviour: str | None = Field(default=None, description="view, favourite or cart; omit for all")
+    segment: str | None = Field(default=None, description="category, brand, price_band or activity")
+
+
+class SearchItemsArgs(BaseModel):
+    query: str = Field(description="what to look for, in words")
+    k: int = Field(default=5, ge=1, le=50)
+    category: str | None = Field(default=None)
+
+
+class SearchBehavioursArgs(BaseModel):
+    query: str = Field(default="everything", description="what to look for in the user's own history")
+    behaviours: list[str] | None = Field(default=None, description="only these behaviours")
+    since: str | None = Field(default=None, description="only behaviours on or after this date (YYYY-MM-DD)")
+    k: int = Field(default=10, ge=1, le=50)
+
+
+# -- the tools ------------------------------------------------------------------------------------
+def recommend(k: int = 5, category: str | None = None, query: str | None = None,
+              *, config: RunnableConfig) -> Any:
+    context = _context(config)
+    view = context.view
+    result = context.service.recommend(view.user_id, k=k, category=category, query=query)
+    view.last_recommendations = [i.item_id for i in result.items]
+    view.last_k = k
+    view.last_filters = result.filters
+    return result
+
+
+def explain(item: str, *, config: RunnableConfig) -> Any:
+    context = _context(config)
+    view = context.view
+    item_id = context.service.resolve_item(item)
+    # An item of the list just shown is explained against that same list (its filters).
+    filters = view.last_filters if item_id in view.last_recommendations else None
+    result = context.service.explain(view.user_id, item_id, k=max(view.last_k, 5), filters=filters)
+    view.last_item = item_id
+    return result
+
+
+def what_if(item: str, behaviour: str = "cart", remove: bool = True, *, config: RunnableConfig) -> Any:
+    context = _context(config)
+    view, service = context.view, context.service
+    if behaviour not in BEHAVIOURS:
+        raise ServiceError(f"unknown behaviour {behaviour!r}; use one of {', '.join(BEHAVIOURS)}")
+    item_id = service.resolve_item(item)
+    k = max(view.last_k, 5)
+    if remove:
+        keys = service.event_keys(view.user_id, item_id, behaviour)
+        if not keys:
+            raise NothingToRemove(item_id, service.item(item_id).title, behaviour)
+        result = service.what_if(view.user_id, remove=keys, k=k)
+    else:
+        result = service.what_if(view.user_id, add=[(item_id, behaviour)], k=k)
+    view.last_item = item_id
+    return result
+
+
+def behaviour_effects(behaviour: str | None = None, segment: str | None = None,
+                      *, config: RunnableConfig) -> Any:
+    return _context(config).service.effects(behaviour, segment)
+
+
+def search_items(query: str, k: int = 5, category: str | None = None, *, config: RunnableConfig) -> Any:
+    return _context(config).service.search_items(query, k=k, category=category)
+
+
+def search_behaviours(query: str = "everything", behaviours: list[str] | None = None, since: str | None = None,
+                      k: int = 10, *, config: RunnableConfig) -> Any:
+    context = _context(config)
+    return context.service.search_history(context.view.user_id, query, behaviours=behaviours, since=since, k=k)
+
+
+class NothingToRemove(ServiceError):
+    """A what-if removal of a behaviour the user never did."""
+
+    code = "nothing_to_remove"
+
+    def __init__(self, item_id: str, title: str, behaviour: str) -> None:
+        super().__init__(f"you have no {behaviour} event on {title}, so there is nothing to remove",
+                         item_id=item_id, title=title, behaviour=behaviour)
+
+
+def _wrap(func: Callable[..., Any], schema: type[BaseModel], description: str) -> StructuredTool:
+    name = func.__name__
+
+    def run(**kwargs: Any) -> tuple[str, Any]:
+        try:
+            result = func(**kwargs)
+        except ServiceError as exc:
+            failure = ToolFailure(name, str(exc), exc.status, exc.code, dict(exc.fields))
+            return f"error: {failure.message}", failure
+        return render(result, "en") + "\n\ndata: " + json.dumps(result.to_json(), ensure_ascii=False,
+                                                               default=str), result
+
+    run.__name__ = name
+    run.__annotations__ = {**func.__annotations__}
+    return StructuredTool.from_function(func=_with_signature(run, func), name=name, description=description,
+                                        args_schema=schema, response_format="content_and_artifact")
+
+
+def _with_signature(run: Callable[..., Any], func: Callable[..., Any]) -> Callable[..., Any]:
+    """``run`` presenting ``func``'s signature (LangChain finds the ``config`` parameter by it)."""
+    import functools
+    import inspect
+
+    wrapper = functools.wraps(func)(run)
+    wrapper.__signature__ = inspect.signature(func)  # type: ignore[attr-defined]  # read by inspect
+    return wrapper
+
+
+TOOLS: tuple[BaseTool, ...] = (
+    _wrap(recommend, RecommendArgs,
+          "Recommend items for the current user, each with the user's behaviours that contribute to "
+          "its score. Optional category prefix and free-text query."),
+    _wrap(explain, ExplainArgs,
+          "Explain why an item is (or is not) recommended to the current user: the smallest set of "
+          "their behaviours whose removal drops it (verified by re-ranking) and each behaviour's exact "
+          "contribution to the item's score."),
+    _wrap(what_if, WhatIfArgs,
+          "Re-rank as if the current user had not done (remove=true) or had done (remove=false) "
+          "a behaviour on an item; returns old and new top-k and the moves."),
+    _wrap(behaviour_effects, EffectsArgs,
+          "Causal effect of behaviours (view again, favourite, cart) on the chance of purchase, "
+          "estimated with DoWhy, with its estimand, interval and verdict."),
+    _wrap(search_items, SearchItemsArgs, "Search the catalog by meaning."),
+    _wrap(search_behaviours, SearchBehavioursArgs,
+          "Search the current user's own behaviour history by meaning (never another user's)."),
+)

@@ -1,0 +1,137 @@
+"""Truthfulness: every sentence type says exactly what its computation means.
+
+* the headline of an explanation is the verified counterfactual set — and names nothing else;
+* model reasons are shares of the score in the model, never negative "reasons";
+* causal sentences appear only about the explained item (see the explainer's tests too);
+* no sentence claims "mainly" or "smallest" — those words are not in the catalogue at all;
+* every number a shopper reads is one the result holds (rounded as shown);
+* Chinese answers hold no English outside quoted data (titles).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from whyrec.agent.render import card_reason, render
+from whyrec.prompts.catalogue import catalogue
+from whyrec.tools.service import Explanation, WhyrecService
+from whyrec.tools.settings import Settings
+
+QUOTED = re.compile(r"“[^”]*”")
+NUMBER = re.compile(r"\d+(?:\.\d+)?")
+
+
+@pytest.fixture(scope="module")
+def service(demo_workspace_template: Path) -> WhyrecService:
+    return WhyrecService(Settings(workspace=demo_workspace_template))
+
+
+@pytest.fixture(scope="module")
+def explanations(service: WhyrecService) -> list[Explanation]:
+    """Explanations of the top 5 of 12 users, and of a few items outside their lists."""
+    out = []
+    for user in service.users()[:12]:
+        recs = service.recommend(user, k=5)
+        out += [service.explain(user, item.item_id, k=5) for item in recs.items]
+        outside = service.recommend(user, k=40).items[-1]
+        out.append(service.explain(user, outside.item_id, k=5))
+    return out
+
+
+def test_no_overclaiming_words_exist_in_the_catalogue() -> None:
+    for language in ("en", "zh"):
+        words = " ".join(catalogue(language).values()).lower()
+        assert "mainly" not in words and "smallest" not in words and "最小" not in words
+        assert "causal influence" not in words
+
+
+def test_the_headline_is_the_verified_set(explanations: list[Explanation]) -> None:
+    verified = 0
+    for e in explanations:
+        if e.why_not is not None:
+            assert e.headline.kind == "not_in_top_k"
+            continue
+        if e.counterfactual is not None:
+            verified += 1
+            assert e.headline.kind == "verified" and e.counterfactual.verified
+            assert [x.event_key for x in e.headline.events] == [x.event_key for x in e.counterfactual.events]
+        else:
+            assert e.headline.kind in ("popularity", "many_signals") and not e.headline.events
+    assert verified > 10
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_the_lead_sentence_names_only_the_verified_behaviours(explanations: list[Explanation],
+                                                              language: str) -> None:
+    for e in explanations:
+        if e.counterfactual is None:
+            continue
+        lead = render(e, language).split("\n")[0]
+        named = set(QUOTED.findall(lead))
+        allowed = {f"“{x.title}”" for x in e.counterfactual.events} | {f"“{e.title}”"}
+        if e.counterfactual.replacement is not None:
+            allowed.add(f"“{e.counterfactual.replacement.title}”")
+        assert named <= allowed, (lead, named - allowed)
+        top = sorted(e.counterfactual.events, key=lambda x: -x.contribution)[:2]
+        assert {f"“{x.title}”" for x in top} <= named
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_model_reasons_never_list_a_lowering_behaviour(explanations: list[Explanation], language: str) -> None:
+    for e in explanations:
+        text = render(e, language)
+        for bar in e.chart:
+            if bar.kind == "event" and bar.value < 0 and bar.title:
+                for line in text.split("\n"):
+                    if line.startswith("•") and f"“{bar.title}”" in line:
+                        pytest.fail(f"a behaviour that lowers the score is listed as a reason: {line}")
+
+
+def _supported(number: str, data: str, text: str) -> bool:
+    """A number of the text is in the result: as given, as a rounded percentage or point value,
+    or as a day of a date the result holds."""
+    if number in data:
+        return True
+    values = [float(v) for v in NUMBER.findall(data)]
+    x = float(number)
+    return any(round(v) == x or round(v, 1) == x or round(100 * v, 1) == x or round(100 * v) == x
+               for v in values)
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_every_number_read_is_in_the_result(explanations: list[Explanation], language: str) -> None:
+    for e in explanations:
+        text = QUOTED.sub("", render(e, language))
+        data = json.dumps(e.to_json(), ensure_ascii=False)
+        missing = [n for n in NUMBER.findall(text) if not _supported(n, data, text)]
+        assert not missing, (text, missing)
+
+
+def test_chinese_answers_hold_no_english_outside_data(service: WhyrecService,
+                                                      explanations: list[Explanation]) -> None:
+    user = service.users()[0]
+    texts = [render(e, "zh") for e in explanations]
+    texts.append(render(service.recommend(user, k=5), "zh"))
+    texts.append(render(service.effects(), "zh"))
+    for text in texts:
+        stripped = QUOTED.sub("", text)
+        for line in stripped.split("\n"):
+            # recommendation lines start with the item's title (data), unquoted
+            line = re.sub(r"^\d+\. .*? —— ", "", line)
+            assert not re.search(r"[A-Za-z]{2,}", line), line
+
+
+def test_card_reasons_follow_the_headline(service: WhyrecService) -> None:
+    for user in service.users()[:10]:
+        for item in service.recommend(user, k=5).items:
+            reason = card_reason(item.headline, "en")
+            assert item.headline is not None
+            if item.headline.kind == "verified":
+                first = max(item.headline.events, key=lambda e: e.contribution)
+                assert f"“{first.title}”" in reason
+            else:
+                assert "“" not in reason

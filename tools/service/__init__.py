@@ -1,0 +1,43 @@
+"""The service layer: one typed facade over the domain, used by the agent, API, UI and CLI.
+See :class:`~whyrec.tools.service.service.WhyrecService`.
+"""
+
+from ..explain.results import Explanation, WhatIfResult, WhyNot
+from ..ranking.catalog import ItemFilter
+from ..schema import BEHAVIOURS, FUNNEL
+from ..settings import Settings
+from .errors import (
+    EventProblem,
+    Forbidden,
+    InvalidEvents,
+    InvalidRequest,
+    NotFound,
+    ServiceError,
+    Unavailable,
+    UnknownItem,
+    UnknownUser,
+    WorkspaceError,
+)
+from .results import (
+    Effects,
+    EventsAdded,
+    HistoryEvent,
+    HistorySearch,
+    ItemInfo,
+    ItemSearch,
+    Reason,
+    Recommendations,
+    RecommendedItem,
+    ServiceStatus,
+    UserHistory,
+    UserStats,
+)
+from .service import WhyrecService
+
+__all__ = [
+    "BEHAVIOURS", "FUNNEL", "Effects", "EventProblem", "EventsAdded", "Explanation", "Forbidden",
+    "HistoryEvent", "HistorySearch", "InvalidEvents", "InvalidRequest", "ItemFilter", "ItemInfo",
+    "ItemSearch", "NotFound", "Reason", "RecommendedItem", "Recommendations", "ServiceError",
+    "ServiceStatus", "Settings", "Unavailable", "UnknownItem", "UnknownUser", "UserHistory", "UserStats",
+    "WhatIfResult", "WhyNot", "WhyrecService", "WorkspaceError",
+]

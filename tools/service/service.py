@@ -1,0 +1,440 @@
+"""The service facade: the one way the agent's tools, the HTTP API, the UI and the CLI reach the
+domain (ingest, workspace, behaviour store, ranking, causal effects, explanations).
+
+Every method takes plain arguments and returns a typed result object (see :mod:`.results`, the
+explainer's results, the causal tool's effects); failures are :mod:`.errors` exceptions with a
+message for the user and an HTTP status.
+
+Used as ``WhyrecService(Settings(workspace=Path("shop"))).recommend("u001", k=5)``; the
+tests in ``tests/tools/service`` exercise every method on a demo shop.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..behaviour_store import BehaviourStore, StoreError, user_history
+from ..causal.results import POPULATION, InfluenceReport
+from ..embeddings import Embedder, default_embedder
+from ..explain.results import Explanation, WhatIfResult, WhyNot
+from ..ingest.pipeline import IngestRejected, ingest_records
+from ..privacy import ForgetResult, forget_user
+from ..ranking.base import Ranker, UnknownItemError, UnknownUserError
+from ..ranking.catalog import ItemFilter
+from ..ranking.history import from_days
+from ..schema import BEHAVIOURS
+from ..settings import Settings
+from ..workspace import Workspace, WorkspaceStats
+from .errors import EventProblem, Forbidden, InvalidEvents, InvalidRequest, Unavailable, UnknownItem, UnknownUser
+from .models import Fitted, Models, RankerFactory, ReportLoader
+from .results import (
+    Effects,
+    EventsAdded,
+    HistoryEvent,
+    HistorySearch,
+    ItemInfo,
+    ItemSearch,
+    Reason,
+    Recommendations,
+    RecommendedItem,
+    ServiceStatus,
+    UserHistory,
+    UserStats,
+)
+
+log = logging.getLogger(__name__)
+
+#: How many catalog items a free-text query narrows a recommendation to (nearest by meaning).
+QUERY_MATCHES = 200
+SEGMENTS = ("category", "brand", "price_band", "activity")
+
+
+def _default_ranker(workspace: Workspace) -> Ranker:
+    from ..ranking.persist import load_or_fit
+
+    return load_or_fit(workspace)
+
+
+def _default_report(workspace: Workspace, segment: str | None) -> InfluenceReport:
+    from ..causal import load_or_estimate
+
+    return load_or_estimate(workspace, segment)
+
+
+@contextlib.contextmanager
+def _domain_errors() -> Iterator[None]:
+    """Domain exceptions as service errors (one family for every caller)."""
+    try:
+        yield
+    except UnknownUserError as exc:
+        raise UnknownUser(exc.user_id) from exc
+    except UnknownItemError as exc:
+        raise UnknownItem(exc.item_id) from exc
+    except StoreError as exc:
+        log.error("vector store unavailable: %s", exc)  # the details stay in the log
+        raise Unavailable("the vector store is unavailable; an operator can rebuild it from the event "
+                          "log with `whyrec reindex`") from exc
+
+
+class WhyrecService:
+    """Recommend, explain, what-if, effects, search, events and forget over one workspace."""
+
+    def __init__(self, settings: Settings, ranker_factory: RankerFactory | None = None,
+                 report_loader: ReportLoader | None = None, embedder: Embedder | None = None) -> None:
+        self.settings = settings
+        self._embedder = embedder
+        self._workspace: Workspace | None = None
+        self._store: BehaviourStore | None = None
+        self._lock = threading.RLock()  # guards the lazily built parts below; held briefly
+        self._sync_thread: threading.Thread | None = None
+        self._sync_pending = False
+        self._pending_users: dict[str, int] = {}  # user -> data version their new events need
+        self.models = Models(settings.workspace, ranker_factory or _default_ranker,
+                             report_loader or _default_report)
+        self.warm = False
+
+    # -- plumbing ------------------------------------------------------------------------------
+    @property
+    def workspace(self) -> Workspace:
+        with self._lock:
+            if self._workspace is None:
+                self._workspace = Workspace.open(self.settings.workspace)
+            return self._workspace
+
+    @property
+    def embedder(self) -> Embedder:
+        return self._embedder or default_embedder()
+
+    @property
+    def store(self) -> BehaviourStore:
+        with self._lock:
+            if self._store is None:
+                self._store = BehaviourStore(self.workspace, self.embedder, self.settings.chroma_url)
+            return self._store
+
+    def _fitted(self, user_id: str | None = None) -> Fitted:
+        """The model to answer with. Requests about a user whose new events are still being
+        fitted wait for that refit (bounded); every other request reads the current model."""
+        fitted = self.models.current(self.workspace.data_version)
+        needed = self._pending_users.get(str(user_id)) if user_id is not None else None
+        if needed is not None and fitted.data_version < needed:
+            self.models.wait(self.settings.refit_wait_seconds)
+            fitted = self.models.current(self.workspace.data_version)
+        if needed is not None and fitted.data_version >= needed:
+            with self._lock:
+                self._pending_users.pop(str(user_id), None)
+        return fitted
+
+    def refresh(self) -> None:
+        """Pick up events another process committed (the next request starts a refit)."""
+        with self._lock:
+            if self._workspace is not None:
+                self._workspace.reload()
+
+    def warm_up(self, segments: bool = False) -> None:
+        """Build what a first request would otherwise wait for: the model, the causal report, the
+        vector store and the embedding model — and with ``segments`` the effects per segment too
+        (the server runs this in the background at start)."""
+        try:
+            self._fitted()
+            self.models.report(self.workspace.data_version)
+            with _domain_errors():
+                self.store.ensure_ready()
+            self.embedder.embed(["warm up"])
+            self.warm = True
+            if segments:
+                for segment in SEGMENTS:
+                    self.report(segment)
+        except Exception:  # each request reports its own error; a failed warm-up only logs
+            log.exception("warm-up failed")
+
+    # -- meta ----------------------------------------------------------------------------------
+    def status(self) -> ServiceStatus:
+        """Which data version is committed, which one is served, and whether a refit runs."""
+        return ServiceStatus(data_version=self.workspace.data_version,
+                             served_version=self.models.served_version,
+                             refitting=self.models.refitting, warm=self.warm,
+                             causal_version=self.models.causal_version)
+
+    def stats(self) -> WorkspaceStats:
+        """What the workspace holds (events, users, items, behaviours, time span)."""
+        self.refresh()
+        return self.workspace.stats()
+
+    def user_stats(self, user_id: str) -> UserStats:
+        """One user's own figures (what a caller bound to that user may see)."""
+        self.refresh()
+        events = self.workspace.events()
+        mine = events[events["user_id"] == str(user_id)]
+        counts = mine["behaviour"].value_counts()
+        return UserStats(str(user_id), len(mine), {str(b): int(n) for b, n in counts.items()},
+                         None if mine.empty else pd.Timestamp(mine["timestamp"].min()),
+                         None if mine.empty else pd.Timestamp(mine["timestamp"].max()))
+
+    # -- users and items -----------------------------------------------------------------------
+    def knows_user(self, user_id: str) -> bool:
+        return self._fitted(user_id).ranker.knows_user(str(user_id))
+
+    def require_user(self, user_id: str) -> None:
+        if not self.knows_user(user_id):
+            raise UnknownUser(str(user_id))
+
+    def users(self, query: str = "", limit: int = 100) -> list[str]:
+        """Up to ``limit`` user ids containing ``query`` (case-insensitive)."""
+        users = pd.Index(self._fitted().ranker.user_ids).astype(str)
+        query = (query or "").strip()
+        if query:
+            users = users[users.str.contains(query, case=False, regex=False)]
+        return list(users[:limit])
+
+    def history(self, user_id: str, limit: int = 20) -> UserHistory:
+        """The user's most recent behaviours, newest first."""
+        self.require_user(user_id)
+        events = self.workspace.events()
+        total = int((events["user_id"] == str(user_id)).sum())
+        frame = user_history(self.workspace, str(user_id), limit=limit)
+        rows = tuple(HistoryEvent(int(r.event_key), str(r.item_id), str(r.title), str(r.behaviour),
+                                  pd.Timestamp(r.timestamp),
+                                  None if pd.isna(r.value) else float(r.value))
+                     for r in frame.itertuples(index=False))
+        return UserHistory(str(user_id), total, rows)
+
+    def item(self, item_id: str) -> ItemInfo:
+        items = self._fitted().items
+        if str(item_id) not in items.index:
+            raise UnknownItem(str(item_id))
+        row = items.loc[str(item_id)]
+
+        def text(name: str) -> str | None:
+            value = row.get(name) if name in items.columns else None
+            return None if value is None or pd.isna(value) or not str(value) else str(value)
+
+        price = row.get("price") if "price" in items.columns else None
+        return ItemInfo(str(item_id), self._fitted().title(str(item_id)), text("category"), text("brand"),
+                        None if price is None or pd.isna(price) else float(price))
+
+    def items(self, limit: int = 300) -> list[ItemInfo]:
+        """The first ``limit`` catalog items."""
+        return [self.item(i) for i in list(self._fitted().items.index[:limit])]
+
+    def resolve_item(self, reference: str) -> str:
+        """An item id from an id, an exact title (any case) or "Title (id)"."""
+        items = self._fitted().items
+        text = str(reference).strip()
+        if text in items.index:
+            return text
+        if text.endswith(")") and "(" in text:
+            inner = text[text.rindex("(") + 1:-1].strip()
+            if inner in items.index:
+                return inner
+        titles = items["title"].astype("string").str.lower()
+        exact = items.index[(titles == text.lower()).fillna(False).to_numpy(bool)]
+        if len(exact):
+            return str(exact[0])
+        raise UnknownItem(text)
+
+    # -- recommend and explain -----------------------------------------------------------------
+    def query_filter(self, query: str) -> ItemFilter:
+        """Items that match ``query`` by meaning (the nearest catalog vectors)."""
+        with _domain_errors():
+            ids, matrix = self.store.item_vectors()
+        vector = np.asarray(self.embedder.embed([query])[0], dtype=np.float32)
+        similarity = np.asarray(matrix, dtype=np.float32) @ vector
+        top = np.argsort(-similarity, kind="stable")[:QUERY_MATCHES]
+        return ItemFilter.allow(np.asarray(ids)[top].astype(str))
+
+    def recommend(self, user_id: str, k: int = 10, category: str | None = None,
+                  query: str | None = None) -> Recommendations:
+        """Top ``k`` for the user, each item with the user's behaviours behind its score."""
+        fitted = self._fitted(user_id)
+        allowed: ItemFilter | None = self.query_filter(query) if query else None
+        if category:
+            allowed = ItemFilter(category_prefix=category,
+                                 item_ids=allowed.item_ids if allowed is not None else None)
+        ranker = fitted.ranker
+        with _domain_errors():
+            ids, scores = ranker.recommend(str(user_id), k=k, filters=allowed)
+            history = ranker.user_history(str(user_id))
+            terms = ranker.event_terms(history, now=ranker.reference_day(str(user_id)))
+        positions = ranker.catalog.positions(list(ids))
+        out = []
+        for rank, (item_id, score, position) in enumerate(zip(ids, scores, positions, strict=True), start=1):
+            column = terms.column(int(position))
+            support = np.flatnonzero(column > 0)
+            support = support[np.argsort(-column[support], kind="stable")]
+            total = score if score > 0 else (float(column[support].sum()) or 1.0)
+            reasons = tuple(Reason(int(history.keys[e]), BEHAVIOURS[int(history.behaviours[e])],
+                                   str(ranker.item_ids[history.items[e]]),
+                                   fitted.title(str(ranker.item_ids[history.items[e]])),
+                                   from_days(float(history.days[e])), float(column[e]), float(column[e] / total))
+                            for e in support)
+            info = self.item(str(item_id))
+            headline = fitted.explainer.explain(str(user_id), str(item_id), k=k, filters=allowed).headline
+            out.append(RecommendedItem(str(item_id), info.title, info.category, float(score), rank, reasons,
+                                       info.price, headline))
+        return Recommendations(str(user_id), tuple(out), k, category, query, allowed, fitted.data_version)
+
+    def explain(self, user_id: str, item_id: str, k: int = 10, filters: ItemFilter | None = None) -> Explanation:
+        """Why the item is (or is not) in the user's top ``k``, verified by re-ranking."""
+        with _domain_errors():
+            return self._fitted(user_id).explainer.explain(str(user_id), str(item_id), k=k, filters=filters)
+
+    def why_not(self, user_id: str, item_id: str, k: int = 10, filters: ItemFilter | None = None) -> WhyNot:
+        """Why the item is not in the top ``k``, and the smallest added behaviour that would bring it in."""
+        with _domain_errors():
+            return self._fitted(user_id).explainer.why_not(str(user_id), str(item_id), k=k, filters=filters)
+
+    def event_keys(self, user_id: str, item_id: str, behaviour: str | None = None) -> tuple[int, ...]:
+        """Keys of the user's events on the item (only ``behaviour`` ones if given)."""
+        _check_behaviour(behaviour)
+        with _domain_errors():
+            return self._fitted(user_id).explainer.event_keys(str(user_id), str(item_id), behaviour)
+
+    def what_if(self, user_id: str, remove: Sequence[int] = (),
+                remove_items: Sequence[tuple[str, str | None]] = (),
+                add: Sequence[tuple[str, str]] = (), k: int = 10,
+                filters: ItemFilter | None = None) -> WhatIfResult:
+        """Re-rank as if the user had not done (``remove``: event keys; ``remove_items``: all
+        their events of a behaviour on an item) or had done (``add``) some behaviours."""
+        for _, behaviour in list(remove_items) + list(add):
+            _check_behaviour(behaviour)
+        with _domain_errors():
+            try:
+                return self._fitted(user_id).explainer.what_if(str(user_id), remove=remove, add=add, k=k,
+                                                        remove_items=remove_items, filters=filters)
+            except ValueError as exc:
+                raise InvalidRequest(str(exc)) from exc
+
+    # -- causal effects ------------------------------------------------------------------------
+    def report(self, segment: str | None = None) -> InfluenceReport:
+        """The causal report (population, or per value of ``segment``)."""
+        version = self.workspace.data_version
+        if segment is None:
+            report = self.models.report(version)
+            assert report is not None
+            return report
+        if segment not in SEGMENTS:
+            raise InvalidRequest(f"unknown segment {segment!r}; use one of {', '.join(SEGMENTS)}")
+        return self.models.segment_report(segment, version)
+
+    def effects(self, behaviour: str | None = None, segment: str | None = None) -> Effects:
+        """Causal effects of behaviours on purchase, for everyone or per segment value."""
+        report = self.report(segment)
+        effects = tuple(e for e in report.effects
+                        if (behaviour is None or e.behaviour == behaviour)
+                        and (segment is not None or e.segment == POPULATION))
+        if behaviour is not None and not effects:
+            known = sorted({e.behaviour for e in report.effects})
+            raise InvalidRequest(f"no estimate for behaviour {behaviour!r}; estimated: {', '.join(known)}")
+        return Effects(effects, report.data_version, segment)
+
+    def causal_graph(self) -> Path:
+        """A picture (PNG) of the causal graph the effects are estimated on."""
+        from ..causal import graph_picture
+
+        return Path(graph_picture(self.workspace))
+
+    # -- search --------------------------------------------------------------------------------
+    def search_items(self, query: str, k: int = 5, category: str | None = None) -> ItemSearch:
+        """Catalog items nearest to ``query`` by meaning."""
+        with _domain_errors():
+            try:
+                hits = self.store.search_items(query, k=k, filters={"category": category} if category else None)
+            except ValueError as exc:
+                raise InvalidRequest(str(exc)) from exc
+        return ItemSearch(query, tuple(hits), category)
+
+    def search_history(self, user_id: str, query: str = "everything", behaviours: Sequence[str] | None = None,
+                       since: str | None = None, k: int = 10) -> HistorySearch:
+        """The user's own behaviours nearest to ``query`` (never another user's)."""
+        self.require_user(user_id)
+        with _domain_errors():
+            try:
+                hits = self.store.search_behaviours(str(user_id), query, k=k, behaviours=behaviours, since=since)
+            except ValueError as exc:
+                raise InvalidRequest(str(exc)) from exc
+        return HistorySearch(query, tuple(hits), tuple(behaviours or ()))
+
+    # -- data ----------------------------------------------------------------------------------
+    def add_events(self, records: Sequence[dict[str, Any]], allow_new_items: bool = True) -> EventsAdded:
+        """Commit new behaviours, all or nothing. Requests about their users wait for the refit
+        on them (started here, in the background); every other request keeps reading the current
+        model. With ``allow_new_items=False`` (a caller bound to one user) events may only name
+        items the catalog already holds."""
+        if not allow_new_items:
+            known = set(self.workspace.items()["item_id"].astype(str))
+            unknown = [(n, str(r.get("item_id"))) for n, r in enumerate(records, start=1)
+                       if str(r.get("item_id")) not in known]
+            if unknown:
+                problems = tuple(EventProblem(n, "item_id", item, "not in the catalog; only an admin key may "
+                                                                  "add new items") for n, item in unknown[:20])
+                raise Forbidden(f"no event was added: {len(unknown)} event(s) name items the catalog does not "
+                                f"hold (first: {unknown[0][1]!r}); only an admin key may add new items",
+                                problems)
+        try:
+            result = ingest_records(self.workspace, list(records), source="api")
+        except IngestRejected as exc:
+            report = exc.reports[0]
+            problems = tuple(EventProblem(int(i.line), str(i.column), str(i.value), str(i.reason))
+                             for i in report.first_issues)
+            raise InvalidEvents("no event was added: some are invalid", report.rows_invalid, problems) from exc
+        if result.rows_added:
+            self.refresh()
+            with self._lock:
+                for user in {str(r.get("user_id")) for r in records}:
+                    self._pending_users[user] = result.data_version
+            self.models.current(self.workspace.data_version)  # starts the background refit
+            self._schedule_store_sync()
+        return EventsAdded(result.rows_added, result.rows_already_present, result.data_version)
+
+    def forget(self, user_id: str) -> ForgetResult:
+        """Remove every trace of the user: events, vector-store documents, derived artefacts."""
+        with _domain_errors():
+            try:
+                result = forget_user(self.workspace, str(user_id), self.store)
+            except KeyError as exc:
+                raise UnknownUser(str(user_id)) from exc
+        self.refresh()
+        self.models.invalidate()
+        return result
+
+    def _schedule_store_sync(self) -> None:
+        """Bring the vector store up to date with new events, in the background."""
+        with self._lock:
+            self._sync_pending = True
+            if self._sync_thread is not None and self._sync_thread.is_alive():
+                return
+            self._sync_thread = threading.Thread(target=self._sync_store, daemon=True, name="whyrec-store-sync")
+            self._sync_thread.start()
+
+    def _sync_store(self) -> None:
+        while True:
+            with self._lock:
+                if not self._sync_pending:
+                    return
+                self._sync_pending = False
+            try:
+                self.store.sync()
+            except Exception:  # `whyrec reindex` rebuilds the store from the log
+                log.exception("vector store sync after new events failed")
+
+    def wait_for_background(self, timeout: float = 120.0) -> None:
+        """Wait for background refits and store syncs (tests and the CLI)."""
+        self.models.wait(timeout)
+        thread = self._sync_thread
+        if thread is not None:
+            thread.join(timeout)
+
+
+def _check_behaviour(behaviour: str | None) -> None:
+    if behaviour is not None and behaviour not in BEHAVIOURS:
+        raise InvalidRequest(f"unknown behaviour {behaviour!r}; use one of {', '.join(BEHAVIOURS)}")
+
