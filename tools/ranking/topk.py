@@ -9,6 +9,8 @@ explanation.
 array([1, 0, 2])
 >>> rank_of(np.array([0.5, 0.9, 0.5, 0.1]), 2)
 2
+>>> top_k_rows(np.array([[0.5, 0.9, 0.5, 0.1], [0.0, 0.0, 0.0, -np.inf]]), 3).tolist()
+[[1, 0, 2], [0, 1, 2]]
 """
 
 from __future__ import annotations
@@ -51,3 +53,32 @@ def rank_of(scores: np.ndarray, target: int, eligible: np.ndarray | None = None,
         better &= eligible
     better[target] = False
     return int(better.sum())
+
+
+def top_k_rows(scores: np.ndarray, k: int) -> np.ndarray:
+    """:func:`top_k` for every row of a (users x items) block at once, by the same rule.
+
+    Returns positions of shape (rows, k), best first, padded with -1 where a row has fewer than
+    ``k`` finite scores (items to leave out are scored ``-inf`` by the caller).
+    """
+    n_rows, n_items = scores.shape
+    out = np.full((n_rows, max(k, 0)), -1, dtype=np.int64)
+    if k <= 0 or n_items == 0 or n_rows == 0:
+        return out
+    scores = np.asarray(scores, dtype=np.float64)
+    k_eff = min(k, n_items)
+    kth = -np.partition(-scores, k_eff - 1, axis=1)[:, k_eff - 1]
+    above = scores > kth[:, None]
+    tied = scores == kth[:, None]
+    # Of the items tied at the k-th score, the lowest positions fill the remaining places.
+    room = k_eff - above.sum(axis=1)
+    keep = above | (tied & (np.cumsum(tied, axis=1) <= room[:, None]))
+    keep &= np.isfinite(scores)
+    rows, cols = np.nonzero(keep)
+    values = scores[rows, cols]
+    order = np.lexsort((cols, -values, rows))
+    rows, cols = rows[order], cols[order]
+    starts = np.searchsorted(rows, np.arange(n_rows))
+    slot = np.arange(len(rows)) - starts[rows]
+    out[rows, slot] = cols
+    return out

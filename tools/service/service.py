@@ -29,13 +29,15 @@ from ..ingest.pipeline import IngestRejected, ingest_records
 from ..privacy import ForgetResult, forget_user
 from ..ranking.base import Ranker, UnknownItemError, UnknownUserError
 from ..ranking.catalog import ItemFilter
+from ..ranking.exclusion import POLICIES
 from ..ranking.history import from_days
 from ..schema import BEHAVIOURS
 from ..settings import Settings
-from ..workspace import Workspace, WorkspaceStats
+from ..workspace import Workspace
 from .errors import EventProblem, Forbidden, InvalidEvents, InvalidRequest, Unavailable, UnknownItem, UnknownUser
 from .models import Fitted, Models, RankerFactory, ReportLoader
 from .results import (
+    INTERACTIVE_EXCLUSION,
     Effects,
     EventsAdded,
     HistoryEvent,
@@ -45,6 +47,7 @@ from .results import (
     Reason,
     Recommendations,
     RecommendedItem,
+    ServiceStats,
     ServiceStatus,
     UserHistory,
     UserStats,
@@ -57,10 +60,15 @@ QUERY_MATCHES = 200
 SEGMENTS = ("category", "brand", "price_band", "activity")
 
 
-def _default_ranker(workspace: Workspace) -> Ranker:
-    from ..ranking.persist import load_or_fit
+def tuned_ranker(settings: Settings, policy: str | None = INTERACTIVE_EXCLUSION) -> RankerFactory:
+    """The served ranker's factory: auto-tuned on the workspace's validation split under the
+    settings' CPU budget the first time (and when the events grew by ``retune_fraction``), then
+    fitted on all events with the parameters tuned for ``policy`` (see ranking.persist)."""
+    def factory(workspace: Workspace) -> Ranker:
+        from ..ranking.persist import load_or_tune
 
-    return load_or_fit(workspace)
+        return load_or_tune(workspace, settings.tune_budget_seconds, settings.retune_fraction, policy=policy)
+    return factory
 
 
 def _default_report(workspace: Workspace, segment: str | None) -> InfluenceReport:
@@ -97,7 +105,7 @@ class WhyrecService:
         self._sync_thread: threading.Thread | None = None
         self._sync_pending = False
         self._pending_users: dict[str, int] = {}  # user -> data version their new events need
-        self.models = Models(settings.workspace, ranker_factory or _default_ranker,
+        self.models = Models(settings.workspace, ranker_factory or tuned_ranker(settings),
                              report_loader or _default_report)
         self.warm = False
 
@@ -164,10 +172,16 @@ class WhyrecService:
                              refitting=self.models.refitting, warm=self.warm,
                              causal_version=self.models.causal_version)
 
-    def stats(self) -> WorkspaceStats:
-        """What the workspace holds (events, users, items, behaviours, time span)."""
+    def stats(self) -> ServiceStats:
+        """What the workspace holds (events, users, items, behaviours, time span) and how its
+        ranker was tuned (``tuning``: chosen parameters, validation NDCG@20 against the repeat
+        rule and popularity, exclusion policy; None before the first tuning)."""
+        from ..ranking.persist import latest_tuning
+
         self.refresh()
-        return self.workspace.stats()
+        tuning = latest_tuning(self.workspace)
+        return ServiceStats(self.workspace.stats(), None if tuning is None else tuning.to_json(),
+                            "" if tuning is None else tuning.to_text())
 
     def user_stats(self, user_id: str) -> UserStats:
         """One user's own figures (what a caller bound to that user may see)."""
@@ -252,8 +266,16 @@ class WhyrecService:
         return ItemFilter.allow(np.asarray(ids)[top].astype(str))
 
     def recommend(self, user_id: str, k: int = 10, category: str | None = None,
-                  query: str | None = None) -> Recommendations:
-        """Top ``k`` for the user, each item with the user's behaviours behind its score."""
+                  query: str | None = None, exclude: str | None = None) -> Recommendations:
+        """Top ``k`` for the user, each item with the user's behaviours behind its score.
+
+        ``exclude`` overrides which of the user's own items are left out: ``"none"``,
+        ``"purchased"`` or ``"seen"`` (default: seen, the rule the explainer verifies reasons
+        under; under another policy the items carry their model reasons but no verified
+        headline)."""
+        policy = INTERACTIVE_EXCLUSION if exclude is None else exclude
+        if policy not in POLICIES:
+            raise InvalidRequest(f"unknown exclusion policy {exclude!r}; use one of {', '.join(POLICIES)}")
         fitted = self._fitted(user_id)
         allowed: ItemFilter | None = self.query_filter(query) if query else None
         if category:
@@ -261,7 +283,7 @@ class WhyrecService:
                                  item_ids=allowed.item_ids if allowed is not None else None)
         ranker = fitted.ranker
         with _domain_errors():
-            ids, scores = ranker.recommend(str(user_id), k=k, filters=allowed)
+            ids, scores = ranker.recommend(str(user_id), k=k, filters=allowed, exclude=policy)
             history = ranker.user_history(str(user_id))
             terms = ranker.event_terms(history, now=ranker.reference_day(str(user_id)))
         positions = ranker.catalog.positions(list(ids))
@@ -277,7 +299,8 @@ class WhyrecService:
                                    from_days(float(history.days[e])), float(column[e]), float(column[e] / total))
                             for e in support)
             info = self.item(str(item_id))
-            headline = fitted.explainer.explain(str(user_id), str(item_id), k=k, filters=allowed).headline
+            headline = (fitted.explainer.explain(str(user_id), str(item_id), k=k, filters=allowed).headline
+                        if policy == INTERACTIVE_EXCLUSION else None)
             out.append(RecommendedItem(str(item_id), info.title, info.category, float(score), rank, reasons,
                                        info.price, headline))
         return Recommendations(str(user_id), tuple(out), k, category, query, allowed, fitted.data_version)
