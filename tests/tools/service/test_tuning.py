@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from whyrec.tools.service import InvalidRequest, WhyrecService
@@ -58,3 +59,31 @@ def test_the_exclusion_policy_is_overridable_per_request(service: WhyrecService)
     assert (seen - bought) <= {i.item_id for i in purchased.items}
     with pytest.raises(InvalidRequest, match="exclusion policy"):
         service.recommend(user, exclude="bought")
+
+
+def test_refits_reuse_the_tuning_until_the_events_grow_by_the_set_fraction(demo_workspace: Path) -> None:
+    for done in [*demo_workspace.glob("derived/tuning-*"), *demo_workspace.glob("derived/ranker-*")]:
+        done.unlink()
+    derived = demo_workspace / "derived"
+
+    def add(service: WhyrecService, n: int) -> int:
+        events = service.workspace.events()
+        user, item = str(events["user_id"].iloc[0]), str(events["item_id"].iloc[0])
+        latest = events["timestamp"].max()
+        result = service.add_events([{"user_id": user, "item_id": item, "behaviour": "view",
+                                      "timestamp": (latest + pd.Timedelta(minutes=m + 1)).isoformat()}
+                                     for m in range(n)])
+        service.recommend(user, k=3)             # waits for the background refit on its events
+        service.wait_for_background()
+        return result.data_version
+
+    patient = WhyrecService(Settings(workspace=demo_workspace, tune_budget_seconds=2, retune_fraction=10.0))
+    patient.recommend(patient.users()[0], k=3)
+    assert [p.name for p in derived.glob("tuning-*")] == ["tuning-v1.json"]
+    version = add(patient, 5)                    # a little more data: refit with the same choice
+    assert (derived / f"ranker-seen-v{version}.pkl").exists()
+    assert [p.name for p in derived.glob("tuning-*")] == ["tuning-v1.json"]
+    eager = WhyrecService(Settings(workspace=demo_workspace, tune_budget_seconds=2, retune_fraction=0.0))
+    version = add(eager, 5)                      # any growth retunes (in the background refit)
+    assert (derived / f"tuning-v{version}.json").exists()
+    assert eager.stats().tuning["data_version"] == version
