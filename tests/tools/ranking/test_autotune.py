@@ -20,7 +20,7 @@ def _frame(rows: list[tuple[str, str, str, float]]) -> pd.DataFrame:
 
 
 def last_view_log(users: int = 240, items: int = 120, seed: int = 0) -> pd.DataFrame:
-    """Each user views 8 random items two days apart, then buys the one viewed last.
+    """Each user views 8 random items a day apart, then weeks later buys the one viewed last.
 
     The right setting is known: keep seen items and weigh the latest view most (a short
     recency half-life). The defaults (a 30-day half-life, similarity as strong as repeats)
@@ -31,8 +31,8 @@ def last_view_log(users: int = 240, items: int = 120, seed: int = 0) -> pd.DataF
         start = rng.uniform(0, 60)
         viewed = rng.choice(items, size=8, replace=False)
         for n, item in enumerate(viewed):
-            rows.append((f"u{u}", f"i{item}", "view", start + 2 * n))
-        rows.append((f"u{u}", f"i{viewed[-1]}", "purchase", start + 15))
+            rows.append((f"u{u}", f"i{item}", "view", start + n))
+        rows.append((f"u{u}", f"i{viewed[-1]}", "purchase", start + 30))
     return _frame(rows)
 
 
