@@ -265,7 +265,7 @@ class Ranker(ABC):
         out = np.full((len(rows), k), -np.inf)
         for start in range(0, len(rows), chunk):
             part = rows[start:start + chunk]
-            block = np.array(self._score_rows(part), dtype=np.float64)
+            block = np.asarray(self._score_rows(part), dtype=np.float64)  # a fresh array: ours to edit
             if allowed is not None:
                 block[:, ~allowed] = -np.inf
             which, items = self.excluded_pairs(part, exclude)

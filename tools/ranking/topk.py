@@ -59,7 +59,9 @@ def top_k_rows(scores: np.ndarray, k: int) -> np.ndarray:
     """:func:`top_k` for every row of a (users x items) block at once, by the same rule.
 
     Returns positions of shape (rows, k), best first, padded with -1 where a row has fewer than
-    ``k`` finite scores (items to leave out are scored ``-inf`` by the caller).
+    ``k`` finite scores (items to leave out are scored ``-inf`` by the caller). Rows whose k-th
+    score is tied with items outside the partition's pick (or that run out of finite scores)
+    are ranked one by one with :func:`top_k`, so ties always go to the lower position.
     """
     n_rows, n_items = scores.shape
     out = np.full((n_rows, max(k, 0)), -1, dtype=np.int64)
@@ -67,18 +69,14 @@ def top_k_rows(scores: np.ndarray, k: int) -> np.ndarray:
         return out
     scores = np.asarray(scores, dtype=np.float64)
     k_eff = min(k, n_items)
-    kth = -np.partition(-scores, k_eff - 1, axis=1)[:, k_eff - 1]
-    above = scores > kth[:, None]
-    tied = scores == kth[:, None]
-    # Of the items tied at the k-th score, the lowest positions fill the remaining places.
-    room = k_eff - above.sum(axis=1)
-    keep = above | (tied & (np.cumsum(tied, axis=1) <= room[:, None]))
-    keep &= np.isfinite(scores)
-    rows, cols = np.nonzero(keep)
-    values = scores[rows, cols]
-    order = np.lexsort((cols, -values, rows))
-    rows, cols = rows[order], cols[order]
-    starts = np.searchsorted(rows, np.arange(n_rows))
-    slot = np.arange(len(rows)) - starts[rows]
-    out[rows, slot] = cols
+    picked = np.argpartition(-scores, k_eff - 1, axis=1)[:, :k_eff]
+    values = np.take_along_axis(scores, picked, axis=1)
+    kth = values.min(axis=1)
+    exact = np.isfinite(kth) & ((scores == kth[:, None]).sum(axis=1) == (values == kth[:, None]).sum(axis=1))
+    order = np.lexsort((picked, -values), axis=1)
+    out[:, :k_eff] = np.take_along_axis(picked, order, axis=1)
+    for row in np.flatnonzero(~exact):
+        top = top_k(scores[row], k)
+        out[row] = -1
+        out[row, :len(top)] = top
     return out

@@ -289,7 +289,8 @@ def tune(model: str, split: Split, items: pd.DataFrame | None = None, exclude_se
     started, cpu_started = time.perf_counter(), time.process_time()
     fixed = dict(fixed or {})
     behaviours = split.train["behaviour"].astype(str).unique()
-    axes = space if space is not None else search_space(model, behaviours, fixed.get("target"))
+    axes = space if space is not None else search_space(model, behaviours, fixed.get("target"),
+                                                        with_text=fixed.get("item_vectors") is not None)
     search = _Search(model, split, items, exclude_seen, fixed, metric,
                      cpu_started + budget_seconds, keep_fitted, policy)
     point = {a.name: a.start for a in axes}
