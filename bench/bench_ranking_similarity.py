@@ -99,17 +99,19 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     if args.quick:
         args.items = [2000, 5000]
-    rows = []
+    rows: list[dict] = []
+    meta = {"command": command_line(), "machine": machine_info(), "results": rows}
+    args.out.mkdir(parents=True, exist_ok=True)
+    table = ""
     with threadpool_limits(1, "blas"):
         for n in args.items:
             rows.append(run(n, args.per_user, args.zipf, args.neighbours, n <= args.dense_up_to, args.seed))
             print(rows[-1], file=sys.stderr, flush=True)
-    meta = {"command": command_line(), "machine": machine_info(), "results": rows}
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "ranking_similarity.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-    table = ("## Item-item similarity fit: sparse top-N vs dense row blocks\n\n" + markdown(rows)
-             + f"\nCommand: `{meta['command']}`; one BLAS thread; the machine was shared.\n")
-    (args.out / "ranking_similarity.md").write_text(table, encoding="utf-8")
+            # Written after every size: a long run stopped early keeps what it measured.
+            (args.out / "ranking_similarity.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+            table = ("## Item-item similarity fit: sparse top-N vs dense row blocks\n\n" + markdown(rows)
+                     + f"\nCommand: `{meta['command']}`; one BLAS thread; the machine was shared.\n")
+            (args.out / "ranking_similarity.md").write_text(table, encoding="utf-8")
     print(table)
     return 0
 

@@ -63,19 +63,30 @@ def cooccurrence_similarity(matrix: sp.csr_matrix, neighbours: int = 100, alpha:
     while start < n_items:
         stop = int(np.searchsorted(cumulative, cumulative[start] + chunk_cells, side="right")) - 1
         stop = min(max(stop, start + 1), n_items)
-        block = (gram_t[start:stop] @ by_user).tocoo()
-        rows = block.row.astype(np.int64) + start
-        cols = block.col.astype(np.int64)
-        vals = block.data.astype(np.float64)
-        off_diagonal = cols != rows
-        rows, cols, vals = rows[off_diagonal], cols[off_diagonal], vals[off_diagonal]
-        vals = vals / (left[rows] * right[cols] + shrink)
-        positive = vals > 0
-        rows, cols, vals = rows[positive], cols[positive], vals[positive]
-        order = np.lexsort((cols, -vals, rows))
-        rows, cols, vals = rows[order], cols[order], vals[order]
-        first = np.searchsorted(rows, rows, side="left")
-        keep = (np.arange(len(rows)) - first) < neighbours
+        product = gram_t[start:stop] @ by_user
+        product.sort_indices()                  # columns ascending within each row
+        n_rows = stop - start
+        local = np.repeat(np.arange(n_rows), np.diff(product.indptr))
+        rows = local + start
+        cols = product.indices.astype(np.int64)
+        vals = product.data.astype(np.float64) / (left[rows] * right[cols] + shrink)
+        vals[cols == rows] = 0.0
+        valid = vals > 0
+        # Rows with more than `neighbours` candidates keep those above their n-th value, then
+        # the lowest columns among the ones tied with it.
+        counts = np.bincount(local[valid], minlength=n_rows)
+        kth = np.full(n_rows, -np.inf)
+        for row in np.flatnonzero(counts > neighbours):
+            segment = vals[product.indptr[row]:product.indptr[row + 1]]
+            segment = segment[segment > 0]
+            kth[row] = np.partition(segment, len(segment) - neighbours)[len(segment) - neighbours]
+        keep = valid & (vals > kth[local])
+        tied = np.flatnonzero(valid & (vals == kth[local]))
+        if len(tied):
+            room = neighbours - np.bincount(local[keep], minlength=n_rows)
+            tied_rows = local[tied]
+            starts = np.searchsorted(tied_rows, tied_rows, side="left")
+            keep[tied[(np.arange(len(tied)) - starts) < room[tied_rows]]] = True
         rows_out.append(rows[keep])
         cols_out.append(cols[keep])
         vals_out.append(vals[keep])
