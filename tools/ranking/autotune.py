@@ -4,7 +4,8 @@
 data allow (:func:`~.split.choose_protocol`: a time cut when timestamps spread, else a seeded
 random leave-one-out of the target behaviour per user), tunes whyrec's parameters on it with
 the project's one search (:func:`~.tuning.tune`) under a CPU-time budget — once per exclusion
-policy (:mod:`.exclusion`), each search starting from the best point so far — and keeps the
+policy (:mod:`.exclusion`), each search starting from the best point so far, behaviour weights
+kept non-negative (:func:`served_space`) — and keeps the
 policy and parameters with the best validation NDCG@20. The repeat rule and popularity (their
 default parameters) and whyrec's defaults are scored on the same split under the chosen policy,
 so the record says what tuning bought. :func:`fit_tuned` then fits the chosen configuration
@@ -21,7 +22,7 @@ import logging
 import math
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pandas as pd
@@ -30,11 +31,20 @@ from .base import resolve_target
 from .exclusion import POLICIES, check_policy
 from .harness import measure
 from .registry import make_ranker
+from .spaces import Axis, search_space
 from .split import Split, choose_protocol
 from .tuning import METRIC, TuneResult, _jsonable, tune
 from .whyrec import WhyrecRanker
 
 log = logging.getLogger(__name__)
+
+def served_space(behaviours: Any, target: str) -> tuple[Axis, ...]:
+    """whyrec's search space for the served ranker: behaviour weights kept at 0 or above, so
+    every behaviour's exact contribution raises a score (a model reason never has to be "this
+    lowered it"); the evaluation's space also tries small negative weights."""
+    return tuple(replace(a, values=tuple(v for v in a.values if v >= 0), low=0.0) if a.name.startswith("w:")
+                 else a for a in search_space("whyrec", behaviours, target))
+
 
 #: Share of the budget the first policy's search gets (it starts from the defaults; the others
 #: start from its best point and usually converge in fewer trials).
@@ -194,6 +204,7 @@ def auto_tune(events: pd.DataFrame, items: pd.DataFrame | None = None, budget_se
                               baselines={}, policies={}, trials=0, cpu_seconds=time.process_time() - started,
                               budget_exhausted=False, tuned=False, note=note, finished_at=_now(), **common)
     fixed = {"target": target}
+    space = served_space(split.train["behaviour"].astype(str).unique(), target)
     defaults_ranker = WhyrecRanker(target=target).fit(split.train, items)
     default_scores = {p: _score(defaults_ranker, split, p) for p in policies}
     results: dict[str, TuneResult] = {}
@@ -201,8 +212,8 @@ def auto_tune(events: pd.DataFrame, items: pd.DataFrame | None = None, budget_se
     for n, policy in enumerate(policies):
         remaining = budget_seconds - (time.process_time() - started)
         share = remaining * (FIRST_SHARE if n == 0 else 1.0 / (len(policies) - n))
-        result = tune("whyrec", split, items, fixed=fixed, start=start, budget_seconds=max(share, 0.0),
-                      seed=seed, policy=policy)
+        result = tune("whyrec", split, items, fixed=fixed, space=space, start=start,
+                      budget_seconds=max(share, 0.0), seed=seed, policy=policy)
         results[policy] = result
         best = max(results.values(), key=lambda r: r.score)
         start = dict(best.point)

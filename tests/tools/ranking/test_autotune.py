@@ -64,6 +64,9 @@ def test_auto_tuning_beats_the_defaults_where_the_better_setting_is_known() -> N
     # ... by finding what the data were built with: seen items kept, the latest view weighed most.
     assert result.policy != "seen"
     assert result.params["half_life_days"] < 30
+    # Served weights stay non-negative: every model reason raises a score.
+    assert all(w >= 0 for r in (result.params, *result.params_by_policy.values())
+               for w in (r.get("behaviour_weights") or {}).values())
     assert result.score.score > result.baselines["popular"].score
     # The record survives JSON and fits the served ranker on all events.
     again = AutoTuneResult.from_json(result.to_json())
