@@ -1,5 +1,5 @@
-"""The ``whyrec`` command line: ingest, demo, stats, search, reindex, recommend, explain, chat,
-serve, and the tools' own.
+"""The ``whyrec`` command line: ingest, demo, stats, search, reindex, recommend, tune, explain,
+chat, serve, and the tools' own.
 
 Heavy libraries load only inside the command that needs them, so ``whyrec --help`` is instant.
 """
@@ -91,12 +91,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--category")
     p.add_argument("--json", action="store_true")
 
-    p = sub.add_parser("recommend", help="recommendations for one user, each with its verified reason")
+    p = sub.add_parser("recommend", help="recommendations for one user, each with its verified reason; "
+                                          "or for every user, written to a file (--all --out)")
     _workspace_arg(p)
-    p.add_argument("--user", required=True, help="the user to recommend for")
+    who = p.add_mutually_exclusive_group(required=True)
+    who.add_argument("--user", help="the user to recommend for")
+    who.add_argument("--all", action="store_true",
+                     help="every user, streamed to --out (columns user_id, rank, item_id, score)")
     p.add_argument("--k", type=int, default=10)
     p.add_argument("--category", help="only items in this category (prefix)")
     p.add_argument("--lang", choices=("en", "zh"), default="en")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--out", type=Path, help="with --all: the file to write, .parquet or .csv")
+    p.add_argument("--exclude", choices=("none", "purchased", "seen"),
+                   help="which of the user's own items to leave out (default: one user: seen; "
+                        "--all: the policy learned on validation)")
+
+    p = sub.add_parser("tune", help="tune the ranker on the workspace's own validation split, then refit")
+    _workspace_arg(p)
+    p.add_argument("--budget", type=float, default=None,
+                   help="CPU seconds the search may use (default: $WHYREC_TUNE_BUDGET or 600)")
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("explain", help="why an item is (or is not) recommended to a user")
@@ -260,7 +274,12 @@ def _cmd_forget(args: argparse.Namespace, settings: Settings) -> int:
 def _cmd_recommend(args: argparse.Namespace, settings: Settings) -> int:
     from .render import card_reason, render
 
-    result = _service(settings).recommend(args.user, k=args.k, category=args.category)
+    if args.all:
+        return _recommend_all(args, settings)
+    if args.out is not None:
+        print("error: --out goes with --all (one user's list prints to the terminal)", file=sys.stderr)
+        return EXIT_USAGE
+    result = _service(settings).recommend(args.user, k=args.k, category=args.category, exclude=args.exclude)
     if args.json:
         data = result.to_json()
         for item, row in zip(result.items, data["items"], strict=True):
@@ -268,6 +287,36 @@ def _cmd_recommend(args: argparse.Namespace, settings: Settings) -> int:
         print(json.dumps(data, indent=2, ensure_ascii=False))
     else:
         print(render(result, args.lang))
+    return EXIT_OK
+
+
+def _recommend_all(args: argparse.Namespace, settings: Settings) -> int:
+    from whyrec.tools.service.jobs import batch_recommend
+
+    if args.out is None:
+        print("error: --all needs --out FILE.parquet or FILE.csv", file=sys.stderr)
+        return EXIT_USAGE
+    if args.category:
+        print("error: --category is not supported with --all", file=sys.stderr)
+        return EXIT_USAGE
+
+    def progress(done: int, total: int) -> None:
+        width = 30
+        filled = int(width * done / max(total, 1))
+        end = "\n" if done >= total else ""
+        print(f"\r[{'#' * filled}{'.' * (width - filled)}] {done:,}/{total:,} users", end=end,
+              file=sys.stderr, flush=True)
+
+    result = batch_recommend(settings, args.out, k=args.k, exclude=args.exclude, progress=progress)
+    print(json.dumps(result.to_json(), indent=2) if args.json else result.to_text())
+    return EXIT_OK
+
+
+def _cmd_tune(args: argparse.Namespace, settings: Settings) -> int:
+    from whyrec.tools.service.jobs import tune
+
+    result = tune(settings, budget_seconds=args.budget)
+    print(json.dumps(result.to_json(), indent=2) if args.json else result.to_text())
     return EXIT_OK
 
 
@@ -410,7 +459,7 @@ def _delegate(function: str) -> Callable[[list[str]], int]:
 COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
     "ingest": _cmd_ingest, "demo": _cmd_demo, "stats": _cmd_stats, "reindex": _cmd_reindex,
     "search": _cmd_search, "serve": _cmd_serve, "forget": _cmd_forget, "recommend": _cmd_recommend,
-    "explain": _cmd_explain, "chat": _cmd_chat,
+    "explain": _cmd_explain, "chat": _cmd_chat, "tune": _cmd_tune,
 }
 DELEGATED: dict[str, Callable[[list[str]], int]] = {
     "effects": _delegate("effects_command"),

@@ -32,6 +32,8 @@ class Settings:
     ``WHYREC_HOST`` / ``WHYREC_PORT``  where ``whyrec serve`` listens (default 127.0.0.1:7860)
     ``WHYREC_LOG_LEVEL``   logging level (default INFO); ``WHYREC_DEBUG=1`` logs message text too
     ``WHYREC_PSEUDONYM_KEY``  key for ``whyrec ingest --pseudonymise`` (keyed hash of user ids)
+    ``WHYREC_TUNE_BUDGET`` CPU seconds the first fit (and ``whyrec tune``) may spend tuning the
+                           ranker on the workspace's validation split (default 600)
     """
 
     workspace: Path = Path(DEFAULT_WORKSPACE)
@@ -51,6 +53,8 @@ class Settings:
     max_message_chars: int = 4000
     refit_wait_seconds: float = 60.0
     pseudonym_key: str | None = field(default=None, repr=False)
+    tune_budget_seconds: float = 600.0   # auto-tuning budget (CPU seconds); the search stops earlier once converged
+    retune_fraction: float = 0.2         # retune when the events grew by this share since the last tuning
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -72,6 +76,7 @@ class Settings:
             log_level=env.get("WHYREC_LOG_LEVEL", "INFO").upper(),
             debug=env.get("WHYREC_DEBUG", "") in ("1", "true", "yes"),
             pseudonym_key=env.get("WHYREC_PSEUDONYM_KEY") or None,
+            tune_budget_seconds=float(env.get("WHYREC_TUNE_BUDGET", "600")),
         )
 
     @property

@@ -106,3 +106,59 @@ def test_answers_are_wrapped_by_display_width() -> None:
     assert max(widths) <= 50 and lines[1].startswith("  ")  # continuation under the bullet
     assert "".join(lines).replace(" ", "") == text.replace("\n", "").replace(" ", "")
     assert "\033[1m" in format_answer("1. “Ravn wool scarf”", color=True)
+# -- tune and recommend --all (issue 14) ----------------------------------------------------------
+def test_tune_then_stats_show_the_tuning(demo_workspace: Path, capsys: pytest.CaptureFixture[str],
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WHYREC_TUNE_BUDGET", "3")
+    assert main(["tune", "-w", str(demo_workspace), "--json"]) == 0
+    tuned = json.loads(capsys.readouterr().out)
+    assert tuned["tuned"] and tuned["budget_seconds"] == 3
+    assert tuned["exclusion_policy"] in ("none", "purchased", "seen")
+    assert main(["stats", "-w", str(demo_workspace), "--json"]) == 0
+    stats = json.loads(capsys.readouterr().out)
+    assert stats["tuning"]["validation"] == tuned["validation"]
+    assert stats["tuning"]["baselines"].keys() == {"repeat", "popular"}
+    assert main(["stats", "-w", str(demo_workspace)]) == 0
+    assert "validation     NDCG@20" in capsys.readouterr().out
+    assert main(["tune", "-w", str(demo_workspace), "--budget", "0"]) == 2
+    assert "budget must be positive" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_recommend_all_writes_one_row_per_user_and_rank(demo_workspace: Path, tmp_path: Path, suffix: str,
+                                                        capsys: pytest.CaptureFixture[str],
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    import pandas as pd
+
+    monkeypatch.setenv("WHYREC_TUNE_BUDGET", "3")
+    out = tmp_path / f"recs{suffix}"
+    assert main(["recommend", "-w", str(demo_workspace), "--all", "--k", "7", "--out", str(out),
+                 "--exclude", "seen"]) == 0
+    captured = capsys.readouterr()
+    assert "users" in captured.err and "wrote" in captured.out      # progress on stderr
+    frame = pd.read_csv(out, dtype={"user_id": str, "item_id": str}) if suffix == ".csv" else pd.read_parquet(out)
+    assert list(frame.columns) == ["user_id", "rank", "item_id", "score"]
+    from whyrec.tools.service import WhyrecService
+    from whyrec.tools.settings import Settings
+
+    service = WhyrecService(Settings(workspace=demo_workspace, tune_budget_seconds=3))
+    users = set(service.users(limit=10_000))
+    assert set(frame["user_id"]) == users
+    assert not frame.duplicated(["user_id", "rank"]).any() and not frame.duplicated(["user_id", "item_id"]).any()
+    assert (frame.groupby("user_id")["rank"].apply(lambda r: sorted(r) == list(range(1, len(r) + 1)))).all()
+    assert frame.groupby("user_id").size().max() == 7
+    # Scores fall with rank, and each user's file rows are the service's own list.
+    assert (frame.groupby("user_id")["score"].apply(lambda s: s.is_monotonic_decreasing)).all()
+    user = sorted(users)[0]
+    mine = frame[frame["user_id"] == user].sort_values("rank")
+    assert mine["item_id"].tolist() == [i.item_id for i in service.recommend(user, k=7).items]
+    assert not list(tmp_path.glob(".*partial"))                       # no leftover partial file
+
+
+def test_recommend_all_refuses_bad_arguments(demo_workspace: Path, tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["recommend", "-w", str(demo_workspace), "--all", "--out", str(tmp_path / "r.xlsx")]) == 2
+    assert ".parquet or .csv" in capsys.readouterr().err
+    assert main(["recommend", "-w", str(demo_workspace), "--all"]) == 2
+    assert "needs --out" in capsys.readouterr().err
+    assert [p.name for p in tmp_path.iterdir()] == ["ws"]                # nothing written

@@ -36,9 +36,10 @@ import scipy.sparse as sp
 
 from ..schema import BEHAVIOURS, FUNNEL
 from .catalog import ItemCatalog, ItemFilter
-from .history import EventLog, History, from_days, history_from_frame
+from .exclusion import check_policy, excluded_items
+from .history import BEHAVIOUR_CODE, EventLog, History, from_days, history_from_frame
 from .terms import EventTerms
-from .topk import top_k
+from .topk import top_k, top_k_rows
 
 log = logging.getLogger(__name__)
 
@@ -226,34 +227,79 @@ class Ranker(ABC):
         })
 
     def recommend(self, user_id: str, k: int = 10, exclude_seen: bool = True,
-                  filters: ItemFilter | None = None) -> tuple[np.ndarray, np.ndarray]:
+                  filters: ItemFilter | None = None,
+                  exclude: str | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Top ``k`` items for a known user as ``(item_ids, scores)``, best first.
 
+        ``exclude`` is an exclusion policy (:data:`~.exclusion.POLICIES`: ``"none"``,
+        ``"purchased"``, ``"seen"``); when given it replaces ``exclude_seen``.
         Raises :class:`UnknownUserError` for users without training events.
         """
         row = self._user_row(user_id)
         scores = self._score_rows(np.array([row]))[0]
-        seen = self.log_.history(row).items if exclude_seen else None
-        return self._top_k(scores, k, seen, filters)
+        return self._top_k(scores, k, self.excluded(row, exclude_seen, exclude), filters)
 
     def recommend_batch(self, user_ids: Sequence[str], k: int = 10, exclude_seen: bool = True,
-                        filters: ItemFilter | None = None,
-                        chunk: int = 256) -> tuple[np.ndarray, np.ndarray]:
+                        filters: ItemFilter | None = None, chunk: int = 256,
+                        exclude: str | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Top ``k`` for many known users: ``(ids, scores)`` arrays of shape (n_users, k).
 
         Rows with fewer than ``k`` allowed items are padded with ``""`` and ``-inf``.
         """
         rows = np.array([self._user_row(u) for u in user_ids], dtype=np.int64)
-        ids = np.full((len(rows), k), "", dtype=object)
+        positions, scores = self.recommend_rows(rows, k, filters, exclude if exclude is not None
+                                                else ("seen" if exclude_seen else "none"), chunk)
+        ids = np.full(positions.shape, "", dtype=object)
+        ids[positions >= 0] = self.catalog_.ids[positions[positions >= 0]].astype(str)
+        return ids, scores
+
+    def recommend_rows(self, rows: np.ndarray, k: int, filters: ItemFilter | None = None,
+                       exclude: str = "seen", chunk: int = 256) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`recommend_batch` for user rows (``user_ids[rows]``): catalog positions and
+        scores, shape (n_users, k), padded with -1 and ``-inf``. Scored ``chunk`` users at a time,
+        ranked by :func:`~.topk.top_k_rows` (the one ranking rule, for a block at once)."""
+        check_policy(exclude)
+        rows = np.asarray(rows, dtype=np.int64)
+        allowed = self.catalog_.mask(filters)
+        positions = np.full((len(rows), k), -1, dtype=np.int64)
         out = np.full((len(rows), k), -np.inf)
         for start in range(0, len(rows), chunk):
-            block = self._score_rows(rows[start:start + chunk])
-            for n, row in enumerate(rows[start:start + chunk]):
-                seen = self.log_.history(row).items if exclude_seen else None
-                top_ids, top_scores = self._top_k(block[n], k, seen, filters)
-                ids[start + n, :len(top_ids)] = top_ids
-                out[start + n, :len(top_scores)] = top_scores
-        return ids, out
+            part = rows[start:start + chunk]
+            block = np.asarray(self._score_rows(part), dtype=np.float64)  # a fresh array: ours to edit
+            if allowed is not None:
+                block[:, ~allowed] = -np.inf
+            which, items = self.excluded_pairs(part, exclude)
+            block[which, items] = -np.inf
+            top = top_k_rows(block, k)
+            positions[start:start + len(part)] = top
+            found = top >= 0
+            scores = np.full(top.shape, -np.inf)
+            scores[found] = block[np.nonzero(found)[0], top[found]]
+            out[start:start + len(part)] = scores
+        return positions, out
+
+    def excluded_pairs(self, rows: np.ndarray, exclude: str) -> tuple[np.ndarray, np.ndarray]:
+        """(index into ``rows``, catalog position) of every item ``exclude`` leaves out for the
+        training users at ``rows`` (the vectorised form of :meth:`excluded`)."""
+        check_policy(exclude)
+        if exclude == "none" or not len(rows):
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        indptr = self.log_.indptr
+        lengths = indptr[rows + 1] - indptr[rows]
+        which = np.repeat(np.arange(len(rows)), lengths)
+        index = np.repeat(indptr[rows] - np.cumsum(np.concatenate([[0], lengths[:-1]])), lengths) + np.arange(
+            int(lengths.sum()))
+        items = self.log_.events.items[index]
+        keep = items >= 0
+        if exclude == "purchased":
+            keep &= self.log_.events.behaviours[index] == BEHAVIOUR_CODE[self.target_]
+        return which[keep], items[keep].astype(np.int64)
+
+    def excluded(self, row: int, exclude_seen: bool = True, exclude: str | None = None) -> np.ndarray:
+        """Catalog positions left out of training user ``row``'s list (``exclude``: a policy of
+        :mod:`.exclusion`; without one, ``exclude_seen`` chooses between "seen" and "none")."""
+        policy = exclude if exclude is not None else ("seen" if exclude_seen else "none")
+        return excluded_items(self.log_.history(row), policy, BEHAVIOUR_CODE[self.target_])
 
     def score_batch(self, user_ids: Sequence[str]) -> np.ndarray:
         """Scores of every item (columns in :attr:`item_ids` order) for known users."""

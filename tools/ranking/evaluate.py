@@ -298,12 +298,12 @@ def summary_table(records: Sequence[EvalRecord]) -> str:
         best = max(x.metrics["ndcg@20"] for x in by_model.values())
         cells = []
         for model in models:
-            r = by_model.get(model)
-            if r is None:
+            found = by_model.get(model)
+            if found is None:
                 cells.append("-")
                 continue
-            text = f"{r.metrics['ndcg@20']:.4f} ± {r.stderr['ndcg@20']:.4f}"
-            cells.append(f"**{text}**" if r.metrics["ndcg@20"] == best else text)
+            text = f"{found.metrics['ndcg@20']:.4f} ± {found.stderr['ndcg@20']:.4f}"
+            cells.append(f"**{text}**" if found.metrics["ndcg@20"] == best else text)
         lines.append(f"| {dataset} | {seen} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

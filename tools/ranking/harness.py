@@ -27,11 +27,15 @@ class Measurement:
 
 
 def measure(ranker: Ranker, split: Split, exclude_seen: bool, ks: tuple[int, ...] = (10, 20),
-            chunk: int = 256) -> Measurement:
+            chunk: int = 256, policy: str | None = None) -> Measurement:
     """Evaluate ``ranker`` (fitted on ``split.train``) on the held-out items of ``split``.
 
     With ``exclude_seen`` the user's training items are removed from the ranking *and* from the
     held-out set (a user left with nothing to find is dropped) — identically for every model.
+
+    With an exclusion ``policy`` (:mod:`.exclusion`; replaces ``exclude_seen``) the items it
+    leaves out are removed from the ranking only: every held-out item counts, so policies are
+    compared on what users really did next (a repurchase a policy hides is a miss).
     """
     catalog = ranker.catalog_
     ranker._check_fitted()
@@ -48,9 +52,12 @@ def measure(ranker: Ranker, split: Split, exclude_seen: bool, ks: tuple[int, ...
             continue
         truth = flat[offsets[n]:offsets[n + 1]]
         truth = np.unique(truth[truth >= 0])
-        seen = (np.unique(ranker.log_.history(int(rows[n])).items) if exclude_seen
-                else np.zeros(0, dtype=np.int64))
-        if exclude_seen:
+        if policy is not None:
+            seen = ranker.excluded(int(rows[n]), exclude=policy)
+        else:
+            seen = (np.unique(ranker.log_.history(int(rows[n])).items) if exclude_seen
+                    else np.zeros(0, dtype=np.int64))
+        if exclude_seen and policy is None:
             truth = np.setdiff1d(truth, seen)
         if len(truth) == 0:
             continue

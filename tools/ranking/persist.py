@@ -1,15 +1,29 @@
-"""Load a fitted ranker from the workspace, or fit and store it (keyed by the data version)."""
+"""Load a fitted ranker from the workspace, or fit and store it (keyed by the data version).
+
+The served ranker is auto-tuned (:mod:`.autotune`): :func:`load_or_tune` tunes on the
+workspace's own validation split the first time, stores what it chose in
+``derived/tuning-v<data version>.json`` and refits on all the events. Later data versions reuse
+the stored choice (a plain refit) until the events have grown by ``retune_fraction`` since the
+last tuning; then it tunes again (in the service, that happens in the background refit).
+"""
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 from collections.abc import Callable
+from pathlib import Path
 
 from ..workspace import Workspace
+from .autotune import AutoTuneResult, auto_tune, fit_tuned
 from .base import Ranker
 from .whyrec import WhyrecRanker
 
 log = logging.getLogger(__name__)
+
+TUNING = "tuning"
+_TUNING_FILE = re.compile(r"tuning-v(\d+)\.json$")
 
 
 def load_or_fit(workspace: Workspace, factory: Callable[[], Ranker] = WhyrecRanker,
@@ -19,13 +33,85 @@ def load_or_fit(workspace: Workspace, factory: Callable[[], Ranker] = WhyrecRank
     """
     path = workspace.derived_file(name).with_suffix(".pkl")
     if path.exists() and not refit:
-        try:
-            ranker = Ranker.load(path)
-            log.info("loaded %s from %s", ranker.name, path)
+        ranker = _load(path)
+        if ranker is not None:
             return ranker
-        except (OSError, ValueError, TypeError, EOFError) as exc:
-            log.warning("cannot load %s (%s); refitting", path, exc)
     ranker = factory().fit(workspace.events(), workspace.items())
     ranker.save(path)
     log.info("fitted %s and saved it to %s", ranker.name, path)
+    return ranker
+
+
+def _load(path: Path) -> Ranker | None:
+    try:
+        ranker = Ranker.load(path)
+        log.info("loaded %s from %s", ranker.name, path)
+        return ranker
+    except (OSError, ValueError, TypeError, EOFError) as exc:
+        log.warning("cannot load %s (%s); refitting", path, exc)
+        return None
+
+
+def latest_tuning(workspace: Workspace) -> AutoTuneResult | None:
+    """The most recent tuning stored in the workspace (any data version), or None."""
+    found = []
+    for path in workspace.derived_path.glob("tuning-v*.json"):
+        match = _TUNING_FILE.search(path.name)
+        if match:
+            found.append((int(match.group(1)), path))
+    for _, path in sorted(found, reverse=True):
+        try:
+            return AutoTuneResult.from_json(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            log.warning("ignoring unreadable tuning record %s (%s)", path, exc)
+    return None
+
+
+def save_tuning(workspace: Workspace, result: AutoTuneResult) -> Path:
+    """Write ``derived/tuning-v<data version>.json`` atomically."""
+    path = workspace.derived_file(TUNING).with_suffix(".json")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(result.to_json(), indent=2) + "\n", encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+def needs_tuning(previous: AutoTuneResult | None, events: int, retune_fraction: float) -> bool:
+    """True without a stored tuning, or when the events grew by more than ``retune_fraction``."""
+    if previous is None:
+        return True
+    return events > previous.events * (1.0 + retune_fraction)
+
+
+def tune_workspace(workspace: Workspace, budget_seconds: float = 600.0, seed: int = 0) -> AutoTuneResult:
+    """Auto-tune on the workspace's events and store the result (see :mod:`.autotune`)."""
+    result = auto_tune(workspace.events(), workspace.items(), budget_seconds=budget_seconds, seed=seed,
+                       data_version=workspace.data_version)
+    save_tuning(workspace, result)
+    return result
+
+
+def load_or_tune(workspace: Workspace, budget_seconds: float = 600.0, retune_fraction: float = 0.2,
+                 seed: int = 0, retune: bool = False, policy: str | None = None) -> Ranker:
+    """The served ranker: loaded if fitted for this data version; otherwise fitted on all the
+    events with the stored tuning, tuning first when there is none, when the events grew by
+    ``retune_fraction`` since, or with ``retune``.
+
+    ``policy`` picks the parameters tuned for that exclusion policy (default: the policy the
+    tuning chose); each is its own file, ``ranker-<policy or "tuned">-v<N>.pkl``."""
+    name = f"ranker-{policy or 'tuned'}"
+    path = workspace.derived_file(name).with_suffix(".pkl")
+    if path.exists() and not retune:
+        ranker = _load(path)
+        if ranker is not None:
+            return ranker
+    events, items = workspace.events(), workspace.items()
+    chosen = latest_tuning(workspace)
+    if retune or needs_tuning(chosen, len(events), retune_fraction):
+        chosen = tune_workspace(workspace, budget_seconds, seed)
+    assert chosen is not None
+    ranker = fit_tuned(chosen, events, items, policy)
+    ranker.save(path)
+    log.info("fitted %s tuned for %s exclusion and saved it to %s", ranker.name, policy or chosen.policy, path)
     return ranker

@@ -124,7 +124,7 @@ class SequentialRules(Ranker):
         self.weights_ = unit_weight_vector(self.behaviour_weights)
         self.prior_ = self.popularity_weight * self.popularity_ + self.tiebreak_
 
-    def _event_mass(self, behaviours: np.ndarray, days: np.ndarray, now: float) -> np.ndarray:
+    def _event_mass(self, behaviours: np.ndarray, days: np.ndarray, now: float | np.ndarray) -> np.ndarray:
         return self.weights_[behaviours] * recency(now - days, self.half_life_days)
 
     def _score(self, history: History, now: float) -> np.ndarray:

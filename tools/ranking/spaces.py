@@ -111,7 +111,7 @@ def choice_axis(name: str, values: Iterable[Any], start: Any) -> Axis:
 def weight_axes(behaviours: Iterable[str], start: Mapping[str, float], negative: bool = False
                 ) -> list[Axis]:
     """``w:<behaviour>`` axes: 0 (drop the behaviour) up to 30 and beyond; optionally negative."""
-    values = (0.0, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
+    values: tuple[float, ...] = (0.0, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
     low = 0.0
     if negative:
         values = (-0.3, -0.1, *values)
@@ -221,16 +221,23 @@ SPACES: dict[str, SpaceBuilder] = {
 }
 
 
-def search_space(model: str, behaviours: Iterable[str], target: str | None = None
-                 ) -> tuple[Axis, ...]:
+#: The item-text term's strength, searched only when whyrec is given item vectors (0 = off).
+TEXT_AXIS = log_axis("text_weight", (0.0, 0.01, 0.03, 0.1, 0.3, 1.0), 0.0, 0.0, 1e3, closed=(True, False))
+
+
+def search_space(model: str, behaviours: Iterable[str], target: str | None = None,
+                 with_text: bool = False) -> tuple[Axis, ...]:
     """The model's axes for data with these behaviours (weights of absent ones are left out;
-    with one behaviour, no weights at all: they could only rescale)."""
+    with one behaviour, no weights at all: they could only rescale). ``with_text`` adds
+    whyrec's ``text_weight`` axis (when item vectors are given)."""
     if model not in SPACES:
         raise ValueError(f"no search space for model {model!r}; known: {sorted(SPACES)}")
     present = sorted(set(behaviours))
     axes = SPACES[model](present, resolve_target(present, target))
     if len(present) <= 1:
         axes = [a for a in axes if not a.name.startswith("w:")]
+    if with_text and model == "whyrec":
+        axes = [*axes, TEXT_AXIS]
     return tuple(axes)
 
 

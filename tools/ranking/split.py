@@ -130,3 +130,50 @@ class LastPositive(Protocol):
 
     def to_json(self) -> dict:
         return {"split": "last_positive", "target": self.target}
+
+
+@dataclass(frozen=True)
+class RandomLeaveOneOut(Protocol):
+    """For logs without usable time order: one target event per user, drawn at random (seeded),
+    is held out; training keeps everything else except the user's other target events on that
+    item (so a duplicate cannot give the answer away). Users need another event to train on."""
+
+    target: str = "purchase"
+    seed: int = 0
+
+    def split(self, events: pd.DataFrame) -> Split:
+        frame = events.assign(user_id=events["user_id"].astype(str),
+                              item_id=events["item_id"].astype(str)).reset_index(drop=True)
+        sizes = frame.groupby("user_id", sort=False)["item_id"].transform("size")
+        positives = frame[(frame["behaviour"] == self.target) & (sizes >= 2)]
+        rng = np.random.default_rng(self.seed)
+        draw = pd.Series(rng.random(len(positives)), index=positives.index)
+        chosen = positives.loc[draw.groupby(positives["user_id"], sort=False).idxmin().to_numpy()]
+        pairs = pd.MultiIndex.from_frame(chosen[["user_id", "item_id"]])
+        mine = pd.MultiIndex.from_frame(frame[["user_id", "item_id"]]).isin(pairs)
+        dropped = mine & (frame["behaviour"] == self.target).to_numpy()
+        train = events.reset_index(drop=True)[~dropped]
+        return Split(train.reset_index(drop=True), _held_out(train, chosen),
+                     f"one random {self.target} per user held out (seed {self.seed}); "
+                     "their other events kept")
+
+    def validation(self, events: pd.DataFrame) -> Split:
+        return self.split(self.split(events).train)
+
+    def to_json(self) -> dict:
+        return {"split": "random_leave_one_out", "target": self.target, "seed": self.seed}
+
+
+def choose_protocol(events: pd.DataFrame, target: str, fraction: float = 0.8,
+                    min_users: int = 20, seed: int = 0) -> Protocol:
+    """The validation protocol the data allow: a time cut after ``fraction`` of the events when
+    timestamps spread enough for it to leave at least ``min_users`` users (or half the users
+    with a target event, if fewer) with training events and a later target event; otherwise a
+    seeded random leave-one-out of the target behaviour per user (one timestamp for
+    everything, or too few distinct times)."""
+    cut = FractionCut(fraction, target)
+    buyers = events.loc[events["behaviour"] == target, "user_id"].astype(str).nunique()
+    needed = max(1, min(min_users, buyers // 2))
+    if events["timestamp"].nunique() >= 2 and cut.split(events).n_test_users >= needed:
+        return cut
+    return RandomLeaveOneOut(target, seed)

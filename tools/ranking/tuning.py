@@ -125,8 +125,10 @@ class _Search:
     """State of one tuning run: the cache of scored points and of fitted rankers."""
 
     def __init__(self, model: str, split: Split, items: pd.DataFrame | None, exclude_seen: bool,
-                 fixed: dict[str, Any], metric: str, deadline: float, keep_fitted: int) -> None:
+                 fixed: dict[str, Any], metric: str, deadline: float, keep_fitted: int,
+                 policy: str | None = None) -> None:
         self.model, self.split, self.items = model, split, items
+        self.policy = policy
         self.exclude_seen, self.fixed, self.metric = exclude_seen, fixed, metric
         self.deadline = deadline
         self.keep_fitted = keep_fitted
@@ -153,7 +155,8 @@ class _Search:
         started = time.process_time()
         try:
             ranker = self._fit_or_reuse(constructor_params(point, self.fixed))
-            result: Measurement | None = measure(ranker, self.split, self.exclude_seen)
+            result: Measurement | None = measure(ranker, self.split, self.exclude_seen,
+                                                 policy=self.policy)
         except (ValueError, ArithmeticError) as exc:   # e.g. a Cholesky failure at tiny l2
             log.warning("tune %s %s failed: %s", self.model, point, exc)
             result = None
@@ -257,7 +260,8 @@ class _Search:
                 continue
             for side, extreme, bound in (("low", min(tried), axis.closed[0]),
                                          ("high", max(tried), axis.closed[1])):
-                if float(chosen) == extreme and not (bound and axis.at_limit(float(chosen), side)):
+                if chosen is not None and float(chosen) == extreme and not (
+                        bound and axis.at_limit(float(chosen), side)):
                     out[axis.name] = side
         return out
 
@@ -266,7 +270,7 @@ def tune(model: str, split: Split, items: pd.DataFrame | None = None, exclude_se
          fixed: Mapping[str, Any] | None = None, space: tuple[Axis, ...] | None = None,
          start: Mapping[str, Any] | None = None, budget_seconds: float = 600.0,
          max_passes: int = 10, restarts: int = 0, seed: int = 0, metric: str = METRIC,
-         keep_fitted: int = 2) -> TuneResult:
+         keep_fitted: int = 2, policy: str | None = None) -> TuneResult:
     """Tune registered model ``model`` on the validation ``split`` within ``budget_seconds``.
 
     The budget counts CPU seconds of this process (all its threads), not wall time, so models
@@ -276,6 +280,7 @@ def tune(model: str, split: Split, items: pd.DataFrame | None = None, exclude_se
     defaults to :func:`search_space` for the behaviours in ``split.train``; ``start`` overrides
     the axes' start values. After the first descent converges, ``restarts`` more descents start
     from random points of the space while the budget lasts. Returns the best point found.
+    ``policy`` scores every point under that exclusion policy (see :func:`.harness.measure`).
     """
     if model not in MODELS:
         raise ValueError(f"unknown model {model!r}; choose from {sorted(MODELS)}")
@@ -285,9 +290,10 @@ def tune(model: str, split: Split, items: pd.DataFrame | None = None, exclude_se
     started, cpu_started = time.perf_counter(), time.process_time()
     fixed = dict(fixed or {})
     behaviours = split.train["behaviour"].astype(str).unique()
-    axes = space if space is not None else search_space(model, behaviours, fixed.get("target"))
+    axes = space if space is not None else search_space(model, behaviours, fixed.get("target"),
+                                                        with_text=fixed.get("item_vectors") is not None)
     search = _Search(model, split, items, exclude_seen, fixed, metric,
-                     cpu_started + budget_seconds, keep_fitted)
+                     cpu_started + budget_seconds, keep_fitted, policy)
     point = {a.name: a.start for a in axes}
     point.update(dict(start or {}))
     best_point, best, converged = search.descend(axes, point, max_passes)

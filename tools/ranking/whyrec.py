@@ -214,7 +214,8 @@ class WhyrecRanker(Ranker):
 
     def _score_rows(self, rows: np.ndarray) -> np.ndarray:
         sparse, factor = self._kernel(self._profile_matrix(rows))
-        scores = self.prior_[None, :] + sparse.toarray()
+        scores = sparse.toarray()
+        scores += self.prior_[None, :]
         if factor is not None and self.vectors_ is not None:
             scores += factor @ self.vectors_.T
         return scores

@@ -7,7 +7,7 @@ Like :class:`~.service.WhyrecService`, these are the only way the CLI reaches th
 from __future__ import annotations
 
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -183,3 +183,147 @@ def count_behaviours_by_partition(workspace_path: str | Path, engine: Any = None
             behaviours[name] = behaviours.get(name, 0) + n
     return {"partitions": len(partitions), "events": sum(r["events"] for r in results),
             "users": sum(r["users"] for r in results), "behaviours": behaviours}
+def tune(settings: Settings, budget_seconds: float | None = None) -> Any:
+    """``whyrec tune``: auto-tune the ranker on the workspace's validation split (within the
+    budget, default the settings'), store the choice and refit the served ranker on all events.
+
+    Returns the tuning record (``to_text()``, ``to_json()``). A running server keeps its model
+    until its next refit (new events or a restart)."""
+    from ..ranking.persist import latest_tuning, load_or_tune
+    from ..workspace import Workspace, WorkspaceError
+    from .results import INTERACTIVE_EXCLUSION
+
+    budget = settings.tune_budget_seconds if budget_seconds is None else budget_seconds
+    if budget <= 0:
+        raise InvalidRequest(f"the tuning budget must be positive, not {budget}")
+    try:
+        workspace = Workspace.open(settings.workspace)
+    except WorkspaceError as exc:
+        raise InvalidRequest(str(exc)) from exc
+    if workspace.events().empty:
+        raise InvalidRequest(f"{settings.workspace} holds no events to tune on; ingest a log first")
+    load_or_tune(workspace, budget, settings.retune_fraction, retune=True, policy=INTERACTIVE_EXCLUSION)
+    result = latest_tuning(workspace)
+    assert result is not None
+    return result
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """What ``whyrec recommend --all`` wrote."""
+
+    path: str
+    users: int
+    rows: int
+    k: int
+    exclusion: str
+    seconds: float
+
+    @property
+    def users_per_second(self) -> float:
+        return self.users / self.seconds if self.seconds > 0 else float("inf")
+
+    def to_text(self) -> str:
+        return (f"wrote {self.rows:,} rows ({self.users:,} users x top {self.k}, {self.exclusion} excluded) "
+                f"to {self.path} in {self.seconds:.1f} s ({self.users_per_second:,.0f} users/s)")
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.__dict__, "users_per_second": round(self.users_per_second, 1)}
+
+
+BATCH_FORMATS = (".parquet", ".csv")
+
+
+def batch_recommend(settings: Settings, out: Path, k: int = 10, exclude: str | None = None,
+                    progress: Callable[[int, int], None] | None = None, chunk: int = 512) -> BatchResult:
+    """Top ``k`` for every user of the workspace, streamed to ``out`` (``.parquet`` or ``.csv``)
+    with columns ``user_id, rank, item_id, score`` — ``chunk`` users at a time, so memory stays
+    flat. ``exclude`` defaults to the exclusion policy learned on validation (``seen`` before
+    any tuning). ``progress(done, total)`` is called after each chunk. The file appears only
+    when complete (written beside it, then renamed)."""
+    import time
+
+    import numpy as np
+
+    from ..ranking.exclusion import POLICIES
+    from ..ranking.persist import latest_tuning, load_or_tune
+    from ..workspace import Workspace, WorkspaceError
+
+    out = Path(out)
+    if out.suffix.lower() not in BATCH_FORMATS:
+        raise InvalidRequest(f"--out must end in {' or '.join(BATCH_FORMATS)}, not {out.name!r}")
+    if k < 1:
+        raise InvalidRequest(f"k must be at least 1, not {k}")
+    if exclude is not None and exclude not in POLICIES:
+        raise InvalidRequest(f"unknown exclusion policy {exclude!r}; use one of {', '.join(POLICIES)}")
+    if not out.parent.exists():
+        raise InvalidRequest(f"the folder {out.parent} does not exist")
+    try:
+        workspace = Workspace.open(settings.workspace)
+    except WorkspaceError as exc:
+        raise InvalidRequest(str(exc)) from exc
+    started = time.perf_counter()
+    ranker = load_or_tune(workspace, settings.tune_budget_seconds, settings.retune_fraction,
+                          policy=exclude)
+    if exclude is None:
+        tuning = latest_tuning(workspace)
+        exclude = tuning.policy if tuning is not None else "seen"
+    users = np.asarray(ranker.user_ids, dtype=object)
+    tmp = out.with_name(f".{out.name}.partial")
+    writer = _ParquetRows(tmp) if out.suffix.lower() == ".parquet" else _CsvRows(tmp)
+    rows_written = 0
+    try:
+        for start in range(0, len(users), chunk):
+            rows = np.arange(start, min(start + chunk, len(users)), dtype=np.int64)
+            positions, scores = ranker.recommend_rows(rows, k, exclude=exclude, chunk=chunk)
+            found = positions >= 0
+            which, slot = np.nonzero(found)
+            frame = pd.DataFrame({"user_id": users[rows[which]].astype(str),
+                                  "rank": (slot + 1).astype(np.int32),
+                                  "item_id": ranker.item_ids[positions[found]].astype(str),
+                                  "score": scores[found]})
+            writer.write(frame)
+            rows_written += len(frame)
+            if progress is not None:
+                progress(int(rows[-1]) + 1, len(users))
+        writer.close()
+        tmp.replace(out)
+    except BaseException:
+        writer.close()
+        tmp.unlink(missing_ok=True)
+        raise
+    return BatchResult(str(out), len(users), rows_written, k, exclude, time.perf_counter() - started)
+
+
+class _CsvRows:
+    def __init__(self, path: Path) -> None:
+        self.handle = open(path, "w", encoding="utf-8", newline="")
+        self.header = True
+
+    def write(self, frame: pd.DataFrame) -> None:
+        frame.to_csv(self.handle, header=self.header, index=False, float_format="%.6g")
+        self.header = False
+
+    def close(self) -> None:
+        if not self.handle.closed:
+            self.handle.close()
+
+
+class _ParquetRows:
+    def __init__(self, path: Path) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        self.pa = pa
+        schema = pa.schema([("user_id", pa.string()), ("rank", pa.int32()), ("item_id", pa.string()),
+                            ("score", pa.float64())])
+        self.writer: Any = pq.ParquetWriter(path, schema)
+        self.schema = schema
+
+    def write(self, frame: pd.DataFrame) -> None:
+        self.writer.write_table(self.pa.Table.from_pandas(frame, schema=self.schema, preserve_index=False))
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None

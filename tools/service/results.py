@@ -17,6 +17,7 @@ from ..behaviour_store import BehaviourHit, ItemHit
 from ..causal.results import BehaviourEffect
 from ..explain.results import Headline
 from ..ranking.catalog import ItemFilter
+from ..workspace import WorkspaceStats
 
 
 def _time(value: pd.Timestamp) -> str:
@@ -242,3 +243,42 @@ class ServiceStatus:
         return {"data_version": self.data_version, "served_version": self.served_version,
                 "refitting": self.refitting, "warm": self.warm, "causal_version": self.causal_version,
                 **self.details}
+
+
+#: The exclusion policy of interactive lists (service.recommend without ``exclude``): the
+#: explainer verifies reasons by re-ranking with the user's seen items left out, so lists shown
+#: with explanations follow the same rule. Batch exports use the policy learned on validation.
+INTERACTIVE_EXCLUSION = "seen"
+
+
+@dataclass(frozen=True)
+class ServiceStats:
+    """What the workspace holds (:class:`~whyrec.tools.workspace.WorkspaceStats`) and how its
+    ranker was tuned (``tuning``: the stored auto-tuning record, or None before the first fit)."""
+
+    workspace: WorkspaceStats
+    tuning: dict[str, Any] | None = None
+    tuning_text: str = ""
+
+    def __getattr__(self, name: str) -> Any:  # the workspace figures, as before (stats.events ...)
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(self.__dict__["workspace"], name)
+
+    def to_text(self) -> str:
+        lines = [self.workspace.to_text()]
+        if self.tuning is None:
+            lines.append("ranker         not tuned yet (the first recommendation or `whyrec tune` tunes it)")
+        else:
+            lines.append(self.tuning_text)
+            lines.append(f"served         interactive lists exclude {INTERACTIVE_EXCLUSION} items (explanations "
+                         f"are verified under that rule); `whyrec recommend --all` uses "
+                         f"{self.tuning.get('exclusion_policy')}")
+        return "\n".join(lines)
+
+    def to_json(self) -> dict[str, Any]:
+        tuning = None
+        if self.tuning is not None:
+            tuning = {**self.tuning, "served_exclusion": {"interactive": INTERACTIVE_EXCLUSION,
+                                                           "batch": self.tuning.get("exclusion_policy")}}
+        return {**self.workspace.to_json(), "tuning": tuning}

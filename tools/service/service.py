@@ -31,13 +31,15 @@ from ..ingest.pipeline import IngestRejected, ingest_records
 from ..privacy import ForgetResult, forget_user
 from ..ranking.base import Ranker, UnknownItemError, UnknownUserError
 from ..ranking.catalog import ItemFilter
+from ..ranking.exclusion import POLICIES
 from ..ranking.history import from_days
 from ..schema import BEHAVIOURS
 from ..settings import Settings
-from ..workspace import Workspace, WorkspaceStats
+from ..workspace import Workspace
 from .errors import EventProblem, Forbidden, InvalidEvents, InvalidRequest, Unavailable, UnknownItem, UnknownUser
 from .models import Fitted, Models, RankerFactory, ReportLoader
 from .results import (
+    INTERACTIVE_EXCLUSION,
     CausalGraph,
     Effects,
     EventsAdded,
@@ -48,6 +50,7 @@ from .results import (
     Reason,
     Recommendations,
     RecommendedItem,
+    ServiceStats,
     ServiceStatus,
     UserHistory,
     UserStats,
@@ -60,10 +63,15 @@ QUERY_MATCHES = 200
 SEGMENTS = ("category", "brand", "price_band", "activity")
 
 
-def _default_ranker(workspace: Workspace) -> Ranker:
-    from ..ranking.persist import load_or_fit
+def tuned_ranker(settings: Settings, policy: str | None = INTERACTIVE_EXCLUSION) -> RankerFactory:
+    """The served ranker's factory: auto-tuned on the workspace's validation split under the
+    settings' CPU budget the first time (and when the events grew by ``retune_fraction``), then
+    fitted on all events with the parameters tuned for ``policy`` (see ranking.persist)."""
+    def factory(workspace: Workspace) -> Ranker:
+        from ..ranking.persist import load_or_tune
 
-    return load_or_fit(workspace)
+        return load_or_tune(workspace, settings.tune_budget_seconds, settings.retune_fraction, policy=policy)
+    return factory
 
 
 def _default_report(workspace: Workspace, segment: str | None) -> InfluenceReport:
@@ -100,7 +108,7 @@ class WhyrecService:
         self._sync_thread: threading.Thread | None = None
         self._sync_pending = False
         self._pending_users: dict[str, int] = {}  # user -> data version their new events need
-        self.models = Models(settings.workspace, ranker_factory or _default_ranker,
+        self.models = Models(settings.workspace, ranker_factory or tuned_ranker(settings),
                              report_loader or _default_report,
                              causal_source=statement_source(self._finished_report, self._user_events, self._items))
         self.warm = False
@@ -181,10 +189,16 @@ class WhyrecService:
                              refitting=self.models.refitting, warm=self.warm,
                              causal_version=self.models.causal_version)
 
-    def stats(self) -> WorkspaceStats:
-        """What the workspace holds (events, users, items, behaviours, time span)."""
+    def stats(self) -> ServiceStats:
+        """What the workspace holds (events, users, items, behaviours, time span) and how its
+        ranker was tuned (``tuning``: chosen parameters, validation NDCG@20 against the repeat
+        rule and popularity, exclusion policy; None before the first tuning)."""
+        from ..ranking.persist import latest_tuning
+
         self.refresh()
-        return self.workspace.stats()
+        tuning = latest_tuning(self.workspace)
+        return ServiceStats(self.workspace.stats(), None if tuning is None else tuning.to_json(),
+                            "" if tuning is None else tuning.to_text())
 
     def user_stats(self, user_id: str) -> UserStats:
         """One user's own figures (what a caller bound to that user may see)."""
@@ -269,25 +283,34 @@ class WhyrecService:
         return ItemFilter.allow(np.asarray(ids)[top].astype(str))
 
     def recommend(self, user_id: str, k: int = 10, category: str | None = None,
-                  query: str | None = None) -> Recommendations:
-        """Top ``k`` for the user, each item with the user's behaviours behind its score."""
+                  query: str | None = None, exclude: str | None = None) -> Recommendations:
+        """Top ``k`` for the user, each item with the user's behaviours behind its score.
+
+        ``exclude`` overrides which of the user's own items are left out: ``"none"``,
+        ``"purchased"`` or ``"seen"`` (default: seen, the rule the explainer verifies reasons
+        under; under another policy the items carry their model reasons but no verified
+        headline)."""
+        policy = INTERACTIVE_EXCLUSION if exclude is None else exclude
+        if policy not in POLICIES:
+            raise InvalidRequest(f"unknown exclusion policy {exclude!r}; use one of {', '.join(POLICIES)}")
         allowed: ItemFilter | None = self.query_filter(query) if query else None
         if category:
             allowed = ItemFilter(category_prefix=category,
                                  item_ids=allowed.item_ids if allowed is not None else None)
-        return self._recommend(user_id, k, allowed, category, query)
+        return self._recommend(user_id, k, allowed, category, query, policy)
 
     def _recommend(self, user_id: str, k: int, allowed: ItemFilter | None, category: str | None,
-                   query: str | None) -> Recommendations:
+                   query: str | None, policy: str = INTERACTIVE_EXCLUSION) -> Recommendations:
         fitted = self._fitted(user_id)
         ranker = fitted.ranker
         with _domain_errors():
-            ids, scores = ranker.recommend(str(user_id), k=k, filters=allowed)
+            ids, scores = ranker.recommend(str(user_id), k=k, filters=allowed, exclude=policy)
             history = ranker.user_history(str(user_id))
             terms = ranker.event_terms(history, now=ranker.reference_day(str(user_id)))
         positions = ranker.catalog.positions(list(ids))
         with _domain_errors():  # one search over the user's terms for the whole list
-            headlines = fitted.explainer.headlines(str(user_id), [str(i) for i in ids], k=k, filters=allowed)
+            headlines = (fitted.explainer.headlines(str(user_id), [str(i) for i in ids], k=k, filters=allowed)
+                         if policy == INTERACTIVE_EXCLUSION else [None] * len(ids))
         out = []
         for rank, (item_id, score, position, headline) in enumerate(
                 zip(ids, scores, positions, headlines, strict=True), start=1):
