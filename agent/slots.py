@@ -377,8 +377,9 @@ def extract(text: str, catalog: Catalog, user_id: str | None = None) -> Slots:
     match = catalog.find(body)
     item = _item_ref(body, match, catalog)
     title_span = match.span if match is not None else None
-    behaviours = behaviours_in(lowered if title_span is None else
-                               lowered[:title_span[0]] + " " + lowered[title_span[1]:])
+    # The words around a title it names (a title is a name: "long-reach", "Do not disturb" say nothing).
+    around = lowered if title_span is None else lowered[:title_span[0]] + "it" + lowered[title_span[1]:]
+    behaviours = behaviours_in(around)
     categories = catalog.category(body)
     categories = [(c, s) for c, s in categories if title_span is None or not _overlaps(s, title_span)]
     excluded = _excluded(body, categories)
@@ -394,7 +395,7 @@ def extract(text: str, catalog: Catalog, user_id: str | None = None) -> Slots:
         query=topic(body, catalog, None, [s for _, s in categories]),
         phrase=topic(body, catalog, None),
         k=_count(body, title_span),
-        remove=True if _NEGATION.search(lowered) else None,
+        remove=True if _NEGATION.search(around) else None,
         segment=segment, segment_value=segment_value,
         price=price,
         time=_time(lowered),
@@ -574,7 +575,7 @@ def _segment(lowered: str, categories: list[str], price: str | None) -> tuple[st
 
 _NEGATION = re.compile(
     r"hadn'?t|had not|have not|haven'?t|didn'?t|did not|\bnever\b|\bremov(?:e|ed|ing)\b|\bwithout\b|\bundo\b|"
-    r"\bforget\b|\btake (?:\w+ ){0,6}out\b|\bdrop(?:ped)?\b|\bdelet(?:e|ed|ing)\b|\bun-?(?:favou?rite|save|cart)|"
+    r"\bforget\b|\btake\s+(?:\S+\s+){0,6}out\b|\bdrop(?:ped)?\b|\bdelet(?:e|ed|ing)\b|\bun-?(?:favou?rite|save|cart)|"
     r"wasn'?t|\bnot\b|没有|没|不曾|从未|删除|删掉|删|去掉|拿掉|移出|移除|取消|撤销|忘掉|不算")
 
 
@@ -751,8 +752,12 @@ def delexicalise(text: str, slots: Slots, catalog: Catalog, language: str) -> st
     if match is not None:
         body = body[:match.span[0]] + placeholder + body[match.span[1]:]
     if language == "zh":  # Latin words in Chinese text are a name (two or more, or one the catalog uses)
+        kinds = PRODUCT_NOUNS | catalog.kinds
+
         def name(found: re.Match[str]) -> str:
             words = _words(found.group(0))
+            if words and all(singular_word(w) in kinds for w in words):
+                return "东西"  # a kind of product ("搜索 scarf"), not a name
             known = any(w in catalog.postings or w in catalog.brands for w in words)
             return placeholder if len(words) > 1 or known else found.group(0)
         body = re.sub(r"[A-Za-z][A-Za-z0-9'’&\-]*(?:[ ,]+[A-Za-z0-9][A-Za-z0-9'’&\-]*)*", name, body)

@@ -66,7 +66,7 @@ def test_a_fragment_with_a_new_detail_follows_up_even_when_the_router_calls_it_u
 
 
 def test_low_confidence_asks_one_clarifying_question_and_remembers_the_options() -> None:
-    u = understanding({"that old order": ("history", 0.2)})
+    u = understanding({"that old order": ("history", 0.1)})
     state = DialogState()
     intent = u.read("that old order", state)
     assert intent.kind == "clarify" and intent.options == ("history", "search")
