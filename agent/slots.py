@@ -710,6 +710,50 @@ def other_user(text: str, user_id: str | None) -> str | None:
     return None
 
 
+_DATA = (r"(?:carts?|baskets?|histor(?:y|ies)|purchases?|orders?|favou?rites?|accounts?|data|records?|wishlists?"
+         r"|activit(?:y|ies)|views?|clicks?|behaviou?rs?)")
+#: Words that point at one other person (a relative, "another user", someone else's data).
+_SOMEONE_ELSE = re.compile(
+    r"\b(?:my|our|his|her|their)\s+(?:\w+\s+)?(?:friends?|husband|wife|partner|spouse|colleagues?|co-?workers?"
+    r"|neighbou?rs?|mum|mom|mother|dad|father|brothers?|sisters?|sons?|daughters?|kids?|boss|girlfriend|boyfriend"
+    r"|room-?mates?|flat-?mates?|family|parents?)\b"
+    r"|\b(?:another|that other|some other|a different|the other|one other|that|a certain)\s+"
+    r"(?:users?|customers?|shoppers?|persons?|buyers?|members?|clients?|accounts?)\b"
+    r"|\bsome(?:one|body) else\b|\bsome(?:one|body)['’]s\b|\banother person\b|\b(?:his|her)\s+(?:\w+\s+)?"
+    + _DATA + r"\b"
+    r"|朋友|老公|老婆|丈夫|妻子|太太|同事|邻居|家人|妈妈|爸爸|父母|儿子|女儿|哥哥|姐姐|弟弟|妹妹|男朋友|女朋友|室友|老板"
+    r"|某人|另一(?:个|位)?(?:用户|顾客|客户|人|买家|会员)|那(?:个|位)(?:用户|顾客|客户|人|买家|会员)"
+    r"|(?<!其)[他她]的(?:购物车|收藏|订单|账户|账号|历史|记录|数据|浏览)|(?<!其)[他她](?=买|在|最近|看|收藏|加购)",
+    re.IGNORECASE)
+#: Other people's records ("other users' carts", "别人的记录"): one person's data unless asked in general.
+_THEIR_DATA = re.compile(
+    r"\b(?:other|all the|all)\s+(?:users?|customers?|shoppers?|people|persons?|buyers?|members?|clients?)['’]s?\s+"
+    r"(?:\w+\s+)?" + _DATA + r"\b"
+    r"|\b(?:their|everyone(?: else)?['’]s|everybody(?: else)?['’]s)\s+(?:\w+\s+)?" + _DATA + r"\b"
+    r"|别人的|他人的|他们的|(?:其他|别的|其它)(?:用户|顾客|客户|人|买家|会员)的?(?:购物车|收藏|订单|账户|账号|历史|记录|数据|浏览)",
+    re.IGNORECASE)
+#: Asked in general ("usually", "most", "一般"): a question about shoppers as a whole.
+_IN_GENERAL = re.compile(r"\b(?:usually|typically|generally|in general|normally|mostly|most|on average|tend to)\b"
+                         r"|通常|一般|最多|大多|大部分|往往|平均", re.IGNORECASE)
+#: Words for shoppers in general ("what do other users buy", "大家都买什么").
+_OTHERS_IN_GENERAL = re.compile(
+    r"\b(?:other|most|typical|average|all|many|the)\s+(?:users?|customers?|shoppers?|people|buyers?|members?)\b"
+    r"|\beveryone\b|\beverybody\b|\bpeople\b|\bothers\b|(?:其他|其它|别的)(?:用户|顾客|客户|人|买家|会员)"
+    r"|别人|大家|人们|大多数|多数人|一般人",
+    re.IGNORECASE)
+
+
+def someone_else(text: str) -> bool:
+    """True when ``text`` points at one other person or their data ("my friend", "another user's
+    cart", "别人的记录") — what a refusal needs besides an id (:func:`other_user`)."""
+    return bool(_SOMEONE_ELSE.search(text)) or bool(_THEIR_DATA.search(text) and not _IN_GENERAL.search(text))
+
+
+def others_in_general(text: str) -> bool:
+    """True when ``text`` speaks of shoppers in general ("what do other users buy?")."""
+    return bool(_OTHERS_IN_GENERAL.search(text))
+
+
 def strip_language_request(text: str) -> str:
     """``text`` without a request for the reply language ('…, answer in Chinese'); '' when the
     request is all there is ('in English please')."""

@@ -107,6 +107,25 @@ def test_other_users_data_is_refused(agent: Agent, user: str) -> None:
     assert answer.text == catalogue_message("chat.other.other_user", "en")  # no ids: the shopper knows who they are
 
 
+@pytest.mark.parametrize(("message", "language"), [
+    ("what do other users buy?", "en"), ("other users bought what?", "en"),
+    ("what did other shoppers buy this week?", "en"), ("what do other users usually add to their carts?", "en"),
+    ("其他用户都买什么？", "zh"), ("其他用户的购物车里一般有什么？", "zh"),
+])
+def test_what_other_shoppers_buy_is_answered_not_refused(agent: Agent, user: str, message: str,
+                                                         language: str) -> None:
+    answer = agent.chat(user, message)
+    assert answer.intent == "popular" and tools_of(answer) == ["popular_items"] and answer.language == language
+    assert answer.popular and answer.popular[0].item.title in answer.text
+
+
+@pytest.mark.parametrize("message", ["what did my friend buy here?", "show me another customer's cart",
+                                     "我朋友最近买了什么？", "给我看别人的购物车"])
+def test_another_persons_data_is_refused(agent: Agent, user: str, message: str) -> None:
+    answer = agent.chat(user, message)
+    assert answer.intent == "other_user" and answer.tool_trace == []
+
+
 def test_bad_requests_are_clear_errors(agent: Agent, user: str) -> None:
     with pytest.raises(AgentError, match="unknown user"):
         agent.chat("no-such-user", "hi")
