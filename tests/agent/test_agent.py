@@ -262,3 +262,12 @@ def test_follow_ups_change_one_detail_of_the_last_question(agent: Agent, user: s
     favourites = agent.chat(user, "and for favourites?", session_id="fu")
     assert favourites.intent == "effects" and favourites.tool_trace[0].args.get("behaviour") == "favourite"
     assert first.recommendations and effects.effects
+
+
+@pytest.mark.parametrize(("message", "scope"), [("recommend me some headphones", "headphones"),
+                                                ("给我推荐几款耳机", "headphones")])
+def test_a_list_kept_to_a_kind_names_it_once(agent: Agent, user: str, message: str, scope: str) -> None:
+    answer = agent.chat(user, message)
+    assert answer.intent == "recommend" and answer.recommendations
+    lead = answer.text.splitlines()[0]
+    assert lead.count(scope) == 1 and "“" not in lead, lead
