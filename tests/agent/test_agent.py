@@ -271,3 +271,9 @@ def test_a_list_kept_to_a_kind_names_it_once(agent: Agent, user: str, message: s
     assert answer.intent == "recommend" and answer.recommendations
     lead = answer.text.splitlines()[0]
     assert lead.count(scope) == 1 and "“" not in lead, lead
+
+
+def test_warm_up_builds_the_router_before_the_first_turn(demo_workspace_template: Path) -> None:
+    fresh = Agent.from_workspace(demo_workspace_template, llm="offline")
+    fresh.warm_up()  # what `whyrec serve` runs in the background at start
+    assert fresh.service.warm and fresh._understanding is not None
