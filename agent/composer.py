@@ -89,7 +89,7 @@ class Composer:
             if kind == "last_time":
                 title = self.title_of(intent.item_id) if intent.item_id else None
                 return replies.last_time(history, intent.slots.behaviour, title, language)
-            return replies.recent(history, language)
+            return replies.recent(history, language, behaviour=intent.slots.behaviour)
         if kind == "search" and by_name["search_items"]:
             return self._items(by_name["search_items"][-1], intent.slots.query)
         if kind == "popular" and by_name["popular_items"]:
