@@ -579,9 +579,11 @@ def report(res: dict[str, Any], args: argparse.Namespace, meta: dict[str, Any]) 
     md.append(md_table(["lang", "kind", "n", "first ms", "p50 ms", "p95 ms", "bare p50 ms", "bare p95 ms",
                         "ratio p50", "overhead p50 ms", "tool"], rows))
     md.append("")
-    md.append(f"Cold first turn (a recommend turn of a fresh agent on the freshly built workspace: "
-              f"workspace opened, ranker loaded; the causal report and the embedding model are built "
-              f"later, by the first explain and history turns, see English `first`): "
+    md.append(f"Cold first turn (a recommend turn of a fresh agent on the freshly built workspace, in a fresh "
+              f"process: workspace opened, ranker loaded, the embedding model loaded and the question router "
+              f"trained on its ~900 example utterances (embedding them is most of this time on busy cores); "
+              f"the causal report is built later, by the first effects turn, see English `first`; "
+              f"`whyrec serve` now does all of this in its start-up warm-up, `Agent.warm_up`): "
               f"**{res['cold_first_turn_s']:.1f} s**. "
               f"A second fresh agent in the same process (disk caches warm): "
               f"**{res['second_agent_first_turn_s']:.2f} s**. "
