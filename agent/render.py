@@ -324,14 +324,26 @@ def _(result: Effects, language: str = "en") -> str:
     return "\n".join(lines)
 
 
+def effect_verdict_key(effect: Any) -> str:
+    """The verdict of a causal effect (a ``BehaviourEffect``): ``supported`` only when it was
+    estimated, the interval excludes zero and every check passed; else ``refuted``,
+    ``no_effect_excluded`` or ``cannot_estimate``. (Public for the UI, which shows the same
+    verdict as a badge; the words are ``chat.effects.verdict.*``.)"""
+    if not effect.ok or effect.estimate is None:
+        return "cannot_estimate"
+    if effect.refuted:
+        return "refuted"
+    if effect.ci_low is not None and effect.ci_high is not None and effect.ci_low <= 0 <= effect.ci_high:
+        return "no_effect_excluded"
+    return "supported"
+
+
 def _effect_verdict(effect: Any, language: str) -> str:
     """Supported only when the interval excludes zero and every check passed."""
-    if effect.refuted:
+    key = effect_verdict_key(effect)
+    if key in ("refuted", "no_effect_excluded"):
         return message("chat.effects.verdict.inconclusive", language,
-                       why=message("chat.effects.verdict.refuted", language))
-    if effect.ci_low is not None and effect.ci_high is not None and effect.ci_low <= 0 <= effect.ci_high:
-        return message("chat.effects.verdict.inconclusive", language,
-                       why=message("chat.effects.verdict.no_effect_excluded", language))
+                       why=message(f"chat.effects.verdict.{key}", language))
     return message("chat.effects.verdict.supported", language)
 
 

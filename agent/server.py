@@ -79,7 +79,8 @@ def serve(settings: Settings) -> int:
     except ServeRefused as exc:
         log.error("%s", exc)
         return 2
-    threading.Thread(target=app.state.agent.warm_up, daemon=True, name="whyrec-warm-up").start()
+    threading.Thread(target=app.state.agent.warm_up, kwargs={"segments": True}, daemon=True,
+                     name="whyrec-warm-up").start()
     log.info("whyrec serving %s on http://%s:%d/", settings.workspace, settings.host, settings.port)
     # Keep idle connections longer than clients' own keep-alive expiry (httpx: 5 s); with equal
     # timeouts a busy server closes connections clients have just sent a request on.

@@ -452,7 +452,7 @@ def run_served(ws: Path, users: list[dict[str, str]]) -> dict[str, Any]:
     app = create_app(settings)
     create_s = time.perf_counter() - t0
     t0 = time.perf_counter()
-    app.state.agent.warm_up()  # what `whyrec serve` runs in a background thread at start
+    app.state.agent.warm_up(segments=True)  # what `whyrec serve` runs in a background thread at start
     warm_s = time.perf_counter() - t0
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

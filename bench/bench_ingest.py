@@ -21,6 +21,19 @@ idempotent re-ingest of the same file into that workspace (nothing added), and a
 (``read_source`` and ``validate`` called directly; the commit is the remainder). Ratios are
 ingest time / floor time from the same run, so the shared machine's load cancels out as far as
 it can. Writes bench/results/ingest.md and ingest.json.
+
+Two more modes (issue 17), each against the code of another checkout given as ``--baseline``
+(a folder holding a ``whyrec`` package, e.g. ``main``'s ``agent/ tools/ prompts/ ui/`` linked under
+``whyrec/``): every measurement runs in a fresh child process with only the code differing, and
+the two codes alternate repetition by repetition::
+
+    .venv/bin/python bench/bench_ingest.py --compare --baseline /tmp/oldpkg   # ingest_compare.md
+    .venv/bin/python bench/bench_ingest.py --unclosed-quote --baseline /tmp/oldpkg   # ingest_unclosed_quote.md
+
+``--compare``: ingest time of this code and the baseline's on the same files (Tmall 2014 and the
+demo log), and each one's ratio to ``read_csv`` in the same child. ``--unclosed-quote``: the issue's
+case, a ~60 MB, 820,000-row CSV with a quote opened on line 12 and never closed: time to answer
+and peak memory (max RSS of the child), refused by default and with ``--skip-invalid``.
 """
 
 from __future__ import annotations
@@ -28,8 +41,11 @@ from __future__ import annotations
 import argparse
 import functools
 import gc
+import json
 import logging
+import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -217,8 +233,163 @@ def render(results: list[dict], demo_info: dict | None, args: argparse.Namespace
     return "\n".join(lines) + "\n"
 
 
+# -- child processes: one measurement with one code --------------------------------------------------
+CHILD = r"""
+import json, resource, sys, time
+from pathlib import Path
+spec = json.loads(sys.argv[1])
+started = time.perf_counter()
+out = {}
+if spec["what"] == "read_csv":
+    import pandas as pd
+    started = time.perf_counter()
+    out["rows"] = len(pd.read_csv(spec["source"]))
+else:
+    from whyrec.tools.ingest.mapping import SourceMapping
+    from whyrec.tools.ingest.pipeline import IngestRejected, ingest
+    from whyrec.tools.ingest.presets import get_preset
+    from whyrec.tools.workspace import Workspace
+    preset = get_preset(spec["preset"]) if spec.get("preset") else None
+    mapping = preset.make_mapping({}) if preset else SourceMapping(**spec["mapping"])
+    workspace = Workspace.create(spec["workspace"])
+    started = time.perf_counter()
+    try:
+        result = ingest(workspace, spec["source"], mapping, preset=preset, skip_invalid=spec.get("skip_invalid", False))
+        out.update(outcome="ingested", rows_read=result.rows_read, rows_added=result.rows_added,
+                   rows_rejected=result.rows_rejected,
+                   longest_title=int(workspace.items()["title"].str.len().max() or 0))
+    except IngestRejected as exc:
+        report = exc.reports[0]
+        out.update(outcome="refused", rows_read=report.rows_read, rows_invalid=report.rows_invalid,
+                   first_issue=report.first_issues[0].to_text() if report.first_issues else "")
+out["seconds"] = time.perf_counter() - started
+out["max_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print("RESULT " + json.dumps(out))
+"""
+
+
+def run_child(spec: dict, baseline: Path | None) -> dict:
+    env = dict(os.environ)
+    if baseline is not None:
+        env["PYTHONPATH"] = str(baseline)
+    done = subprocess.run([sys.executable, "-c", CHILD, json.dumps(spec)], capture_output=True, text=True,
+                          env=env, timeout=3600)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+    if done.returncode != 0 or not lines:
+        raise RuntimeError(f"child failed ({done.returncode}): {done.stderr[-2000:]}")
+    return json.loads(lines[-1][len("RESULT "):])
+
+
+def _mapping_spec(mapping: SourceMapping) -> dict:
+    keys = ("columns", "timestamp_unit", "timestamp_format", "duplicates", "name")
+    return {k: getattr(mapping, k) for k in keys}
+
+
+def compare(args: argparse.Namespace, tmp_root: Path) -> tuple[str, dict]:
+    """Ingest with this code and with the baseline's, alternating, each in a fresh process."""
+    cases: list[tuple[str, Path, dict]] = []
+    if TMALL.exists():
+        cases.append(("tmall2014", TMALL, {"preset": "tmall2014"}))
+    target = args.demo_events or (100_000 if args.quick else 1_000_000)
+    paths, demo_info = write_demo_csv(target, args.demo_items, args.seed, tmp_root, iso=False)
+    cases.append(("demo-epoch", paths["demo-epoch"], {"mapping": _mapping_spec(demo_mapping(False))}))
+    results = []
+    for name, path, spec in cases:
+        samples: dict[str, list[dict]] = {"this": [], "baseline": []}
+        for rep in range(args.reps):
+            for code in (("this", "baseline") if rep % 2 == 0 else ("baseline", "this")):
+                floor = run_child({"what": "read_csv", "source": str(path)}, None)
+                workspace = tmp_root / f"ws-{name}-{code}-{rep}"
+                got = run_child({**spec, "what": "ingest", "source": str(path), "workspace": str(workspace)},
+                                args.baseline if code == "baseline" else None)
+                shutil.rmtree(workspace, ignore_errors=True)
+                got["read_csv_s"] = floor["seconds"]
+                got["ratio_to_read_csv"] = got["seconds"] / floor["seconds"]
+                samples[code].append(got)
+                print(f"  {name} rep {rep + 1} {code}: ingest {got['seconds']:.2f} s "
+                      f"({got['ratio_to_read_csv']:.1f}x read_csv), {got['rows_added']:,} added", flush=True)
+        med = {c: float(np.median([x["seconds"] for x in v])) for c, v in samples.items()}
+        ratio = {c: float(np.median([x["ratio_to_read_csv"] for x in v])) for c, v in samples.items()}
+        rows = samples["this"][0]["rows_read"]
+        results.append({"dataset": name, "rows": rows, "file_mb": round(path.stat().st_size / 1e6, 1),
+                        "samples": samples, "median_s": med, "median_ratio_to_read_csv": ratio,
+                        "events_per_s": {c: rows / v for c, v in med.items()},
+                        "this_over_baseline": med["this"] / med["baseline"],
+                        "rows_added": {c: v[0]["rows_added"] for c, v in samples.items()}})
+    table = md_table(["dataset", "rows", "MB", "baseline ingest s", "this ingest s", "this / baseline",
+                      "baseline ev/s", "this ev/s", "baseline / read_csv", "this / read_csv", "rows added (base / this)"],
+                     [[r["dataset"], r["rows"], r["file_mb"], r["median_s"]["baseline"], r["median_s"]["this"],
+                       f"{r['this_over_baseline']:.2f}", r["events_per_s"]["baseline"], r["events_per_s"]["this"],
+                       f"{r['median_ratio_to_read_csv']['baseline']:.1f}x", f"{r['median_ratio_to_read_csv']['this']:.1f}x",
+                       f"{r['rows_added']['baseline']:,} / {r['rows_added']['this']:,}"] for r in results])
+    body = "\n".join([
+        f"Baseline code: `{args.baseline}`; this code: the checkout running the benchmark. {args.reps} "
+        "repetitions per code, alternating which runs first; every number comes from its own fresh "
+        "process (imports not timed), with `pandas.read_csv` of the same file timed in a fresh process "
+        "just before it. Medians.", "", table, "",
+        "Demo log: " + ", ".join(f"{k} {v}" for k, v in demo_info.items()) + ".", ""])
+    return body, {"reps": args.reps, "baseline": str(args.baseline), "results": results, "demo": demo_info}
+
+
+def write_unclosed_quote_csv(path: Path, rows: int = 820_000, quote_line: int = 12) -> None:
+    """The issue's file: a header, rows, and on ``quote_line`` a quote opened and never closed."""
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write("user,item,event,ts,title\n")
+        for n in range(rows):
+            if n == quote_line - 2:
+                handle.write('x001,it002,view,2026-10-03T00:00:00Z,"never closed\n')
+                continue
+            handle.write(f"u{n % 40_000:05d},it{n % 9_000:05d},{('view', 'cart', 'purchase')[n % 3]},"
+                         f"2026-{1 + n % 9:02d}-{1 + n % 28:02d}T{n % 24:02d}:{n % 60:02d}:00Z,"
+                         f"Product number {n % 9_000} in the catalog\n")
+
+
+def unclosed_quote(args: argparse.Namespace, tmp_root: Path) -> tuple[str, dict]:
+    source = tmp_root / "unclosed.csv"
+    write_unclosed_quote_csv(source)
+    mapping = SourceMapping(columns={"user_id": "user", "item_id": "item", "behaviour": "event",
+                                     "timestamp": "ts", "title": "title"}, duplicates="keep")
+    runs = []
+    for skip in (False, True):
+        for code in ("baseline", "this"):
+            for rep in range(args.reps):
+                workspace = tmp_root / f"ws-{code}-{skip}-{rep}"
+                got = run_child({"what": "ingest", "source": str(source), "workspace": str(workspace),
+                                 "mapping": _mapping_spec(mapping), "skip_invalid": skip},
+                                args.baseline if code == "baseline" else None)
+                shutil.rmtree(workspace, ignore_errors=True)
+                got.update(code=code, skip_invalid=skip, rep=rep)
+                runs.append(got)
+                print(f"  {code} skip_invalid={skip}: {got}", flush=True)
+    rows = []
+    for skip in (False, True):
+        for code in ("baseline", "this"):
+            mine = [r for r in runs if r["code"] == code and r["skip_invalid"] == skip]
+            first = mine[0]
+            outcome = (f"refused: {first['rows_invalid']:,} of {first['rows_read']:,} rows invalid; "
+                       f"{first['first_issue'][:90]}" if first["outcome"] == "refused" else
+                       f"ingested: rows read {first['rows_read']:,}, events added {first['rows_added']:,}, "
+                       f"rejected {first['rows_rejected']:,}, longest title {first['longest_title']:,} characters")
+            rows.append([code, "yes" if skip else "no", float(np.median([r["seconds"] for r in mine])),
+                         float(np.median([r["max_rss_mb"] for r in mine])), outcome])
+    table = md_table(["code", "--skip-invalid", "time s (median)", "peak RSS MB (median)", "outcome"], rows)
+    size_mb = source.stat().st_size / 1e6
+    body = "\n".join([
+        f"The issue's file: {size_mb:.1f} MB, 820,000 data rows, a quote opened on line 12 and never closed "
+        f"(`x001,it002,view,2026-10-03T00:00:00Z,\"never closed`). Baseline code: `{args.baseline}`. Each run "
+        f"is a fresh process; time excludes imports; {args.reps} repetitions.", "", table, ""])
+    return body, {"file_mb": round(size_mb, 1), "rows": 820_000, "quote_line": 12, "runs": runs,
+                  "baseline": str(args.baseline)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--compare", action="store_true",
+                        help="this code against --baseline's, alternating, in fresh processes")
+    parser.add_argument("--unclosed-quote", action="store_true",
+                        help="the 60 MB file with a quote never closed, this code and --baseline's")
+    parser.add_argument("--baseline", type=Path, default=None,
+                        help="a folder holding the baseline's whyrec package (for --compare, --unclosed-quote)")
     parser.add_argument("--quick", action="store_true", help="small sizes, under 2 minutes")
     parser.add_argument("--reps", type=int, default=None, help="repetitions per dataset (3 full, 2 quick)")
     parser.add_argument("--demo-events", type=int, default=None,
@@ -237,6 +408,20 @@ def main() -> None:
     if args.out is None:
         args.out = (Path(tempfile.gettempdir()) / "whyrec-bench-results" if args.quick
                     else Path(__file__).resolve().parent / "results")
+
+    if args.compare or args.unclosed_quote:
+        if args.baseline is None:
+            parser.error("--compare and --unclosed-quote need --baseline")
+        started = time.perf_counter()
+        with tempfile.TemporaryDirectory(prefix="whyrec-bench-ingest-") as tmp:
+            name, title = (("ingest_compare", "Ingest throughput: this code against a baseline") if args.compare
+                           else ("ingest_unclosed_quote", "An unclosed quote in a 60 MB file"))
+            body, data = (compare if args.compare else unclosed_quote)(args, Path(tmp))
+        body += f"\nTotal benchmark wall time: {time.perf_counter() - started:.0f} s.\n"
+        md_path, json_path = write_results(name, title, body, data, args.out)
+        print(body)
+        print(f"wrote {md_path} and {json_path}")
+        return
 
     started = time.perf_counter()
     results = []

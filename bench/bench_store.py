@@ -25,6 +25,19 @@ enough users for about N behaviour documents; REES46: ``ingest`` with its preset
   dropped. BLAS runs single-threaded in the search loops and torch single-threaded (see options).
 
 Writes bench/results/store.md and store.json.
+
+Two more parts (issue 17), this code against a baseline's (``--baseline``: a folder holding the
+baseline's ``whyrec`` package), on the default demo shop (``whyrec demo``: 400 users, 300 items)
+and the REES46 head, each store built once by this code; every measurement in a fresh process::
+
+    .venv/bin/python bench/bench_store.py --part search --baseline /tmp/oldpkg   # store_search.md
+    .venv/bin/python bench/bench_store.py --part forget --baseline /tmp/oldpkg   # store_forget.md
+
+``search``: ``whyrec search`` end to end as a user runs it (process start to exit; the first
+call after the store was built, then repeated calls), and inside one process the first
+``search_items`` (model load included) and the median of 20 more. ``forget``: ``forget_user`` of
+the user with the most events (on a copy of the workspace), its time, and a scan of every byte
+of the workspace's files afterwards for the user id and the ids of their behaviour documents.
 """
 
 from __future__ import annotations
@@ -75,9 +88,9 @@ class TimingEmbedder(Embedder):
         self.seconds = 0.0
         self.texts = 0
 
-    def embed(self, texts):  # type: ignore[no-untyped-def, override]
+    def embed(self, texts, progress=None):  # type: ignore[no-untyped-def, override]
         started = time.perf_counter()
-        out = super().embed(texts)
+        out = super().embed(texts, progress=progress)
         self.seconds += time.perf_counter() - started
         self.texts += len(texts)
         return out
@@ -93,7 +106,7 @@ class PrecomputedEmbedder(Embedder):
         super().__init__()
         self.vectors = vectors
 
-    def embed(self, texts):  # type: ignore[no-untyped-def, override]
+    def embed(self, texts, progress=None):  # type: ignore[no-untyped-def, override]
         return np.stack([self.vectors[t] for t in texts])
 
 
@@ -440,8 +453,198 @@ def render(results: list[dict], args: argparse.Namespace) -> str:
     return "\n".join(lines) + "\n"
 
 
+# -- issue 17: search latency and forget, this code against a baseline --------------------------------
+SEARCH_CHILD = r"""
+import json, sys, time
+started = time.perf_counter()
+from whyrec.tools.behaviour_store import BehaviourStore
+from whyrec.tools.embeddings import default_embedder
+from whyrec.tools.workspace import Workspace
+spec = json.loads(sys.argv[1])
+imported = time.perf_counter()
+store = BehaviourStore(Workspace.open(spec["workspace"]), default_embedder())
+first = store.search_items(spec["queries"][0], k=10)
+first_s = time.perf_counter() - imported
+times = []
+for query in spec["queries"][1:]:
+    t = time.perf_counter(); store.search_items(query, k=10); times.append(time.perf_counter() - t)
+times.sort()
+print("RESULT " + json.dumps({"import_s": imported - started, "first_s": first_s,
+                              "repeated_median_s": times[len(times) // 2], "top": first[0].item_id}))
+"""
+
+FORGET_CHILD = r"""
+import json, resource, sys, time
+from whyrec.tools.behaviour_store import BehaviourStore
+from whyrec.tools.embeddings import default_embedder
+from whyrec.tools.privacy import forget_user
+from whyrec.tools.workspace import Workspace
+spec = json.loads(sys.argv[1])
+workspace = Workspace.open(spec["workspace"])
+store = BehaviourStore(workspace, default_embedder())
+store.ensure_ready()
+started = time.perf_counter()
+result = forget_user(workspace, spec["user"], store)
+print("RESULT " + json.dumps({"seconds": time.perf_counter() - started, "result": result.to_json()}))
+"""
+
+
+def _child(code: str, spec: dict, baseline: Path | None) -> dict:
+    import json
+    import subprocess
+
+    env = dict(os.environ)
+    if baseline is not None:
+        env["PYTHONPATH"] = str(baseline)
+    done = subprocess.run([sys.executable, "-c", code, json.dumps(spec)], capture_output=True, text=True,
+                          env=env, timeout=3600)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+    if done.returncode != 0 or not lines:
+        raise RuntimeError(f"child failed ({done.returncode}): {done.stderr[-3000:]}")
+    return json.loads(lines[-1][len("RESULT "):])
+
+
+def _cli_seconds(workspace: Path, query: str, baseline: Path | None) -> float:
+    import subprocess
+
+    env = dict(os.environ)
+    if baseline is not None:
+        env["PYTHONPATH"] = str(baseline)
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", "import sys; from whyrec.agent.cli import main; "
+                           "sys.exit(main(sys.argv[1:]))", "search", query, "-w", str(workspace), "-k", "5"],
+                          capture_output=True, text=True, env=env, timeout=600)
+    elapsed = time.perf_counter() - started
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr[-2000:])
+    return elapsed
+
+
+def _prepared_workspaces(tmp: Path, use_rees46: bool) -> list[tuple[str, Path]]:
+    out = []
+    folder = tmp / "demo-default"
+    build_demo_workspace(folder, DemoConfig())
+    out.append(("demo (400 users, 300 items)", folder))
+    if use_rees46:
+        workspace, _ = build_rees46(tmp / "rees46")
+        out.append(("rees46 head", workspace.path))
+    for label, path in out:
+        started = time.perf_counter()
+        BehaviourStore(Workspace.open(path), Embedder(backend="torch")).sync()
+        print(f"{label}: indexed in {time.perf_counter() - started:.0f} s", flush=True)
+    return out
+
+
+def part_search(args: argparse.Namespace, tmp: Path) -> tuple[str, dict]:
+    queries = ["wool scarf", "something warm for winter", "kitchen appliance", "smartphone", "garden tools",
+               "a gift for a reader", "running shoes", "coffee", "headphones", "desk lamp"] * 2
+    results = []
+    for label, path in _prepared_workspaces(tmp, not args.quick and REES46.exists()):
+        row: dict[str, Any] = {"dataset": label}
+        for code in ("baseline", "this"):  # the first CLI call after the store was built, per code
+            row[f"cli_first_s_{code}"] = _cli_seconds(path, queries[0], args.baseline if code == "baseline" else None)
+        cli: dict[str, list[float]] = {"baseline": [], "this": []}
+        inproc: dict[str, list[dict]] = {"baseline": [], "this": []}
+        for rep in range(args.reps):
+            for code in (("this", "baseline") if rep % 2 else ("baseline", "this")):
+                base = args.baseline if code == "baseline" else None
+                cli[code].append(_cli_seconds(path, queries[rep % len(queries)], base))
+                inproc[code].append(_child(SEARCH_CHILD, {"workspace": str(path), "queries": queries}, base))
+        for code in ("baseline", "this"):
+            row[f"cli_repeated_median_s_{code}"] = float(np.median(cli[code]))
+            row[f"first_search_in_process_s_{code}"] = float(np.median([r["first_s"] for r in inproc[code]]))
+            row[f"repeated_search_in_process_ms_{code}"] = 1000 * float(
+                np.median([r["repeated_median_s"] for r in inproc[code]]))
+            row[f"import_s_{code}"] = float(np.median([r["import_s"] for r in inproc[code]]))
+        row["same_top_item"] = len({r["top"] for v in inproc.values() for r in v}) == 1
+        row["samples"] = {"cli": cli, "in_process": inproc}
+        results.append(row)
+        print(row, flush=True)
+    table = md_table(
+        ["dataset", "CLI first call s (base / this)", "CLI repeated s, median (base / this)", "CLI speed-up",
+         "first search in a process s (base / this)", "repeated search ms (base / this)", "same top item"],
+        [[r["dataset"], f"{r['cli_first_s_baseline']:.2f} / {r['cli_first_s_this']:.2f}",
+          f"{r['cli_repeated_median_s_baseline']:.2f} / {r['cli_repeated_median_s_this']:.2f}",
+          f"{r['cli_repeated_median_s_baseline'] / r['cli_repeated_median_s_this']:.1f}x",
+          f"{r['first_search_in_process_s_baseline']:.2f} / {r['first_search_in_process_s_this']:.2f}",
+          f"{r['repeated_search_in_process_ms_baseline']:.1f} / {r['repeated_search_in_process_ms_this']:.1f}",
+          "yes" if r["same_top_item"] else "NO"] for r in results])
+    body = "\n".join([
+        f"`whyrec search QUERY -k 5` as a user runs it: wall time from process start to exit. Baseline code: "
+        f"`{args.baseline}`. The first call is the first after the store was built; repeated: the median of "
+        f"{args.reps} calls per code, alternating. In a process: the first `search_items` after the imports "
+        "(model load included), then the median of 19 more queries.", "", table, ""])
+    return body, {"results": results, "baseline": str(args.baseline), "reps": args.reps}
+
+
+def _needle_scan(root: Path, needles: list[bytes]) -> tuple[int, int, list[str]]:
+    found, files, total = 0, set(), 0
+    for path in sorted(root.rglob("*")):
+        if path.is_file():
+            data = path.read_bytes()
+            total += len(data)
+            for needle in needles:
+                count = data.count(needle)
+                if count:
+                    found += count
+                    files.add(str(path.relative_to(root)))
+    return found, total, sorted(files)
+
+
+def part_forget(args: argparse.Namespace, tmp: Path) -> tuple[str, dict]:
+    from whyrec.tools.behaviour_store import _doc_id
+
+    results = []
+    for label, path in _prepared_workspaces(tmp, not args.quick and REES46.exists()):
+        events = Workspace.open(path).events()
+        user = str(events["user_id"].value_counts().index[0])
+        mine = events[events["user_id"] == user]
+        needles = [user.encode()] + [_doc_id(u, i, b).encode() for u, i, b in
+                                     set(zip(mine["user_id"], mine["item_id"], mine["behaviour"]))]
+        for code in ("baseline", "this"):
+            for rep in range(args.reps):
+                copy = tmp / f"forget-{code}-{rep}"
+                shutil.copytree(path, copy)
+                before, _, _ = _needle_scan(copy, needles)
+                got = _child(FORGET_CHILD, {"workspace": str(copy), "user": user},
+                             args.baseline if code == "baseline" else None)
+                started = time.perf_counter()
+                found, scanned, files = _needle_scan(copy, needles)
+                scan_s = time.perf_counter() - started
+                shutil.rmtree(copy, ignore_errors=True)
+                row = {"dataset": label, "code": code, "rep": rep, "user": user, "events": len(mine),
+                       "documents": len(needles) - 1, "occurrences_before": before, "forget_s": got["seconds"],
+                       "occurrences_after": found, "files_with_traces": files, "bytes_scanned": scanned,
+                       "scan_s": scan_s, "result": got["result"]}
+                results.append(row)
+                print({k: v for k, v in row.items() if k != "result"}, flush=True)
+    rows = []
+    for label in dict.fromkeys(r["dataset"] for r in results):
+        for code in ("baseline", "this"):
+            mine = [r for r in results if r["dataset"] == label and r["code"] == code]
+            first = mine[0]
+            rows.append([label, code, f"{first['user']} ({first['events']:,} events, {first['documents']:,} docs)",
+                         float(np.median([r["forget_s"] for r in mine])), first["occurrences_before"],
+                         first["occurrences_after"], ", ".join(first["files_with_traces"]) or "-",
+                         f"{first['bytes_scanned'] / 1e6:.1f} MB in {first['scan_s']:.1f} s"])
+    table = md_table(["dataset", "code", "user forgotten", "forget s (median)", "traces before",
+                      "traces after", "files with traces after", "scanned"], rows)
+    body = "\n".join([
+        "A trace is an occurrence, anywhere in the workspace's files (raw bytes, every file), of the user id "
+        "or of one of the ids of their behaviour documents. Each run forgets the user on a fresh copy of the "
+        f"same indexed workspace, in a fresh process; {args.reps} repetitions. Baseline code: `{args.baseline}`.",
+        "", table, ""])
+    return body, {"results": results, "baseline": str(args.baseline), "reps": args.reps}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--part", choices=["index-search", "search", "forget"], default="index-search",
+                        help="index-search: the indexing and search benchmark (default); search and "
+                             "forget: this code against --baseline's (issue 17)")
+    parser.add_argument("--baseline", type=Path, default=None,
+                        help="a folder holding the baseline's whyrec package (for --part search / forget)")
+    parser.add_argument("--reps", type=int, default=5, help="repetitions per code (--part search / forget)")
     parser.add_argument("--quick", action="store_true", help="small sizes, under 2 minutes")
     parser.add_argument("--sizes", type=int, nargs="+", default=None,
                         help="demo catalog sizes N (items and about N behaviour docs); 1000 10000 full, 500 quick")
@@ -466,6 +669,19 @@ def main() -> None:
         args.out = (Path(tempfile.gettempdir()) / "whyrec-bench-results" if args.quick
                     else Path(__file__).resolve().parent / "results")
     logging.basicConfig(level=logging.WARNING)
+    if args.part != "index-search":
+        if args.baseline is None:
+            parser.error("--part search and --part forget need --baseline")
+        started = time.perf_counter()
+        with tempfile.TemporaryDirectory(prefix="whyrec-bench-store-") as tmp:
+            body, data = (part_search if args.part == "search" else part_forget)(args, Path(tmp))
+        body += f"\nTotal benchmark wall time: {time.perf_counter() - started:.0f} s.\n"
+        name, title = (("store_search", "Search latency: whyrec search, this code against a baseline")
+                       if args.part == "search" else ("store_forget", "Forget: time and traces left in the files"))
+        md_path, json_path = write_results(name, title, body, data, args.out)
+        print(body)
+        print(f"wrote {md_path} and {json_path}")
+        return
 
     import torch
 
@@ -473,7 +689,7 @@ def main() -> None:
         torch.set_num_threads(args.torch_threads)
     blas = args.blas_threads if args.blas_threads > 0 else None
     started = time.perf_counter()
-    embedder = TimingEmbedder()
+    embedder = TimingEmbedder(backend="torch")  # the indexing path; queries timed through it too
     t0 = time.perf_counter()
     embedder.embed(["warm up the model"])
     model_load_s = time.perf_counter() - t0

@@ -1,9 +1,11 @@
 """The right to be forgotten, and pseudonymous user ids.
 
 :func:`forget_user` removes a user's events from the event log (the log is rewritten without
-them in one atomic commit), their documents from the vector store, every derived artefact that
-was computed from data including them (fitted rankers, causal reports, graph pictures), and
-their rows in reject files. The artefacts are recomputed on next use from what remains.
+them in one atomic commit), the catalog items only they brought in, their documents from the
+vector store (an embedded store is rebuilt without them, so no byte remains in its files),
+every derived artefact that was computed from data including them (fitted rankers, causal
+reports, graph pictures), and their rows in reject files. The artefacts are recomputed on next
+use from what remains.
 
 :func:`pseudonymise` replaces user ids by a keyed hash at ingest, so the workspace never holds
 the source's ids; the same key maps an id to the same pseudonym, so forgetting still works.
@@ -11,15 +13,17 @@ the source's ids; the same key maps an id to the same pseudonym, so forgetting s
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from .workspace import Workspace
+from .workspace import Workspace, replace_shredding, shred_file
 
 log = logging.getLogger(__name__)
 
@@ -35,11 +39,21 @@ class ForgetResult:
     artefacts_removed: int
     reject_rows_removed: int
     data_version: int
+    #: Catalog items only this user's events had brought in (ids they created), now removed.
+    items_removed: int = 0
+    #: How the vector store forgot: "rebuilt" (embedded: no byte left in its files), "deleted"
+    #: (a Chroma server: deleted through its API; its files may keep freed bytes) or "none".
+    store_erasure: str = "none"
+    seconds: float = 0.0
 
     def to_text(self) -> str:
+        store = {"rebuilt": " (the vector store was rebuilt without them)",
+                 "deleted": " (deleted through the Chroma server's API; its files may keep freed "
+                            "bytes until the server's store is rebuilt)"}.get(self.store_erasure, "")
         return (f"forgot user {self.user_id}: {self.events_removed:,} events, {self.documents_removed:,} "
-                f"vector-store documents, {self.artefacts_removed} derived artefacts and "
-                f"{self.reject_rows_removed} reject-file rows removed (data version {self.data_version})")
+                f"vector-store documents{store}, {self.items_removed:,} catalog items only they had "
+                f"added, {self.artefacts_removed} derived artefacts and {self.reject_rows_removed} "
+                f"reject-file rows removed (data version {self.data_version})")
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -55,8 +69,13 @@ def pseudonymise(user_ids: pd.Series, key: bytes) -> pd.Series:
 def forget_user(workspace: Workspace, user_id: str, store: Any = None) -> ForgetResult:
     """Remove every trace of ``user_id`` from ``workspace`` (and ``store``, a BehaviourStore).
 
-    Raises ``KeyError`` if the user has no events.
+    Also removed: catalog items that only this user's events brought in (an item id first seen
+    in their events and touched by no one else) — what the user created. Raises ``KeyError`` if
+    the user has no events.
     """
+    import time
+
+    started = time.perf_counter()
     user_id = str(user_id)
     with workspace.lock():
         workspace.reload()
@@ -64,24 +83,67 @@ def forget_user(workspace: Workspace, user_id: str, store: Any = None) -> Forget
         mine = events["user_id"] == user_id
         if not mine.any():
             raise KeyError(f"unknown user {user_id!r}: no events in this workspace")
-        version = workspace.commit(events[~mine], None, [], replace_events=True)
+        created = _created_by(workspace.items(), events, mine)
+        items = workspace.items()
+        catalog = items[~items["item_id"].isin(created)] if created else None
+        version = workspace.commit(events[~mine], catalog, [], replace_events=True, shred_old=True)
         artefacts = 0
         for pattern in RECOMPUTABLE:
             for path in workspace.derived_path.glob(pattern):
-                path.unlink(missing_ok=True)
+                shred_file(path)
                 artefacts += 1
         reject_rows = _scrub_rejects(workspace, user_id)
-    documents = store.delete_user(user_id) if store is not None else 0
-    log.info("forgot a user: %d events, %d documents", int(mine.sum()), documents)
-    return ForgetResult(user_id, int(mine.sum()), documents, artefacts, reject_rows, version)
+        erasure = store.forget(user_id, items=created) if store is not None else None
+    log.info("forgot a user: %d events, %d documents, %d items", int(mine.sum()),
+             erasure.documents_removed if erasure else 0, len(created))
+    return ForgetResult(user_id, int(mine.sum()), erasure.documents_removed if erasure else 0,
+                        artefacts, reject_rows, version, items_removed=len(created),
+                        store_erasure=erasure.method if erasure else "none",
+                        seconds=time.perf_counter() - started)
+
+
+def _created_by(items: pd.DataFrame, events: pd.DataFrame, mine: pd.Series) -> list[str]:
+    """Items that entered the catalog through events and that only this user's events touch.
+
+    An item from a catalog file stays (it is the shop's, not the user's). Workspaces from before
+    items recorded their origin: an item whose only attribute is the placeholder title that
+    ingest gives an unknown id ("Item <id>") counts as brought in by events.
+    """
+    others = set(events.loc[~mine, "item_id"])
+    candidates = [i for i in pd.unique(events.loc[mine, "item_id"]) if i not in others]
+    if not candidates:
+        return []
+    rows = items[items["item_id"].isin(candidates)]
+    from_events = rows["extra"].fillna("").str.contains('"origin": "events"', regex=False)
+    placeholder = (rows["extra"].isna() & (rows["title"] == "Item " + rows["item_id"])
+                   & rows[["category", "brand", "price", "description"]].isna().all(axis=1))
+    return sorted(rows.loc[from_events | placeholder, "item_id"].astype(str))
+
+
+def _write_csv(frame: pd.DataFrame, path: Path) -> None:
+    frame.to_csv(path, index=False)
 
 
 def _scrub_rejects(workspace: Workspace, user_id: str) -> int:
+    """Drop the user's rows from reject files: by the row's user id, the bad value, or the row
+    as written holding the id as a whole token."""
+    import re
+
+    from .schema import ID_PUNCTUATION
+
+    token = re.compile(r"(?<![\w" + re.escape(ID_PUNCTUATION) + r"])" + re.escape(user_id)
+                       + r"(?![\w" + re.escape(ID_PUNCTUATION) + r"])")
     removed = 0
     for path in workspace.rejected_path.glob("*.csv"):
         frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-        hit = frame["value"] == user_id if "value" in frame else pd.Series(False, index=frame.index)
+        hit = pd.Series(False, index=frame.index)
+        for column in ("user_id", "value"):
+            if column in frame:
+                hit |= frame[column] == user_id
+        if "raw" in frame:
+            hit |= frame["raw"].str.contains(token)
         if hit.any():
-            frame[~hit].to_csv(path, index=False)
+            kept = frame[~hit]
+            replace_shredding(path, functools.partial(_write_csv, kept))
             removed += int(hit.sum())
     return removed

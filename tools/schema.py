@@ -11,6 +11,7 @@ and :func:`canonical_behaviour` maps those names onto the vocabulary.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -61,6 +62,51 @@ MAPPABLE_FIELDS: tuple[str, ...] = (
 )
 REQUIRED_EVENT_FIELDS: tuple[str, ...] = ("user_id", "item_id", "behaviour", "timestamp")
 ITEM_FIELDS: tuple[str, ...] = ("title", "category", "brand", "price", "description")
+
+# -- ids and text limits: the one rule, used by ingest (files and POST /v1/events) -------------
+#: Fields that are ids: they appear in URL paths (``/v1/users/{user_id}``) and in chat text.
+ID_FIELDS: tuple[str, ...] = ("user_id", "item_id")
+#: Longest id, in characters.
+MAX_ID_LENGTH = 128
+#: What an id may hold besides letters and digits of any script. None of these needs escaping in
+#: a URL path segment, none is HTML, and an id cannot be "." or ".." (it starts with a letter
+#: or digit). No "/", "%", "?", "#", whitespace, quotes, brackets or control characters.
+ID_PUNCTUATION = "_-.:@+"
+_ID_PATTERN = re.compile(r"[^\W_][\w.:@+\-]*")
+#: Longest text per field, in characters (a title is one line; a description may be a paragraph).
+MAX_TEXT_LENGTH: Mapping[str, int] = {
+    "session_id": 256, "title": 500, "category": 300, "brand": 200, "description": 5_000,
+}
+#: Text fields shown on one line: no line breaks, tabs or other control characters.
+ONE_LINE_FIELDS: tuple[str, ...] = ("title", "category", "brand")
+
+
+def id_problem(value: str) -> str | None:
+    """Why ``value`` cannot be a user or item id, or ``None`` if it can.
+
+    >>> id_problem("u089") is None and id_problem("用户-7") is None
+    True
+    >>> id_problem("team/alice")
+    "may hold only letters, digits and _-.:@+ (found '/')"
+    """
+    if not value:
+        return "is empty"
+    if len(value) > MAX_ID_LENGTH:
+        return f"is {len(value):,} characters long; at most {MAX_ID_LENGTH} are allowed"
+    if _ID_PATTERN.fullmatch(value):
+        return None
+    if not value[0].isalnum():
+        return f"must start with a letter or digit (found {value[0]!r})"
+    bad = next((c for c in value if not (c.isalnum() or c in ID_PUNCTUATION)), value[0])
+    return f"may hold only letters, digits and {ID_PUNCTUATION} (found {bad!r})"
+
+
+def id_problems(values: pd.Series) -> pd.Series:
+    """:func:`id_problem` of each value (``None`` where the id is fine); each distinct id is
+    checked once, so a million-row log costs as much as its distinct ids."""
+    codes, unique = pd.factorize(values.astype("string").fillna(""), use_na_sentinel=False)
+    reasons = pd.array([id_problem(str(u)) for u in unique], dtype=object)
+    return pd.Series(reasons[codes] if len(unique) else [], index=values.index, dtype=object)
 
 
 def behaviour_rank(behaviour: str) -> int:
@@ -153,11 +199,11 @@ class Event:
         value = row.get("value")
         session = row.get("session_id")
         return cls(
-            event_key=int(row["event_key"]),  # type: ignore[arg-type]
+            event_key=int(row["event_key"]),  # type: ignore[call-overload]  # a numpy integer
             user_id=str(row["user_id"]),
             item_id=str(row["item_id"]),
             behaviour=str(row["behaviour"]),
-            timestamp=pd.Timestamp(row["timestamp"]),  # type: ignore[arg-type]
+            timestamp=pd.Timestamp(row["timestamp"]),
             session_id=None if session is None or pd.isna(session) else str(session),
             value=None if value is None or pd.isna(value) else float(value),  # type: ignore[arg-type]
         )

@@ -5,14 +5,17 @@ Layout::
     workspace.json          manifest: schema version, data version, event parts, catalog file
     events/part-*.parquet   the event log, append-only Parquet parts
     catalog/catalog-*.parquet
-    chroma/                 the embedded Chroma store (unless a Chroma server is used)
+    chroma/                 the embedded Chroma store (unless a Chroma server is used); after a
+                            rebuild or a forget it lives in chroma-<token>/, named by chroma.current
     derived/                artefacts computed from the events (ranker, causal report), keyed
                             by the data version so they are recomputed when the events change
     rejected/               rows refused by ``ingest --skip-invalid``, with reasons
 
 Writes are transactional: new parts and a new catalog are written under temporary names and
 become visible only when the manifest is atomically replaced. A crash or Ctrl-C before that
-leaves the workspace exactly as it was; leftovers are swept on the next write.
+leaves the workspace exactly as it was; leftovers (temporary files, parts no manifest names,
+store directories no longer in use) are swept when the workspace is next opened with no writer
+at work, and on every write.
 """
 
 from __future__ import annotations
@@ -22,8 +25,9 @@ import fcntl
 import json
 import logging
 import os
+import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,6 +41,8 @@ from .schema import SCHEMA_VERSION, conform_events, conform_items, empty_events,
 log = logging.getLogger(__name__)
 
 MANIFEST = "workspace.json"
+#: Names the directory of the embedded Chroma store when it is not ``chroma/``.
+CHROMA_POINTER = "chroma.current"
 #: Event parts before a commit compacts the log into one part.
 MAX_PARTS = 48
 
@@ -135,8 +141,17 @@ class Workspace:
 
     @classmethod
     def open(cls, path: str | os.PathLike) -> Workspace:
-        """Open an existing workspace; raise :class:`WorkspaceError` if there is none."""
-        root = Path(path)
+        """Open an existing workspace; raise :class:`WorkspaceError` if there is none.
+
+        If no writer is at work, leftovers of an interrupted one (a killed ingest's temporary
+        part, an old store directory) are removed first, so none stays visible.
+        """
+        workspace = cls._read(Path(path))
+        workspace._sweep_if_idle()
+        return workspace
+
+    @classmethod
+    def _read(cls, root: Path) -> Workspace:
         manifest_path = root / MANIFEST
         if not manifest_path.exists():
             raise WorkspaceError(
@@ -159,13 +174,45 @@ class Workspace:
 
     def reload(self) -> None:
         """Re-read the manifest (another process may have ingested)."""
-        fresh = Workspace.open(self.path)
+        fresh = Workspace._read(self.path)
         self.manifest = fresh.manifest
 
     # -- paths -----------------------------------------------------------------------------
     @property
     def chroma_path(self) -> Path:
-        return self.path / "chroma"
+        """The embedded Chroma store's directory (read fresh: a forget may have replaced it)."""
+        try:
+            name = (self.path / CHROMA_POINTER).read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            return self.path / "chroma"
+        return self.path / name if _is_store_name(name) else self.path / "chroma"
+
+    def new_chroma_path(self) -> Path:
+        """An empty directory for a new embedded store (call inside :meth:`lock`)."""
+        path = self.path / f"chroma-{uuid.uuid4().hex[:10]}"
+        path.mkdir()
+        return path
+
+    def switch_chroma(self, target: Path, keep_old_as: Path | None = None) -> None:
+        """Make ``target`` the embedded store, atomically, then destroy the old one: its files
+        are overwritten with zeros and deleted (or, with ``keep_old_as``, moved there). Call
+        inside :meth:`lock`, with no client of this process left open on the old store."""
+        old = self.chroma_path
+        tmp = self.path / (CHROMA_POINTER + ".tmp")
+        tmp.write_text(target.name, encoding="utf-8")
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, self.path / CHROMA_POINTER)
+        if old.exists() and old != target:
+            if keep_old_as is not None:
+                os.replace(old, keep_old_as)
+            else:
+                shred_tree(old)
+
+    def discard_chroma_path(self, path: Path) -> None:
+        """Destroy a store directory that was being built and will not be used."""
+        if path.exists() and path != self.chroma_path:
+            shred_tree(path)
 
     @property
     def derived_path(self) -> Path:
@@ -241,7 +288,7 @@ class Workspace:
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
         """Exclusive lock for writers (ingest, forget), across processes."""
-        with open(self.path / ".lock", "w") as handle:
+        with open(self.path / ".lock", "a") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
                 yield
@@ -249,11 +296,12 @@ class Workspace:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
     def commit(self, new_events: pd.DataFrame, catalog: pd.DataFrame | None,
-               sources: list[SourceRecord], replace_events: bool = False) -> int:
+               sources: list[SourceRecord], replace_events: bool = False, shred_old: bool = False) -> int:
         """Atomically add ``new_events`` (and a new full catalog) and return the new data version.
 
         With ``replace_events`` the event log is rewritten to exactly ``new_events`` (used when
-        forgetting a user). Call inside :meth:`lock`.
+        forgetting a user); with ``shred_old`` the files it replaces are overwritten before they
+        are deleted. Call inside :meth:`lock`.
         """
         self._sweep_leftovers()
         manifest = Manifest.from_json(json.loads((self.path / MANIFEST).read_text(encoding="utf-8")))
@@ -284,11 +332,15 @@ class Workspace:
             for path in written:
                 path.unlink(missing_ok=True)
             raise
-        old_files = set(manifest.event_parts) - set(new_manifest.event_parts)
-        for name in old_files:
-            (self.path / "events" / name).unlink(missing_ok=True)
+        retired = [self.path / "events" / name
+                   for name in set(manifest.event_parts) - set(new_manifest.event_parts)]
         if manifest.catalog and manifest.catalog != new_manifest.catalog:
-            (self.path / "catalog" / manifest.catalog).unlink(missing_ok=True)
+            retired.append(self.path / "catalog" / manifest.catalog)
+        for path in retired:
+            if shred_old:
+                shred_file(path)
+            else:
+                path.unlink(missing_ok=True)
         self.manifest = new_manifest
         return new_manifest.data_version
 
@@ -309,8 +361,28 @@ class Workspace:
             os.fsync(handle.fileno())
         os.replace(tmp, self.path / MANIFEST)
 
+    def _sweep_if_idle(self) -> None:
+        """Sweep leftovers if no writer holds the lock now (else that writer sweeps them)."""
+        try:
+            handle = open(self.path / ".lock", "a")
+        except OSError:  # a read-only workspace: nothing can be swept, nothing was left by us
+            return
+        with handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                return
+            try:
+                self._sweep_leftovers()
+            except OSError as exc:
+                log.warning("could not remove leftovers in %s: %s", self.path, exc)
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
     def _sweep_leftovers(self) -> None:
-        """Remove files a crashed write left behind (not referenced by the manifest)."""
+        """Remove what a crashed or killed write left behind: event parts and catalogs the
+        manifest does not name (temporary files included), temporary manifests and reject files,
+        and embedded-store directories no longer in use (overwritten, then deleted)."""
         manifest = Manifest.from_json(json.loads((self.path / MANIFEST).read_text(encoding="utf-8")))
         referenced = set(manifest.event_parts) | ({manifest.catalog} if manifest.catalog else set())
         for folder in ("events", "catalog"):
@@ -320,7 +392,74 @@ class Workspace:
                 if path.name not in referenced:
                     log.info("removing leftover %s from an interrupted write", path)
                     path.unlink(missing_ok=True)
+        # Only what writers holding the lock create: derived artefacts are written without it.
+        for path in [self.path / (MANIFEST + ".tmp"), self.path / (CHROMA_POINTER + ".tmp"),
+                     *(self.path / "rejected").glob("*.tmp")]:
+            if path.exists():
+                log.info("removing leftover %s from an interrupted write", path)
+                path.unlink(missing_ok=True)
+        for folder in ("rejected", "derived"):
+            for path in (self.path / folder).glob("*.shred"):
+                shred_file(path)
+        current = self.chroma_path
+        for path in self.path.iterdir():
+            if path.is_dir() and _is_store_name(path.name) and path.name != "chroma" and path != current:
+                log.info("removing the old vector store %s", path)
+                shred_tree(path)
 
     def derived_file(self, name: str) -> Path:
         """Path of a derived artefact for the current data version."""
         return self.derived_path / f"{name}-v{self.manifest.data_version}"
+
+
+def _is_store_name(name: str) -> bool:
+    """``chroma`` or ``chroma-<hex token>`` (never ``chroma.damaged-…``, kept for inspection)."""
+    if name == "chroma":
+        return True
+    prefix, _, token = name.partition("-")
+    return prefix == "chroma" and len(token) == 10 and all(c in "0123456789abcdef" for c in token)
+
+
+def shred_file(path: Path) -> None:
+    """Overwrite ``path`` with zeros, flush it to disk, then delete it."""
+    block = bytes(1 << 20)
+    try:
+        size = path.stat().st_size
+        with open(path, "r+b") as handle:
+            for start in range(0, size, len(block)):
+                handle.write(block[: min(len(block), size - start)])
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError as exc:
+        log.warning("could not overwrite %s before deleting it: %s", path, exc)
+    path.unlink(missing_ok=True)
+
+
+def replace_shredding(path: Path, write: Callable[[Path], object]) -> None:
+    """Replace ``path`` by what ``write(tmp)`` writes, and shred the old content.
+
+    The old file is renamed aside (``.shred``), the new one renamed into place, then the old one
+    is overwritten and deleted; a crash in between leaves the ``.shred`` file for the next sweep.
+    """
+    tmp = path.with_name(path.name + ".tmp")
+    write(tmp)
+    with open(tmp, "rb") as handle:
+        os.fsync(handle.fileno())
+    aside = path.with_name(path.name + ".shred")
+    if path.exists():
+        os.replace(path, aside)
+    os.replace(tmp, path)
+    if aside.exists():
+        shred_file(aside)
+
+
+def shred_tree(path: Path) -> None:
+    """Overwrite every file under ``path`` with zeros, flush it to disk, then delete the tree.
+
+    Deleting alone leaves the bytes in the file system's free blocks, and in the file itself
+    while another process still has it open; overwriting first leaves nothing to read there.
+    """
+    for file in sorted(path.rglob("*"), reverse=True):
+        if file.is_file() and not file.is_symlink():
+            shred_file(file)
+    shutil.rmtree(path, ignore_errors=True)

@@ -1,22 +1,29 @@
 """The chat UI: a Gradio Blocks page mounted at ``/`` on the FastAPI app of ``whyrec serve``.
 
-Layout (element ids in brackets, used by the browser test):
+Layout (element ids in brackets, used by the browser test). Desktop: three columns under a top
+bar; a phone (≤ 480 px) stacks them in this order, cards first:
 
-* header: title and the status line [status-line] — the active LLM backend and workspace size;
-* left: user search [user-search], picker [user-picker], language switch [language], the
-  user's recent behaviours [user-history];
-* middle: the chat [chat], input [chat-input], [send], "Recommend for me" [ask-recommend];
-* right: recommendation cards [card-0..9], each with a Why? button [why-0..9];
-* below, tabs [panels]: the explanation (contribution chart [contrib-chart], counterfactual
-  [counterfactual], population effects [explain-effects]); what-if ([whatif-remove],
-  [whatif-item], [whatif-behaviour], [whatif-run], [whatif-result], [whatif-table]); effects
-  (causal graph [causal-graph], segment [effects-segment], table [effects-table]).
+* top bar: title [title], status line [status-line], shopper picker [user-picker], language
+  switch [language], and the primary action "Recommend for me" [ask-recommend];
+* cards [cards]: heading [cards-heading], recommendation cards [card-0..9] ([card-text-i]), each
+  with its Why? button [why-0..9];
+* panels [panels], tabs: the explanation [tab-explain] ([explanation]: headline, chart
+  [.wr-chart], verified set, causal statements, Details); what-if [tab-whatif] ([whatif-remove],
+  [whatif-item], [whatif-behaviour], [whatif-run], [whatif-result]); effects [tab-effects]
+  ([effects-segment], [effects]: effects in words, Details, and the causal graph [causal-graph]);
+* chat [chat-col]: the chat [chat], follow-up chips [chip-0..2], input [chat-input] with its
+  character counter [char-count] and notice line [notice], [send], and the user's recent
+  behaviours [history] in an accordion [history-box].
 
-All behaviour lives in :mod:`whyrec.ui.callbacks`; this module only wires it to components.
+The state lives in the browser ([store], ``gr.BrowserState``), per user, so a reload keeps the
+chat and the cards. All behaviour lives in :mod:`whyrec.ui.callbacks`; this module only wires it
+to components; words come from the catalogue (:mod:`whyrec.ui.text`).
 """
 
 from __future__ import annotations
 
+import concurrent.futures
+import hashlib
 import logging
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -26,274 +33,311 @@ from fastapi import FastAPI
 
 from whyrec.agent.auth import KeyRing
 from whyrec.agent.core import Agent
+from whyrec.agent.render import behaviour_name
 from whyrec.tools.service import WhyrecService
 
-from .callbacks import ADDABLE_BEHAVIOURS, MAX_CARDS, SEGMENTS, Callbacks, ChatStep, Panels, UIState, UserView
-from .i18n import LANGUAGES, behaviour_name, label
-from .i18n import SEGMENTS as SEGMENT_NAMES
-from .views import CHART_COLOURS
+from . import views
+from .assets import CSS, HEAD
+from .callbacks import ADDABLE_BEHAVIOURS, MAX_CARDS, SEGMENTS, Callbacks, ChatStep, Panels, UserView
+from .state import UIState
+from .text import LANGUAGE_CHOICES, t
 
 log = logging.getLogger(__name__)
 
-CARD_COLUMNS = 1
-STREAM_PACE = 0.02  # seconds between streamed chunks of an answer
+CHIPS = 3
+KEEP_USER = "__whyrec_keep__"   # the picker's script sends this when a switch was not confirmed
+STORE_KEY = "whyrec-ui"
+CONCURRENCY = 8
+LOADING_AFTER = 0.3   # seconds before a panel shows its loading state
 
-CSS = """
-#status-line { font-size: 0.9em; opacity: 0.85; }
-.rec-card { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 6px 10px;
-            margin-bottom: 6px; background: var(--background-fill-secondary); }
-.rec-card p { margin: 2px 0; }
-.why-button { min-width: 80px !important; max-width: 110px; align-self: center; }
-#counterfactual { border-left: 4px solid #3182bd; padding-left: 10px; }
-"""
-
-SCROLL_TO_PANELS = """(...args) => {
-  const el = document.getElementById('panels');
-  if (el) { el.scrollIntoView({behavior: 'smooth', block: 'start'}); }
-  return args;
-}"""
+# Client-side steps (no server round trip): mark a reply in flight, keep the counter current,
+# show the start of a new answer, bring the explanation into view on a narrow screen.
+JS_START = "(...args) => { window.whyrec && whyrec.start(); return args; }"
+# typed text while a reply is on its way is not sent (it stays in the input)
+JS_SEND = ("(text, store) => { if (window.whyrec && whyrec.busy) { return ['', store]; } "
+           "window.whyrec && whyrec.start(); return [text, store]; }")
+JS_DONE = "() => { if (window.whyrec) { whyrec.stop(); whyrec.scrollAnswer(); whyrec.count(); } }"
+JS_WHY_DONE = "() => { if (window.whyrec) { whyrec.stop(); whyrec.scrollAnswer(); whyrec.count(); whyrec.toPanel(); } }"
+JS_COUNT = "() => { window.whyrec && whyrec.count(); }"
+JS_COUNT_TEXT = "(text) => { window.whyrec && whyrec.count(text); }"
+JS_COUNT_ON_DRAW = "if (window.whyrec) { whyrec.count(); }"   # each time the counter is drawn again
+JS_CONFIRM = f"(user, store) => [window.whyrec ? whyrec.confirmSwitch(user, {KEEP_USER!r}) : user, store]"
 
 
-def build_blocks(service: WhyrecService, agent: Agent, pace: float = STREAM_PACE) -> gr.Blocks:
+def _store_secret(service: WhyrecService) -> str:
+    """A stable key for the browser state of this workspace (so it survives a server restart).
+    Gradio encrypts BrowserState in the browser, so this is no secret: the state is checked again
+    on every load."""
+    return hashlib.sha256(f"whyrec-ui|{service.settings.workspace}".encode()).hexdigest()[:32]
+
+
+def build_blocks(service: WhyrecService, agent: Agent) -> gr.Blocks:
     """The whole page for one service and agent (shared by every browser session)."""
-    ui = Callbacks(service, agent, pace=pace)
+    ui = Callbacks(service, agent)
+    workers = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="whyrec-ui")
     en = "en"
+    limit = ui.max_chars
 
-    with gr.Blocks(title="whyrec") as demo:
-        state = gr.State(UIState())
-        title = gr.Markdown(label("title", en) + "\n\n" + label("subtitle", en), elem_id="title")
-        status = gr.Markdown("", elem_id="status-line")
+    with gr.Blocks(title="whyrec", fill_width=True) as demo:
+        store = gr.BrowserState(UIState().to_json(), storage_key=STORE_KEY, secret=_store_secret(service))
 
-        with gr.Row(equal_height=False):
-            with gr.Column(scale=1, min_width=300):
-                user_search = gr.Textbox(label=label("user_search", en),
-                                         placeholder=label("user_search_placeholder", en), elem_id="user-search")
-                user_picker = gr.Dropdown(choices=[], value=None, label=label("user_picker", en),
-                                          allow_custom_value=True, filterable=True, elem_id="user-picker")
-                language = gr.Radio(choices=list(LANGUAGES), value=en, label=label("language", en),
-                                    elem_id="language")
-                user_note = gr.Markdown("", elem_id="user-note")
-                history = gr.Dataframe(label=label("history", en), interactive=False, wrap=True,
-                                       max_height=420, column_widths=["34%", "22%", "44%"],
-                                       elem_id="user-history")
-            with gr.Column(scale=3, min_width=360):
-                chatbot = gr.Chatbot(label=label("chat", en), height=460, elem_id="chat",
-                                     placeholder=label("chat_placeholder", en), feedback_options=None)
-                with gr.Row():
-                    chat_input = gr.Textbox(show_label=False, placeholder=label("input_placeholder", en),
-                                            scale=5, elem_id="chat-input", submit_btn=False)
-                    send = gr.Button(label("send", en), variant="primary", scale=1, elem_id="send")
-                recommend = gr.Button(label("recommend", en), variant="secondary", elem_id="ask-recommend")
-            with gr.Column(scale=2, min_width=300):
-                cards_heading = gr.Markdown(label("cards", en) + "\n\n" + label("no_cards", en),
-                                            elem_id="cards-heading")
+        # -- top bar ---------------------------------------------------------------------------
+        with gr.Row(elem_id="topbar", equal_height=False):
+            with gr.Column(scale=3, min_width=260, elem_id="brand"):
+                title = gr.HTML(_title_html(en), elem_id="title")
+                status = gr.HTML("", elem_id="status-line")
+            with gr.Column(scale=4, min_width=260, elem_id="controls"):
+                with gr.Row(equal_height=True, elem_id="controls-row"):
+                    user_picker = gr.Dropdown(choices=[], value=None, label=t("controls.user", en),
+                                              allow_custom_value=True, filterable=True, scale=3, min_width=150,
+                                              elem_id="user-picker")
+                    language = gr.Radio(choices=list(LANGUAGE_CHOICES), value=en, label=t("controls.language", en),
+                                        scale=2, min_width=150, elem_id="language")
+                recommend = gr.Button(t("controls.recommend", en), variant="primary", size="lg",
+                                      elem_id="ask-recommend")
+        confirm = gr.HTML(_confirm_html(en), elem_id="switch-confirm", elem_classes="wr-hidden")
+        drop_reply = gr.Button("", elem_id="switch-go", elem_classes="wr-hidden")
+
+        # -- cards, panels, chat ---------------------------------------------------------------
+        with gr.Row(elem_id="main", equal_height=False):
+            with gr.Column(scale=4, min_width=300, elem_id="cards"):
+                cards_heading = gr.HTML(views.cards_heading_html(0, en), elem_id="cards-heading")
                 card_boxes, card_texts, why_buttons = [], [], []
                 for i in range(MAX_CARDS):
-                    with gr.Row(visible=False, elem_id=f"card-{i}", elem_classes="rec-card",
-                                equal_height=True) as box:
-                        text = gr.Markdown("", elem_id=f"card-text-{i}", scale=4)
-                        why = gr.Button(label("why", en), size="sm", scale=1, elem_id=f"why-{i}",
-                                        elem_classes="why-button")
+                    with gr.Column(visible=False, elem_id=f"card-{i}", elem_classes="wr-card") as box:
+                        text = gr.HTML("", elem_id=f"card-text-{i}")
+                        why = gr.Button(t("cards.why", en), size="sm", elem_id=f"why-{i}", elem_classes="wr-why")
                     card_boxes.append(box)
                     card_texts.append(text)
                     why_buttons.append(why)
-
-        with gr.Tabs(elem_id="panels") as tabs:
-            with gr.Tab(label("tab_explain", en), id="explain", elem_id="tab-explain") as tab_explain:
-                explain_head = gr.Markdown(label("explain_empty", en), elem_id="explain-summary")
-                with gr.Row(equal_height=False):
-                    with gr.Column(scale=3):
-                        chart = gr.BarPlot(value=None, x="label", y="contribution", color="behaviour",
-                                           color_map=CHART_COLOURS, x_title=" ", y_title=" ",
-                                           color_title=" ", x_label_angle=-35, height=360, label=label("chart", en),
-                                           elem_id="contrib-chart")
-                        chart_note = gr.Markdown("", elem_id="chart-note")
-                    with gr.Column(scale=2):
-                        counterfactual = gr.Markdown("", elem_id="counterfactual")
-                explain_effects = gr.Dataframe(label=label("effects_in_explanation", en), interactive=False,
-                                               wrap=True, elem_id="explain-effects")
-            with gr.Tab(label("tab_whatif", en), id="whatif", elem_id="tab-whatif") as tab_whatif:
-                whatif_intro = gr.Markdown(label("whatif_intro", en))
-                with gr.Row(equal_height=False):
-                    with gr.Column(scale=3):
-                        whatif_remove = gr.CheckboxGroup(choices=[], label=label("whatif_remove", en),
+            with gr.Column(scale=6, min_width=340, elem_id="panels-col"):
+                with gr.Tabs(elem_id="panels") as tabs:
+                    with gr.Tab(t("tabs.explain", en), id="explain", elem_id="tab-explain") as tab_explain:
+                        explanation = gr.HTML(views.explanation_html(None, en), elem_id="explanation")
+                    with gr.Tab(t("tabs.whatif", en), id="whatif", elem_id="tab-whatif") as tab_whatif:
+                        whatif_intro = gr.HTML(_intro_html("whatif.intro", en), elem_id="whatif-intro")
+                        whatif_remove = gr.CheckboxGroup(choices=[], label=t("whatif.remove", en),
                                                          elem_id="whatif-remove")
-                    with gr.Column(scale=2):
-                        whatif_item = gr.Dropdown(choices=[], value=None, label=label("whatif_item", en),
-                                                  allow_custom_value=True, filterable=True,
-                                                  elem_id="whatif-item")
-                        whatif_behaviour = gr.Radio(
-                            choices=[(behaviour_name(b, en), b) for b in ADDABLE_BEHAVIOURS],
-                            value="cart", label=label("whatif_behaviour", en), elem_id="whatif-behaviour")
-                        whatif_run = gr.Button(label("whatif_run", en), variant="primary", elem_id="whatif-run")
-                whatif_text = gr.Markdown("", elem_id="whatif-result")
-                whatif_table = gr.Dataframe(interactive=False, wrap=True, elem_id="whatif-table")
-            with gr.Tab(label("tab_effects", en), id="effects", elem_id="tab-effects") as tab_effects:
-                effects_intro = gr.Markdown(label("effects_intro", en))
-                with gr.Row():
-                    segment = gr.Dropdown(choices=[(SEGMENT_NAMES[en][s], s) for s in SEGMENTS], value="all",
-                                          label=label("segment", en), elem_id="effects-segment", scale=3)
-                    effects_refresh = gr.Button(label("effects_refresh", en), scale=1, elem_id="effects-refresh")
-                effects_note = gr.Markdown("", elem_id="effects-note")
-                effects_table = gr.Dataframe(interactive=False, wrap=True, elem_id="effects-table")
-                graph = gr.Image(label=label("graph", en), type="filepath", interactive=False,
-                                 elem_id="causal-graph")
+                        whatif_item = gr.Dropdown(choices=[], value=None, label=t("whatif.item", en),
+                                                  allow_custom_value=True, filterable=True, elem_id="whatif-item")
+                        whatif_behaviour = gr.Radio(choices=_behaviour_choices(en), value="cart",
+                                                    label=t("whatif.behaviour", en), elem_id="whatif-behaviour")
+                        whatif_run = gr.Button(t("whatif.run", en), variant="primary", elem_id="whatif-run")
+                        whatif_result = gr.HTML(views.whatif_html(None, en), elem_id="whatif-result")
+                    with gr.Tab(t("tabs.effects", en), id="effects", elem_id="tab-effects") as tab_effects:
+                        segment = gr.Dropdown(choices=_segment_choices(en), value="all",
+                                              label=t("effects.segment", en), elem_id="effects-segment")
+                        effects = gr.HTML("", elem_id="effects")
+            with gr.Column(scale=5, min_width=300, elem_id="chat-col"):
+                chatbot = gr.Chatbot(value=[], show_label=False, height=480, elem_id="chat", render_markdown=False,
+                                     autoscroll=False, feedback_options=None, buttons=["copy"], layout="bubble",
+                                     placeholder=t("chat.placeholder", en))
+                with gr.Row(elem_id="chips", equal_height=True):
+                    chips = [gr.Button("", size="sm", elem_id=f"chip-{i}", elem_classes="wr-chip", visible=False)
+                             for i in range(CHIPS)]
+                chat_input = gr.Textbox(label=t("chat.input_label", en), show_label=False, lines=1, max_lines=8,
+                                        placeholder=t("chat.input_placeholder", en), elem_id="chat-input")
+                with gr.Row(elem_id="input-row", equal_height=True):
+                    counter = gr.HTML(views.counter_html(0, limit, en), elem_id="char-count",
+                                      js_on_load=JS_COUNT_ON_DRAW)
+                    send = gr.Button(t("chat.send", en), variant="primary", scale=0, min_width=100, elem_id="send")
+                notice = gr.HTML("", elem_id="notice")
+                with gr.Accordion(t("user.history_title", en, n=0), open=False, elem_id="history-box") as history_box:
+                    history = gr.HTML(views.history_html([], 0, en), elem_id="history")
 
-        # -- wiring ----------------------------------------------------------------------------
-        panel_outputs = [*card_boxes, *card_texts, cards_heading, explain_head, chart, chart_note,
-                         counterfactual, explain_effects, whatif_text, whatif_table, tabs]
-        user_outputs = [state, history, user_note, whatif_remove, whatif_item, chatbot, status]
-        chat_outputs = [chatbot, chat_input, state, status]
-        label_outputs = [title, user_note, user_search, user_picker, language, history, chatbot, chat_input, send,
-                         recommend, *why_buttons, tab_explain, tab_whatif, tab_effects, chart,
-                         explain_effects, whatif_intro, whatif_remove, whatif_item, whatif_behaviour,
-                         whatif_run, effects_intro, segment, effects_refresh, graph]
+        # -- outputs ---------------------------------------------------------------------------
+        panel_outputs: list[Any] = [*card_boxes, *card_texts, cards_heading, explanation, whatif_result,
+                                    *chips, tabs]
+        chat_outputs: list[Any] = [store, chatbot, chat_input, notice, counter, status, *panel_outputs]
+        label_outputs: list[Any] = [title, confirm, user_picker, language, recommend, *why_buttons, tab_explain,
+                                    tab_whatif, tab_effects, whatif_intro, whatif_remove, whatif_item,
+                                    whatif_behaviour, whatif_run, segment, chatbot, chat_input, send,
+                                    history_box, history, counter]
+        page_outputs: list[Any] = [store, status, notice, *label_outputs, *panel_outputs, effects]
 
-        def panel_values(panels: Panels, language: str, select: bool = True) -> list[Any]:
-            heading = label("cards", language) + ("" if any(v for v, _ in panels.cards)
-                                                  else "\n\n" + label("no_cards", language))
-            order = list(panels.chart["label"]) if not panels.chart.empty else None
-            return [*[gr.Row(visible=v) for v, _ in panels.cards], *[t for _, t in panels.cards], heading,
-                    panels.heading, gr.BarPlot(value=panels.chart if not panels.chart.empty else None, sort=order),
-                    panels.chart_note, panels.counterfactual, panels.effects, panels.whatif_text,
-                    panels.whatif_table,
-                    gr.Tabs(selected=panels.focus) if select and panels.focus else gr.skip()]
+        def panel_values(panels: Panels) -> list[Any]:
+            return [*[gr.Column(visible=v) for v, _ in panels.cards], *[h for _, h in panels.cards],
+                    panels.cards_heading, panels.explanation, panels.whatif,
+                    *[gr.Button(value=c, visible=True) for c in panels.chips],
+                    *[gr.Button(visible=False) for _ in range(CHIPS - len(panels.chips))],
+                    gr.Tabs(selected=panels.focus) if panels.focus else gr.skip()]
 
-        def user_values(view: UserView) -> list[Any]:
-            if view.error:
-                gr.Warning(view.error)
-            keys = [key for _, key in view.whatif_choices]
-            return [view.state, view.history, view.note,
-                    gr.CheckboxGroup(choices=view.whatif_choices, value=keys),
-                    gr.Dropdown(choices=view.item_choices, value=None),
-                    view.state.messages, ui.status(view.state)]
-
-        def on_load(current: UIState, request: gr.Request) -> list[Any]:
-            allowed = bound_user(request)
-            try:
-                choices = ui.user_choices(allowed=allowed)
-            except Exception as exc:  # e.g. an empty or unreadable workspace
-                log.exception("listing users failed")
-                message = label("failed", current.language, error=exc)
-                return [gr.Dropdown(choices=[], value=None), current, gr.skip(), f"⚠️ {message}",
-                        gr.skip(), gr.skip(), gr.skip(), ui.status(current)] + \
-                    panel_values(ui.panels(current), current.language)
-            first = choices[0] if choices else None
-            view = ui.pick_user(first, current, allowed)
-            return [gr.Dropdown(choices=choices, value=first), *user_values(view)] + \
-                panel_values(ui.panels(view.state), view.state.language)
-
-        demo.load(on_load, [state], [user_picker, *user_outputs, *panel_outputs], api_visibility="private")
-
-        def on_pick(user_id: str | None, current: UIState, request: gr.Request) -> list[Any]:
-            view = ui.pick_user(user_id, current, bound_user(request))
-            return user_values(view) + panel_values(ui.panels(view.state), view.state.language)
-
-        user_picker.input(on_pick, [user_picker, state], [*user_outputs, *panel_outputs],
-                          api_visibility="private")
-
-        def on_search(query: str, current: UIState, request: gr.Request) -> list[Any]:
-            allowed = bound_user(request)
-            choices, exact, note = ui.search_users(query, current, allowed)
-            if exact is None:
-                return [gr.Dropdown(choices=choices), gr.skip(), gr.skip(), note,
-                        *[gr.skip()] * (len(user_outputs) - 3 + len(panel_outputs))]
-            view = ui.pick_user(exact, current, allowed)
-            return [gr.Dropdown(choices=choices, value=exact), *user_values(view)] + \
-                panel_values(ui.panels(view.state), view.state.language)
-
-        user_search.submit(on_search, [user_search, state], [user_picker, *user_outputs, *panel_outputs],
-                           api_visibility="private")
-
-        def on_language(language_code: str, current: UIState) -> list[Any]:
-            current = ui.set_language(language_code, current)
-            lang = current.language
-            view = ui.refresh_user(current)
+        def page_values(view: UserView, choices: list[str] | None) -> list[Any]:
+            state, lang = view.state, view.state.language
+            picker = gr.Dropdown(label=t("controls.user", lang), value=state.user_id,
+                                 **({"choices": choices} if choices is not None else {}))
             keys = [key for _, key in view.whatif_choices]
             labels = [
-                label("title", lang) + "\n\n" + label("subtitle", lang),
-                view.note,
-                gr.Textbox(label=label("user_search", lang), placeholder=label("user_search_placeholder", lang)),
-                gr.Dropdown(label=label("user_picker", lang)),
-                gr.Radio(label=label("language", lang)),
-                gr.Dataframe(value=view.history, label=label("history", lang)),
-                gr.Chatbot(label=label("chat", lang), placeholder=label("chat_placeholder", lang)),
-                gr.Textbox(placeholder=label("input_placeholder", lang)),
-                gr.Button(label("send", lang)),
-                gr.Button(label("recommend", lang)),
-                *[gr.Button(label("why", lang)) for _ in why_buttons],
-                gr.Tab(label=label("tab_explain", lang)),
-                gr.Tab(label=label("tab_whatif", lang)),
-                gr.Tab(label=label("tab_effects", lang)),
-                gr.BarPlot(label=label("chart", lang)),
-                gr.Dataframe(label=label("effects_in_explanation", lang)),
-                label("whatif_intro", lang),
-                gr.CheckboxGroup(choices=view.whatif_choices, value=keys, label=label("whatif_remove", lang)),
-                gr.Dropdown(label=label("whatif_item", lang)),
-                gr.Radio(choices=[(behaviour_name(b, lang), b) for b in ADDABLE_BEHAVIOURS],
-                         label=label("whatif_behaviour", lang)),
-                gr.Button(label("whatif_run", lang)),
-                label("effects_intro", lang),
-                gr.Dropdown(choices=[(SEGMENT_NAMES[lang][s], s) for s in SEGMENTS], label=label("segment", lang)),
-                gr.Button(label("effects_refresh", lang)),
-                gr.Image(label=label("graph", lang)),
+                _title_html(lang), _confirm_html(lang), picker,
+                gr.Radio(value=lang, label=t("controls.language", lang)),
+                gr.Button(t("controls.recommend", lang)),
+                *[gr.Button(t("cards.why", lang)) for _ in why_buttons],
+                gr.Tab(label=t("tabs.explain", lang)), gr.Tab(label=t("tabs.whatif", lang)),
+                gr.Tab(label=t("tabs.effects", lang)), _intro_html("whatif.intro", lang),
+                gr.CheckboxGroup(choices=view.whatif_choices, value=keys, label=t("whatif.remove", lang)),
+                gr.Dropdown(choices=view.item_choices, value=None, label=t("whatif.item", lang)),
+                gr.Radio(choices=_behaviour_choices(lang), label=t("whatif.behaviour", lang)),
+                gr.Button(t("whatif.run", lang)),
+                gr.Dropdown(choices=_segment_choices(lang), label=t("effects.segment", lang)),
+                gr.Chatbot(value=state.messages, placeholder=t("chat.placeholder", lang)),
+                gr.Textbox(label=t("chat.input_label", lang), placeholder=t("chat.input_placeholder", lang)),
+                gr.Button(t("chat.send", lang)),
+                gr.Accordion(label=t("user.history_title", lang, n=f"{view.history_total:,}")),
+                view.history, views.counter_html(0, limit, lang),
             ]
-            return [view.state, ui.status(view.state), *labels] + \
-                panel_values(ui.panels(view.state), lang, select=False)
+            return [state.to_json(), ui.status(state), views.notice_html(view.error), *labels,
+                    *panel_values(ui.panels(state)), gr.skip()]
 
-        language.input(on_language, [language, state], [state, status, *label_outputs, *panel_outputs],
-                       api_visibility="private")
+        def chat_values(step: ChatStep, text: str | None = None) -> list[Any]:
+            lang = step.state.language
+            if not step.done:  # while the turn runs: the chat and the panel it fills; the rest waits
+                loading = step.loading == "explain"
+                return [gr.skip(), step.state.messages, gr.skip(), views.notice_html(None), gr.skip(), gr.skip(),
+                        *[gr.skip()] * (2 * MAX_CARDS + 1),
+                        views.explanation_html(None, lang, loading=True) if loading else gr.skip(),
+                        *[gr.skip()] * (1 + CHIPS), gr.Tabs(selected="explain") if loading else gr.skip()]
+            keep = step.keep_input
+            count = len(text or "") if keep else 0
+            return [step.state.to_json(), step.state.messages, gr.skip() if keep else "",
+                    views.notice_html(step.error), views.counter_html(count, limit, lang), step.status,
+                    *panel_values(ui.panels(step.state))]
 
-        def stream(steps: Iterator[ChatStep]) -> Iterator[list[Any]]:
+        # -- the page ----------------------------------------------------------------------------
+        def on_load(raw: Any, request: gr.Request) -> list[Any]:
+            allowed = bound_user(request)
+            ui.prefetch_effects()
+            view = ui.restore(raw, allowed)
+            try:
+                choices = ui.user_choices(allowed=allowed)
+            except Exception:
+                log.exception("listing users failed")
+                choices = []
+            if view.state.user_id and view.state.user_id not in choices:
+                choices = [view.state.user_id, *choices]
+            return page_values(view, choices)
+
+        demo.load(on_load, [store], page_outputs, api_visibility="private", show_progress="hidden").then(
+            None, None, None, js=JS_COUNT)
+
+        def on_pick(user_id: str | None, raw: Any, request: gr.Request) -> list[Any]:
+            state = UIState.from_json(raw)
+            if user_id == KEEP_USER:  # the switch was not confirmed: stay, and show the current user again
+                return page_values(ui.restore(raw, bound_user(request)), None)
+            view = ui.pick_user(user_id, state.to_json(), bound_user(request))
+            return page_values(view, None)
+
+        pick = user_picker.input(on_pick, [user_picker, store], page_outputs, js=JS_CONFIRM,
+                                 api_visibility="private", show_progress="hidden")
+
+        def on_key(data: gr.KeyUpData, request: gr.Request) -> Any:
+            try:
+                return gr.Dropdown(choices=ui.user_choices(str(data.input_value or ""), bound_user(request)))
+            except Exception:
+                log.warning("searching users failed", exc_info=True)
+                return gr.skip()
+
+        user_picker.key_up(on_key, None, [user_picker], api_visibility="private", show_progress="hidden",
+                           trigger_mode="always_last")
+
+        def on_language(code: str, raw: Any) -> list[Any]:
+            return page_values(ui.set_language(code, raw), None)
+
+        switch_language = language.input(on_language, [language, store], page_outputs, api_visibility="private",
+                                         show_progress="hidden")
+
+        # -- the chat ----------------------------------------------------------------------------
+        def stream(steps: Iterator[ChatStep], text: str | None = None) -> Iterator[list[Any]]:
             for step in steps:
-                if step.error:
-                    gr.Warning(step.error)
-                yield [step.state.messages, "", step.state, step.status]
+                yield chat_values(step, text)
 
-        def on_chat(message: str, current: UIState) -> Iterator[list[Any]]:
-            yield from stream(ui.chat(message, current))
+        def on_chat(text: str, raw: Any) -> Iterator[list[Any]]:
+            yield from stream(ui.chat(text, raw), text)
 
-        def on_recommend(current: UIState) -> Iterator[list[Any]]:
-            yield from stream(ui.recommend(current))
+        def on_recommend(raw: Any) -> Iterator[list[Any]]:
+            yield from stream(ui.recommend(raw))
 
-        def on_panels(current: UIState) -> list[Any]:
-            return panel_values(ui.panels(current), current.language)
-
+        chat_events = []
         for trigger in (chat_input.submit, send.click):
-            trigger(on_chat, [chat_input, state], chat_outputs, api_visibility="private").then(
-                on_panels, [state], panel_outputs, api_visibility="private")
-        recommend.click(on_recommend, [state], chat_outputs, api_visibility="private").then(
-            on_panels, [state], panel_outputs, api_visibility="private")
-
+            event = trigger(on_chat, [chat_input, store], chat_outputs, js=JS_SEND, api_visibility="private",
+                            show_progress="hidden")
+            event.then(None, None, None, js=JS_DONE)
+            chat_events.append(event)
+        event = recommend.click(on_recommend, [store], chat_outputs, js=JS_START, api_visibility="private",
+                                show_progress="hidden")
+        event.then(None, None, None, js=JS_DONE)
+        chat_events.append(event)
+        for chip in chips:
+            event = chip.click(on_chat, [chip, store], chat_outputs, js=JS_START, api_visibility="private",
+                               show_progress="hidden")
+            event.then(None, None, None, js=JS_DONE)
+            chat_events.append(event)
         for index, button in enumerate(why_buttons):
-            def on_why(current: UIState, index: int = index) -> Iterator[list[Any]]:
-                yield from stream(ui.why(index, current))
+            def on_why(raw: Any, index: int = index) -> Iterator[list[Any]]:
+                yield from stream(ui.why(index, raw))
 
-            button.click(on_why, [state], chat_outputs, api_visibility="private").then(
-                on_panels, [state], panel_outputs, js=SCROLL_TO_PANELS, api_visibility="private")
+            event = button.click(on_why, [store], chat_outputs, js=JS_START, api_visibility="private",
+                                 show_progress="hidden")
+            event.then(None, None, None, js=JS_WHY_DONE)
+            chat_events.append(event)
+        # A confirmed switch drops the reply in flight (the page's script presses this hidden
+        # button only then); the chat it belonged to is kept under its user.
+        drop_reply.click(None, None, None, cancels=chat_events)
+        pick.then(None, None, None, js=JS_COUNT)
 
-        def on_whatif(ticked: list[str], item: str | None, behaviour: str | None,
-                      current: UIState) -> list[Any]:
-            view = ui.run_what_if(ticked, item, behaviour, current)
-            if view.error:
-                gr.Warning(view.error)
-            return [view.state, view.text, view.table]
+        chat_input.input(None, [chat_input], None, js=JS_COUNT_TEXT)
 
-        whatif_run.click(on_whatif, [whatif_remove, whatif_item, whatif_behaviour, state],
-                         [state, whatif_text, whatif_table], api_visibility="private")
+        def on_clear(raw: Any) -> list[Any]:  # the chat's own "clear" button: a new conversation
+            state = ui.clear_chat(raw)
+            return [state.to_json(), *panel_values(ui.panels(state))]
 
-        def on_effects(segment_name: str, current: UIState) -> list[Any]:
-            view = ui.effects(segment_name, current.language)
-            if view.error:
-                gr.Warning(view.error)
-            return [view.graph, view.table, view.note]
+        chatbot.clear(on_clear, [store], [store, *panel_outputs], api_visibility="private", show_progress="hidden")
 
-        effects_outputs = [graph, effects_table, effects_note]
-        tab_effects.select(on_effects, [segment, state], effects_outputs, api_visibility="private")
-        segment.input(on_effects, [segment, state], effects_outputs, api_visibility="private")
-        effects_refresh.click(on_effects, [segment, state], effects_outputs, api_visibility="private")
+        # -- what-if and effects -------------------------------------------------------------------
+        def on_whatif(ticked: list[str], item: str | None, behaviour: str | None, raw: Any) -> list[Any]:
+            view = ui.run_what_if(ticked, item, behaviour, raw)
+            return [view.state.to_json(), view.html]
 
+        whatif_run.click(on_whatif, [whatif_remove, whatif_item, whatif_behaviour, store], [store, whatif_result],
+                         api_visibility="private", show_progress="hidden")
+
+        def on_effects(segment_name: str, raw: Any) -> Iterator[str]:
+            lang = UIState.from_json(raw).language
+            answer = workers.submit(ui.effects, segment_name, lang)
+            try:  # estimated already (the usual case after the prefetch): one update, no flicker
+                yield answer.result(timeout=LOADING_AFTER).html
+                return
+            except concurrent.futures.TimeoutError:
+                yield views.effects_html([], segment_name, lang, None, loading=True)
+            yield answer.result().html
+
+        tab_effects.select(on_effects, [segment, store], [effects], api_visibility="private", show_progress="hidden")
+        segment.input(on_effects, [segment, store], [effects], api_visibility="private", show_progress="hidden")
+        switch_language.then(on_effects, [segment, store], [effects], api_visibility="private",
+                             show_progress="hidden")
+        switch_language.then(None, None, None, js=JS_COUNT)
+
+    demo.queue(default_concurrency_limit=CONCURRENCY)
     return demo
+
+
+def _title_html(language: str) -> str:
+    return (f'<h1 class="wr-h1">whyrec</h1><p class="wr-tagline">{views.esc(t("page.tagline", language))}</p>')
+
+
+def _confirm_html(language: str) -> str:
+    return f'<span class="wr-confirm" data-text="{views.esc(t("controls.switch_confirm", language))}"></span>'
+
+
+def _intro_html(key: str, language: str) -> str:
+    return f'<p class="wr-intro">{views.esc(t(key, language))}</p>'
+
+
+def _behaviour_choices(language: str) -> list[tuple[str, str]]:
+    return [(behaviour_name(b, language), b) for b in ADDABLE_BEHAVIOURS]
+
+
+def _segment_choices(language: str) -> list[tuple[str, str]]:
+    return [(t(f"effects.segment_{s}", language), s) for s in SEGMENTS]
 
 
 ADMIN_LOGIN = "admin"
@@ -331,7 +375,7 @@ def mount_ui(app: FastAPI, service: WhyrecService, agent: Agent, keys: KeyRing |
     """
     demo = build_blocks(service, agent)
     keys = keys if keys is not None else KeyRing.parse(service.settings.api_keys)
-    return gr.mount_gradio_app(app, demo, path="/", css=CSS, footer_links=[], show_error=False,
+    return gr.mount_gradio_app(app, demo, path="/", css=CSS, head=HEAD, footer_links=[], show_error=False,
                                theme=gr.themes.Soft(), ssr_mode=False,
                                auth=login_check(keys) if keys.enabled else None,
                                auth_message="Log in with your whyrec API key as the password: as "

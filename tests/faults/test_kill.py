@@ -149,9 +149,7 @@ def test_missing_store_is_rebuilt_and_damaged_store_is_reported_then_rebuilt(dem
     assert store.search_items("wool scarf", k=3)  # rebuilt from the event log on first use
     assert store.status()["items"] == len(workspace.items())
 
-    from chromadb.api.client import SharedSystemClient
-
-    SharedSystemClient.clear_system_cache()
+    store.close()  # Chroma's public API: the last client closed releases the store's files
     (workspace.chroma_path / "chroma.sqlite3").write_bytes(b"not a database" * 64)
     damaged = BehaviourStore(Workspace.open(demo_workspace), default_embedder())
     with pytest.raises(StoreError, match="cannot open the Chroma store"):
@@ -160,6 +158,50 @@ def test_missing_store_is_rebuilt_and_damaged_store_is_reported_then_rebuilt(dem
                             timeout=600)
     assert result.returncode == 0 and "rebuilt" in result.stdout
     assert "moving it to" in result.stderr
-    SharedSystemClient.clear_system_cache()
     healed = BehaviourStore(Workspace.open(demo_workspace), default_embedder())
     assert healed.search_items("wool scarf", k=3)[0].category.startswith("apparel")
+
+
+KILLED_DURING_COMMIT = """
+import os, signal, sys
+import pyarrow.parquet as pq
+from whyrec.tools.ingest.mapping import SourceMapping
+from whyrec.tools.ingest.pipeline import ingest
+from whyrec.tools.workspace import Workspace
+
+write_table = pq.write_table
+def write_then_die(table, where, *args, **kwargs):
+    write_table(table, where, *args, **kwargs)
+    if str(where).endswith(".tmp"):
+        os.kill(os.getpid(), signal.SIGKILL)  # killed with the new part written, not yet renamed
+pq.write_table = write_then_die
+mapping = SourceMapping(columns={"user_id": "user", "item_id": "item", "behaviour": "event",
+                                 "timestamp": "ts"}, timestamp_unit="s")
+ingest(Workspace.open(sys.argv[1]), sys.argv[2], mapping)
+"""
+
+
+def test_a_killed_ingests_temporary_part_is_removed_when_the_workspace_is_opened(demo_workspace: Path,
+                                                                                  tmp_path: Path) -> None:
+    """Issue 17, item 11. Before: the killed ingest's events/part-….tmp stayed visible until the
+    next write."""
+    log = tmp_path / "log.csv"
+    pd.DataFrame({"user": [f"k{n}" for n in range(50_000)], "item": "i001", "event": "view",
+                  "ts": range(1_790_000_000, 1_790_050_000)}).to_csv(log, index=False)
+    before = Workspace.open(demo_workspace)
+    version, count = before.data_version, len(before.events())
+    killed = subprocess.run([sys.executable, "-c", KILLED_DURING_COMMIT, str(demo_workspace), str(log)],
+                            capture_output=True, text=True, timeout=300)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    leftovers = [p for p in (demo_workspace / "events").iterdir() if p.suffix == ".tmp"]
+    assert leftovers and leftovers[0].stat().st_size > 100_000  # the kill left the part behind
+
+    import fcntl
+
+    with open(demo_workspace / ".lock", "a") as writer:  # a writer at work holds the lock:
+        fcntl.flock(writer, fcntl.LOCK_EX)                # opening must not touch its files
+        Workspace.open(demo_workspace)
+        assert all(p.exists() for p in leftovers)
+    after = Workspace.open(demo_workspace)  # no writer: the leftovers go
+    assert not any(p.suffix == ".tmp" for p in (demo_workspace / "events").iterdir())
+    assert (after.data_version, len(after.events())) == (version, count)

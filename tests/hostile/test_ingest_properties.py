@@ -100,11 +100,21 @@ def identity(row: Row) -> tuple[object, ...]:
     return (row.user.strip(), row.item.strip(), row.canonical, int(row.when.timestamp()), row.value)
 
 
+def valid_id(text: str) -> bool:
+    """The id rule, written here independently of the code under test: 1 to 128 characters,
+    letters and digits of any script plus _ - . : @ +, starting with a letter or digit."""
+    text = text.strip()
+    return (0 < len(text) <= 128 and text[0].isalnum()
+            and all(c.isalnum() or c in "_-.:@+" for c in text))
+
+
 def expected_outcome(rows_: list[Row]) -> tuple[list[int], list[tuple[object, ...]]]:
     """(indices of invalid rows, identities of the valid rows in order); duplicates are invalid."""
     invalid, valid, seen = [], [], set()
     for n, row in enumerate(rows_):
-        if row.fault is not None:
+        unaddressable = not (valid_id(row.user) and valid_id(row.item))
+        unrated = row.canonical == "rating" and row.value is None
+        if row.fault is not None or unaddressable or unrated:
             invalid.append(n)
         elif identity(row) in seen:
             invalid.append(n)  # duplicate of an earlier valid row (duplicates = "reject")
@@ -256,7 +266,9 @@ def test_arbitrary_bytes_never_crash_and_never_half_write(data: bytes, delimiter
 
 
 def test_huge_fields_and_malformed_rows_are_reported_not_crashed(tmp_path: Path) -> None:
-    """A field past the csv module's 128 KB limit, in a file that also has a malformed row."""
+    """A field past the csv module's 128 KB limit, in a file that also has a malformed row: the
+    2 MB id is too long to be an id, the row with a field too many is malformed; both are named,
+    and with --skip-invalid the reject file keeps each row as written (the huge one cut)."""
     huge = "x" * 2_000_000
     data = (f"u,i,b,t\nu1,{huge},view,2020-01-01T00:00:00Z\nu2,i2,view,2020-01-01T00:00:00Z,extra\n"
             f"u3,i3,view,2020-01-01T00:00:00Z\n").encode()
@@ -266,9 +278,14 @@ def test_huge_fields_and_malformed_rows_are_reported_not_crashed(tmp_path: Path)
     mapping = SourceMapping(columns={"user_id": "u", "item_id": "i", "behaviour": "b", "timestamp": "t"})
     with pytest.raises(IngestRejected, match="line 3: row") as info:
         ingest(workspace, source, mapping, now=NOW)
-    assert info.value.reports[0].rows_invalid == 1
+    report = info.value.reports[0]
+    assert report.rows_invalid == 2
+    assert "2,000,000 characters long; at most 128" in report.first_issues[0].reason
     result = ingest(workspace, source, mapping, skip_invalid=True, now=NOW)
-    assert result.rows_added == 2 and set(workspace.events()["item_id"].str.len()) == {2, 2_000_000}
+    assert result.rows_added == 1 and list(workspace.events()["item_id"]) == ["i3"]
+    rejects = pd.read_csv(result.rejected_file, dtype=str, keep_default_na=False).set_index("line")
+    assert rejects.loc["3", "raw"] == "u2,i2,view,2020-01-01T00:00:00Z,extra"
+    assert rejects.loc["2", "raw"].startswith("u1,xxxx") and rejects.loc["2", "raw"].endswith("characters]")
 
 
 @pytest.mark.parametrize("delimiter", ["\n", "\r", '"', "", ",,", 5])
@@ -352,7 +369,9 @@ def record_batches(draw: st.DrawFn) -> tuple[list[dict], list[int], int]:
         elif fault == "inf":
             record["timestamp"] = math.inf
         key = (user, item, BEHAVIOUR_ALIASES[behaviour], when)
-        valid = fault is None or (fault == "value" and n % 2 == 1)  # a NaN value reads as "no value"
+        # A NaN value reads as "no value"; a rating without a value is invalid.
+        valid = ((fault is None or (fault == "value" and n % 2 == 1))
+                 and BEHAVIOUR_ALIASES[behaviour] != "rating")
         if valid and key not in seen:
             seen.add(key)
         else:

@@ -114,3 +114,15 @@ def test_user_history_is_exact_and_unknown_user_is_clear(rees46_workspace: Works
     assert history["timestamp"].is_monotonic_decreasing
     with pytest.raises(KeyError, match="unknown user"):
         user_history(rees46_workspace, "no-such-user")
+
+
+def test_indexing_shows_progress_while_embedding(demo_workspace: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 17, item 13: indexing 3,276 items took 100 s with nothing on screen; the bar
+    appeared only after the embedding was done. Now the embedding has its own bar."""
+    workspace = Workspace.open(demo_workspace)
+    store = BehaviourStore(workspace, default_embedder())
+    store.rebuild(progress=True)
+    shown = capsys.readouterr().err
+    items = len(workspace.items())
+    assert "index items: embed: 100%" in shown and f"{items}/{items}" in shown
+    assert "index items: store: 100%" in shown and "index behaviours: store: 100%" in shown

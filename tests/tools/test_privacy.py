@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pandas as pd
@@ -61,3 +62,150 @@ def test_pseudonymised_ingest_never_stores_source_ids(tmp_path: Path) -> None:
     assert again.rows_added == 0  # same key, same pseudonyms: still idempotent
     other = set(pseudonymise(pd.Series(["alice@example.com"]), b"another key"))
     assert not other & users
+
+
+# -- issue 17, item 5: forget leaves no byte behind ---------------------------------------------------
+FORGOTTEN = "forget-me-4d2c9e"
+CREATED_ITEM = "gift-box-by-4d2c9e"
+
+
+def _add_user_with_a_created_item(workspace: Workspace) -> list[str]:
+    """A user with events on 40 catalog items and on an item id no one else knows; their
+    behaviour documents' ids (what Chroma's files would hold)."""
+    from whyrec.tools.behaviour_store import _doc_id
+    from whyrec.tools.ingest.pipeline import ingest_records
+
+    items = list(workspace.items()["item_id"][:40])
+    records = [{"user_id": FORGOTTEN, "item_id": item, "behaviour": ("view", "cart", "purchase")[n % 3],
+                "timestamp": f"2026-10-{1 + n % 28:02d}T12:{n % 60:02d}:00Z"} for n, item in enumerate(items)]
+    records.append({"user_id": FORGOTTEN, "item_id": CREATED_ITEM, "behaviour": "purchase",
+                    "timestamp": "2026-10-06T09:00:00Z"})
+    ingest_records(workspace, records)
+    mine = workspace.events()[workspace.events()["user_id"] == FORGOTTEN]
+    return sorted({_doc_id(u, i, b) for u, i, b in zip(mine["user_id"], mine["item_id"], mine["behaviour"])})
+
+
+def scan(root: Path, needles: dict[str, bytes]) -> tuple[dict[str, list[str]], int]:
+    """Which needles occur in which files under ``root`` (raw bytes), and the bytes read."""
+    hits: dict[str, list[str]] = {}
+    total = 0
+    for path in sorted(root.rglob("*")):
+        if path.is_file():
+            data = path.read_bytes()
+            total += len(data)
+            for name, needle in needles.items():
+                if needle in data:
+                    hits.setdefault(name, []).append(str(path.relative_to(root)))
+    return hits, total
+
+
+def _needles(doc_ids: list[str]) -> dict[str, bytes]:
+    needles = {"user id": FORGOTTEN.encode(), "created item": CREATED_ITEM.encode(),
+               "created item's document": f"bought Item {CREATED_ITEM}".encode()}
+    needles.update({f"document id {d}": d.encode() for d in doc_ids})
+    return needles
+
+
+def test_forget_leaves_no_byte_of_the_user_in_the_embedded_store(demo_workspace: Path) -> None:
+    """Before: after forgetting, the raw chroma.sqlite3 still held the user id hundreds of times
+    and readable documents, the vector index's metadata mapped the user's document ids, and an
+    item the user created stayed in the catalog and the store."""
+    workspace = Workspace.open(demo_workspace)
+    doc_ids = _add_user_with_a_created_item(workspace)
+    store = BehaviourStore(workspace, default_embedder())
+    store.sync()
+    assert store.search_behaviours(FORGOTTEN, "gift box", k=3)
+    assert CREATED_ITEM in [h.item_id for h in store.search_items(f"Item {CREATED_ITEM}", k=5)]
+    needles = _needles(doc_ids)
+    before, _ = scan(demo_workspace, needles)
+    assert set(before) == set(needles), "the scan must see every needle before the forget"
+    assert any(path.startswith("chroma") for path in before["user id"])
+
+    result = forget_user(workspace, FORGOTTEN, store)
+
+    after, scanned = scan(demo_workspace, needles)
+    assert after == {}, after
+    assert scanned > 1_000_000  # the whole workspace was read, the store included
+    assert result.store_erasure == "rebuilt" and result.items_removed == 1
+    assert result.documents_removed == len(doc_ids)
+    reopened = Workspace.open(demo_workspace)
+    assert CREATED_ITEM not in set(reopened.items()["item_id"])
+    fresh = BehaviourStore(reopened, default_embedder())
+    assert fresh.search_behaviours(FORGOTTEN, "gift box", k=5) == []
+    assert CREATED_ITEM not in [h.item_id for h in fresh.search_items(f"Item {CREATED_ITEM}", k=5)]
+    assert fresh.status()["items"] == len(reopened.items())
+    other = str(reopened.events()["user_id"].iloc[0])
+    assert fresh.search_behaviours(other, "anything", k=3)  # everyone else is still searchable
+    assert store.search_items("wool scarf", k=1)  # the store used for the forget still works
+
+
+def test_forget_keeps_catalog_items_someone_else_touched_or_a_catalog_supplied(demo_workspace: Path) -> None:
+    workspace = Workspace.open(demo_workspace)
+    _add_user_with_a_created_item(workspace)
+    from whyrec.tools.ingest.pipeline import ingest_records
+
+    ingest_records(workspace, [{"user_id": "u000", "item_id": CREATED_ITEM, "behaviour": "view",
+                                "timestamp": "2026-10-07T00:00:00Z"}])
+    result = forget_user(workspace, FORGOTTEN)
+    assert result.items_removed == 0 and CREATED_ITEM in set(workspace.items()["item_id"])
+    catalog_items = set(Workspace.open(demo_workspace).items()["item_id"])
+    assert len(catalog_items) == len(workspace.items())
+
+
+def test_forget_scrubs_reject_rows_that_hold_the_user_in_the_raw_row(tmp_path: Path) -> None:
+    log = tmp_path / "log.csv"
+    log.write_text("user,item,event,ts\nalice,i1,view,1700000000\nalice,i2,teleport,1700000001\n"
+                   "bob,i3,view,1700000002\nbob,i4,teleport,1700000003\n", encoding="utf-8")
+    mapping = SourceMapping(columns={"user_id": "user", "item_id": "item", "behaviour": "event",
+                                     "timestamp": "ts"}, timestamp_unit="s")
+    workspace = Workspace.create(tmp_path / "ws")
+    result = ingest(workspace, log, mapping, skip_invalid=True)
+    assert forget_user(workspace, "alice").reject_rows_removed == 1
+    rejects = Path(result.rejected_file).read_text(encoding="utf-8")
+    assert "alice" not in rejects and "bob,i4,teleport" in rejects
+
+
+@pytest.mark.slow
+def test_forget_against_a_chroma_server_deletes_through_the_api_and_says_so(demo_workspace: Path,
+                                                                            tmp_path: Path) -> None:
+    """A Chroma server can only delete through its API: the result says its files may keep
+    freed bytes; the workspace's own files keep none."""
+    import subprocess
+    import sys
+    import time
+
+    from tests.tools.test_behaviour_store import _free_port
+
+    port, server_dir = _free_port(), tmp_path / "chroma-server"
+    chroma = Path(sys.executable).with_name("chroma")
+    process = subprocess.Popen([str(chroma), "run", "--path", str(server_dir), "--host", "127.0.0.1",
+                                "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               env={"ANONYMIZED_TELEMETRY": "False", "PATH": "/usr/bin:/bin"})
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.time() < deadline, "chroma run did not start within 60 s"
+                time.sleep(0.3)
+        workspace = Workspace.open(demo_workspace)
+        doc_ids = _add_user_with_a_created_item(workspace)
+        store = BehaviourStore(workspace, default_embedder(), chroma_url=f"http://127.0.0.1:{port}")
+        store.sync()
+        assert store.search_behaviours(FORGOTTEN, "gift box", k=3)
+        result = forget_user(workspace, FORGOTTEN, store)
+        assert result.store_erasure == "deleted" and "may keep freed bytes" in result.to_text()
+        assert result.documents_removed == len(doc_ids) and result.items_removed == 1
+        assert store.search_behaviours(FORGOTTEN, "gift box", k=5) == []
+        collection = store._collection(store.behaviours_name)
+        assert collection.get(where={"user_id": FORGOTTEN}, include=[])["ids"] == []
+        workspace_hits, _ = scan(demo_workspace, _needles(doc_ids))
+        assert workspace_hits == {}
+        server_hits, _ = scan(server_dir, _needles(doc_ids))
+        files = sorted({f for found in server_hits.values() for f in found})
+        print(f"\nchroma server: {len(server_hits)} of {len(_needles(doc_ids))} needles still in {files}")
+    finally:
+        process.terminate()
+        process.wait(timeout=20)

@@ -67,3 +67,35 @@ def test_event_keys_are_stable_and_distinguish_repeats() -> None:
     keys = compute_event_keys(conform_events(events))
     assert keys.is_unique
     assert list(compute_event_keys(conform_events(events))) == list(keys)
+
+
+def test_leftovers_are_swept_when_the_workspace_is_opened(tmp_path: Path) -> None:
+    """Issue 17, item 11: a killed write's temporary files go when the workspace is next opened
+    (before, they stayed until the next write)."""
+    workspace = Workspace.create(tmp_path / "ws")
+    with workspace.lock():
+        workspace.commit(_events(3), None, [])
+    stray = [tmp_path / "ws" / "events" / "part-000002-abc.tmp", tmp_path / "ws" / "catalog" / "catalog-x.tmp",
+             tmp_path / "ws" / "workspace.json.tmp", tmp_path / "ws" / "rejected" / "rejected-x.tmp"]
+    for path in stray:
+        path.write_bytes(b"half-written")
+    old_store = tmp_path / "ws" / "chroma-0123456789"
+    old_store.mkdir()
+    (old_store / "chroma.sqlite3").write_bytes(b"someone's data")
+    opened = Workspace.open(tmp_path / "ws")
+    assert not any(p.exists() for p in stray) and not old_store.exists()
+    assert len(opened.events()) == 3
+
+
+def test_switching_the_store_directory_shreds_the_old_one(tmp_path: Path) -> None:
+    workspace = Workspace.create(tmp_path / "ws")
+    old = workspace.chroma_path
+    old.mkdir()
+    (old / "chroma.sqlite3").write_bytes(b"secret" * 1000)
+    handle = open(old / "chroma.sqlite3", "rb")  # another process still has it open
+    target = workspace.new_chroma_path()
+    workspace.switch_chroma(target)
+    assert workspace.chroma_path == target and Workspace.open(tmp_path / "ws").chroma_path == target
+    assert not old.exists()
+    assert handle.read() == bytes(6000)  # the open file's content was overwritten, not just unlinked
+    handle.close()

@@ -29,9 +29,11 @@ def test_ui_mounts_at_root_after_the_api(tmp_path: Path) -> None:
         config = client.get("/config").json()
         assert config["title"] == "whyrec"
         ids = {c.get("props", {}).get("elem_id") for c in config["components"]}
-        assert {"user-picker", "language", "chat", "ask-recommend", "why-0", "contrib-chart",
-                "counterfactual", "whatif-remove", "whatif-run", "causal-graph", "effects-table",
-                "status-line"} <= ids
+        assert {"user-picker", "language", "chat", "ask-recommend", "card-0", "why-0", "explanation",
+                "whatif-remove", "whatif-run", "whatif-result", "effects-segment", "effects", "chips", "chip-0",
+                "chat-input", "char-count", "notice", "history", "status-line"} <= ids
+        # the page's own script and styles come with it
+        assert "window.whyrec" in page.text or "window.whyrec" in str(config.get("head", ""))
         # No event is exposed as a public API endpoint (the HTTP API lives under /v1).
         assert all(d.get("api_visibility", "private") != "public" for d in config["dependencies"])
 

@@ -2,103 +2,232 @@
 
 from __future__ import annotations
 
-import pandas as pd
+import re
+from html.parser import HTMLParser
 
+from whyrec.prompts.catalogue import catalogue, message
 from whyrec.ui import views
-from whyrec.ui.i18n import label
+
+TRAP = "![x](http://evil.invalid/x.png) <img src=x onerror=alert(1)> *Blue* kettle"
 
 EXPLANATION = {
-    "kind": "explanation", "user_id": "u1", "item_id": "i9", "title": "Blue *kettle*", "k": 5, "rank": 2,
-    "in_top_k": True, "score": 1.25, "prior": 0.05, "prior_share_pct": 4.0, "n_events": 7,
-    "chart": [{"kind": "event", "behaviour": "cart", "title": "Red mug", "count": 1, "value": 0.6},
-              {"kind": "event", "behaviour": "view", "title": "Red mug", "count": 2, "value": 0.3},
-              {"kind": "event", "behaviour": "view", "title": "Red mug, the long edition with a name",
-               "count": 1, "value": 0.1},
-              {"kind": "other", "behaviour": None, "count": 4, "value": 0.3},
-              {"kind": "prior", "behaviour": None, "count": 1, "value": 0.05}],
+    "kind": "explanation", "user_id": "u1", "item_id": "i9", "title": TRAP, "k": 5, "rank": 2,
+    "in_top_k": True, "score": 1.25, "prior": 0.05, "prior_share_pct": 4.0, "n_events": 9, "n_supporting": 8,
+    "n_lowering": 1, "rank_without_support": 40, "as_of": "2026-01-03T00:00:00+00:00",
+    "headline": {"kind": "verified", "events": [{"event_key": "11", "behaviour": "cart", "item_id": "i1",
+                                                 "title": "Red mug", "timestamp": "2026-01-02T10:00:00+00:00"}]},
+    "text": {"headline": {"en": "I recommend it because you added “Red mug” to your cart.",
+                          "zh": "我向你推荐它，因为你把“Red mug”加入了购物车。"}},
+    "chart": [{"kind": "event", "behaviour": "cart", "title": "Red mug", "count": 1,
+               "last": "2026-01-02T10:00:00+00:00", "value": 0.6, "share_pct": 48.0},
+              {"kind": "event", "behaviour": "view", "title": "Red mug", "count": 3,
+               "last": "2026-01-01T10:00:00+00:00", "value": 0.3, "share_pct": 24.0},
+              {"kind": "event", "behaviour": "view", "title": "Green teapot", "count": 1,
+               "last": "2025-12-30T10:00:00+00:00", "value": -0.05, "share_pct": -4.0},
+              {"kind": "other", "behaviour": None, "count": 4, "value": 0.3, "share_pct": 20.0},
+              {"kind": "prior", "behaviour": None, "count": 1, "value": 0.05, "share_pct": 4.0}],
     "counterfactual": {
-        "size": 2, "verified": True, "proven_minimal": True, "new_rank": 8, "new_score": 0.4,
+        "size": 4, "verified": True, "proven_minimal": True, "new_rank": 8, "new_score": 0.4012,
+        "evaluations": 12,
         "replacement": {"item_id": "i3", "title": "Green teapot", "score": 0.9, "rank": 5},
-        "events": [{"event_key": 11, "behaviour": "cart", "item_id": "i1", "title": "Red mug",
-                    "date": "2026-01-02", "contribution": 0.6, "share_pct": 48.0},
-                   {"event_key": 12, "behaviour": "view", "item_id": "i1", "title": "Red mug",
-                    "date": "2026-01-01", "contribution": 0.2, "share_pct": 16.0}]},
-    "causal": [{"behaviour": "cart", "item_id": "i9", "title": "Blue *kettle*", "estimand": "carting it",
-                "estimate": 0.21, "ci_low": 0.18, "ci_high": 0.24, "verdict": "supported"}],
+        "events": [{"event_key": "11", "behaviour": "cart", "item_id": "i1", "title": "Red mug",
+                    "timestamp": "2026-01-02T10:00:00+00:00", "date": "2026-01-02", "contribution": 0.6,
+                    "share_pct": 48.0}]
+        + [{"event_key": str(20 + n), "behaviour": "view", "item_id": "i1", "title": "Red mug",
+            "timestamp": f"2026-01-0{n}T09:00:00+00:00", "date": f"2026-01-0{n}", "contribution": 0.1,
+            "share_pct": 8.0} for n in (1, 2, 3)]},
+    "contributions": [{"event_key": "11", "behaviour": "cart", "item_id": "i1", "title": "Red mug",
+                       "timestamp": "2026-01-02T10:00:00+00:00", "contribution": 0.6, "share_pct": 48.0}],
+    "causal": [{"behaviour": "cart", "item_id": "i9", "title": TRAP, "estimand": "carting it", "estimate": 0.21,
+                "ci_low": 0.18, "ci_high": 0.24, "verdict": "supported", "scope": "shoppers_like_you"}],
     "reason": "history", "why_not": None,
 }
 
 
-def test_counterfactual_names_the_drop_and_the_replacement_in_both_languages() -> None:
-    en = views.counterfactual_markdown(EXPLANATION, "en")
-    assert "Without these 2 behaviours" in en
-    assert "drops to **#8**" in en and "'Green teapot' takes its place" in en
-    assert "verified by re-ranking" in en and "smallest" in en
-    assert "Blue \\*kettle\\*" in en  # catalog text cannot inject markdown
-    zh = views.counterfactual_markdown(EXPLANATION, "zh")
-    assert "如果没有这 2 个行为" in zh and "第 **8** 名" in zh and "Green teapot" in zh
+class _Tags(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[str] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
 
 
-def test_counterfactual_without_a_set_gives_the_reason() -> None:
+def _parse(html: str) -> _Tags:
+    parser = _Tags()
+    parser.feed(html)
+    return parser
+
+
+def _visible(html: str) -> str:
+    """The text of ``html`` outside the Details toggles."""
+    return "".join(_parse(re.sub(r"<details.*?</details>", "", html, flags=re.S)).text)
+
+
+def test_data_is_text_never_markup() -> None:
+    html = views.explanation_html(EXPLANATION, "en")
+    parsed = _parse(html)
+    assert "img" not in parsed.tags and "em" not in parsed.tags
+    assert TRAP in "".join(parsed.text)  # shown exactly as stored
+    assert views.chat_text(TRAP) == TRAP.replace("<", "&lt;").replace(">", "&gt;")
+    card = views.card_html({"item_id": "i9", "title": TRAP, "rank": 1, "category": "home.kitchen_ware",
+                            "price": 12.5, "reason_text": {"en": TRAP}}, "en")
+    assert "img" not in _parse(card).tags and "".join(_parse(card).text).count(TRAP) == 2
+
+
+def test_explanation_leads_with_the_headline_and_hides_the_numbers() -> None:
+    html = views.explanation_html(EXPLANATION, "en")
+    text = _visible(html)
+    assert text.index("Why “") < text.index("I recommend it because") < text.index("Without these 4 behaviours")
+    assert not re.search(r"\d\.\d{4}", text)  # scores and priors only under Details
+    assert "0.4012" in html and "1.2500" in html and "#40" in html
+    # the verified set, grouped: one line for the three views of the same item
+    verified = _visible(re.search(r'<div class="wr-cf">.*?</div>', html, flags=re.S).group(0))
+    assert "You viewed “Red mug” (3×)" in verified and verified.count("You viewed “Red mug”") == 1
+    assert "would drop to #8, and “Green teapot” would take its place" in text
+    assert "Checked by ranking again · no smaller set does it" in text
+
+
+def test_without_a_verified_set_the_reason_is_said_and_why_not_has_no_set() -> None:
     popular = dict(EXPLANATION, counterfactual=None, reason="no_support")
-    assert "popularity" in views.counterfactual_markdown(popular, "en")
-    dropped = dict(EXPLANATION, counterfactual=dict(EXPLANATION["counterfactual"], new_rank=None,
-                                                    replacement=None))
-    assert "drops out of the list" in views.counterfactual_markdown(dropped, "en")
+    assert message("ui.reason.no_support", "en") in _visible(views.explanation_html(popular, "en"))
+    why_not = dict(EXPLANATION, rank=None, why_not={"reason": "seen"},
+                   text={"headline": {"en": "I don't recommend it because you already bought it."}})
+    text = _visible(views.explanation_html(why_not, "en"))
+    assert text.startswith("Why not “") and "already bought it" in text and "Without these" not in text
+    assert views.explanation_html(None, "zh").count(message("ui.explain.empty", "zh")) == 1
 
 
-def test_chart_frame_keeps_order_and_makes_labels_unique() -> None:
-    frame = views.chart_frame(EXPLANATION, "en")
-    assert list(frame.columns) == list(views.CHART_COLUMNS)
-    assert frame["contribution"].tolist() == [0.6, 0.3, 0.1, 0.3, 0.05]
-    assert frame["label"].is_unique
-    assert frame["label"].iloc[0] == "add to cart: Red mug" and frame["label"].iloc[1] == "view: Red mug ×2"
-    zh = views.chart_frame(EXPLANATION, "zh")
-    assert zh["label"].iloc[0] == "加购: Red mug" and zh["label"].iloc[-1] == "热度先验"
-    assert views.chart_frame(None, "en").empty
+def test_chart_has_full_labels_dates_legend_axis_and_explains_other() -> None:
+    html = views.chart_html(EXPLANATION["chart"], "en")
+    text = "".join(_parse(html).text)
+    assert "You added “Red mug” to your cart" in text and "2 Jan" in text
+    assert "You viewed “Red mug” (3×)" in text and "last on 1 Jan" in text
+    assert "4 other behaviours" in text and "“Other” adds up 4 smaller behaviours" in text
+    assert "(lowers it)" in text and "−4%" in text
+    legend = re.search(r'<ul class="wr-legend".*?</ul>', html).group(0)
+    assert [name for name in ("add to cart", "view", "Lowers the score", "Other behaviours",
+                              "Popularity and catalog match") if name in legend] == \
+        ["add to cart", "view", "Lowers the score", "Other behaviours", "Popularity and catalog match"]
+    assert message("ui.explain.axis", "en") in text
+    ticks = re.findall(r'class="wr-tick"[^>]*>([^<]*)<', html)
+    assert ticks == ["0", "25", "50"]  # a round axis end just above the largest bar (48%)
+    widths = [float(w) for w in re.findall(r"width:([\d.]+)%", html)]
+    assert widths[0] == 96.0 and widths[1] == 48.0  # bars to scale
 
 
-def test_causal_statements_show_estimate_interval_and_verdict() -> None:
-    frame = views.causal_frame(EXPLANATION["causal"], "en")
-    assert frame.iloc[0].tolist() == ["add to cart", "+21.0", "+18.0 .. +24.0", "supported", "carting it"]
+def test_chinese_views_hold_no_english_words_outside_data() -> None:
+    data = ["Red mug", "Green teapot", TRAP, "kitchen", "ware", "garden"]
+    pages = [views.explanation_html(EXPLANATION, "zh"),
+             views.card_html({"item_id": "i9", "title": "Red mug", "rank": 1, "category": "home.kitchen_ware",
+                              "price": 3.0, "reason_text": {"zh": "因为你把“Green teapot”加入了购物车"}}, "zh"),
+             views.effects_html(EFFECTS, "all", "zh", GRAPH), views.effects_html(EFFECTS, "category", "zh", GRAPH),
+             views.whatif_html(WHAT_IF, "zh"), views.status_html("offline", True, {"users": 1}, "zh"),
+             views.history_html([{"timestamp": "2026-01-02T00:00:00", "behaviour": "cart", "title": "Red mug"}],
+                                3, "zh")]
+    for html in pages:
+        text = "".join(_parse(html).text)
+        for d in sorted(data, key=len, reverse=True):
+            text = text.replace(d, " ")
+        assert re.findall(r"[A-Za-z]{2,}", text) == [], text
 
 
-def test_behaviour_effects_frame_flags_refuted_estimates() -> None:
-    effects = [{"behaviour": "view", "segment": "all", "status": "ok", "estimate": 0.05, "ci_low": 0.01,
-                "ci_high": 0.09, "naive": 0.11, "method": "m", "n": 10, "reason": "estimated",
-                "refutations": [{"name": "placebo_treatment_refuter", "passed": False}]},
-               {"behaviour": "cart", "segment": "category=home", "status": "cannot_estimate",
-                "estimate": None, "n": 3, "reason": "cannot estimate because too few units",
-                "refutations": []}]
-    frame = views.behaviour_effects_frame(effects, "en")
-    assert frame.iloc[0]["refutations"] == "REFUTED: placebo_treatment_refuter"
-    assert frame.iloc[1]["effect"] == "—" and "too few" in frame.iloc[1]["status"]
+EFFECTS = [
+    {"behaviour": "view", "segment": "all", "status": "ok", "estimate": 0.077, "ci_low": 0.033, "ci_high": 0.121,
+     "naive": 0.13, "method": "backdoor.linear_regression", "n": 1296, "n_treated": 355, "verdict": "supported",
+     "refutations": [{"name": "placebo_treatment_refuter", "passed": True}],
+     "alternatives": [{"method": "backdoor.propensity_score_weighting", "estimate": 0.066}]},
+    {"behaviour": "favourite", "segment": "all", "status": "ok", "estimate": 0.025, "ci_low": -0.033,
+     "ci_high": 0.084, "naive": 0.11, "method": "backdoor.linear_regression", "n": 1296, "n_treated": 170,
+     "verdict": "no_effect_excluded", "refutations": [{"name": "data_subset_refuter", "passed": False}]},
+    {"behaviour": "cart", "segment": "category=garden", "status": "cannot_estimate", "estimate": None, "n": 80,
+     "n_treated": 9, "reason": "cannot estimate because only 80 units", "verdict": "cannot_estimate",
+     "refutations": []},
+    {"behaviour": "cart", "segment": "price_band=high", "status": "ok", "estimate": -0.012, "ci_low": -0.05,
+     "ci_high": 0.03, "method": "backdoor.linear_regression", "n": 400, "n_treated": 90,
+     "verdict": "no_effect_excluded", "refutations": []},
+]
+GRAPH = {"confounders": ["user_activity", "log_price", "category"], "behaviours": ["view", "favourite", "cart"],
+         "outcome": "purchase", "extra_edges": [["log_price", "cart"]], "removed_edges": [],
+         "horizon_days": "7"}
+WHAT_IF = {"k": 2, "changed": True,
+           "removed": [{"item_id": "i1", "title": "Red mug", "behaviour": "cart"},
+                       {"item_id": "i2", "title": "Green teapot", "behaviour": "view"}],
+           "added": [],
+           "moves": [{"item_id": "a", "title": "A", "old_rank": 1, "new_rank": None, "move": "dropped"},
+                     {"item_id": "b", "title": "B", "old_rank": 2, "new_rank": 1, "move": "up"},
+                     {"item_id": "c", "title": "C", "old_rank": None, "new_rank": 2, "move": "new"}]}
 
 
-def test_cards_show_title_category_and_the_verified_reason() -> None:
-    item = {"item_id": "i9", "title": "Blue kettle", "category": "home.kitchen", "score": 1.25, "rank": 1,
-            "reason_text": {"en": "Because you added “Red mug” to your cart", "zh": "因为你把“Red mug”加入了购物车"}}
-    text = views.card_markdown(item, "en")
-    assert "**1. Blue kettle**" in text and "kitchen" in text and "Red mug" in text
-    assert "1.25" not in text  # no raw scores on a card
-    assert "加入了购物车" in views.card_markdown(item, "zh")
+def test_effects_in_plain_words_with_verdicts_and_the_graph_named_from_the_catalogue() -> None:
+    html = views.effects_html(EFFECTS, "all", "en", GRAPH)
+    text = _visible(html)
+    assert "Looking at an item again" in text and "+7.7 points" in text
+    assert "Shoppers who do it are 7.7 percentage points more likely to buy that item" in text
+    assert message("chat.effects.verdict.supported", "en") in text
+    assert "the range includes no effect at all" in text  # the favourite estimate is inconclusive
+    assert "backdoor" not in text and "placebo" not in text  # technical names only under Details
+    assert "linear regression adjusted" in html and "placebo treatment passed" in html
+    assert "data subsets failed" in html and "propensity-score weighting" in html
+    for node in ("user_activity", "log_price", "category", "view", "favourite", "cart"):
+        assert message(f"ui.graph.node.{node}", "en") in text
+    assert "Bought it within 7 days" in text and "Also assumed: Price → Added it to the cart." in text
 
 
-def test_what_if_table_and_history() -> None:
-    result = {"k": 2, "changed": True, "moves": [
-        {"item_id": "a", "title": "A", "old_rank": 1, "new_rank": None, "move": "dropped"},
-        {"item_id": "b", "title": "B", "old_rank": 2, "new_rank": 1, "move": "up"},
-        {"item_id": "c", "title": "C", "old_rank": None, "new_rank": 2, "move": "new"}]}
-    table = views.whatif_frame(result, "en")
-    assert table["item"].tolist() == ["B (b)", "C (c)", "A (a)"]  # new order first, dropped last
-    history = pd.DataFrame({"event_key": [2**63 + 5], "behaviour": ["cart"], "item_id": ["i1"],
-                            "title": ["Red mug"], "timestamp": [pd.Timestamp("2026-01-02", tz="UTC")]})
-    assert views.whatif_choices(history, "en") == [("2026-01-02 · add to cart · Red mug", str(2**63 + 5))]
-    assert views.history_frame(history, "zh").iloc[0].tolist() == ["2026-01-02", "加购", "Red mug"]
+def test_segment_table_names_groups_and_marks_verdicts() -> None:
+    html = views.effects_html(EFFECTS, "price_band", "en", None)
+    rows = re.findall(r"<tr>(.*?)</tr>", html)
+    assert "<th scope=\"col\">Group</th>" in rows[0] and "Looked again" in rows[0]
+    assert rows[1].startswith('<th scope="row">Everyone</th>')
+    assert "high" in rows[2] and "-1.2 ?" in rows[2]
+    assert "garden" not in html  # another segment's rows stay out
+    zh = views.effects_html(EFFECTS, "price_band", "zh", None)
+    assert "<th scope=\"row\">高</th>" in zh and "<th scope=\"row\">全体顾客</th>" in zh
+    garden = views.effects_html(EFFECTS, "category", "en", None)
+    assert '<th scope="row">garden</th>' in garden and "too little data (80 cases, 9 with this behaviour)" in garden
 
 
-def test_status_line_names_backend_and_offline_mode() -> None:
-    stats = {"users": 3, "catalog_items": 4, "events": 5}
-    line = views.status_markdown("offline", True, stats, "en")
-    assert "offline" in line and "composed from the tool results" in line and "3 users" in line
-    assert label("fallback_llm", "en") in views.status_markdown("openai", False, None, "en", "llm_unavailable")
+def test_what_if_names_every_change_and_lists_the_moves() -> None:
+    html = views.whatif_html(WHAT_IF, "en")
+    text = _visible(html)
+    assert text.startswith("If you hadn't added “Red mug” to your cart and viewed “Green teapot”:")
+    assert "“B” would move up from #2 to #1" in text and "“C” would enter at #2" in text
+    rows = re.findall(r"<tr>(.*?)</tr>", html)
+    assert [re.sub(r"<.*?>", "|", r).strip("|").split("|")[0] for r in rows[1:]] == ["B", "C", "A"]
+    assert views.whatif_html(None, "en") == f'<p class="wr-muted">{message("ui.whatif.intro", "en")}</p>'
+
+
+def test_cards_status_and_history() -> None:
+    card = views.card_html({"item_id": "i9", "title": "Blue kettle", "category": "home.kitchen_ware",
+                            "price": 1234.5, "score": 1.25, "rank": 1,
+                            "reason_text": {"en": "Because you added “Red mug” to your cart"}}, "en")
+    text = "".join(_parse(card).text)
+    assert "Blue kettle" in text and "kitchen ware" in text and "Price 1,234.50" in text
+    assert "Because you added “Red mug” to your cart" in text and "1.25" not in text  # no raw scores
+    line = views.status_html("offline", True, {"users": 3000, "catalog_items": 4, "events": 5}, "en")
+    assert "Offline" in line and "3,000 shoppers" in line
+    warn = views.status_html("gpt", False, None, "en", "llm_unavailable")
+    assert message("ui.status.fallback_llm", "en") in "".join(_parse(warn).text)
+    history = views.history_html([{"timestamp": "2026-01-02T00:00:00", "behaviour": "cart", "title": "Red mug"}],
+                                 3, "en")
+    assert "You added “Red mug” to your cart" in history and "…and 2 earlier" in history
+
+
+def test_every_ui_message_is_used_or_reached_by_a_code() -> None:
+    """The ui area holds no dead words: each key is named in the UI's code (or is the entry for
+    a code from data: ordinals, tool names, methods, refuters, nodes, levels, reasons)."""
+    import inspect
+
+    from whyrec.ui import app, callbacks
+
+    source = "".join(inspect.getsource(m) for m in (views, app, callbacks))
+    dynamic = ("ui.ordinal.", "ui.tool.", "ui.method.", "ui.refuter.", "ui.graph.node.", "ui.effects.level.",
+               "ui.effects.short.", "ui.reason.", "ui.verdict.", "ui.causal.scope.", "ui.whatif.col.",
+               "ui.whatif.move.", "ui.effects.segment_", "ui.explain.legend_")
+    unused = [k for k in catalogue("en") if k.startswith("ui.") and not k.startswith(dynamic)
+              and f'"{k[3:]}"' not in source]
+    assert unused == []

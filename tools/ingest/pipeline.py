@@ -8,8 +8,11 @@ commit or not at all.
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import time
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,12 +21,12 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from ..privacy import pseudonymise
-from ..schema import compute_event_keys, conform_items
+from ..schema import ITEM_FIELDS, compute_event_keys, conform_items
 from ..workspace import SourceRecord, Workspace
 from .mapping import SourceMapping
 from .presets import Preset
-from .reader import list_source_files, read_source
-from .validate import Issue, ValidatedTable, validate
+from .reader import RawTable, list_source_files, raw_rows, read_source
+from .validate import DUPLICATES_IN_RECORDS, Issue, ValidatedTable, validate
 
 log = logging.getLogger(__name__)
 
@@ -120,47 +123,58 @@ def ingest(workspace: Workspace, source: str | Path, mapping: SourceMapping,
     path = Path(source)
     files = [preset.resolve_events(path)] if preset else list_source_files(path)
     tables: list[ValidatedTable] = []
-    with tqdm(total=len(files) * 2, desc="ingest", unit="step", disable=not progress) as bar:
+    spans: list[dict[int, int]] = []  # the invalid rows' physical lines, for the reject file
+    total = sum(f.stat().st_size for f in files)
+    with tqdm(total=total, desc="ingest", unit="B", unit_scale=True, unit_divisor=1024,
+              disable=not progress, leave=True) as bar:
         for file in files:
             bar.set_postfix_str(f"reading {file.name}")
-            raw = read_source(file, mapping)
-            bar.update(1)
+            raw = read_source(file, mapping, progress=bar.update if progress else None)
             bar.set_postfix_str(f"validating {len(raw.frame):,} rows")
             table = validate(raw, mapping, now=now)
             if pseudonym_key:
                 table.events["user_id"] = pseudonymise(table.events["user_id"], pseudonym_key)
                 table.events["event_key"] = compute_event_keys(table.events).to_numpy()
             tables.append(table)
-            bar.update(1)
+            spans.append(raw.spans(table.invalid_lines) if skip_invalid and table.rows_invalid else {})
+            del raw
+        bar.set_postfix_str("checking")
 
-    reports = [FileReport(t.path, t.rows_read, t.rows_invalid, t.issue_totals(),
-                          t.first_issues(report_rows)) for t in tables]
-    if any(r.rows_invalid for r in reports) and not skip_invalid:
-        raise IngestRejected(reports)
+        catalog_extra = None
+        if preset is not None and preset.load_catalog is not None:
+            catalog_extra = preset.load_catalog(path if path.is_dir() else path.parent)
+            catalog_extra, catalog_report = _check_catalog(catalog_extra, f"{preset.name} catalog")
+            if catalog_report is not None and not skip_invalid:
+                raise IngestRejected([catalog_report])
 
-    catalog_extra = None
-    if preset is not None and preset.load_catalog is not None:
-        catalog_extra = preset.load_catalog(path if path.is_dir() else path.parent)
+        reports = [FileReport(t.path, t.rows_read, t.rows_invalid, t.issue_totals(),
+                              t.first_issues(report_rows)) for t in tables]
+        if any(r.rows_invalid for r in reports) and not skip_invalid:
+            raise IngestRejected(reports)
 
-    with workspace.lock():
-        workspace.reload()
-        existing = workspace.event_keys()
-        new_events = pd.concat([t.events for t in tables], ignore_index=True)
-        new_events = new_events.drop_duplicates("event_key")
-        present = new_events["event_key"].isin(existing)
-        to_add = new_events[~present]
-        catalog = _merge_catalog(workspace.items(), [t.items for t in tables], catalog_extra,
-                                 to_add["item_id"])
-        rejected_file = _write_rejects(workspace, tables) if skip_invalid else None
-        sources = [SourceRecord(path=t.path, sha256=t.sha256, rows_read=t.rows_read,
-                                rows_added=int((~present & new_events["event_key"].isin(t.events["event_key"])).sum()),
-                                rows_rejected=t.rows_invalid,
-                                ingested_at=datetime.now(UTC).isoformat()) for t in tables]
-        catalog_changed = catalog is not None
-        if len(to_add) or catalog_changed:
-            version = workspace.commit(to_add, catalog, sources)
-        else:
-            version = workspace.data_version
+        bar.set_postfix_str("committing")
+        with workspace.lock():
+            workspace.reload()
+            existing = workspace.event_keys()
+            new_events = pd.concat([t.events for t in tables], ignore_index=True)
+            new_events = new_events.drop_duplicates("event_key")
+            present = new_events["event_key"].isin(existing)
+            to_add = new_events[~present]
+            catalog = _merge_catalog(workspace.items(), [t.items for t in tables], catalog_extra,
+                                     to_add["item_id"])
+            rejected_file = (_write_rejects(workspace, tables, spans, mapping, pseudonym_key)
+                             if skip_invalid else None)
+            added = new_events["event_key"][~present]
+            sources = [SourceRecord(path=t.path, sha256=t.sha256, rows_read=t.rows_read,
+                                    rows_added=int(added.isin(t.events["event_key"]).sum()),
+                                    rows_rejected=t.rows_invalid,
+                                    ingested_at=datetime.now(UTC).isoformat()) for t in tables]
+            catalog_changed = catalog is not None
+            if len(to_add) or catalog_changed:
+                version = workspace.commit(to_add, catalog, sources)
+            else:
+                version = workspace.data_version
+        bar.set_postfix_str(f"{len(to_add):,} events added")
 
     counts = to_add["behaviour"].value_counts()
     return IngestResult(
@@ -185,7 +199,12 @@ def ingest(workspace: Workspace, source: str | Path, mapping: SourceMapping,
 
 def _merge_catalog(current: pd.DataFrame, from_events: list[pd.DataFrame],
                    catalog_extra: pd.DataFrame | None, new_item_ids: pd.Series) -> pd.DataFrame | None:
-    """The catalog after this ingest, or ``None`` if nothing about items changed."""
+    """The catalog after this ingest, or ``None`` if nothing about items changed.
+
+    Each item's ``extra`` records where it first came from (:data:`ORIGIN_EVENTS` for an item
+    first seen in an event log or posted events, :data:`ORIGIN_CATALOG` for a catalog file), so
+    forgetting a user can remove the items that only that user's events brought in.
+    """
     additions = [f for f in from_events if len(f) and len(f.columns) > 1]
     if catalog_extra is not None:
         additions.append(catalog_extra)
@@ -197,23 +216,68 @@ def _merge_catalog(current: pd.DataFrame, from_events: list[pd.DataFrame],
     merged = merged.groupby("item_id", sort=False).last().reset_index()
     merged["title"] = merged["title"].fillna("Item " + merged["item_id"].astype(str))
     merged = conform_items(merged)
+    is_new = ~merged["item_id"].isin(current["item_id"])
+    merged.loc[is_new, "extra"] = ORIGIN_EVENTS
+    if catalog_extra is not None:
+        merged.loc[merged["item_id"].isin(catalog_extra["item_id"]), "extra"] = ORIGIN_CATALOG
     if len(merged) == len(current) and merged.equals(current):
         return None
     return merged
 
 
-def _write_rejects(workspace: Workspace, tables: list[ValidatedTable]) -> str | None:
+#: ``extra`` of a catalog item first seen in events (a log's rows or POST /v1/events).
+ORIGIN_EVENTS = json.dumps({"origin": "events"})
+#: ``extra`` of a catalog item from a catalog file.
+ORIGIN_CATALOG = json.dumps({"origin": "catalog"})
+
+
+def _check_catalog(catalog: pd.DataFrame, name: str) -> tuple[pd.DataFrame, FileReport | None]:
+    """A catalog file's items under the same id and text rules as events: the good ones, and a
+    report on the others (rows numbered from 1)."""
+    frame = pd.DataFrame({c: catalog[c] for c in catalog.columns if c in ("item_id",) + ITEM_FIELDS})
+    frame["user_id"], frame["timestamp"], frame["behaviour"] = "catalog", "2000-01-01T00:00:00Z", "view"
+    raw = RawTable(Path(name), frame.astype("string"), pd.Series(range(1, len(frame) + 1), index=frame.index),
+                   [], "")
+    columns = {c: c for c in frame.columns}
+    table = validate(raw, SourceMapping(columns=columns, duplicates="keep", name=name))
+    if not table.rows_invalid:
+        return catalog, None
+    bad = raw.line_numbers.isin(table.invalid_lines).to_numpy()
+    report = FileReport(name, len(frame), table.rows_invalid, table.issue_totals(), table.first_issues(10))
+    return catalog[~bad], report
+
+
+def _write_rejects(workspace: Workspace, tables: list[ValidatedTable], spans: list[dict[int, int]],
+                   mapping: SourceMapping, pseudonym_key: bytes | None) -> str | None:
+    """Write the rejected rows, with reasons and each row as written, to a new file.
+
+    The name is unique (parallel ingests each keep theirs) and the file appears whole or not at
+    all. With ``pseudonym_key`` the rows as written are withheld and user ids are pseudonymised:
+    the workspace must not hold the source's ids.
+    """
     issues = []
-    for table in tables:
-        if len(table.issues):
-            frame = table.issues.copy()
-            frame.insert(0, "file", table.path)
-            issues.append(frame)
+    for table, lines in zip(tables, spans):
+        if not len(table.issues):
+            continue
+        frame = table.issues.copy()
+        frame.insert(0, "file", table.path)
+        if pseudonym_key:
+            named = frame["user_id"] != ""
+            frame.loc[named, "user_id"] = pseudonymise(frame.loc[named, "user_id"], pseudonym_key).to_numpy()
+            own = (frame["column"] == "user_id") & (frame["value"] != "")
+            frame.loc[own, "value"] = pseudonymise(frame.loc[own, "value"], pseudonym_key).to_numpy()
+            frame["raw"] = "(withheld: user ids are pseudonymised)"
+        else:
+            texts = raw_rows(Path(table.path), mapping, lines)
+            frame["raw"] = frame["line"].astype(int).map(texts).fillna("")
+        issues.append(frame)
     if not issues:
         return None
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-    target = workspace.rejected_path / f"rejected-{stamp}.csv"
-    pd.concat(issues, ignore_index=True).sort_values(["file", "line"]).to_csv(target, index=False)
+    target = workspace.rejected_path / f"rejected-{stamp}-{uuid.uuid4().hex[:8]}.csv"
+    tmp = target.with_suffix(".tmp")
+    pd.concat(issues, ignore_index=True).sort_values(["file", "line"], kind="stable").to_csv(tmp, index=False)
+    os.replace(tmp, target)
     return str(target)
 
 
@@ -252,9 +316,6 @@ def ingest_records(workspace: Workspace, records: list[dict[str, object]], sourc
     Timestamps are ISO 8601 strings or Unix seconds; behaviours use the vocabulary or its
     aliases. Raises :class:`IngestRejected` naming the bad records (1-based) and fields.
     """
-    from .mapping import SourceMapping
-    from .reader import RawTable
-
     started = time.perf_counter()
     frame = pd.DataFrame.from_records(records, columns=list(RECORD_FIELDS))
     frame = frame.astype("string")
@@ -262,7 +323,7 @@ def ingest_records(workspace: Workspace, records: list[dict[str, object]], sourc
     frame["timestamp"] = _seconds_as_iso(sent)
     mapping = SourceMapping(columns={f: f for f in RECORD_FIELDS}, duplicates="reject", name=source)
     raw = RawTable(Path(source), frame, pd.Series(range(1, len(frame) + 1), index=frame.index), [], "")
-    table = validate(raw, mapping, now=now)
+    table = validate(raw, mapping, now=now, duplicate_advice=DUPLICATES_IN_RECORDS)
     if table.rows_invalid:
         shown = table.issues["column"] == "timestamp"  # report what was sent, not its ISO form
         lines = table.issues.loc[shown, "line"].to_numpy() - 1

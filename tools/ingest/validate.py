@@ -1,9 +1,12 @@
 """Validation: turn a raw text table into canonical events, or say exactly which rows are wrong.
 
 Every rule is vectorised (a million rows in seconds) and produces issues of the form
-(line, column, value, reason). Rules: encoding problems, wrong field counts, missing ids,
-unknown behaviours, unparseable or out-of-range timestamps, non-numeric values and prices,
-and identical duplicate rows (per the mapping's duplicate policy).
+(line, column, value, reason). Rules: encoding problems, wrong field counts, missing ids, ids
+that break the id rule (:func:`whyrec.tools.schema.id_problem`: URL-safe, at most 128
+characters), text too long or (titles, categories, brands) not on one line, unknown behaviours,
+ratings without a value, unparseable or out-of-range timestamps, non-numeric values and prices,
+and identical duplicate rows (per the mapping's duplicate policy). A header row that is data
+(the mapping names columns by position and line 1 holds a timestamp) is a mapping error.
 """
 
 from __future__ import annotations
@@ -14,12 +17,23 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from ..schema import BEHAVIOURS, ITEM_FIELDS, canonical_behaviour, compute_event_keys, conform_events
-from .mapping import SKIP, SourceMapping
+from ..schema import (
+    BEHAVIOURS,
+    ID_FIELDS,
+    ITEM_FIELDS,
+    MAX_TEXT_LENGTH,
+    ONE_LINE_FIELDS,
+    canonical_behaviour,
+    compute_event_keys,
+    conform_events,
+    id_problems,
+)
+from .mapping import SKIP, MappingError, SourceMapping
 from .reader import RawTable
 
 EARLIEST_TIMESTAMP = pd.Timestamp("1980-01-01", tz="UTC")
 REPLACEMENT_CHAR = "\ufffd"
+_CONTROL = r"[\x00-\x1f\x7f]"
 
 
 @dataclass
@@ -66,8 +80,9 @@ class ValidatedTable:
 
 
 class _Collector:
-    def __init__(self, lines: pd.Series) -> None:
+    def __init__(self, lines: pd.Series, users: pd.Series | None) -> None:
         self.lines = lines
+        self.users = users
         self.parts: list[pd.DataFrame] = []
         self.bad = pd.Series(False, index=lines.index)
 
@@ -76,36 +91,81 @@ class _Collector:
         if not mask.any():
             return
         reasons = reason[mask] if isinstance(reason, pd.Series) else reason
+        users = (self.users[mask].astype("string").fillna("").astype(str) if self.users is not None
+                 else "")
         self.parts.append(pd.DataFrame({
             "line": self.lines[mask].astype("int64"),
             "column": column,
             "value": values[mask].astype("string").fillna("").astype(str),
             "reason": reasons,
+            "user_id": users,
         }))
         self.bad |= mask
 
     def frame(self) -> pd.DataFrame:
         if not self.parts:
             return pd.DataFrame({"line": pd.Series(dtype="int64"), "column": pd.Series(dtype=str),
-                                 "value": pd.Series(dtype=str), "reason": pd.Series(dtype=str)})
+                                 "value": pd.Series(dtype=str), "reason": pd.Series(dtype=str),
+                                 "user_id": pd.Series(dtype=str)})
         return pd.concat(self.parts, ignore_index=True)
 
 
-def validate(raw: RawTable, mapping: SourceMapping, now: datetime | None = None) -> ValidatedTable:
-    """Check every row of ``raw`` against ``mapping``; return valid events and all issues."""
+#: Said after "duplicate of line N" for a file: repeats may be real actions.
+DUPLICATES_IN_FILE = ' (set [options] duplicates = "keep" if repeats are real actions)'
+#: Said after "duplicate of record N" for events posted to the API, which has no options.
+DUPLICATES_IN_RECORDS = (" (the same event twice in one request: send it once, or tell repeated "
+                         "actions apart by their timestamps or session ids)")
+
+
+def validate(raw: RawTable, mapping: SourceMapping, now: datetime | None = None,
+             duplicate_advice: str = DUPLICATES_IN_FILE) -> ValidatedTable:
+    """Check every row of ``raw`` against ``mapping``; return valid events and all issues.
+
+    ``duplicate_advice`` is said after "duplicate of line N" (files and API records differ in
+    what a user can do about it). Raises :class:`MappingError` when the mapping's header setting
+    cannot be right (line 1 read as a header although it holds data).
+    """
     frame = raw.frame
-    issues = _Collector(raw.line_numbers)
     text = {c: frame[c].astype("string").str.strip() for c in frame.columns}
     empty = {c: text[c].isna() | (text[c] == "") for c in frame.columns}
+    issues = _Collector(raw.line_numbers, text.get("user_id"))
+    _check_header_is_not_data(raw, mapping, now)
 
+    garbled = {}
     for column in frame.columns:
-        issues.flag(text[column].str.contains(REPLACEMENT_CHAR, regex=False), column, text[column],
-                    f"encoding problem: not valid {mapping.encoding}")
-    for field_name in ("user_id", "item_id"):
+        garbled[column] = text[column].str.contains(REPLACEMENT_CHAR, regex=False).fillna(False)
+        issues.flag(garbled[column], column, text[column], f"encoding problem: not valid {mapping.encoding}")
+    for field_name in ID_FIELDS:
         issues.flag(empty[field_name], field_name, text[field_name], f"missing {field_name}")
+        problems = id_problems(text[field_name].where(~empty[field_name] & ~garbled[field_name], "x"))
+        invalid = problems.notna()
+        if invalid.any():
+            issues.flag(invalid, field_name, text[field_name],
+                        f"not a valid {field_name.replace('_', ' ')}: it " + problems.fillna("").astype(str))
+    for field_name, longest in MAX_TEXT_LENGTH.items():
+        if field_name not in text:
+            continue
+        length = text[field_name].str.len().fillna(0)
+        too_long = (length > longest) & ~garbled[field_name]
+        if too_long.any():
+            issues.flag(too_long, field_name, text[field_name],
+                        f"{field_name} too long: " + length.astype("int64").map("{:,}".format).astype(str)
+                        + f" characters, at most {longest:,}")
+        if field_name in ONE_LINE_FIELDS:
+            one_line = ~text[field_name].str.contains(_CONTROL, regex=True).fillna(False)
+            issues.flag((length <= longest) & ~one_line & ~garbled[field_name],
+                        field_name, text[field_name],
+                        f"{field_name} holds a line break or another control character (one line "
+                        f"of text expected: is a closing quote missing?)")
 
     value = _numeric(text, empty, "value", issues, "value is not a number")
     behaviour, skipped = _behaviours(text, empty, value, mapping, issues)
+    rating = (behaviour == "rating").fillna(False).astype(bool)
+    if value is None:
+        issues.flag(rating, "value", pd.Series("", index=frame.index),
+                    "a rating needs its value, and the mapping has no value column: map one in [columns]")
+    else:
+        issues.flag(rating & empty["value"], "value", text["value"], "a rating needs its value")
     timestamp = _timestamps(text["timestamp"], empty["timestamp"], mapping, issues, now)
     price = _numeric(text, empty, "price", issues, "price is not a number")
     if price is not None:
@@ -135,16 +195,17 @@ def validate(raw: RawTable, mapping: SourceMapping, now: datetime | None = None)
                     [candidates[c] for c in identity], dropna=False, sort=False).transform("first"))
                 mask = is_dup.reindex(events.index, fill_value=False)
                 reason = "duplicate of line " + first_line.reindex(events.index).astype("Int64").astype(str)
-                issues.flag(mask, "row", raw.line_numbers.astype(str), reason
-                            + " (set [options] duplicates = \"keep\" if repeats are real actions)")
+                issues.flag(mask, "row", raw.line_numbers.astype(str), reason + duplicate_advice)
                 keep &= ~mask
 
     malformed = pd.DataFrame(raw.malformed, columns=["line", "reason"])
     if len(malformed):
         malformed["column"] = "row"
         malformed["value"] = ""
-    issue_frame = pd.concat([issues.frame(), malformed[["line", "column", "value", "reason"]]]
-                            if len(malformed) else [issues.frame()], ignore_index=True)
+        malformed["user_id"] = ""
+    columns = ["line", "column", "value", "reason", "user_id"]
+    issue_frame = pd.concat([issues.frame(), malformed[columns]] if len(malformed) else [issues.frame()],
+                            ignore_index=True)
     invalid_lines = sorted(set(issue_frame["line"].astype(int).tolist()))
 
     valid = conform_events(events[keep])
@@ -154,6 +215,23 @@ def validate(raw: RawTable, mapping: SourceMapping, now: datetime | None = None)
         path=str(raw.path), rows_read=len(frame) + len(malformed), events=valid, items=items,
         issues=issue_frame, skipped_by_mapping=int((skipped & ~issues.bad).sum()),
         duplicates_dropped=duplicates_dropped, invalid_lines=invalid_lines, sha256=raw.sha256)
+
+
+def _check_header_is_not_data(raw: RawTable, mapping: SourceMapping, now: datetime | None) -> None:
+    """Refuse a header row that is data: the mapping names columns by position (so the header's
+    names are not checked) and the header cell under ``timestamp`` reads as a timestamp."""
+    position = mapping.columns.get("timestamp")
+    if raw.header is None or not isinstance(position, int) or position >= len(raw.header):
+        return
+    cell = pd.Series([raw.header[position]], dtype="string").str.strip()
+    probe = _Collector(pd.Series([1]), None)
+    parsed = _timestamps(cell, cell.isna() | (cell == ""), mapping, probe, now)
+    if parsed.notna().all():
+        shown = ", ".join(repr(c) for c in raw.header[:6]) + (", ..." if len(raw.header) > 6 else "")
+        raise MappingError(
+            f"{raw.path.name}: line 1 ({shown}) looks like data, not a header: its column "
+            f"{position} reads as a timestamp. If the file has no header, set [options] "
+            f"header = false (with header = true line 1 would be dropped as column names)")
 
 
 def _numeric(text: dict[str, pd.Series], empty: dict[str, pd.Series], name: str,

@@ -140,9 +140,10 @@ class WhyrecService:
             if self._workspace is not None:
                 self._workspace.reload()
 
-    def warm_up(self) -> None:
+    def warm_up(self, segments: bool = False) -> None:
         """Build what a first request would otherwise wait for: the model, the causal report, the
-        vector store and the embedding model (the server runs this in the background at start)."""
+        vector store and the embedding model — and with ``segments`` the effects per segment too
+        (the server runs this in the background at start)."""
         try:
             self._fitted()
             self.models.report(self.workspace.data_version)
@@ -150,6 +151,9 @@ class WhyrecService:
                 self.store.ensure_ready()
             self.embedder.embed(["warm up"])
             self.warm = True
+            if segments:
+                for segment in SEGMENTS:
+                    self.report(segment)
         except Exception:  # each request reports its own error; a failed warm-up only logs
             log.exception("warm-up failed")
 

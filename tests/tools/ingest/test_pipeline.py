@@ -182,3 +182,15 @@ def test_read_preset_without_workspace(tmall_dir: Path) -> None:
     events, items = read_preset("tmall2014", tmall_dir)
     assert len(events) == 182_880 and len(items) == 9_531
     assert events["timestamp"].is_monotonic_increasing
+
+
+def test_progress_shows_bytes_read_and_the_stage(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 17, item 13: the bar counts the file's bytes as they are read (not two steps)."""
+    rows = [f"u{n % 50},i{n % 30},pageview,2024-01-01 10:{n % 60:02d}" for n in range(3000)]
+    source = _log(tmp_path / "a.csv", rows)
+    workspace = Workspace.create(tmp_path / "ws")
+    ingest(workspace, source, load_mapping(_toml(tmp_path, BASIC_TOML)).with_options(duplicates="drop"),
+           progress=True)
+    shown = capsys.readouterr().err
+    size_kb = f"{source.stat().st_size / 1024:.0f}"
+    assert "ingest: 100%" in shown and size_kb in shown and "events added" in shown

@@ -133,3 +133,119 @@ def test_missing_source_column_names_the_columns(tmp_path: Path) -> None:
     m = SourceMapping(columns={"user_id": "visitor", "item_id": "item", "behaviour": "event", "timestamp": "ts"})
     with pytest.raises(MappingError, match="visitor"):
         ingest(Workspace.create(tmp_path / "ws"), write(tmp_path, GOOD), m)
+
+
+# -- issue 17: ids (item 6), reject files (item 8), ratings and API advice (item 12) ----------------
+@pytest.mark.parametrize(("user", "reason"), [
+    ("team/alice", "found '/'"),
+    ("a%2Fb", "found '%'"),
+    ("alice smith", "found ' '"),
+    ("..", "must start with a letter or digit"),
+    ("x" * 129, "129 characters long; at most 128"),
+    ("Beacon![lamp](http://x/leak.png)", "found '!'"),
+])
+def test_ids_that_cannot_be_addressed_in_a_url_path_are_refused(tmp_path: Path, user: str, reason: str) -> None:
+    """Before: ``team/alice`` was accepted, then ``DELETE /v1/users/team%2Falice`` was a 404."""
+    error = rejected(tmp_path, GOOD + [f'"{user}",i9,view,1700000000'])
+    [issue] = error.reports[0].first_issues
+    assert (issue.line, issue.column) == (5, "user_id")
+    assert issue.reason.startswith("not a valid user id: it ") and reason in issue.reason
+
+
+def test_ids_in_any_script_with_url_safe_punctuation_are_accepted(tmp_path: Path) -> None:
+    workspace = Workspace.create(tmp_path / "ws")
+    rows = ["用户7,商品-1,view,1700000000", "alice+shop@example.com,i:2,view,1700000001", "u_1.x,i3,view,1700000002"]
+    assert ingest(workspace, write(tmp_path, rows), mapping()).rows_added == 3
+
+
+def test_item_ids_follow_the_same_rule_in_posted_events(tmp_path: Path) -> None:
+    """POST /v1/events goes through ingest_records: the same rule, no new catalog item."""
+    from whyrec.tools.ingest.pipeline import ingest_records
+
+    workspace = Workspace.create(tmp_path / "ws")
+    records = [{"user_id": "u1", "item_id": "i1", "behaviour": "view", "timestamp": 1700000000},
+               {"user_id": "u1", "item_id": "Beacon lamp ![lamp](http://127.0.0.1/leak.png)",
+                "behaviour": "view", "timestamp": 1700000001}]
+    with pytest.raises(IngestRejected) as info:
+        ingest_records(workspace, records)
+    [issue] = info.value.reports[0].first_issues
+    assert (issue.line, issue.column) == (2, "item_id") and "found ' '" in issue.reason
+    assert workspace.items().empty and workspace.data_version == 0
+
+
+def test_a_rating_without_a_value_is_refused(tmp_path: Path) -> None:
+    """Before: accepted, as a rating of nothing."""
+    m = SourceMapping(columns={"user_id": "user", "item_id": "item", "behaviour": "event",
+                               "timestamp": "ts", "value": "v"}, timestamp_unit="s")
+    path = write(tmp_path, ["u1,i1,rating,1700000000,4.5", "u1,i2,rating,1700000001,"],
+                 header="user,item,event,ts,v\n")
+    with pytest.raises(IngestRejected) as info:
+        ingest(Workspace.create(tmp_path / "ws"), path, m)
+    [issue] = info.value.reports[0].first_issues
+    assert (issue.line, issue.column, issue.reason) == (3, "value", "a rating needs its value")
+    no_value_column = rejected(tmp_path, ["u1,i1,rated,1700000000"])
+    assert "no value column" in no_value_column.reports[0].first_issues[0].reason
+
+
+def test_duplicate_advice_for_posted_events_names_no_toml_option(tmp_path: Path) -> None:
+    """Before: two identical events in one API batch were told to set ``duplicates = "keep"``."""
+    from whyrec.tools.ingest.pipeline import ingest_records
+
+    event = {"user_id": "u1", "item_id": "i1", "behaviour": "view", "timestamp": 1700000000}
+    with pytest.raises(IngestRejected) as info:
+        ingest_records(Workspace.create(tmp_path / "ws"), [event, dict(event)])
+    [issue] = info.value.reports[0].first_issues
+    assert issue.reason.startswith("duplicate of line 1")
+    assert "[options]" not in issue.reason and "duplicates =" not in issue.reason
+    assert "send it once" in issue.reason
+    file_error = rejected(tmp_path, GOOD + [GOOD[0]])
+    assert 'duplicates = "keep"' in file_error.reports[0].first_issues[0].reason  # files keep the advice
+
+
+def test_parallel_skip_invalid_ingests_each_keep_their_reject_file(tmp_path: Path) -> None:
+    """Before: reject files were named to the second; of four parallel ingests, two files survived."""
+    import subprocess
+    import sys
+    import textwrap
+
+    workspace = Workspace.create(tmp_path / "ws")
+    script = textwrap.dedent(f"""
+        import sys
+        from whyrec.tools.ingest.mapping import SourceMapping
+        from whyrec.tools.ingest.pipeline import ingest
+        from whyrec.tools.workspace import Workspace
+        m = SourceMapping(columns={{"user_id": "user", "item_id": "item", "behaviour": "event",
+                                    "timestamp": "ts"}}, timestamp_unit="s")
+        print(ingest(Workspace.open({str(workspace.path)!r}), sys.argv[1], m, skip_invalid=True).rejected_file)
+    """)
+    sources = [write(tmp_path, [f"u{n},i{n},view,1700000000", f"u{n},i{n},teleport,17000000{n:02d}"],
+                     name=f"log{n}.csv") for n in range(4)]
+    processes = [subprocess.Popen([sys.executable, "-c", script, str(s)], stdout=subprocess.PIPE, text=True)
+                 for s in sources]
+    printed = [p.communicate(timeout=300)[0].strip() for p in processes]
+    assert all(p.returncode == 0 for p in processes)
+    files = sorted(workspace.rejected_path.glob("*.csv"))
+    assert sorted(printed) == [str(f) for f in files] and len(files) == 4
+    rows = pd.concat([pd.read_csv(f, dtype=str, keep_default_na=False) for f in files])
+    assert sorted(rows["raw"]) == sorted(f"u{n},i{n},teleport,17000000{n:02d}" for n in range(4))
+
+
+def test_reject_rows_keep_the_row_as_written_even_when_it_cannot_be_split(tmp_path: Path) -> None:
+    """Before: a malformed row's record had an empty value and no raw text (a 100k-column row)."""
+    wide = "u9,i9,view,1700000000," + ",".join(f"c{k}" for k in range(100_000))
+    workspace = Workspace.create(tmp_path / "ws")
+    result = ingest(workspace, write(tmp_path, GOOD + [wide]), mapping(), skip_invalid=True)
+    rejects = pd.read_csv(result.rejected_file, dtype=str, keep_default_na=False)
+    assert list(rejects["line"]) == ["5"] and rejects["raw"].iloc[0] == wide
+    assert rejects["reason"].iloc[0] == "expected 4 fields, found 100004"
+
+
+def test_pseudonymised_reject_files_hold_no_source_user_id(tmp_path: Path) -> None:
+    workspace = Workspace.create(tmp_path / "ws")
+    rows = ["alice@example.com,i1,view,1700000000", "bob@example.com,i2,teleport,1700000001",
+            "carol smith,i3,view,1700000002"]
+    result = ingest(workspace, write(tmp_path, rows), mapping(), skip_invalid=True, pseudonym_key=b"k")
+    data = Path(result.rejected_file).read_bytes()
+    assert b"bob@example.com" not in data and b"carol smith" not in data
+    rejects = pd.read_csv(result.rejected_file, dtype=str, keep_default_na=False)
+    assert rejects["user_id"].str.startswith("p_").all()
