@@ -137,6 +137,12 @@ def privacy_checked(route: Route, text: str) -> Route:
     return Route(ranked[0][0], ranked[0][1], tuple(ranked))
 
 
+#: A message that starts with an explicit command to search the catalog.
+_SEARCH_COMMAND = re.compile(r"^\s*(?:please\s+)?(?:find(?: me)?|search(?: the (?:shop|catalog|catalogue))?(?: for)?"
+                             r"|look up|look for)\s+\S|^\s*(?:请)?(?:搜索|搜一下|搜|查找|查一下|找一下)\s*\S",
+                             re.IGNORECASE)
+
+
 class Understanding:
     """Reads messages against one catalog with one trained router."""
 
@@ -160,6 +166,11 @@ class Understanding:
             return Intent("other_user", slots, confidence=1.0)
         routed = delexicalise(text, slots, self.catalog, detect_language(text))
         route = privacy_checked(self.router.route(routed), routed)
+        if (route.intent == "unclear" or route.confidence < self.confidence) and slots.phrase \
+                and _SEARCH_COMMAND.match(text):
+            # "find <anything>": an explicit command to search, whatever the words are
+            route = Route("search", self.confidence, (("search", self.confidence),
+                                                        *((n, p) for n, p in route.ranked if n != "search")))
         return self.decide(route, slots, state, shown, last_item)
 
     def decide(self, route: Route, slots: Slots, state: DialogState, shown: list[str],
