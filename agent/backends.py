@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from whyrec.tools.settings import Settings
+from whyrec.tools.settings import Settings, quiet_libraries
 
 log = logging.getLogger(__name__)
 
@@ -90,8 +89,7 @@ class LocalPhraser:
         with self._lock:
             if self._model is not None:
                 return
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
-            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+            quiet_libraries()  # the one place that sets library switches (offline hub)
             import torch
             from transformers import AutoModelForCausalLM, AutoTokenizer
 

@@ -22,7 +22,8 @@ from whyrec.tools.service import Effects, HistorySearch, ItemSearch, Recommendat
 from . import replies
 from .failure import ToolFailure
 from .intents import Intent
-from .render import important, joined, render
+from .render import category_name, important, joined, render
+from .slots import normalise_query, search_text
 
 #: The answer kind of each tool's result (used when an LLM chose the tools).
 TOOL_KINDS = {"recommend": "recommend", "explain": "explain", "what_if": "what_if", "behaviour_effects": "effects",
@@ -88,7 +89,7 @@ class Composer:
             if kind == "last_time":
                 title = self.title_of(intent.item_id) if intent.item_id else None
                 return replies.last_time(history, intent.slots.behaviour, title, language)
-            return replies.recent(history, language)
+            return replies.recent(history, language, behaviour=intent.slots.behaviour)
         if kind == "search" and by_name["search_items"]:
             return self._items(by_name["search_items"][-1], intent.slots.query)
         if kind == "popular" and by_name["popular_items"]:
@@ -119,6 +120,8 @@ class Composer:
         language, slots = self.language, intent.slots
         # The scope in the shopper's words ("台灯", not the "table lamp" it was searched with).
         shown = replace(result, query=slots.query) if result.query and slots.query else result
+        if shown.query and shown.category and _same_kind(shown.query, category_name(shown.category)):
+            shown = replace(shown, query=None)  # "in headphones", not "in headphones for “headphones”"
         lines = [render(shown, language)]
         if slots.exclude:
             lines.append(replies.note("excluded", language, categories=joined(list(slots.exclude), language)))
@@ -196,6 +199,13 @@ def _close(hits: Sequence[Any]) -> list[Any]:
         return []
     best = max(h.score for h in hits)
     return [h for h in hits if h.score >= MIN_SIMILARITY and h.score >= best - MAX_GAP]
+
+
+def _same_kind(words: str, kind: str) -> bool:
+    """True when the shopper's words name the kind the list is kept to ("耳机" / "headphones")."""
+    def norm(text: str) -> str:
+        return normalise_query(search_text(text)).strip().lower()
+    return bool(kind) and norm(words) == norm(kind)
 
 
 def _untitled(title: str, item_id: str) -> bool:

@@ -246,11 +246,14 @@ EXAMPLES: dict[str, dict[str, tuple[str, ...]]] = {
             "best sellers in the shop", "what do most shoppers buy", "what's popular", "bestsellers please",
             "what would an average customer buy", "what sells best", "what is everyone buying", "top selling items",
             "what do typical customers get", "what's hot in the shop", "what do people usually buy",
+            "what do other users buy", "what are other shoppers buying these days", "what do other customers like",
+            "what have other users been buying lately",
         ),
         "zh": (
             "这阵子大家都在买什么", "热门商品有哪些", "哪些商品卖得最多", "什么买的人最多", "最受欢迎的是什么",
             "大家买得最多的是哪些", "店里的爆款", "大家都买什么", "什么最流行", "畅销榜", "普通顾客会买什么",
             "什么卖得最好", "大家都在买什么", "热销商品", "一般人会买什么", "店里什么最火", "人们通常买什么",
+            "其他用户都买些什么", "别的顾客一般买什么", "其他人最近在买什么", "别的用户喜欢买什么",
         ),
     },
     "other_user": {

@@ -13,7 +13,18 @@ from typing import Any
 
 from .language import detect_language
 from .router import CONFIDENCE, Route, Router
-from .slots import ITEM_KINDS, Catalog, ItemRef, Slots, delexicalise, extract, known_topic, resolve
+from .slots import (
+    ITEM_KINDS,
+    Catalog,
+    ItemRef,
+    Slots,
+    delexicalise,
+    extract,
+    known_topic,
+    others_in_general,
+    resolve,
+    someone_else,
+)
 
 #: Every answer kind.
 KINDS = ("recommend", "explain", "why_not", "what_if", "important", "effects", "history", "last_time",
@@ -103,6 +114,35 @@ _CHOICE_SECOND = re.compile(r"^\s*(?:no|nope|the second|second|2|the latter|b|�
                             r"(?:one|option|please|吧)?[.!。！]*\s*$", re.IGNORECASE)
 
 
+def privacy_checked(route: Route, text: str) -> Route:
+    """``route`` unless it refuses a message that names no other person.
+
+    The router learns "another shopper's data" from examples, and nearby wordings ("what do other
+    users buy?", "我最近买了什么？") can land on it. A refusal needs another person in the words
+    (an id is caught before routing): without one, "other users" in general is a question about
+    what is popular, and anything else takes the router's next reading (probabilities renormalised
+    without the refusal, so a weak runner-up still leads to a clarifying question).
+    """
+    if route.intent != "other_user" or someone_else(text):
+        return route
+    rest = [(name, p) for name, p in route.ranked if name != "other_user"]
+    if not rest:
+        return route
+    mass = sum(p for _, p in rest) or 1.0
+    ranked = [(name, p / mass) for name, p in rest]
+    if others_in_general(text):
+        ranked.sort(key=lambda pair: pair[0] != "popular")
+        name, p = ranked[0]
+        return Route(name, max(p, CONFIDENCE), tuple(ranked))  # shoppers in general: what is popular
+    return Route(ranked[0][0], ranked[0][1], tuple(ranked))
+
+
+#: A message that starts with an explicit command to search the catalog.
+_SEARCH_COMMAND = re.compile(r"^\s*(?:please\s+)?(?:find(?: me)?|search(?: the (?:shop|catalog|catalogue))?(?: for)?"
+                             r"|look up|look for)\s+\S|^\s*(?:请)?(?:搜索|搜一下|搜|查找|查一下|找一下)\s*\S",
+                             re.IGNORECASE)
+
+
 class Understanding:
     """Reads messages against one catalog with one trained router."""
 
@@ -124,7 +164,13 @@ class Understanding:
         slots = extract(text, self.catalog, user_id)
         if slots.other_user is not None:
             return Intent("other_user", slots, confidence=1.0)
-        route = self.router.route(delexicalise(text, slots, self.catalog, detect_language(text)))
+        routed = delexicalise(text, slots, self.catalog, detect_language(text))
+        route = privacy_checked(self.router.route(routed), routed)
+        if (route.intent == "unclear" or route.confidence < self.confidence) and slots.phrase \
+                and _SEARCH_COMMAND.match(text):
+            # "find <anything>": an explicit command to search, whatever the words are
+            route = Route("search", self.confidence, (("search", self.confidence),
+                                                        *((n, p) for n, p in route.ranked if n != "search")))
         return self.decide(route, slots, state, shown, last_item)
 
     def decide(self, route: Route, slots: Slots, state: DialogState, shown: list[str],

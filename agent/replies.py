@@ -59,12 +59,15 @@ def last_time(history: UserHistory, behaviour: str | None, title: str | None, la
     return message("dialog.last_time.never_any", language)
 
 
-def recent(history: UserHistory, language: str, since: Any = None) -> str:
-    """The shopper's newest behaviours, one line each, newest first."""
+def recent(history: UserHistory, language: str, since: Any = None, behaviour: str | None = None) -> str:
+    """The shopper's newest behaviours, one line each, newest first; ``behaviour``: the one kind
+    asked about ("what did I add to my cart?"), named in the lead sentence."""
     scope = message("dialog.recent.scope_since", language, date=date(since, language)) if since is not None else ""
     if not history.events:
         return message("dialog.recent.empty", language, scope=scope)
-    lines = [message("dialog.recent.intro", language, scope=scope)]
+    one = behaviour is not None and all(e.behaviour == behaviour for e in history.events)
+    lead = f"dialog.recent.of.{behaviour}" if one else "dialog.recent.intro"
+    lines = [message(lead, language, scope=scope)]
     lines += [message("dialog.recent.line", language, did=did(e.behaviour, e.title, language),
                       date=date(e.timestamp, language)) for e in history.events]
     return "\n".join(lines)

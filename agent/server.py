@@ -63,6 +63,7 @@ def create_app(settings: Settings) -> FastAPI:
     agent = Agent(service)
     app = build_api(service, agent, keys)
     app.state.service = service
+    app.state.agent = agent
     from whyrec.ui.app import mount_ui
 
     return mount_ui(app, service, agent, keys)
@@ -78,7 +79,7 @@ def serve(settings: Settings) -> int:
     except ServeRefused as exc:
         log.error("%s", exc)
         return 2
-    threading.Thread(target=app.state.service.warm_up, kwargs={"segments": True}, daemon=True,
+    threading.Thread(target=app.state.agent.warm_up, kwargs={"segments": True}, daemon=True,
                      name="whyrec-warm-up").start()
     log.info("whyrec serving %s on http://%s:%d/", settings.workspace, settings.host, settings.port)
     # Keep idle connections longer than clients' own keep-alive expiry (httpx: 5 s); with equal

@@ -377,8 +377,9 @@ def extract(text: str, catalog: Catalog, user_id: str | None = None) -> Slots:
     match = catalog.find(body)
     item = _item_ref(body, match, catalog)
     title_span = match.span if match is not None else None
-    behaviours = behaviours_in(lowered if title_span is None else
-                               lowered[:title_span[0]] + " " + lowered[title_span[1]:])
+    # The words around a title it names (a title is a name: "long-reach", "Do not disturb" say nothing).
+    around = lowered if title_span is None else lowered[:title_span[0]] + "it" + lowered[title_span[1]:]
+    behaviours = behaviours_in(around)
     categories = catalog.category(body)
     categories = [(c, s) for c, s in categories if title_span is None or not _overlaps(s, title_span)]
     excluded = _excluded(body, categories)
@@ -394,7 +395,7 @@ def extract(text: str, catalog: Catalog, user_id: str | None = None) -> Slots:
         query=topic(body, catalog, None, [s for _, s in categories]),
         phrase=topic(body, catalog, None),
         k=_count(body, title_span),
-        remove=True if _NEGATION.search(lowered) else None,
+        remove=True if _NEGATION.search(around) else None,
         segment=segment, segment_value=segment_value,
         price=price,
         time=_time(lowered),
@@ -574,7 +575,7 @@ def _segment(lowered: str, categories: list[str], price: str | None) -> tuple[st
 
 _NEGATION = re.compile(
     r"hadn'?t|had not|have not|haven'?t|didn'?t|did not|\bnever\b|\bremov(?:e|ed|ing)\b|\bwithout\b|\bundo\b|"
-    r"\bforget\b|\btake (?:\w+ ){0,6}out\b|\bdrop(?:ped)?\b|\bdelet(?:e|ed|ing)\b|\bun-?(?:favou?rite|save|cart)|"
+    r"\bforget\b|\btake\s+(?:\S+\s+){0,6}out\b|\bdrop(?:ped)?\b|\bdelet(?:e|ed|ing)\b|\bun-?(?:favou?rite|save|cart)|"
     r"wasn'?t|\bnot\b|没有|没|不曾|从未|删除|删掉|删|去掉|拿掉|移出|移除|取消|撤销|忘掉|不算")
 
 
@@ -709,6 +710,50 @@ def other_user(text: str, user_id: str | None) -> str | None:
     return None
 
 
+_DATA = (r"(?:carts?|baskets?|histor(?:y|ies)|purchases?|orders?|favou?rites?|accounts?|data|records?|wishlists?"
+         r"|activit(?:y|ies)|views?|clicks?|behaviou?rs?)")
+#: Words that point at one other person (a relative, "another user", someone else's data).
+_SOMEONE_ELSE = re.compile(
+    r"\b(?:my|our|his|her|their)\s+(?:\w+\s+)?(?:friends?|husband|wife|partner|spouse|colleagues?|co-?workers?"
+    r"|neighbou?rs?|mum|mom|mother|dad|father|brothers?|sisters?|sons?|daughters?|kids?|boss|girlfriend|boyfriend"
+    r"|room-?mates?|flat-?mates?|family|parents?)\b"
+    r"|\b(?:another|that other|some other|a different|the other|one other|that|a certain)\s+"
+    r"(?:users?|customers?|shoppers?|persons?|buyers?|members?|clients?|accounts?)\b"
+    r"|\bsome(?:one|body) else\b|\bsome(?:one|body)['’]s\b|\banother person\b|\b(?:his|her)\s+(?:\w+\s+)?"
+    + _DATA + r"\b"
+    r"|朋友|老公|老婆|丈夫|妻子|太太|同事|邻居|家人|妈妈|爸爸|父母|儿子|女儿|哥哥|姐姐|弟弟|妹妹|男朋友|女朋友|室友|老板"
+    r"|某人|另一(?:个|位)?(?:用户|顾客|客户|人|买家|会员)|那(?:个|位)(?:用户|顾客|客户|人|买家|会员)"
+    r"|(?<!其)[他她]的(?:购物车|收藏|订单|账户|账号|历史|记录|数据|浏览)|(?<!其)[他她](?=买|在|最近|看|收藏|加购)",
+    re.IGNORECASE)
+#: Other people's records ("other users' carts", "别人的记录"): one person's data unless asked in general.
+_THEIR_DATA = re.compile(
+    r"\b(?:other|all the|all)\s+(?:users?|customers?|shoppers?|people|persons?|buyers?|members?|clients?)['’]s?\s+"
+    r"(?:\w+\s+)?" + _DATA + r"\b"
+    r"|\b(?:their|everyone(?: else)?['’]s|everybody(?: else)?['’]s)\s+(?:\w+\s+)?" + _DATA + r"\b"
+    r"|别人的|他人的|他们的|(?:其他|别的|其它)(?:用户|顾客|客户|人|买家|会员)的?(?:购物车|收藏|订单|账户|账号|历史|记录|数据|浏览)",
+    re.IGNORECASE)
+#: Asked in general ("usually", "most", "一般"): a question about shoppers as a whole.
+_IN_GENERAL = re.compile(r"\b(?:usually|typically|generally|in general|normally|mostly|most|on average|tend to)\b"
+                         r"|通常|一般|最多|大多|大部分|往往|平均", re.IGNORECASE)
+#: Words for shoppers in general ("what do other users buy", "大家都买什么").
+_OTHERS_IN_GENERAL = re.compile(
+    r"\b(?:other|most|typical|average|all|many|the)\s+(?:users?|customers?|shoppers?|people|buyers?|members?)\b"
+    r"|\beveryone\b|\beverybody\b|\bpeople\b|\bothers\b|(?:其他|其它|别的)(?:用户|顾客|客户|人|买家|会员)"
+    r"|别人|大家|人们|大多数|多数人|一般人",
+    re.IGNORECASE)
+
+
+def someone_else(text: str) -> bool:
+    """True when ``text`` points at one other person or their data ("my friend", "another user's
+    cart", "别人的记录") — what a refusal needs besides an id (:func:`other_user`)."""
+    return bool(_SOMEONE_ELSE.search(text)) or bool(_THEIR_DATA.search(text) and not _IN_GENERAL.search(text))
+
+
+def others_in_general(text: str) -> bool:
+    """True when ``text`` speaks of shoppers in general ("what do other users buy?")."""
+    return bool(_OTHERS_IN_GENERAL.search(text))
+
+
 def strip_language_request(text: str) -> str:
     """``text`` without a request for the reply language ('…, answer in Chinese'); '' when the
     request is all there is ('in English please')."""
@@ -751,8 +796,12 @@ def delexicalise(text: str, slots: Slots, catalog: Catalog, language: str) -> st
     if match is not None:
         body = body[:match.span[0]] + placeholder + body[match.span[1]:]
     if language == "zh":  # Latin words in Chinese text are a name (two or more, or one the catalog uses)
+        kinds = PRODUCT_NOUNS | catalog.kinds
+
         def name(found: re.Match[str]) -> str:
             words = _words(found.group(0))
+            if words and all(singular_word(w) in kinds for w in words):
+                return "东西"  # a kind of product ("搜索 scarf"), not a name
             known = any(w in catalog.postings or w in catalog.brands for w in words)
             return placeholder if len(words) > 1 or known else found.group(0)
         body = re.sub(r"[A-Za-z][A-Za-z0-9'’&\-]*(?:[ ,]+[A-Za-z0-9][A-Za-z0-9'’&\-]*)*", name, body)

@@ -431,6 +431,125 @@ def run_smollm2(ws: Path, offline_agent: Any, users: list[dict[str, str]], turns
     return out
 
 
+# -- served ------------------------------------------------------------------------------------------
+def run_served(ws: Path, users: list[dict[str, str]]) -> dict[str, Any]:
+    """The scripted conversations through the server as ``whyrec serve`` runs it: ``create_app``
+    (API + UI), its background warm-up (service and router), uvicorn on loopback, HTTP from a
+    client. Each turn goes over ``POST /v1/chat`` (server-side session) and, in the same loop, over
+    the stateless ``POST /v1/chat/completions`` (the whole conversation sent each time), and the
+    in-process ``Agent.chat`` turn for the same message is timed too (the baseline)."""
+    import socket
+    import threading
+
+    import httpx
+    import uvicorn
+
+    from whyrec.agent.server import create_app
+    from whyrec.tools.settings import Settings
+
+    settings = Settings.from_env({}).with_overrides(workspace=ws, host="127.0.0.1")
+    t0 = time.perf_counter()
+    app = create_app(settings)
+    create_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    app.state.agent.warm_up(segments=True)  # what `whyrec serve` runs in a background thread at start
+    warm_s = time.perf_counter() - t0
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                           timeout_keep_alive=30))
+    thread = threading.Thread(target=server.run, daemon=True, name="bench-uvicorn")
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    router = app.state.agent.understanding().router
+
+    def uncache(before: set[str]) -> None:
+        """Forget the routes of this turn's message, so each path routes it afresh (the router
+        caches routed texts: the stateless endpoint re-reads a conversation's earlier messages)."""
+        with router._lock:
+            for key in set(router._cache) - before:
+                router._cache.pop(key, None)
+
+    paths = ("chat", "completions", "in_process")
+    turns: dict[str, dict[str, dict[str, list[float]]]] = {
+        lang: {p: {k: [] for k in KINDS} for p in paths} for lang in ("en", "zh")}
+    problems: list[dict[str, Any]] = []
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
+            for language in ("en", "zh"):
+                for n, u in enumerate(users):
+                    uid, sid, sid_local = u["user_id"], None, None
+                    history: list[dict[str, str]] = []
+                    for kind, message in script(language, u["why_not_title"], u["cart_title"], n):
+                        cold = kind in ("explain", "why_not", "what_if")  # each path pays the same explainer cost
+                        routed_before = set(router._cache)  # earlier messages stay routed, this one must not
+                        if cold:
+                            evict_user_state(app.state.service, uid)
+                        t = time.perf_counter()
+                        reply = client.post("/v1/chat", json={"user_id": uid, "message": message, "session_id": sid})
+                        turns[language]["chat"][kind].append(time.perf_counter() - t)
+                        body = reply.json()
+                        if reply.status_code != 200 or body.get("intent") != kind:
+                            problems.append({"path": "/v1/chat", "language": language, "kind": kind,
+                                             "message": message, "status": reply.status_code,
+                                             "intent": body.get("intent")})
+                        sid = body.get("session_id", sid)
+                        history.append({"role": "user", "content": message})
+                        uncache(routed_before)
+                        if cold:
+                            evict_user_state(app.state.service, uid)
+                        t = time.perf_counter()
+                        reply = client.post("/v1/chat/completions",
+                                            json={"model": "whyrec", "user": uid, "messages": history})
+                        turns[language]["completions"][kind].append(time.perf_counter() - t)
+                        if reply.status_code != 200:
+                            problems.append({"path": "/v1/chat/completions", "language": language, "kind": kind,
+                                             "message": message, "status": reply.status_code})
+                            history.append({"role": "assistant", "content": ""})
+                        else:
+                            history.append({"role": "assistant",
+                                            "content": reply.json()["choices"][0]["message"]["content"]})
+                        uncache(routed_before)
+                        if cold:
+                            evict_user_state(app.state.service, uid)
+                        t = time.perf_counter()
+                        local = app.state.agent.chat(uid, message, sid_local)
+                        turns[language]["in_process"][kind].append(time.perf_counter() - t)
+                        sid_local = local.session_id
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+    return {"create_app_s": create_s, "warm_up_s": warm_s, "sessions": len(users),
+            "turns_s": {lang: {p: {k: [round(x, 5) for x in v] for k, v in d.items()} for p, d in by.items()}
+                        for lang, by in turns.items()},
+            "problems": problems}
+
+
+def run_router_test() -> dict[str, Any]:
+    """Intent accuracy and exact slot match on the locked test part of the utterance set (the
+    router and slot extractor alone; bench_router.py also answers every utterance)."""
+    import bench_router
+
+    rows = bench_router.load("test")
+    with tempfile.TemporaryDirectory(prefix="whyrec-router-") as tmp:
+        from whyrec.agent.core import Agent
+        from whyrec.tools.service import WhyrecService
+        from whyrec.tools.settings import Settings
+
+        service = WhyrecService(Settings(workspace=bench_router.build_workspace(Path(tmp) / "ws")))
+        agent = Agent(service)
+        understanding = agent.understanding()
+        events = service.workspace.events()
+        user = str(events[events["behaviour"] == "purchase"]["user_id"].value_counts().index[0])
+        shown = [i.item_id for i in service.recommend(user, k=5).items]
+        understood = bench_router.understand(rows, understanding, shown)
+    summary = bench_router.summarise(understood, [])
+    return {"summary": summary, "table": bench_router.intent_table(summary["per_intent"]),
+            "misses": [r for r in understood if not r["slots_ok"]]}
+
+
 # -- report --------------------------------------------------------------------------------------------
 def report(res: dict[str, Any], args: argparse.Namespace, meta: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     rows = []
@@ -460,9 +579,11 @@ def report(res: dict[str, Any], args: argparse.Namespace, meta: dict[str, Any]) 
     md.append(md_table(["lang", "kind", "n", "first ms", "p50 ms", "p95 ms", "bare p50 ms", "bare p95 ms",
                         "ratio p50", "overhead p50 ms", "tool"], rows))
     md.append("")
-    md.append(f"Cold first turn (a recommend turn of a fresh agent on the freshly built workspace: "
-              f"workspace opened, ranker loaded; the causal report and the embedding model are built "
-              f"later, by the first explain and history turns, see English `first`): "
+    md.append(f"Cold first turn (a recommend turn of a fresh agent on the freshly built workspace, in a fresh "
+              f"process: workspace opened, ranker loaded, the embedding model loaded and the question router "
+              f"trained on its ~900 example utterances (embedding them is most of this time on busy cores); "
+              f"the causal report is built later, by the first effects turn, see English `first`; "
+              f"`whyrec serve` now does all of this in its start-up warm-up, `Agent.warm_up`): "
               f"**{res['cold_first_turn_s']:.1f} s**. "
               f"A second fresh agent in the same process (disk caches warm): "
               f"**{res['second_agent_first_turn_s']:.2f} s**. "
@@ -488,7 +609,62 @@ def report(res: dict[str, Any], args: argparse.Namespace, meta: dict[str, Any]) 
     for p in res["problems"][:20]:
         md.append(f"- {p['language']} {p['kind']} user {p['user']}: {p['message']!r} -> {'; '.join(p['issues'])}")
     md.append("")
-    out_json: dict[str, Any] = {"offline": {k: v for k, v in res.items() if k != "agent"}, "table": table_json}
+    out_json: dict[str, Any] = {"offline": {k: v for k, v in res.items() if k not in ("agent", "served", "router")},
+                                "table": table_json}
+    served = res.get("served")
+    if served:
+        md.append("## Served: the same conversations through `whyrec serve`'s app over HTTP\n")
+        md.append(f"`create_app` (API + UI) {served['create_app_s']:.1f} s; its start-up warm-up (model, causal "
+                  f"report, vector store, embedding model, router) {served['warm_up_s']:.1f} s. Then "
+                  f"{served['sessions']} scripted conversations per language over uvicorn on loopback, no API keys (loopback). "
+                  "The app runs in the process of the offline run above, so the warm-up "
+                  "finds the router and the embedding model already built (once per process); a fresh "
+                  "`whyrec serve` pays them at start (English `first` above shows those costs). "
+                  "Each turn is sent to `POST /v1/chat` (session kept by the server) and to "
+                  "`POST /v1/chat/completions` (stateless: the whole conversation so far, answers included, "
+                  "re-read on every request), and the same message is answered in-process (`Agent.chat`) "
+                  "in the same loop as the baseline (the turn's own message routed afresh on each path); "
+                  "ratio = HTTP p50 / in-process p50.\n")
+        rows = []
+        for language in ("en", "zh"):
+            for kind in KINDS:
+                by = served["turns_s"][language]
+                c, o, i = by["chat"][kind], by["completions"][kind], by["in_process"][kind]
+                rows.append([language, kind, len(c), pct(i, 50), pct(c, 50), pct(c, 95),
+                             f"{pct(c, 50) / pct(i, 50):.2f}x", pct(o, 50), pct(o, 95),
+                             f"{pct(o, 50) / pct(i, 50):.2f}x"])
+        md.append(md_table(["lang", "kind", "n", "in-process p50 ms", "/v1/chat p50 ms", "/v1/chat p95 ms",
+                            "ratio", "completions p50 ms", "completions p95 ms", "ratio"], rows))
+        every = [x for by in served["turns_s"].values() for x in (v for k in KINDS for v in by["chat"][k])]
+        md.append("")
+        md.append(f"All `/v1/chat` turns: p50 {pct(every, 50):.0f} ms, p95 **{pct(every, 95):.0f} ms** "
+                  f"(n {len(every)}). Served-turn problems (non-200 or wrong intent): "
+                  f"**{len(served['problems'])}**" + (":" if served["problems"] else "."))
+        for p in served["problems"][:20]:
+            md.append(f"- {p}")
+        md.append("")
+        out_json["served"] = served
+    router = res.get("router")
+    if router:
+        s = router["summary"]
+        md.append("## Understanding on the locked test part of the utterance set\n")
+        md.append(f"{s['all']['n']} utterances (`bench/utterances/test.jsonl`, locked by its SHA-256; never used "
+                  "for tuning), read by the router and slot extractor after their conversation's earlier "
+                  "messages, on the demo shop the utterances name (150 users, 160 items, seed 5). Slot match = "
+                  "the intent right and every slot of that intent equal to the label. Answers to every "
+                  "utterance (timed, and the zh answers checked for English): `bench/results/router_test.md`.\n")
+        md.append(md_table(["lang", "n", "intent accuracy", "exact slot match"],
+                           [[lang, s[lang]["n"], f"{100 * s[lang]['intent_accuracy']:.1f}%",
+                             f"{100 * s[lang]['slot_exact_match']:.1f}%"] for lang in ("en", "zh", "all")]))
+        md.append("")
+        md.append(router["table"])
+        md.append("")
+        md.append("Misses:")
+        for r in router["misses"]:
+            md.append(f"- `{r['id']}` “{r['text']}”: labelled {r['gold_intent']} {r['gold_slots']}, "
+                      f"read {r['intent']} ({r['confidence']}) {r['slots']}")
+        md.append("")
+        out_json["router_test"] = {"summary": s, "misses": router["misses"]}
     sm = res.get("smollm2")
     if sm:
         md.append("## smollm2 backend (SmolLM2-135M-Instruct, transformers, CPU; phrasing only)\n")
@@ -530,11 +706,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sessions", type=int, default=None, help="conversations per language (default 20)")
     parser.add_argument("--smollm2-turns", type=int, default=None, help="smollm2 turns per kind, 3 kinds (default 1; quick 0)")
     parser.add_argument("--seed", type=int, default=3)
+    parser.add_argument("--served-sessions", type=int, default=None,
+                        help="conversations per language through the served app over HTTP (default 5; 0 skips)")
+    parser.add_argument("--no-router", action="store_true", help="skip the locked test part of the utterance set")
     parser.add_argument("--out", default="agent", help="result file name under bench/results/")
     args = parser.parse_args(argv)
     args.users = args.users or (120 if args.quick else 400)
     args.items = args.items or (150 if args.quick else 300)
     args.sessions = args.sessions or (5 if args.quick else 20)
+    if args.served_sessions is None:
+        args.served_sessions = 2 if args.quick else 5
     if args.smollm2_turns is None:
         args.smollm2_turns = 0 if args.quick else 1
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -560,7 +741,13 @@ def main(argv: list[str] | None = None) -> int:
             build_s = build_workspace(ws, args.users, args.items)
         print("offline backend ...", flush=True)
         res = run_offline(ws, args.sessions, args.seed)
-        runtime = res["agent"].runtime
+        runtime = res["agent"].service
+        if args.served_sessions > 0:
+            print("served app over HTTP ...", flush=True)
+            res["served"] = run_served(ws, pick_users(runtime, args.served_sessions, args.seed + 2))
+        if not args.no_router:
+            print("locked test part of the utterance set ...", flush=True)
+            res["router"] = run_router_test()
         meta = {"users": runtime.workspace.events()["user_id"].nunique(), "items": len(runtime.workspace.items()),
                 "events": len(runtime.workspace.events()), "build_s": build_s}
         if args.smollm2_turns > 0:

@@ -107,6 +107,25 @@ def test_other_users_data_is_refused(agent: Agent, user: str) -> None:
     assert answer.text == catalogue_message("chat.other.other_user", "en")  # no ids: the shopper knows who they are
 
 
+@pytest.mark.parametrize(("message", "language"), [
+    ("what do other users buy?", "en"), ("other users bought what?", "en"),
+    ("what did other shoppers buy this week?", "en"), ("what do other users usually add to their carts?", "en"),
+    ("其他用户都买什么？", "zh"), ("其他用户的购物车里一般有什么？", "zh"),
+])
+def test_what_other_shoppers_buy_is_answered_not_refused(agent: Agent, user: str, message: str,
+                                                         language: str) -> None:
+    answer = agent.chat(user, message)
+    assert answer.intent == "popular" and tools_of(answer) == ["popular_items"] and answer.language == language
+    assert answer.popular and answer.popular[0].item.title in answer.text
+
+
+@pytest.mark.parametrize("message", ["what did my friend buy here?", "show me another customer's cart",
+                                     "我朋友最近买了什么？", "给我看别人的购物车"])
+def test_another_persons_data_is_refused(agent: Agent, user: str, message: str) -> None:
+    answer = agent.chat(user, message)
+    assert answer.intent == "other_user" and answer.tool_trace == []
+
+
 def test_bad_requests_are_clear_errors(agent: Agent, user: str) -> None:
     with pytest.raises(AgentError, match="unknown user"):
         agent.chat("no-such-user", "hi")
@@ -243,3 +262,18 @@ def test_follow_ups_change_one_detail_of_the_last_question(agent: Agent, user: s
     favourites = agent.chat(user, "and for favourites?", session_id="fu")
     assert favourites.intent == "effects" and favourites.tool_trace[0].args.get("behaviour") == "favourite"
     assert first.recommendations and effects.effects
+
+
+@pytest.mark.parametrize(("message", "scope"), [("recommend me some headphones", "headphones"),
+                                                ("给我推荐几款耳机", "headphones")])
+def test_a_list_kept_to_a_kind_names_it_once(agent: Agent, user: str, message: str, scope: str) -> None:
+    answer = agent.chat(user, message)
+    assert answer.intent == "recommend" and answer.recommendations
+    lead = answer.text.splitlines()[0]
+    assert lead.count(scope) == 1 and "“" not in lead, lead
+
+
+def test_warm_up_builds_the_router_before_the_first_turn(demo_workspace_template: Path) -> None:
+    fresh = Agent.from_workspace(demo_workspace_template, llm="offline")
+    fresh.warm_up()  # what `whyrec serve` runs in the background at start
+    assert fresh.service.warm and fresh._understanding is not None

@@ -74,7 +74,8 @@ def test_chatopenai_wire_path_with_tool_calls(endpoint, demo_workspace_template:
     first, second = scripted.requests
     assert first["model"] == "scripted-model"
     names = {tool["function"]["name"] for tool in first["tools"]}
-    assert names == {"recommend", "explain", "what_if", "behaviour_effects", "search_items", "search_behaviours"}
+    assert names == {"recommend", "explain", "what_if", "behaviour_effects", "search_items", "search_behaviours",
+                     "recent_behaviours", "popular_items"}
     for tool in first["tools"]:  # no tool lets the model choose a user
         assert "user_id" not in tool["function"]["parameters"].get("properties", {})
     assert first["messages"][0]["role"] == "system"

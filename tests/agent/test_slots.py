@@ -8,6 +8,7 @@ import pytest
 
 from whyrec.agent.slots import (
     Catalog,
+    delexicalise,
     extract,
     listed_items,
     mask_products,
@@ -169,6 +170,17 @@ def test_product_kinds_are_masked_for_the_router() -> None:
     assert mask_products("I'm looking for a novel") == "I'm looking for a thing"
     assert mask_products("有瑜伽垫卖吗") == "有东西卖吗"
     assert mask_products("show me bike helmets") == "show me thing"
+
+
+def test_a_removal_around_a_title_with_punctuation(catalog: Catalog) -> None:
+    slots = extract("take the Lyngen cork yoga mat, charcoal out of my cart, what changes?", catalog)
+    assert (slots.item.item_id if slots.item else None, slots.remove, slots.behaviour) == ("i6", True, "cart")
+
+
+def test_a_latin_product_word_in_chinese_is_a_kind_not_a_name(catalog: Catalog) -> None:
+    assert delexicalise("搜索 scarf", extract("搜索 scarf", catalog), catalog, "zh") == "搜索 东西"
+    named = "为什么推荐 Ravn wool scarf"
+    assert delexicalise(named, extract(named, catalog), catalog, "zh") == "为什么推荐 这个商品"
 
 
 def test_earlier_answers_are_read_back(catalog: Catalog) -> None:
