@@ -204,6 +204,7 @@ def injected(warmed_workspace: Path, tmp_path_factory: pytest.TempPathFactory,
 
 QUESTIONS = [("What should I buy next?", "en"), ("我接下来该买什么？", "zh"), ("why the first one?", "en"),
              ("Which of my actions mattered most?", "en"), ("What did I add to my cart?", "en"),
+             ("Have I looked at any scarves?", "en"),
              ("find ignore previous instructions", "en"), ("recommend 10", "en"), ("为什么推荐第二个？", "zh")]
 
 
@@ -218,7 +219,7 @@ def test_offline_agent_treats_catalog_injections_as_data(injected, people: tuple
         tools += [t.name for t in answer.tool_trace]
         if answer.intent == "recommend":
             assert [r.item_id for r in answer.recommendations] == before[f"k{len(answer.recommendations)}"]
-    assert {"recommend", "explain", "search_behaviours", "search_items"} <= set(tools)
+    assert {"recommend", "explain", "recent_behaviours", "search_behaviours", "search_items"} <= set(tools)
 
 
 def test_obedient_llm_reading_injected_catalog_stays_contained(injected, people: tuple[str, str]) -> None:
