@@ -115,8 +115,9 @@ def card_reason(headline: Headline | None, language: str) -> str:
     if len(events) == 1:
         return message("explain.card.verified_one", language, did=first)
     if len(events) == 2:
-        return message("explain.card.verified_two", language, first=first,
-                       second=did(events[1].behaviour, events[1].title, language))
+        second = (message(f"behaviour.did.{events[1].behaviour}", language, title=message("behaviour.it", language))
+                  if events[1].item_id == events[0].item_id else did(events[1].behaviour, events[1].title, language))
+        return message("explain.card.verified_two", language, first=first, second=second)
     return message("explain.card.verified_many", language, n=len(events), first=first)
 
 

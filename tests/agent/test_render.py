@@ -135,3 +135,20 @@ def test_card_reasons_follow_the_headline(service: WhyrecService) -> None:
                 assert f"“{first.title}”" in reason
             else:
                 assert "“" not in reason
+
+
+@pytest.mark.parametrize(("language", "expected"), [
+    ("en", "Because you bought “Fjord lamp” and added it to your cart"),
+    ("zh", "因为你购买了“Fjord lamp”，还把它加入了购物车"),
+])
+def test_a_card_names_an_item_once_when_both_verified_behaviours_are_on_it(language: str, expected: str) -> None:
+    import pandas as pd
+
+    from whyrec.tools.explain.results import EventContribution, Headline
+
+    when = pd.Timestamp("2026-10-01", tz="UTC")
+    events = (EventContribution(1, "purchase", "i1", "Fjord lamp", when, 2.0, 0.5),
+              EventContribution(2, "cart", "i1", "Fjord lamp", when, 1.0, 0.25))
+    assert card_reason(Headline("verified", events), language) == expected
+    other = (events[0], EventContribution(3, "cart", "i2", "Oslo mug", when, 1.0, 0.25))
+    assert "“Oslo mug”" in card_reason(Headline("verified", other), language)
