@@ -271,6 +271,8 @@ def build_api(service: WhyrecService, agent: Agent, keys: KeyRing | None = None,
         result = service.explain(user_id, item_id, k=k)
         data = result.to_json()
         data["headline"]["text"] = headline_text(result, language)
+        for statement, said in zip(result.causal, data.get("causal") or [], strict=False):
+            said["statement"] = statement.texts.get(language) or statement.estimand
         data["text"] = render(result, language)
         return data
 

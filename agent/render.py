@@ -158,15 +158,15 @@ def important(result: Recommendations, language: str) -> str:
 @render.register
 def _(result: Explanation, language: str = "en") -> str:
     language = language_of(language)
-    if result.why_not is not None:
-        return render(result.why_not, language)
-    title = quote(result.title, language)
-    lines = [_headline(result, title, language)]
-    lines += _model_reasons(result, language)
-    if result.causal:
+    if result.why_not is not None:  # e.g. an item the shopper is still deciding on
+        lines = [render(result.why_not, language)]
+    else:
+        lines = [_headline(result, quote(result.title, language), language)]
+        lines += _model_reasons(result, language)
+    if result.causal:  # only about this item, in the shopper's own funnel (the causal tool's words)
         lines.append(message("explain.causal.intro", language))
         for statement in result.causal:
-            if statement.texts.get(language):  # the causal tool's own sentence
+            if statement.texts.get(language):
                 lines.append(message("explain.causal.said", language, statement=statement.texts[language]))
                 continue
             span = ("" if statement.ci_low is None or statement.ci_high is None

@@ -275,3 +275,22 @@ def test_forget_user_endpoint(demo_workspace: Path) -> None:
                                          "session_id": session}).status_code == 404
     assert client.delete(f"/v1/users/{user}").status_code == 404
     assert user not in client.get("/v1/stats").text
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_an_explanation_of_an_item_in_the_shoppers_funnel_carries_causal_statements(
+        open_client: TestClient, workspace: Path, users: tuple[str, str], language: str) -> None:
+    from whyrec.tools.workspace import Workspace
+
+    assert open_client.get("/v1/effects").status_code == 200  # the population estimate exists
+    user = users[0]
+    events = Workspace.open(workspace).events()
+    mine = events[events["user_id"] == user]
+    bought = set(mine.loc[mine["behaviour"] == "purchase", "item_id"])
+    item = next(i for i in mine.loc[mine["behaviour"] == "view", "item_id"] if i not in bought)
+    data = open_client.get(f"/v1/users/{user}/explanations/{item}", params={"language": language}).json()
+    assert data["causal"], data
+    for said in data["causal"]:
+        assert said["item_id"] == item and said["verdict"] in ("supported", "inconclusive")
+        assert said["statement"] == said["texts"][language] and said["statement"] in data["text"]
+        assert f"{100 * said['estimate']:+.1f}" in said["statement"]
