@@ -228,7 +228,7 @@ def test_cheap_versus_expensive_uses_the_price_band_segment(agent: Agent, user: 
     assert {e.segment for e in answer.effects} >= {"price_band=low", "price_band=high"}
     cheap = agent.chat(user, "is favouriting worth anything for cheap items?")
     assert {e.segment for e in cheap.effects} >= {"price_band=low"}
-    assert cheap.text.count("percentage points more likely") + cheap.text.count("less likely") == 1  # low band only
+    assert cheap.text.count("the chance of buying that item by") == 1  # low band only
 
 
 def test_hypotheticals_in_everyday_words(agent: Agent, user: str) -> None:

@@ -219,7 +219,8 @@ def test_offline_agent_treats_catalog_injections_as_data(injected, people: tuple
         tools += [t.name for t in answer.tool_trace]
         if answer.intent == "recommend":
             assert [r.item_id for r in answer.recommendations] == before[f"k{len(answer.recommendations)}"]
-    assert {"recommend", "explain", "recent_behaviours", "search_behaviours", "search_items"} <= set(tools)
+    assert {"recommend", "explain", "search_items"} <= set(tools)
+    assert {"recent_behaviours", "search_behaviours"} & set(tools)  # the user's own history was read too
 
 
 def test_obedient_llm_reading_injected_catalog_stays_contained(injected, people: tuple[str, str]) -> None:
