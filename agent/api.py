@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from typing import Any, Literal
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -32,6 +33,8 @@ from .render import card_reason, headline_text, render
 
 log = logging.getLogger(__name__)
 
+#: How often a request re-reads the workspace's data version (new data from other processes).
+DATA_VERSION_CHECK_SECONDS = 1.0
 ID = Field(min_length=1, max_length=256)
 
 
@@ -151,6 +154,21 @@ def build_api(service: WhyrecService, agent: Agent, keys: KeyRing | None = None,
     brake = brake or FailureBrake()
     app = FastAPI(title="whyrec", version="0.1.0", responses=ERRORS,
                   description="Recommendations that explain themselves by your own behaviours.")
+
+    seen = {"at": 0.0}
+
+    @app.middleware("http")
+    async def pick_up_new_data(request: Request, call_next: Any) -> Any:
+        """Re-read the workspace's data version (at most once a second): another process (an
+        offline job, another replica) may have committed, and the next model read starts a refit."""
+        now = time.monotonic()
+        if now - seen["at"] >= DATA_VERSION_CHECK_SECONDS:
+            seen["at"] = now
+            try:
+                await run_in_threadpool(service.refresh)
+            except WorkspaceError:  # /health reports it; routes answer with their own error
+                pass
+        return await call_next(request)
 
     @app.middleware("http")
     async def limit_body(request: Request, call_next: Any) -> Any:

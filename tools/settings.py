@@ -32,6 +32,8 @@ class Settings:
     ``WHYREC_HOST`` / ``WHYREC_PORT``  where ``whyrec serve`` listens (default 127.0.0.1:7860)
     ``WHYREC_LOG_LEVEL``   logging level (default INFO); ``WHYREC_DEBUG=1`` logs message text too
     ``WHYREC_PSEUDONYM_KEY``  key for ``whyrec ingest --pseudonymise`` (keyed hash of user ids)
+    ``WHYREC_SESSIONS``    where chat sessions live: ``memory`` (default, one process) or ``sqlite[:PATH]``
+                           (a file every replica reaches; default ``<workspace>/sessions.sqlite3``)
     """
 
     workspace: Path = Path(DEFAULT_WORKSPACE)
@@ -51,6 +53,7 @@ class Settings:
     max_message_chars: int = 4000
     refit_wait_seconds: float = 60.0
     pseudonym_key: str | None = field(default=None, repr=False)
+    sessions: str = "memory"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -72,6 +75,7 @@ class Settings:
             log_level=env.get("WHYREC_LOG_LEVEL", "INFO").upper(),
             debug=env.get("WHYREC_DEBUG", "") in ("1", "true", "yes"),
             pseudonym_key=env.get("WHYREC_PSEUDONYM_KEY") or None,
+            sessions=env.get("WHYREC_SESSIONS") or "memory",
         )
 
     @property

@@ -166,10 +166,20 @@ class WhyrecService:
         return fitted
 
     def refresh(self) -> None:
-        """Pick up events another process committed (the next request starts a refit)."""
+        """Pick up events another process committed (the next request starts a refit). When that
+        commit removed events (another process, e.g. another replica, forgot a user: event parts
+        replaced and no new source), everything built on the old data is dropped at once, as
+        :meth:`forget` does here: nothing old may answer again."""
+        removed = False
         with self._lock:
             if self._workspace is not None:
+                before = self._workspace.manifest
                 self._workspace.reload()
+                after = self._workspace.manifest
+                removed = after.data_version > before.data_version and len(after.sources) == len(before.sources) \
+                    and not set(before.event_parts) <= set(after.event_parts)
+        if removed:
+            self.models.invalidate()
 
     def warm_up(self, segments: bool = False) -> None:
         """Build what a first request would otherwise wait for: the model, the causal report, the
