@@ -33,8 +33,6 @@ from .render import card_reason, headline_text, render
 
 log = logging.getLogger(__name__)
 
-#: How often a request re-reads the workspace's data version (new data from other processes).
-DATA_VERSION_CHECK_SECONDS = 1.0
 ID = Field(min_length=1, max_length=256)
 
 
@@ -155,19 +153,15 @@ def build_api(service: WhyrecService, agent: Agent, keys: KeyRing | None = None,
     app = FastAPI(title="whyrec", version="0.1.0", responses=ERRORS,
                   description="Recommendations that explain themselves by your own behaviours.")
 
-    seen = {"at": 0.0}
-
     @app.middleware("http")
     async def pick_up_new_data(request: Request, call_next: Any) -> Any:
-        """Re-read the workspace's data version (at most once a second): another process (an
-        offline job, another replica) may have committed, and the next model read starts a refit."""
-        now = time.monotonic()
-        if now - seen["at"] >= DATA_VERSION_CHECK_SECONDS:
-            seen["at"] = now
-            try:
-                await run_in_threadpool(service.refresh)
-            except WorkspaceError:  # /health reports it; routes answer with their own error
-                pass
+        """Re-read the workspace's data version when its manifest changed (one ``stat`` otherwise):
+        another process (an offline job, another replica) may have committed; the next model read
+        starts a refit, or, after a forget elsewhere, a rebuild before anything old answers."""
+        try:
+            await run_in_threadpool(service.refresh)
+        except WorkspaceError:  # /health reports it; routes answer with their own error
+            pass
         return await call_next(request)
 
     @app.middleware("http")

@@ -171,7 +171,13 @@ class SqliteSessions:
         """Remove every session of the user; returns how many."""
         conn = self._connect()
         removed = conn.execute("DELETE FROM sessions WHERE user_id = ?", (str(user_id),)).rowcount
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the old pages leave the write-ahead log
+        for _ in range(20):  # the old pages leave the write-ahead log (retried while a replica reads)
+            if conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0] == 0:
+                break
+            time.sleep(0.05)
+        else:
+            log.warning("the session store's write-ahead log could not be truncated now; the deleted "
+                        "sessions' pages stay in it until the next checkpoint")
         return int(removed)
 
     def close(self) -> None:

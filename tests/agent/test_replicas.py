@@ -214,3 +214,10 @@ def test_settings_name_the_store(tmp_path: Path) -> None:
     assert Settings.from_env({"WHYREC_SESSIONS": "sqlite"}).sessions == "sqlite"
     with pytest.raises(ValueError, match="WHYREC_SESSIONS"):
         shared_sessions(Settings(workspace=tmp_path, sessions="redis://x"))
+
+
+def test_serve_refuses_an_unknown_session_store(tmp_path: Path) -> None:
+    from whyrec.agent.server import ServeRefused, create_app
+
+    with pytest.raises(ServeRefused, match="WHYREC_SESSIONS='redis://x'"):
+        create_app(Settings(workspace=tmp_path, sessions="redis://x"))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -35,7 +36,7 @@ from ..ranking.catalog import ItemFilter
 from ..ranking.history import from_days
 from ..schema import BEHAVIOURS
 from ..settings import Settings
-from ..workspace import Workspace, WorkspaceStats
+from ..workspace import MANIFEST, Workspace, WorkspaceStats
 from .errors import EventProblem, Forbidden, InvalidEvents, InvalidRequest, Unavailable, UnknownItem, UnknownUser
 from .models import Fitted, Models, RankerFactory, ReportLoader
 from .results import (
@@ -103,6 +104,7 @@ class WhyrecService:
         self._sync_thread: threading.Thread | None = None
         self._sync_pending = False
         self._pending_users: dict[str, int] = {}  # user -> data version their new events need
+        self._manifest_stamp: tuple[int, int, int] | None = None  # the manifest file last read
         self.models = Models(settings.workspace, ranker_factory or _default_ranker,
                              report_loader or _default_report, causal_source=self._personal_effects)
         self.warm = False
@@ -166,13 +168,22 @@ class WhyrecService:
         return fitted
 
     def refresh(self) -> None:
-        """Pick up events another process committed (the next request starts a refit). When that
-        commit removed events (another process, e.g. another replica, forgot a user: event parts
-        replaced and no new source), everything built on the old data is dropped at once, as
-        :meth:`forget` does here: nothing old may answer again."""
+        """Pick up events another process committed (the next request starts a refit); cheap when
+        nothing changed (one ``stat`` of the manifest), so the server calls it on every request.
+        When that commit removed events (another process, e.g. another replica, forgot a user:
+        event parts replaced and no new source), everything built on the old data is dropped at
+        once, as :meth:`forget` does here: nothing old may answer again."""
         removed = False
         with self._lock:
             if self._workspace is not None:
+                try:
+                    st = os.stat(self._workspace.path / MANIFEST)
+                    stamp: tuple[int, int, int] | None = (st.st_ino, st.st_mtime_ns, st.st_size)
+                except OSError:
+                    stamp = None
+                if stamp is not None and stamp == self._manifest_stamp:
+                    return
+                self._manifest_stamp = stamp
                 before = self._workspace.manifest
                 self._workspace.reload()
                 after = self._workspace.manifest
