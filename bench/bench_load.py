@@ -722,7 +722,9 @@ def run_replicas(args: argparse.Namespace, procs: Procs, whyrec: str, ws: Path, 
     log_lines = [line for n in range(args.replicas)
                  for line in (tmp / f"server-{n + 1}.log").read_text(errors="replace").splitlines()]
     bad = [line for line in log_lines if line.startswith("ERROR") or "Traceback" in line]
-    server_log = {"lines": len(log_lines), "errors": len(bad), "first": bad[:5], "alive_at_end": alive}
+    warn = [line for line in log_lines if line.startswith("WARNING")]
+    server_log = {"lines": len(log_lines), "errors": len(bad), "first": bad[:5], "warnings": len(warn),
+                  "first_warnings": warn[:10], "alive_at_end": alive}
     meta = {"users": len(truth.users), "items": args.items, "events": len(truth.owner), "build_s": build_s,
             "startup_s": startup_s, "replicas": args.replicas, "reindex_into_chroma_server_s": reindex_s}
     moved = sum(1 for e in many["chat_log_replicas"] if e > 1)
