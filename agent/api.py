@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from typing import Any, Literal
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -151,6 +152,17 @@ def build_api(service: WhyrecService, agent: Agent, keys: KeyRing | None = None,
     brake = brake or FailureBrake()
     app = FastAPI(title="whyrec", version="0.1.0", responses=ERRORS,
                   description="Recommendations that explain themselves by your own behaviours.")
+
+    @app.middleware("http")
+    async def pick_up_new_data(request: Request, call_next: Any) -> Any:
+        """Re-read the workspace's data version when its manifest changed (one ``stat`` otherwise):
+        another process (an offline job, another replica) may have committed; the next model read
+        starts a refit, or, after a forget elsewhere, a rebuild before anything old answers."""
+        try:
+            await run_in_threadpool(service.refresh)
+        except WorkspaceError:  # /health reports it; routes answer with their own error
+            pass
+        return await call_next(request)
 
     @app.middleware("http")
     async def limit_body(request: Request, call_next: Any) -> Any:

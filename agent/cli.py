@@ -266,8 +266,14 @@ def _cmd_search(args: argparse.Namespace, settings: Settings) -> int:
 def _cmd_forget(args: argparse.Namespace, settings: Settings) -> int:
     from whyrec.tools.service.jobs import source_user_id
 
-    result = _service(settings).forget(source_user_id(settings, args.user_id))
+    from .session import SessionStore
+
+    user_id = source_user_id(settings, args.user_id)
+    result = _service(settings).forget(user_id)
     print(result.to_text())
+    removed = SessionStore.from_settings(settings).forget_user(user_id)  # the replicas' shared sessions
+    if removed:
+        print(f"and {removed} chat session(s) of theirs removed from the shared session store")
     return EXIT_OK
 
 

@@ -138,7 +138,7 @@ class Agent:
         self.spec = spec or backend_spec(service.settings)
         self._chat_model = chat_model
         self._phraser = phraser
-        self.sessions = SessionStore()
+        self.sessions = SessionStore.from_settings(service.settings)
         self.counters: Counter[str] = Counter()
         self._guard: tuple[int, GroundingGuard] | None = None
         self._graphs: dict[str, Any] = {}
@@ -196,7 +196,9 @@ class Agent:
         user_id, message = self._check(user_id, message)
         session = self.sessions.get(session_id, user_id)
         with session.lock:
+            self.sessions.sync(session, self._replay)  # another replica may have taken turns since
             answer = self._turn(session, message, language, on_event or (lambda event: None))
+            self.sessions.save(session)
         return self._done(answer, started, message)
 
     def chat_messages(self, user_id: str, messages: list[tuple[str, str]], language: str | None = None,

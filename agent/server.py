@@ -59,6 +59,16 @@ def create_app(settings: Settings) -> FastAPI:
     quiet_libraries()
     keys = parse_keys(settings)
     settings = replace(settings, api_keys=())
+    from .session import shared_sessions
+
+    try:
+        shared_sessions(settings)
+    except ValueError as exc:
+        raise ServeRefused(f"{exc}; the server did not start.") from exc
+    if settings.sessions != "memory" and not settings.chroma_url:
+        log.warning("chat sessions are shared (WHYREC_SESSIONS=%s) but the vector store is embedded: "
+                    "replicas cannot share an embedded store (one does not see the other's writes). "
+                    "Run a Chroma server and set WHYREC_CHROMA_URL (docs/deploy.md).", settings.sessions)
     service = WhyrecService(settings)
     agent = Agent(service)
     app = build_api(service, agent, keys)

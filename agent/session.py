@@ -1,20 +1,49 @@
-"""Chat sessions: each bound to one user, held in memory (least recently used dropped)."""
+"""Chat sessions: each bound to one user, held in memory (least recently used dropped) and, for
+replicated serving, in a shared store every ``whyrec serve`` process reaches.
+
+With ``WHYREC_SESSIONS=sqlite[:PATH]`` a session's turns are saved after each turn into one SQLite
+file (WAL mode) on the shared workspace volume. A replica that does not hold a session, or holds an
+older copy of it, loads the turns and rebuilds the session from them with the agent's replay
+(what each user message asked, the last list shown — no tool runs), so any replica answers "why
+the second one?" about the list another replica showed.
+
+Why SQLite: the replicas already share the workspace volume, so a file on it needs no new server;
+WAL mode lets readers run while one writer commits, and a turn writes one small row. WAL relies on
+shared memory between the processes, so every replica must run on the same host (one docker
+volume); replicas on several hosts need a session server, which this module does not provide.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import json
+import logging
+import os
 import secrets
+import sqlite3
 import threading
+import time
 import uuid
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from whyrec.tools.settings import Settings
 
 from .auth import Principal
 from .intents import DialogState
 from .tools import SessionView
 
+log = logging.getLogger(__name__)
+
 MAX_SESSIONS = 2000
+#: Sessions untouched for this long are removed from the shared store.
+SESSION_TTL_SECONDS = 30 * 24 * 3600.0
+#: The shared store's file name in the workspace (``WHYREC_SESSIONS=sqlite``).
+SESSIONS_FILE = "sessions.sqlite3"
 
 
 @dataclass
@@ -24,45 +53,225 @@ class Session:
     history: list[tuple[str, str]] = field(default_factory=list)  # (role, text)
     lock: threading.Lock = field(default_factory=threading.Lock)
     dialog: DialogState = field(default_factory=DialogState)
+    version: int = 0  # the shared store's version of this session this copy holds (0: never saved)
+
+    def reset(self) -> None:
+        """Empty the conversation (before it is rebuilt from the shared store's turns)."""
+        self.view = SessionView(self.view.user_id)
+        self.dialog = DialogState()
+        self.history = []
+
+
+#: Rebuilds a session from earlier (role, text) turns without running tools (``Agent._replay``).
+Restore = Callable[[Session, list[tuple[str, str]]], None]
+
+
+@dataclass(frozen=True)
+class StoredSession:
+    """One session as the shared store holds it."""
+
+    session_id: str
+    user_id: str
+    history: tuple[tuple[str, str], ...]
+    version: int
+    updated: float  # seconds since the epoch
+
+    def to_json(self) -> dict[str, Any]:
+        return {"session_id": self.session_id, "user_id": self.user_id,
+                "history": [list(turn) for turn in self.history], "version": self.version,
+                "updated": self.updated}
+
+
+class SqliteSessions:
+    """Sessions in one SQLite file (WAL mode) that every replica opens.
+
+    The file is created with 0600 permissions (chat text is personal data); it also holds the
+    secret behind :meth:`SessionStore.scoped_id`, created once by whichever replica comes first.
+    Deleted rows are overwritten (``secure_delete``) and the write-ahead log is truncated after a
+    user is forgotten, so their text does not linger in the file.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], ttl_seconds: float = SESSION_TTL_SECONDS,
+                 timeout: float = 10.0) -> None:
+        self.path = Path(path)
+        self.ttl_seconds = ttl_seconds
+        self.timeout = timeout
+        self._local = threading.local()
+        self._init_lock = threading.Lock()
+        self._ready = False
+        self._saves = 0
+
+    def _connect(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is not None:
+            return conn
+        with self._init_lock:
+            if not self._ready:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                os.close(os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600))
+            conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None,
+                                   check_same_thread=False)
+            conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
+            conn.execute("PRAGMA secure_delete = ON")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            if not self._ready:
+                mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+                if str(mode).lower() != "wal":
+                    raise RuntimeError(f"the session store {self.path} cannot use WAL mode (got {mode!r}); "
+                                       "put it on a local disk or docker volume, not a network share")
+                conn.executescript(
+                    "CREATE TABLE IF NOT EXISTS sessions (session_id TEXT PRIMARY KEY, user_id TEXT NOT NULL,"
+                    " history TEXT NOT NULL, version INTEGER NOT NULL, updated REAL NOT NULL);"
+                    "CREATE INDEX IF NOT EXISTS sessions_user ON sessions(user_id);"
+                    "CREATE INDEX IF NOT EXISTS sessions_updated ON sessions(updated);"
+                    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);")
+                self._ready = True
+        self._local.conn = conn
+        return conn
+
+    def secret(self) -> bytes:
+        """The key behind scoped session ids, the same for every replica (made on first use)."""
+        conn = self._connect()
+        conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('scoped_id_secret', ?)",
+                     (secrets.token_bytes(32),))
+        return bytes(conn.execute("SELECT value FROM meta WHERE key = 'scoped_id_secret'").fetchone()[0])
+
+    def owner(self, session_id: str) -> str | None:
+        """The user a stored session belongs to (None: no such session)."""
+        row = self._connect().execute("SELECT user_id FROM sessions WHERE session_id = ?", (session_id,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def load(self, session_id: str) -> StoredSession | None:
+        row = self._connect().execute(
+            "SELECT user_id, history, version, updated FROM sessions WHERE session_id = ?", (session_id,)).fetchone()
+        if row is None:
+            return None
+        history = tuple((str(role), str(text)) for role, text in json.loads(row[1]))
+        return StoredSession(session_id, str(row[0]), history, int(row[2]), float(row[3]))
+
+    def save(self, session_id: str, user_id: str, history: list[tuple[str, str]]) -> int:
+        """Store the session's turns (the last writer wins); returns its new version, or 0 when
+        the id belongs to another user (nothing is written)."""
+        conn = self._connect()
+        now = time.time()
+        row = conn.execute(
+            "INSERT INTO sessions (session_id, user_id, history, version, updated) VALUES (?, ?, ?, 1, ?) "
+            "ON CONFLICT(session_id) DO UPDATE SET history = excluded.history, version = sessions.version + 1, "
+            "updated = excluded.updated WHERE sessions.user_id = excluded.user_id RETURNING version",
+            (session_id, user_id, json.dumps([list(t) for t in history], ensure_ascii=False), now)).fetchone()
+        self._saves += 1
+        if self._saves % 500 == 1:
+            conn.execute("DELETE FROM sessions WHERE updated < ?", (now - self.ttl_seconds,))
+        if row is None:
+            log.warning("session %s belongs to another user; its turn was not stored", session_id)
+            return 0
+        return int(row[0])
+
+    def delete_user(self, user_id: str) -> int:
+        """Remove every session of the user; returns how many."""
+        conn = self._connect()
+        removed = conn.execute("DELETE FROM sessions WHERE user_id = ?", (str(user_id),)).rowcount
+        for _ in range(20):  # the old pages leave the write-ahead log (retried while a replica reads)
+            if conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0] == 0:
+                break
+            time.sleep(0.05)
+        else:
+            log.warning("the session store's write-ahead log could not be truncated now; the deleted "
+                        "sessions' pages stay in it until the next checkpoint")
+        return int(removed)
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+
+def shared_sessions(settings: Settings) -> SqliteSessions | None:
+    """The shared store ``settings.sessions`` names: None for ``memory``, else the SQLite file
+    (``sqlite`` alone: ``sessions.sqlite3`` in the workspace)."""
+    spec = settings.sessions.strip()
+    if spec in ("", "memory"):
+        return None
+    kind, _, where = spec.partition(":")
+    if kind != "sqlite":
+        raise ValueError(f"WHYREC_SESSIONS={spec!r} is not understood: use 'memory' or 'sqlite[:PATH]'")
+    return SqliteSessions(Path(where) if where else Path(settings.workspace) / SESSIONS_FILE)
 
 
 class SessionStore:
-    """Chat sessions in memory, each bound to a user."""
+    """Chat sessions in memory, each bound to a user; with ``shared``, also in a store every
+    replica reaches (the memory copy is then a cache checked against it on every turn)."""
 
-    def __init__(self, limit: int = MAX_SESSIONS) -> None:
+    def __init__(self, limit: int = MAX_SESSIONS, shared: SqliteSessions | None = None) -> None:
         self.limit = limit
+        self.shared = shared
         self._sessions: OrderedDict[str, Session] = OrderedDict()
         self._lock = threading.Lock()
-        self._secret = secrets.token_bytes(32)
+        self._secret: bytes | None = None if shared is not None else secrets.token_bytes(32)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SessionStore:
+        return cls(shared=shared_sessions(settings))
 
     def get(self, session_id: str | None, user_id: str) -> Session:
+        """The session to answer in: the caller's, or a fresh one (under a new id) when the id
+        belongs to another user. Call :meth:`sync` under the session's lock before the turn."""
+        owner = self.shared.owner(session_id) if self.shared is not None and session_id else None
         with self._lock:
             sid = session_id or uuid.uuid4().hex
             session = self._sessions.get(sid)
+            if self.shared is not None and session is not None and session.version > 0 and owner is None:
+                session = None  # removed from the shared store (forgotten, expired): gone here too
+            foreign = (owner is not None and owner != user_id) or \
+                (session is not None and session.view.user_id != user_id)
+            if foreign:
+                # Another user's session id behaves like an unknown one: a fresh session under a
+                # new id (the answer carries it), and no hint that the id exists.
+                sid = uuid.uuid4().hex
+                session = None
             if session is None:
                 session = Session(sid, SessionView(user_id))
                 self._sessions[sid] = session
                 while len(self._sessions) > self.limit:
                     self._sessions.popitem(last=False)
-            elif session.view.user_id != user_id:
-                # Another user's session id behaves like an unknown one: a fresh session under a
-                # new id (the answer carries it), and no hint that the id exists.
-                sid = uuid.uuid4().hex
-                session = Session(sid, SessionView(user_id))
-                self._sessions[sid] = session
             self._sessions.move_to_end(sid)
             return session
 
+    def sync(self, session: Session, restore: Restore) -> None:
+        """Bring ``session`` up to the shared store's copy when another replica has taken a turn
+        in it since (rebuilt with ``restore`` from the stored turns). Call under ``session.lock``."""
+        if self.shared is None:
+            return
+        stored = self.shared.load(session.session_id)
+        if stored is None or stored.version == session.version or stored.user_id != session.view.user_id:
+            return
+        session.reset()
+        restore(session, list(stored.history))
+        session.version = stored.version
+
+    def save(self, session: Session) -> None:
+        """Store the session's turns for the other replicas (after a turn, under its lock)."""
+        if self.shared is not None:
+            session.version = self.shared.save(session.session_id, session.view.user_id, session.history)
+
     def scoped_id(self, kind: str, principal: Principal, user_id: str) -> str:
         """A stable session id for one caller and user that nobody else can predict (keyed by a
-        secret of this process): e.g. the OpenAI-compatible endpoint's per-user conversation."""
+        secret shared by the replicas, or of this process without a shared store): e.g. the
+        OpenAI-compatible endpoint's per-user conversation."""
+        if self._secret is None:
+            assert self.shared is not None
+            self._secret = self.shared.secret()
         caller = "admin" if principal.admin else f"user:{principal.user_id}"
         message = f"{kind}|{caller}|{user_id}".encode()
         return f"{kind}-" + hmac.new(self._secret, message, hashlib.sha256).hexdigest()[:32]
 
     def forget_user(self, user_id: str) -> int:
+        """Drop the user's sessions here and from the shared store; returns how many sessions
+        were removed (the larger of the two counts: a session can be in both)."""
         with self._lock:
             doomed = [sid for sid, s in self._sessions.items() if s.view.user_id == user_id]
             for sid in doomed:
                 del self._sessions[sid]
-            return len(doomed)
+        shared = self.shared.delete_user(user_id) if self.shared is not None else 0
+        return max(len(doomed), shared)

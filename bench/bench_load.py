@@ -116,6 +116,12 @@ def cpu_s(pid: int) -> float | None:
         return None
 
 
+def cpu_of(pid: int | list[int]) -> float | None:
+    """CPU seconds of one server process, or the sum over several replicas."""
+    seconds = [cpu_s(p) for p in ([pid] if isinstance(pid, int) else pid)]
+    return None if any(s is None for s in seconds) else float(sum(s for s in seconds if s is not None))
+
+
 # -- measuring ------------------------------------------------------------------------------------------
 class Phase:
     """Latencies, errors and wall time of one phase."""
@@ -242,13 +248,15 @@ def conversation(language: str, cart_title: str) -> list[tuple[str, str]]:
             ("what_if", f"如果我没有把“{cart_title}”加入购物车会怎样？"), ("explain1", "为什么推荐第一个？")]
 
 
-async def chat_session(client: Any, base: str, phase: Phase, truth: Truth, user: str, language: str,
-                       log: list[dict[str, Any]]) -> None:
-    """One scripted conversation; each answer checked against this session's own state."""
+async def chat_session(client: Any, bases: list[str], phase: Phase, truth: Truth, user: str, language: str,
+                       log: list[dict[str, Any]], first: int = 0) -> None:
+    """One scripted conversation; each answer checked against this session's own state. With
+    several replicas each turn goes to the next one (from ``first``): the session moves."""
     sid = f"bench-{uuid.uuid4().hex}"
     cart_item, cart_title = truth.cart[user]
     recs: list[str] = []
-    for step, message in conversation(language, cart_title):
+    for turn, (step, message) in enumerate(conversation(language, cart_title)):
+        base = bases[(first + turn) % len(bases)]
         body = await timed_request(client, "POST", f"{base}/v1/chat", phase,
                                    json={"user_id": user, "message": message, "session_id": sid})
         if body is None:
@@ -269,12 +277,12 @@ async def chat_session(client: Any, base: str, phase: Phase, truth: Truth, user:
             if not whatifs or not removed or any(r != (cart_item, "cart") for r in removed):
                 problems.append(f"what-if removed {removed}, expected this user's cart on {cart_item}")
         log.append({"user": user, "session": sid, "step": step, "intent": body.get("intent"),
-                    "problems": problems})
+                    "replica": bases.index(base), "problems": problems})
         if problems:
             phase.errors.append(f"{user} {sid} {step}: " + "; ".join(problems))
 
 
-async def run_phase(phase: Phase, jobs: list[Any], inflight: int, pid: int) -> None:
+async def run_phase(phase: Phase, jobs: list[Any], inflight: int, pid: int | list[int]) -> None:
     """Run coroutine factories with at most ``inflight`` at once."""
     gate = asyncio.Semaphore(inflight)
 
@@ -282,16 +290,26 @@ async def run_phase(phase: Phase, jobs: list[Any], inflight: int, pid: int) -> N
         async with gate:
             await job()
 
-    phase.cpu0 = cpu_s(pid)
+    phase.cpu0 = cpu_of(pid)
     t0 = phase.started = time.perf_counter()
     await asyncio.gather(*(one(j) for j in jobs))
     phase.wall = time.perf_counter() - t0
-    cpu1 = cpu_s(pid)
+    cpu1 = cpu_of(pid)
     phase.server_cpu = None if phase.cpu0 is None or cpu1 is None else cpu1 - phase.cpu0
 
 
-async def drive(base: str, args: argparse.Namespace, truth: Truth, pid: int) -> dict[str, Any]:
+async def drive(base: str | list[str], args: argparse.Namespace, truth: Truth,
+                pid: int | list[int]) -> dict[str, Any]:
+    """The phases against one server, or against several replicas (``base`` a list): requests go
+    round-robin, and each chat session's turns alternate between the replicas."""
     import httpx
+
+    bases = [base] if isinstance(base, str) else list(base)
+    pids = [pid] if isinstance(pid, int) else list(pid)
+    turn = iter(range(10**9))
+
+    def next_base() -> str:
+        return bases[next(turn) % len(bases)]
 
     rng = random.Random(args.seed)
     users = truth.users
@@ -308,6 +326,7 @@ async def drive(base: str, args: argparse.Namespace, truth: Truth, pid: int) -> 
         u0 = chat_users[-1]
         sid0 = f"bench-warm-{uuid.uuid4().hex}"
         cart_title = truth.cart[u0][1]
+        base = bases[0]
         steps = [("GET /health", "GET", f"{base}/health", {}),
                  ("GET recommendations", "GET", f"{base}/v1/users/{u0}/recommendations", {"params": {"k": 10}}),
                  ("chat: recommend", "POST", f"{base}/v1/chat",
@@ -321,18 +340,21 @@ async def drive(base: str, args: argparse.Namespace, truth: Truth, pid: int) -> 
                   {"json": {"user_id": u0, "message": "What did I add to cart?", "session_id": sid0}}),
                  ("chat (Chinese): recommend", "POST", f"{base}/v1/chat",
                   {"json": {"user_id": u0, "message": "给我推荐一些商品", "session_id": sid0}})]
-        for label, method, url, kw in steps:
-            t0 = time.perf_counter()
-            await timed_request(client, method, url, warm, **kw)
-            out["warmup_ms"][label] = (time.perf_counter() - t0) * 1000.0
-        out["rss_mb"]["after warm-up"] = rss_mb(pid)
+        for n, replica in enumerate(bases):
+            tag = f" (replica {n + 1})" if len(bases) > 1 else ""
+            for label, method, url, kw in steps:
+                kw = {**kw, "json": {**kw["json"], "session_id": f"{sid0}-{n}"}} if "json" in kw else kw
+                t0 = time.perf_counter()
+                await timed_request(client, method, url.replace(bases[0], replica, 1), warm, **kw)
+                out["warmup_ms"][label + tag] = (time.perf_counter() - t0) * 1000.0
+        out["rss_mb"]["after warm-up"] = sum(rss_mb(p) or 0.0 for p in pids)
         if warm.errors:
             out["phases"]["warm-up"] = warm.summary()
 
         def rec_job(phase: Phase, user: str, k: int = 10):  # type: ignore[no-untyped-def]
             async def job() -> None:
-                body = await timed_request(client, "GET", f"{base}/v1/users/{user}/recommendations", phase,
-                                           params={"k": k})
+                body = await timed_request(client, "GET", f"{next_base()}/v1/users/{user}/recommendations",
+                                           phase, params={"k": k})
                 if body is not None:
                     problems = recommendation_problems(body, user, k, truth)
                     if problems:
@@ -341,7 +363,7 @@ async def drive(base: str, args: argparse.Namespace, truth: Truth, pid: int) -> 
 
         def health_job(phase: Phase):  # type: ignore[no-untyped-def]
             async def job() -> None:
-                body = await timed_request(client, "GET", f"{base}/health", phase)
+                body = await timed_request(client, "GET", f"{next_base()}/health", phase)
                 if body is not None and body.get("status") != "ok":
                     phase.errors.append(f"health {body}")
             return job
@@ -350,14 +372,16 @@ async def drive(base: str, args: argparse.Namespace, truth: Truth, pid: int) -> 
             return chat_job_on(client, phase, user, language)
 
         def chat_job_on(on: Any, phase: Phase, user: str, language: str):  # type: ignore[no-untyped-def]
+            first = next(turn) % len(bases)
+
             async def job() -> None:
-                await chat_session(on, base, phase, truth, user, language, chat_log)
+                await chat_session(on, bases, phase, truth, user, language, chat_log, first)
             return job
 
         def rec_job_on(on: Any, phase: Phase, user: str, k: int = 10):  # type: ignore[no-untyped-def]
             async def job() -> None:
-                body = await timed_request(on, "GET", f"{base}/v1/users/{user}/recommendations", phase,
-                                           params={"k": k})
+                body = await timed_request(on, "GET", f"{next_base()}/v1/users/{user}/recommendations",
+                                           phase, params={"k": k})
                 if body is not None:
                     problems = recommendation_problems(body, user, k, truth)
                     if problems:
@@ -379,7 +403,7 @@ async def drive(base: str, args: argparse.Namespace, truth: Truth, pid: int) -> 
         con_rec = Phase(f"{args.inflight} in flight GET recommendations")
         await run_phase(con_rec, [rec_job(con_rec, rng.choice(users)) for _ in range(args.requests)],
                         args.inflight, pid)
-        out["rss_mb"]["after recommendations load"] = rss_mb(pid)
+        out["rss_mb"]["after recommendations load"] = sum(rss_mb(p) or 0.0 for p in pids)
         # 3. (b) concurrent chat sessions, distinct users within a round
         con_chat = Phase(f"{args.sessions} concurrent chat sessions")
         jobs = []
@@ -387,18 +411,24 @@ async def drive(base: str, args: argparse.Namespace, truth: Truth, pid: int) -> 
             for i, u in enumerate(rng.sample(chat_users, args.sessions)):
                 jobs.append(chat_job(con_chat, u, "en" if i % 2 == 0 else "zh"))
         await run_phase(con_chat, jobs, args.sessions, pid)
-        out["rss_mb"]["after chat load"] = rss_mb(pid)
-        # a session id used by another user must be refused
+        out["rss_mb"]["after chat load"] = sum(rss_mb(p) or 0.0 for p in pids)
+        # a session id used by another user (on the other replica, if any) behaves like an unknown
+        # one: refused (403), or a fresh session under a new id that shows nothing of the victim's
         hijack = Phase("session reuse by another user")
         victim = next(e for e in chat_log if e["step"] == "recommend")
         other = next(u for u in chat_users if u != victim["user"])
         t0 = time.perf_counter()
-        response = await client.post(f"{base}/v1/chat", json={"user_id": other, "message": "Why the first one?",
-                                                              "session_id": victim["session"]})
+        response = await client.post(f"{bases[(victim['replica'] + 1) % len(bases)]}/v1/chat",
+                                     json={"user_id": other, "message": "Why the first one?",
+                                           "session_id": victim["session"]})
+        got = response.json() if response.status_code == 200 else {}
+        fresh = response.status_code == 200 and got.get("session_id") != victim["session"] \
+            and got.get("user_id") == other and not got.get("explanations")
         hijack.record(time.perf_counter() - t0, response.status_code,
-                      None if response.status_code == 403 else f"expected 403, got {response.status_code}: "
-                                                                 f"{response.text[:200]}")
+                      None if response.status_code == 403 or fresh else
+                      f"expected 403 or a fresh session, got {response.status_code}: {response.text[:200]}")
         out["session_reuse_status"] = response.status_code
+        out["session_reuse_fresh"] = fresh
         for phase in (seq_health, seq_rec, seq_chat, con_health, con_rec, con_chat):
             out["phases"][phase.name] = phase.summary()
         out["phases"][hijack.name] = {**hijack.summary(), "errors": len(hijack.errors)}
@@ -421,6 +451,10 @@ async def drive(base: str, args: argparse.Namespace, truth: Truth, pid: int) -> 
             for phase in (burst, follow):
                 race[phase.name] = phase.summary()
             out["race_phases"] = race
+        visited: dict[str, set[int]] = {}
+        for e in chat_log:
+            visited.setdefault(e["session"], set()).add(e["replica"])
+        out["chat_log_replicas"] = [len(v) for v in visited.values()]
         out["chat_checks"] = {"turns_checked": len(chat_log),
                               "turns_with_problems": sum(1 for e in chat_log if e["problems"]),
                               "intents": {s: sorted({e["intent"] for e in chat_log if e["step"] == s})
@@ -484,7 +518,8 @@ def report(res: dict[str, Any], args: argparse.Namespace, meta: dict[str, Any]) 
               "what-if removed this user's own cart events on the named item; every cited event key "
               "belongs to this user (against the event log). Intents seen per step: "
               + ", ".join(f"{k}={v}" for k, v in cc["intents"].items())
-              + f". A session id reused by another user: HTTP {res['session_reuse_status']} (403 expected).\n")
+              + f". A session id reused by another user: HTTP {res['session_reuse_status']}"
+              + f" (403, or 200 with a fresh session: {'fresh' if res.get('session_reuse_fresh') else 'not fresh'}).\n")
     for e in cc["examples"]:
         md.append(f"- {e['user']} {e['step']}: {'; '.join(e['problems'])}")
     errors = [(n, s["first_errors"]) for n, s in ph.items() if s["errors"]]
@@ -522,8 +557,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--race-requests", type=int, default=400)
     parser.add_argument("--race-sessions", type=int, default=20)
     parser.add_argument("--seed", type=int, default=5)
-    parser.add_argument("--out", default="load", help="result file name under bench/results/")
+    parser.add_argument("--out", default=None, help="result file name under bench/results/ "
+                                                    "(default load, or load_replicas with --replicas)")
+    parser.add_argument("--replicas", type=int, default=1,
+                        help="N > 1: N servers on one workspace sharing sessions (WHYREC_SESSIONS=sqlite); the "
+                             "phases run against one of them, then against all N with requests round-robin and "
+                             "each chat session's turns alternating; writes the ratio")
     args = parser.parse_args(argv)
+    args.out = args.out or ("load_replicas" if args.replicas > 1 else "load")
     q = args.quick
     args.users = args.users or (120 if q else 400)
     args.items = args.items or (150 if q else 300)
@@ -564,6 +605,8 @@ def main(argv: list[str] | None = None) -> int:
         build_s = time.perf_counter() - t0
         truth = Truth(ws)
 
+        if args.replicas > 1:
+            return run_replicas(args, procs, whyrec, ws, tmp, env, truth, build_s, started)
         port = free_port()
         base = f"http://{HOST}:{port}"
         print(f"starting whyrec serve on {base} ...", flush=True)
@@ -612,6 +655,118 @@ def main(argv: list[str] | None = None) -> int:
         if leftover:
             print(f"WARNING: still running: {leftover}", file=sys.stderr)
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def wait_healthy(base: str, server: subprocess.Popen, log_path: Path, seconds: float = 240.0) -> None:
+    import httpx
+
+    deadline = time.monotonic() + seconds
+    while True:
+        if server.poll() is not None:
+            raise RuntimeError(f"server exited ({server.returncode}): {log_path.read_text()[-2000:]}")
+        try:
+            if httpx.get(f"{base}/health", timeout=2, trust_env=False).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"server did not answer /health within {seconds:.0f} s")
+        time.sleep(0.25)
+
+
+def run_replicas(args: argparse.Namespace, procs: Procs, whyrec: str, ws: Path, tmp: Path, env: dict[str, str],
+                 truth: Truth, build_s: float, started: float) -> int:
+    """``--replicas N``: N servers on one workspace with the shared SQLite session store; the same
+    phases against replica 1 alone, then against all N (round-robin, sessions alternating)."""
+    import httpx
+
+    # As deployed (docs/deploy.md): the vector store in a Chroma server, built once before the replicas.
+    chroma_port = free_port()
+    chroma = procs.start([str(Path(whyrec).with_name("chroma")), "run", "--path", str(tmp / "chroma"),
+                          "--host", HOST, "--port", str(chroma_port)], tmp / "chroma.log",
+                         {"ANONYMIZED_TELEMETRY": "False", "PATH": "/usr/bin:/bin"})
+    env = dict(env, WHYREC_SESSIONS="sqlite", WHYREC_CHROMA_URL=f"http://{HOST}:{chroma_port}")
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"http://{HOST}:{chroma_port}/api/v2/heartbeat", timeout=2, trust_env=False).is_success:
+                break
+        except httpx.HTTPError:
+            pass
+        if chroma.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"chroma run did not start: {(tmp / 'chroma.log').read_text()[-2000:]}")
+        time.sleep(0.25)
+    t0 = time.perf_counter()
+    reindex = procs.start([whyrec, "reindex", "--workspace", str(ws)], tmp / "reindex.log", env)
+    if reindex.wait(timeout=600) != 0:
+        raise RuntimeError(f"whyrec reindex failed: {(tmp / 'reindex.log').read_text()[-2000:]}")
+    reindex_s = time.perf_counter() - t0
+    servers, bases = [], []
+    t0 = time.perf_counter()
+    for n in range(args.replicas):
+        port = free_port()
+        bases.append(f"http://{HOST}:{port}")
+        servers.append(procs.start([whyrec, "serve", "--workspace", str(ws), "--host", HOST, "--port", str(port)],
+                                   tmp / f"server-{n + 1}.log", env))
+    for n, (base, server) in enumerate(zip(bases, servers, strict=True)):
+        wait_healthy(base, server, tmp / f"server-{n + 1}.log")
+    startup_s = time.perf_counter() - t0
+    pids = [s.pid for s in servers]
+    print(f"{args.replicas} replicas up in {startup_s:.1f} s (pids {pids}); one replica first ...", flush=True)
+    one = asyncio.run(drive(bases[:1], args, truth, pids[:1]))
+    print(f"now all {args.replicas} replicas ...", flush=True)
+    many = asyncio.run(drive(bases, args, truth, pids))
+    alive = all(s.poll() is None for s in servers)
+    for server in servers:
+        procs.stop(server)
+    log_lines = [line for n in range(args.replicas)
+                 for line in (tmp / f"server-{n + 1}.log").read_text(errors="replace").splitlines()]
+    bad = [line for line in log_lines if line.startswith("ERROR") or "Traceback" in line]
+    warn = [line for line in log_lines if line.startswith("WARNING")]
+    server_log = {"lines": len(log_lines), "errors": len(bad), "first": bad[:5], "warnings": len(warn),
+                  "first_warnings": warn[:10], "alive_at_end": alive}
+    meta = {"users": len(truth.users), "items": args.items, "events": len(truth.owner), "build_s": build_s,
+            "startup_s": startup_s, "replicas": args.replicas, "reindex_into_chroma_server_s": reindex_s}
+    moved = sum(1 for e in many["chat_log_replicas"] if e > 1)
+    rows = []
+    for name, s1 in one["phases"].items():
+        sn = many["phases"].get(name)
+        if sn is None:
+            continue
+        rows.append([name, s1["requests"], s1["errors"], sn["errors"], s1["p50_ms"], sn["p50_ms"],
+                     s1["rps"], sn["rps"],
+                     "-" if not s1["rps"] or s1["rps"] != s1["rps"] else f"{sn['rps'] / s1['rps']:.2f}x"])
+    cc1, ccn = one["chat_checks"], many["chat_checks"]
+    md = [f"{args.replicas} `whyrec serve` processes on one workspace (demo shop: {meta['users']} users x "
+          f"{args.items} items, {meta['events']:,} events), chat sessions in the shared SQLite store "
+          f"(`WHYREC_SESSIONS=sqlite`), the vector store in one `chroma run` server (indexed in {reindex_s:.0f} s), "
+          f"offline backend; replicas up in {startup_s:.1f} s. Same run: the phases "
+          "against replica 1 alone, then against all replicas with requests round-robin and each chat "
+          "session's turns alternating between replicas (recommend on one, 'why the second one?' on the "
+          "next, ...). Client: one asyncio process with httpx on the same 2-core machine.\n",
+          md_table(["phase", "requests", "errors (1)", f"errors ({args.replicas})", "p50 ms (1)",
+                    f"p50 ms ({args.replicas})", "req/s (1)", f"req/s ({args.replicas})",
+                    f"req/s {args.replicas} vs 1"], rows), "",
+          f"Sessions: {ccn['turns_checked']} chat turns checked with the turns alternating between replicas "
+          f"({moved} sessions visited more than one replica): **{ccn['turns_with_problems']} with problems** "
+          f"(one replica: {cc1['turns_checked']} turns, {cc1['turns_with_problems']} with problems). A lost "
+          "session shows here: 'why the second one?' on a replica that did not build the list must explain "
+          "the 2nd item of this session's list. A session id reused by another user on the other replica: "
+          f"HTTP {many['session_reuse_status']}, fresh session: {many.get('session_reuse_fresh')}.",
+          f"Server logs: {server_log['errors']} ERROR/Traceback lines"
+          + (": " + " | ".join(server_log["first"]) if server_log["first"] else "") + "."]
+    for e in ccn["examples"]:
+        md.append(f"- {e['user']} {e['step']}: {'; '.join(e['problems'])}")
+    total = time.perf_counter() - started
+    md.append(f"\nTotal benchmark time: {total:.0f} s.")
+    body = "\n".join(md) + "\n"
+    print(body)
+    data = {"workspace": meta, "settings": vars(args), "one_replica": one, "replicas": many,
+            "server_log": server_log, "total_s": total}
+    md_path, json_path = write_results(args.out, f"Load on {args.replicas} whyrec replicas vs one", body, data)
+    print(f"wrote {md_path} and {json_path}")
+    failures = sum(s["errors"] for r in (one, many) for s in r["phases"].values()) + server_log["errors"]
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":

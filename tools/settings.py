@@ -34,6 +34,8 @@ class Settings:
     ``WHYREC_PSEUDONYM_KEY``  key for ``whyrec ingest --pseudonymise`` (keyed hash of user ids)
     ``WHYREC_TUNE_BUDGET`` CPU seconds the first fit (and ``whyrec tune``) may spend tuning the
                            ranker on the workspace's validation split (default 600)
+    ``WHYREC_SESSIONS``    where chat sessions live: ``memory`` (default, one process) or ``sqlite[:PATH]``
+                           (a file every replica reaches; default ``<workspace>/sessions.sqlite3``)
     """
 
     workspace: Path = Path(DEFAULT_WORKSPACE)
@@ -55,6 +57,7 @@ class Settings:
     pseudonym_key: str | None = field(default=None, repr=False)
     tune_budget_seconds: float = 600.0   # auto-tuning budget (CPU seconds); the search stops earlier once converged
     retune_fraction: float = 0.2         # retune when the events grew by this share since the last tuning
+    sessions: str = "memory"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -77,6 +80,7 @@ class Settings:
             debug=env.get("WHYREC_DEBUG", "") in ("1", "true", "yes"),
             pseudonym_key=env.get("WHYREC_PSEUDONYM_KEY") or None,
             tune_budget_seconds=float(env.get("WHYREC_TUNE_BUDGET", "600")),
+            sessions=env.get("WHYREC_SESSIONS") or "memory",
         )
 
     @property

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -35,7 +36,7 @@ from ..ranking.exclusion import POLICIES
 from ..ranking.history import from_days
 from ..schema import BEHAVIOURS
 from ..settings import Settings
-from ..workspace import Workspace
+from ..workspace import MANIFEST, Workspace
 from .errors import EventProblem, Forbidden, InvalidEvents, InvalidRequest, Unavailable, UnknownItem, UnknownUser
 from .models import Fitted, Models, RankerFactory, ReportLoader
 from .results import (
@@ -108,6 +109,7 @@ class WhyrecService:
         self._sync_thread: threading.Thread | None = None
         self._sync_pending = False
         self._pending_users: dict[str, int] = {}  # user -> data version their new events need
+        self._manifest_stamp: tuple[int, int, int] | None = None  # the manifest file last read
         self.models = Models(settings.workspace, ranker_factory or tuned_ranker(settings),
                              report_loader or _default_report,
                              causal_source=statement_source(self._finished_report, self._user_events, self._items))
@@ -159,10 +161,29 @@ class WhyrecService:
         return fitted
 
     def refresh(self) -> None:
-        """Pick up events another process committed (the next request starts a refit)."""
+        """Pick up events another process committed (the next request starts a refit); cheap when
+        nothing changed (one ``stat`` of the manifest), so the server calls it on every request.
+        When that commit removed events (another process, e.g. another replica, forgot a user:
+        event parts replaced and no new source), everything built on the old data is dropped at
+        once, as :meth:`forget` does here: nothing old may answer again."""
+        removed = False
         with self._lock:
             if self._workspace is not None:
+                try:
+                    st = os.stat(self._workspace.path / MANIFEST)
+                    stamp: tuple[int, int, int] | None = (st.st_ino, st.st_mtime_ns, st.st_size)
+                except OSError:
+                    stamp = None
+                if stamp is not None and stamp == self._manifest_stamp:
+                    return
+                self._manifest_stamp = stamp
+                before = self._workspace.manifest
                 self._workspace.reload()
+                after = self._workspace.manifest
+                removed = after.data_version > before.data_version and len(after.sources) == len(before.sources) \
+                    and not set(before.event_parts) <= set(after.event_parts)
+        if removed:
+            self.models.invalidate()
 
     def warm_up(self, segments: bool = False) -> None:
         """Build what a first request would otherwise wait for: the model, the causal report, the

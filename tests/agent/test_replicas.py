@@ -1,0 +1,223 @@
+"""Replicated serving: two real ``whyrec serve`` processes on one workspace with the SQLite session
+store answer one conversation between them, keep users' sessions apart, pick up data another
+process committed, and forget a user's sessions everywhere. Plus the shared store on its own."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import stat
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from whyrec.agent.auth import Principal
+from whyrec.agent.session import SESSIONS_FILE, SessionStore, SqliteSessions, shared_sessions
+from whyrec.tools.settings import Settings
+from whyrec.tools.workspace import Workspace
+
+pytestmark = pytest.mark.slow
+WHYREC = str(Path(sys.executable).with_name("whyrec"))
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _start(workspace: Path, log: Path, chroma_url: str) -> tuple[subprocess.Popen, str]:
+    port = _free_port()
+    env = dict(os.environ, WHYREC_LOG_LEVEL="WARNING", GRADIO_ANALYTICS_ENABLED="False",
+               WHYREC_SESSIONS="sqlite", WHYREC_CHROMA_URL=chroma_url)
+    process = subprocess.Popen(["nice", "-n", "10", WHYREC, "serve", "--workspace", str(workspace),
+                                "--port", str(port)], stdout=open(log, "ab"), stderr=subprocess.STDOUT, env=env)
+    return process, f"http://127.0.0.1:{port}"
+
+
+def _wait_up(process: subprocess.Popen, url: str, log: Path | None) -> None:
+    deadline = time.time() + 180
+    while time.time() < deadline:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.3)
+        if process.poll() is not None:
+            raise RuntimeError(f"{url}: the process exited: {log.read_text()[-2000:] if log else ''}")
+    raise RuntimeError(f"{url} did not answer in 180 s")
+
+
+@pytest.fixture(scope="module")
+def replicas(demo_workspace_template: Path, tmp_path_factory: pytest.TempPathFactory
+             ) -> Iterator[tuple[Path, str, str]]:
+    """Replicas A and B as deployed (docs/deploy.md): one copy of the demo workspace, sessions in
+    its SQLite file, the vector store in a Chroma server (an embedded store cannot be shared: a
+    replica's client does not see the other's writes)."""
+    import shutil
+
+    from whyrec.tools.behaviour_store import BehaviourStore
+    from whyrec.tools.embeddings import default_embedder
+
+    root = tmp_path_factory.mktemp("replicas")
+    workspace = root / "ws"
+    shutil.copytree(demo_workspace_template, workspace)
+    port = _free_port()
+    chroma = subprocess.Popen([str(Path(sys.executable).with_name("chroma")), "run", "--path", str(root / "chroma"),
+                               "--host", "127.0.0.1", "--port", str(port)], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, env={"ANONYMIZED_TELEMETRY": "False", "PATH": "/usr/bin:/bin"})
+    started: list[tuple[subprocess.Popen, str]] = []
+    try:
+        chroma_url = f"http://127.0.0.1:{port}"
+        _wait_up(chroma, f"{chroma_url}/api/v2/heartbeat", None)
+        BehaviourStore(Workspace.open(workspace), default_embedder(), chroma_url=chroma_url).sync()
+        started = [_start(workspace, root / f"{name}.log", chroma_url) for name in ("a", "b")]
+        for (process, base), name in zip(started, ("a", "b"), strict=True):
+            _wait_up(process, f"{base}/health", root / f"{name}.log")
+        yield workspace, started[0][1], started[1][1]
+    finally:
+        started.append((chroma, ""))
+        for process, _ in started:
+            process.terminate()
+        for process, _ in started:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def _chat(base: str, user: str, message: str, session_id: str | None = None) -> dict:
+    response = httpx.post(f"{base}/v1/chat", json={"user_id": user, "message": message, "session_id": session_id},
+                          timeout=180)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def _users(workspace: Path) -> list[str]:
+    events = Workspace.open(workspace).events()
+    return sorted(events["user_id"].astype(str).unique())
+
+
+
+def test_a_conversation_moves_between_replicas(replicas: tuple[Path, str, str]) -> None:
+    workspace, a, b = replicas
+    user = _users(workspace)[3]
+    first = _chat(a, user, "What should I buy next?")
+    sid, listed = first["session_id"], [r["item_id"] for r in first["recommendations"]]
+    assert len(listed) == 5
+    why = _chat(b, user, "why the second one?", sid)   # B never saw this session
+    assert why["session_id"] == sid
+    assert [e["item_id"] for e in why["explanations"]] == [listed[1]]
+    # B shows a new, shorter list; A (which still holds its own older copy) must answer about it.
+    again = _chat(b, user, "recommend 3 items", sid)
+    shown = [r["item_id"] for r in again["recommendations"]]
+    assert len(shown) == 3
+    third = _chat(a, user, "why the third one?", sid)
+    assert [e["item_id"] for e in third["explanations"]] == [shown[2]]
+    assert third["session_id"] == sid
+
+
+def test_another_users_session_id_gets_a_fresh_session_on_the_other_replica(
+        replicas: tuple[Path, str, str]) -> None:
+    workspace, a, b = replicas
+    x, y = _users(workspace)[5], _users(workspace)[6]
+    sid = _chat(a, x, "What should I buy next?")["session_id"]
+    stolen = _chat(b, y, "why the second one?", sid)
+    assert stolen["session_id"] != sid and stolen["user_id"] == y
+    assert stolen["explanations"] == []   # nothing of X's list: the session is new
+    # X's own session is untouched by Y's attempt, on either replica.
+    mine = _chat(a, x, "why the first one?", sid)
+    assert mine["session_id"] == sid and len(mine["explanations"]) == 1
+
+
+def test_data_committed_through_one_replica_is_served_by_the_other(replicas: tuple[Path, str, str]) -> None:
+    workspace, a, b = replicas
+    user = _users(workspace)[8]
+    before = httpx.get(f"{b}/v1/users/{user}/recommendations", params={"k": 10}, timeout=120).json()
+    target = before["items"][-1]["item_id"]
+    events = [{"user_id": user, "item_id": target, "behaviour": kind, "timestamp": "2026-10-31T23:00:00Z"}
+              for kind in ("view", "favourite", "cart")]
+    posted = httpx.post(f"{a}/v1/events", json={"events": events}, timeout=120).json()
+    assert posted["added"] == 3
+    version = posted["data_version"]
+    deadline, after = time.time() + 120, before
+    while time.time() < deadline:
+        after = httpx.get(f"{b}/v1/users/{user}/recommendations", params={"k": 10}, timeout=120).json()
+        if after["data_version"] >= version:
+            break
+        time.sleep(1.0)
+    assert after["data_version"] >= version, "replica B never served the data version A committed"
+    assert [i["item_id"] for i in after["items"]] != [i["item_id"] for i in before["items"]]
+    assert httpx.get(f"{b}/health", timeout=10).json()["data_version"] >= version
+
+
+def test_forget_on_one_replica_removes_sessions_saved_by_the_other(replicas: tuple[Path, str, str]) -> None:
+    workspace, a, b = replicas
+    user = _users(workspace)[11]
+    sid = _chat(a, user, "What should I buy next?")["session_id"]
+    with sqlite3.connect(workspace / SESSIONS_FILE) as db:
+        assert db.execute("SELECT COUNT(*) FROM sessions WHERE user_id = ?", (user,)).fetchone()[0] == 1
+    forgot = httpx.delete(f"{b}/v1/users/{user}", timeout=120)
+    assert forgot.status_code == 200 and forgot.json()["sessions_removed"] == 1
+    with sqlite3.connect(workspace / SESSIONS_FILE) as db:
+        assert db.execute("SELECT COUNT(*) FROM sessions WHERE session_id = ?", (sid,)).fetchone()[0] == 0
+    gone = httpx.post(f"{a}/v1/chat", json={"user_id": user, "message": "why the first one?", "session_id": sid},
+                      timeout=60)
+    assert gone.status_code == 404   # the user is unknown now, on the replica that held the session too
+
+
+# -- the shared store on its own ------------------------------------------------------------------------
+def test_the_store_file_is_private_and_scoped_ids_agree_across_stores(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite3"
+    one, two = SessionStore(shared=SqliteSessions(path)), SessionStore(shared=SqliteSessions(path))
+    who = Principal("u1", admin=False)
+    assert one.scoped_id("openai", who, "u1") == two.scoped_id("openai", who, "u1")
+    assert one.scoped_id("openai", who, "u1") != one.scoped_id("openai", who, "u2")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert SessionStore().scoped_id("openai", who, "u1") != one.scoped_id("openai", who, "u1")
+
+
+def test_forgotten_text_does_not_stay_in_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite3"
+    shared = SqliteSessions(path)
+    marker = "zebra-striped-marker-4711"
+    for n in range(3):
+        shared.save(f"s{n}", "u1", [("user", f"{marker} {n}"), ("assistant", "ok")])
+    shared.save("other", "u2", [("user", "hello"), ("assistant", "hi")])
+    assert shared.delete_user("u1") == 3
+    raw = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("s.sqlite3"))
+    assert marker.encode() not in raw
+    assert shared.load("other") is not None and shared.load("s0") is None
+
+
+def test_a_session_id_is_never_taken_over_by_another_user(tmp_path: Path) -> None:
+    shared = SqliteSessions(tmp_path / "s.sqlite3")
+    assert shared.save("sid", "u1", [("user", "mine")]) == 1
+    assert shared.save("sid", "u2", [("user", "theirs")]) == 0
+    stored = shared.load("sid")
+    assert stored is not None and stored.user_id == "u1" and stored.history == (("user", "mine"),)
+
+
+def test_settings_name_the_store(tmp_path: Path) -> None:
+    assert shared_sessions(Settings(workspace=tmp_path)) is None
+    default = shared_sessions(Settings(workspace=tmp_path, sessions="sqlite"))
+    assert default is not None and default.path == tmp_path / SESSIONS_FILE
+    given = shared_sessions(Settings(workspace=tmp_path, sessions=f"sqlite:{tmp_path / 'x.db'}"))
+    assert given is not None and given.path == tmp_path / "x.db"
+    assert Settings.from_env({"WHYREC_SESSIONS": "sqlite"}).sessions == "sqlite"
+    with pytest.raises(ValueError, match="WHYREC_SESSIONS"):
+        shared_sessions(Settings(workspace=tmp_path, sessions="redis://x"))
+
+
+def test_serve_refuses_an_unknown_session_store(tmp_path: Path) -> None:
+    from whyrec.agent.server import ServeRefused, create_app
+
+    with pytest.raises(ServeRefused, match="WHYREC_SESSIONS='redis://x'"):
+        create_app(Settings(workspace=tmp_path, sessions="redis://x"))
