@@ -125,7 +125,7 @@ def test_chinese_views_hold_no_english_words_outside_data() -> None:
     pages = [views.explanation_html(EXPLANATION, "zh"),
              views.card_html({"item_id": "i9", "title": "Red mug", "rank": 1, "category": "home.kitchen_ware",
                               "price": 3.0, "reason_text": {"zh": "因为你把“Green teapot”加入了购物车"}}, "zh"),
-             views.effects_html(EFFECTS, "all", "zh", GRAPH), views.effects_html(EFFECTS, "category", "zh", GRAPH),
+             views.effects_html(EFFECTS_ZH, "all", "zh", GRAPH), views.effects_html(EFFECTS_ZH, "category", "zh", GRAPH),
              views.whatif_html(WHAT_IF, "zh"), views.status_html("offline", True, {"users": 1}, "zh"),
              views.history_html([{"timestamp": "2026-01-02T00:00:00", "behaviour": "cart", "title": "Red mug"}],
                                 3, "zh")]
@@ -143,17 +143,21 @@ EFFECTS = [
      "alternatives": [{"method": "backdoor.propensity_score_weighting", "estimate": 0.066}]},
     {"behaviour": "favourite", "segment": "all", "status": "ok", "estimate": 0.025, "ci_low": -0.033,
      "ci_high": 0.084, "naive": 0.11, "method": "backdoor.linear_regression", "n": 1296, "n_treated": 170,
-     "verdict": "no_effect_excluded", "refutations": [{"name": "data_subset_refuter", "passed": False}]},
+     "verdict": "inconclusive", "refutations": [{"name": "data_subset_refuter", "passed": False}],
+     "verdict_words": "inconclusive (the 95% interval (-3.3 to +8.4 percentage points) includes zero)",
+     "estimand_words": "At each decision point — … — the effect of saving it to favourites next …"},
     {"behaviour": "cart", "segment": "category=garden", "status": "cannot_estimate", "estimate": None, "n": 80,
      "n_treated": 9, "reason": "cannot estimate because only 80 units", "verdict": "cannot_estimate",
-     "refutations": []},
+     "verdict_words": "cannot estimate (only 80 decision points (at least 200 needed))", "refutations": []},
     {"behaviour": "cart", "segment": "price_band=high", "status": "ok", "estimate": -0.012, "ci_low": -0.05,
      "ci_high": 0.03, "method": "backdoor.linear_regression", "n": 400, "n_treated": 90,
-     "verdict": "no_effect_excluded", "refutations": []},
+     "verdict": "inconclusive", "verdict_words": "inconclusive (the interval includes zero)", "refutations": []},
 ]
-GRAPH = {"confounders": ["user_activity", "log_price", "category"], "behaviours": ["view", "favourite", "cart"],
-         "outcome": "purchase", "extra_edges": [["log_price", "cart"]], "removed_edges": [],
-         "horizon_days": "7"}
+# The causal tool's words come in the page's language (the callbacks ask for them so).
+EFFECTS_ZH = [{**e, **{k: "不确定（区间包含零）" if k == "verdict_words" else "在每个决策点……"
+                       for k in ("verdict_words", "estimand_words") if k in e}} for e in EFFECTS]
+GRAPH = {"baseline": ["user_activity", "log_price", "category"], "history": ["looks_so_far", "cart_so_far"],
+         "behaviours": ["view", "favourite", "cart"], "outcome": "purchase", "horizon_seconds": 7 * 86400.0}
 WHAT_IF = {"k": 2, "changed": True,
            "removed": [{"item_id": "i1", "title": "Red mug", "behaviour": "cart"},
                        {"item_id": "i2", "title": "Green teapot", "behaviour": "view"}],
@@ -167,15 +171,16 @@ def test_effects_in_plain_words_with_verdicts_and_the_graph_named_from_the_catal
     html = views.effects_html(EFFECTS, "all", "en", GRAPH)
     text = _visible(html)
     assert "Looking at an item again" in text and "+7.7 points" in text
-    assert "Shoppers who do it are 7.7 percentage points more likely to buy that item" in text
-    assert message("chat.effects.verdict.supported", "en") in text
-    assert "the range includes no effect at all" in text  # the favourite estimate is inconclusive
+    assert "Doing it next raises the chance of buying that item by 7.7 percentage points" in text
+    assert message("ui.verdict.supported", "en") in text and message("ui.verdict.inconclusive", "en") in text
+    assert "the 95% interval (-3.3 to +8.4 percentage points) includes zero" in text  # the tool's own reasons
+    assert "What this measures: At each decision point" in text  # the estimand in plain words
     assert "backdoor" not in text and "placebo" not in text  # technical names only under Details
     assert "linear regression adjusted" in html and "placebo treatment passed" in html
     assert "data subsets failed" in html and "propensity-score weighting" in html
-    for node in ("user_activity", "log_price", "category", "view", "favourite", "cart"):
+    for node in ("user_activity", "log_price", "category", "looks_so_far", "cart_so_far", "view", "favourite", "cart"):
         assert message(f"ui.graph.node.{node}", "en") in text
-    assert "Bought it within 7 days" in text and "Also assumed: Price → Added it to the cart." in text
+    assert "Bought it within 7 days" in text and message("ui.graph.history", "en") in text
 
 
 def test_segment_table_names_groups_and_marks_verdicts() -> None:
@@ -188,7 +193,7 @@ def test_segment_table_names_groups_and_marks_verdicts() -> None:
     zh = views.effects_html(EFFECTS, "price_band", "zh", None)
     assert "<th scope=\"row\">高</th>" in zh and "<th scope=\"row\">全体顾客</th>" in zh
     garden = views.effects_html(EFFECTS, "category", "en", None)
-    assert '<th scope="row">garden</th>' in garden and "too little data (80 cases, 9 with this behaviour)" in garden
+    assert '<th scope="row">garden</th>' in garden and "only 80 decision points (at least 200 needed)" in garden
 
 
 def test_what_if_names_every_change_and_lists_the_moves() -> None:
