@@ -125,7 +125,8 @@ def test_chinese_views_hold_no_english_words_outside_data() -> None:
     pages = [views.explanation_html(EXPLANATION, "zh"),
              views.card_html({"item_id": "i9", "title": "Red mug", "rank": 1, "category": "home.kitchen_ware",
                               "price": 3.0, "reason_text": {"zh": "因为你把“Green teapot”加入了购物车"}}, "zh"),
-             views.effects_html(EFFECTS_ZH, "all", "zh", GRAPH), views.effects_html(EFFECTS_ZH, "category", "zh", GRAPH),
+             views.effects_html(EFFECTS_ZH, "all", "zh", GRAPH),
+             views.effects_html(EFFECTS_ZH, "category", "zh", GRAPH),
              views.whatif_html(WHAT_IF, "zh"), views.status_html("offline", True, {"users": 1}, "zh"),
              views.history_html([{"timestamp": "2026-01-02T00:00:00", "behaviour": "cart", "title": "Red mug"}],
                                 3, "zh")]
