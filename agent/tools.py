@@ -244,9 +244,9 @@ TOOLS: tuple[BaseTool, ...] = (
           "Recommend items for the current user, each with the user's behaviours that contribute to "
           "its score. Optional category prefix and free-text query."),
     _wrap(explain, ExplainArgs,
-          "Explain why an item is (or is not) recommended to the current user: the smallest set of "
-          "their behaviours whose removal drops it (verified by re-ranking) and each behaviour's exact "
-          "contribution to the item's score."),
+          "Explain why an item is (or is not) recommended to the current user: a set of their "
+          "behaviours whose removal drops it (verified by re-ranking; called the smallest only where "
+          "proven) and each behaviour's exact contribution to the item's score."),
     _wrap(what_if, WhatIfArgs,
           "Re-rank as if the current user had not done (remove=true) or had done (remove=false) "
           "a behaviour on an item; returns old and new top-k and the moves."),
