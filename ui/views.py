@@ -81,6 +81,11 @@ def status_html(backend: str, offline: bool, stats: dict[str, Any] | None, langu
     if stats:
         parts.append(t("status.shop", language, users=f"{int(stats.get('users', 0)):,}",
                        items=f"{int(stats.get('catalog_items', 0)):,}", events=f"{int(stats.get('events', 0)):,}"))
+    tuning = (stats or {}).get("tuning") or {}
+    score = (tuning.get("validation") or {}).get("ndcg@20")
+    repeat = ((tuning.get("baselines") or {}).get("repeat") or {}).get("ndcg@20")
+    if tuning.get("tuned") and score is not None and repeat is not None:  # what the served ranker was measured at
+        parts.append(t("status.tuned", language, score=f"{float(score):.3f}", repeat=f"{float(repeat):.3f}"))
     if not warm:
         parts.append(t("status.warming", language))
     line = f'<span class="wr-status">{esc(" · ".join(parts))}</span>'

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from html.parser import HTMLParser
 
+import pytest
+
 from whyrec.prompts.catalogue import catalogue, message
 from whyrec.ui import views
 
@@ -237,3 +239,14 @@ def test_every_ui_message_is_used_or_reached_by_a_code() -> None:
     unused = [k for k in catalogue("en") if k.startswith("ui.") and not k.startswith(dynamic)
               and f'"{k[3:]}"' not in source]
     assert unused == []
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_the_status_line_says_what_the_served_ranker_was_measured_at(language: str) -> None:
+    stats = {"users": 400, "catalog_items": 300, "events": 12_000,
+             "tuning": {"tuned": True, "validation": {"ndcg@20": 0.2127, "stderr": 0.02},
+                        "baselines": {"repeat": {"ndcg@20": 0.1538}, "popular": {"ndcg@20": 0.15}}}}
+    line = views.status_html("offline", True, stats, language)
+    assert "0.213" in line and "0.154" in line
+    untuned = views.status_html("offline", True, {**stats, "tuning": {**stats["tuning"], "tuned": False}}, language)
+    assert "0.213" not in untuned and "0.213" not in views.status_html("offline", True, {"users": 1}, language)
