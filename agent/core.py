@@ -167,14 +167,18 @@ class Agent:
     # -- public API ---------------------------------------------------------------------------
     def warm_up(self, segments: bool = False) -> None:
         """Build what a first chat turn would otherwise wait for: the service's model, causal report,
-        vector store and embedding model (with ``segments``, the effects per segment too), then the
-        router (trained on its examples) and the catalog it reads titles against. The server runs
+        vector store and embedding model, and the router (trained on its examples) with the catalog
+        it reads titles against; then, with ``segments``, the effects per segment. The server runs
         this in the background at start."""
-        self.service.warm_up(segments=segments)
-        try:
-            self.understanding()
-        except Exception:  # each turn reports its own error; a failed warm-up only logs
-            log.exception("router warm-up failed")
+
+        def router() -> None:
+            try:
+                self.understanding()
+            except Exception:  # each turn reports its own error; a failed warm-up only logs
+                log.exception("router warm-up failed")
+
+        # The router before "warm": a first chat turn must not wait for it (nor for the segments).
+        self.service.warm_up(segments=segments, also=router)
 
     def understanding(self) -> Understanding:
         """The router (trained once per process and embedder) over the current catalog."""

@@ -277,3 +277,20 @@ def test_warm_up_builds_the_router_before_the_first_turn(demo_workspace_template
     fresh = Agent.from_workspace(demo_workspace_template, llm="offline")
     fresh.warm_up()  # what `whyrec serve` runs in the background at start
     assert fresh.service.warm and fresh._understanding is not None
+
+
+def test_the_service_is_warm_only_once_the_router_is_trained(demo_workspace_template: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """/health's "warm" means a first chat turn waits for nothing (the router trains 40-60 s cold);
+    the effects per segment come after it."""
+    fresh = Agent.from_workspace(demo_workspace_template, llm="offline")
+    seen: list[bool] = []
+    train = fresh.understanding
+    monkeypatch.setattr(fresh, "understanding", lambda: (seen.append(fresh.service.warm), train())[1])
+    segments: list[bool] = []
+    report = fresh.service.report
+    monkeypatch.setattr(fresh.service, "report",
+                        lambda segment=None: (segments.append(fresh.service.warm) if segment else None,
+                                              report(segment))[1])
+    fresh.warm_up(segments=True)
+    assert seen == [False] and fresh.service.warm and segments and all(segments)

@@ -15,7 +15,7 @@ import contextlib
 import logging
 import os
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -185,16 +185,19 @@ class WhyrecService:
         if removed:
             self.models.invalidate()
 
-    def warm_up(self, segments: bool = False) -> None:
+    def warm_up(self, segments: bool = False, also: Callable[[], object] | None = None) -> None:
         """Build what a first request would otherwise wait for: the model, the causal report, the
-        vector store and the embedding model — and with ``segments`` the effects per segment too
-        (the server runs this in the background at start)."""
+        vector store and the embedding model, then ``also`` (a caller's own first-request work,
+        e.g. the agent's router) — only then is the service ``warm`` — and with ``segments`` the
+        effects per segment after that (the server runs this in the background at start)."""
         try:
             self._fitted()
             self.models.report(self.workspace.data_version)
             with _domain_errors():
                 self.store.ensure_ready()
             self.embedder.embed(["warm up"])
+            if also is not None:
+                also()
             self.warm = True
             if segments:
                 for segment in SEGMENTS:
