@@ -44,7 +44,8 @@ def estimate_report(table: DecisionTable, settings: EffectSettings = EffectSetti
     (the refuters are seeded: re-running them would repeat them exactly)."""
     started = time.perf_counter()
     spec = SegmentSpec.parse(segment) if isinstance(segment, str) else segment
-    # "graph" and "horizon" are read by the pages that draw the graph (ui/callbacks.graph_spec).
+    # "graph" and "horizon" record, in the stored report, the graph each estimate was made on; the
+    # pages draw the graph from the service (WhyrecService.causal_graph_layers, the same decision_graph).
     extra: dict[str, object] = {"windows": table.windows.to_json(), "graph": graph_spec(settings.behaviours),
                                 "horizon": str(table.windows.horizon)}
     edges = None
