@@ -50,11 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-index", action="store_true", help="do not update the vector store now")
     p.add_argument("--pseudonymise", action="store_true",
                    help="store a keyed hash of each user id instead of the id ($WHYREC_PSEUDONYM_KEY)")
-    p.add_argument("--engine", choices=("local", "dask"), default=None,
-                   help="where reading, validation and deduplication run: in this process (local, the "
-                        "default) or on Dask (a local cluster, or the one at --address); same result")
-    p.add_argument("--address", help="a running Dask scheduler, e.g. tcp://10.0.0.5:8786 (with --engine dask)")
-    p.add_argument("--workers", type=int, help="worker processes of a local Dask cluster (default: one per core)")
+    _engine_args(p, "where reading, validation and deduplication run: in this process (local, the "
+                    "default) or on Dask (a local cluster, or the one at --address); same result")
 
     p = sub.add_parser("forget", help="remove every trace of a user (events, vector store, derived data)")
     _workspace_arg(p)
@@ -106,6 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--exclude", choices=("none", "purchased", "seen"),
                    help="which of the user's own items to leave out (default: one user: seen; "
                         "--all: the policy learned on validation)")
+    _engine_args(p, "with --all: where the scoring runs: in this process (local, the default) or on Dask "
+                    "(a local cluster, or the one at --address); the file is the same")
 
     p = sub.add_parser("tune", help="tune the ranker on the workspace's own validation split, then refit")
     _workspace_arg(p)
@@ -296,6 +295,12 @@ def _cmd_recommend(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+def _engine_args(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--engine", choices=("local", "dask"), default=None, help=what)
+    p.add_argument("--address", help="a running Dask scheduler, e.g. tcp://10.0.0.5:8786 (with --engine dask)")
+    p.add_argument("--workers", type=int, help="worker processes of a local Dask cluster (default: one per core)")
+
+
 def _recommend_all(args: argparse.Namespace, settings: Settings) -> int:
     from whyrec.tools.service.jobs import batch_recommend
 
@@ -313,7 +318,8 @@ def _recommend_all(args: argparse.Namespace, settings: Settings) -> int:
         print(f"\r[{'#' * filled}{'.' * (width - filled)}] {done:,}/{total:,} users", end=end,
               file=sys.stderr, flush=True)
 
-    result = batch_recommend(settings, args.out, k=args.k, exclude=args.exclude, progress=progress)
+    result = batch_recommend(settings, args.out, k=args.k, exclude=args.exclude, progress=progress,
+                             engine=args.engine, address=args.address, workers=args.workers)
     print(json.dumps(result.to_json(), indent=2) if args.json else result.to_text())
     return EXIT_OK
 

@@ -16,7 +16,17 @@ with psutil, and the child's own ``ru_maxrss``. Stages:
 * ``stats`` — :meth:`Workspace.stats`, a full pass over the partitioned log;
 * ``partition_scan`` — a job over the workspace's user partitions on the engine (each partition
   read, its users' events counted by behaviour): how a per-user job reads the log;
-* ``fit``, ``causal``, ``batch_recommend`` — not run, with the reason (see ``skip_reasons``).
+* ``fit`` — what ``whyrec serve``'s first fit does: auto-tune on the workspace's validation split
+  within ``--tune-budget`` CPU seconds (the served default is 600), then refit on all events
+  (:func:`whyrec.tools.ranking.persist.load_or_tune`);
+* ``causal`` — the causal report ``whyrec effects`` builds (decision table, estimation, refuters,
+  sensitivity: :func:`whyrec.tools.causal.report.load_or_estimate`);
+* ``batch_recommend`` — ``whyrec recommend --all`` (top 10 for every user to a Parquet file).
+
+A stage whose process tree passes ``--memory-limit-gb`` (16 by default, the issue's bound) or
+``--timeout-s`` is stopped; the record says which and the last log line, i.e. the step it was in.
+The later stages need the earlier ones (the batch reuses the fitted ranker), so a stage that
+stops ends the run for that size.
 
 Then ``--cluster-events`` events (4M: three pieces, four partitions) are ingested in-process and on a local two-worker cluster
 (alternating, ``--cluster-reps`` times each) and the committed files compared byte for byte.
@@ -43,21 +53,9 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import md_table, write_results
 
-#: Why the later stages do not run on these logs yet (they hold the whole log in one frame).
-SKIP_REASONS = {
-    "fit": "not run: WhyrecRanker.fit reads Workspace.events() (the whole log in one pandas frame) and "
-           "builds item-item similarity in memory; at 100k items it already took 433 s (issue 18). The "
-           "sparse top-N similarity (issue 14) is being rewritten; it can run per user partition on the "
-           "engine (Workspace.event_partitions + Engine.map) once it reads partitions.",
-    "causal": "not run: causal.units.build_units takes the whole log as one frame (1.37M events: 50 s); "
-              "the causal tool is being rewritten. Units are per (user, item), so the unit table can be "
-              "built per user partition on the engine and concatenated.",
-    "batch_recommend": "not run: there is no batch-recommendation job yet; it is per user, so it maps "
-                       "over user partitions the same way.",
-}
-
 CHILD = r"""
-import json, resource, sys, time
+import json, logging, resource, sys, time
+logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
 spec = json.loads(sys.argv[1])
 out = {}
 what = spec["what"]
@@ -94,6 +92,31 @@ elif what == "partition_scan":
         started, _cpu_at_start = time.perf_counter(), sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
         counts = count_behaviours_by_partition(spec["workspace"], engine)
         out.update(partitions=counts["partitions"], events=counts["events"], users=counts["users"])
+elif what == "fit":
+    from whyrec.tools.ranking.persist import latest_tuning, load_or_tune
+    from whyrec.tools.workspace import Workspace
+    workspace = Workspace.open(spec["workspace"])
+    started, _cpu_at_start = time.perf_counter(), sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
+    ranker = load_or_tune(workspace, budget_seconds=spec["tune_budget"], retune=True)
+    tuning = latest_tuning(workspace)
+    out.update(users=len(ranker.user_ids), items=len(ranker.item_ids),
+               tuning=None if tuning is None else tuning.to_json())
+elif what == "causal":
+    from whyrec.tools.causal.report import load_or_estimate
+    from whyrec.tools.workspace import Workspace
+    workspace = Workspace.open(spec["workspace"])
+    started, _cpu_at_start = time.perf_counter(), sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
+    report = load_or_estimate(workspace, refresh=True)
+    out.update(effects=[{k: e.get(k) for k in ("behaviour", "estimate", "ci_low", "ci_high", "verdict", "n")}
+                        for e in report.to_json().get("effects", []) if e.get("primary", True)])
+elif what == "batch_recommend":
+    from whyrec.tools.service.jobs import batch_recommend
+    from whyrec.tools.settings import Settings
+    settings = Settings(workspace=spec["workspace"])
+    started, _cpu_at_start = time.perf_counter(), sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
+    result = batch_recommend(settings, spec["out_file"], k=10)
+    out.update(users=result.users, rows=result.rows, exclusion=result.exclusion,
+               users_per_s=result.users_per_second)
 out["seconds"] = time.perf_counter() - started
 usage = resource.getrusage(resource.RUSAGE_SELF)
 out["cpu_seconds"] = usage.ru_utime + usage.ru_stime - _cpu_at_start
@@ -102,13 +125,14 @@ print("RESULT " + json.dumps(out))
 """
 
 
-def run_stage(spec: dict, timeout_s: float) -> dict:
+def run_stage(spec: dict, timeout_s: float, memory_limit_gb: float = 16.0) -> dict:
     """Run one stage in a child process; its result, wall time and peak tree memory."""
     started = time.perf_counter()
     process = subprocess.Popen([sys.executable, "-c", CHILD, json.dumps(spec)], stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
     peak = [0]
     stop = threading.Event()
+    over = threading.Event()
 
     def sample() -> None:
         try:
@@ -125,6 +149,14 @@ def run_stage(spec: dict, timeout_s: float) -> dict:
                     except psutil.NoSuchProcess:
                         pass
                 peak[0] = max(peak[0], rss)
+                if rss > memory_limit_gb * 1e9:
+                    over.set()
+                    for p in reversed(tree):
+                        try:
+                            p.kill()
+                        except psutil.NoSuchProcess:
+                            pass
+                    return
             except psutil.NoSuchProcess:
                 return
             stop.wait(0.2)
@@ -142,6 +174,11 @@ def run_stage(spec: dict, timeout_s: float) -> dict:
                 "wall_seconds": time.perf_counter() - started, "peak_memory_gb": peak[0] / 1e9}
     stop.set()
     sampler.join()
+    if over.is_set():
+        tail = [line for line in stderr.replace("\r", "\n").strip().splitlines() if line.strip()][-3:]
+        return {"status": "stopped", "reason": f"stopped when the process tree passed {memory_limit_gb:g} GB "
+                f"after {time.perf_counter() - started:.0f} s; its last log lines: {tail}",
+                "wall_seconds": time.perf_counter() - started, "peak_memory_gb": peak[0] / 1e9}
     lines = [line for line in stdout.splitlines() if line.startswith("RESULT ")]
     if process.returncode != 0 or not lines:
         return {"status": "failed", "reason": f"exit {process.returncode}: {stderr[-1500:]}",
@@ -161,26 +198,34 @@ def event_file_hashes(workspace: Path) -> dict[str, str]:
     return out
 
 
+STAGES = ("generate", "ingest", "stats", "partition_scan", "fit", "causal", "batch_recommend")
+
+
 def one_size(events: int, work: Path, args: argparse.Namespace) -> dict:
+    """Every stage on a log of ``events`` events; with ``--stages``, only those (on the log and
+    workspace an earlier ``--keep`` run left in ``--work``)."""
     source = work / f"log-{events}.csv"
     workspace = work / f"ws-{events}"
-    shutil.rmtree(workspace, ignore_errors=True)
+    wanted = args.stages or STAGES
+    if "ingest" in wanted:
+        shutil.rmtree(workspace, ignore_errors=True)
+    specs = {"generate": {"what": "generate", "events": events, "seed": args.seed},
+             "ingest": {"what": "ingest", "engine": "local"},
+             "stats": {"what": "stats"},
+             "partition_scan": {"what": "partition_scan", "engine": "local"},
+             "fit": {"what": "fit", "tune_budget": args.tune_budget},
+             "causal": {"what": "causal"},
+             "batch_recommend": {"what": "batch_recommend", "out_file": str(work / f"top10-{events}.parquet")}}
     stages: dict[str, dict] = {}
-    print(f"[{events:,}] generate", flush=True)
-    stages["generate"] = run_stage({"what": "generate", "path": str(source), "events": events, "seed": args.seed},
-                                   args.timeout_s)
-    print(f"  {stages['generate']}", flush=True)
-    if stages["generate"]["status"] == "ok":
-        for name, spec in (("ingest", {"what": "ingest", "engine": "local"}),
-                           ("stats", {"what": "stats"}),
-                           ("partition_scan", {"what": "partition_scan", "engine": "local"})):
-            print(f"[{events:,}] {name}", flush=True)
-            stages[name] = run_stage({**spec, "path": str(source), "workspace": str(workspace)}, args.timeout_s)
-            print(f"  {stages[name]}", flush=True)
-            if stages[name]["status"] != "ok":
-                break
-    for name, reason in SKIP_REASONS.items():
-        stages[name] = {"status": "skipped", "reason": reason}
+    for name in STAGES:
+        if name not in wanted:
+            continue
+        print(f"[{events:,}] {name}", flush=True)
+        stages[name] = run_stage({**specs[name], "path": str(source), "workspace": str(workspace)},
+                                 args.timeout_s, args.memory_limit_gb)
+        print(f"  {stages[name]}", flush=True)
+        if stages[name]["status"] != "ok":
+            break
     ran = [s for s in stages.values() if s.get("status") in ("ok", "stopped", "failed")]
     disk = {"source_gb": source.stat().st_size / 1e9 if source.exists() else None,
             "workspace_gb": sum(p.stat().st_size for p in workspace.rglob("*") if p.is_file()) / 1e9
@@ -191,7 +236,7 @@ def one_size(events: int, work: Path, args: argparse.Namespace) -> dict:
     return {"events": events,
             "total_seconds": sum(s.get("wall_seconds", 0.0) for s in ran),
             "peak_memory_gb": max((s.get("peak_memory_gb", 0.0) for s in ran), default=0.0),
-            "stages": stages, "disk": disk}
+            "stages": stages, "disk": disk, "load_average": list(os.getloadavg())}
 
 
 def cluster(events: int, work: Path, args: argparse.Namespace) -> dict:
@@ -245,8 +290,12 @@ def render(runs: list[dict], cluster_result: dict | None) -> str:
              "sampled every 0.2 s. The machine is shared with other jobs (load average in the machine line and in the "
              "JSON): wall seconds are what this run saw; CPU seconds (user + system of the stage's own process) "
              "depend far less on the load.", "",
-             totals, "", table, "", "## Stages not run", ""]
-    lines += [f"- **{name}**: {reason}" for name, reason in SKIP_REASONS.items()]
+             totals, "", table, ""]
+    stopped = [(r["events"], name, st["reason"]) for r in runs for name, st in r["stages"].items()
+               if st.get("status") in ("stopped", "failed")]
+    if stopped:
+        lines += ["## Where a stage stopped, and why", ""]
+        lines += [f"- **{events:,} events, {name}**: {reason}" for events, name, reason in stopped]
     if cluster_result:
         c = cluster_result
         lines += ["", "## A local two-worker Dask cluster against in-process (the same ingest)", "",
@@ -274,6 +323,11 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/whyrec-scale"))
     parser.add_argument("--keep", action="store_true", help="keep the logs and workspaces")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--stages", nargs="+", choices=STAGES, default=None,
+                        help="run only these stages (on what an earlier --keep run left in --work)")
+    parser.add_argument("--tune-budget", type=float, default=600.0,
+                        help="the fit stage's tuning budget in CPU seconds (the served default: 600)")
+    parser.add_argument("--memory-limit-gb", type=float, default=16.0)
     parser.add_argument("--timeout-s", type=float, default=3 * 3600)
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
     args = parser.parse_args()
@@ -290,7 +344,7 @@ def main() -> None:
         cluster_result = cluster(args.cluster_events, args.work, args)
     for events in args.sizes:
         runs.append(one_size(events, args.work, args))
-        data = {"runs": runs, "cluster": cluster_result, "skip_reasons": SKIP_REASONS,
+        data = {"runs": runs, "cluster": cluster_result,
                 "wall_seconds": time.perf_counter() - started, "load_average_end": list(os.getloadavg())}
         write_results("scale" if not args.quick else "scale_quick", "Scale: 10M and 100M events on one machine",
                       render(runs, cluster_result), data, args.out)

@@ -92,6 +92,11 @@ def tune_workspace(workspace: Workspace, budget_seconds: float = 600.0, seed: in
     return result
 
 
+def served_ranker_path(workspace: Workspace, policy: str | None = None) -> Path:
+    """Where :func:`load_or_tune` keeps the served ranker for this data version (and policy)."""
+    return workspace.derived_file(f"ranker-{policy or 'tuned'}").with_suffix(".pkl")
+
+
 def load_or_tune(workspace: Workspace, budget_seconds: float = 600.0, retune_fraction: float = 0.2,
                  seed: int = 0, retune: bool = False, policy: str | None = None) -> Ranker:
     """The served ranker: loaded if fitted for this data version; otherwise fitted on all the
@@ -100,8 +105,7 @@ def load_or_tune(workspace: Workspace, budget_seconds: float = 600.0, retune_fra
 
     ``policy`` picks the parameters tuned for that exclusion policy (default: the policy the
     tuning chose); each is its own file, ``ranker-<policy or "tuned">-v<N>.pkl``."""
-    name = f"ranker-{policy or 'tuned'}"
-    path = workspace.derived_file(name).with_suffix(".pkl")
+    path = served_ranker_path(workspace, policy)
     if path.exists() and not retune:
         ranker = _load(path)
         if ranker is not None:

@@ -235,18 +235,24 @@ BATCH_FORMATS = (".parquet", ".csv")
 
 
 def batch_recommend(settings: Settings, out: Path, k: int = 10, exclude: str | None = None,
-                    progress: Callable[[int, int], None] | None = None, chunk: int = 512) -> BatchResult:
+                    progress: Callable[[int, int], None] | None = None, chunk: int = 512,
+                    engine: str | None = None, address: str | None = None, workers: int | None = None,
+                    users_per_task: int = 20_000) -> BatchResult:
     """Top ``k`` for every user of the workspace, streamed to ``out`` (``.parquet`` or ``.csv``)
     with columns ``user_id, rank, item_id, score`` — ``chunk`` users at a time, so memory stays
     flat. ``exclude`` defaults to the exclusion policy learned on validation (``seen`` before
-    any tuning). ``progress(done, total)`` is called after each chunk. The file appears only
-    when complete (written beside it, then renamed)."""
+    any tuning). ``progress(done, total)`` is called as slices of users finish. The file appears
+    only when complete (written beside it, then renamed).
+
+    The scoring runs in this process (the default) or on an engine (``engine="dask"``: a local
+    cluster of ``workers`` processes, or the cluster at ``address``): the users are cut into
+    slices of ``users_per_task``; each task loads the served ranker from the workspace, scores
+    its slice and writes it to a part file beside ``out``; the parts are then copied into ``out``
+    in user order, so the file is the same whichever engine ran it."""
     import time
 
-    import numpy as np
-
     from ..ranking.exclusion import POLICIES
-    from ..ranking.persist import latest_tuning, load_or_tune
+    from ..ranking.persist import latest_tuning, load_or_tune, served_ranker_path
     from ..workspace import Workspace, WorkspaceError
 
     out = Path(out)
@@ -259,23 +265,86 @@ def batch_recommend(settings: Settings, out: Path, k: int = 10, exclude: str | N
     if not out.parent.exists():
         raise InvalidRequest(f"the folder {out.parent} does not exist")
     try:
-        workspace = Workspace.open(settings.workspace)
+        workspace = Workspace.open(Path(settings.workspace).resolve())  # workers elsewhere need full paths
     except WorkspaceError as exc:
         raise InvalidRequest(str(exc)) from exc
     started = time.perf_counter()
     ranker = load_or_tune(workspace, settings.tune_budget_seconds, settings.retune_fraction,
                           policy=exclude)
+    ranker_path = served_ranker_path(workspace, exclude)
     if exclude is None:
         tuning = latest_tuning(workspace)
         exclude = tuning.policy if tuning is not None else "seen"
-    users = np.asarray(ranker.user_ids, dtype=object)
+    n_users = len(ranker.user_ids)
+    out = out.resolve()
+    parts = out.with_name(f".{out.name}.parts")
+    shutil.rmtree(parts, ignore_errors=True)
+    parts.mkdir()
+    tasks = [_BatchSlice(str(ranker_path), start, min(start + users_per_task, n_users), k, exclude, chunk,
+                         str(parts / f"{number:06d}.parquet"))
+             for number, start in enumerate(range(0, n_users, users_per_task))]
+    _RANKERS[str(ranker_path)] = ranker  # an in-process run scores with the ranker already loaded
     tmp = out.with_name(f".{out.name}.partial")
     writer = _ParquetRows(tmp) if out.suffix.lower() == ".parquet" else _CsvRows(tmp)
     rows_written = 0
     try:
-        for start in range(0, len(users), chunk):
-            rows = np.arange(start, min(start + chunk, len(users)), dtype=np.int64)
-            positions, scores = ranker.recommend_rows(rows, k, exclude=exclude, chunk=chunk)
+        def done(position: int, _rows: int) -> None:
+            if progress is not None:
+                progress(tasks[position].stop, n_users)
+
+        with open_job_engine(engine, address, workers) as runner:
+            runner.map(_score_slice, tasks, on_done=done)
+        import pyarrow.parquet as pq
+
+        for task in tasks:
+            frame = pq.read_table(task.part).to_pandas()
+            writer.write(frame)
+            rows_written += len(frame)
+        writer.close()
+        tmp.replace(out)
+    except BaseException:
+        writer.close()
+        tmp.unlink(missing_ok=True)
+        raise
+    finally:
+        _RANKERS.pop(str(ranker_path), None)
+        shutil.rmtree(parts, ignore_errors=True)
+    return BatchResult(str(out), n_users, rows_written, k, exclude, time.perf_counter() - started)
+
+
+@dataclass(frozen=True)
+class _BatchSlice:
+    """One task of a batch job: users ``start:stop`` of the served ranker, written to ``part``."""
+
+    ranker_path: str
+    start: int
+    stop: int
+    k: int
+    exclude: str
+    chunk: int
+    part: str
+
+
+#: Rankers a process has loaded for batch tasks, by file (a worker loads each once).
+_RANKERS: dict[str, Any] = {}
+
+
+def _score_slice(task: _BatchSlice) -> int:
+    """Score one slice of users and write its rows to ``task.part``; returns the row count."""
+    import numpy as np
+
+    from ..ranking.base import Ranker
+
+    ranker = _RANKERS.get(task.ranker_path)
+    if ranker is None:
+        ranker = _RANKERS.setdefault(task.ranker_path, Ranker.load(Path(task.ranker_path)))
+    users = np.asarray(ranker.user_ids, dtype=object)
+    writer = _ParquetRows(Path(task.part))
+    rows_written = 0
+    try:
+        for start in range(task.start, task.stop, task.chunk):
+            rows = np.arange(start, min(start + task.chunk, task.stop), dtype=np.int64)
+            positions, scores = ranker.recommend_rows(rows, task.k, exclude=task.exclude, chunk=task.chunk)
             found = positions >= 0
             which, slot = np.nonzero(found)
             frame = pd.DataFrame({"user_id": users[rows[which]].astype(str),
@@ -284,15 +353,9 @@ def batch_recommend(settings: Settings, out: Path, k: int = 10, exclude: str | N
                                   "score": scores[found]})
             writer.write(frame)
             rows_written += len(frame)
-            if progress is not None:
-                progress(int(rows[-1]) + 1, len(users))
+    finally:
         writer.close()
-        tmp.replace(out)
-    except BaseException:
-        writer.close()
-        tmp.unlink(missing_ok=True)
-        raise
-    return BatchResult(str(out), len(users), rows_written, k, exclude, time.perf_counter() - started)
+    return rows_written
 
 
 class _CsvRows:
