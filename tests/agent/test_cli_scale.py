@@ -32,7 +32,8 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
                           env={**os.environ, "WHYREC_LOG_LEVEL": "WARNING"})
 
 
-def test_stream_a_log_then_ingest_it_on_a_dask_cluster_like_in_process(tmp_path: Path) -> None:
+def test_stream_a_log_then_ingest_it_on_a_dask_cluster_like_in_process(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     log = tmp_path / "log.csv"
     made = _run("demo", "--stream", "--events", "30000", "--users", "400", "--items", "250", "--out", str(log))
     assert made.returncode == 0, made.stderr
@@ -47,6 +48,15 @@ def test_stream_a_log_then_ingest_it_on_a_dask_cluster_like_in_process(tmp_path:
     a, b = Workspace.open(tmp_path / "a").events(), Workspace.open(tmp_path / "b").events()
     assert len(a) == 30_000
     pd.testing.assert_frame_equal(a, b)
+    # The batch job on the cluster writes the in-process file (the served ranker tuned briefly).
+    monkeypatch.setenv("WHYREC_TUNE_BUDGET", "3")
+    here = _run("recommend", "--workspace", str(tmp_path / "a"), "--all", "--out", str(tmp_path / "l.csv"))
+    there = _run("recommend", "--workspace", str(tmp_path / "a"), "--all", "--out", str(tmp_path / "d.csv"),
+                 "--engine", "dask", "--workers", "2")
+    assert here.returncode == 0 and there.returncode == 0, (here.stderr, there.stderr)
+    assert "INFO distributed" not in there.stderr
+    assert (tmp_path / "l.csv").read_bytes() == (tmp_path / "d.csv").read_bytes()
+    assert pd.read_csv(tmp_path / "l.csv")["user_id"].nunique() == 400
 
 
 @pytest.mark.parametrize("args", [("--stream", "--out", "x.csv"), ("--stream", "--events", "10")])
