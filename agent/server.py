@@ -62,8 +62,11 @@ def create_app(settings: Settings) -> FastAPI:
     from .session import shared_sessions
 
     try:
-        shared_sessions(settings)
-    except ValueError as exc:
+        shared = shared_sessions(settings)
+        if shared is not None:
+            shared.check()   # a database that cannot be reached stops the start, not the first chat
+            shared.close()
+    except (ValueError, RuntimeError) as exc:
         raise ServeRefused(f"{exc}; the server did not start.") from exc
     if settings.sessions != "memory" and not settings.chroma_url:
         log.warning("chat sessions are shared (WHYREC_SESSIONS=%s) but the vector store is embedded: "

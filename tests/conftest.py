@@ -7,6 +7,7 @@ reason; under CI (CI=true) they fail instead, because CI must run them.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -78,3 +79,46 @@ def demo_workspace(demo_workspace_template: Path, tmp_path: Path) -> Path:
     target = tmp_path / "ws"
     shutil.copytree(demo_workspace_template, target)
     return target
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A real PostgreSQL server for this test run (Debian's ``postgresql`` package, which
+    ``.ci/run`` installs): a fresh cluster in a temporary folder on a free port, trust
+    authentication on 127.0.0.1 only. Without the package the tests skip (fail under CI=true).
+    PostgreSQL refuses to run as root, so as root the cluster runs as the ``postgres`` user."""
+    import glob
+    import pwd
+    import shutil
+    import socket
+    import subprocess
+    import tempfile
+
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if not found:
+        message = "PostgreSQL is not installed (apt-get install postgresql): the shared-session tests need it"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message + " — and CI=true, so they must run")
+        pytest.skip(message)
+    bin_dir = Path(found[-1]).parent
+    # Not under pytest's own temporary folder: as root that one is private to root.
+    root = Path(tempfile.mkdtemp(prefix="whyrec-postgres-"))
+    data = root / "data"
+    as_user: list[str] = []
+    if os.geteuid() == 0:
+        as_user = ["runuser", "-u", "postgres", "--"]
+        shutil.chown(root, pwd.getpwnam("postgres").pw_uid)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    subprocess.run([*as_user, str(bin_dir / "initdb"), "-D", str(data), "-U", "whyrec", "--auth=trust",
+                    "-E", "UTF8", "--no-sync"], check=True, capture_output=True)
+    subprocess.run([*as_user, str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(root / "log"), "-w",
+                    "-o", f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off", "start"],
+                   check=True, capture_output=True)
+    try:
+        yield f"postgresql://whyrec@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run([*as_user, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+                       capture_output=True)
+        shutil.rmtree(root, ignore_errors=True)

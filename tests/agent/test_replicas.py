@@ -1,6 +1,7 @@
 """Replicated serving: two real ``whyrec serve`` processes on one workspace with the SQLite session
 store answer one conversation between them, keep users' sessions apart, pick up data another
-process committed, and forget a user's sessions everywhere. Plus the shared store on its own."""
+process committed, and forget a user's sessions everywhere; the same conversation with sessions in
+a real PostgreSQL server (replicas on several hosts). Plus both shared stores on their own."""
 
 from __future__ import annotations
 
@@ -10,18 +11,19 @@ import stat
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
 from whyrec.agent.auth import Principal
-from whyrec.agent.session import SESSIONS_FILE, SessionStore, SqliteSessions, shared_sessions
+from whyrec.agent.session import SESSIONS_FILE, PostgresSessions, SessionStore, SqliteSessions, shared_sessions
 from whyrec.tools.settings import Settings
 from whyrec.tools.workspace import Workspace
 
 pytestmark = pytest.mark.slow
+SharedStore = SqliteSessions | PostgresSessions
 WHYREC = str(Path(sys.executable).with_name("whyrec"))
 
 
@@ -33,10 +35,10 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _start(workspace: Path, log: Path, chroma_url: str) -> tuple[subprocess.Popen, str]:
+def _start(workspace: Path, log: Path, chroma_url: str, sessions: str = "sqlite") -> tuple[subprocess.Popen, str]:
     port = _free_port()
     env = dict(os.environ, WHYREC_LOG_LEVEL="WARNING", GRADIO_ANALYTICS_ENABLED="False",
-               WHYREC_SESSIONS="sqlite", WHYREC_CHROMA_URL=chroma_url)
+               WHYREC_SESSIONS=sessions, WHYREC_CHROMA_URL=chroma_url)
     process = subprocess.Popen(["nice", "-n", "10", WHYREC, "serve", "--workspace", str(workspace),
                                 "--port", str(port)], stdout=open(log, "ab"), stderr=subprocess.STDOUT, env=env)
     return process, f"http://127.0.0.1:{port}"
@@ -61,6 +63,18 @@ def replicas(demo_workspace_template: Path, tmp_path_factory: pytest.TempPathFac
     """Replicas A and B as deployed (docs/deploy.md): one copy of the demo workspace, sessions in
     its SQLite file, the vector store in a Chroma server (an embedded store cannot be shared: a
     replica's client does not see the other's writes)."""
+    yield from _replicas(demo_workspace_template, tmp_path_factory, "sqlite")
+
+
+@pytest.fixture(scope="module")
+def postgres_replicas(demo_workspace_template: Path, tmp_path_factory: pytest.TempPathFactory,
+                      postgres_url: str) -> Iterator[tuple[Path, str, str]]:
+    """Replicas A and B with their sessions in a PostgreSQL server (as on several hosts)."""
+    yield from _replicas(demo_workspace_template, tmp_path_factory, postgres_url)
+
+
+def _replicas(demo_workspace_template: Path, tmp_path_factory: pytest.TempPathFactory,
+              sessions: str) -> Iterator[tuple[Path, str, str]]:
     import shutil
 
     from whyrec.tools.behaviour_store import BehaviourStore
@@ -78,7 +92,7 @@ def replicas(demo_workspace_template: Path, tmp_path_factory: pytest.TempPathFac
         chroma_url = f"http://127.0.0.1:{port}"
         _wait_up(chroma, f"{chroma_url}/api/v2/heartbeat", None)
         BehaviourStore(Workspace.open(workspace), default_embedder(), chroma_url=chroma_url).sync()
-        started = [_start(workspace, root / f"{name}.log", chroma_url) for name in ("a", "b")]
+        started = [_start(workspace, root / f"{name}.log", chroma_url, sessions) for name in ("a", "b")]
         for (process, base), name in zip(started, ("a", "b"), strict=True):
             _wait_up(process, f"{base}/health", root / f"{name}.log")
         yield workspace, started[0][1], started[1][1]
@@ -107,7 +121,20 @@ def _users(workspace: Path) -> list[str]:
 
 
 def test_a_conversation_moves_between_replicas(replicas: tuple[Path, str, str]) -> None:
-    workspace, a, b = replicas
+    _conversation_moves(*replicas)
+
+
+def test_a_conversation_moves_between_replicas_with_sessions_in_postgres(
+        postgres_replicas: tuple[Path, str, str], postgres_url: str) -> None:
+    _conversation_moves(*postgres_replicas)
+    import psycopg
+
+    with psycopg.connect(postgres_url) as db:   # the turns are in the database, not in a file
+        assert db.execute("SELECT COUNT(*) FROM sessions").fetchone()[0] >= 1
+    assert not (postgres_replicas[0] / SESSIONS_FILE).exists()
+
+
+def _conversation_moves(workspace: Path, a: str, b: str) -> None:
     user = _users(workspace)[3]
     first = _chat(a, user, "What should I buy next?")
     sid, listed = first["session_id"], [r["item_id"] for r in first["recommendations"]]
@@ -173,15 +200,50 @@ def test_forget_on_one_replica_removes_sessions_saved_by_the_other(replicas: tup
     assert gone.status_code == 404   # the user is unknown now, on the replica that held the session too
 
 
-# -- the shared store on its own ------------------------------------------------------------------------
-def test_the_store_file_is_private_and_scoped_ids_agree_across_stores(tmp_path: Path) -> None:
-    path = tmp_path / "s.sqlite3"
-    one, two = SessionStore(shared=SqliteSessions(path)), SessionStore(shared=SqliteSessions(path))
+# -- the shared stores on their own ---------------------------------------------------------------
+@pytest.fixture(params=["sqlite", "postgres"])
+def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[], SharedStore]]:
+    """A factory of handles on one shared store (each handle is what one replica opens)."""
+    made: list[SharedStore] = []
+
+    def make() -> SharedStore:
+        if request.param == "sqlite":
+            made.append(SqliteSessions(tmp_path / "s.sqlite3"))
+        else:
+            made.append(PostgresSessions(request.getfixturevalue("postgres_url")))
+        return made[-1]
+
+    if request.param == "postgres":   # a clean database for each test
+        import psycopg
+
+        with psycopg.connect(request.getfixturevalue("postgres_url"), autocommit=True) as db:
+            db.execute("DROP TABLE IF EXISTS sessions, meta")
+    yield make
+    for store in made:
+        store.close()
+
+
+def test_scoped_ids_agree_across_handles_of_one_store(make_store: Callable[[], SharedStore]) -> None:
+    one, two = SessionStore(shared=make_store()), SessionStore(shared=make_store())
     who = Principal("u1", admin=False)
     assert one.scoped_id("openai", who, "u1") == two.scoped_id("openai", who, "u1")
     assert one.scoped_id("openai", who, "u1") != one.scoped_id("openai", who, "u2")
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert SessionStore().scoped_id("openai", who, "u1") != one.scoped_id("openai", who, "u1")
+
+
+def test_the_store_file_is_private(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite3"
+    SqliteSessions(path).secret()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_a_turn_saved_by_one_handle_is_loaded_by_another(make_store: Callable[[], SharedStore]) -> None:
+    a, b = make_store(), make_store()
+    assert a.save("sid", "u1", [("user", "hi 你好"), ("assistant", "hello")]) == 1
+    assert b.save("sid", "u1", [("user", "hi 你好"), ("assistant", "hello"), ("user", "why?")]) == 2
+    stored = a.load("sid")
+    assert stored is not None and stored.version == 2 and stored.history[-1] == ("user", "why?")
+    assert stored.history[0] == ("user", "hi 你好") and a.owner("sid") == "u1" and a.owner("nope") is None
 
 
 def test_forgotten_text_does_not_stay_in_the_file(tmp_path: Path) -> None:
@@ -197,12 +259,28 @@ def test_forgotten_text_does_not_stay_in_the_file(tmp_path: Path) -> None:
     assert shared.load("other") is not None and shared.load("s0") is None
 
 
-def test_a_session_id_is_never_taken_over_by_another_user(tmp_path: Path) -> None:
-    shared = SqliteSessions(tmp_path / "s.sqlite3")
+def test_forget_removes_every_session_of_the_user_only(make_store: Callable[[], SharedStore]) -> None:
+    a, b = make_store(), make_store()
+    for n in range(3):
+        a.save(f"s{n}", "u1", [("user", f"mine {n}")])
+    a.save("other", "u2", [("user", "hello")])
+    assert b.delete_user("u1") == 3
+    assert a.load("s0") is None and a.owner("s2") is None and a.load("other") is not None
+
+
+def test_a_session_id_is_never_taken_over_by_another_user(make_store: Callable[[], SharedStore]) -> None:
+    shared = make_store()
     assert shared.save("sid", "u1", [("user", "mine")]) == 1
     assert shared.save("sid", "u2", [("user", "theirs")]) == 0
     stored = shared.load("sid")
     assert stored is not None and stored.user_id == "u1" and stored.history == (("user", "mine"),)
+
+
+def test_an_unreachable_database_is_a_clear_error() -> None:
+    store = PostgresSessions("postgresql://whyrec:s3cret@127.0.0.1:1/whyrec", timeout=2)
+    with pytest.raises(RuntimeError, match="cannot reach the session database at 127.0.0.1:1/whyrec") as caught:
+        store.owner("x")
+    assert "s3cret" not in str(caught.value)
 
 
 def test_settings_name_the_store(tmp_path: Path) -> None:
@@ -214,6 +292,8 @@ def test_settings_name_the_store(tmp_path: Path) -> None:
     assert Settings.from_env({"WHYREC_SESSIONS": "sqlite"}).sessions == "sqlite"
     with pytest.raises(ValueError, match="WHYREC_SESSIONS"):
         shared_sessions(Settings(workspace=tmp_path, sessions="redis://x"))
+    pg = shared_sessions(Settings(workspace=tmp_path, sessions="postgresql://u:p@db:5432/whyrec"))
+    assert isinstance(pg, PostgresSessions) and pg.url == "postgresql://u:p@db:5432/whyrec"
 
 
 def test_serve_refuses_an_unknown_session_store(tmp_path: Path) -> None:
