@@ -34,8 +34,9 @@ class Settings:
     ``WHYREC_PSEUDONYM_KEY``  key for ``whyrec ingest --pseudonymise`` (keyed hash of user ids)
     ``WHYREC_TUNE_BUDGET`` CPU seconds the first fit (and ``whyrec tune``) may spend tuning the
                            ranker on the workspace's validation split (default 600)
-    ``WHYREC_SESSIONS``    where chat sessions live: ``memory`` (default, one process) or ``sqlite[:PATH]``
-                           (a file every replica reaches; default ``<workspace>/sessions.sqlite3``)
+    ``WHYREC_SESSIONS``    where chat sessions live: ``memory`` (default, one process), ``sqlite[:PATH]``
+                           (a file every replica on this host reaches; default ``<workspace>/sessions.sqlite3``)
+                           or ``postgresql://USER:PASSWORD@HOST:PORT/DB`` (replicas on several hosts)
     """
 
     workspace: Path = Path(DEFAULT_WORKSPACE)
