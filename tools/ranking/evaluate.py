@@ -25,6 +25,7 @@ import pandas as pd
 from .causal_weights import UNSUPPORTED_POLICIES, CausalWeights, estimate_causal_weights
 from .harness import measure
 from .registry import MODELS, make_ranker
+from .regression_weights import RegressionWeights, regression_weights
 from .spaces import search_space
 from .split import FractionCut, LastPositive, Protocol, TimeCut
 from .tuning import tune
@@ -34,8 +35,10 @@ log = logging.getLogger(__name__)
 #: Record names of whyrec variants (``whyrec-causal``: behaviour weights from causal effects).
 WHYREC_VARIANT_PREFIX = "whyrec-"
 CAUSAL_MODEL = "whyrec-causal"
-#: How whyrec's behaviour weights are chosen: by the tuner ("grid") or from causal effects.
-WEIGHT_SOURCES: tuple[str, ...] = ("grid", "causal")
+REGRESSION_MODEL = "whyrec-regression"
+#: How whyrec's behaviour weights are chosen: by the tuner ("grid"), from causal effects, or
+#: by a logistic regression on the validation split (:mod:`.regression_weights`).
+WEIGHT_SOURCES: tuple[str, ...] = ("grid", "causal", "regression")
 
 Loader = Callable[[Path], tuple[pd.DataFrame, pd.DataFrame]]
 
@@ -94,7 +97,7 @@ class EvalRecord:
     params: dict[str, Any] = field(default_factory=dict)
     validation: dict[str, Any] | None = None
     comparison: dict[str, Any] | None = None
-    causal_weights: dict[str, Any] | None = None
+    fixed_weights: dict[str, Any] | None = None
     per_user: dict[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
 
     def to_json(self) -> dict[str, Any]:
@@ -219,7 +222,10 @@ def evaluate(dataset: str, models: Sequence[str], data_dir: str | Path = "../sha
         raise ValueError(f"unsupported must be one of {UNSUPPORTED_POLICIES}, not {unsupported!r}")
     split = protocol.split(events)
     validation = protocol.validation(events) if do_tune else None
-    causal: CausalWeights | None = None
+    fixed_runs: list[tuple[str, CausalWeights | RegressionWeights]] = []
+    if "regression" in weights and "whyrec" in models:
+        fixed_runs.append((REGRESSION_MODEL, regression_weights(
+            validation if validation is not None else split, protocol.target)))
     if "causal" in weights and "whyrec" in models and protocol.target != "purchase":
         log.warning("%s: no causal weights — the causal tool estimates effects on purchase and "
                     "this log's target is %r", dataset, protocol.target)
@@ -227,17 +233,16 @@ def evaluate(dataset: str, models: Sequence[str], data_dir: str | Path = "../sha
         # Only events before the validation cut (or the test cut, untuned): the weights never
         # see what they are scored on.
         source = validation.train if validation is not None else split.train
-        causal = estimate_causal_weights(source, items, protocol.target, unsupported)
-    runs: list[tuple[str, CausalWeights | None]] = [
-        (name, None) for name in models if name != "whyrec" or "grid" in weights]
-    if causal is not None:
-        runs.append(("whyrec", causal))
+        fixed_runs.append((CAUSAL_MODEL, estimate_causal_weights(source, items, protocol.target, unsupported)))
+    runs: list[tuple[str, str, CausalWeights | RegressionWeights | None]] = [
+        (name, name, None) for name in models if name != "whyrec" or "grid" in weights]
+    runs += [("whyrec", record_name, found) for record_name, found in fixed_runs]
     log.info("%s: %s; %d test users, %d training events, %d items", dataset, split.description,
              split.n_test_users, len(split.train), len(items) if items is not None else -1)
     records = []
     for setting in settings:
         batch = []
-        for name, fixed_weights in runs:
+        for name, record_name, fixed_weights in runs:
             fixed = dict((model_params or {}).get(name, {}))
             space = None
             if fixed_weights is not None:
@@ -246,7 +251,6 @@ def evaluate(dataset: str, models: Sequence[str], data_dir: str | Path = "../sha
                     name, validation.train["behaviour"].astype(str).unique() if validation is not None
                     else [], fixed.get("target"), with_text=fixed.get("item_vectors") is not None)
                     if not a.name.startswith("w:"))
-            record_name = CAUSAL_MODEL if fixed_weights is not None else name
             params, summary, tune_seconds = fixed, None, 0.0
             if validation is not None:
                 tuned = tune(name, validation, items, setting, fixed, space=space,
@@ -265,20 +269,19 @@ def evaluate(dataset: str, models: Sequence[str], data_dir: str | Path = "../sha
                 metrics=result.metrics, stderr=result.stderr, n_test_users=result.n_users,
                 fit_seconds=round(fit_seconds, 3), tune_seconds=round(tune_seconds, 1),
                 params=params, validation=summary, per_user=result.per_user,
-                causal_weights=fixed_weights.to_json() if fixed_weights is not None else None))
+                fixed_weights=fixed_weights.to_json() if fixed_weights is not None else None))
             log.info("%s %s exclude_seen=%s: NDCG@20 %.4f ± %.4f (%d users)%s", dataset, record_name,
                      setting, result.metrics["ndcg@20"], result.stderr["ndcg@20"],
                      result.n_users,
                      f"; validation {summary['score']:.4f}" if summary else "")
         comparison = compare(batch)
         grid = [r for r in batch if r.model == "whyrec"]
-        versus_grid = paired([r for r in batch if r.model == CAUSAL_MODEL][0], grid[0]) \
-            if grid and causal is not None else None
-        records += [replace(r, comparison=comparison.to_json())
-                    if comparison is not None and r.model == comparison.model
-                    else replace(r, comparison=versus_grid.to_json())
-                    if versus_grid is not None and r.model == CAUSAL_MODEL else r
-                    for r in batch]
+        for n, r in enumerate(batch):
+            if comparison is not None and r.model == comparison.model:
+                batch[n] = replace(r, comparison=comparison.to_json())
+            elif grid and r.model.startswith(WHYREC_VARIANT_PREFIX):
+                batch[n] = replace(r, comparison=paired(r, grid[0]).to_json())
+        records += batch
     return records
 
 
@@ -291,7 +294,8 @@ def format_params(record: EvalRecord) -> str:
         edges = record.validation.get("edges", {})
     else:
         point, edges = {k: v for k, v in record.params.items() if k != "item_vectors"}, {}
-    parts = [f"w:{b}={w:.3g} (causal)" for b, w in (record.causal_weights or {}).get("weights", {}).items()]
+    source = record.model[len(WHYREC_VARIANT_PREFIX):]
+    parts = [f"w:{b}={w:.3g} ({source})" for b, w in (record.fixed_weights or {}).get("weights", {}).items()]
     for key, value in point.items():
         shown = f"{value:.4g}" if isinstance(value, float) else str(value)
         edge = edges.get(key)
@@ -341,24 +345,27 @@ def margins_table(records: Sequence[EvalRecord]) -> str:
 
 
 def weights_table(records: Sequence[EvalRecord]) -> str:
-    """whyrec with causal-effect weights against whyrec with grid-tuned weights (paired s.e.)."""
-    lines = ["| dataset | seen items | causal weights NDCG@20 | grid weights NDCG@20 | "
-             "difference ± paired s.e. | ratio | users | weights from causal effects |",
-             "|---|---|---|---|---|---|---|---|"]
+    """whyrec with fixed behaviour weights (causal effects, regression) against whyrec with
+    grid-tuned weights, on the same test users (paired s.e.)."""
+    lines = ["| dataset | seen items | weights | NDCG@20 | grid weights NDCG@20 | "
+             "difference ± paired s.e. | ratio | users | the fixed weights |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for r in records:
         c = r.comparison
-        if not c or r.model != CAUSAL_MODEL:
+        if not c or not r.model.startswith(WHYREC_VARIANT_PREFIX):
             continue
         lines.append(
-            f"| {r.dataset} | {_seen(r)} | {c['model_score']:.4f} ± {r.stderr['ndcg@20']:.4f} | "
+            f"| {r.dataset} | {_seen(r)} | {r.model[len(WHYREC_VARIANT_PREFIX):]} | "
+            f"{c['model_score']:.4f} ± {r.stderr['ndcg@20']:.4f} | "
             f"{c['baseline_score']:.4f} | {c['difference']:+.4f} ± {c['difference_stderr']:.4f} | "
             f"{c['ratio']:.3f}x | {c['n_users']} | {causal_sources(r)} |")
     return "\n".join(lines)
 
 
 def causal_sources(record: EvalRecord) -> str:
-    """``behaviour=weight (rule)`` for a ``whyrec-causal`` record."""
-    found = record.causal_weights or {}
+    """``behaviour=weight (rule)`` for a ``whyrec-causal`` record (``behaviour=weight`` for
+    regression weights)."""
+    found = record.fixed_weights or {}
     sources = found.get("sources", {})
     parts = []
     for behaviour, weight in found.get("weights", {}).items():
@@ -443,8 +450,9 @@ def write_table(out_dir: Path) -> Path:
     table.write_text(
         "## Test NDCG@20 (± s.e.; best per row in bold)\n\n" + summary_table(records)
         + "\n\n## whyrec against the strongest other model\n\n" + margins_table(records)
-        + (("\n\n## whyrec with causal-effect weights against grid-tuned weights\n\n"
-            + weights_table(records)) if any(r.model == CAUSAL_MODEL for r in records) else "")
+        + (("\n\n## whyrec with fixed behaviour weights (causal effects, regression) against "
+            "grid-tuned weights\n\n" + weights_table(records))
+           if any(r.model.startswith(WHYREC_VARIANT_PREFIX) for r in records) else "")
         + "\n\n## Every model: validation and test scores, chosen parameters\n\n"
         + markdown_table(records) + "\n", encoding="utf-8")
     return table
@@ -467,9 +475,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="tuning CPU seconds per model and protocol (default 600)")
     parser.add_argument("--restarts", default=0, type=int,
                         help="random restarts of the search while the budget lasts")
-    parser.add_argument("--weights", default="grid", choices=["grid", "causal", "both"],
-                        help="whyrec's behaviour weights: tuned on the grid (default), the causal "
-                             "tool's population effects (record whyrec-causal), or both side by side")
+    parser.add_argument("--weights", default="grid",
+                        help="whyrec's behaviour weights, comma-separated: grid (tuned, the default), "
+                             "causal (the causal tool's population effects, record whyrec-causal), "
+                             "regression (logistic regression on validation, whyrec-regression); "
+                             "'both' = grid,causal. Fixed weights are compared with grid ones.")
     parser.add_argument("--unsupported", default="zero", choices=list(UNSUPPORTED_POLICIES),
                         help="with causal weights: a behaviour whose effect is not supported "
                              "weighs 0 (default) or its estimate clipped at 0")
@@ -490,6 +500,11 @@ def evaluate_cli(argv: list[str]) -> int:
     if unknown:
         print(f"unknown model(s) {unknown}; choose from {', '.join(MODELS)}")  # CLI output
         return 2
+    weight_sources = ("grid", "causal") if args.weights == "both" else tuple(
+        w.strip() for w in args.weights.split(",") if w.strip())
+    if any(w not in WEIGHT_SOURCES for w in weight_sources) or not weight_sources:
+        print(f"--weights: choose from {', '.join(WEIGHT_SOURCES)} or both")  # CLI output
+        return 2
     datasets = list(DATASETS) if args.dataset == "all" else [args.dataset]
     records: list[EvalRecord] = []
     for name in datasets:
@@ -499,7 +514,7 @@ def evaluate_cli(argv: list[str]) -> int:
                                 else [args.seen == "excluded"],
                                 tune_models=False if args.no_tune else None,
                                 budget_seconds=args.budget, restarts=args.restarts,
-                                weights=WEIGHT_SOURCES if args.weights == "both" else (args.weights,),
+                                weights=weight_sources,
                                 unsupported=args.unsupported)
         except (FileNotFoundError, ImportError) as exc:
             log.warning("skipping %s: %s", name, exc)
@@ -509,7 +524,7 @@ def evaluate_cli(argv: list[str]) -> int:
     paths = write_results(records, args.out)
     print(markdown_table(records))
     print("\n" + margins_table(records))
-    if any(r.model == CAUSAL_MODEL for r in records):
+    if any(r.model.startswith(WHYREC_VARIANT_PREFIX) for r in records):
         print("\n" + weights_table(records))
     print("\nwrote " + ", ".join(str(p) for p in paths))
     return 0

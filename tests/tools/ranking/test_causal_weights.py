@@ -59,7 +59,7 @@ def test_evaluate_runs_causal_weights_beside_grid_weights_on_the_same_users() ->
     assert set(by_model) == {"whyrec", "repeat", CAUSAL_MODEL}
     causal = by_model[CAUSAL_MODEL]
     used = causal.params["behaviour_weights"]
-    assert used == causal.causal_weights["weights"]          # fixed: the tuner did not move them
+    assert used == causal.fixed_weights["weights"]          # fixed: the tuner did not move them
     assert min(used.values()) >= 0.0 and used["purchase"] == 1.0
     assert not any(k.startswith("w:") for k in causal.validation["point"])
     # Compared with grid-tuned whyrec on the same test users; whyrec's own margin ignores it.
