@@ -224,8 +224,11 @@ def evaluate(dataset: str, models: Sequence[str], data_dir: str | Path = "../sha
     validation = protocol.validation(events) if do_tune else None
     fixed_runs: list[tuple[str, CausalWeights | RegressionWeights]] = []
     if "regression" in weights and "whyrec" in models:
-        fixed_runs.append((REGRESSION_MODEL, regression_weights(
-            validation if validation is not None else split, protocol.target)))
+        try:
+            fixed_runs.append((REGRESSION_MODEL, regression_weights(
+                validation if validation is not None else split, protocol.target)))
+        except ValueError as exc:
+            log.warning("%s: no regression weights: %s", dataset, exc)
     if "causal" in weights and "whyrec" in models and protocol.target != "purchase":
         log.warning("%s: no causal weights — the causal tool estimates effects on purchase and "
                     "this log's target is %r", dataset, protocol.target)

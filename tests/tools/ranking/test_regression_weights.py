@@ -37,3 +37,19 @@ def test_evaluate_compares_regression_weights_with_grid_weights() -> None:
     fixed = by_model[REGRESSION_MODEL]
     assert fixed.params["behaviour_weights"] == fixed.fixed_weights["weights"]
     assert fixed.comparison["baseline"] == "whyrec"
+
+
+
+class NothingToLearn(GivenSplits):
+    """A validation split whose held-out items no user touched before."""
+
+    def validation(self, events):  # type: ignore[no-untyped-def]
+        split = self.validation_split
+        return Split(split.train, {u: items[:0] for u, items in split.test.items()}, "none held out")
+
+
+def test_evaluate_skips_regression_weights_when_there_is_nothing_to_learn() -> None:
+    records = evaluate("given", ["whyrec"], events=cart_signal_split(0)[0].train, items=None,
+                       protocol=NothingToLearn(), exclude_seen=[False], budget_seconds=1.0,
+                       weights=("grid", "regression"))
+    assert [r.model for r in records] == ["whyrec"]
