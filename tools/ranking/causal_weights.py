@@ -7,9 +7,11 @@ P(purchase):
 
 * the target behaviour (a purchase) weighs 1 — it *is* the outcome;
 * a behaviour with a ``supported`` effect weighs ``max(estimate, 0)``;
-* a behaviour whose effect is not supported (inconclusive, cannot be estimated) weighs 0 by
-  default (``unsupported="zero"``: no evidence of influence, no weight), or its estimate
-  clipped at 0 when there is one (``unsupported="estimate"``);
+* a behaviour whose effect is not supported (inconclusive, cannot be estimated) weighs its
+  point estimate clipped at 0 by default (``unsupported="estimate"``; 0 when there is no
+  estimate), or 0 (``unsupported="zero"``: no supported influence, no weight). Measured
+  (bench/RESULTS.md): "zero" leaves REES46, where no effect is supported, with purchases alone
+  (0.16x grid-tuned weights); "estimate" is within a standard error of grid weights everywhere;
 * a behaviour the causal tool does not treat (e.g. ``rating``) weighs 0.
 
 Weights are never negative: a behaviour estimated to lower buying gets 0, and the reason says so.
@@ -20,6 +22,9 @@ Weights are never negative: a behaviour estimated to lower buying gets 0, and th
 ...                        ["view", "click", "cart", "purchase"])
 >>> found.weights
 {'cart': 0.0, 'click': 0.13, 'purchase': 1.0, 'view': 0.13}
+>>> causal_weights({"view": EffectWeight("view", 0.06, -0.01, 0.13, "inconclusive")}, ["view"],
+...                unsupported="zero").weights
+{'view': 0.0}
 """
 
 from __future__ import annotations
@@ -64,11 +69,11 @@ class CausalWeights:
 
 
 def causal_weights(effects: Mapping[str, EffectWeight], behaviours: Iterable[str],
-                   target: str = "purchase", unsupported: str = "zero") -> CausalWeights:
+                   target: str = "purchase", unsupported: str = "estimate") -> CausalWeights:
     """Weights for ``behaviours`` from population ``effects`` (:meth:`InfluenceReport.weights`).
 
-    ``unsupported``: ``"zero"`` (default) gives a behaviour whose effect is not supported weight
-    0; ``"estimate"`` uses its point estimate clipped at 0 (0 when there is none).
+    ``unsupported``: ``"estimate"`` (default) gives a behaviour whose effect is not supported its
+    point estimate clipped at 0 (0 when there is none); ``"zero"`` gives it 0.
     """
     if unsupported not in UNSUPPORTED_POLICIES:
         raise ValueError(f"unsupported must be one of {UNSUPPORTED_POLICIES}, not {unsupported!r}")
@@ -98,7 +103,7 @@ def causal_weights(effects: Mapping[str, EffectWeight], behaviours: Iterable[str
 
 
 def estimate_causal_weights(events: pd.DataFrame, items: pd.DataFrame | None = None,
-                            target: str = "purchase", unsupported: str = "zero",
+                            target: str = "purchase", unsupported: str = "estimate",
                             settings: Any = None) -> CausalWeights:
     """Run the causal tool's population estimate on ``events`` (read-only use of
     :mod:`whyrec.tools.causal`, its default settings unless ``settings``) and turn the effects

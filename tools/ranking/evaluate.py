@@ -187,7 +187,7 @@ def evaluate(dataset: str, models: Sequence[str], data_dir: str | Path = "../sha
              protocol: Protocol | None = None,
              model_params: dict[str, dict[str, Any]] | None = None,
              budget_seconds: float = 600.0, restarts: int = 0,
-             weights: Sequence[str] = ("grid",), unsupported: str = "zero") -> list[EvalRecord]:
+             weights: Sequence[str] = ("grid",), unsupported: str = "estimate") -> list[EvalRecord]:
     """Evaluate ``models`` on ``dataset``; one record per (model, exclude-seen setting).
 
     ``weights``: how whyrec's behaviour weights are chosen — ``"grid"`` (searched by the tuner,
@@ -483,9 +483,9 @@ def build_parser() -> argparse.ArgumentParser:
                              "causal (the causal tool's population effects, record whyrec-causal), "
                              "regression (logistic regression on validation, whyrec-regression); "
                              "'both' = grid,causal. Fixed weights are compared with grid ones.")
-    parser.add_argument("--unsupported", default="zero", choices=list(UNSUPPORTED_POLICIES),
+    parser.add_argument("--unsupported", default="estimate", choices=list(UNSUPPORTED_POLICIES),
                         help="with causal weights: a behaviour whose effect is not supported "
-                             "weighs 0 (default) or its estimate clipped at 0")
+                             "weighs its estimate clipped at 0 (default) or 0")
     parser.add_argument("--table-only", action="store_true",
                         help="only rebuild ranking_table.md from the JSON records in --out")
     return parser

@@ -19,7 +19,8 @@ def effects() -> dict[str, EffectWeight]:
 
 
 def test_supported_effects_weigh_their_estimate_and_the_rest_zero() -> None:
-    found = causal_weights(effects(), ["view", "click", "favourite", "cart", "purchase", "rating"])
+    found = causal_weights(effects(), ["view", "click", "favourite", "cart", "purchase", "rating"],
+                           unsupported="zero")
     assert found.weights == {"view": 0.12, "click": 0.12, "favourite": 0.0, "cart": 0.0,
                              "purchase": 1.0, "rating": 0.0}
     assert found.sources["favourite"]["rule"] == "not supported: 0"
@@ -30,7 +31,7 @@ def test_supported_effects_weigh_their_estimate_and_the_rest_zero() -> None:
 
 def test_estimate_policy_uses_unsupported_estimates_clipped_at_zero() -> None:
     given = {**effects(), "cart": EffectWeight("cart", -0.05, -0.09, -0.01, "inconclusive")}
-    found = causal_weights(given, ["view", "favourite", "cart", "purchase"], unsupported="estimate")
+    found = causal_weights(given, ["view", "favourite", "cart", "purchase"])   # the default policy
     assert found.weights == {"view": 0.12, "favourite": 0.04, "cart": 0.0, "purchase": 1.0}
     assert found.sources["cart"]["rule"] == "not supported: estimate clipped at 0"
 
