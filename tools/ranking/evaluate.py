@@ -379,7 +379,7 @@ def causal_sources(record: EvalRecord) -> str:
                 "" if detail == src.get("verdict") else f" → {detail}")
         elif src.get("verdict"):
             detail = f"{src['verdict']}: {detail}"
-        parts.append(f"{behaviour}={weight:.3g} ({detail})")
+        parts.append(f"{behaviour}={weight:.3g}" + (f" ({detail})" if detail else ""))
     return "; ".join(parts)
 
 
