@@ -224,9 +224,9 @@ def evaluate(dataset: str, models: Sequence[str], data_dir: str | Path = "../sha
     validation = protocol.validation(events) if do_tune else None
     fixed_runs: list[tuple[str, CausalWeights | RegressionWeights]] = []
     if "regression" in weights and "whyrec" in models:
-        try:
+        try:   # learned on the validation split even when nothing is tuned: never on test labels
             fixed_runs.append((REGRESSION_MODEL, regression_weights(
-                validation if validation is not None else split, protocol.target)))
+                validation if validation is not None else protocol.validation(events), protocol.target)))
         except ValueError as exc:
             log.warning("%s: no regression weights: %s", dataset, exc)
     if "causal" in weights and "whyrec" in models and protocol.target != "purchase":

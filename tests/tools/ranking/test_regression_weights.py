@@ -53,3 +53,19 @@ def test_evaluate_skips_regression_weights_when_there_is_nothing_to_learn() -> N
                        protocol=NothingToLearn(), exclude_seen=[False], budget_seconds=1.0,
                        weights=("grid", "regression"))
     assert [r.model for r in records] == ["whyrec"]
+
+
+def test_untuned_evaluation_learns_regression_weights_on_validation_not_test(monkeypatch) -> None:
+    from whyrec.tools.ranking import evaluate as evaluate_module
+
+    seen = []
+
+    def spy(split, target=None, c=1.0):  # type: ignore[no-untyped-def]
+        seen.append(split)
+        return regression_weights(split, target, c)
+
+    monkeypatch.setattr(evaluate_module, "regression_weights", spy)
+    protocol = GivenSplits()
+    evaluate("given", ["whyrec"], events=protocol.test_split.train, items=None, protocol=protocol,
+             exclude_seen=[False], tune_models=False, weights=("grid", "regression"))
+    assert seen and seen[0] is protocol.validation_split
