@@ -76,6 +76,8 @@ class WhyrecRanker(Ranker):
         "behaviour_weights", "half_life_days", "recency_floor", "repeat_weight",
         "repeat_conversion", "similarity_weight", "popularity_weight", "conversion_weight",
         "text_weight", "cycle_weight")
+    #: Rankers pickled before the repurchase-cycle term existed load with the term off.
+    cycle_weight: float = 0.0
 
     def __init__(self, behaviour_weights: Mapping[str, float] | None = None,
                  half_life_days: float = 30.0, recency_floor: float = 0.05,

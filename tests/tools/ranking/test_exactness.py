@@ -141,3 +141,14 @@ def test_what_if_adding_an_event_is_its_contribution() -> None:
     contribution = {c.event_key: c.contribution
                     for c in ranker.history_contributions(extended, target, now=now)}[10**12]
     assert delta == pytest.approx(contribution, abs=1e-9)
+
+
+def test_a_ranker_saved_before_the_cycle_term_loads_with_it_off(tmp_path) -> None:
+    events, catalog, _ = random_log(seed=6, events=600)
+    ranker = WhyrecRanker(neighbours=10).fit(events, catalog)
+    expected = ranker.score_history(ranker.history("u1"), now=ranker.as_of("u1"))
+    del ranker.__dict__["cycle_weight"], ranker.__dict__["cycle_gap_"]   # the older object's state
+    ranker.save(tmp_path / "old.pkl")
+    old = WhyrecRanker.load(tmp_path / "old.pkl")
+    assert np.allclose(old.score_history(old.history("u1"), now=old.as_of("u1")), expected)
+    assert old._score_rows(np.arange(3)).shape == (3, len(old.item_ids))
