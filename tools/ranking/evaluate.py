@@ -22,12 +22,23 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .causal_weights import UNSUPPORTED_POLICIES, CausalWeights, estimate_causal_weights
 from .harness import measure
 from .registry import MODELS, make_ranker
+from .regression_weights import RegressionWeights, regression_weights
+from .spaces import search_space
 from .split import FractionCut, LastPositive, Protocol, TimeCut
 from .tuning import tune
 
 log = logging.getLogger(__name__)
+
+#: Record names of whyrec variants (``whyrec-causal``: behaviour weights from causal effects).
+WHYREC_VARIANT_PREFIX = "whyrec-"
+CAUSAL_MODEL = "whyrec-causal"
+REGRESSION_MODEL = "whyrec-regression"
+#: How whyrec's behaviour weights are chosen: by the tuner ("grid"), from causal effects, or
+#: by a logistic regression on the validation split (:mod:`.regression_weights`).
+WEIGHT_SOURCES: tuple[str, ...] = ("grid", "causal", "regression")
 
 Loader = Callable[[Path], tuple[pd.DataFrame, pd.DataFrame]]
 
@@ -86,6 +97,7 @@ class EvalRecord:
     params: dict[str, Any] = field(default_factory=dict)
     validation: dict[str, Any] | None = None
     comparison: dict[str, Any] | None = None
+    fixed_weights: dict[str, Any] | None = None
     per_user: dict[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
 
     def to_json(self) -> dict[str, Any]:
@@ -123,11 +135,17 @@ def compare(records: Sequence[EvalRecord], model: str = "whyrec", metric: str = 
     protocol). The s.e. of the difference is paired over users (both rankers are scored on the
     same users); picking the baseline by its test score favours the baseline."""
     mine = [r for r in records if r.model == model]
-    others = [r for r in records if r.model != model]
+    # Variants of whyrec itself (``whyrec-causal``) are not baselines.
+    others = [r for r in records if r.model != model and not r.model.startswith(WHYREC_VARIANT_PREFIX)]
     if not mine or not others:
         return None
     ours = mine[0]
     best = max(others, key=lambda r: r.metrics[metric])
+    return paired(ours, best, metric)
+
+
+def paired(ours: EvalRecord, best: EvalRecord, metric: str = "ndcg@20") -> Comparison:
+    """``ours`` against ``best`` on the same test users (s.e. of the per-user difference)."""
     a, b = ours.per_user.get(metric), best.per_user.get(metric)
     if a is not None and b is not None and len(a) == len(b) and len(a) > 1:
         diff = np.asarray(a) - np.asarray(b)
@@ -135,7 +153,7 @@ def compare(records: Sequence[EvalRecord], model: str = "whyrec", metric: str = 
     else:
         stderr = float("nan")
     base = best.metrics[metric]
-    return Comparison(model, best.model, metric, ours.metrics[metric], base,
+    return Comparison(ours.model, best.model, metric, ours.metrics[metric], base,
                       ours.metrics[metric] - base, stderr,
                       ours.metrics[metric] / base if base > 0 else float("inf"),
                       ours.n_test_users)
@@ -168,8 +186,15 @@ def evaluate(dataset: str, models: Sequence[str], data_dir: str | Path = "../sha
              events: pd.DataFrame | None = None, items: pd.DataFrame | None = None,
              protocol: Protocol | None = None,
              model_params: dict[str, dict[str, Any]] | None = None,
-             budget_seconds: float = 600.0, restarts: int = 0) -> list[EvalRecord]:
+             budget_seconds: float = 600.0, restarts: int = 0,
+             weights: Sequence[str] = ("grid",), unsupported: str = "estimate") -> list[EvalRecord]:
     """Evaluate ``models`` on ``dataset``; one record per (model, exclude-seen setting).
+
+    ``weights``: how whyrec's behaviour weights are chosen — ``"grid"`` (searched by the tuner,
+    the record ``whyrec``) and/or ``"causal"`` (the causal tool's population effects estimated on
+    the validation split's training events, fixed while the tuner searches everything else; the
+    record ``whyrec-causal``, compared with ``whyrec`` on the same test users when both run).
+    ``unsupported``: what a not-supported effect weighs (:func:`.causal_weights.causal_weights`).
 
     Every model is tuned by the same search (:func:`~.tuning.tune`) on the same validation
     split, with ``budget_seconds`` of CPU time each, then refitted on the training part and scored on test.
@@ -190,18 +215,48 @@ def evaluate(dataset: str, models: Sequence[str], data_dir: str | Path = "../sha
     if unknown:
         raise ValueError(f"unknown model(s) {unknown}; choose from {sorted(MODELS)}")
 
+    unknown_weights = [w for w in weights if w not in WEIGHT_SOURCES]
+    if unknown_weights or not weights:
+        raise ValueError(f"weights must be among {WEIGHT_SOURCES}, not {list(weights)}")
+    if unsupported not in UNSUPPORTED_POLICIES:
+        raise ValueError(f"unsupported must be one of {UNSUPPORTED_POLICIES}, not {unsupported!r}")
     split = protocol.split(events)
     validation = protocol.validation(events) if do_tune else None
+    fixed_runs: list[tuple[str, CausalWeights | RegressionWeights]] = []
+    if "regression" in weights and "whyrec" in models:
+        try:   # learned on the validation split even when nothing is tuned: never on test labels
+            fixed_runs.append((REGRESSION_MODEL, regression_weights(
+                validation if validation is not None else protocol.validation(events), protocol.target)))
+        except ValueError as exc:
+            log.warning("%s: no regression weights: %s", dataset, exc)
+    if "causal" in weights and "whyrec" in models and protocol.target != "purchase":
+        log.warning("%s: no causal weights — the causal tool estimates effects on purchase and "
+                    "this log's target is %r", dataset, protocol.target)
+    elif "causal" in weights and "whyrec" in models:
+        # Only events before the validation cut (or the test cut, untuned): the weights never
+        # see what they are scored on.
+        source = validation.train if validation is not None else split.train
+        fixed_runs.append((CAUSAL_MODEL, estimate_causal_weights(source, items, protocol.target, unsupported)))
+    runs: list[tuple[str, str, CausalWeights | RegressionWeights | None]] = [
+        (name, name, None) for name in models if name != "whyrec" or "grid" in weights]
+    runs += [("whyrec", record_name, found) for record_name, found in fixed_runs]
     log.info("%s: %s; %d test users, %d training events, %d items", dataset, split.description,
              split.n_test_users, len(split.train), len(items) if items is not None else -1)
     records = []
     for setting in settings:
         batch = []
-        for name in models:
+        for name, record_name, fixed_weights in runs:
             fixed = dict((model_params or {}).get(name, {}))
+            space = None
+            if fixed_weights is not None:
+                fixed["behaviour_weights"] = dict(fixed_weights.weights)
+                space = tuple(a for a in search_space(
+                    name, validation.train["behaviour"].astype(str).unique() if validation is not None
+                    else [], fixed.get("target"), with_text=fixed.get("item_vectors") is not None)
+                    if not a.name.startswith("w:"))
             params, summary, tune_seconds = fixed, None, 0.0
             if validation is not None:
-                tuned = tune(name, validation, items, setting, fixed,
+                tuned = tune(name, validation, items, setting, fixed, space=space,
                              budget_seconds=budget_seconds, restarts=restarts)
                 params, summary, tune_seconds = tuned.params, tuned.to_json(), tuned.cpu_seconds
             started = time.perf_counter()
@@ -209,22 +264,27 @@ def evaluate(dataset: str, models: Sequence[str], data_dir: str | Path = "../sha
             fit_seconds = time.perf_counter() - started
             result = measure(ranker, split, setting)
             batch.append(EvalRecord(
-                dataset=dataset, model=name,
+                dataset=dataset, model=record_name,
                 protocol={**protocol.to_json(), "exclude_seen": setting,
                           "full_ranking": True, "n_items": len(ranker.catalog_),
                           "tuned_on": "validation" if validation is not None else "none (defaults)",
                           "split": split.description},
                 metrics=result.metrics, stderr=result.stderr, n_test_users=result.n_users,
                 fit_seconds=round(fit_seconds, 3), tune_seconds=round(tune_seconds, 1),
-                params=params, validation=summary, per_user=result.per_user))
-            log.info("%s %s exclude_seen=%s: NDCG@20 %.4f ± %.4f (%d users)%s", dataset, name,
+                params=params, validation=summary, per_user=result.per_user,
+                fixed_weights=fixed_weights.to_json() if fixed_weights is not None else None))
+            log.info("%s %s exclude_seen=%s: NDCG@20 %.4f ± %.4f (%d users)%s", dataset, record_name,
                      setting, result.metrics["ndcg@20"], result.stderr["ndcg@20"],
                      result.n_users,
                      f"; validation {summary['score']:.4f}" if summary else "")
         comparison = compare(batch)
-        records += [replace(r, comparison=comparison.to_json())
-                    if comparison is not None and r.model == comparison.model else r
-                    for r in batch]
+        grid = [r for r in batch if r.model == "whyrec"]
+        for n, r in enumerate(batch):
+            if comparison is not None and r.model == comparison.model:
+                batch[n] = replace(r, comparison=comparison.to_json())
+            elif grid and r.model.startswith(WHYREC_VARIANT_PREFIX):
+                batch[n] = replace(r, comparison=paired(r, grid[0]).to_json())
+        records += batch
     return records
 
 
@@ -237,7 +297,8 @@ def format_params(record: EvalRecord) -> str:
         edges = record.validation.get("edges", {})
     else:
         point, edges = {k: v for k, v in record.params.items() if k != "item_vectors"}, {}
-    parts = []
+    source = record.model[len(WHYREC_VARIANT_PREFIX):]
+    parts = [f"w:{b}={w:.3g} ({source})" for b, w in (record.fixed_weights or {}).get("weights", {}).items()]
     for key, value in point.items():
         shown = f"{value:.4g}" if isinstance(value, float) else str(value)
         edge = edges.get(key)
@@ -276,7 +337,7 @@ def margins_table(records: Sequence[EvalRecord]) -> str:
              "|---|---|---|---|---|---|---|---|"]
     for r in records:
         c = r.comparison
-        if not c:
+        if not c or r.model != "whyrec":
             continue
         lines.append(
             f"| {r.dataset} | {_seen(r)} | {c['model_score']:.4f} ± {r.stderr['ndcg@20']:.4f} | "
@@ -284,6 +345,42 @@ def margins_table(records: Sequence[EvalRecord]) -> str:
             f"{c['difference']:+.4f} ± {c['difference_stderr']:.4f} | {c['ratio']:.3f}x | "
             f"{c['n_users']} |")
     return "\n".join(lines)
+
+
+def weights_table(records: Sequence[EvalRecord]) -> str:
+    """whyrec with fixed behaviour weights (causal effects, regression) against whyrec with
+    grid-tuned weights, on the same test users (paired s.e.)."""
+    lines = ["| dataset | seen items | weights | NDCG@20 | grid weights NDCG@20 | "
+             "difference ± paired s.e. | ratio | users | the fixed weights |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in records:
+        c = r.comparison
+        if not c or not r.model.startswith(WHYREC_VARIANT_PREFIX):
+            continue
+        lines.append(
+            f"| {r.dataset} | {_seen(r)} | {r.model[len(WHYREC_VARIANT_PREFIX):]} | "
+            f"{c['model_score']:.4f} ± {r.stderr['ndcg@20']:.4f} | "
+            f"{c['baseline_score']:.4f} | {c['difference']:+.4f} ± {c['difference_stderr']:.4f} | "
+            f"{c['ratio']:.3f}x | {c['n_users']} | {causal_sources(r)} |")
+    return "\n".join(lines)
+
+
+def causal_sources(record: EvalRecord) -> str:
+    """``behaviour=weight (rule)`` for a ``whyrec-causal`` record (``behaviour=weight`` for
+    regression weights)."""
+    found = record.fixed_weights or {}
+    sources = found.get("sources", {})
+    parts = []
+    for behaviour, weight in found.get("weights", {}).items():
+        src = sources.get(behaviour, {})
+        detail = src.get("rule", "")
+        if src.get("estimate") is not None:
+            detail = f"effect {src['estimate']:+.3f}, {src.get('verdict')}" + (
+                "" if detail == src.get("verdict") else f" → {detail}")
+        elif src.get("verdict"):
+            detail = f"{src['verdict']}: {detail}"
+        parts.append(f"{behaviour}={weight:.3g}" + (f" ({detail})" if detail else ""))
+    return "; ".join(parts)
 
 
 def summary_table(records: Sequence[EvalRecord]) -> str:
@@ -356,6 +453,9 @@ def write_table(out_dir: Path) -> Path:
     table.write_text(
         "## Test NDCG@20 (± s.e.; best per row in bold)\n\n" + summary_table(records)
         + "\n\n## whyrec against the strongest other model\n\n" + margins_table(records)
+        + (("\n\n## whyrec with fixed behaviour weights (causal effects, regression) against "
+            "grid-tuned weights\n\n" + weights_table(records))
+           if any(r.model.startswith(WHYREC_VARIANT_PREFIX) for r in records) else "")
         + "\n\n## Every model: validation and test scores, chosen parameters\n\n"
         + markdown_table(records) + "\n", encoding="utf-8")
     return table
@@ -378,6 +478,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help="tuning CPU seconds per model and protocol (default 600)")
     parser.add_argument("--restarts", default=0, type=int,
                         help="random restarts of the search while the budget lasts")
+    parser.add_argument("--weights", default="grid",
+                        help="whyrec's behaviour weights, comma-separated: grid (tuned, the default), "
+                             "causal (the causal tool's population effects, record whyrec-causal), "
+                             "regression (logistic regression on validation, whyrec-regression); "
+                             "'both' = grid,causal. Fixed weights are compared with grid ones.")
+    parser.add_argument("--unsupported", default="estimate", choices=list(UNSUPPORTED_POLICIES),
+                        help="with causal weights: a behaviour whose effect is not supported "
+                             "weighs its estimate clipped at 0 (default) or 0")
     parser.add_argument("--table-only", action="store_true",
                         help="only rebuild ranking_table.md from the JSON records in --out")
     return parser
@@ -395,6 +503,11 @@ def evaluate_cli(argv: list[str]) -> int:
     if unknown:
         print(f"unknown model(s) {unknown}; choose from {', '.join(MODELS)}")  # CLI output
         return 2
+    weight_sources = ("grid", "causal") if args.weights == "both" else tuple(
+        w.strip() for w in args.weights.split(",") if w.strip())
+    if any(w not in WEIGHT_SOURCES for w in weight_sources) or not weight_sources:
+        print(f"--weights: choose from {', '.join(WEIGHT_SOURCES)} or both")  # CLI output
+        return 2
     datasets = list(DATASETS) if args.dataset == "all" else [args.dataset]
     records: list[EvalRecord] = []
     for name in datasets:
@@ -403,7 +516,9 @@ def evaluate_cli(argv: list[str]) -> int:
                                 exclude_seen=None if args.seen == "dataset"
                                 else [args.seen == "excluded"],
                                 tune_models=False if args.no_tune else None,
-                                budget_seconds=args.budget, restarts=args.restarts)
+                                budget_seconds=args.budget, restarts=args.restarts,
+                                weights=weight_sources,
+                                unsupported=args.unsupported)
         except (FileNotFoundError, ImportError) as exc:
             log.warning("skipping %s: %s", name, exc)
     if not records:
@@ -412,5 +527,7 @@ def evaluate_cli(argv: list[str]) -> int:
     paths = write_results(records, args.out)
     print(markdown_table(records))
     print("\n" + margins_table(records))
+    if any(r.model.startswith(WHYREC_VARIANT_PREFIX) for r in records):
+        print("\n" + weights_table(records))
     print("\nwrote " + ", ".join(str(p) for p in paths))
     return 0

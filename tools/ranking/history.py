@@ -23,6 +23,8 @@ REQUIRED_HISTORY_COLUMNS: tuple[str, ...] = ("item_id", "behaviour", "timestamp"
 def to_days(timestamps: pd.Series | pd.DatetimeIndex) -> np.ndarray:
     """UTC timestamps as float days since the Unix epoch."""
     values = pd.to_datetime(timestamps, utc=True)
+    # The integer view counts the dtype's own unit (pandas 3 makes s/ms/us timestamps too).
+    values = values.dt.as_unit("ns") if isinstance(values, pd.Series) else values.as_unit("ns")
     nanos = np.asarray(values.astype("int64"), dtype=np.float64)
     return nanos / 1e9 / SECONDS_PER_DAY
 

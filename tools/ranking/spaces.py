@@ -185,6 +185,8 @@ def _space_whyrec(behaviours: list[str], target: str) -> list[Axis]:
                      closed=(True, False)),
             log_axis("conversion_weight", (0.0, 0.05, 0.2, 1.0), 0.0, 0.0, 1e3,
                      closed=(True, False)),
+            log_axis("cycle_weight", (0.0, 0.1, 0.3, 1.0, 3.0), 0.0, 0.0, 1e4,
+                     closed=(True, False)),
             *weight_axes(behaviours, DEFAULT_BEHAVIOUR_WEIGHTS, negative=True)]
 
 

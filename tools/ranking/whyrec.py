@@ -6,6 +6,7 @@ For a candidate item ``j`` and a history of events ``e`` (item ``i_e``, behaviou
     score(j) = prior_j + sum_e  w[b_e] * decay(a_e) * ( S[i_e, j]                 # co-occurrence
                                                        + rho_j * [i_e == j]       # repeat term
                                                        + t * cos(v_{i_e}, v_j) )  # text meaning
+               + sum_e  c * [b_e == target] * [i_e == j] * cycle(a_e / g_j)      # repurchase cycle
 
 * ``w`` — behaviour weights (defaults, tuned on validation, or the causal tool's estimates via
   :meth:`WhyrecRanker.with_behaviour_weights`);
@@ -16,6 +17,10 @@ For a candidate item ``j`` and a history of events ``e`` (item ``i_e``, behaviou
   with an item the user already touched, stronger for items that convert;
 * ``v`` — optional item text vectors (the behaviour store's embeddings): the "near by meaning"
   candidates;
+* ``g_j`` — item ``j``'s typical gap between two purchases by the same user (median over
+  repurchases, shrunk towards the median over all items); ``cycle(r) = exp(-(ln r)^2 / (2 *
+  CYCLE_WIDTH^2))`` peaks when the purchase is as old as that gap: the item is due again.
+  ``c = cycle_weight`` (0 = off; the tuner turns it on only where it helps on validation);
 * ``prior_j = popularity_weight * log-popularity_j + conversion_weight * conversion_j`` — what
   a cold user gets.
 
@@ -30,6 +35,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 
 from .base import Ranker, weight_vector
@@ -40,6 +46,11 @@ from .terms import EventTerms
 log = logging.getLogger(__name__)
 
 ItemVectors = tuple[np.ndarray, np.ndarray]
+
+#: Width (in ln of age / gap) of the repurchase-cycle bump; one octave either side is ~0.37 of the peak.
+CYCLE_WIDTH = 0.7
+#: Repurchases an item needs before its own median gap outweighs the all-items median.
+CYCLE_SHRINK = 3.0
 
 
 class WhyrecRanker(Ranker):
@@ -64,7 +75,9 @@ class WhyrecRanker(Ranker):
     scoring_params: ClassVar[tuple[str, ...]] = (
         "behaviour_weights", "half_life_days", "recency_floor", "repeat_weight",
         "repeat_conversion", "similarity_weight", "popularity_weight", "conversion_weight",
-        "text_weight")
+        "text_weight", "cycle_weight")
+    #: Rankers pickled before the repurchase-cycle term existed load with the term off.
+    cycle_weight: float = 0.0
 
     def __init__(self, behaviour_weights: Mapping[str, float] | None = None,
                  half_life_days: float = 30.0, recency_floor: float = 0.05,
@@ -73,7 +86,8 @@ class WhyrecRanker(Ranker):
                  similarity_weight: float = 1.0, repeat_weight: float = 1.0,
                  repeat_conversion: float = 0.0, popularity_weight: float = 0.05,
                  conversion_weight: float = 0.0, text_weight: float = 0.0,
-                 item_vectors: ItemVectors | None = None, target: str | None = None) -> None:
+                 item_vectors: ItemVectors | None = None, target: str | None = None,
+                 cycle_weight: float = 0.0) -> None:
         self.behaviour_weights = behaviour_weights
         self.half_life_days = half_life_days
         self.recency_floor = recency_floor
@@ -90,6 +104,7 @@ class WhyrecRanker(Ranker):
         self.text_weight = text_weight
         self.item_vectors = item_vectors
         self.target = target
+        self.cycle_weight = cycle_weight
 
     def __repr__(self) -> str:
         params = {k: v for k, v in self.get_params().items() if k != "item_vectors"}
@@ -109,7 +124,31 @@ class WhyrecRanker(Ranker):
         self.similarity_t_ = self.similarity_.T.tocsr()
         self.similarity_t_.sort_indices()
         self.vectors_ = self._align_vectors(self.item_vectors)
+        self.cycle_gap_ = self._repurchase_gaps(n_items, target_code)
         self._refresh()
+
+    def _repurchase_gaps(self, n_items: int, target_code: int) -> np.ndarray | None:
+        """Per item, the typical days between two target events of one user on it (distinct
+        days), shrunk towards the all-items median; None when no user repeated any item."""
+        events = self.log_.events
+        users = np.repeat(np.arange(self.log_.n_users), np.diff(self.log_.indptr))
+        mask = (events.behaviours == target_code) & (events.items >= 0)
+        frame = pd.DataFrame({"u": users[mask], "i": events.items[mask],
+                              "d": np.floor(events.days[mask])}).drop_duplicates()
+        frame = frame.sort_values(["u", "i", "d"])
+        same = (frame["u"].to_numpy()[1:] == frame["u"].to_numpy()[:-1]) & (
+            frame["i"].to_numpy()[1:] == frame["i"].to_numpy()[:-1])
+        gaps = np.diff(frame["d"].to_numpy())[same]
+        if len(gaps) == 0:
+            return None
+        items = frame["i"].to_numpy()[1:][same]
+        overall = float(np.median(gaps))
+        per_item = pd.Series(gaps).groupby(items).agg(["median", "size"])
+        out = np.full(n_items, overall)
+        n = per_item["size"].to_numpy(dtype=float)
+        out[per_item.index.to_numpy()] = (n * per_item["median"].to_numpy() + CYCLE_SHRINK * overall) / (
+            n + CYCLE_SHRINK)
+        return np.maximum(out, 1.0)
 
     def _learn_similarity(self, n_items: int) -> sp.csr_matrix:
         if self.neighbours <= 0:
@@ -156,6 +195,18 @@ class WhyrecRanker(Ranker):
         return {name: float(self.weights_[code]) for name, code in BEHAVIOUR_CODE.items()}
 
     # -- scoring ------------------------------------------------------------------------------
+    def cycle_terms(self, history: History, now: float) -> np.ndarray:
+        """Each event's repurchase-cycle term on its own item (0 for other behaviours or when
+        the term is off): ``cycle_weight * exp(-(ln((age + 0.5) / (g + 0.5)))^2 / (2 w^2))``."""
+        gaps = getattr(self, "cycle_gap_", None)
+        if not self.cycle_weight or gaps is None or len(history) == 0:
+            return np.zeros(len(history))
+        age = np.maximum(now - history.days, 0.0)
+        target = history.behaviours == BEHAVIOUR_CODE[self.target_]
+        ratio = np.log((age + 0.5) / (gaps[np.maximum(history.items, 0)] + 0.5))
+        return np.where(target & (history.items >= 0),
+                        self.cycle_weight * np.exp(-0.5 * (ratio / CYCLE_WIDTH) ** 2), 0.0)
+
     def event_weights(self, history: History, now: float) -> np.ndarray:
         """``w[b_e] * decay(age_e)`` for each event (age clipped at 0 for future events)."""
         age = np.maximum(now - history.days, 0.0)
@@ -186,6 +237,10 @@ class WhyrecRanker(Ranker):
         mass = sp.csr_matrix((self.event_weights(history.take(known), now),
                               (known, history.items[known])), shape=(len(history), n_items))
         rows, factor = self._kernel(mass)
+        cycle = self.cycle_terms(history.take(known), now)
+        if cycle.any():
+            rows = sp.csr_matrix(rows + sp.csr_matrix(
+                (cycle, (known, history.items[known])), shape=rows.shape))
         rows.eliminate_zeros()
         total = self.prior_ + np.asarray(rows.sum(axis=0)).ravel()
         low_rank = None
@@ -212,8 +267,27 @@ class WhyrecRanker(Ranker):
         matrix.sum_duplicates()
         return matrix
 
+    def _cycle_matrix(self, rows: np.ndarray) -> sp.csr_matrix | None:
+        """Users x items sum of the repurchase-cycle terms of training users ``rows``."""
+        if not self.cycle_weight or getattr(self, "cycle_gap_", None) is None or len(rows) == 0:
+            return None
+        parts_rows, parts_items, parts_value = [], [], []
+        for n, row in enumerate(rows):
+            hist = self.log_.history(row).known()
+            parts_rows.append(np.full(len(hist), n))
+            parts_items.append(hist.items)
+            parts_value.append(self.cycle_terms(hist, self.log_.last_day(row)))
+        matrix = sp.csr_matrix((np.concatenate(parts_value), (np.concatenate(parts_rows),
+                                                              np.concatenate(parts_items))),
+                               shape=(len(rows), len(self.catalog_)))
+        matrix.sum_duplicates()
+        return matrix
+
     def _score_rows(self, rows: np.ndarray) -> np.ndarray:
         sparse, factor = self._kernel(self._profile_matrix(rows))
+        cycle = self._cycle_matrix(rows)
+        if cycle is not None:
+            sparse = sparse + cycle
         scores = sparse.toarray()
         scores += self.prior_[None, :]
         if factor is not None and self.vectors_ is not None:
@@ -232,6 +306,7 @@ class WhyrecRanker(Ranker):
             "similarity_nonzeros": int(self.similarity_.nnz),
             "target": self.target_,
             "text_vectors": self.vectors_ is not None,
+            "cycle_weight": self.cycle_weight,
         }
 
 
@@ -266,4 +341,5 @@ class RepeatRanker(WhyrecRanker):
     popularity_weight = 1e-3
     conversion_weight = 0.0
     text_weight = 0.0
+    cycle_weight = 0.0
     item_vectors = None

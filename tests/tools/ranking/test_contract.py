@@ -23,6 +23,11 @@ class TestWhyrecWithText(RankerContract):
         return WhyrecRanker(neighbours=10, shrink=0.0, text_weight=0.1, item_vectors=(ids, vectors))
 
 
+class TestWhyrecWithCycle(RankerContract):
+    def make(self) -> WhyrecRanker:
+        return WhyrecRanker(neighbours=10, shrink=0.0, cycle_weight=1.0)
+
+
 class TestRepeat(RankerContract):
     collaborative = False
 

@@ -52,6 +52,43 @@ def test_whyrec_contributions_are_exact_with_all_terms() -> None:
     check_leave_one_out(ranker, np.random.default_rng(0))
 
 
+def test_whyrec_contributions_are_exact_with_the_repurchase_cycle_term() -> None:
+    events, catalog, _ = random_log(seed=5)
+    ranker = WhyrecRanker(neighbours=40, cycle_weight=2.0, half_life_days=7).fit(events, catalog)
+    assert ranker.cycle_gap_ is not None                  # the random log has repurchases
+    user = next(u for u in ranker.user_ids
+                if ranker.cycle_terms(ranker.log_.history(ranker.log_.users.get_loc(u)).known(),
+                                      ranker.log_.last_day(ranker.log_.users.get_loc(u))).any())
+    without = ranker.with_params(cycle_weight=0.0)
+    assert not np.allclose(ranker.score_history(ranker.history(user), ranker.item_ids, now=ranker.as_of(user)),
+                           without.score_history(without.history(user), without.item_ids, now=without.as_of(user)))
+    check_leave_one_out(ranker, np.random.default_rng(2))
+    # The batch path (every training user at once) adds the same term as one user's history.
+    rows = np.arange(ranker.log_.n_users)[:20]
+    batch = ranker._score_rows(rows)
+    for n, row in enumerate(rows):
+        single = ranker._score(ranker.log_.history(row).known(), ranker.log_.last_day(row))
+        assert np.allclose(batch[n], single)
+
+
+def test_repurchase_gap_is_the_items_typical_days_between_purchases() -> None:
+    t0 = pd.Timestamp("2024-01-01", tz="UTC")
+    rows = []
+    for u in range(6):       # item "a" bought every 10 days by six users; "b" bought once each
+        rows += [(f"u{u}", "a", "purchase", t0 + pd.Timedelta(days=10 * k + u)) for k in range(3)]
+        rows.append((f"u{u}", "b", "purchase", t0 + pd.Timedelta(days=u)))
+    events = pd.DataFrame(rows, columns=["user_id", "item_id", "behaviour", "timestamp"])
+    ranker = WhyrecRanker(cycle_weight=1.0).fit(events)
+    gaps = dict(zip(ranker.item_ids, ranker.cycle_gap_, strict=True))
+    assert gaps["a"] == pytest.approx(10.0) and gaps["b"] == pytest.approx(10.0)  # shrunk to all items
+    # An "a" purchase 10 days old is due: its term is at the peak; a fresh one is not.
+    history = pd.DataFrame({"item_id": ["a"], "behaviour": ["purchase"], "timestamp": [t0]})
+    due = ranker.with_params(popularity_weight=0.0, repeat_weight=0.0, similarity_weight=0.0)
+    at_gap = due.score_history(history, ["a"], now=t0 + pd.Timedelta(days=10))[0]
+    fresh = due.score_history(history, ["a"], now=t0)[0]
+    assert at_gap == pytest.approx(1.0, rel=0.05) and fresh < 0.01
+
+
 def test_repeat_contributions_are_exact() -> None:
     events, catalog, _ = random_log(seed=4)
     check_leave_one_out(RepeatRanker(half_life_days=3).fit(events, catalog), np.random.default_rng(1))
@@ -104,3 +141,14 @@ def test_what_if_adding_an_event_is_its_contribution() -> None:
     contribution = {c.event_key: c.contribution
                     for c in ranker.history_contributions(extended, target, now=now)}[10**12]
     assert delta == pytest.approx(contribution, abs=1e-9)
+
+
+def test_a_ranker_saved_before_the_cycle_term_loads_with_it_off(tmp_path) -> None:
+    events, catalog, _ = random_log(seed=6, events=600)
+    ranker = WhyrecRanker(neighbours=10).fit(events, catalog)
+    expected = ranker.score_history(ranker.history("u1"), now=ranker.as_of("u1"))
+    del ranker.__dict__["cycle_weight"], ranker.__dict__["cycle_gap_"]   # the older object's state
+    ranker.save(tmp_path / "old.pkl")
+    old = WhyrecRanker.load(tmp_path / "old.pkl")
+    assert np.allclose(old.score_history(old.history("u1"), now=old.as_of("u1")), expected)
+    assert old._score_rows(np.arange(3)).shape == (3, len(old.item_ids))
