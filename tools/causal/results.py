@@ -78,19 +78,36 @@ class Sensitivity:
 
 @dataclass(frozen=True)
 class CateModel:
-    """The heterogeneous effect θ(x) = coef · [1, x], with its user-clustered covariance."""
+    """The heterogeneous effect θ(x) = coef · [1, x], with its user-clustered covariance.
+
+    ``support``: per modifier, the (low, high) range of the decision points it was fitted on
+    (their 1st and 99th percentiles). θ(x) is a straight line: beyond that range it extrapolates
+    and no personal number is given there (:mod:`.personal`). Empty for models stored without it.
+    """
 
     modifiers: tuple[str, ...]
     coef: tuple[float, ...]
     cov: tuple[tuple[float, ...], ...]
+    support: tuple[tuple[float, float], ...] = ()
+
+    def outside_support(self, values: dict[str, float]) -> tuple[str, float, float, float] | None:
+        """The first modifier whose value lies outside the fitted range, as (name, value, low,
+        high); None when every value is inside (or the model has no range, or a value is missing)."""
+        for name, (low, high) in zip(self.modifiers, self.support):
+            value = values.get(name)
+            if value is None or not math.isfinite(value) or not low <= value <= high:
+                return name, float("nan") if value is None else float(value), low, high
+        return None
 
     def to_json(self) -> dict[str, Any]:
-        return {"modifiers": list(self.modifiers), "coef": list(self.coef), "cov": [list(r) for r in self.cov]}
+        return {"modifiers": list(self.modifiers), "coef": list(self.coef), "cov": [list(r) for r in self.cov],
+                "support": [list(r) for r in self.support]}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> CateModel:
         return cls(tuple(data["modifiers"]), tuple(float(c) for c in data["coef"]),
-                   tuple(tuple(float(v) for v in row) for row in data["cov"]))
+                   tuple(tuple(float(v) for v in row) for row in data["cov"]),
+                   tuple((float(r[0]), float(r[1])) for r in data.get("support", ())))
 
 
 @dataclass(frozen=True)
