@@ -288,6 +288,8 @@ def summarise_coverage(users: int) -> dict:
             entry["se_mean"], entry["se_user_mean"] = float(se.mean()), float(se_user.mean())
             for name in ("dr", "dr_user", "regression", "weighting"):
                 values = [(e[name], e["truth"]) for e in effects if e.get(name)]
+                if not values:
+                    continue
                 arr = np.array([v[0] for v in values], dtype=float)
                 tr = np.array([v[1] for v in values])
                 if name in ("dr", "dr_user"):
@@ -706,7 +708,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.part in ("accuracy", "all"):
         run_accuracy(args.seeds, args.users, tuple(args.scenarios))
     if args.part in ("coverage", "all"):
-        run_coverage(args.coverage_seeds or 2 * args.seeds, args.users, tuple(args.scenarios))
+        run_coverage(args.coverage_seeds or (args.seeds if args.quick else 2 * args.seeds), args.users,
+                     tuple(args.scenarios))
     if args.part in ("power", "all"):
         run_power(args.seeds, args.users, tuple(args.scenarios))
     if args.part in ("realdata", "all"):

@@ -21,7 +21,7 @@ from ..workspace import Workspace
 from .decisions import DecisionTable, build_decisions
 from .effect import estimate_behaviour, estimate_trial, make_trial
 from .estimand import LOOKS, choose_windows
-from .graph import graph_spec, render_graph
+from .graph import render_graph
 from .results import POPULATION, BehaviourEffect, InfluenceReport, Refutation
 from .segments import DIMENSIONS, SegmentSpec, band_edges, band_of
 from .settings import EffectSettings
@@ -44,10 +44,9 @@ def estimate_report(table: DecisionTable, settings: EffectSettings = EffectSetti
     (the refuters are seeded: re-running them would repeat them exactly)."""
     started = time.perf_counter()
     spec = SegmentSpec.parse(segment) if isinstance(segment, str) else segment
-    # "graph" and "horizon" record, in the stored report, the graph each estimate was made on; the
-    # pages draw the graph from the service (WhyrecService.causal_graph_layers, the same decision_graph).
-    extra: dict[str, object] = {"windows": table.windows.to_json(), "graph": graph_spec(settings.behaviours),
-                                "horizon": str(table.windows.horizon)}
+    # The windows (D and H) the estimates were made with; the pages draw the graph from the service
+    # (WhyrecService.causal_graph_layers, from the same decision_graph), so the report stores none.
+    extra: dict[str, object] = {"windows": table.windows.to_json()}
     edges = None
     if spec is not None and spec.dimension in ("price_band", "activity"):
         edges = band_edges(table.units.frame[DIMENSIONS[spec.dimension]])

@@ -55,9 +55,12 @@ def test_every_effect_has_an_estimand_a_verdict_and_its_checks(report, demo_work
     assert cart.verdict == "supported" and cart.naive > cart.ci_high      # the naive contrast is confounded
     # What the pages draw the graph from: the adjusters known before the decision point, the
     # funnel, the outcome and its horizon; every adjuster of every trial is listed somewhere.
-    graph = report.settings["graph"]
+    from whyrec.tools.causal.graph import graph_spec
+
+    graph = graph_spec()
     assert graph["behaviours"] == ["view", "favourite", "cart"] and graph["outcome"] == "purchase"
-    assert pd.Timedelta(report.settings["horizon"]) == pd.Timedelta(days=7)
+    assert report.settings["windows"]["horizon_seconds"] == pd.Timedelta(days=7).total_seconds()
+    assert "graph" not in report.settings and "horizon" not in report.settings   # nobody read them
     listed = set(graph["confounders"]) | set(graph["also_adjusted"]) | {"looks_so_far", "favourite_so_far",
                                                                            "cart_so_far"}
     from whyrec.tools.causal.estimate import prepare
