@@ -4,7 +4,7 @@ The primary estimator is econml's cross-fitted ``LinearDRLearner`` reached throu
 ``estimate_effect`` (``backdoor.econml.dr.LinearDRLearner``): gradient-boosted propensity and
 outcome models, cross-fitted in folds that keep each user's rows together, decision points
 with extreme propensities trimmed. Its doubly robust scores ψ give the estimate (their mean),
-the **user-clustered** interval (their cluster-summed influence), the per-segment effects (the
+the interval **clustered by user and item** (their cluster-summed influence), the per-segment effects (the
 mean of ψ within a segment) and the heterogeneous effect θ(x) (ψ regressed on the effect
 modifiers, clustered sandwich covariance) — one set of nuisance fits for all of them.
 
@@ -364,7 +364,7 @@ def weighting(t: np.ndarray, y: np.ndarray, propensity: np.ndarray, clusters: np
 
 def regression(frame: TrialFrame, settings: EffectSettings, notes: list[str],
                identified: Any = None) -> tuple[float, float, float] | None:
-    """DoWhy's backdoor linear regression, with a user-clustered interval."""
+    """DoWhy's backdoor linear regression, with an interval clustered by user and item."""
     from dowhy.causal_estimators.linear_regression_estimator import LinearRegressionEstimator
 
     with quiet(notes), thread_limits(settings.threads):

@@ -4,7 +4,7 @@ For a user and the items in their own funnel (viewed, maybe favourited or carted
 :func:`personal_effects` evaluates the heterogeneous effect θ(x) of the report's DR learner
 (:class:`~.results.CateModel`: the doubly robust scores regressed on the effect modifiers —
 the user's taste share for the item's category, the item's log price, the user's activity,
-the looks so far) at the user's own decision point on the item, with a user-clustered
+the looks so far) at the user's own decision point on the item, with a clustered
 interval, the estimand and a verdict:
 
 * the behaviour not done yet: the decision point is *now* (right after their latest event on

@@ -1,7 +1,7 @@
 """Result objects of the causal tool: one effect per behaviour (and segment), and the report.
 
 Every number the chatbot cites comes from a :class:`BehaviourEffect`: the primary (doubly
-robust) estimate with its user-clustered interval, the estimand it answers, the comparisons
+robust) estimate with its interval clustered by user and item, the estimand it answers, the comparisons
 (naive, regression, weighting), the refutations with their p-values, the sensitivity, and a
 verdict — ``supported``, ``inconclusive`` (with reasons) or ``cannot_estimate`` (with the
 reason and counts). A behaviour that cannot be estimated is still a result, never a crash or a
@@ -61,7 +61,7 @@ class Sensitivity:
 
     ``robustness_value``: the share of the variation in both the behaviour and buying, left
     unexplained by the measured factors, that an unmeasured factor would have to explain to
-    move the 95% interval to zero (Chernozhukov et al. 2022, via econml, with user-clustered
+    move the 95% interval to zero (Chernozhukov et al. 2022, via econml, with clustered
     errors); ``robustness_value_estimate``: the same for the estimate itself. ``e_value``: the
     risk ratio (VanderWeele & Ding 2017) with both behaviour and buying that would do it.
     """
@@ -78,7 +78,7 @@ class Sensitivity:
 
 @dataclass(frozen=True)
 class CateModel:
-    """The heterogeneous effect θ(x) = coef · [1, x], with its user-clustered covariance.
+    """The heterogeneous effect θ(x) = coef · [1, x], with its covariance clustered by user and item.
 
     ``support``: per modifier, the (low, high) range of the decision points it was fitted on
     (their 1st and 99th percentiles). θ(x) is a straight line: beyond that range it extrapolates
