@@ -482,8 +482,8 @@ def to_markdown(users: int) -> str:
     """causal.md from the stored parts; also writes the summary of every part to causal.json."""
     lines = ["# Causal tool: accuracy against the ground truth, real logs, pipeline time", "",
              f"Command (from the repository root): `{COMMANDS}`. Every part appends or writes its own "
-             "file under bench/results/ (causal_accuracy.jsonl, causal_power.jsonl, causal_realdata.json, "
-             "causal_timing.json); `report` rebuilds this page and causal.json from them.", ""]
+             "file under bench/results/ (causal_accuracy.jsonl, causal_coverage.jsonl, causal_power.jsonl, "
+             "causal_realdata.json, causal_timing.json); `report` rebuilds this page and causal.json from them.", ""]
     combined: dict = {"command": COMMANDS, "settings": EffectSettings().to_json()}
     if ACCURACY.exists():
         summary = summarise_accuracy(users)
@@ -520,8 +520,9 @@ def _coverage_md(summary: dict) -> list[str]:
              "shopper and by item), and for diagnosis the interval clustered by shopper alone. Coverage with its "
              "95% Wilson interval; z = (estimate - truth) / standard error (mean and spread; 0 and 1 if the "
              "interval is right); 'interval excludes 0': an upper bound on how often a verdict could be "
-             "'supported' (a verdict also needs the refuters and the sensitivity). Trimmed: the smallest share "
-             "of decision points kept; |truth(kept) - truth|: how far trimming moved the true estimand.", ""]
+             "'supported' (a verdict also needs the refuters and the sensitivity). Least share kept: the "
+             "smallest share of decision points left after trimming over the seeds; largest change of the truth by "
+             "trimming: the true effect over the kept decision points minus the true effect over all of them.", ""]
     names = {"dr": "DR (primary)", "dr_user": "DR, clustered by shopper only", "regression": "linear regression",
              "weighting": "weighting", "naive": "naive difference"}
     for scenario, data in summary["scenarios"].items():
@@ -549,7 +550,7 @@ def _coverage_md(summary: dict) -> list[str]:
                  f"{e['truth_kept_minus_truth']:.5f}"] for e in data["behaviours"]]
         lines.append(md_table(["behaviour", "mean z", "sd of z", "sd of (estimate - truth)",
                                "mean s.e. (shopper and item)", "mean s.e. (shopper only)", "least share kept",
-                               "max |truth(kept) - truth|"], rows))
+                               "largest change of the truth by trimming"], rows))
         lines.append("")
     return lines
 
@@ -653,7 +654,10 @@ def _realdata_md(data: dict) -> list[str]:
 def _timing_md(data: dict) -> list[str]:
     lines = ["## Pipeline time (decision points + DR + comparisons + refuters + sensitivity, 3 behaviours)", "",
              f"Machine: {data['machine']}, 2 shared cores. Baseline in the same run: DoWhy's backdoor linear "
-             "regression alone on the same decision points (the old default estimator).", ""]
+             "regression alone on the same decision points (the old default estimator). CPU: seconds of the "
+             "report's process and its worker processes (behaviours are estimated in `jobs` worker processes "
+             "when the decision table has at least 50,000 rows); with other work on the cores the wall time "
+             "is mostly waiting — compare the load averages.", ""]
     def load(values: list | None) -> str:
         return " / ".join(f"{x:.1f}" for x in values) if values else "-"
 
