@@ -1,6 +1,7 @@
 """Benchmark the causal tool: accuracy against the ground truth, real logs, and pipeline time.
 
     .venv/bin/python bench/bench_causal.py accuracy --seeds 30      # default + adversarial scenarios
+    .venv/bin/python bench/bench_causal.py coverage --coverage-seeds 60  # the primary interval, many seeds
     .venv/bin/python bench/bench_causal.py realdata                 # Tmall 2014, REES46
     .venv/bin/python bench/bench_causal.py power --seeds 30         # refuters against a broken estimator
     .venv/bin/python bench/bench_causal.py timing                   # 100k and 1M events
@@ -11,7 +12,9 @@ accuracy: for every seed and scenario, the full pipeline with the default settin
 comparisons, refuters, sensitivity, verdict, price-band segments) against the simulator's truth
 for the documented estimand: bias, 95%-interval coverage per behaviour and estimator, verdicts.
 Each seed is appended to ``results/causal_accuracy.jsonl`` as it finishes, so a long run can be
-resumed. power: per seed, the cart trial estimated by an estimator denied its adjusters (only
+resumed. coverage: per seed, only the primary estimate and its interval (as a report makes them)
+and, for diagnosis, the interval clustered by shopper alone, the share trimmed and the truth over
+the kept decision points — cheap, so more seeds (coverage with a Wilson interval). power: per seed, the cart trial estimated by an estimator denied its adjusters (only
 a noise column: confounded by construction) and the default refuters run against it — how often
 each refuter catches a wrong estimate (true-fail rate; the accuracy runs give the false-fail
 rate on sound estimates). realdata: the default report of each real log. timing: wall time of decision points +
@@ -183,6 +186,129 @@ def _count(values: list[str]) -> dict[str, int]:
     return out
 
 
+# -- coverage of the primary estimator over many seeds -------------------------------------------
+COVERAGE = RESULTS / "causal_coverage.jsonl"
+
+
+def one_coverage_seed(scenario: str, seed: int, users: int) -> dict:
+    """The primary estimate and its interval per behaviour, as a report makes them (same trial,
+    sample, fit and clustering), without refuters: many seeds are cheap. Also the interval
+    clustered by user alone, the share trimmed and the truth over the kept decision points, to
+    tell bias, under-estimated errors and a trimmed estimand apart."""
+    from whyrec.tools.causal.effect import make_trial
+    from whyrec.tools.causal.estimate import cluster_se, identify, interval, naive, weighting
+
+    shop = generate_shop(DemoConfig(scenario=scenario, seed=seed, users=users))
+    started = time.perf_counter()
+    table = build_decisions(shop.events, shop.items, choose_windows(shop.events))
+    settings = EffectSettings()
+    decisions = shop.decisions
+    out = {"scenario": scenario, "seed": seed, "users": users, "events": len(shop.events), "effects": []}
+    for behaviour in BEHAVIOURS:
+        trial = make_trial(table, behaviour, settings)
+        if trial.rows is None:
+            continue
+        frame = prepare(trial.rows, behaviour)
+        with thread_limits(settings.threads):
+            fit = fit_dr(frame, settings, settings.seed, identify(frame))
+            kept = frame.take(np.flatnonzero(fit.kept))
+            regression_value = regression(kept, settings, [])
+        truth_rows = decisions[decisions["behaviour"] == behaviour][["user_id", "item_id", "k", "effect"]]
+        per_row = frame.keys.merge(truth_rows, on=["user_id", "item_id", "k"], how="left")["effect"].to_numpy()
+        t = kept.data[behaviour].to_numpy(float)
+        y = kept.data["purchase"].to_numpy(float)
+        row = {"behaviour": behaviour, "truth": shop.ground_truth.effect(behaviour), "n": len(frame),
+               "kept_share": float(fit.kept.mean()), "truth_kept": float(np.nanmean(per_row[fit.kept])),
+               "estimate": fit.estimate, "naive": naive(t, y)}
+        for name, clusters in (("se", kept.clusters), ("se_user", kept.groups)):
+            row[name] = cluster_se(fit.psi, clusters)
+        row["dr"] = list(interval(fit.estimate, row["se"], settings.confidence_level)[:2])
+        row["dr_user"] = list(interval(fit.estimate, row["se_user"], settings.confidence_level)[:2])
+        row["regression"] = None if regression_value is None else list(regression_value)
+        w = weighting(t, y, fit.propensity, kept.clusters, settings.confidence_level)
+        row["weighting"] = None if w is None else list(w)
+        out["effects"].append(row)
+    out["seconds"] = time.perf_counter() - started
+    return out
+
+
+def run_coverage(seeds: int, users: int, scenarios: tuple[str, ...]) -> None:
+    done = set()
+    if COVERAGE.exists():
+        for line in COVERAGE.read_text().splitlines():
+            record = json.loads(line)
+            if record["users"] == users:
+                done.add((record["scenario"], record["seed"]))
+    for i in range(seeds):
+        for scenario in scenarios:
+            seed = SEED_BASE[scenario] + i
+            if (scenario, seed) in done:
+                continue
+            record = one_coverage_seed(scenario, seed, users)
+            with COVERAGE.open("a", encoding="utf-8") as out:
+                out.write(json.dumps(record) + "\n")
+            print(f"coverage {scenario} seed {seed}: {record['seconds']:.1f} s", flush=True)
+
+
+def wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """Wilson score interval of a proportion."""
+    if n == 0:
+        return float("nan"), float("nan")
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return float(centre - half), float(centre + half)
+
+
+def summarise_coverage(users: int) -> dict:
+    records = [json.loads(line) for line in COVERAGE.read_text().splitlines()]
+    records = [r for r in records if r["users"] == users]
+    out: dict = {"users": users, "scenarios": {}}
+    for scenario in ("default", "adversarial"):
+        mine = [r for r in records if r["scenario"] == scenario]
+        if not mine:
+            continue
+        rows = []
+        for behaviour in BEHAVIOURS:
+            effects = [e for r in mine for e in r["effects"] if e["behaviour"] == behaviour]
+            if not effects:
+                continue
+            truth = np.array([e["truth"] for e in effects])
+            entry: dict = {"behaviour": behaviour, "seeds": len(effects), "truth": float(truth.mean()),
+                           "kept_share_min": float(min(e["kept_share"] for e in effects)),
+                           "truth_kept_minus_truth": float(np.max(np.abs([e["truth_kept"] - e["truth"]
+                                                                          for e in effects]))),
+                           "estimators": {}}
+            est = np.array([e["estimate"] for e in effects])
+            se = np.array([e["se"] for e in effects])
+            se_user = np.array([e["se_user"] for e in effects])
+            entry["z_mean"] = float(np.mean((est - truth) / se))
+            entry["z_sd"] = float(np.std((est - truth) / se, ddof=1))
+            entry["sd_error"] = float(np.std(est - truth, ddof=1))
+            entry["se_mean"], entry["se_user_mean"] = float(se.mean()), float(se_user.mean())
+            for name in ("dr", "dr_user", "regression", "weighting"):
+                values = [(e[name], e["truth"]) for e in effects if e.get(name)]
+                if not values:
+                    continue
+                arr = np.array([v[0] for v in values], dtype=float)
+                tr = np.array([v[1] for v in values])
+                if name in ("dr", "dr_user"):
+                    arr = np.column_stack([est, arr])
+                stats_ = _stats(arr[:, 0], arr[:, 1], arr[:, 2], tr)
+                covered = int(round(stats_["coverage"] * len(tr)))
+                stats_["covered"] = covered
+                stats_["wilson"] = wilson(covered, len(tr))
+                stats_["excludes_zero"] = int(np.sum((arr[:, 1] > 0) | (arr[:, 2] < 0)))
+                entry["estimators"][name] = stats_
+            entry["estimators"]["naive"] = _stats(np.array([e["naive"] for e in effects], dtype=float), None,
+                                                  None, truth)
+            rows.append(entry)
+        out["scenarios"][scenario] = {"seeds": len(mine), "events_mean": float(np.mean([r["events"] for r in mine])),
+                                      "seconds_mean": float(np.mean([r["seconds"] for r in mine])),
+                                      "behaviours": rows}
+    return out
+
+
 # -- refuters against a broken estimator ---------------------------------------------------------
 def one_power_seed(scenario: str, seed: int, users: int, behaviour: str = "cart") -> dict:
     """The refuters' true-fail check: the DR learner given only a noise column as adjuster is
@@ -294,11 +420,15 @@ def run_timing(sizes: list[int], seed: int) -> dict:
         shop = generate_shop(DemoConfig(users=users, items=max(300, users // 10), seed=seed, truth_replays=replays))
         generated = time.perf_counter() - generate_started
         settings = EffectSettings()
+        load_before = list(os.getloadavg())
+        cpu_started = _cpu_seconds()
         started = time.perf_counter()
         table = build_decisions(shop.events, shop.items, choose_windows(shop.events))
         table_seconds = time.perf_counter() - started
         report = estimate_report(table, settings)
         total = time.perf_counter() - started
+        cpu = _cpu_seconds() - cpu_started
+        load_after = list(os.getloadavg())
         # Baseline in the same run: DoWhy's linear regression alone on the same decision points.
         base_started = time.perf_counter()
         with thread_limits(settings.threads):
@@ -311,8 +441,10 @@ def run_timing(sizes: list[int], seed: int) -> dict:
             effects.append({"behaviour": e.behaviour, "truth": truth, "estimate": e.estimate, "ci": [e.ci_low, e.ci_high],
                             "verdict": e.verdict, "n": e.n, "notes": list(e.notes)})
         runs.append({"target_events": target, "events": len(shop.events), "decision_points": len(table.frame),
-                     "seconds_generate": round(generated, 1), "load_average": list(os.getloadavg()),
+                     "seconds_generate": round(generated, 1), "load_average_before": load_before,
+                     "load_average": load_after, "jobs": settings.jobs,
                      "seconds_decisions": round(table_seconds, 2), "seconds_total": round(total, 2),
+                     "cpu_seconds_total": round(cpu, 1),
                      "seconds_regression_baseline": round(baseline, 2),
                      "ratio_to_baseline": round(total / baseline, 1) if baseline else None, "effects": effects})
         print(f"{len(shop.events):,} events: {total:.1f} s (baseline {baseline:.1f} s)", flush=True)
@@ -327,23 +459,41 @@ def run_timing(sizes: list[int], seed: int) -> dict:
     return data
 
 
+def _cpu_seconds() -> float:
+    """CPU seconds of this process and its live children (the report's worker processes)."""
+    import psutil
+
+    me = psutil.Process()
+    total = sum(me.cpu_times()[:2])
+    for child in me.children(recursive=True):
+        try:
+            total += sum(child.cpu_times()[:2])
+        except psutil.Error:
+            pass
+    return total
+
+
 # -- markdown ------------------------------------------------------------------------------------
 COMMANDS = ("nice -n 10 .venv/bin/python bench/bench_causal.py accuracy --seeds 30 --users 400; "
-            "... power --seeds 30 --users 400; ... realdata; ... timing --sizes 100000 [1000000]; ... report")
+            "... coverage --coverage-seeds 60 --users 400; ... power --seeds 30 --users 400; ... realdata; ... timing --sizes 100000 [1000000]; ... report")
 
 
 def to_markdown(users: int) -> str:
     """causal.md from the stored parts; also writes the summary of every part to causal.json."""
     lines = ["# Causal tool: accuracy against the ground truth, real logs, pipeline time", "",
              f"Command (from the repository root): `{COMMANDS}`. Every part appends or writes its own "
-             "file under bench/results/ (causal_accuracy.jsonl, causal_power.jsonl, causal_realdata.json, "
-             "causal_timing.json); `report` rebuilds this page and causal.json from them.", ""]
+             "file under bench/results/ (causal_accuracy.jsonl, causal_coverage.jsonl, causal_power.jsonl, "
+             "causal_realdata.json, causal_timing.json); `report` rebuilds this page and causal.json from them.", ""]
     combined: dict = {"command": COMMANDS, "settings": EffectSettings().to_json()}
     if ACCURACY.exists():
         summary = summarise_accuracy(users)
         combined["accuracy"] = summary
         (RESULTS / "causal_accuracy.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
         lines += _accuracy_md(summary)
+    if COVERAGE.exists():
+        coverage = summarise_coverage(users)
+        combined["coverage"] = coverage
+        lines += _coverage_md(coverage)
     if POWER.exists():
         power = summarise_power(users)
         combined["refuter_power"] = power
@@ -361,6 +511,48 @@ def to_markdown(users: int) -> str:
         lines += _timing_md(timing)
     (RESULTS / "causal.json").write_text(json.dumps(combined, indent=1), encoding="utf-8")
     return "\n".join(lines) + "\n"
+
+
+def _coverage_md(summary: dict) -> list[str]:
+    lines = ["## Coverage of the primary estimate over many seeds (current code, no refuters)", "",
+             f"Demo shops of {summary['users']} users, one per seed. Per behaviour, the DR estimate and its 95% "
+             "interval exactly as a report makes them (same trial, sample, cross-fitting and clustering: by "
+             "shopper and by item), and for diagnosis the interval clustered by shopper alone. Coverage with its "
+             "95% Wilson interval; z = (estimate - truth) / standard error (mean and spread; 0 and 1 if the "
+             "interval is right); 'interval excludes 0': an upper bound on how often a verdict could be "
+             "'supported' (a verdict also needs the refuters and the sensitivity). Least share kept: the "
+             "smallest share of decision points left after trimming over the seeds; largest change of the truth by "
+             "trimming: the true effect over the kept decision points minus the true effect over all of them.", ""]
+    names = {"dr": "DR (primary)", "dr_user": "DR, clustered by shopper only", "regression": "linear regression",
+             "weighting": "weighting", "naive": "naive difference"}
+    for scenario, data in summary["scenarios"].items():
+        lines += [f"### {scenario} scenario ({data['seeds']} seeds, mean {data['events_mean']:,.0f} events)", ""]
+        rows = []
+        for entry in data["behaviours"]:
+            for key, label in names.items():
+                st = entry["estimators"].get(key)
+                if st is None:
+                    continue
+                cov = "-"
+                if "coverage" in st:
+                    low, high = st["wilson"]
+                    cov = f"{st['covered']}/{st['n']} = {_pct(st['coverage'])} [{_pct(low)}, {_pct(high)}]"
+                bias = f"{_f(st['bias'])} ({st['bias_se']:.4f})" if st.get("bias_se") is not None else _f(st["bias"])
+                rows.append([entry["behaviour"], f"{entry['truth']:+.4f}", label, bias,
+                             _pct(st.get("rel_bias")) if st.get("rel_bias") is not None else "n/a (truth 0)", cov,
+                             f"{st['mean_width']:.4f}" if "mean_width" in st else "-",
+                             st.get("excludes_zero", "-") if "coverage" in st else "-"])
+        lines.append(md_table(["behaviour", "truth", "estimator", "bias (s.e.)", "bias / truth",
+                               "95% coverage [Wilson 95%]", "mean width", "interval excludes 0 (seeds)"], rows))
+        lines += [""]
+        rows = [[e["behaviour"], f"{e['z_mean']:+.2f}", f"{e['z_sd']:.2f}", f"{e['sd_error']:.4f}",
+                 f"{e['se_mean']:.4f}", f"{e['se_user_mean']:.4f}", _pct(e["kept_share_min"]),
+                 f"{e['truth_kept_minus_truth']:.5f}"] for e in data["behaviours"]]
+        lines.append(md_table(["behaviour", "mean z", "sd of z", "sd of (estimate - truth)",
+                               "mean s.e. (shopper and item)", "mean s.e. (shopper only)", "least share kept",
+                               "largest change of the truth by trimming"], rows))
+        lines.append("")
+    return lines
 
 
 def _power_md(summary: dict) -> list[str]:
@@ -462,14 +654,22 @@ def _realdata_md(data: dict) -> list[str]:
 def _timing_md(data: dict) -> list[str]:
     lines = ["## Pipeline time (decision points + DR + comparisons + refuters + sensitivity, 3 behaviours)", "",
              f"Machine: {data['machine']}, 2 shared cores. Baseline in the same run: DoWhy's backdoor linear "
-             "regression alone on the same decision points (the old default estimator).", ""]
+             "regression alone on the same decision points (the old default estimator). CPU: seconds of the "
+             "report's process and its worker processes (behaviours are estimated in `jobs` worker processes "
+             "when the decision table has at least 50,000 rows); with other work on the cores the wall time "
+             "is mostly waiting — compare the load averages.", ""]
+    def load(values: list | None) -> str:
+        return " / ".join(f"{x:.1f}" for x in values) if values else "-"
+
     rows = [[f"{r['events']:,}", f"{r['decision_points']:,}", r["seconds_decisions"], r["seconds_total"],
+             r.get("cpu_seconds_total", "-"), r.get("jobs", 1),
              r["seconds_regression_baseline"], r["ratio_to_baseline"], r.get("seconds_generate", "-"),
-             " / ".join(f"{x:.1f}" for x in r["load_average"]) if r.get("load_average") else "-"]
+             load(r.get("load_average_before")), load(r.get("load_average"))]
             for r in data["runs"]]
-    lines.append(md_table(["events", "decision points", "decision table (s)", "full pipeline (s)",
+    lines.append(md_table(["events", "decision points", "decision table (s)", "full pipeline, wall (s)",
+                           "full pipeline, CPU (s, all processes)", "worker processes",
                            "regression baseline (s)", "ratio", "simulating the shop (s, not in the pipeline)",
-                           "load average at the end (1/5/15 min)"], rows))
+                           "load average before (1/5/15 min)", "load average after"], rows))
     lines += ["", "Estimates at those sizes (one seed each):", ""]
     rows = [[f"{r['events']:,}", e["behaviour"], f"{e['truth']:+.4f}", _f(e["estimate"]),
              "-" if e["ci"][0] is None else f"{e['ci'][0]:+.4f}..{e['ci'][1]:+.4f}", e["verdict"]]
@@ -481,16 +681,19 @@ def _timing_md(data: dict) -> list[str]:
 
 def _use_results(folder: Path) -> None:
     """Read and write the parts under ``folder`` (bench/results by default)."""
-    global RESULTS, ACCURACY, POWER
+    global RESULTS, ACCURACY, POWER, COVERAGE
     RESULTS, ACCURACY, POWER = folder, folder / "causal_accuracy.jsonl", folder / "causal_power.jsonl"
+    COVERAGE = folder / "causal_coverage.jsonl"
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("part", nargs="?", default="all",
-                        choices=("accuracy", "power", "realdata", "timing", "report", "all"))
+                        choices=("accuracy", "coverage", "power", "realdata", "timing", "report", "all"))
     parser.add_argument("--seeds", type=int, default=30)
     parser.add_argument("--users", type=int, default=400)
+    parser.add_argument("--coverage-seeds", type=int, default=None, help="seeds of the coverage part "
+                        "(default twice --seeds)")
     parser.add_argument("--scenarios", nargs="+", default=["default", "adversarial"])
     parser.add_argument("--sizes", type=int, nargs="+", default=None, help="timing sizes (default 100000 1000000)")
     parser.add_argument("--out", type=Path, default=None, help="results folder (default bench/results; "
@@ -508,6 +711,9 @@ def main(argv: list[str] | None = None) -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     if args.part in ("accuracy", "all"):
         run_accuracy(args.seeds, args.users, tuple(args.scenarios))
+    if args.part in ("coverage", "all"):
+        run_coverage(args.coverage_seeds or (args.seeds if args.quick else 2 * args.seeds), args.users,
+                     tuple(args.scenarios))
     if args.part in ("power", "all"):
         run_power(args.seeds, args.users, tuple(args.scenarios))
     if args.part in ("realdata", "all"):

@@ -64,3 +64,30 @@ def test_power_summary_true_fail_rates(tmp_path, monkeypatch):
     data = bench_causal.summarise_power(50)["scenarios"]["default"]
     assert data["true_fail"] == {"placebo_treatment_refuter": 0.25, "dummy_outcome_refuter": 0.75}
     assert data["any_fail"] == 0.75 and data["broken_bias"] == pytest.approx(0.1)
+
+
+def test_wilson_interval():
+    low, high = bench_causal.wilson(26, 30)
+    assert low == pytest.approx(0.7032, abs=1e-3) and high == pytest.approx(0.9469, abs=1e-3)
+    assert bench_causal.wilson(30, 30)[1] == pytest.approx(1.0)
+
+
+def test_coverage_summary(tmp_path, monkeypatch):
+    def row(truth, estimate, se, se_user):
+        return {"behaviour": "view", "truth": truth, "n": 10, "kept_share": 0.99, "truth_kept": truth + 0.001,
+                "estimate": estimate, "naive": estimate + 0.1, "se": se, "se_user": se_user,
+                "dr": [estimate - 1.96 * se, estimate + 1.96 * se],
+                "dr_user": [estimate - 1.96 * se_user, estimate + 1.96 * se_user],
+                "regression": [estimate, estimate - 0.1, estimate + 0.1], "weighting": None}
+    path = tmp_path / "cov.jsonl"
+    records = [{"scenario": "adversarial", "seed": s, "users": 50, "events": 10, "seconds": 1.0,
+                "effects": [row(0.1, 0.1 + d, 0.01, 0.005)]} for s, d in enumerate([0.0, 0.015, -0.03])]
+    path.write_text("\n".join(json.dumps(r) for r in records) + "\n")
+    monkeypatch.setattr(bench_causal, "COVERAGE", path)
+    view = bench_causal.summarise_coverage(50)["scenarios"]["adversarial"]["behaviours"][0]
+    dr, user = view["estimators"]["dr"], view["estimators"]["dr_user"]
+    assert dr["covered"] == 2 and user["covered"] == 1 and dr["n"] == 3
+    assert dr["wilson"] == pytest.approx(bench_causal.wilson(2, 3))
+    assert view["z_mean"] == pytest.approx(-0.5) and view["kept_share_min"] == 0.99
+    assert view["truth_kept_minus_truth"] == pytest.approx(0.001)
+    assert "weighting" not in view["estimators"] and dr["excludes_zero"] == 3

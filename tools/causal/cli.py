@@ -27,8 +27,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="whyrec effects",
         description="How much does each behaviour (view again, favourite, cart) causally change the chance "
-                    "of purchase? Doubly robust estimates with user-clustered 95%% intervals, the estimand in "
-                    "plain words, comparisons, refutations, sensitivity and a verdict; cached per data version.")
+                    "of purchase? Doubly robust estimates with 95%% intervals clustered by user and item, the "
+                    "estimand in plain words, comparisons, refutations, sensitivity and a verdict; cached per data "
+                    "version.")
     parser.add_argument("--workspace", "-w", required=True, help="workspace directory")
     parser.add_argument("--segment", help="category | brand | price_band | activity, or one value "
                                           "such as category=books")

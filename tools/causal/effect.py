@@ -9,10 +9,11 @@ horizon — each becomes a ``cannot_estimate`` verdict whose reason carries the 
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from .decisions import DecisionTable
 from .estimand import OUTCOME
@@ -42,6 +43,44 @@ from .words import Reason
 
 log = logging.getLogger(__name__)
 
+#: The fitted range of each effect modifier: from its 1st to its 99th percentile.
+SUPPORT_QUANTILES: tuple[float, float] = (0.01, 0.99)
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One behaviour's trial, ready to estimate on its own (in another process, say): the
+    eligible decision points (a random sample of whole users beyond ``settings.max_rows``), or
+    the reason they cannot carry an estimate."""
+
+    behaviour: str
+    estimand: dict[str, Any]
+    rows: pd.DataFrame | None
+    refusal: Reason | None = None
+    followed_up: int = 0
+    treated: int = 0
+    notes: tuple[str, ...] = ()
+
+
+def make_trial(table: DecisionTable, behaviour: str, settings: EffectSettings = EffectSettings()) -> Trial:
+    """The trial of ``behaviour`` from the decision table: its rows (sampled by user beyond
+    ``settings.max_rows``), or the reason with the counts why it cannot be estimated."""
+    estimand = {**table.windows.to_json(), "behaviour": behaviour}
+    counts = table.counts(behaviour)
+    refusal = _check_counts(table, behaviour, settings)
+    if refusal is not None:
+        return Trial(behaviour, estimand, None, refusal, counts.followed_up, counts.treated)
+    rows = table.rows(behaviour)
+    notes: tuple[str, ...] = ()
+    # The same users as sampling the prepared frame would keep (prepare codes users the same way).
+    groups = pd.factorize(rows["user_id"].astype(str))[0].astype(np.int64)
+    chosen = sample_users(groups, settings.max_rows, settings.seed)
+    if len(chosen) < len(rows):
+        notes = (f"estimated on a random sample of whole shoppers: {len(chosen):,} of {len(rows):,} "
+                 "decision points",)
+        rows = rows.iloc[chosen].reset_index(drop=True)
+    return Trial(behaviour, estimand, rows, None, counts.followed_up, counts.treated, notes)
+
 
 def estimate_behaviour(table: DecisionTable, behaviour: str, settings: EffectSettings = EffectSettings(),
                        segment: SegmentSpec | None = None, refute_population: bool = True,
@@ -58,31 +97,32 @@ def estimate_behaviour(table: DecisionTable, behaviour: str, settings: EffectSet
     >>> effects = estimate_behaviour(build_decisions(events, items, windows), "cart")  # doctest: +SKIP
     >>> effects[0].estimate, effects[0].verdict                                          # doctest: +SKIP
     """
+    return estimate_trial(make_trial(table, behaviour, settings), settings, segment, refute_population, edges,
+                          known_refutations)
+
+
+def estimate_trial(trial: Trial, settings: EffectSettings = EffectSettings(), segment: SegmentSpec | None = None,
+                   refute_population: bool = True, edges: tuple[float, float] | None = None,
+                   known_refutations: tuple[Refutation, ...] | None = None) -> tuple[BehaviourEffect, ...]:
+    """:func:`estimate_behaviour` for a trial made by :func:`make_trial` (picklable both ways)."""
     stray: list[str] = []
     with quiet(stray), thread_limits(settings.threads):
-        effects = _estimate_behaviour(table, behaviour, settings, segment, refute_population, edges,
-                                      known_refutations)
+        effects = _estimate_trial(trial, settings, segment, refute_population, edges, known_refutations)
     if not stray:
         return effects
     return tuple(replace(e, notes=e.notes + tuple(n for n in stray if n not in e.notes)) for e in effects)
 
 
-def _estimate_behaviour(table: DecisionTable, behaviour: str, settings: EffectSettings, segment: SegmentSpec | None,
-                        refute_population: bool, edges: tuple[float, float] | None,
-                        known_refutations: tuple[Refutation, ...] | None = None) -> tuple[BehaviourEffect, ...]:
-    estimand = {**table.windows.to_json(), "behaviour": behaviour}
-    counts = table.counts(behaviour)
-    refusal = _check_counts(table, behaviour, settings)
-    if refusal is not None:
-        return (BehaviourEffect.cannot_estimate(behaviour, OUTCOME, POPULATION, refusal, counts.followed_up,
-                                                counts.treated, estimand=estimand),)
-    frame = prepare(table.rows(behaviour), behaviour)
-    notes: list[str] = []
-    chosen = sample_users(frame.groups, settings.max_rows, settings.seed)
-    if len(chosen) < len(frame):
-        notes.append(f"estimated on a random sample of whole shoppers: {len(chosen):,} of {len(frame):,} "
-                     "decision points")
-        frame = frame.take(chosen)
+def _estimate_trial(trial: Trial, settings: EffectSettings, segment: SegmentSpec | None,
+                    refute_population: bool, edges: tuple[float, float] | None,
+                    known_refutations: tuple[Refutation, ...] | None = None) -> tuple[BehaviourEffect, ...]:
+    behaviour, estimand = trial.behaviour, trial.estimand
+    if trial.rows is None:
+        refusal = trial.refusal or Reason("too_few_rows", {"rows": 0, "needed": settings.min_rows})
+        return (BehaviourEffect.cannot_estimate(behaviour, OUTCOME, POPULATION, refusal, trial.followed_up,
+                                                trial.treated, estimand=estimand),)
+    frame = prepare(trial.rows, behaviour)
+    notes: list[str] = list(trial.notes)
     try:
         identified = identify(frame)
         fit = fit_dr(frame, settings, settings.seed, identified)
@@ -102,7 +142,7 @@ def _estimate_behaviour(table: DecisionTable, behaviour: str, settings: EffectSe
     if known_refutations is not None:
         refutations = known_refutations
     else:
-        refutations = refute(frame, fit, settings) if refute_population else ()
+        refutations = refute(frame, fit, settings, identified) if refute_population else ()
     population = _effect(frame, fit, everything, POPULATION, settings, estimand, refutations, (), notes,
                          with_cate=True, identified=identified)
     out = [population]
@@ -197,15 +237,16 @@ def _effect(frame: TrialFrame, fit: DrFit, mask: np.ndarray, segment: str, setti
                                                naive(t_all[mask], y_all[mask]), estimand, extra=problem[1:])
     psi = fit.psi[kept_mask]
     groups = part.groups
+    clusters = part.clusters
     estimate = fit.estimate if segment == POPULATION else float(psi.mean())
-    se = cluster_se(psi, groups)
+    se = cluster_se(psi, clusters)
     low, high, p_value = interval(estimate, se, settings.confidence_level)
     comparisons: list[MethodEstimate] = []
     for method in settings.comparisons:
         value = None
         try:
             if method == PROPENSITY_WEIGHTING:
-                value = weighting(t, y, fit.propensity[kept_mask], groups, settings.confidence_level)
+                value = weighting(t, y, fit.propensity[kept_mask], clusters, settings.confidence_level)
             elif method == LINEAR_REGRESSION:
                 value = regression(part, settings, notes, identified)
         except Exception as exc:
@@ -215,7 +256,7 @@ def _effect(frame: TrialFrame, fit: DrFit, mask: np.ndarray, segment: str, setti
             comparisons.append(MethodEstimate(method, *value))
     sens = None
     try:
-        sens = sensitivity(t, y, fit.mu0[kept_mask], fit.mu1[kept_mask], fit.propensity[kept_mask], groups,
+        sens = sensitivity(t, y, fit.mu0[kept_mask], fit.mu1[kept_mask], fit.propensity[kept_mask], clusters,
                            (low, high), settings.confidence_level)
     except Exception as exc:
         notes.append(f"sensitivity analysis failed: {str(exc)[:160]}")
@@ -225,9 +266,12 @@ def _effect(frame: TrialFrame, fit: DrFit, mask: np.ndarray, segment: str, setti
     cate = None
     if with_cate:
         x = part.data[list(part.modifiers)].to_numpy(dtype=float) if part.modifiers else np.zeros((len(part), 0))
-        cov = cate_covariance(psi, x, fit.coef, groups)
+        cov = cate_covariance(psi, x, fit.coef, clusters)
+        # The range θ(x) was fitted on: personal numbers are given only inside it.
+        support = tuple((float(lo), float(hi)) for lo, hi in np.quantile(x, SUPPORT_QUANTILES, axis=0).T) \
+            if x.shape[1] else ()
         cate = CateModel(part.modifiers, tuple(float(c) for c in fit.coef),
-                         tuple(tuple(float(v) for v in row) for row in cov))
+                         tuple(tuple(float(v) for v in row) for row in cov), support)
     reason = "estimated" + (f" (adjusters without variation, left out: {', '.join(frame.dropped)})"
                             if frame.dropped else "")
     return BehaviourEffect(

@@ -4,7 +4,7 @@ The primary estimator is econml's cross-fitted ``LinearDRLearner`` reached throu
 ``estimate_effect`` (``backdoor.econml.dr.LinearDRLearner``): gradient-boosted propensity and
 outcome models, cross-fitted in folds that keep each user's rows together, decision points
 with extreme propensities trimmed. Its doubly robust scores ψ give the estimate (their mean),
-the **user-clustered** interval (their cluster-summed influence), the per-segment effects (the
+the interval **clustered by user and item** (their cluster-summed influence), the per-segment effects (the
 mean of ψ within a segment) and the heterogeneous effect θ(x) (ψ regressed on the effect
 modifiers, clustered sandwich covariance) — one set of nuisance fits for all of them.
 
@@ -56,14 +56,21 @@ class TrialFrame:
     segments: pd.DataFrame  # the segment columns, aligned with ``data``
     keys: pd.DataFrame  # user_id, item_id, k of each row
     dropped: tuple[str, ...]
+    items: np.ndarray | None = None  # int code of each row's item (the second cluster)
 
     def __len__(self) -> int:
         return len(self.data)
 
+    @property
+    def clusters(self) -> np.ndarray:
+        """What the intervals are clustered by: user and item (n × 2), or the user alone."""
+        return self.groups if self.items is None else np.column_stack([self.groups, self.items])
+
     def take(self, index: np.ndarray) -> TrialFrame:
         return replace(self, data=self.data.iloc[index].reset_index(drop=True), groups=self.groups[index],
                        segments=self.segments.iloc[index].reset_index(drop=True),
-                       keys=self.keys.iloc[index].reset_index(drop=True))
+                       keys=self.keys.iloc[index].reset_index(drop=True),
+                       items=None if self.items is None else self.items[index])
 
     def with_column(self, name: str, values: np.ndarray) -> TrialFrame:
         return replace(self, data=self.data.assign(**{name: values}))
@@ -172,8 +179,9 @@ def prepare(rows: pd.DataFrame, behaviour: str) -> TrialFrame:
     groups = pd.factorize(rows["user_id"].astype(str))[0].astype(np.int64)
     segments = rows[list(SEGMENT_COLUMNS)].reset_index(drop=True)
     keys = rows[["user_id", "item_id", "k"]].reset_index(drop=True)
+    items = pd.factorize(rows["item_id"].astype(str))[0].astype(np.int64)
     return TrialFrame(data, behaviour, OUTCOME, tuple(adjusters), modifiers, groups, segments, keys,
-                      tuple(dropped))
+                      tuple(dropped), items)
 
 
 def _one_hot(series: pd.Series, name: str) -> pd.DataFrame:
@@ -201,6 +209,21 @@ def sample_users(groups: np.ndarray, max_rows: int, seed: int) -> np.ndarray:
     sizes = np.bincount(groups, minlength=n_users)[order]
     chosen = order[: int(np.searchsorted(np.cumsum(sizes), max_rows)) + 1]
     return np.flatnonzero(np.isin(groups, chosen))
+
+
+def group_folds(groups: np.ndarray, treated: np.ndarray, folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Cross-fitting folds that keep each user's rows together and spread the treated rows
+    evenly: users sorted by their treated rows (ties at random) are dealt to the folds in turn.
+    Vectorised (scikit-learn's StratifiedGroupKFold loops over users in Python: 8 s of a 1M-event
+    report). Returns (train, test) row indices per fold."""
+    n_groups = int(groups.max()) + 1 if len(groups) else 0
+    per_group = np.bincount(groups, weights=treated.astype(float), minlength=n_groups)
+    rng = np.random.default_rng(seed)
+    order = np.lexsort((rng.random(n_groups), -per_group))
+    fold_of_group = np.empty(n_groups, dtype=np.int64)
+    fold_of_group[order] = np.arange(n_groups) % folds
+    fold = fold_of_group[groups]
+    return [(np.flatnonzero(fold != k), np.flatnonzero(fold == k)) for k in range(folds)]
 
 
 def _hgb(settings: EffectSettings, seed: int) -> Any:
@@ -234,10 +257,11 @@ def fit_dr(frame: TrialFrame, settings: EffectSettings, seed: int = 0, identifie
     notes: list[str] = []
     with quiet(notes), thread_limits(settings.threads):
         identified = identified if identified is not None else identify(frame)
-        # With groups, econml cross-fits in stratified group folds: a shopper's decision points
-        # stay together and every fold sees treated ones.
+        # Cross-fitting in group folds: a shopper's decision points stay together and every fold
+        # sees treated ones.
+        folds = group_folds(frame.groups, frame.data[frame.treatment].to_numpy(), settings.folds, seed)
         learner = LinearDRLearner(model_propensity=_hgb(settings, seed), model_regression=_hgb(settings, seed),
-                                  discrete_outcome=True, cv=settings.folds, random_state=seed,
+                                  discrete_outcome=True, cv=folds, random_state=seed,
                                   min_propensity=settings.trim, trimming_threshold=settings.trim)
         modifiers = list(frame.modifiers)
         estimator = Econml(identified, econml_estimator=learner)
@@ -269,13 +293,41 @@ def fit_dr(frame: TrialFrame, settings: EffectSettings, seed: int = 0, identifie
 
 
 # -- clustered inference -------------------------------------------------------------------------
-def cluster_se(influence: np.ndarray, groups: np.ndarray) -> float:
-    """Standard error of a mean whose per-row influence is ``influence`` (centred), clustered."""
+def cluster_meat(scores: np.ndarray, clusters: np.ndarray) -> np.ndarray:
+    """Σ over clusters of (Σ of the rows' centred ``scores`` in the cluster)(…)ᵀ, k × k.
+
+    ``clusters``: one int code per row (one-way), or an (n, 2) array — the user and the item —
+    for two-way clustering (Cameron, Gelbach & Miller 2011): V_user + V_item − V_(user, item),
+    with negative eigenvalues set to zero and never below either one-way matrix in the scalar
+    case. A shopper's decision points share the shopper; different shoppers' decision points on
+    one item share the item (its appeal, which the log shows only through proxies)."""
+    s = np.asarray(scores, dtype=float).reshape(len(scores), -1)
+    s = s - s.mean(axis=0) if len(s) else s
+    if clusters.ndim == 1:
+        return _meat(s, clusters)
+    users, items = clusters[:, 0], clusters[:, 1]
+    pairs = pd.factorize(users * (int(items.max()) + 1 if len(items) else 1) + items)[0]
+    by_user, by_item = _meat(s, users), _meat(s, items)
+    both = by_user + by_item - _meat(s, pairs)
+    if both.shape == (1, 1):
+        return np.maximum(both, np.maximum(by_user, by_item))
+    values, vectors = np.linalg.eigh(both)
+    return (vectors * np.clip(values, 0.0, None)) @ vectors.T
+
+
+def _meat(s: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    n_codes = int(codes.max()) + 1 if len(codes) else 0
+    sums = np.column_stack([np.bincount(codes, weights=s[:, j], minlength=n_codes) for j in range(s.shape[1])])
+    return sums.T @ sums
+
+
+def cluster_se(influence: np.ndarray, clusters: np.ndarray) -> float:
+    """Standard error of a mean whose per-row influence is ``influence``, clustered by
+    ``clusters`` (user codes, or user and item codes: see :func:`cluster_meat`)."""
     n = len(influence)
     if n == 0:
         return float("nan")
-    sums = np.bincount(groups, weights=influence - influence.mean())
-    return float(np.sqrt(np.sum(sums**2)) / n)
+    return float(np.sqrt(cluster_meat(influence, clusters)[0, 0]) / n)
 
 
 def interval(estimate: float, se: float, level: float) -> tuple[float, float, float]:
@@ -285,20 +337,18 @@ def interval(estimate: float, se: float, level: float) -> tuple[float, float, fl
     return estimate - z * se, estimate + z * se, p
 
 
-def cate_covariance(psi: np.ndarray, x: np.ndarray, coef: np.ndarray, groups: np.ndarray) -> np.ndarray:
+def cate_covariance(psi: np.ndarray, x: np.ndarray, coef: np.ndarray, clusters: np.ndarray) -> np.ndarray:
     """Clustered sandwich covariance of the linear θ(x) = coef · [1, x] fitted to ψ."""
     design = np.column_stack([np.ones(len(psi)), x]) if x.size else np.ones((len(psi), 1))
     residual = psi - design @ coef
     bread = np.linalg.pinv(design.T @ design)
     scores = design * residual[:, None]
-    meat_parts = np.zeros((int(groups.max()) + 1 if len(groups) else 0, design.shape[1]))
-    np.add.at(meat_parts, groups, scores)
-    meat = meat_parts.T @ meat_parts
-    return bread @ meat @ bread
+    # The OLS scores sum to zero already; centring them again changes nothing.
+    return bread @ cluster_meat(scores, clusters) @ bread
 
 
 # -- comparisons ---------------------------------------------------------------------------------
-def weighting(t: np.ndarray, y: np.ndarray, propensity: np.ndarray, groups: np.ndarray,
+def weighting(t: np.ndarray, y: np.ndarray, propensity: np.ndarray, clusters: np.ndarray,
               level: float) -> tuple[float, float, float] | None:
     """Normalised IPW with the cross-fitted propensities: (estimate, low, high)."""
     if not (t == 1).any() or not (t == 0).any():
@@ -308,13 +358,13 @@ def weighting(t: np.ndarray, y: np.ndarray, propensity: np.ndarray, groups: np.n
     mu0 = np.sum(w0 * y) / np.sum(w0)
     influence = w1 * (y - mu1) / np.mean(w1) - w0 * (y - mu0) / np.mean(w0)
     estimate = float(mu1 - mu0)
-    low, high, _ = interval(estimate, cluster_se(influence, groups), level)
+    low, high, _ = interval(estimate, cluster_se(influence, clusters), level)
     return estimate, low, high
 
 
 def regression(frame: TrialFrame, settings: EffectSettings, notes: list[str],
                identified: Any = None) -> tuple[float, float, float] | None:
-    """DoWhy's backdoor linear regression, with a user-clustered interval."""
+    """DoWhy's backdoor linear regression, with an interval clustered by user and item."""
     from dowhy.causal_estimators.linear_regression_estimator import LinearRegressionEstimator
 
     with quiet(notes), thread_limits(settings.threads):
@@ -325,7 +375,7 @@ def regression(frame: TrialFrame, settings: EffectSettings, notes: list[str],
         fitted = estimator.model
         names = list(getattr(fitted.model, "exog_names", []))
         index = 1 if not names else next((i for i, n in enumerate(names) if n.startswith(frame.treatment)), 1)
-        robust = fitted.get_robustcov_results(cov_type="cluster", groups=frame.groups)
+        robust = fitted.get_robustcov_results(cov_type="cluster", groups=frame.clusters)
         se = float(np.asarray(robust.bse)[index])
     value = float(np.ravel(estimate.value)[0])
     low, high, _ = interval(value, se, settings.confidence_level)

@@ -54,7 +54,7 @@ def graph_spec(behaviours: Sequence[str] = BEHAVIOURS) -> dict[str, Any]:
     """The graph for people: ``confounders`` (measured before the decision point), the
     ``behaviours`` in funnel order (the history so far and the next action), the ``outcome``,
     and ``also_adjusted`` — the remaining adjusters (the user's usual price level, the time since
-    the first view, the current day). Stored in every report's settings under ``"graph"``."""
+    the first view, the current day)."""
     history_behaviours = ("looks_so_far", "favourite_so_far", "cart_so_far")
     named = [c for c in CONFOUNDERS if c not in UNNAMED_ADJUSTERS]
     also = [c for c in (*CONFOUNDERS, *HISTORY) if c in UNNAMED_ADJUSTERS and c not in history_behaviours]

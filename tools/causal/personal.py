@@ -4,7 +4,7 @@ For a user and the items in their own funnel (viewed, maybe favourited or carted
 :func:`personal_effects` evaluates the heterogeneous effect θ(x) of the report's DR learner
 (:class:`~.results.CateModel`: the doubly robust scores regressed on the effect modifiers —
 the user's taste share for the item's category, the item's log price, the user's activity,
-the looks so far) at the user's own decision point on the item, with a user-clustered
+the looks so far) at the user's own decision point on the item, with a clustered
 interval, the estimand and a verdict:
 
 * the behaviour not done yet: the decision point is *now* (right after their latest event on
@@ -14,6 +14,13 @@ interval, the estimand and a verdict:
 
 The verdict is ``supported`` only when the population effect is supported and the personal
 interval excludes zero; it never claims more than the population analysis backs.
+
+θ(x) is a straight line in the modifiers: far from the shoppers it was fitted on it
+extrapolates (a 95% interval of +0.7 to +122.9 percentage points was seen for a shopper far
+from the average). No personal number is given when any of the shopper's modifiers lies
+outside the fitted range (the 1st–99th percentile of the decision points, stored with the
+model) or when the personal interval leaves [−1, 1]; the result then carries the effect across
+all shoppers instead (``scope="all_shoppers"``) and the reason (``withheld``).
 """
 
 from __future__ import annotations
@@ -32,8 +39,11 @@ from ..explain.results import CausalStatement
 from ..workspace import Workspace
 from .decisions import build_decisions
 from .estimand import BEHAVIOURS, LOOKS, OUTCOME, Windows
-from .results import POPULATION, InfluenceReport
+from .results import POPULATION, CateModel, InfluenceReport
 from .words import CANNOT_ESTIMATE, INCONCLUSIVE, SUPPORTED, Reason, behaviour_phrase, duration, verdict_name
+
+SHOPPERS_LIKE_YOU = "shoppers_like_you"
+ALL_SHOPPERS = "all_shoppers"
 
 
 @dataclass(frozen=True)
@@ -55,6 +65,10 @@ class PersonalEffect:
     verdict_reasons: tuple[Reason, ...] = ()
     estimand: dict[str, Any] = field(default_factory=dict)
     modifiers: dict[str, float] = field(default_factory=dict)
+    #: ``shoppers_like_you`` (θ at the shopper's modifiers) or ``all_shoppers`` (the population's
+    #: effect, given when the personal number is withheld for the reason in ``withheld``).
+    scope: str = SHOPPERS_LIKE_YOU
+    withheld: Reason | None = None
 
     @property
     def supported(self) -> bool:
@@ -73,6 +87,12 @@ class PersonalEffect:
         if self.estimate is None or self.ci_low is None or self.ci_high is None:
             return message("causal.personal.none", language, action=behaviour_phrase(self.behaviour, language),
                            title=self.title, verdict=self.verdict_text(language))
+        if self.scope == ALL_SHOPPERS:
+            return message("causal.personal.general", language, action=behaviour_phrase(self.behaviour, language),
+                           title=self.title, why=self.withheld.text(language) if self.withheld else "",
+                           horizon=duration(self.estimand.get("horizon_seconds", 0.0), language),
+                           estimate=f"{100 * self.estimate:+.1f}", low=f"{100 * self.ci_low:+.1f}",
+                           high=f"{100 * self.ci_high:+.1f}", verdict=self.verdict_text(language))
         key = "causal.personal.done" if self.done else "causal.personal.next"
         return message(key, language, action=behaviour_phrase(self.behaviour, language), title=self.title,
                        horizon=duration(self.estimand.get("horizon_seconds", 0.0), language),
@@ -85,13 +105,16 @@ class PersonalEffect:
         verdict, and the whole sentence (:meth:`text`) in every language."""
         if self.estimate is None:
             return None
-        key = "causal.personal.statement_done" if self.done else "causal.personal.statement_next"
+        if self.scope == ALL_SHOPPERS:
+            key = "causal.personal.statement_general"
+        else:
+            key = "causal.personal.statement_done" if self.done else "causal.personal.statement_next"
         words = message(key, "en", action=behaviour_phrase(self.behaviour, "en"), title=self.title,
                         horizon=duration(self.estimand.get("horizon_seconds", 0.0), "en"),
                         estimate=f"{100 * self.estimate:+.1f}")
         return CausalStatement(behaviour=self.behaviour, item_id=self.item_id, title=self.title, estimand=words,
                                estimate=self.estimate, ci_low=self.ci_low, ci_high=self.ci_high,
-                               verdict=self.verdict, scope="shoppers_like_you",
+                               verdict=self.verdict, scope=self.scope,
                                texts={language: self.text(language) for language in LANGUAGES})
 
     def to_json(self) -> dict[str, Any]:
@@ -99,7 +122,8 @@ class PersonalEffect:
                 "outcome": self.outcome, "done": self.done, "at": self.at, "estimate": self.estimate,
                 "ci_low": self.ci_low, "ci_high": self.ci_high, "population_estimate": self.population_estimate,
                 "verdict": self.verdict_text("en"), "verdict_reasons": [r.to_json() for r in self.verdict_reasons],
-                "estimand": self.estimand, "modifiers": self.modifiers, "text": self.text("en")}
+                "estimand": self.estimand, "modifiers": self.modifiers, "scope": self.scope,
+                "withheld": None if self.withheld is None else self.withheld.to_json(), "text": self.text("en")}
 
 
 def personal_effects(source: InfluenceReport | Workspace, user_id: str, item_ids: Sequence[str] | None = None,
@@ -158,11 +182,21 @@ def personal_effects(source: InfluenceReport | Workspace, user_id: str, item_ids
             continue
         row = point.iloc[0]
         cate = population.cate
-        x = np.array([1.0] + [float(row[m]) for m in cate.modifiers])
+        values = {m: float(row[m]) for m in cate.modifiers}
+        x = np.array([1.0] + [values[m] for m in cate.modifiers])
         estimate = float(np.dot(np.asarray(cate.coef), x))
         se = float(np.sqrt(max(x @ np.asarray(cate.cov) @ x, 0.0)))
         z = float(stats.norm.ppf(0.5 + confidence_level / 2))
         low, high = estimate - z * se, estimate + z * se
+        withheld = _withheld(cate, values, low, high)
+        if withheld is not None:
+            # No personal number: the effect across all shoppers, with why.
+            out.append(PersonalEffect(**base, done=bool(row["done"]), at=pd.Timestamp(row["t"]).isoformat(),
+                                      estimate=population.estimate, ci_low=population.ci_low,
+                                      ci_high=population.ci_high, verdict=population.verdict,
+                                      verdict_reasons=tuple(population.verdict_reasons), modifiers=values,
+                                      scope=ALL_SHOPPERS, withheld=withheld))
+            continue
         reasons: list[Reason] = []
         if low <= 0 <= high:
             reasons.append(Reason("interval_spans_zero", {"low_points": low, "high_points": high}))
@@ -173,6 +207,32 @@ def personal_effects(source: InfluenceReport | Workspace, user_id: str, item_ids
                                   verdict=INCONCLUSIVE if reasons else SUPPORTED, verdict_reasons=tuple(reasons),
                                   modifiers={m: float(row[m]) for m in cate.modifiers}))
     return tuple(out)
+
+
+def _withheld(cate: CateModel, values: dict[str, float], low: float, high: float) -> Reason | None:
+    """Why θ(x) gives no personal number for these modifier values (None when it may): a value
+    outside the range the model was fitted on, or an interval leaving the possible range."""
+    outside = cate.outside_support(values)
+    if outside is not None:
+        name, value, lo, hi = outside
+        return Reason("outside_support", {"modifier": name, "value": _shown(name, value),
+                                          "low": _shown(name, lo), "high": _shown(name, hi)})
+    if low < -1.0 or high > 1.0:
+        return Reason("interval_out_of_range", {"low_points": low, "high_points": high})
+    return None
+
+
+def _shown(modifier: str, value: float) -> str:
+    """A modifier's value in its natural unit: a share, a price, a count of items or looks."""
+    if not np.isfinite(value):
+        return "?"
+    if modifier == "taste_share":
+        return f"{100 * value:.0f}%"
+    if modifier == "log_price":
+        return f"{np.exp(value):,.2f}"
+    if modifier == "user_activity":
+        return f"{np.expm1(value):,.0f}"
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
 
 
 #: The explainer's question: ``(user_id, item_id, title, behaviours done on it)`` -> statements.

@@ -35,6 +35,7 @@ sample, and the reason says so.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 import numpy as np
 from scipy import stats
@@ -46,15 +47,18 @@ from .settings import DATA_SUBSET, DUMMY_OUTCOME, PLACEBO, RANDOM_COMMON_CAUSE, 
 log = logging.getLogger(__name__)
 
 
-def refute(frame: TrialFrame, fit: DrFit, settings: EffectSettings) -> tuple[Refutation, ...]:
-    """Run ``settings.refuters`` against the primary fit ``fit`` of ``frame``."""
+def refute(frame: TrialFrame, fit: DrFit, settings: EffectSettings,
+           identified: object = None) -> tuple[Refutation, ...]:
+    """Run ``settings.refuters`` against the primary fit ``fit`` of ``frame``. ``identified``:
+    DoWhy's identified estimand of ``frame`` (the refutation samples share its adjusters)."""
     if not settings.refuters:
         return ()
     with thread_limits(settings.threads):
-        return _refute(frame, fit, settings)
+        return _refute(frame, fit, settings, identified)
 
 
-def _refute(frame: TrialFrame, fit: DrFit, settings: EffectSettings) -> tuple[Refutation, ...]:
+def _refute(frame: TrialFrame, fit: DrFit, settings: EffectSettings, identified: object = None
+            ) -> tuple[Refutation, ...]:
     kept_rows = np.flatnonzero(fit.kept)
     mu0 = np.full(len(frame), np.nan)
     mu0[kept_rows] = fit.mu0
@@ -66,7 +70,7 @@ def _refute(frame: TrialFrame, fit: DrFit, settings: EffectSettings) -> tuple[Re
         chosen = sample_users(sample.groups, settings.refute_max_rows, settings.seed + 1)
         sample, sample_mu0 = sample.take(chosen), sample_mu0[chosen]
         try:
-            base = fit_dr(sample, settings, settings.seed).estimate
+            base = fit_dr(sample, settings, settings.seed, identified).estimate
         except Exception as exc:  # the estimator raises many kinds of errors on odd data
             log.warning("refutation sample could not be estimated: %s", exc)
             return tuple(Refutation(name, None, False, f"could not run: {exc}", ran=False)
@@ -75,7 +79,6 @@ def _refute(frame: TrialFrame, fit: DrFit, settings: EffectSettings) -> tuple[Re
                 f"{base:+.4f})")
     seeds = np.random.SeedSequence([settings.seed, 7_919]).spawn(len(settings.refuters))
     out = []
-    identified = None
     for name, seed in zip(settings.refuters, seeds):
         try:
             identified = identified if identified is not None else identify(sample)
@@ -101,9 +104,7 @@ def _run(name: str, sample: TrialFrame, mu0: np.ndarray, base: float, settings: 
             changed = sample.take(np.flatnonzero(np.isin(sample.groups, chosen)))
         elif name == RANDOM_COMMON_CAUSE:
             changed = sample.with_column("random_common_cause", rng.normal(size=len(sample)))
-            changed = TrialFrame(changed.data, changed.treatment, changed.outcome,
-                                 changed.adjusters + ("random_common_cause",), changed.modifiers, changed.groups,
-                                 changed.segments, changed.keys, changed.dropped)
+            changed = replace(changed, adjusters=changed.adjusters + ("random_common_cause",))
         else:
             raise ValueError(f"unknown refuter {name!r}")
         same_adjusters = changed.adjusters == sample.adjusters

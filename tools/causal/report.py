@@ -19,10 +19,10 @@ import pandas as pd
 
 from ..workspace import Workspace
 from .decisions import DecisionTable, build_decisions
-from .effect import estimate_behaviour
+from .effect import estimate_behaviour, estimate_trial, make_trial
 from .estimand import LOOKS, choose_windows
-from .graph import graph_spec, render_graph
-from .results import POPULATION, BehaviourEffect, InfluenceReport
+from .graph import render_graph
+from .results import POPULATION, BehaviourEffect, InfluenceReport, Refutation
 from .segments import DIMENSIONS, SegmentSpec, band_edges, band_of
 from .settings import EffectSettings
 
@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 REPORT_NAME = "influence_report"
 #: Bumped when the stored report's meaning changes, so an old file is never read as new.
-REPORT_FORMAT = 3
+REPORT_FORMAT = 4
 UNIT = ("decision points: right after each event of a shopper on an item (from the first view) until "
         "they buy it; treatment: the next event on the item is the behaviour; outcome: a purchase within H")
 
@@ -44,20 +44,33 @@ def estimate_report(table: DecisionTable, settings: EffectSettings = EffectSetti
     (the refuters are seeded: re-running them would repeat them exactly)."""
     started = time.perf_counter()
     spec = SegmentSpec.parse(segment) if isinstance(segment, str) else segment
-    # "graph" and "horizon" record, in the stored report, the graph each estimate was made on; the
-    # pages draw the graph from the service (WhyrecService.causal_graph_layers, the same decision_graph).
-    extra: dict[str, object] = {"windows": table.windows.to_json(), "graph": graph_spec(settings.behaviours),
-                                "horizon": str(table.windows.horizon)}
+    # The windows (D and H) the estimates were made with; the pages draw the graph from the service
+    # (WhyrecService.causal_graph_layers, from the same decision_graph), so the report stores none.
+    extra: dict[str, object] = {"windows": table.windows.to_json()}
     edges = None
     if spec is not None and spec.dimension in ("price_band", "activity"):
         edges = band_edges(table.units.frame[DIMENSIONS[spec.dimension]])
         if edges is not None:
             extra["segment_edges"] = list(edges)
-    effects: list[BehaviourEffect] = []
+    reuse: dict[str, tuple[Refutation, ...] | None] = {}
     for behaviour in settings.behaviours:
         known = population.effect(behaviour, POPULATION) if population is not None else None
-        reuse = known.refutations if known is not None and known.ok else None
-        effects += estimate_behaviour(table, behaviour, settings, spec, edges=edges, known_refutations=reuse)
+        reuse[behaviour] = known.refutations if known is not None and known.ok else None
+    effects: list[BehaviourEffect] = []
+    jobs = min(settings.jobs, len(settings.behaviours))
+    if jobs > 1 and len(table.frame) >= settings.parallel_min_rows:
+        # One trial per worker process: only each trial's (sampled) rows travel, not the table.
+        from joblib import Parallel, delayed
+
+        trials = [make_trial(table, b, settings) for b in settings.behaviours]
+        for part in Parallel(n_jobs=jobs, backend="loky")(
+                delayed(estimate_trial)(trial, settings, spec, edges=edges, known_refutations=reuse[trial.behaviour])
+                for trial in trials):
+            effects += part
+    else:
+        for behaviour in settings.behaviours:
+            effects += estimate_behaviour(table, behaviour, settings, spec, edges=edges,
+                                          known_refutations=reuse[behaviour])
     return InfluenceReport(
         effects=tuple(effects), data_version=data_version, unit=UNIT,
         settings=json.loads(json.dumps({**settings.to_json(), **extra})),

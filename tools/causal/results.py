@@ -1,7 +1,7 @@
 """Result objects of the causal tool: one effect per behaviour (and segment), and the report.
 
 Every number the chatbot cites comes from a :class:`BehaviourEffect`: the primary (doubly
-robust) estimate with its user-clustered interval, the estimand it answers, the comparisons
+robust) estimate with its interval clustered by user and item, the estimand it answers, the comparisons
 (naive, regression, weighting), the refutations with their p-values, the sensitivity, and a
 verdict — ``supported``, ``inconclusive`` (with reasons) or ``cannot_estimate`` (with the
 reason and counts). A behaviour that cannot be estimated is still a result, never a crash or a
@@ -61,7 +61,7 @@ class Sensitivity:
 
     ``robustness_value``: the share of the variation in both the behaviour and buying, left
     unexplained by the measured factors, that an unmeasured factor would have to explain to
-    move the 95% interval to zero (Chernozhukov et al. 2022, via econml, with user-clustered
+    move the 95% interval to zero (Chernozhukov et al. 2022, via econml, with clustered
     errors); ``robustness_value_estimate``: the same for the estimate itself. ``e_value``: the
     risk ratio (VanderWeele & Ding 2017) with both behaviour and buying that would do it.
     """
@@ -78,19 +78,36 @@ class Sensitivity:
 
 @dataclass(frozen=True)
 class CateModel:
-    """The heterogeneous effect θ(x) = coef · [1, x], with its user-clustered covariance."""
+    """The heterogeneous effect θ(x) = coef · [1, x], with its covariance clustered by user and item.
+
+    ``support``: per modifier, the (low, high) range of the decision points it was fitted on
+    (their 1st and 99th percentiles). θ(x) is a straight line: beyond that range it extrapolates
+    and no personal number is given there (:mod:`.personal`). Empty for models stored without it.
+    """
 
     modifiers: tuple[str, ...]
     coef: tuple[float, ...]
     cov: tuple[tuple[float, ...], ...]
+    support: tuple[tuple[float, float], ...] = ()
+
+    def outside_support(self, values: dict[str, float]) -> tuple[str, float, float, float] | None:
+        """The first modifier whose value lies outside the fitted range, as (name, value, low,
+        high); None when every value is inside (or the model has no range, or a value is missing)."""
+        for name, (low, high) in zip(self.modifiers, self.support):
+            value = values.get(name)
+            if value is None or not math.isfinite(value) or not low <= value <= high:
+                return name, float("nan") if value is None else float(value), low, high
+        return None
 
     def to_json(self) -> dict[str, Any]:
-        return {"modifiers": list(self.modifiers), "coef": list(self.coef), "cov": [list(r) for r in self.cov]}
+        return {"modifiers": list(self.modifiers), "coef": list(self.coef), "cov": [list(r) for r in self.cov],
+                "support": [list(r) for r in self.support]}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> CateModel:
         return cls(tuple(data["modifiers"]), tuple(float(c) for c in data["coef"]),
-                   tuple(tuple(float(v) for v in row) for row in data["cov"]))
+                   tuple(tuple(float(v) for v in row) for row in data["cov"]),
+                   tuple((float(r[0]), float(r[1])) for r in data.get("support", ())))
 
 
 @dataclass(frozen=True)

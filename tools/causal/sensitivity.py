@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from .estimate import cluster_meat
 from .results import Sensitivity
 
 
 def sensitivity(t: np.ndarray, y: np.ndarray, mu0: np.ndarray, mu1: np.ndarray, propensity: np.ndarray,
-                groups: np.ndarray, ci: tuple[float, float], level: float = 0.95) -> Sensitivity:
+                clusters: np.ndarray, ci: tuple[float, float], level: float = 0.95) -> Sensitivity:
     """Robustness values and E-values of a DR estimate (arrays over its kept decision points)."""
     from econml.validate.sensitivity_analysis import RV
 
@@ -34,11 +35,9 @@ def sensitivity(t: np.ndarray, y: np.ndarray, mu0: np.ndarray, mu1: np.ndarray, 
     nu_score = 2 * (1 / e + 1 / (1 - e)) - alpha**2
     scores = np.column_stack([theta_score, sigma_score, nu_score])
     means = scores.mean(axis=0)
-    # ... with their covariance summed over user clusters.
+    # ... with their covariance summed over clusters (user and item: see estimate.cluster_meat).
     n = len(t)
-    sums = np.zeros((int(groups.max()) + 1, 3))
-    np.add.at(sums, groups, scores - means)
-    cov = sums.T @ sums / n**2
+    cov = cluster_meat(scores, clusters) / n**2
     theta, sigma, nu = (float(v) for v in means)
     sigma, nu = max(sigma, 0.0), max(nu, 1e-12)
     rv_ci = float(RV(theta, sigma, nu, cov, 1 - level, interval_type="ci"))

@@ -33,7 +33,9 @@ class EffectSettings:
     Decision points whose propensity is outside [``trim``, 1 − ``trim``] are trimmed.
     Refuters run ``num_simulations`` independent draws each on at most ``refute_max_rows``
     decision points; one fails below ``refute_alpha`` / (number of refuters). ``threads`` limits
-    BLAS and OpenMP threads (1: fastest on shared cores). Verdicts: see :mod:`.verdict`.
+    BLAS and OpenMP threads (1: fastest on shared cores). Behaviours are estimated in up to
+    ``jobs`` worker processes when the decision table has at least ``parallel_min_rows`` rows
+    (below that, starting the workers costs more than it saves). Verdicts: see :mod:`.verdict`.
     """
 
     behaviours: tuple[str, ...] = BEHAVIOURS
@@ -59,6 +61,8 @@ class EffectSettings:
     max_segments: int = 12
     seed: int = 0
     threads: int | None = 1
+    jobs: int = 2
+    parallel_min_rows: int = 50_000
 
     def __post_init__(self) -> None:
         unknown = [b for b in self.behaviours if b not in BEHAVIOURS]
@@ -73,6 +77,8 @@ class EffectSettings:
             raise ValueError("confidence_level must be between 0 and 1")
         if not 0 < self.trim < 0.5:
             raise ValueError("trim must be between 0 and 0.5")
+        if self.jobs < 1:
+            raise ValueError("jobs must be at least 1")
         if self.folds < 2:
             raise ValueError("folds must be at least 2 (cross-fitting)")
         for name in ("window_days", "horizon_days"):
@@ -84,7 +90,8 @@ class EffectSettings:
         return asdict(self)
 
     def cache_key(self) -> str:
-        """A short digest of everything that changes the numbers (not the thread limit)."""
+        """A short digest of everything that changes the numbers (not threads or processes)."""
         data = self.to_json()
-        data.pop("threads", None)
+        for name in ("threads", "jobs", "parallel_min_rows"):
+            data.pop(name, None)
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:12]

@@ -75,6 +75,8 @@ def reason_text(code: str, fields: dict[str, Any], language: str = "en") -> str:
             shown[key] = percent(float(value))
         elif key.endswith("_points"):
             shown[key] = points(float(value))
+        elif key == "modifier":
+            shown["modifier"] = message(f"causal.modifier.{value}", language)
         elif key == "behaviour":
             shown["behaviour"] = behaviour_phrase(str(value), language)
         elif key == "verdict":

@@ -20,12 +20,17 @@ def adversarial_cart(adversarial_table, fast_settings):
 
 
 def test_dr_recovers_the_adversarial_truth_where_naive_does_not(adversarial_shop, adversarial_report):
-    """Ground truth for the documented estimand, on a scenario built against estimators."""
+    """Ground truth for the documented estimand, on a scenario built against estimators.
+
+    One seed: a 95% interval misses the truth in 1 of 20 seeds by design (3 behaviours: 1 in 7
+    shops), so this asserts the 99.9% interval (|estimate - truth| < 3.29 standard errors); the
+    95% coverage over 60 seeds is measured in bench/bench_causal.py (coverage)."""
     for behaviour in ("view", "favourite", "cart"):
         truth = adversarial_shop.ground_truth.effect(behaviour)
         effect = adversarial_report.effect(behaviour)
         assert effect.ok, effect.reason
-        assert effect.ci_low <= truth <= effect.ci_high, (behaviour, effect.summary(), truth)
+        se = (effect.ci_high - effect.ci_low) / (2 * 1.959964)
+        assert abs(effect.estimate - truth) < 3.29 * se, (behaviour, effect.summary(), truth)
         assert abs(effect.naive - truth) > abs(effect.estimate - truth), behaviour
     favourite = adversarial_report.effect("favourite")
     assert favourite.naive > 0.05 and favourite.verdict == "inconclusive"   # a zero effect is never a finding
@@ -48,6 +53,31 @@ def test_intervals_are_clustered_by_user(adversarial_cart):
     assert clustered > iid                     # a shopper's decision points are not independent
     low, high, p = interval(fit.estimate, clustered, 0.95)
     assert low < fit.estimate < high and p < 1e-6
+
+
+def test_two_way_clustering_by_user_and_item_matches_statsmodels():
+    """Shoppers share items: intervals are clustered by user and by item (Cameron, Gelbach &
+    Miller), the same number statsmodels gives for a mean; wider than either one-way."""
+    import statsmodels.api as sm
+
+    rng = np.random.default_rng(3)
+    users, items = rng.integers(0, 300, 4000), rng.integers(0, 80, 4000)
+    x = rng.normal(size=4000) + rng.normal(size=300)[users] + rng.normal(size=80)[items]
+    two_way = cluster_se(x, np.column_stack([users, items]))
+    fitted = sm.OLS(x, np.ones(len(x))).fit(cov_type="cluster", cov_kwds={
+        "groups": np.column_stack([users, items]), "use_correction": False})
+    assert two_way == pytest.approx(float(fitted.bse[0]), rel=1e-9)
+    assert two_way > max(cluster_se(x, users), cluster_se(x, items))
+
+
+def test_a_trial_frame_clusters_by_user_and_item(adversarial_cart):
+    frame, fit = adversarial_cart
+    assert frame.clusters.shape == (len(frame), 2)
+    assert (frame.clusters[:, 0] == frame.groups).all()
+    items = frame.keys["item_id"].astype(str).to_numpy()
+    assert len(np.unique(frame.clusters[:, 1])) == len(np.unique(items))
+    kept = frame.take(np.flatnonzero(fit.kept))
+    assert (kept.clusters == frame.clusters[fit.kept]).all()
 
 
 def test_comparisons_regression_and_weighting(adversarial_cart, fast_settings):

@@ -104,3 +104,61 @@ def test_statements_for_the_explainer(adversarial_report, adversarial_shop):
                               lambda: items)
     assert source(user, item, "Trap <b>title</b>", ("view", "cart")) == statements
     assert statement_source(lambda: None, lambda u: events, lambda: items)(user, item, "x", ("cart",)) == ()
+
+
+def _far_shopper(events, looks: int = 40):
+    """A new shopper who viewed one item ``looks`` times (nobody in the shop comes near) and
+    added it to the cart: their cart decision point lies far outside the fitted modifiers."""
+    import pandas as pd
+
+    first = events[events["behaviour"] == "view"].iloc[0]
+    start = pd.Timestamp(first["timestamp"])
+    rows = [first.to_dict() | {"user_id": "u_far", "timestamp": start + pd.Timedelta(minutes=i)} for i in range(looks)]
+    rows.append(rows[-1] | {"behaviour": "cart", "timestamp": start + pd.Timedelta(minutes=looks)})
+    far = pd.DataFrame(rows).astype(events.dtypes.to_dict())
+    return pd.concat([events, far], ignore_index=True), str(first["item_id"])
+
+
+def test_no_personal_number_outside_the_fitted_range(adversarial_report, adversarial_shop):
+    """θ(x) is a line: 40 looks lie beyond every shopper it was fitted on. No personal number
+    then — the effect across all shoppers, with the reason in words (regression: a shopper far
+    from the average got a 95% interval of +0.7 to +122.9 percentage points)."""
+    events, item = _far_shopper(adversarial_shop.events)
+    effect = personal_effects(adversarial_report, "u_far", [item], "cart", events=events,
+                              items=adversarial_shop.items)[0]
+    population = adversarial_report.effect("cart")
+    cate = population.cate
+    assert effect.modifiers["looks_so_far"] == 40
+    low, high = cate.support[cate.modifiers.index("looks_so_far")]
+    assert not low <= 40 <= high
+    assert effect.scope == "all_shoppers" and effect.withheld is not None
+    assert effect.withheld.code == "outside_support" and effect.withheld.fields["modifier"] == "looks_so_far"
+    assert (effect.estimate, effect.ci_low, effect.ci_high, effect.verdict) == (
+        population.estimate, population.ci_low, population.ci_high, population.verdict)
+    text = effect.text("en")
+    assert "No personal estimate" in text and "the number of times you have viewed the item is 40" in text
+    assert "Across all shoppers" in text and f"{100 * population.estimate:+.1f}" in text
+    assert "没有关于" in effect.text("zh") and "全体顾客" in effect.text("zh")
+    statement = effect.statement()
+    assert statement is not None and statement.scope == "all_shoppers"
+    assert statement.estimate == population.estimate and "not for you in particular" in statement.estimand
+    assert effect.to_json()["withheld"]["code"] == "outside_support"
+
+
+def test_no_personal_interval_beyond_the_possible_range(adversarial_report, adversarial_shop):
+    """Inside the fitted range but with an interval leaving [−1, 1] (a model this uncertain
+    says nothing about one shopper): withheld too."""
+    from dataclasses import replace
+
+    events, items = adversarial_shop.events, adversarial_shop.items
+    population = adversarial_report.effect("cart")
+    personal = (e for u in events["user_id"].astype(str).unique()[:50]
+                for e in personal_effects(adversarial_report, u, behaviour="cart", events=events, items=items))
+    mine = next(e for e in personal if e.scope == "shoppers_like_you" and e.estimate is not None)
+    assert -1 <= mine.ci_low and mine.ci_high <= 1
+    wide = replace(population.cate, cov=tuple(tuple(100.0 * v for v in row) for row in population.cate.cov))
+    report = replace(adversarial_report, effects=tuple(replace(e, cate=wide) if e is population else e
+                                                       for e in adversarial_report.effects))
+    again = personal_effects(report, mine.user_id, [mine.item_id], "cart", events=events, items=items)[0]
+    assert again.scope == "all_shoppers" and again.withheld.code == "interval_out_of_range"
+    assert again.estimate == population.estimate
