@@ -358,9 +358,12 @@ def explanation_details_html(explanation: dict[str, Any], language: str) -> str:
     if contributions:
         blocks.append(f'<h4 class="wr-h4">{esc(t("details.contrib_title", language))}</h4>'
                       + _items((_event_line(c, language) for c in contributions), "ol"))
+    # Whose effect the number is (shoppers like this one, or all shoppers when the personal
+    # number was withheld) goes with it, so a population number never reads as personal.
     causal = [t("details.causal", language, behaviour=behaviour_name(str(s["behaviour"]), language),
                 estimate=_signed_points(s.get("estimate")), low=_signed_points(s.get("ci_low")),
-                high=_signed_points(s.get("ci_high")))
+                high=_signed_points(s.get("ci_high")),
+                scope=t_or(f"causal.scope.{s.get('scope')}", "causal.scope.other", language))
               for s in explanation.get("causal") or []]
     if causal:
         blocks.append(_items(causal))

@@ -250,3 +250,13 @@ def test_the_status_line_says_what_the_served_ranker_was_measured_at(language: s
     assert "0.213" in line and "0.154" in line
     untuned = views.status_html("offline", True, {**stats, "tuning": {**stats["tuning"], "tuned": False}}, language)
     assert "0.213" not in untuned and "0.213" not in views.status_html("offline", True, {"users": 1}, language)
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_details_say_whose_effect_a_causal_number_is(language: str) -> None:
+    # A personal number withheld (outside the data's support) falls back to all shoppers' estimate:
+    # the details line must say so, or the population number reads as this shopper's own.
+    withheld = {**EXPLANATION, "causal": [{**EXPLANATION["causal"][0], "scope": "all_shoppers"}]}
+    assert views.t("causal.scope.all_shoppers", language) in views.explanation_details_html(withheld, language)
+    mine = views.explanation_details_html(EXPLANATION, language)
+    assert views.t("causal.scope.shoppers_like_you", language) in mine
