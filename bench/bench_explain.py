@@ -49,7 +49,7 @@ import sys
 import tempfile
 import time
 import types
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -230,7 +230,11 @@ def load_baseline(source: Path | None) -> type | None:
 
 
 # -- one dataset --------------------------------------------------------------------------------
-def run(name: str, args: argparse.Namespace, baseline_cls: type | None) -> dict[str, Any]:
+def run(name: str, args: argparse.Namespace, baseline_cls: type | None,
+        checkpoint: Callable[[dict[str, Any]], None] = lambda _result: None) -> dict[str, Any]:
+    """One dataset. The strict refits come last and ``checkpoint`` gets the result so far after
+    every ``--checkpoint-every`` of them (a run stopped early keeps what it measured; its
+    ``strict`` says how many of the planned sets were refitted)."""
     rng = np.random.default_rng(args.seed)
     k = args.k
     started = time.perf_counter()
@@ -297,26 +301,33 @@ def run(name: str, args: argparse.Namespace, baseline_cls: type | None) -> dict[
     sample = frame[frame["source"] == "sample"]
     with_set = sample[sample["has_set"]]
 
-    # Strict retraining on samples of sets (each a refit from scratch).
-    def strict(column_keys: str, n: int, column_ok: str | None = None) -> dict[str, Any]:
+    # Strict retraining on samples of sets (each a refit from scratch), after everything else.
+    def strict(column_keys: str, n: int, into: str, column_ok: str | None = None) -> None:
         pool = with_set.dropna(subset=[column_keys]) if column_keys in with_set else with_set.iloc[0:0]
         if column_ok is not None and column_ok in pool:
             pool = pool[pool[column_ok].astype(bool)]
         chosen = pool.sample(min(n, len(pool)), random_state=args.seed) if len(pool) else pool
-        outcomes = []
+        outcomes: list[bool] = []
+        failed: list[str] = []
+
+        def record() -> None:
+            ok = int(sum(outcomes))
+            result[into] = {"n": len(outcomes), "planned": int(len(chosen)), "valid": ok,
+                            "rate": ok / len(outcomes) if outcomes else None,
+                            "wilson95": wilson(ok, len(outcomes)), "failed": failed[:50]}
+
+        record()
         for r in chosen.itertuples():
             outcomes.append(strict_check(ranker, events, items, r.user, r.item, getattr(r, column_keys), k,
                                          policy))
-            if len(outcomes) % 25 == 0:
+            if not outcomes[-1]:
+                failed.append(f"{r.user}/{r.item}")
+            if len(outcomes) % args.checkpoint_every == 0 or len(outcomes) == len(chosen):
+                record()
+                checkpoint(result)
                 log.info("%s strict %s: %d/%d, %d valid", name, column_keys, len(outcomes), len(chosen),
                          sum(outcomes))
-        ok = int(sum(outcomes))
-        return {"n": len(outcomes), "valid": ok, "rate": ok / len(outcomes) if outcomes else None,
-                "wilson95": wilson(ok, len(outcomes))}
-
-    strict_default = strict("keys", args.strict)
-    strict_plain = strict("plain_keys", args.strict_plain if tradeoff else 0)
-    strict_margin0 = strict("margin0_keys", args.strict_variant if tradeoff else 0, "margin0_robust")
+        record()
 
     def sizes(column: str, where: pd.DataFrame | None = None) -> dict[str, Any]:
         part = (with_set if where is None else where)
@@ -340,7 +351,6 @@ def run(name: str, args: argparse.Namespace, baseline_cls: type | None) -> dict[
         "robust_share": float(with_set["robust"].mean()) if len(with_set) else None,
         "validity": float(with_set["valid"].mean()) if len(with_set) else None,
         "validity_n": int(len(with_set)),
-        "strict": strict_default, "strict_plain": strict_plain, "strict_margin0": strict_margin0,
         "minimal_share": float(with_set["minimal"].mean()) if len(with_set) else None,
         "plain_minimal_share": (float(with_set["plain_minimal"].dropna().astype(bool).mean())
                                 if "plain_minimal" in with_set and with_set["plain_minimal"].notna().any()
@@ -361,6 +371,12 @@ def run(name: str, args: argparse.Namespace, baseline_cls: type | None) -> dict[
     }
     if name == "demo" and args.service:
         result["recommend"] = recommend_latency(ranker, events, items, args, rng, policy)
+    for into in ("strict", "strict_plain", "strict_margin0"):
+        result[into] = {"n": 0, "planned": 0, "valid": 0, "rate": None, "wilson95": None, "failed": []}
+    checkpoint(result)
+    strict("keys", args.strict, "strict")
+    strict("plain_keys", args.strict_plain if tradeoff else 0, "strict_plain")
+    strict("margin0_keys", args.strict_variant if tradeoff else 0, "strict_margin0", "margin0_robust")
     log.info("%s: %s", name, {k_: v for k_, v in result.items() if k_ not in ("reasons", "latency_by_history")})
     return result
 
@@ -449,7 +465,9 @@ def interval(s: dict[str, Any]) -> str:
     if not s["n"]:
         return "-"
     low, high = s["wilson95"]
-    return f"{pct(s['rate'])} ({s['valid']}/{s['n']}; 95% {pct(low)}–{pct(high)})"
+    planned = s.get("planned")
+    cut = f", {s['n']} of {planned} planned: run stopped" if planned and s["n"] < planned else ""
+    return f"{pct(s['rate'])} ({s['valid']}/{s['n']}; 95% {pct(low)}–{pct(high)}{cut})"
 
 
 def size_text(s: dict[str, Any]) -> str:
@@ -571,6 +589,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--baseline-src", type=Path, default=None,
                         help="a previous tools/explain folder, timed on the same pairs")
     parser.add_argument("--k", type=int, default=10)
+    parser.add_argument("--checkpoint-every", type=int, default=10,
+                        help="write the results so far after this many strict refits")
     parser.add_argument("--tune-budget", type=float, default=120.0,
                         help="CPU seconds for auto-tuning the served ranker (the server's default is 600)")
     parser.add_argument("--policy", choices=["none", "purchased", "seen"], default=None,
@@ -602,7 +622,17 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("whyrec").setLevel(logging.WARNING)
     machine = machine_info()  # at the start: the code measured is the code checked out now
     baseline_cls = load_baseline(args.baseline_src)
-    results = [run(d, args, baseline_cls) for d in args.datasets]
+    results: list[dict[str, Any]] = []
+
+    def checkpoint(partial: dict[str, Any]) -> None:
+        if not args.no_write:
+            write_results(args.name, "Explainer: counterfactual validity, robustness, size and latency",
+                          report(results + [partial]),
+                          {"results": results + [partial], "args": {k: str(v) for k, v in vars(args).items()},
+                           "machine": machine, "partial": True})
+
+    for dataset in args.datasets:
+        results.append(run(dataset, args, baseline_cls, checkpoint))
     body = report(results)
     if not args.no_write:
         write_results(args.name, "Explainer: counterfactual validity, robustness, size and latency", body,
