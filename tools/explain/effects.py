@@ -648,6 +648,14 @@ class Trial:
                 self.remove(event)
             return answer
         row, col, val = _gather(self.ranker.effects, events)
+        # A touched item outside the focus counts only if the whole block could lift it over the
+        # lowest threshold (it starts at most at the floor): the rest need no column.
+        outside = ~self.in_focus[col]
+        if outside.any():
+            gain = np.bincount(col[outside], weights=np.maximum(val[outside], 0.0), minlength=len(self.live))
+            useful = ~outside
+            useful[outside] = self.live[col[outside]] + gain[col[outside]] > threshold[0]
+            row, col, val = row[useful], col[useful], val[useful]
         columns = np.union1d(self.focus, col)
         delta = np.zeros((len(events), len(columns)))
         delta[row, np.searchsorted(columns, col)] = val

@@ -44,7 +44,7 @@ import pandas as pd
 from ..ranking.base import Ranker, UnknownItemError
 from ..ranking.catalog import ItemFilter
 from ..ranking.exclusion import check_policy
-from ..ranking.history import BEHAVIOUR_CODE, History, from_days
+from ..ranking.history import BEHAVIOUR_CODE, SECONDS_PER_DAY, History, from_days
 from ..ranking.topk import top_k
 from ..schema import BEHAVIOURS
 from .effects import Competition, TargetRanker, UserTerms
@@ -300,8 +300,8 @@ class Explainer:
                     where = list(new_ids).index(entering[0])
                     replacement = RankedItem(entering[0], self._title_of(entering[0]),
                                              float(scores[self._position(entering[0])]), where + 1)
-                events = tuple(self._event(state, n, contributions, denominator)
-                               for n in sorted(candidate, key=lambda e: -contributions[e]))
+                events = self._events(state, sorted(candidate, key=lambda e: -contributions[e]),
+                                      contributions, denominator)
                 minimal = self._proven_minimal(state, plain, ranker, search, candidate, contributions, k)
                 return Counterfactual(events, True, minimal, new_rank, float(scores[position]), replacement,
                                       spent, robust=ranker.robust), "history", None
@@ -442,7 +442,21 @@ class Explainer:
         chosen = np.flatnonzero(contributions > 0 if positive_only else contributions != 0)
         days = state.history.days[chosen]
         chosen = chosen[np.lexsort((-days, -np.abs(contributions[chosen])))][:self.max_contributions]
-        return tuple(self._event(state, int(n), contributions, denominator) for n in chosen)
+        return self._events(state, chosen.tolist(), contributions, denominator)
+
+    def _events(self, state: _UserState, indices: Sequence[int], contributions: np.ndarray,
+                denominator: float) -> tuple[EventContribution, ...]:
+        """:meth:`_event` for each of ``indices`` (the timestamps made at once: sets can hold
+        hundreds of events)."""
+        history = state.history
+        at = np.asarray(indices, dtype=np.int64)
+        nanos = np.round(history.days[at] * SECONDS_PER_DAY * 1e9).astype(np.int64)  # as from_days
+        times = pd.to_datetime(nanos, utc=True)
+        names = NAMES[history.behaviours[at]]
+        return tuple(EventContribution(int(history.keys[n]), str(name), self._item_id(int(history.items[n])),
+                                       self._title(int(history.items[n])), time, float(contributions[n]),
+                                       float(contributions[n]) / denominator)
+                     for n, name, time in zip(at.tolist(), names, times, strict=True))
 
     def _event(self, state: _UserState, n: int, contributions: np.ndarray,
                denominator: float) -> EventContribution:

@@ -189,18 +189,20 @@ def _prove(ranker: TargetRanker, order: np.ndarray, k: int, size: int, bound: in
     returned, which is then the smallest; evaluations spent)."""
     if size <= max(bound, 1):
         return True, None, 0
+    start = max(bound, 2)
+    needed = 0
+    for n in range(start, size):
+        needed += math.comb(len(order), n) if n <= 8 or len(order) < 64 else budget + 1
+        if needed > budget:
+            # Nothing can be proven: a single event that drops the target would only say the
+            # same (not the smallest), so the singles need no check either.
+            return False, None, 0
     evaluations = 0
     if bound <= 1:
         evaluations += len(order)
         single = _best_single(ranker, order, k)
         if single is not None:
             return True, (single,), evaluations
-    start = max(bound, 2)
-    needed = 0
-    for n in range(start, size):
-        needed += math.comb(len(order), n) if n <= 8 or len(order) < 64 else budget + 1
-        if needed > budget:
-            return False, None, evaluations
     evaluations += needed
     return True, _enumerate(ranker, order, k, start, size), evaluations
 
