@@ -278,8 +278,10 @@ class ServiceStats:
             lines.append("ranker         not tuned yet (the first recommendation or `whyrec tune` tunes it)")
         else:
             lines.append(self.tuning_text)
-            lines.append(f"served         lists leave out {self.exclusion} items (learned on validation; "
-                         "explanations are verified under the same rule; a request may override it)")
+            left_out = {"none": "none of the user's own items", "purchased": "the items the user bought",
+                        "seen": "every item the user has seen"}.get(self.exclusion, self.exclusion)
+            lines.append(f"served         lists leave out {left_out} (exclusion {self.exclusion}, learned on "
+                         "validation; explanations are verified under the same rule; a request may override it)")
         return "\n".join(lines)
 
     def to_json(self) -> dict[str, Any]:
