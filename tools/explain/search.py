@@ -98,10 +98,14 @@ def prune(ranker: TargetRanker, chosen: list[int], contributions: np.ndarray, k:
         ahead = np.asarray(queue[at:at + block], dtype=np.int64)
         alone = trial.outs_if_restored(ahead, k)
         if not alone[0]:  # a run of needed events
-            run = int(np.argmax(alone)) if alone.any() else len(ahead)
+            if not alone.any():
+                evaluations += len(ahead)
+                at += len(ahead)
+                continue
+            run = int(np.argmax(alone))
             evaluations += run
-            at += run
-            continue
+            at += run  # the state is unchanged: the next event is known to be put back alone
+            ahead = np.asarray(queue[at:at + block], dtype=np.int64)
         together = trial.outs_if_restored_together(ahead, k)
         run = int(np.argmin(together)) if not together.all() else len(ahead)
         run = min(run, len(kept) - 1)
