@@ -34,6 +34,10 @@ from .render import card_reason, headline_text, render
 log = logging.getLogger(__name__)
 
 ID = Field(min_length=1, max_length=256)
+#: The exclusion policies a list may be asked for (the ranking's POLICIES; a test keeps them equal).
+Exclusion = Literal["none", "purchased", "seen"]
+EXCLUDE_HELP = ("which of the user's own items the list leaves out: none, purchased or seen "
+                "(default: the policy learned on this shop's validation split; seen before any tuning)")
 
 
 def path_id() -> Any:
@@ -259,13 +263,15 @@ def build_api(service: WhyrecService, agent: Agent, keys: KeyRing | None = None,
     def recommendations(user_id: str = path_id(), k: int = Query(10, ge=1, le=100),
                         category: str | None = Query(None, max_length=200),
                         query: str | None = Query(None, max_length=500),
+                        exclude: Exclusion | None = Query(None, description=EXCLUDE_HELP),
                         language: Literal["en", "zh"] = "en",
                         who: Principal = Depends(principal)) -> dict[str, Any]:
         """Top ``k`` items for the user, each with its verified reason (``reason``, in ``language``)
-        and the behaviours behind its score in the model (``reasons``)."""
+        and the behaviours behind its score in the model (``reasons``); ``exclusion`` says which of
+        the user's own items the list leaves out."""
         allowed(who, user_id)
         known_user(user_id)
-        result = service.recommend(user_id, k=k, category=category, query=query)
+        result = service.recommend(user_id, k=k, category=category, query=query, exclude=exclude)
         data = result.to_json()
         for item, row in zip(result.items, data["items"], strict=True):
             row["reason"] = card_reason(item.headline, language)
@@ -273,6 +279,7 @@ def build_api(service: WhyrecService, agent: Agent, keys: KeyRing | None = None,
 
     @app.get("/v1/users/{user_id}/explanations/{item_id}", tags=["explain"])
     def explanation(user_id: str = path_id(), item_id: str = path_id(), k: int = Query(10, ge=1, le=100),
+                    exclude: Exclusion | None = Query(None, description=EXCLUDE_HELP),
                     language: Literal["en", "zh"] = "en",
                     who: Principal = Depends(principal)) -> dict[str, Any]:
         """Why the item is (or is not) in the user's top ``k``: the verified reason first
@@ -280,7 +287,7 @@ def build_api(service: WhyrecService, agent: Agent, keys: KeyRing | None = None,
         allowed(who, user_id)
         known_user(user_id)
         service.item(item_id)  # 404 for an unknown item
-        result = service.explain(user_id, item_id, k=k)
+        result = service.explain(user_id, item_id, k=k, exclude=exclude)
         data = result.to_json()
         data["headline"]["text"] = headline_text(result, language)
         for statement, said in zip(result.causal, data.get("causal") or [], strict=False):

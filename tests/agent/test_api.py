@@ -81,6 +81,38 @@ def test_recommendations_explanations_what_if_and_effects(open_client: TestClien
     assert effects["effects"][0]["ci_low"] < effects["effects"][0]["estimate"] < effects["effects"][0]["ci_high"]
 
 
+def test_recommendations_take_an_exclusion_policy(open_client: TestClient, users: tuple[str, str],
+                                                 workspace: Path) -> None:
+    """``exclude`` (none | purchased | seen) chooses which of the user's own items the list leaves
+    out; the explanation of an item follows the same policy; a bad value is a clear 422."""
+    from typing import get_args
+
+    from whyrec.agent.api import Exclusion
+    from whyrec.tools.ranking.exclusion import POLICIES
+    from whyrec.tools.workspace import Workspace
+
+    assert get_args(Exclusion) == POLICIES
+    user = users[0]
+    events = Workspace.open(workspace).events()
+    seen = set(events.loc[events["user_id"] == user, "item_id"].astype(str))
+    strict = open_client.get(f"/v1/users/{user}/recommendations", params={"k": 40, "exclude": "seen"}).json()
+    assert strict["exclusion"] == "seen" and not seen & {i["item_id"] for i in strict["items"]}
+    loose = open_client.get(f"/v1/users/{user}/recommendations", params={"k": 40, "exclude": "none"}).json()
+    assert loose["exclusion"] == "none" and seen & {i["item_id"] for i in loose["items"]}
+    again = [i for i in loose["items"] if i["item_id"] in seen][0]
+    explanation = open_client.get(f"/v1/users/{user}/explanations/{again['item_id']}",
+                                  params={"k": 40, "exclude": "none"}).json()
+    assert explanation["exclusion"] == "none" and explanation["rank"] == again["rank"]
+    bad = open_client.get(f"/v1/users/{user}/recommendations", params={"exclude": "bought"})
+    assert bad.status_code == 422
+    problem = bad.json()["problems"][0]
+    assert problem["field"] == "query.exclude" and "'none', 'purchased' or 'seen'" in problem["problem"]
+    assert open_client.get(f"/v1/users/{user}/explanations/{again['item_id']}",
+                           params={"exclude": "all"}).status_code == 422
+    parameters = open_client.get("/openapi.json").json()["paths"]["/v1/users/{user_id}/recommendations"]["get"]
+    assert "exclude" in {p["name"] for p in parameters["parameters"]}
+
+
 def test_chat_json_and_sse(open_client: TestClient, users: tuple[str, str]) -> None:
     reply = open_client.post("/v1/chat", json={"user_id": users[0], "message": "What should I buy next?"}).json()
     assert reply["intent"] == "recommend" and len(reply["recommendations"]) == 5

@@ -47,7 +47,8 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from ..ranking.history import History
+from ..ranking.exclusion import check_policy
+from ..ranking.history import BEHAVIOUR_CODE, History
 from ..ranking.topk import rank_of
 
 log = logging.getLogger(__name__)
@@ -69,7 +70,7 @@ class UserTerms:
     scores: np.ndarray        # every item's score for the whole history
     rows: sp.csr_matrix       # event x item: what each event adds to each item's score
     columns: sp.csc_matrix    # the same terms, column-major (an item's contributions)
-    counts: np.ndarray        # events per item (the exclude-seen rule)
+    counts: np.ndarray        # events per item (the exclusion policies count their own: Competition)
     nonnegative: bool         # no term is negative: removing events never raises a score
     exact: bool = True        # additive ranker: removing events subtracts exactly their rows
     prior: np.ndarray = field(default_factory=lambda: np.zeros(0))  # score with no history
@@ -98,11 +99,14 @@ class UserTerms:
     def n_items(self) -> int:
         return int(self.rows.shape[1])
 
-    def competition(self, key: Any, allowed: np.ndarray) -> Competition:
-        """The :class:`Competition` under the filter ``key`` (whose mask is ``allowed``), kept."""
-        found = self.competitions.get(key)
+    def competition(self, key: Any, allowed: np.ndarray, exclude: str = "seen",
+                    target_code: int = BEHAVIOUR_CODE["purchase"]) -> Competition:
+        """The :class:`Competition` under the filter ``key`` (whose mask is ``allowed``) and the
+        exclusion policy ``exclude``, kept."""
+        found = self.competitions.get((key, exclude, target_code))
         if found is None:
-            found = self.competitions[key] = Competition(self, allowed)
+            found = self.competitions[(key, exclude, target_code)] = Competition(
+                self, allowed, exclude=exclude, target_code=target_code)
             while len(self.competitions) > 8:
                 self.competitions.pop(next(iter(self.competitions)))
         return found
@@ -119,27 +123,34 @@ class TargetRanker:
     """Rank of one target item after removing events and/or adding hypothetical rows.
 
     Follows the ranker's tie rule (higher score first, then lower catalog position) and the
-    ``exclude_seen`` rule applied to the *hypothetical* history: an item is excluded while any of
-    its events remains. With ``robust=True`` an item freed by the removal is never counted as a
-    competitor (see the module docstring).
+    list's exclusion policy (:mod:`whyrec.tools.ranking.exclusion`) applied to the *hypothetical*
+    history: an item is excluded while any of its excluding events remains (under ``"seen"`` every
+    event, under ``"purchased"`` the target-behaviour ones, under ``"none"`` none). With
+    ``robust=True`` an item freed by the removal is never counted as a competitor (see the module
+    docstring). ``exclude_seen`` is the older switch between ``"seen"`` and ``"none"``.
     """
 
     def __init__(self, terms: UserTerms, target: int, allowed: np.ndarray | Competition,
-                 robust: bool = False, exclude_seen: bool = True, margin: float = 0.0) -> None:
+                 robust: bool = False, exclude_seen: bool = True, margin: float = 0.0,
+                 exclude: str | None = None, target_code: int = BEHAVIOUR_CODE["purchase"]) -> None:
+        policy = exclude if exclude is not None else ("seen" if exclude_seen else "none")
         competition = (allowed if isinstance(allowed, Competition)
-                       else Competition(terms, allowed, exclude_seen))
+                       else Competition(terms, allowed, exclude=policy, target_code=target_code))
         self.competition = competition
         self.terms = terms
         self.target = int(target)
         self.allowed = competition.allowed
         self.robust = robust
         self.exclude_seen = competition.exclude_seen
+        self.exclude = competition.exclude
         self.base = terms.scores
         self.effects = terms.rows
-        self.event_items = terms.history.items
-        self.counts = terms.counts
+        #: Each event's item if the event excludes it under the policy, else -1 (a removal can
+        #: free only those items); ``counts`` are the excluding events per item.
+        self.event_items = competition.event_items
+        self.counts = competition.counts
         self.eligible_now = competition.eligible_now
-        self.frees = self.exclude_seen and not robust
+        self.frees = self.exclude != "none" and not robust
         #: Score difference the search asks for (rounding, plus the robustness margin).
         self.margin = max(competition.rounding, float(margin) * abs(float(self.base[self.target])))
         self._columns: dict[int, np.ndarray] = {}
@@ -149,14 +160,14 @@ class TargetRanker:
 
     # -- whole-array checks (ranks reported to users) --------------------------------------------
     def eligible_items(self, counts: np.ndarray) -> np.ndarray:
-        """Items that may be recommended with per-item event counts ``counts``."""
+        """Items that may be recommended with per-item excluding-event counts ``counts``."""
         if not self.frees:
             return self.eligible_now
         return self.allowed & (counts == 0)
 
     def eligible(self, counts: np.ndarray) -> bool:
         """Whether the target itself may be recommended."""
-        return bool(self.allowed[self.target] and (not self.exclude_seen or counts[self.target] == 0))
+        return bool(self.allowed[self.target] and counts[self.target] == 0)
 
     def ahead(self, scores: np.ndarray, counts: np.ndarray, margin: float = 0.0) -> int:
         """How many eligible items rank above the target (its 0-based rank if it is eligible).
@@ -174,7 +185,7 @@ class TargetRanker:
         return out
 
     def after_removal(self, removed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Scores and per-item event counts with the events at ``removed`` (indices) gone."""
+        """Scores and per-item excluding-event counts with the events at ``removed`` (indices) gone."""
         removed = np.asarray(removed, dtype=np.int64)
         mask = np.zeros(self.terms.n_events)
         mask[removed] = 1.0
@@ -369,18 +380,30 @@ class Competition:
     recommended now, those a removal could free, and pools of the best of them — built once and
     shared by every item explained (a list of headlines searches ten targets over one of these)."""
 
-    def __init__(self, terms: UserTerms, allowed: np.ndarray, exclude_seen: bool = True) -> None:
+    def __init__(self, terms: UserTerms, allowed: np.ndarray, exclude_seen: bool = True,
+                 exclude: str | None = None, target_code: int = BEHAVIOUR_CODE["purchase"]) -> None:
         self.terms = terms
         self.allowed = allowed
-        self.exclude_seen = exclude_seen
-        self.eligible_now = allowed & (terms.counts == 0) if exclude_seen else allowed.copy()
-        items = terms.history.items
-        known = np.unique(items[items >= 0])
+        self.exclude = check_policy(exclude if exclude is not None else ("seen" if exclude_seen else "none"))
+        self.exclude_seen = self.exclude == "seen"
+        history = terms.history
+        items = history.items
+        if self.exclude == "seen":
+            excluding = items
+        elif self.exclude == "purchased":
+            excluding = np.where(history.behaviours == target_code, items, -1)
+        else:
+            excluding = np.full(len(items), -1, dtype=np.int64)
+        self.event_items = np.asarray(excluding, dtype=np.int64)
+        known = self.event_items[self.event_items >= 0]
+        self.counts = np.bincount(known, minlength=terms.n_items)
+        self.eligible_now = allowed & (self.counts == 0)
+        known = np.unique(known)
         self.freeable = known[allowed[known]]
         base = terms.scores
         self.rounding = 1e-9 * max(1.0, float(np.abs(base).max()) if len(base) else 1.0)
         self.live = np.where(self.eligible_now, base, -np.inf)
-        self.event_item_list: list[int] = items.tolist()
+        self.event_item_list: list[int] = self.event_items.tolist()
         self._pools: dict[tuple[int | None, bool], Pool] = {}
 
     def pool(self, size: int | None, frees: bool) -> Pool:
@@ -546,7 +569,7 @@ class Trial:
         top ``k`` — answered without changing the state (what :meth:`restore` then :meth:`out`
         would say)."""
         item = self._items[event]
-        if not self.target_eligible() or (item == self.ranker.target and self.ranker.exclude_seen):
+        if not self.target_eligible() or item == self.ranker.target:  # it would exclude the target
             return True
         threshold = self.target_score + self._target_terms[event] + self.ranker.margin
         if threshold < self.floor and not (self._refocus() and threshold >= self.floor):
@@ -603,7 +626,7 @@ class Trial:
             touched[row[hit]] = True
             value = self.live[safe] + own
             count -= (closing & (value > limit) & (touched | self.in_focus[safe])).astype(np.int64)
-        mine = (items == self.ranker.target) & self.ranker.exclude_seen
+        mine = items == self.ranker.target
         answer[np.flatnonzero(sure)] = mine | (count >= k)
         return answer
 
@@ -625,6 +648,14 @@ class Trial:
                 self.remove(event)
             return answer
         row, col, val = _gather(self.ranker.effects, events)
+        # A touched item outside the focus counts only if the whole block could lift it over the
+        # lowest threshold (it starts at most at the floor): the rest need no column.
+        outside = ~self.in_focus[col]
+        if outside.any():
+            gain = np.bincount(col[outside], weights=np.maximum(val[outside], 0.0), minlength=len(self.live))
+            useful = ~outside
+            useful[outside] = self.live[col[outside]] + gain[col[outside]] > threshold[0]
+            row, col, val = row[useful], col[useful], val[useful]
         columns = np.union1d(self.focus, col)
         delta = np.zeros((len(events), len(columns)))
         delta[row, np.searchsorted(columns, col)] = val
@@ -637,7 +668,7 @@ class Trial:
                     if where < len(columns) and columns[where] == item:
                         values[at:, where] = -np.inf
         answer = (values > threshold[:, None]).sum(axis=1) >= k
-        mine = (items == self.ranker.target) & self.ranker.exclude_seen
+        mine = items == self.ranker.target
         return answer | (np.cumsum(mine) > 0)
 
     def subsets_out(self, subsets: np.ndarray, k: int) -> np.ndarray:

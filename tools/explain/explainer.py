@@ -3,8 +3,10 @@
 Everything is computed from the ranker itself: contributions are its exact per-event terms, a
 counterfactual is searched on those terms and then *verified* by re-ranking the history without
 the chosen events, and what-ifs are plain re-rankings. The clock stays at the user's reference
-time (``ranker.as_of(user)``) in every counterfactual, and the ``exclude_seen`` rule of the
-recommend tool applies to the (hypothetical) history being ranked.
+time (``ranker.as_of(user)``) in every counterfactual, and the exclusion policy the list was made
+with (``exclude``: ``"seen"`` by default, ``"purchased"`` or ``"none"``; see
+:mod:`whyrec.tools.ranking.exclusion`) applies to the (hypothetical) history being ranked — a
+reason is verified under the rule of the list it explains.
 
 Counterfactual sets are *robust* by default: they drop the item without counting the items they
 free, so they do not rest on similarity the ranker learned from the removed behaviours and they
@@ -41,7 +43,8 @@ import pandas as pd
 
 from ..ranking.base import Ranker, UnknownItemError
 from ..ranking.catalog import ItemFilter
-from ..ranking.history import BEHAVIOUR_CODE, History, from_days
+from ..ranking.exclusion import check_policy
+from ..ranking.history import BEHAVIOUR_CODE, SECONDS_PER_DAY, History, from_days
 from ..ranking.topk import top_k
 from ..schema import BEHAVIOURS
 from .effects import Competition, TargetRanker, UserTerms
@@ -112,17 +115,21 @@ class Explainer:
 
     # -- public API -----------------------------------------------------------------------------
     def explain(self, user_id: str, item_id: str, k: int = 10,
-                filters: ItemFilter | None = None) -> Explanation:
+                filters: ItemFilter | None = None, exclude: str = "seen") -> Explanation:
         """Why ``item_id`` is in ``user_id``'s top ``k`` — or, if it is not, why not
-        (``Explanation.why_not`` is then set and ``rank`` is ``None``).
+        (``Explanation.why_not`` is then set and ``rank`` is ``None``). ``exclude`` is the
+        exclusion policy of the list (``"seen"``, ``"purchased"`` or ``"none"``): the top ``k``
+        and every counterfactual re-rank leave out what it leaves out.
 
-        Raises :class:`UnknownUserError` / :class:`UnknownItemError`; ``k`` must be >= 1.
+        Raises :class:`UnknownUserError` / :class:`UnknownItemError`; ``k`` must be >= 1 and
+        ``exclude`` a policy (ValueError).
         """
         _check_k(k)
+        policy = check_policy(exclude)
         state = self._state(user_id)
         position = self._position(item_id)
         contributions = self._column(state, position)
-        top_ids, _ = self._top_of(state.scores, state.history, k, filters)
+        top_ids, _ = self._top_of(state.scores, state.history, k, filters, policy)
         score, prior = float(state.scores[position]), float(state.prior[position])
         listed, by_behaviour, chart, prior_share = self._describe(state, contributions, prior)
         common: dict[str, Any] = dict(
@@ -130,19 +137,19 @@ class Explainer:
             prior=prior, prior_share=prior_share, contributions=listed, n_events=len(state.history),
             n_supporting=int((contributions > 0).sum()), n_lowering=int((contributions < 0).sum()),
             by_behaviour=by_behaviour, chart=chart, causal=self._causal(state, position),
-            as_of=from_days(state.now))
+            as_of=from_days(state.now), exclude_seen=policy == "seen", exclusion=policy)
         if str(item_id) not in set(top_ids):
-            why_not = self._why_not(state, position, k, filters, contributions, prior, top_ids)
+            why_not = self._why_not(state, position, k, filters, contributions, prior, top_ids, policy)
             return Explanation(rank=None, counterfactual=None, headline=Headline("not_in_top_k"),
                                reason="not_in_top_k", why_not=why_not, **common)
         rank = list(top_ids).index(str(item_id)) + 1
         counterfactual, reason, rank_without, headline = self._verified(
-            state, position, k, filters, contributions, prior, top_ids)
+            state, position, k, filters, contributions, prior, top_ids, policy)
         return Explanation(rank=rank, counterfactual=counterfactual, headline=headline, reason=reason,
                            rank_without_support=rank_without, **common)
 
     def headlines(self, user_id: str, item_ids: Sequence[str], k: int = 10,
-                  filters: ItemFilter | None = None) -> tuple[Headline, ...]:
+                  filters: ItemFilter | None = None, exclude: str = "seen") -> tuple[Headline, ...]:
         """The headline of each item's explanation (same order as ``item_ids``) — what
         :meth:`explain` would lead with — for a whole list at once: the user's terms, the top
         ``k`` and the filter mask are computed once and shared by every item's search.
@@ -150,9 +157,10 @@ class Explainer:
         Raises like :meth:`explain`.
         """
         _check_k(k)
+        policy = check_policy(exclude)
         state = self._state(user_id)
         positions = [self._position(item) for item in item_ids]
-        top_ids, _ = self._top_of(state.scores, state.history, k, filters)
+        top_ids, _ = self._top_of(state.scores, state.history, k, filters, policy)
         listed = set(top_ids)
         out = []
         for item_id, position in zip(item_ids, positions, strict=True):
@@ -161,33 +169,37 @@ class Explainer:
                 continue
             contributions = self._column(state, position)
             prior = float(state.prior[position])
-            out.append(self._verified(state, position, k, filters, contributions, prior, top_ids)[3])
+            out.append(self._verified(state, position, k, filters, contributions, prior, top_ids, policy)[3])
         return tuple(out)
 
     def why_not(self, user_id: str, item_id: str, k: int = 10,
-                filters: ItemFilter | None = None) -> WhyNot:
+                filters: ItemFilter | None = None, exclude: str = "seen") -> WhyNot:
         """Why ``item_id`` is not in the top ``k`` (``reason="in_top_k"`` if it is), and the
-        smallest single added behaviour on a seen item that would bring it in, if any."""
+        smallest single added behaviour on a seen item that would bring it in, if any
+        (``exclude``: the list's exclusion policy, as in :meth:`explain`)."""
         _check_k(k)
+        policy = check_policy(exclude)
         state = self._state(user_id)
         position = self._position(item_id)
         contributions = self._column(state, position)
-        top_ids, _ = self._top_of(state.scores, state.history, k, filters)
+        top_ids, _ = self._top_of(state.scores, state.history, k, filters, policy)
         return self._why_not(state, position, k, filters, contributions,
-                             float(state.prior[position]), top_ids)
+                             float(state.prior[position]), top_ids, policy)
 
     def what_if(self, user_id: str, remove: Sequence[int] = (),
                 add: Sequence[tuple[str, str]] = (), k: int = 10,
                 remove_items: Sequence[tuple[str, str | None]] = (),
-                filters: ItemFilter | None = None) -> WhatIfResult:
+                filters: ItemFilter | None = None, exclude: str = "seen") -> WhatIfResult:
         """Re-rank ``user_id``'s history with events removed (``remove``: event keys;
         ``remove_items``: (item_id, behaviour or None) = all such events of the user) and
-        behaviours added now (``add``: (item_id, behaviour)); old and new top ``k`` with moves.
+        behaviours added now (``add``: (item_id, behaviour)); old and new top ``k`` with moves,
+        both leaving out what the exclusion policy ``exclude`` leaves out of that history.
 
         Raises ``ValueError`` for an event key that is not the user's or an unknown behaviour,
         :class:`UnknownItemError` for an unknown item.
         """
         _check_k(k)
+        policy = check_policy(exclude)
         state = self._state(user_id)
         history = state.history
         keys = {int(key) for key in remove}
@@ -201,8 +213,8 @@ class Explainer:
         drop = np.isin(history.keys, np.array(sorted(keys), dtype=np.uint64))
         added = self._hypothetical(add, state.now)
         changed = _concat(history.take(~drop), added)
-        before_ids, before_scores = self._top_of(state.scores, history, k, filters)
-        after_ids, after_scores = self._top(changed, k, filters, state.now)
+        before_ids, before_scores = self._top_of(state.scores, history, k, filters, policy)
+        after_ids, after_scores = self._top(changed, k, filters, state.now, policy)
         removed = tuple(HypotheticalEvent(self._item_id(int(history.items[n])),
                                           self._title(int(history.items[n])),
                                           str(NAMES[history.behaviours[n]]), int(history.keys[n]))
@@ -212,7 +224,8 @@ class Explainer:
         return WhatIfResult(state.user_id, k, removed, adds,
                             self._ranked(before_ids, before_scores),
                             self._ranked(after_ids, after_scores),
-                            _moves(before_ids, after_ids, self._title_of), from_days(state.now))
+                            _moves(before_ids, after_ids, self._title_of), from_days(state.now),
+                            exclude_seen=policy == "seen", exclusion=policy)
 
     def event_keys(self, user_id: str, item_id: str, behaviour: str | None = None) -> tuple[int, ...]:
         """Keys of the user's events on ``item_id`` (only ``behaviour`` ones if given) — e.g.
@@ -228,11 +241,11 @@ class Explainer:
 
     # -- the pieces -----------------------------------------------------------------------------
     def _verified(self, state: _UserState, position: int, k: int, filters: ItemFilter | None,
-                  contributions: np.ndarray, prior: float, top_ids: np.ndarray
+                  contributions: np.ndarray, prior: float, top_ids: np.ndarray, policy: str = "seen"
                   ) -> tuple[Counterfactual | None, str, int | None, Headline]:
         """The counterfactual, its reason code, the rank without all support, and the headline."""
         counterfactual, reason, rank_without = self._counterfactual(
-            state, position, k, filters, contributions, prior, top_ids)
+            state, position, k, filters, contributions, prior, top_ids, policy)
         if counterfactual is not None:
             return counterfactual, reason, rank_without, Headline(
                 "verified", counterfactual.events, counterfactual.new_rank, counterfactual.replacement)
@@ -243,7 +256,7 @@ class Explainer:
         return None, reason, rank_without, Headline(kind, prior_share=prior_share, largest_share=largest)
 
     def _counterfactual(self, state: _UserState, position: int, k: int, filters: ItemFilter | None,
-                        contributions: np.ndarray, prior: float, top_ids: np.ndarray
+                        contributions: np.ndarray, prior: float, top_ids: np.ndarray, policy: str = "seen"
                         ) -> tuple[Counterfactual | None, str, int | None]:
         """The verified smallest removal set, or why there is none: (set, reason code, rank of
         the item with every supporting event removed).
@@ -253,7 +266,7 @@ class Explainer:
         verified by the ranker re-scoring the history without it, and called smallest only when
         no smaller set of supporting events passes that same re-rank (:func:`proven_smallest`).
         """
-        allowed = self._competition(state, filters)
+        allowed = self._competition(state, filters, policy)
         plain = TargetRanker(state, position, allowed)
         searches = []
         if self.robust:
@@ -274,12 +287,12 @@ class Explainer:
                 reduced = state.history.take(keep)
                 # The verification: the ranker re-scores the reduced history from scratch.
                 scores = np.asarray(self.ranker.score_history(reduced, now=state.now), dtype=np.float64)
-                new_ids, _ = self._top_of(scores, reduced, k, filters)
+                new_ids, _ = self._top_of(scores, reduced, k, filters, policy)
                 if item_id in set(new_ids):
                     log.warning("counterfactual for %s/%s failed verification (%d events); trying the "
                                 "next candidate", state.user_id, item_id, len(candidate))
                     continue
-                counts = np.bincount(reduced.items[reduced.items >= 0], minlength=len(scores))
+                counts = np.bincount(self._excluded(reduced, policy), minlength=len(scores))
                 new_rank = (plain.ahead(scores, counts) + 1) if plain.eligible(counts) else None
                 entering = [i for i in new_ids if i not in set(top_ids)]
                 replacement = None
@@ -287,8 +300,8 @@ class Explainer:
                     where = list(new_ids).index(entering[0])
                     replacement = RankedItem(entering[0], self._title_of(entering[0]),
                                              float(scores[self._position(entering[0])]), where + 1)
-                events = tuple(self._event(state, n, contributions, denominator)
-                               for n in sorted(candidate, key=lambda e: -contributions[e]))
+                events = self._events(state, sorted(candidate, key=lambda e: -contributions[e]),
+                                      contributions, denominator)
                 minimal = self._proven_minimal(state, plain, ranker, search, candidate, contributions, k)
                 return Counterfactual(events, True, minimal, new_rank, float(scores[position]), replacement,
                                       spent, robust=ranker.robust), "history", None
@@ -313,18 +326,19 @@ class Explainer:
         return proven
 
     def _why_not(self, state: _UserState, position: int, k: int, filters: ItemFilter | None,
-                 contributions: np.ndarray, prior: float, top_ids: np.ndarray) -> WhyNot:
+                 contributions: np.ndarray, prior: float, top_ids: np.ndarray, policy: str = "seen") -> WhyNot:
         history = state.history
         listed = self._listed(state, contributions, prior, positive_only=True)
         common: dict[str, Any] = dict(user_id=state.user_id, item_id=self._item_id(position),
                                       title=self._title(position), k=k, score=float(state.scores[position]),
-                                      prior=prior, contributions=listed)
+                                      prior=prior, contributions=listed, exclude_seen=policy == "seen",
+                                      exclusion=policy)
         cutoff = None
         if len(top_ids) >= k:
             last = top_ids[k - 1]
             cutoff = RankedItem(last, self._title_of(last), float(state.scores[self._position(last)]), k)
-        ranker = TargetRanker(state, position, self._competition(state, filters))
-        if (history.items == position).any():
+        ranker = TargetRanker(state, position, self._competition(state, filters, policy))
+        if position in set(self._excluded(history, policy).tolist()):  # the policy leaves it out
             mine = history.behaviours[history.items == position]
             done = tuple(b for b in BEHAVIOURS if BEHAVIOUR_CODE[b] in set(mine.tolist()))
             return WhyNot(reason="seen", rank=None, cutoff=cutoff, seen_behaviours=done, **common)
@@ -333,12 +347,12 @@ class Explainer:
         rank = ranker.ahead(state.scores, ranker.counts) + 1
         if rank <= k:
             return WhyNot(reason="in_top_k", rank=rank, cutoff=cutoff, **common)
-        addition, options = self._best_addition(state, position, k, filters, ranker)
+        addition, options = self._best_addition(state, position, k, filters, ranker, policy)
         return WhyNot(reason="outranked", rank=rank, cutoff=cutoff, addition=addition,
                       options=options, **common)
 
     def _best_addition(self, state: _UserState, position: int, k: int, filters: ItemFilter | None,
-                       ranker: TargetRanker) -> tuple[SuggestedAddition | None, int]:
+                       ranker: TargetRanker, policy: str = "seen") -> tuple[SuggestedAddition | None, int]:
         """The weakest single behaviour, on an item the user has seen, that lifts the item in."""
         history = state.history
         seen = np.unique(history.items[history.items >= 0])
@@ -359,7 +373,7 @@ class Explainer:
         for option in options:
             added = candidates.take(np.array([option.index]))
             changed = _concat(history, added)
-            new_ids, new_scores = self._top(changed, k, filters, state.now)
+            new_ids, new_scores = self._top(changed, k, filters, state.now, policy)
             hits = np.flatnonzero(new_ids == self._item_id(position))
             if len(hits):
                 return SuggestedAddition(self._item_id(int(items[option.index])),
@@ -428,7 +442,21 @@ class Explainer:
         chosen = np.flatnonzero(contributions > 0 if positive_only else contributions != 0)
         days = state.history.days[chosen]
         chosen = chosen[np.lexsort((-days, -np.abs(contributions[chosen])))][:self.max_contributions]
-        return tuple(self._event(state, int(n), contributions, denominator) for n in chosen)
+        return self._events(state, chosen.tolist(), contributions, denominator)
+
+    def _events(self, state: _UserState, indices: Sequence[int], contributions: np.ndarray,
+                denominator: float) -> tuple[EventContribution, ...]:
+        """:meth:`_event` for each of ``indices`` (the timestamps made at once: sets can hold
+        hundreds of events)."""
+        history = state.history
+        at = np.asarray(indices, dtype=np.int64)
+        nanos = np.round(history.days[at] * SECONDS_PER_DAY * 1e9).astype(np.int64)  # as from_days
+        times = pd.to_datetime(nanos, utc=True)
+        names = NAMES[history.behaviours[at]]
+        return tuple(EventContribution(int(history.keys[n]), str(name), self._item_id(int(history.items[n])),
+                                       self._title(int(history.items[n])), time, float(contributions[n]),
+                                       float(contributions[n]) / denominator)
+                     for n, name, time in zip(at.tolist(), names, times, strict=True))
 
     def _event(self, state: _UserState, n: int, contributions: np.ndarray,
                denominator: float) -> EventContribution:
@@ -461,26 +489,43 @@ class Explainer:
         return state.column(position)
 
     def _top(self, history: History, k: int, filters: ItemFilter | None,
-             now: float) -> tuple[np.ndarray, np.ndarray]:
-        """Top ``k`` for a history: the ranker's scores, seen items excluded, ties broken by
-        catalog position (the ranker's documented rule, applied to every tied item)."""
+             now: float, policy: str = "seen") -> tuple[np.ndarray, np.ndarray]:
+        """Top ``k`` for a history: the ranker's scores, what ``policy`` leaves out excluded,
+        ties broken by catalog position (the ranker's documented rule, applied to every tied item)."""
         scores = np.array(self.ranker.score_history(history, now=now), dtype=np.float64)
-        return self._top_of(scores, history, k, filters)
+        return self._top_of(scores, history, k, filters, policy)
 
     def _top_of(self, scores: np.ndarray, history: History, k: int,
-                filters: ItemFilter | None) -> tuple[np.ndarray, np.ndarray]:
-        """Top ``k`` of ``scores`` with the history's items excluded (the recommend tool's rule)."""
+                filters: ItemFilter | None, policy: str = "seen") -> tuple[np.ndarray, np.ndarray]:
+        """Top ``k`` of ``scores`` without the items ``policy`` leaves out of this history (the
+        recommend tool's rule)."""
         allowed = self._allowed(filters).copy()
-        allowed[history.items[history.items >= 0]] = False
+        allowed[self._excluded(history, policy)] = False
         top = top_k(scores, k, allowed)
         return np.asarray(self.ranker.item_ids[top], dtype=object).astype(str), scores[top]
 
-    def _competition(self, state: _UserState, filters: ItemFilter | None) -> Competition:
-        """What targets compete with for this user under ``filters`` (kept with the user)."""
+    def _excluded(self, history: History, policy: str) -> np.ndarray:
+        """Catalog positions of each event ``policy`` counts as excluding its item (with
+        repeats: one per such event) — the ranker's own rule (:func:`excluded_items`) per event."""
+        if policy == "none":
+            return np.zeros(0, dtype=np.int64)
+        items = history.items
+        if policy == "purchased":
+            items = items[history.behaviours == self._target_code]
+        return items[items >= 0].astype(np.int64)
+
+    @property
+    def _target_code(self) -> int:
+        """The behaviour the ranker predicts (what ``"purchased"`` leaves out)."""
+        return BEHAVIOUR_CODE[str(getattr(self.ranker, "target_", "purchase"))]
+
+    def _competition(self, state: _UserState, filters: ItemFilter | None, policy: str = "seen") -> Competition:
+        """What targets compete with for this user under ``filters`` and the exclusion
+        ``policy`` (kept with the user)."""
         key = None if filters is None or filters.is_empty() else filters
         allowed = self._allowed(filters)
         with self._cache_lock:
-            return state.competition(key, allowed)
+            return state.competition(key, allowed, policy, self._target_code)
 
     def _allowed(self, filters: ItemFilter | None) -> np.ndarray:
         """The items ``filters`` allow (read-only; cached per filter)."""

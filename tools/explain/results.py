@@ -239,6 +239,7 @@ class WhyNot:
     addition: SuggestedAddition | None = None
     options: int = 0            # how many single additions would bring it in
     exclude_seen: bool = True
+    exclusion: str = "seen"     # the list's exclusion policy (ranking.exclusion)
 
     @property
     def gap(self) -> float | None:
@@ -252,7 +253,8 @@ class WhyNot:
                 "gap": rounded(self.gap), "contributions": [c.to_json() for c in self.contributions],
                 "seen_behaviours": list(self.seen_behaviours),
                 "addition": None if self.addition is None else self.addition.to_json(),
-                "options": self.options, "exclude_seen": self.exclude_seen}
+                "options": self.options, "exclude_seen": self.exclude_seen,
+                "exclusion": self.exclusion}
 
 
 @dataclass(frozen=True)
@@ -282,6 +284,7 @@ class Explanation:
     rank_without_support: int | None = None   # rank with every supporting event removed
     as_of: Any = None             # the fixed clock of every counterfactual
     exclude_seen: bool = True
+    exclusion: str = "seen"     # the list's exclusion policy (ranking.exclusion)
 
     @property
     def in_top_k(self) -> bool:
@@ -303,7 +306,8 @@ class Explanation:
                 "chart": [b.to_json() for b in self.chart], "causal": [c.to_json() for c in self.causal],
                 "reason": self.reason, "rank_without_support": self.rank_without_support,
                 "why_not": None if self.why_not is None else self.why_not.to_json(),
-                "as_of": iso(self.as_of), "exclude_seen": self.exclude_seen}
+                "as_of": iso(self.as_of), "exclude_seen": self.exclude_seen,
+                "exclusion": self.exclusion}
 
 
 @dataclass(frozen=True)
@@ -357,6 +361,7 @@ class WhatIfResult:
     moves: tuple[RankMove, ...]
     as_of: Any = None
     exclude_seen: bool = True
+    exclusion: str = "seen"     # the list's exclusion policy (ranking.exclusion)
 
     @property
     def changed(self) -> bool:
@@ -367,4 +372,5 @@ class WhatIfResult:
                 "removed": [e.to_json() for e in self.removed], "added": [e.to_json() for e in self.added],
                 "before": [r.to_json() for r in self.before], "after": [r.to_json() for r in self.after],
                 "moves": [m.to_json() for m in self.moves], "changed": self.changed,
-                "as_of": iso(self.as_of), "exclude_seen": self.exclude_seen}
+                "as_of": iso(self.as_of), "exclude_seen": self.exclude_seen,
+                "exclusion": self.exclusion}

@@ -98,10 +98,14 @@ def prune(ranker: TargetRanker, chosen: list[int], contributions: np.ndarray, k:
         ahead = np.asarray(queue[at:at + block], dtype=np.int64)
         alone = trial.outs_if_restored(ahead, k)
         if not alone[0]:  # a run of needed events
-            run = int(np.argmax(alone)) if alone.any() else len(ahead)
+            if not alone.any():
+                evaluations += len(ahead)
+                at += len(ahead)
+                continue
+            run = int(np.argmax(alone))
             evaluations += run
-            at += run
-            continue
+            at += run  # the state is unchanged: the next event is known to be put back alone
+            ahead = np.asarray(queue[at:at + block], dtype=np.int64)
         together = trial.outs_if_restored_together(ahead, k)
         run = int(np.argmin(together)) if not together.all() else len(ahead)
         run = min(run, len(kept) - 1)
@@ -189,18 +193,20 @@ def _prove(ranker: TargetRanker, order: np.ndarray, k: int, size: int, bound: in
     returned, which is then the smallest; evaluations spent)."""
     if size <= max(bound, 1):
         return True, None, 0
+    start = max(bound, 2)
+    needed = 0
+    for n in range(start, size):
+        needed += math.comb(len(order), n) if n <= 8 or len(order) < 64 else budget + 1
+        if needed > budget:
+            # Nothing can be proven: a single event that drops the target would only say the
+            # same (not the smallest), so the singles need no check either.
+            return False, None, 0
     evaluations = 0
     if bound <= 1:
         evaluations += len(order)
         single = _best_single(ranker, order, k)
         if single is not None:
             return True, (single,), evaluations
-    start = max(bound, 2)
-    needed = 0
-    for n in range(start, size):
-        needed += math.comb(len(order), n) if n <= 8 or len(order) < 64 else budget + 1
-        if needed > budget:
-            return False, None, evaluations
     evaluations += needed
     return True, _enumerate(ranker, order, k, start, size), evaluations
 

@@ -250,7 +250,19 @@ class WhyrecRanker(Ranker):
         return EventTerms(self.prior_, total, rows, low_rank, exact=True)
 
     def _score(self, history: History, now: float) -> np.ndarray:
-        return self._event_terms(history, now).total
+        """The summed terms of ``history`` (what :meth:`_event_terms` totals), computed from the
+        history's per-item mass — one row, not a row per event (re-ranks of long histories,
+        e.g. the explainer's verification, stay cheap)."""
+        known = history.take(np.flatnonzero(history.items >= 0))
+        mass = sp.csr_matrix((self.event_weights(known, now), (np.zeros(len(known), dtype=np.int64), known.items)),
+                             shape=(1, len(self.catalog_)))
+        mass.sum_duplicates()
+        cycle = None
+        if self.cycle_weight and getattr(self, "cycle_gap_", None) is not None and len(known):
+            cycle = sp.csr_matrix((self.cycle_terms(known, now), (np.zeros(len(known), dtype=np.int64), known.items)),
+                                  shape=(1, len(self.catalog_)))
+            cycle.sum_duplicates()
+        return self._profile_scores(mass, cycle)[0]
 
     def _profile_matrix(self, rows: np.ndarray) -> sp.csr_matrix:
         """Users x items matrix of summed event weights for training users ``rows``."""
@@ -284,8 +296,12 @@ class WhyrecRanker(Ranker):
         return matrix
 
     def _score_rows(self, rows: np.ndarray) -> np.ndarray:
-        sparse, factor = self._kernel(self._profile_matrix(rows))
-        cycle = self._cycle_matrix(rows)
+        return self._profile_scores(self._profile_matrix(rows), self._cycle_matrix(rows))
+
+    def _profile_scores(self, profile: sp.csr_matrix, cycle: sp.csr_matrix | None = None) -> np.ndarray:
+        """Scores of every item for each row of a users x items matrix of summed event weights
+        (plus, when the repurchase-cycle term is on, the rows' summed cycle terms)."""
+        sparse, factor = self._kernel(profile)
         if cycle is not None:
             sparse = sparse + cycle
         scores = sparse.toarray()

@@ -191,7 +191,6 @@ def tune(settings: Settings, budget_seconds: float | None = None) -> Any:
     until its next refit (new events or a restart)."""
     from ..ranking.persist import latest_tuning, load_or_tune
     from ..workspace import Workspace, WorkspaceError
-    from .results import INTERACTIVE_EXCLUSION
 
     budget = settings.tune_budget_seconds if budget_seconds is None else budget_seconds
     if budget <= 0:
@@ -202,7 +201,7 @@ def tune(settings: Settings, budget_seconds: float | None = None) -> Any:
         raise InvalidRequest(str(exc)) from exc
     if workspace.events().empty:
         raise InvalidRequest(f"{settings.workspace} holds no events to tune on; ingest a log first")
-    load_or_tune(workspace, budget, settings.retune_fraction, retune=True, policy=INTERACTIVE_EXCLUSION)
+    load_or_tune(workspace, budget, settings.retune_fraction, retune=True)  # the served ranker (chosen policy)
     result = latest_tuning(workspace)
     assert result is not None
     return result

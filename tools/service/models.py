@@ -28,6 +28,17 @@ log = logging.getLogger(__name__)
 
 RankerFactory = Callable[[Workspace], Ranker]
 ReportLoader = Callable[[Workspace, str | None], InfluenceReport]
+#: The exclusion policy a workspace's lists are served with (read after the ranker is fitted).
+ExclusionSource = Callable[[Workspace], str]
+
+
+def learned_exclusion(workspace: Workspace) -> str:
+    """The exclusion policy learned on the workspace's validation split (its latest tuning
+    record), or ``"seen"`` before any tuning."""
+    from ..ranking.persist import latest_tuning
+
+    tuning = latest_tuning(workspace)
+    return "seen" if tuning is None else tuning.policy
 
 
 @dataclass(frozen=True)
@@ -39,6 +50,7 @@ class Fitted:
     explainer: Explainer
     items: pd.DataFrame                      # the catalog, indexed by item_id
     titles: dict[str, str] = field(default_factory=dict)
+    exclusion: str = "seen"                  # the lists' exclusion policy (learned, see learned_exclusion)
 
     def title(self, item_id: str) -> str:
         return self.titles.get(str(item_id), str(item_id))
@@ -56,9 +68,11 @@ class Models:
     """The fitted bundle for a workspace, refitted in the background when its events change."""
 
     def __init__(self, path: Path, ranker_factory: RankerFactory, report_loader: ReportLoader,
-                 causal_source: CausalSource | None = None) -> None:
+                 causal_source: CausalSource | None = None,
+                 exclusion_source: ExclusionSource = learned_exclusion) -> None:
         self.path = Path(path)
         self.ranker_factory = ranker_factory
+        self.exclusion_source = exclusion_source
         self.report_loader = report_loader
         self.causal_source = causal_source
         self._fitted: Fitted | None = None
@@ -135,8 +149,9 @@ class Models:
         ranker = self.ranker_factory(workspace)
         items, titles = _catalog(workspace)
         explainer = Explainer(ranker, workspace.items(), causal=self.causal_source)
-        log.info("fitted %s on data version %d", ranker.name, version)
-        return Fitted(version, ranker, explainer, items, titles)
+        exclusion = self.exclusion_source(workspace)
+        log.info("fitted %s on data version %d; lists leave out %s items", ranker.name, version, exclusion)
+        return Fitted(version, ranker, explainer, items, titles, exclusion)
 
     def _install(self, fitted: Fitted) -> None:
         with self._lock:

@@ -71,6 +71,7 @@ class Recommendations:
     query: str | None = None
     filters: ItemFilter | None = None  # what the list was ranked under (for follow-up explanations)
     data_version: int = 0
+    exclusion: str = "seen"            # which of the user's own items it leaves out (ranking.exclusion)
 
     def influence(self, top: int = 5) -> tuple[list[tuple[Reason, float, list[str]]], dict[str, float]]:
         """The user's behaviours that matter most across this list: (reason, summed contribution,
@@ -92,6 +93,7 @@ class Recommendations:
     def to_json(self) -> dict[str, Any]:
         influence, by_type = self.influence()
         return {"user_id": self.user_id, "k": self.k, "category": self.category, "query": self.query,
+                "exclusion": self.exclusion,
                 "data_version": self.data_version, "items": [i.to_json() for i in self.items],
                 "influence": [{"event_key": str(r.event_key), "behaviour": r.behaviour, "item_id": r.item_id,
                                "title": r.title, "timestamp": _time(r.timestamp), "total": round(total, 3),
@@ -245,10 +247,10 @@ class ServiceStatus:
                 **self.details}
 
 
-#: The exclusion policy of interactive lists (service.recommend without ``exclude``): the
-#: explainer verifies reasons by re-ranking with the user's seen items left out, so lists shown
-#: with explanations follow the same rule. Batch exports use the policy learned on validation.
-INTERACTIVE_EXCLUSION = "seen"
+#: The exclusion policy of lists (interactive and batch) while the workspace has learned none (no
+#: tuning yet): every item the user has seen is left out. Once tuned, lists use the policy learned
+#: on validation, and explanations are verified under the same policy (a request may override it).
+DEFAULT_EXCLUSION = "seen"
 
 
 @dataclass(frozen=True)
@@ -265,20 +267,26 @@ class ServiceStats:
             raise AttributeError(name)
         return getattr(self.__dict__["workspace"], name)
 
+    @property
+    def exclusion(self) -> str:
+        """The exclusion policy lists are served with: the learned one, else the default."""
+        return str((self.tuning or {}).get("exclusion_policy") or DEFAULT_EXCLUSION)
+
     def to_text(self) -> str:
         lines = [self.workspace.to_text()]
         if self.tuning is None:
             lines.append("ranker         not tuned yet (the first recommendation or `whyrec tune` tunes it)")
         else:
             lines.append(self.tuning_text)
-            lines.append(f"served         interactive lists exclude {INTERACTIVE_EXCLUSION} items (explanations "
-                         f"are verified under that rule); `whyrec recommend --all` uses "
-                         f"{self.tuning.get('exclusion_policy')}")
+            left_out = {"none": "none of the user's own items", "purchased": "the items the user bought",
+                        "seen": "every item the user has seen"}.get(self.exclusion, self.exclusion)
+            lines.append(f"served         lists leave out {left_out} (exclusion {self.exclusion}, learned on "
+                         "validation; explanations are verified under the same rule; a request may override it)")
         return "\n".join(lines)
 
     def to_json(self) -> dict[str, Any]:
         tuning = None
         if self.tuning is not None:
-            tuning = {**self.tuning, "served_exclusion": {"interactive": INTERACTIVE_EXCLUSION,
-                                                           "batch": self.tuning.get("exclusion_policy")}}
+            tuning = {**self.tuning, "served_exclusion": {"interactive": self.exclusion,
+                                                           "batch": self.exclusion}}
         return {**self.workspace.to_json(), "tuning": tuning}

@@ -40,7 +40,6 @@ from ..workspace import MANIFEST, Workspace
 from .errors import EventProblem, Forbidden, InvalidEvents, InvalidRequest, Unavailable, UnknownItem, UnknownUser
 from .models import Fitted, Models, RankerFactory, ReportLoader
 from .results import (
-    INTERACTIVE_EXCLUSION,
     CausalGraph,
     Effects,
     EventsAdded,
@@ -64,10 +63,11 @@ QUERY_MATCHES = 200
 SEGMENTS = ("category", "brand", "price_band", "activity")
 
 
-def tuned_ranker(settings: Settings, policy: str | None = INTERACTIVE_EXCLUSION) -> RankerFactory:
+def tuned_ranker(settings: Settings, policy: str | None = None) -> RankerFactory:
     """The served ranker's factory: auto-tuned on the workspace's validation split under the
     settings' CPU budget the first time (and when the events grew by ``retune_fraction``), then
-    fitted on all events with the parameters tuned for ``policy`` (see ranking.persist)."""
+    fitted on all events with the parameters tuned for ``policy`` (default: the exclusion policy
+    the tuning chose, the one lists are served with; see ranking.persist)."""
     def factory(workspace: Workspace) -> Ranker:
         from ..ranking.persist import load_or_tune
 
@@ -308,24 +308,23 @@ class WhyrecService:
 
     def recommend(self, user_id: str, k: int = 10, category: str | None = None,
                   query: str | None = None, exclude: str | None = None) -> Recommendations:
-        """Top ``k`` for the user, each item with the user's behaviours behind its score.
+        """Top ``k`` for the user, each item with the user's behaviours behind its score and its
+        verified reason (headline).
 
         ``exclude`` overrides which of the user's own items are left out: ``"none"``,
-        ``"purchased"`` or ``"seen"`` (default: seen, the rule the explainer verifies reasons
-        under; under another policy the items carry their model reasons but no verified
-        headline)."""
-        policy = INTERACTIVE_EXCLUSION if exclude is None else exclude
-        if policy not in POLICIES:
-            raise InvalidRequest(f"unknown exclusion policy {exclude!r}; use one of {', '.join(POLICIES)}")
+        ``"purchased"`` or ``"seen"`` (default: the policy learned on the workspace's validation
+        split, ``"seen"`` before any tuning). Reasons are verified under the list's policy."""
+        _check_policy(exclude)
         allowed: ItemFilter | None = self.query_filter(query) if query else None
         if category:
             allowed = ItemFilter(category_prefix=category,
                                  item_ids=allowed.item_ids if allowed is not None else None)
-        return self._recommend(user_id, k, allowed, category, query, policy)
+        return self._recommend(user_id, k, allowed, category, query, exclude)
 
     def _recommend(self, user_id: str, k: int, allowed: ItemFilter | None, category: str | None,
-                   query: str | None, policy: str = INTERACTIVE_EXCLUSION) -> Recommendations:
+                   query: str | None, exclude: str | None = None) -> Recommendations:
         fitted = self._fitted(user_id)
+        policy = fitted.exclusion if exclude is None else exclude
         ranker = fitted.ranker
         with _domain_errors():
             ids, scores = ranker.recommend(str(user_id), k=k, filters=allowed, exclude=policy)
@@ -333,8 +332,8 @@ class WhyrecService:
             terms = ranker.event_terms(history, now=ranker.reference_day(str(user_id)))
         positions = ranker.catalog.positions(list(ids))
         with _domain_errors():  # one search over the user's terms for the whole list
-            headlines = (fitted.explainer.headlines(str(user_id), [str(i) for i in ids], k=k, filters=allowed)
-                         if policy == INTERACTIVE_EXCLUSION else [None] * len(ids))
+            headlines = fitted.explainer.headlines(str(user_id), [str(i) for i in ids], k=k, filters=allowed,
+                                                   exclude=policy)
         out = []
         for rank, (item_id, score, position, headline) in enumerate(
                 zip(ids, scores, positions, headlines, strict=True), start=1):
@@ -350,7 +349,8 @@ class WhyrecService:
             info = self.item(str(item_id))
             out.append(RecommendedItem(str(item_id), info.title, info.category, float(score), rank, reasons,
                                        info.price, headline))
-        return Recommendations(str(user_id), tuple(out), k, category, query, allowed, fitted.data_version)
+        return Recommendations(str(user_id), tuple(out), k, category, query, allowed, fitted.data_version,
+                               policy)
 
     # -- added for the chat (issue 15): recommendations that leave out categories or keep to a
     #    price band, and what shoppers buy most. Separate from the methods above on purpose.
@@ -412,15 +412,24 @@ class WhyrecService:
                 break
         return PopularItems(behaviour, tuple(out), shoppers, category, self.workspace.data_version)
 
-    def explain(self, user_id: str, item_id: str, k: int = 10, filters: ItemFilter | None = None) -> Explanation:
-        """Why the item is (or is not) in the user's top ``k``, verified by re-ranking."""
+    def explain(self, user_id: str, item_id: str, k: int = 10, filters: ItemFilter | None = None,
+                exclude: str | None = None) -> Explanation:
+        """Why the item is (or is not) in the user's top ``k``, verified by re-ranking under the
+        list's exclusion policy (``exclude``; default: the one :meth:`recommend` uses)."""
+        _check_policy(exclude)
         with _domain_errors():
-            return self._fitted(user_id).explainer.explain(str(user_id), str(item_id), k=k, filters=filters)
+            fitted = self._fitted(user_id)
+            return fitted.explainer.explain(str(user_id), str(item_id), k=k, filters=filters,
+                                            exclude=fitted.exclusion if exclude is None else exclude)
 
-    def why_not(self, user_id: str, item_id: str, k: int = 10, filters: ItemFilter | None = None) -> WhyNot:
+    def why_not(self, user_id: str, item_id: str, k: int = 10, filters: ItemFilter | None = None,
+                exclude: str | None = None) -> WhyNot:
         """Why the item is not in the top ``k``, and the smallest added behaviour that would bring it in."""
+        _check_policy(exclude)
         with _domain_errors():
-            return self._fitted(user_id).explainer.why_not(str(user_id), str(item_id), k=k, filters=filters)
+            fitted = self._fitted(user_id)
+            return fitted.explainer.why_not(str(user_id), str(item_id), k=k, filters=filters,
+                                            exclude=fitted.exclusion if exclude is None else exclude)
 
     def event_keys(self, user_id: str, item_id: str, behaviour: str | None = None) -> tuple[int, ...]:
         """Keys of the user's events on the item (only ``behaviour`` ones if given)."""
@@ -431,15 +440,19 @@ class WhyrecService:
     def what_if(self, user_id: str, remove: Sequence[int] = (),
                 remove_items: Sequence[tuple[str, str | None]] = (),
                 add: Sequence[tuple[str, str]] = (), k: int = 10,
-                filters: ItemFilter | None = None) -> WhatIfResult:
+                filters: ItemFilter | None = None, exclude: str | None = None) -> WhatIfResult:
         """Re-rank as if the user had not done (``remove``: event keys; ``remove_items``: all
-        their events of a behaviour on an item) or had done (``add``) some behaviours."""
+        their events of a behaviour on an item) or had done (``add``) some behaviours (lists under
+        the exclusion policy ``exclude``; default: the one :meth:`recommend` uses)."""
         for _, behaviour in list(remove_items) + list(add):
             _check_behaviour(behaviour)
+        _check_policy(exclude)
         with _domain_errors():
             try:
-                return self._fitted(user_id).explainer.what_if(str(user_id), remove=remove, add=add, k=k,
-                                                        remove_items=remove_items, filters=filters)
+                fitted = self._fitted(user_id)
+                return fitted.explainer.what_if(str(user_id), remove=remove, add=add, k=k,
+                                                remove_items=remove_items, filters=filters,
+                                                exclude=fitted.exclusion if exclude is None else exclude)
             except ValueError as exc:
                 raise InvalidRequest(str(exc)) from exc
 
@@ -609,3 +622,8 @@ def _check_behaviour(behaviour: str | None) -> None:
     if behaviour is not None and behaviour not in BEHAVIOURS:
         raise InvalidRequest(f"unknown behaviour {behaviour!r}; use one of {', '.join(BEHAVIOURS)}")
 
+
+
+def _check_policy(exclude: str | None) -> None:
+    if exclude is not None and exclude not in POLICIES:
+        raise InvalidRequest(f"unknown exclusion policy {exclude!r}; use one of {', '.join(POLICIES)}")

@@ -203,3 +203,55 @@ def test_headlines_for_a_list_are_the_explanations_headlines(explainer, ranker) 
     assert explainer.headlines("u", [], k=3) == ()
     with pytest.raises(UnknownItemError):
         explainer.headlines("u", ["no-such-item"], k=3)
+
+
+# -- the list's exclusion policy (issue 14): reasons verified under the rule the list was made with --
+def test_a_bought_item_is_explained_under_the_none_policy(explainer, ranker, events) -> None:
+    """Under "none" b's own purchase of t is allowed back into the list, and the verified reason is
+    b's own behaviours — checked by the ranker re-ranking b's history without them, with nothing
+    left out, as the list was made."""
+    explanation = explainer.explain("b", "t", k=3, exclude="none")
+    assert explanation.rank == list(ranker.recommend("b", 3, exclude="none")[0]).index("t") + 1
+    assert explanation.exclusion == "none" and not explanation.exclude_seen
+    assert explanation.to_json()["exclusion"] == "none"
+    cf = explanation.counterfactual
+    assert cf is not None and cf.verified
+    assert key_of(events, "b", "t", "purchase") in cf.event_keys
+    assert explanation.headline.kind == "verified" and explanation.headline.events == cf.events
+    history = ranker.history("b")
+    rest = history[~history["event_key"].isin(cf.event_keys)]
+    ids, _ = ranker.rank_history(rest, 3, now=ranker.as_of("b"))  # nothing excluded
+    assert "t" not in set(ids)
+    # the replacement and the new rank are those of the "none" re-rank
+    assert cf.replacement is not None and cf.replacement.item_id in set(ids)
+    # under "purchased" the same item is left out, and said to be so
+    assert explainer.explain("b", "t", k=3, exclude="purchased").why_not.reason == "seen"
+
+
+def test_purchased_policy_keeps_looked_at_items_and_verifies_under_it(explainer, ranker) -> None:
+    ids = list(ranker.recommend("b", 3, exclude="purchased")[0])
+    assert "x" in ids and "t" not in ids           # b clicked x (allowed) and bought t (left out)
+    explanation = explainer.explain("b", "x", k=3, exclude="purchased")
+    assert explanation.rank == ids.index("x") + 1 and explanation.exclusion == "purchased"
+    cf = explanation.counterfactual
+    assert cf is not None
+    history = ranker.history("b")
+    rest = history[~history["event_key"].isin(cf.event_keys)]
+    bought = rest.loc[rest["behaviour"] == "purchase", "item_id"]
+    after, _ = ranker.rank_history(rest, 3, exclude_items=bought, now=ranker.as_of("b"))
+    assert "x" not in set(after)
+    headlines = explainer.headlines("b", ids, k=3, exclude="purchased")
+    assert headlines == tuple(explainer.explain("b", i, k=3, exclude="purchased").headline for i in ids)
+
+
+def test_what_if_and_why_not_follow_the_policy(explainer, ranker) -> None:
+    same = explainer.what_if("b", k=3, exclude="none")
+    assert [r.item_id for r in same.before] == list(ranker.recommend("b", 3, exclude="none")[0])
+    assert same.exclusion == "none" and not same.changed
+    assert explainer.why_not("b", "t", k=3, exclude="none").reason == "in_top_k"
+    assert explainer.why_not("b", "t", k=3).reason == "seen"   # the default stays "seen"
+
+
+def test_an_unknown_exclusion_policy_is_refused(explainer) -> None:
+    with pytest.raises(ValueError, match="none, purchased, seen"):
+        explainer.explain("u", "t", k=3, exclude="bought")

@@ -68,3 +68,30 @@ def test_long_histories_keep_exact_verified_robust_sets(tmall) -> None:
         assert _drops(ranker, user, item, cf.event_keys, 10, exclude_all_seen=False)
         if cf.robust:
             assert _drops(ranker, user, item, cf.event_keys, 10, exclude_all_seen=True)
+
+
+@pytest.mark.parametrize("policy", ["none", "purchased"])
+def test_counterfactuals_are_valid_under_each_exclusion_policy(tmall, policy) -> None:
+    """Under the policy a list was made with, its explanations name the list's rank, and their
+    sets drop the item when the ranker re-ranks without them leaving out what that policy
+    leaves out of the reduced history (issue 14)."""
+    ranker, items = tmall
+    explainer = Explainer(ranker, items)
+    rng = np.random.default_rng(7)
+    checked = 0
+    for user in rng.choice(np.asarray(ranker.user_ids), size=10, replace=False):
+        ids, _ = ranker.recommend(user, 10, exclude=policy)
+        item = str(ids[rng.integers(len(ids))])
+        explanation = explainer.explain(user, item, 10, exclude=policy)
+        assert explanation.rank == list(ids).index(item) + 1 and explanation.exclusion == policy
+        cf = explanation.counterfactual
+        if cf is None:
+            continue
+        history = ranker.history(user)
+        rest = history[~history["event_key"].isin(np.array(cf.event_keys, dtype=np.uint64))]
+        left_out = rest if policy != "purchased" else rest[rest["behaviour"] == ranker.target_]
+        new_ids, _ = ranker.rank_history(rest, 10, exclude_items=left_out["item_id"].unique() if policy != "none"
+                                         else (), now=ranker.as_of(user))
+        assert item not in set(new_ids), f"{user}/{item}: set {cf.event_keys} does not drop it under {policy}"
+        checked += 1
+    assert checked >= 5
