@@ -97,6 +97,9 @@ elif what == "fit":
     from whyrec.tools.workspace import Workspace
     workspace = Workspace.open(spec["workspace"])
     started, _cpu_at_start = time.perf_counter(), sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
+    logging.info("fit: reading the whole log into one frame (Workspace.events, cached for the fit)")
+    workspace.events()
+    logging.info("fit: tuning on the validation split, then refitting on all events")
     ranker = load_or_tune(workspace, budget_seconds=spec["tune_budget"], retune=True)
     tuning = latest_tuning(workspace)
     out.update(users=len(ranker.user_ids), items=len(ranker.item_ids),
@@ -106,6 +109,9 @@ elif what == "causal":
     from whyrec.tools.workspace import Workspace
     workspace = Workspace.open(spec["workspace"])
     started, _cpu_at_start = time.perf_counter(), sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
+    logging.info("causal: reading the whole log into one frame (Workspace.events, cached for the report)")
+    workspace.events()
+    logging.info("causal: decision table, estimation, refuters, sensitivity")
     report = load_or_estimate(workspace, refresh=True)
     out.update(effects=[{k: e.get(k) for k in ("behaviour", "estimate", "ci_low", "ci_high", "verdict", "n")}
                         for e in report.to_json().get("effects", []) if e.get("primary", True)])
