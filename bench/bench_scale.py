@@ -272,7 +272,7 @@ def cluster(events: int, work: Path, args: argparse.Namespace) -> dict:
             "files_compared": len(hashes.get("local", {}))}
 
 
-def render(runs: list[dict], cluster_result: dict | None) -> str:
+def render(runs: list[dict], cluster_result: dict | None, batch_cluster: dict | None = None) -> str:
     rows = []
     for run in runs:
         for name, stage in run["stages"].items():
@@ -314,6 +314,18 @@ def render(runs: list[dict], cluster_result: dict | None) -> str:
                   "", "Both sides share the same 2 cores (and the machine with other jobs): the cluster can at "
                       "best use both cores for the piece and partition tasks, and pays for process start-up, "
                       "pickling results and two workers' pandas imports."]
+    if batch_cluster:
+        c = batch_cluster
+        lines += ["", "## Batch recommendation on a local two-worker Dask cluster against in-process", "",
+                  md_table(["events", "users", "in-process s (median)", "2-worker cluster s (median)",
+                            "cluster / in-process", "files identical", "load average per sample"],
+                           [[f"{c['events']:,}", f"{c['samples']['local'][0]['users']:,}",
+                             c["median_seconds"]["local"], c["median_seconds"]["dask"], f"{c['dask_over_local']:.2f}",
+                             "yes" if c["identical_files"] else "NO",
+                             ", ".join(f"{e} {s['load']:.1f}" for e, v in c["samples"].items() for s in v)]]),
+                  "", "`whyrec recommend --all` on the fitted served ranker (top 10 for every user to Parquet), "
+                      "alternating local and cluster; each task scores 20,000 users and writes a part file, the "
+                      "driver copies the parts in user order (`tools/service/jobs.batch_recommend`)."]
     return "\n".join(lines) + "\n"
 
 
