@@ -324,7 +324,8 @@ def render(runs: list[dict], cluster_result: dict | None, batch_cluster: dict | 
                              "yes" if c["identical_files"] else "NO",
                              ", ".join(f"{e} {s['load']:.1f}" for e, v in c["samples"].items() for s in v)]]),
                   "", "`whyrec recommend --all` on the fitted served ranker (top 10 for every user to Parquet), "
-                      "alternating local and cluster; each task scores 20,000 users and writes a part file, the "
+                      "the two in-process runs first, then the two cluster runs (load per run in the table); each task "
+                      "scores 20,000 users and writes a part file, the "
                       "driver copies the parts in user order (`tools/service/jobs.batch_recommend`)."]
     return "\n".join(lines) + "\n"
 
