@@ -126,7 +126,7 @@ class DaskEngine:
                 self._client = Client(address, timeout=connect_timeout, set_as_default=False)
             else:
                 self._cluster = LocalCluster(n_workers=n_workers, threads_per_worker=threads_per_worker,
-                                             processes=True, dashboard_address=None,
+                                             processes=True, dashboard_address=":0",  # a free port: jobs never collide
                                              memory_limit=memory_limit or "auto", silence_logs=logging.ERROR)
                 self._client = Client(self._cluster, set_as_default=False)
         except OSError as exc:

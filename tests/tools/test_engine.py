@@ -57,3 +57,15 @@ def test_dask_engine_raises_the_tasks_error(dask_engine: DaskEngine) -> None:
 def test_an_unreachable_scheduler_is_a_clear_error() -> None:
     with pytest.raises(EngineError, match="cannot reach the Dask scheduler"):
         DaskEngine(address="tcp://127.0.0.1:9", connect_timeout="2s")
+
+
+def test_two_local_clusters_at_once_do_not_fight_over_a_port(dask_engine: DaskEngine) -> None:
+    # Two jobs on one machine (an ingest while a batch export runs): the second cluster used to
+    # warn "Port 8787 is already in use" at whoever started it.
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with DaskEngine(n_workers=1, memory_limit="1GB") as second:
+            assert second.map(abs, [-2]) == [2]
+    assert not [w for w in caught if "already in use" in str(w.message)]
