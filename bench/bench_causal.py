@@ -31,6 +31,7 @@ import os
 import platform
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -99,22 +100,7 @@ def _cate_quality(effect, table, shop) -> dict:
 
 
 def run_accuracy(seeds: int, users: int, scenarios: tuple[str, ...]) -> None:
-    done = set()
-    if ACCURACY.exists():
-        for line in ACCURACY.read_text().splitlines():
-            record = json.loads(line)
-            if record["users"] == users:
-                done.add((record["scenario"], record["seed"]))
-    RESULTS.mkdir(exist_ok=True)
-    for i in range(seeds):
-        for scenario in scenarios:
-            seed = SEED_BASE[scenario] + i
-            if (scenario, seed) in done:
-                continue
-            record = one_seed(scenario, seed, users)
-            with ACCURACY.open("a", encoding="utf-8") as out:
-                out.write(json.dumps(record) + "\n")
-            print(f"{scenario} seed {seed}: {record['seconds']:.1f} s", flush=True)
+    _run_seeds(ACCURACY, "accuracy", one_seed, seeds, users, scenarios)
 
 
 def summarise_accuracy(users: int) -> dict:
@@ -233,9 +219,17 @@ def one_coverage_seed(scenario: str, seed: int, users: int) -> dict:
 
 
 def run_coverage(seeds: int, users: int, scenarios: tuple[str, ...]) -> None:
+    _run_seeds(COVERAGE, "coverage", one_coverage_seed, seeds, users, scenarios)
+
+
+def _run_seeds(path: Path, label: str, one_seed: Callable[[str, int, int], dict], seeds: int, users: int,
+               scenarios: tuple[str, ...]) -> None:
+    """Run ``one_seed`` for every scenario and seed not yet in ``path`` (JSON lines), appending
+    each record as it finishes, so a stopped run resumes where it was."""
+    RESULTS.mkdir(exist_ok=True)
     done = set()
-    if COVERAGE.exists():
-        for line in COVERAGE.read_text().splitlines():
+    if path.exists():
+        for line in path.read_text().splitlines():
             record = json.loads(line)
             if record["users"] == users:
                 done.add((record["scenario"], record["seed"]))
@@ -244,10 +238,10 @@ def run_coverage(seeds: int, users: int, scenarios: tuple[str, ...]) -> None:
             seed = SEED_BASE[scenario] + i
             if (scenario, seed) in done:
                 continue
-            record = one_coverage_seed(scenario, seed, users)
-            with COVERAGE.open("a", encoding="utf-8") as out:
+            record = one_seed(scenario, seed, users)
+            with path.open("a", encoding="utf-8") as out:
                 out.write(json.dumps(record) + "\n")
-            print(f"coverage {scenario} seed {seed}: {record['seconds']:.1f} s", flush=True)
+            print(f"{label} {scenario} seed {seed}: {record['seconds']:.1f} s", flush=True)
 
 
 def wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -334,21 +328,7 @@ def one_power_seed(scenario: str, seed: int, users: int, behaviour: str = "cart"
 
 
 def run_power(seeds: int, users: int, scenarios: tuple[str, ...]) -> None:
-    done = set()
-    if POWER.exists():
-        for line in POWER.read_text().splitlines():
-            record = json.loads(line)
-            if record["users"] == users:
-                done.add((record["scenario"], record["seed"]))
-    for i in range(seeds):
-        for scenario in scenarios:
-            seed = SEED_BASE[scenario] + i
-            if (scenario, seed) in done:
-                continue
-            record = one_power_seed(scenario, seed, users)
-            with POWER.open("a", encoding="utf-8") as out:
-                out.write(json.dumps(record) + "\n")
-            print(f"power {scenario} seed {seed}: {record['seconds']:.1f} s", flush=True)
+    _run_seeds(POWER, "power", one_power_seed, seeds, users, scenarios)
 
 
 def summarise_power(users: int) -> dict:
