@@ -31,7 +31,7 @@ event changes the score by exactly its contribution (at a fixed reference time).
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -253,54 +253,34 @@ class WhyrecRanker(Ranker):
         """The summed terms of ``history`` (what :meth:`_event_terms` totals), computed from the
         history's per-item mass — one row, not a row per event (re-ranks of long histories,
         e.g. the explainer's verification, stay cheap)."""
-        known = history.take(np.flatnonzero(history.items >= 0))
-        mass = sp.csr_matrix((self.event_weights(known, now), (np.zeros(len(known), dtype=np.int64), known.items)),
-                             shape=(1, len(self.catalog_)))
-        mass.sum_duplicates()
-        cycle = None
-        if self.cycle_weight and getattr(self, "cycle_gap_", None) is not None and len(known):
-            cycle = sp.csr_matrix((self.cycle_terms(known, now), (np.zeros(len(known), dtype=np.int64), known.items)),
-                                  shape=(1, len(self.catalog_)))
-            cycle.sum_duplicates()
-        return self._profile_scores(mass, cycle)[0]
-
-    def _profile_matrix(self, rows: np.ndarray) -> sp.csr_matrix:
-        """Users x items matrix of summed event weights for training users ``rows``."""
-        parts_rows, parts_items, parts_mass = [], [], []
-        for n, row in enumerate(rows):
-            hist = self.log_.history(row).known()
-            parts_rows.append(np.full(len(hist), n))
-            parts_items.append(hist.items)
-            parts_mass.append(self.event_weights(hist, self.log_.last_day(row)))
-        matrix = sp.csr_matrix((np.concatenate(parts_mass) if parts_mass else np.zeros(0),
-                                (np.concatenate(parts_rows) if parts_rows else np.zeros(0, int),
-                                 np.concatenate(parts_items) if parts_items else np.zeros(0, int))),
-                               shape=(len(rows), len(self.catalog_)))
-        matrix.sum_duplicates()
-        return matrix
-
-    def _cycle_matrix(self, rows: np.ndarray) -> sp.csr_matrix | None:
-        """Users x items sum of the repurchase-cycle terms of training users ``rows``."""
-        if not self.cycle_weight or getattr(self, "cycle_gap_", None) is None or len(rows) == 0:
-            return None
-        parts_rows, parts_items, parts_value = [], [], []
-        for n, row in enumerate(rows):
-            hist = self.log_.history(row).known()
-            parts_rows.append(np.full(len(hist), n))
-            parts_items.append(hist.items)
-            parts_value.append(self.cycle_terms(hist, self.log_.last_day(row)))
-        matrix = sp.csr_matrix((np.concatenate(parts_value), (np.concatenate(parts_rows),
-                                                              np.concatenate(parts_items))),
-                               shape=(len(rows), len(self.catalog_)))
-        matrix.sum_duplicates()
-        return matrix
+        return self._histories_scores([(history.take(np.flatnonzero(history.items >= 0)), now)])[0]
 
     def _score_rows(self, rows: np.ndarray) -> np.ndarray:
-        return self._profile_scores(self._profile_matrix(rows), self._cycle_matrix(rows))
+        return self._histories_scores([(self.log_.history(row).known(), self.log_.last_day(row)) for row in rows])
+
+    def _histories_scores(self, histories: Sequence[tuple[History, float]]) -> np.ndarray:
+        """Scores of every item for each (known-items history, now): its summed event weights
+        through the kernel, plus its summed repurchase-cycle terms when that term is on."""
+        cycle = None
+        if self.cycle_weight and getattr(self, "cycle_gap_", None) is not None:
+            cycle = self._item_sums(histories, self.cycle_terms)
+        return self._profile_scores(self._item_sums(histories, self.event_weights), cycle)
+
+    def _item_sums(self, histories: Sequence[tuple[History, float]],
+                   term: Callable[[History, float], np.ndarray]) -> sp.csr_matrix:
+        """Histories x items matrix: row n sums ``term(history, now)`` of the n-th history on
+        each event's item."""
+        rows = [np.full(len(hist), n) for n, (hist, _) in enumerate(histories)]
+        matrix = sp.csr_matrix((np.concatenate([term(hist, now) for hist, now in histories] or [np.zeros(0)]),
+                                (np.concatenate(rows or [np.zeros(0, int)]),
+                                 np.concatenate([hist.items for hist, _ in histories] or [np.zeros(0, int)]))),
+                               shape=(len(histories), len(self.catalog_)))
+        matrix.sum_duplicates()
+        return matrix
 
     def _profile_scores(self, profile: sp.csr_matrix, cycle: sp.csr_matrix | None = None) -> np.ndarray:
-        """Scores of every item for each row of a users x items matrix of summed event weights
-        (plus, when the repurchase-cycle term is on, the rows' summed cycle terms)."""
+        """Scores of every item for each row of a matrix of summed event weights (plus the rows'
+        summed cycle terms, when given)."""
         sparse, factor = self._kernel(profile)
         if cycle is not None:
             sparse = sparse + cycle
