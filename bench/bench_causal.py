@@ -99,18 +99,21 @@ def _cate_quality(effect, table, shop) -> dict:
             "matched": float(len(merged) / max(len(rows), 1))}
 
 
+def _records_by_scenario(path: Path, users: int) -> dict[str, list[dict]]:
+    """The records of ``path`` (JSON lines) for shops of ``users`` shoppers, by scenario
+    (default, then adversarial; a scenario without records is left out)."""
+    records = [r for r in map(json.loads, path.read_text().splitlines()) if r["users"] == users]
+    by = {scenario: [r for r in records if r["scenario"] == scenario] for scenario in ("default", "adversarial")}
+    return {scenario: mine for scenario, mine in by.items() if mine}
+
+
 def run_accuracy(seeds: int, users: int, scenarios: tuple[str, ...]) -> None:
     _run_seeds(ACCURACY, "accuracy", one_seed, seeds, users, scenarios)
 
 
 def summarise_accuracy(users: int) -> dict:
-    records = [json.loads(line) for line in ACCURACY.read_text().splitlines()]
-    records = [r for r in records if r["users"] == users]
     summary: dict = {"users": users, "scenarios": {}}
-    for scenario in ("default", "adversarial"):
-        mine = [r for r in records if r["scenario"] == scenario]
-        if not mine:
-            continue
+    for scenario, mine in _records_by_scenario(ACCURACY, users).items():
         rows = []
         for behaviour in BEHAVIOURS:
             effects = [e for r in mine for e in r["effects"] if e["behaviour"] == behaviour and e["segment"] is None]
@@ -255,13 +258,8 @@ def wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
 
 
 def summarise_coverage(users: int) -> dict:
-    records = [json.loads(line) for line in COVERAGE.read_text().splitlines()]
-    records = [r for r in records if r["users"] == users]
     out: dict = {"users": users, "scenarios": {}}
-    for scenario in ("default", "adversarial"):
-        mine = [r for r in records if r["scenario"] == scenario]
-        if not mine:
-            continue
+    for scenario, mine in _records_by_scenario(COVERAGE, users).items():
         rows = []
         for behaviour in BEHAVIOURS:
             effects = [e for r in mine for e in r["effects"] if e["behaviour"] == behaviour]
@@ -332,13 +330,8 @@ def run_power(seeds: int, users: int, scenarios: tuple[str, ...]) -> None:
 
 
 def summarise_power(users: int) -> dict:
-    records = [json.loads(line) for line in POWER.read_text().splitlines()]
-    records = [r for r in records if r["users"] == users]
     out: dict = {"users": users, "scenarios": {}}
-    for scenario in ("default", "adversarial"):
-        mine = [r for r in records if r["scenario"] == scenario]
-        if not mine:
-            continue
+    for scenario, mine in _records_by_scenario(POWER, users).items():
         error = np.array([r["broken_estimate"] - r["truth"] for r in mine])
         names = list(mine[0]["refutations"])
         out["scenarios"][scenario] = {
