@@ -257,7 +257,7 @@ def _effect(frame: TrialFrame, fit: DrFit, mask: np.ndarray, segment: str, setti
     sens = None
     try:
         sens = sensitivity(t, y, fit.mu0[kept_mask], fit.mu1[kept_mask], fit.propensity[kept_mask], clusters,
-                           (low, high), settings.confidence_level)
+                           estimate, se, settings.confidence_level)
     except Exception as exc:
         notes.append(f"sensitivity analysis failed: {str(exc)[:160]}")
     trimmed_share = 1.0 - len(part) / max(rows_in, 1)

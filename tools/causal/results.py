@@ -196,7 +196,8 @@ class BehaviourEffect:
     def sensitivity_text(self, language: str = "en") -> str:
         if self.sensitivity is None:
             return ""
-        return sensitivity_sentence(self.behaviour, self.sensitivity.robustness_value, language)
+        holds_zero = self.ci_low is not None and self.ci_high is not None and self.ci_low <= 0 <= self.ci_high
+        return sensitivity_sentence(self.behaviour, self.sensitivity.robustness_value, holds_zero, language)
 
     def summary(self, language: str = "en") -> str:
         """One line a person (or the agent) can quote."""

@@ -4,10 +4,16 @@ Two numbers per effect, both from the primary (doubly robust) fit:
 
 * the **robustness value** of Chernozhukov, Cinelli, Newey, Sharma & Syrgkanis (2022, "Long
   story short: omitted variable bias in causal machine learning"), computed with econml's
-  implementation but with the moments' covariance clustered by user: the share of the
+  implementation but with the moments' covariance clustered by user and item: the share of the
   remaining variation in both the behaviour and buying (what the measured factors leave
   unexplained) that a hidden factor would have to explain to move the 95% interval to zero
-  (and, separately, the estimate itself);
+  (and, separately, the estimate itself). It is computed around the interval the user is
+  shown: the estimate and its standard error are the reported ones, so with no hidden factor
+  the bounds are exactly the reported interval (robustness 0 if and only if that interval
+  holds zero). The squared norm of the Riesz representer, ν², is the debiased moment; when
+  extreme weights make it non-positive in a finite sample it is re-estimated as the plain
+  mean of α² (non-orthogonal, as DoubleML does) instead of being clipped to nothing — a
+  clipped ν² made every hidden factor look decisive;
 * the **E-value** (VanderWeele & Ding 2017) on the risk-ratio scale: how many times more
   likely a hidden factor would have to make both the behaviour and buying to explain the
   effect away (``e_value``) or to move the interval's nearer end to no effect (``e_value_ci``).
@@ -16,14 +22,16 @@ Two numbers per effect, both from the primary (doubly robust) fit:
 from __future__ import annotations
 
 import numpy as np
+from scipy import stats
 
 from .estimate import cluster_meat
 from .results import Sensitivity
 
 
 def sensitivity(t: np.ndarray, y: np.ndarray, mu0: np.ndarray, mu1: np.ndarray, propensity: np.ndarray,
-                clusters: np.ndarray, ci: tuple[float, float], level: float = 0.95) -> Sensitivity:
-    """Robustness values and E-values of a DR estimate (arrays over its kept decision points)."""
+                clusters: np.ndarray, estimate: float, se: float, level: float = 0.95) -> Sensitivity:
+    """Robustness values and E-values of a DR estimate (arrays over its kept decision points),
+    around the reported ``estimate`` and its standard error ``se``."""
     from econml.validate.sensitivity_analysis import RV
 
     e = propensity
@@ -33,18 +41,28 @@ def sensitivity(t: np.ndarray, y: np.ndarray, mu0: np.ndarray, mu1: np.ndarray, 
     theta_score = mu1 - mu0 + alpha * (y - mu_t)
     sigma_score = (y - mu_t) ** 2
     nu_score = 2 * (1 / e + 1 / (1 - e)) - alpha**2
+    if nu_score.mean() <= 0:
+        nu_score = alpha**2
     scores = np.column_stack([theta_score, sigma_score, nu_score])
     means = scores.mean(axis=0)
-    # ... with their covariance summed over clusters (user and item: see estimate.cluster_meat).
+    # ... with their covariance summed over clusters (user and item: see estimate.cluster_meat),
+    # the estimate's own row and column rescaled to the reported standard error.
     n = len(t)
     cov = cluster_meat(scores, clusters) / n**2
-    theta, sigma, nu = (float(v) for v in means)
-    sigma, nu = max(sigma, 0.0), max(nu, 1e-12)
+    own = float(np.sqrt(cov[0, 0]))
+    scale = np.array([se / own if own > 0 else 0.0, 1.0, 1.0])
+    cov = cov * np.outer(scale, scale)
+    cov[0, 0] = se**2
+    _, sigma, nu = (float(v) for v in means)
+    theta = float(estimate)
+    sigma, nu = max(sigma, 1e-12), max(nu, 1e-12)
     rv_ci = float(RV(theta, sigma, nu, cov, 1 - level, interval_type="ci"))
     rv_theta = float(RV(theta, sigma, nu, cov, 1 - level, interval_type="theta"))
     baseline = float(np.mean(mu0))
+    z = float(stats.norm.ppf(0.5 + level / 2))
     return Sensitivity(robustness_value=round(rv_ci, 6), robustness_value_estimate=round(rv_theta, 6),
-                       e_value=_e_value(baseline, theta), e_value_ci=_e_value_ci(baseline, ci),
+                       e_value=_e_value(baseline, theta),
+                       e_value_ci=_e_value_ci(baseline, (theta - z * se, theta + z * se)),
                        baseline=round(baseline, 6))
 
 

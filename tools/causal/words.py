@@ -56,7 +56,9 @@ def verdict_name(verdict: str, language: str = "en") -> str:
 
 
 def percent(value: float) -> str:
-    """A share as a percentage: 0.034 -> '3.4%'."""
+    """A share as a percentage: 0.034 -> '3.4%'; a positive share too small to show, '<0.1%'."""
+    if 0 < value < 0.0005:
+        return "<0.1%"
     return f"{100 * value:.1f}%"
 
 
@@ -98,9 +100,10 @@ def estimand_sentence(behaviour: str, window_seconds: float, horizon_seconds: fl
                    window=duration(window_seconds, language), horizon=duration(horizon_seconds, language))
 
 
-def sensitivity_sentence(behaviour: str, robustness: float, language: str = "en") -> str:
+def sensitivity_sentence(behaviour: str, robustness: float, interval_holds_zero: bool,
+                         language: str = "en") -> str:
     """How strong an unmeasured factor would have to be to move the interval to zero."""
-    if robustness <= 0:
+    if interval_holds_zero:
         return message("causal.sensitivity.none", language)
-    return message("causal.sensitivity.sentence", language, share=percent(robustness),
+    return message("causal.sensitivity.sentence", language, share=percent(max(robustness, 1e-9)),
                    action=behaviour_phrase(behaviour, language))

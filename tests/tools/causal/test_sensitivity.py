@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from whyrec.tools.causal.estimate import cluster_se
 from whyrec.tools.causal.sensitivity import _e_value, _e_value_ci, sensitivity
+from whyrec.tools.causal.words import sensitivity_sentence
 
 
 def _data(effect: float, n: int = 4_000, seed: int = 0):
@@ -18,10 +20,20 @@ def _data(effect: float, n: int = 4_000, seed: int = 0):
     return t, y, mu0, mu1, e, np.arange(n) // 4
 
 
+def _reported(t, y, mu0, mu1, e, clusters) -> tuple[float, float]:
+    """The DR estimate and its clustered standard error, as the effect reports them."""
+    psi = mu1 - mu0 + (t / e - (1 - t) / (1 - e)) * (y - np.where(t == 1, mu1, mu0))
+    return float(psi.mean()), cluster_se(psi, clusters)
+
+
+def _sens(data, **kw):
+    return sensitivity(*data, *_reported(*data), **kw)
+
+
 def test_robustness_grows_with_the_effect_and_is_zero_when_the_interval_holds_zero():
-    weak = sensitivity(*_data(0.08), ci=(0.05, 0.11))
-    strong = sensitivity(*_data(0.25), ci=(0.22, 0.28))
-    null = sensitivity(*_data(0.0), ci=(-0.02, 0.02))
+    weak = _sens(_data(0.08))
+    strong = _sens(_data(0.25))
+    null = _sens(_data(0.0))
     assert 0 < weak.robustness_value < strong.robustness_value < 1
     assert weak.robustness_value < weak.robustness_value_estimate     # the interval gives way first
     assert null.robustness_value == 0.0
@@ -30,13 +42,13 @@ def test_robustness_grows_with_the_effect_and_is_zero_when_the_interval_holds_ze
 
 def test_clustering_counts_a_shoppers_copies_once():
     t, y, mu0, mu1, e, _ = _data(0.1)
-    alone = sensitivity(t, y, mu0, mu1, e, np.arange(len(t)), ci=(0.06, 0.14))
+    alone = _sens((t, y, mu0, mu1, e, np.arange(len(t))))
     copies = [np.repeat(a, 2) for a in (t, y, mu0, mu1, e)]
     # Every row twice, the copies in one cluster: no more information than before ...
-    clustered = sensitivity(*copies, np.repeat(np.arange(len(t)), 2), ci=(0.06, 0.14))
+    clustered = _sens((*copies, np.repeat(np.arange(len(t)), 2)))
     assert clustered.robustness_value == pytest.approx(alone.robustness_value, rel=0.02)
     # ... which independent errors would overstate.
-    independent = sensitivity(*copies, np.arange(2 * len(t)), ci=(0.06, 0.14))
+    independent = _sens((*copies, np.arange(2 * len(t))))
     assert independent.robustness_value > clustered.robustness_value
 
 
@@ -46,3 +58,41 @@ def test_e_values():
     assert _e_value_ci(0.2, (-0.01, 0.3)) == 1.0
     assert _e_value_ci(0.2, (0.1, 0.3)) == pytest.approx(_e_value(0.2, 0.1))
     assert _e_value(0.0, 0.1) is None
+
+
+def test_robustness_is_zero_exactly_when_the_reported_interval_holds_zero():
+    """Regression: the robustness value came from its own standard error, so the verdict could
+    say a hidden factor explaining 0.0% moves an interval to zero that the user saw exclude it."""
+    data = _data(0.1, n=1_000)
+    estimate, _ = _reported(*data)
+    just_out = sensitivity(*data, estimate, estimate / 2.1)    # the interval ends above zero
+    just_in = sensitivity(*data, estimate, estimate / 1.9)     # the interval reaches below zero
+    assert just_out.robustness_value > 0
+    assert just_in.robustness_value == 0.0
+    assert just_out.e_value_ci > 1.0 and just_in.e_value_ci == 1.0
+
+
+def test_a_non_positive_riesz_norm_is_re_estimated_not_clipped_away():
+    """Regression (150-shopper demo, add-to-cart): extreme weights made the debiased ν² negative;
+    clipped to ~0 it made any hidden factor decisive — robustness 0.0% beside the interval
+    +5.0 to +21.8 points, and 100% for the estimate itself."""
+    rng = np.random.default_rng(3)
+    n = 8_000
+    e = np.full(n, 0.05)                       # the model says 5% are treated; 12% are
+    t = (rng.random(n) < 0.12).astype(float)
+    mu0 = np.full(n, 0.2)
+    mu1 = mu0 + 0.15
+    y = (rng.random(n) < np.where(t == 1, mu1, mu0)).astype(float)
+    alpha = t / e - (1 - t) / (1 - e)
+    assert np.mean(2 * (1 / e + 1 / (1 - e)) - alpha**2) < 0           # the situation of the defect
+    data = (t, y, mu0, mu1, e, np.arange(n) // 4)
+    estimate, se = _reported(*data)
+    assert estimate - 1.96 * se > 0
+    result = sensitivity(*data, estimate, se)
+    assert 0 < result.robustness_value < result.robustness_value_estimate < 1
+
+
+def test_the_sentence_follows_the_interval_not_a_rounded_robustness():
+    assert "already includes zero" in sensitivity_sentence("cart", 0.0, interval_holds_zero=True)
+    tiny = sensitivity_sentence("cart", 0.0, interval_holds_zero=False)
+    assert "already includes zero" not in tiny and "<0.1%" in tiny
