@@ -164,12 +164,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     from whyrec.tools.service import ServiceError, WorkspaceError
     from whyrec.tools.service.jobs import IngestRefused
 
+    from .backends import BackendError
+
     try:
         return handler(args, settings)
     except IngestRefused as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_REJECTED
-    except (WorkspaceError, ServiceError) as exc:  # no workspace there, a bad argument, ...
+    except (WorkspaceError, ServiceError, BackendError) as exc:  # no workspace, a bad argument or LLM setting
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
@@ -351,13 +353,15 @@ def _cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
     """An interactive chat (readline history) or, with stdin not a terminal, one answer per line."""
     from whyrec.prompts.catalogue import message
 
+    from .backends import backend_spec
     from .core import Agent, AgentError
 
-    if not settings.debug:  # the terminal shows answers; each turn's log line is for servers
-        logging.getLogger("whyrec.agent").setLevel(logging.WARNING)
+    if not settings.debug:  # the terminal shows answers; progress lines (fits, tuning) are for servers
+        logging.getLogger("whyrec").setLevel(logging.WARNING)
+    spec = backend_spec(settings)  # a bad WHYREC_LLM stops here, before any model is fitted
     service = _service(settings)
     service.require_user(args.user_id)
-    agent = Agent(service)
+    agent = Agent(service, spec=spec)
     interactive = sys.stdin.isatty()
     words = args.lang or "en"
     if interactive:

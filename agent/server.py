@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from whyrec.tools.settings import Settings, quiet_libraries
 
 from .auth import KeyConfigError, KeyRing
+from .backends import BackendError, backend_spec
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +73,12 @@ def create_app(settings: Settings) -> FastAPI:
         log.warning("chat sessions are shared (WHYREC_SESSIONS=%s) but the vector store is embedded: "
                     "replicas cannot share an embedded store (one does not see the other's writes). "
                     "Run a Chroma server and set WHYREC_CHROMA_URL (docs/deploy.md).", settings.sessions)
+    try:
+        spec = backend_spec(settings)
+    except BackendError as exc:
+        raise ServeRefused(f"{exc}; the server did not start.") from exc
     service = WhyrecService(settings)
-    agent = Agent(service)
+    agent = Agent(service, spec=spec)
     app = build_api(service, agent, keys)
     app.state.service = service
     app.state.agent = agent

@@ -162,3 +162,20 @@ def test_recommend_all_refuses_bad_arguments(demo_workspace: Path, tmp_path: Pat
     assert main(["recommend", "-w", str(demo_workspace), "--all"]) == 2
     assert "needs --out" in capsys.readouterr().err
     assert [p.name for p in tmp_path.iterdir()] == ["ws"]                # nothing written
+
+
+def test_a_bad_llm_setting_is_a_clear_error_before_any_fit(demo_workspace_template: Path,
+                                                           capsys: pytest.CaptureFixture[str],
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """Regression: WHYREC_LLM=none fitted and tuned the ranker (a minute) and then died with a
+    traceback; now the setting is checked first and named, with the exit code of a usage error."""
+    from whyrec.tools.workspace import Workspace
+
+    user = str(Workspace.open(demo_workspace_template).events()["user_id"].iloc[0])
+    monkeypatch.setenv("WHYREC_LLM", "none")
+    fitted: list[bool] = []
+    monkeypatch.setattr("whyrec.agent.cli._service", lambda settings: fitted.append(True))
+    assert main(["chat", user, "-w", str(demo_workspace_template)]) == 2
+    err = capsys.readouterr().err
+    assert "WHYREC_LLM='none'" in err and "offline" in err and "Traceback" not in err
+    assert not fitted

@@ -301,3 +301,10 @@ def test_serve_refuses_an_unknown_session_store(tmp_path: Path) -> None:
 
     with pytest.raises(ServeRefused, match="WHYREC_SESSIONS='redis://x'"):
         create_app(Settings(workspace=tmp_path, sessions="redis://x"))
+
+
+def test_serve_refuses_an_unknown_llm_setting(tmp_path: Path) -> None:
+    from whyrec.agent.server import ServeRefused, create_app
+
+    with pytest.raises(ServeRefused, match="WHYREC_LLM='none'.*did not start"):
+        create_app(Settings(workspace=tmp_path, llm="none"))
