@@ -99,6 +99,7 @@ LIBRARY_ENVIRONMENT: dict[str, str] = {
     "ANONYMIZED_TELEMETRY": "False",       # Chroma's telemetry
     "HF_HUB_OFFLINE": "1",                 # models load from site-packages, never from the hub
     "TRANSFORMERS_OFFLINE": "1",
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1",   # no "Loading weights" bar on a chat terminal or a server log
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -179,3 +180,18 @@ def test_a_bad_llm_setting_is_a_clear_error_before_any_fit(demo_workspace_templa
     err = capsys.readouterr().err
     assert "WHYREC_LLM='none'" in err and "offline" in err and "Traceback" not in err
     assert not fitted
+
+
+def test_the_chat_terminal_shows_answers_not_progress_lines(demo_workspace: Path) -> None:
+    """Regression: a terminal chat printed every fit and tuning step (INFO lines) and the
+    embedding model's "Loading weights" bar before the first answer."""
+    from whyrec.tools.workspace import Workspace
+
+    user = str(Workspace.open(demo_workspace).events()["user_id"].iloc[0])
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WHYREC_", "HF_HUB_DISABLE"))}
+    env["WHYREC_TUNE_BUDGET"] = "3"
+    done = subprocess.run([sys.executable, "-m", "whyrec.agent.cli", "chat", user, "-w", str(demo_workspace)],
+                          input="what should I buy?\n", capture_output=True, text=True, timeout=600, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "1. " in done.stdout
+    assert "INFO" not in done.stderr and "Loading weights" not in done.stderr, done.stderr[-2000:]
