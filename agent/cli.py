@@ -436,7 +436,7 @@ def format_answer(text: str, color: bool = False, width: int = 100) -> str:
     width = max(40, width - 1)
     lines = []
     for line in text.splitlines():
-        lead = re.match(r"^(\s*(?:[•\-]|\d{1,2}\.)\s+)", line)
+        lead = re.match(r"^(\s*(?:[•\-]|\d{1,2}\.)\s+|\s+)", line)   # a bullet, a number, or an indent
         indent = " " * columns(lead.group(1)) if lead else ""
         current, used = "", 0
         for token in re.findall(r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef]|[^\s\u3000-\u303f"

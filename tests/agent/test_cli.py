@@ -195,3 +195,11 @@ def test_the_chat_terminal_shows_answers_not_progress_lines(demo_workspace: Path
     assert done.returncode == 0, done.stderr[-2000:]
     assert "1. " in done.stdout
     assert "INFO" not in done.stderr and "Loading weights" not in done.stderr, done.stderr[-2000:]
+
+
+def test_an_indented_line_wraps_under_its_indent() -> None:
+    from whyrec.agent.cli import format_answer
+
+    text = "  What this measures: " + "each decision point of a shopper " * 6
+    lines = format_answer(text, width=60).splitlines()
+    assert len(lines) > 1 and all(line.startswith("  ") for line in lines)
