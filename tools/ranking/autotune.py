@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -29,7 +29,7 @@ import pandas as pd
 
 from .base import resolve_target
 from .exclusion import POLICIES, check_policy
-from .harness import measure
+from .harness import measure, pool
 from .registry import make_ranker
 from .spaces import Axis, search_space
 from .split import Split, choose_protocol
@@ -177,23 +177,30 @@ def _number(value: Any) -> float:
     return math.nan if value is None else float(value)
 
 
-def _score(ranker: Any, split: Split, policy: str) -> Score:
-    result = measure(ranker, split, False, policy=policy)
+def _score(rankers: Sequence[Any], splits: Sequence[Split], policy: str) -> Score:
+    """The pooled score of ``rankers`` (one fitted per validation window) on ``splits``."""
+    result = pool([measure(r, s, False, policy=policy) for r, s in zip(rankers, splits, strict=True)])
     return Score(float(result.metrics[METRIC]), float(result.stderr[METRIC]))
 
 
 def auto_tune(events: pd.DataFrame, items: pd.DataFrame | None = None, budget_seconds: float = 600.0,
               seed: int = 0, min_users: int = 20, target: str | None = None,
-              policies: tuple[str, ...] = POLICIES, data_version: int | None = None) -> AutoTuneResult:
+              policies: tuple[str, ...] = POLICIES, data_version: int | None = None,
+              windows: int = 1) -> AutoTuneResult:
     """Tune whyrec and the exclusion policy on a validation split of ``events`` within
-    ``budget_seconds`` of CPU time (see the module docstring)."""
+    ``budget_seconds`` of CPU time (see the module docstring); with ``windows`` > 1, on that many
+    rolling validation windows (each cut made again on the previous one's training part; every
+    point scored over all their users together)."""
     for policy in policies:
         check_policy(policy)
     started = time.process_time()
     target = resolve_target(events["behaviour"].astype(str).unique(), target)
     protocol = choose_protocol(events, target, min_users=min_users, seed=seed)
-    split = protocol.split(events)
-    common: dict[str, Any] = dict(protocol=protocol.to_json(), validation_users=split.n_test_users,
+    splits = protocol.windows(events, windows)
+    split = splits[0]
+    described = {**protocol.to_json(), **({"windows": len(splits)} if len(splits) > 1 else {})}
+    common: dict[str, Any] = dict(protocol=described,
+                                  validation_users=sum(s.n_test_users for s in splits),
                                   budget_seconds=float(budget_seconds), events=len(events), data_version=data_version)
     if split.n_test_users < 2 or split.train.empty:
         note = (f"too few users to validate on ({split.n_test_users} with a held-out {target}); "
@@ -205,14 +212,14 @@ def auto_tune(events: pd.DataFrame, items: pd.DataFrame | None = None, budget_se
                               budget_exhausted=False, tuned=False, note=note, finished_at=_now(), **common)
     fixed = {"target": target}
     space = served_space(split.train["behaviour"].astype(str).unique(), target)
-    defaults_ranker = WhyrecRanker(target=target).fit(split.train, items)
-    default_scores = {p: _score(defaults_ranker, split, p) for p in policies}
+    defaults_rankers = [WhyrecRanker(target=target).fit(s.train, items) for s in splits]
+    default_scores = {p: _score(defaults_rankers, splits, p) for p in policies}
     results: dict[str, TuneResult] = {}
     start: dict[str, Any] | None = None
     for n, policy in enumerate(policies):
         remaining = budget_seconds - (time.process_time() - started)
         share = remaining * (FIRST_SHARE if n == 0 else 1.0 / (len(policies) - n))
-        result = tune("whyrec", split, items, fixed=fixed, space=space, start=start,
+        result = tune("whyrec", splits, items, fixed=fixed, space=space, start=start,
                       budget_seconds=max(share, 0.0), seed=seed, policy=policy)
         results[policy] = result
         best = max(results.values(), key=lambda r: r.score)
@@ -225,8 +232,9 @@ def auto_tune(events: pd.DataFrame, items: pd.DataFrame | None = None, budget_se
         params, score = dict(fixed), default_scores[chosen_policy]
     baselines = {}
     for name in ("repeat", "popular"):
-        ranker = make_ranker(name, target=target) if name == "repeat" else make_ranker(name)
-        baselines[name] = _score(ranker.fit(split.train, items), split, chosen_policy)
+        fitted = [(make_ranker(name, target=target) if name == "repeat" else make_ranker(name)).fit(s.train, items)
+                  for s in splits]
+        baselines[name] = _score(fitted, splits, chosen_policy)
     out = AutoTuneResult(
         params=params, policy=chosen_policy, score=score, defaults=default_scores[chosen_policy],
         baselines=baselines, policies={p: Score(r.score, r.stderr) for p, r in results.items()},

@@ -187,7 +187,8 @@ def evaluate(dataset: str, models: Sequence[str], data_dir: str | Path = "../sha
              protocol: Protocol | None = None,
              model_params: dict[str, dict[str, Any]] | None = None,
              budget_seconds: float = 600.0, restarts: int = 0,
-             weights: Sequence[str] = ("grid",), unsupported: str = "estimate") -> list[EvalRecord]:
+             weights: Sequence[str] = ("grid",), unsupported: str = "estimate",
+             windows: int = 1) -> list[EvalRecord]:
     """Evaluate ``models`` on ``dataset``; one record per (model, exclude-seen setting).
 
     ``weights``: how whyrec's behaviour weights are chosen — ``"grid"`` (searched by the tuner,
@@ -200,6 +201,8 @@ def evaluate(dataset: str, models: Sequence[str], data_dir: str | Path = "../sha
     split, with ``budget_seconds`` of CPU time each, then refitted on the training part and scored on test.
     ``events``/``items``/``protocol`` override the built-in dataset (used by tests);
     ``model_params`` fixes parameters per model (e.g. ``item_vectors`` for whyrec).
+    ``windows`` > 1 tunes on that many rolling validation windows
+    (:meth:`~.split.Protocol.validation_windows`); fixed weights are learned on the latest.
     """
     spec = DATASETS.get(dataset)
     if events is None:
@@ -221,7 +224,8 @@ def evaluate(dataset: str, models: Sequence[str], data_dir: str | Path = "../sha
     if unsupported not in UNSUPPORTED_POLICIES:
         raise ValueError(f"unsupported must be one of {UNSUPPORTED_POLICIES}, not {unsupported!r}")
     split = protocol.split(events)
-    validation = protocol.validation(events) if do_tune else None
+    windows_used = protocol.validation_windows(events, windows) if do_tune else ()
+    validation = windows_used[0] if windows_used else None
     fixed_runs: list[tuple[str, CausalWeights | RegressionWeights]] = []
     if "regression" in weights and "whyrec" in models:
         try:   # learned on the validation split even when nothing is tuned: never on test labels
@@ -242,6 +246,8 @@ def evaluate(dataset: str, models: Sequence[str], data_dir: str | Path = "../sha
     runs += [("whyrec", record_name, found) for record_name, found in fixed_runs]
     log.info("%s: %s; %d test users, %d training events, %d items", dataset, split.description,
              split.n_test_users, len(split.train), len(items) if items is not None else -1)
+    tuned_on = ("none (defaults)" if validation is None else "validation" if len(windows_used) == 1
+                else f"{len(windows_used)} rolling validation windows")
     records = []
     for setting in settings:
         batch = []
@@ -256,7 +262,7 @@ def evaluate(dataset: str, models: Sequence[str], data_dir: str | Path = "../sha
                     if not a.name.startswith("w:"))
             params, summary, tune_seconds = fixed, None, 0.0
             if validation is not None:
-                tuned = tune(name, validation, items, setting, fixed, space=space,
+                tuned = tune(name, windows_used, items, setting, fixed, space=space,
                              budget_seconds=budget_seconds, restarts=restarts)
                 params, summary, tune_seconds = tuned.params, tuned.to_json(), tuned.cpu_seconds
             started = time.perf_counter()
@@ -267,7 +273,7 @@ def evaluate(dataset: str, models: Sequence[str], data_dir: str | Path = "../sha
                 dataset=dataset, model=record_name,
                 protocol={**protocol.to_json(), "exclude_seen": setting,
                           "full_ranking": True, "n_items": len(ranker.catalog_),
-                          "tuned_on": "validation" if validation is not None else "none (defaults)",
+                          "tuned_on": tuned_on,
                           "split": split.description},
                 metrics=result.metrics, stderr=result.stderr, n_test_users=result.n_users,
                 fit_seconds=round(fit_seconds, 3), tune_seconds=round(tune_seconds, 1),
@@ -486,6 +492,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--unsupported", default="estimate", choices=list(UNSUPPORTED_POLICIES),
                         help="with causal weights: a behaviour whose effect is not supported "
                              "weighs its estimate clipped at 0 (default) or 0")
+    parser.add_argument("--windows", default=1, type=int,
+                        help="rolling validation windows to tune on (default 1: the one validation split)")
     parser.add_argument("--table-only", action="store_true",
                         help="only rebuild ranking_table.md from the JSON records in --out")
     return parser
@@ -518,7 +526,7 @@ def evaluate_cli(argv: list[str]) -> int:
                                 tune_models=False if args.no_tune else None,
                                 budget_seconds=args.budget, restarts=args.restarts,
                                 weights=weight_sources,
-                                unsupported=args.unsupported)
+                                unsupported=args.unsupported, windows=args.windows)
         except (FileNotFoundError, ImportError) as exc:
             log.warning("skipping %s: %s", name, exc)
     if not records:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -72,3 +73,26 @@ def measure(ranker: Ranker, split: Split, exclude_seen: bool, ks: tuple[int, ...
         accumulator.add(block, truths[start:start + chunk], excluded[start:start + chunk])
     metrics, stderr, n = accumulator.summary(len(catalog))
     return Measurement(metrics, stderr, n, tuple(users), accumulator.per_user())
+
+
+def pool(measurements: Sequence[Measurement]) -> Measurement:
+    """One measurement over several validation windows: every (window, user) counts once, so
+    the mean and its standard error are over all of them (a user in two windows counts twice —
+    two held-out futures). Coverage, a catalog share, is the windows' mean. One window: itself."""
+    if len(measurements) == 1:
+        return measurements[0]
+    names = [name for name in measurements[0].per_user if name in measurements[0].metrics]
+    metrics: dict[str, float] = {}
+    stderr: dict[str, float] = {}
+    per_user: dict[str, np.ndarray] = {}
+    for name in names:
+        values = np.concatenate([m.per_user[name] for m in measurements])
+        per_user[name] = values
+        metrics[name] = float(values.mean()) if len(values) else float("nan")
+        stderr[name] = float(values.std(ddof=1) / np.sqrt(len(values))) if len(values) > 1 else float("nan")
+    for name in measurements[0].metrics:
+        if name not in metrics:
+            metrics[name] = float(np.mean([m.metrics[name] for m in measurements]))
+            stderr[name] = float("nan")
+    users = tuple(f"{n}:{u}" for n, m in enumerate(measurements) for u in m.users)
+    return Measurement(metrics, stderr, sum(m.n_users for m in measurements), users, per_user)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,6 +48,17 @@ class Protocol(ABC):
     @abstractmethod
     def to_json(self) -> dict: ...
 
+    def windows(self, events: pd.DataFrame, count: int = 1) -> tuple[Split, ...]:
+        """Up to ``count`` splits of ``events``, the latest first: :meth:`split`, then the same
+        cut made again on each previous split's training part (rolling windows, each further
+        back in time, each trained only on what came before it). Windows left with fewer than
+        two test users are dropped."""
+        return _rolling(self.split(events), self.split, count)
+
+    def validation_windows(self, events: pd.DataFrame, count: int = 1) -> tuple[Split, ...]:
+        """Rolling validation windows carved from the training part; the first is :meth:`validation`."""
+        return _rolling(self.validation(events), self.split, count)
+
 
 @dataclass(frozen=True)
 class TimeCut(Protocol):
@@ -65,6 +77,17 @@ class TimeCut(Protocol):
     def validation(self, events: pd.DataFrame) -> Split:
         width = self.end - self.cut
         return self._split(events[events["timestamp"] < self.cut], self.cut - width, self.cut)
+
+    def windows(self, events: pd.DataFrame, count: int = 1) -> tuple[Split, ...]:
+        """The test window, then windows of the same length moved back one length at a time."""
+        width = self.end - self.cut
+        splits = [self._split(events[events["timestamp"] < self.cut - (k - 1) * width], self.cut - k * width,
+                              self.cut - (k - 1) * width) if k else self.split(events) for k in range(count)]
+        return tuple(s for n, s in enumerate(splits) if n == 0 or s.n_test_users >= 2)
+
+    def validation_windows(self, events: pd.DataFrame, count: int = 1) -> tuple[Split, ...]:
+        width = self.end - self.cut
+        return TimeCut(self.cut - width, self.cut, self.target).windows(events[events["timestamp"] < self.cut], count)
 
     def _split(self, events: pd.DataFrame, cut: pd.Timestamp, end: pd.Timestamp) -> Split:
         train = events[events["timestamp"] < cut]
@@ -132,6 +155,7 @@ class LastPositive(Protocol):
         return {"split": "last_positive", "target": self.target}
 
 
+
 @dataclass(frozen=True)
 class RandomLeaveOneOut(Protocol):
     """For logs without usable time order: one target event per user, drawn at random (seeded),
@@ -162,6 +186,23 @@ class RandomLeaveOneOut(Protocol):
 
     def to_json(self) -> dict:
         return {"split": "random_leave_one_out", "target": self.target, "seed": self.seed}
+
+    def windows(self, events: pd.DataFrame, count: int = 1) -> tuple[Split, ...]:
+        """Without an order in time: ``count`` independent draws (seeds ``seed``, ``seed`` + 1, …)."""
+        return tuple(RandomLeaveOneOut(self.target, self.seed + k).split(events) for k in range(count))
+
+    def validation_windows(self, events: pd.DataFrame, count: int = 1) -> tuple[Split, ...]:
+        return self.windows(self.split(events).train, count)
+
+
+def _rolling(first: Split, cut: Callable[[pd.DataFrame], Split], count: int) -> tuple[Split, ...]:
+    splits = [first]
+    while len(splits) < count:
+        earlier = cut(splits[-1].train)
+        if earlier.n_test_users < 2 or earlier.train.empty:
+            break
+        splits.append(earlier)
+    return tuple(splits)
 
 
 def choose_protocol(events: pd.DataFrame, target: str, fraction: float = 0.8,

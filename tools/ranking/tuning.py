@@ -24,14 +24,14 @@ import math
 import random
 import time
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
 from .base import Ranker
-from .harness import Measurement, measure
+from .harness import Measurement, measure, pool
 from .registry import MODELS, make_ranker
 from .spaces import Axis, choice_axis, is_number, linear_axis, log_axis, search_space
 from .split import Split
@@ -124,18 +124,19 @@ def constructor_params(point: Mapping[str, Any], fixed: Mapping[str, Any] | None
 class _Search:
     """State of one tuning run: the cache of scored points and of fitted rankers."""
 
-    def __init__(self, model: str, split: Split, items: pd.DataFrame | None, exclude_seen: bool,
+    def __init__(self, model: str, splits: tuple[Split, ...], items: pd.DataFrame | None, exclude_seen: bool,
                  fixed: dict[str, Any], metric: str, deadline: float, keep_fitted: int,
                  policy: str | None = None) -> None:
-        self.model, self.split, self.items = model, split, items
+        self.model, self.splits, self.items = model, splits, items
         self.policy = policy
         self.exclude_seen, self.fixed, self.metric = exclude_seen, fixed, metric
         self.deadline = deadline
         self.keep_fitted = keep_fitted
         self.scores: dict[str, Trial] = {}
         self.trials: list[Trial] = []
-        self.fitted: OrderedDict[tuple, Ranker] = OrderedDict()
-        self.prepared: tuple[Any, Any, str] | None = None
+        # Per validation window: the fitted rankers kept, and the catalog and log shared by its fits.
+        self.fitted: list[OrderedDict[tuple, Ranker]] = [OrderedDict() for _ in splits]
+        self.prepared: list[tuple[Any, Any, str] | None] = [None for _ in splits]
         self.state: set[str] = set()
         self.shortcut = True
         self.out_of_time = False
@@ -154,9 +155,10 @@ class _Search:
             return None
         started = time.process_time()
         try:
-            ranker = self._fit_or_reuse(constructor_params(point, self.fixed))
-            result: Measurement | None = measure(ranker, self.split, self.exclude_seen,
-                                                 policy=self.policy)
+            params = constructor_params(point, self.fixed)
+            result: Measurement | None = pool([
+                measure(self._fit_or_reuse(params, n), split, self.exclude_seen, policy=self.policy)
+                for n, split in enumerate(self.splits)])
         except (ValueError, ArithmeticError) as exc:   # e.g. a Cholesky failure at tiny l2
             log.warning("tune %s %s failed: %s", self.model, point, exc)
             result = None
@@ -171,38 +173,41 @@ class _Search:
         log.debug("tune %s %s -> %.4f", self.model, point, score)
         return trial.score
 
-    def _fit_or_reuse(self, params: dict[str, Any]) -> Ranker:
-        """Refit only when a parameter outside the model's ``scoring_params`` changed."""
+    def _fit_or_reuse(self, params: dict[str, Any], window: int = 0) -> Ranker:
+        """Refit (on validation window ``window``) only when a parameter outside the model's
+        ``scoring_params`` changed."""
         template = make_ranker(self.model, **params)
         scoring = set(getattr(template, "scoring_params", ()))
         structural = tuple(sorted((k, repr(v) if k != "item_vectors" else id(v))
                                   for k, v in template.get_params().items() if k not in scoring))
-        if structural in self.fitted:
-            self.fitted.move_to_end(structural)
-            base = self.fitted[structural]
+        fitted = self.fitted[window]
+        if structural in fitted:
+            fitted.move_to_end(structural)
+            base = fitted[structural]
             return base.with_params(**{k: v for k, v in template.get_params().items()
                                        if k in scoring})
-        ranker = self._fit(template)
-        self.fitted[structural] = ranker
-        while len(self.fitted) > self.keep_fitted:
-            self.fitted.popitem(last=False)
+        ranker = self._fit(template, window)
+        fitted[structural] = ranker
+        while len(fitted) > self.keep_fitted:
+            fitted.popitem(last=False)
         return ranker
 
-    def _fit(self, template: Ranker) -> Ranker:
+    def _fit(self, template: Ranker, window: int = 0) -> Ranker:
         """Fit ``template`` on the split; after the first fit, share its catalog and event log
         (built from the same events) and call only the model's ``_fit`` hook. The shortcut is
         dropped if it leaves out any state a full ``fit`` sets."""
-        if self.prepared is None or not self.shortcut:
-            ranker = template.fit(self.split.train, self.items)
-            self.prepared = (ranker.catalog_, ranker.log_, ranker.target_)
+        prepared = self.prepared[window]
+        if prepared is None or not self.shortcut:
+            ranker = template.fit(self.splits[window].train, self.items)
+            self.prepared[window] = (ranker.catalog_, ranker.log_, ranker.target_)
             self.state = {k for k in vars(ranker) if k.endswith("_")}
             return ranker
-        template.catalog_, template.log_, template.target_ = self.prepared
+        template.catalog_, template.log_, template.target_ = prepared
         template._fit()
         if {k for k in vars(template) if k.endswith("_")} != self.state:
             log.warning("tune %s: a fit sets state the shortcut misses; fitting fully", self.model)
             self.shortcut = False
-            return self._fit(type(template)(**template.get_params()))
+            return self._fit(type(template)(**template.get_params()), window)
         return template
 
     def descend(self, axes: tuple[Axis, ...], start: dict[str, Any], max_passes: int
@@ -266,7 +271,7 @@ class _Search:
         return out
 
 
-def tune(model: str, split: Split, items: pd.DataFrame | None = None, exclude_seen: bool = False,
+def tune(model: str, split: Split | Sequence[Split], items: pd.DataFrame | None = None, exclude_seen: bool = False,
          fixed: Mapping[str, Any] | None = None, space: tuple[Axis, ...] | None = None,
          start: Mapping[str, Any] | None = None, budget_seconds: float = 600.0,
          max_passes: int = 10, restarts: int = 0, seed: int = 0, metric: str = METRIC,
@@ -281,9 +286,16 @@ def tune(model: str, split: Split, items: pd.DataFrame | None = None, exclude_se
     the axes' start values. After the first descent converges, ``restarts`` more descents start
     from random points of the space while the budget lasts. Returns the best point found.
     ``policy`` scores every point under that exclusion policy (see :func:`.harness.measure`).
+    ``split`` may be several validation windows (:meth:`.split.Protocol.validation_windows`,
+    the latest first): each point is fitted on every window's training part and scored over
+    all their users together (:func:`.harness.pool`).
     """
     if model not in MODELS:
         raise ValueError(f"unknown model {model!r}; choose from {sorted(MODELS)}")
+    splits = (split,) if isinstance(split, Split) else tuple(split)
+    if not splits:
+        raise ValueError(f"tuning {model}: no validation split")
+    split = splits[0]
     if not split.test:
         raise ValueError(f"tuning {model}: the validation split has no users to score "
                          f"({split.description}); use a longer log or another protocol")
@@ -292,7 +304,7 @@ def tune(model: str, split: Split, items: pd.DataFrame | None = None, exclude_se
     behaviours = split.train["behaviour"].astype(str).unique()
     axes = space if space is not None else search_space(model, behaviours, fixed.get("target"),
                                                         with_text=fixed.get("item_vectors") is not None)
-    search = _Search(model, split, items, exclude_seen, fixed, metric,
+    search = _Search(model, splits, items, exclude_seen, fixed, metric,
                      cpu_started + budget_seconds, keep_fitted, policy)
     point = {a.name: a.start for a in axes}
     point.update(dict(start or {}))

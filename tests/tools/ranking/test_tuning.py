@@ -149,3 +149,14 @@ def test_the_reported_score_is_what_a_fresh_fit_of_the_chosen_params_scores(mode
     fresh = measure(make_ranker(model, **result.params).fit(split.train, items), split, False)
     assert fresh.metrics["ndcg@20"] == pytest.approx(result.score, abs=1e-12)
     assert fresh.n_users == result.n_users
+
+
+def test_one_window_tunes_exactly_as_the_split_and_windows_pool_their_users(peaked) -> None:
+    split = planted_split()
+    axes = (log_axis("x", (1.0, 2.0, 4.0), 1.0, 1e-3, 1e4), choice_axis("kind", ("b", "a"), "b"))
+    alone = tune("peaked", split, catalog(), space=axes, budget_seconds=30)
+    as_tuple = tune("peaked", (split,), catalog(), space=axes, budget_seconds=30)
+    assert (as_tuple.point, as_tuple.score, as_tuple.n_users) == (alone.point, alone.score, alone.n_users)
+    twice = tune("peaked", (split, split), catalog(), space=axes, budget_seconds=30)
+    assert twice.n_users == 2 * alone.n_users and twice.point == alone.point
+    assert twice.score == pytest.approx(alone.score)
