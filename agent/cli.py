@@ -356,7 +356,7 @@ def _cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
     from .backends import backend_spec
     from .core import Agent, AgentError
 
-    if not settings.debug:  # the terminal shows answers; progress lines (fits, tuning) are for servers
+    if not settings.debug and settings.log_level != "DEBUG":  # answers on the terminal; progress lines are for servers
         logging.getLogger("whyrec").setLevel(logging.WARNING)
     spec = backend_spec(settings)  # a bad WHYREC_LLM stops here, before any model is fitted
     service = _service(settings)

@@ -1,7 +1,7 @@
 """Benchmark the causal tool: accuracy against the ground truth, real logs, and pipeline time.
 
     .venv/bin/python bench/bench_causal.py accuracy --seeds 30      # default + adversarial scenarios
-    .venv/bin/python bench/bench_causal.py coverage --coverage-seeds 60  # the primary interval, many seeds
+    .venv/bin/python bench/bench_causal.py coverage --coverage-seeds 120  # the primary interval, many seeds
     .venv/bin/python bench/bench_causal.py realdata                 # Tmall 2014, REES46
     .venv/bin/python bench/bench_causal.py power --seeds 30         # refuters against a broken estimator
     .venv/bin/python bench/bench_causal.py timing                   # 100k and 1M events
@@ -448,7 +448,7 @@ def _cpu_seconds() -> float:
 
 # -- markdown ------------------------------------------------------------------------------------
 COMMANDS = ("nice -n 10 .venv/bin/python bench/bench_causal.py accuracy --seeds 30 --users 400; "
-            "... coverage --coverage-seeds 60 --users 400; ... power --seeds 30 --users 400; ... realdata; ... timing --sizes 100000 [1000000]; ... report")
+            "... coverage --coverage-seeds 120 --users 400; ... power --seeds 30 --users 400; ... realdata; ... timing --sizes 100000 [1000000]; ... report")
 
 
 def to_markdown(users: int) -> str:

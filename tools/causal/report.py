@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 REPORT_NAME = "influence_report"
 #: Bumped when the stored report's meaning changes, so an old file is never read as new.
-REPORT_FORMAT = 5
+REPORT_FORMAT = 6
 UNIT = ("decision points: right after each event of a shopper on an item (from the first view) until "
         "they buy it; treatment: the next event on the item is the behaviour; outcome: a purchase within H")
 

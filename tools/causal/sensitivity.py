@@ -10,10 +10,11 @@ Two numbers per effect, both from the primary (doubly robust) fit:
   (and, separately, the estimate itself). It is computed around the interval the user is
   shown: the estimate and its standard error are the reported ones, so with no hidden factor
   the bounds are exactly the reported interval (robustness 0 if and only if that interval
-  holds zero). The squared norm of the Riesz representer, ν², is the debiased moment; when
-  extreme weights make it non-positive in a finite sample it is re-estimated as the plain
-  mean of α² (non-orthogonal, as DoubleML does) instead of being clipped to nothing — a
-  clipped ν² made every hidden factor look decisive;
+  holds zero). The squared norm of the Riesz representer, ν², is the larger of the debiased
+  moment and the plain mean of α²: extreme weights can make the debiased moment small or
+  negative in a finite sample (DoubleML re-estimates it from α² when it is not positive), and a
+  ν² near zero made every hidden factor look decisive; the larger value is the conservative
+  choice and has no jump where the debiased moment crosses zero;
 * the **E-value** (VanderWeele & Ding 2017) on the risk-ratio scale: how many times more
   likely a hidden factor would have to make both the behaviour and buying to explain the
   effect away (``e_value``) or to move the interval's nearer end to no effect (``e_value_ci``).
@@ -34,6 +35,9 @@ def sensitivity(t: np.ndarray, y: np.ndarray, mu0: np.ndarray, mu1: np.ndarray, 
     around the reported ``estimate`` and its standard error ``se``."""
     from econml.validate.sensitivity_analysis import RV
 
+    if not (np.isfinite(estimate) and np.isfinite(se) and se >= 0):
+        raise ValueError(f"no sensitivity for estimate {estimate} with standard error {se}")
+
     e = propensity
     mu_t = np.where(t == 1, mu1, mu0)
     # The same moments as econml's dr_sensitivity_values (theta, sigma², nu²) ...
@@ -41,7 +45,7 @@ def sensitivity(t: np.ndarray, y: np.ndarray, mu0: np.ndarray, mu1: np.ndarray, 
     theta_score = mu1 - mu0 + alpha * (y - mu_t)
     sigma_score = (y - mu_t) ** 2
     nu_score = 2 * (1 / e + 1 / (1 - e)) - alpha**2
-    if nu_score.mean() <= 0:
+    if nu_score.mean() < np.mean(alpha**2):   # the larger of the two: conservative, no jump at zero
         nu_score = alpha**2
     scores = np.column_stack([theta_score, sigma_score, nu_score])
     means = scores.mean(axis=0)
@@ -58,8 +62,10 @@ def sensitivity(t: np.ndarray, y: np.ndarray, mu0: np.ndarray, mu1: np.ndarray, 
     sigma, nu = max(sigma, 1e-12), max(nu, 1e-12)
     rv_ci = float(RV(theta, sigma, nu, cov, 1 - level, interval_type="ci"))
     rv_theta = float(RV(theta, sigma, nu, cov, 1 - level, interval_type="theta"))
-    baseline = float(np.mean(mu0))
     z = float(stats.norm.ppf(0.5 + level / 2))
+    if abs(theta) > z * se:   # the shown interval excludes zero: never report a robustness of exactly 0
+        rv_ci, rv_theta = max(rv_ci, 1e-6), max(rv_theta, 1e-6)
+    baseline = float(np.mean(mu0))
     return Sensitivity(robustness_value=round(rv_ci, 6), robustness_value_estimate=round(rv_theta, 6),
                        e_value=_e_value(baseline, theta),
                        e_value_ci=_e_value_ci(baseline, (theta - z * se, theta + z * se)),

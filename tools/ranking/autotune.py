@@ -75,6 +75,8 @@ class AutoTuneResult:
     parameters and ``baselines`` (``repeat``, ``popular``, default parameters) under the chosen
     policy on the same users; ``policies`` the best tuned score under each policy. ``tuned`` is
     False when there was nothing to validate on (``note`` says why) and the defaults are served.
+    ``validation_users`` counts (window, user) pairs when tuned on several rolling windows
+    (``protocol["windows"]``): a user held out in two windows counts twice.
     """
 
     params: dict[str, Any]

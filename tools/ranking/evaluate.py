@@ -262,7 +262,11 @@ def evaluate(dataset: str, models: Sequence[str], data_dir: str | Path = "../sha
                     if not a.name.startswith("w:"))
             params, summary, tune_seconds = fixed, None, 0.0
             if validation is not None:
-                tuned = tune(name, windows_used, items, setting, fixed, space=space,
+                # Fixed weights were learned on the latest window (its training part, for
+                # regression its labels too), which holds the older windows' test periods: those
+                # runs are tuned on the latest window only.
+                tuned = tune(name, windows_used if fixed_weights is None else windows_used[:1], items, setting,
+                             fixed, space=space,
                              budget_seconds=budget_seconds, restarts=restarts)
                 params, summary, tune_seconds = tuned.params, tuned.to_json(), tuned.cpu_seconds
             started = time.perf_counter()

@@ -78,7 +78,10 @@ def measure(ranker: Ranker, split: Split, exclude_seen: bool, ks: tuple[int, ...
 def pool(measurements: Sequence[Measurement]) -> Measurement:
     """One measurement over several validation windows: every (window, user) counts once, so
     the mean and its standard error are over all of them (a user in two windows counts twice —
-    two held-out futures). Coverage, a catalog share, is the windows' mean. One window: itself."""
+    two held-out futures). Coverage, a catalog share, is the windows' mean. One window: itself;
+    windows with no user to score are left out."""
+    measured = [m for m in measurements if m.n_users > 0]   # a window can be left with nobody to score
+    measurements = measured or list(measurements[:1])
     if len(measurements) == 1:
         return measurements[0]
     names = [name for name in measurements[0].per_user if name in measurements[0].metrics]

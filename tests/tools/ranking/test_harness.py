@@ -152,3 +152,16 @@ def test_evaluate_api_writes_records(tmp_path) -> None:
     assert {"dataset", "model", "protocol", "metrics", "fit_seconds"} <= set(data[0])
     assert {"recall@20", "ndcg@20", "recall@10", "ndcg@10", "mrr", "coverage@20"} <= set(data[0]["metrics"])
     assert "| planted |" in markdown_table(records) and len(paths) == 2
+
+
+def test_pooling_leaves_out_a_window_with_nobody_to_score() -> None:
+    """Review finding: a window whose test users all drop out (nothing left to find) had no
+    per-user values, and pooling it raised KeyError and stopped the whole tuning."""
+    from whyrec.tools.ranking.harness import Measurement, pool
+
+    scored = Measurement({"ndcg@20": 0.5, "coverage@20": 0.1}, {"ndcg@20": 0.1}, 2, ("a", "b"),
+                         {"ndcg@20": np.array([0.4, 0.6])})
+    empty = Measurement({"ndcg@20": float("nan"), "coverage@20": 0.0}, {"ndcg@20": float("nan")}, 0, (), {})
+    assert pool([empty, scored]) is scored and pool([scored, empty]) is scored
+    both = pool([scored, scored])
+    assert both.n_users == 4 and both.metrics["ndcg@20"] == 0.5 and len(both.users) == 4
