@@ -130,8 +130,9 @@ def item_user_counts(log: EventLog, n_items: int, behaviour_code: int | None = N
     mask = events.items >= 0
     if behaviour_code is not None:
         mask &= events.behaviours == behaviour_code
-    pairs = np.unique(np.stack([log.user_rows()[mask], events.items[mask]]), axis=1)
-    return np.bincount(pairs[1], minlength=n_items).astype(np.float64)
+    # Distinct (user, item) pairs as one int64 key each: a flat sort, not a sort of 2-row columns.
+    pairs = np.unique(log.user_rows()[mask] * np.int64(max(n_items, 1)) + events.items[mask])
+    return np.bincount(pairs % max(n_items, 1), minlength=n_items).astype(np.float64)
 
 
 def conversion_rates(log: EventLog, n_items: int, target_code: int,
