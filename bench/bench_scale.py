@@ -120,9 +120,7 @@ elif what == "causal":
     from whyrec.tools.workspace import Workspace
     workspace = Workspace.open(spec["workspace"])
     started, _cpu_at_start = time.perf_counter(), sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
-    logging.info("causal: reading the whole log into one frame (Workspace.events, cached for the report)")
-    workspace.events()
-    logging.info("causal: decision table, estimation, refuters, sensitivity")
+    logging.info("causal: decision table (from the log's lean frame), estimation, refuters, sensitivity")
     report = load_or_estimate(workspace, refresh=True)
     out.update(effects=[{k: e.get(k) for k in ("behaviour", "estimate", "ci_low", "ci_high", "verdict", "n")}
                         for e in report.to_json().get("effects", []) if e.get("primary", True)])

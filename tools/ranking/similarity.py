@@ -87,12 +87,14 @@ def cooccurrence_similarity(matrix: sp.csr_matrix, neighbours: int = 100, alpha:
             tied_rows = local[tied]
             starts = np.searchsorted(tied_rows, tied_rows, side="left")
             keep[tied[(np.arange(len(tied)) - starts) < room[tied_rows]]] = True
-        rows_out.append(rows[keep])
-        cols_out.append(cols[keep])
+        rows_out.append(np.bincount(local[keep], minlength=n_rows))
+        cols_out.append(cols[keep].astype(np.int32))
         vals_out.append(vals[keep])
         start = stop
-    return sp.csr_matrix((np.concatenate(vals_out), (np.concatenate(rows_out), np.concatenate(cols_out))),
-                         shape=(n_items, n_items))
+    # Blocks come in row order and each row's columns ascending: the kept entries are already the
+    # CSR arrays (int32 columns; at 1M items x 100 neighbours that is 1.2 GB, not 2.4 GB of triples).
+    indptr = np.concatenate([[0], np.cumsum(np.concatenate(rows_out))]).astype(np.int64)
+    return sp.csr_matrix((np.concatenate(vals_out), np.concatenate(cols_out), indptr), shape=(n_items, n_items))
 
 
 def dense_cooccurrence_similarity(matrix: sp.csr_matrix, neighbours: int = 100, alpha: float = 0.5,
