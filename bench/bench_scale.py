@@ -25,6 +25,9 @@ with psutil, and the child's own ``ru_maxrss``. Stages:
   all events (:func:`whyrec.tools.ranking.persist.load_or_tune`);
 * ``causal`` — the causal report ``whyrec effects`` builds (decision table, estimation, refuters,
   sensitivity: :func:`whyrec.tools.causal.report.load_or_estimate`);
+* ``batch_sample`` (only with ``--stages``) — the served ranker's top 10 for a seeded random sample
+  of ``--batch-sample-users`` users (the batch job's scoring, without the file): its CPU seconds per
+  1,000 users and what the whole batch would take at that rate (an extrapolation, said so);
 * ``batch_recommend`` — ``whyrec recommend --all`` (top 10 for every user to a Parquet file).
 
 A stage whose process tree passes ``--memory-limit-gb`` (16 by default, the issue's bound) or
@@ -124,6 +127,21 @@ elif what == "causal":
     report = load_or_estimate(workspace, refresh=True)
     out.update(effects=[{k: e.get(k) for k in ("behaviour", "estimate", "ci_low", "ci_high", "verdict", "n")}
                         for e in report.to_json().get("effects", []) if e.get("primary", True)])
+elif what == "batch_sample":
+    import numpy as np
+    from whyrec.tools.ranking.persist import latest_tuning, served_ranker_path
+    from whyrec.tools.ranking.base import Ranker
+    from whyrec.tools.workspace import Workspace
+    workspace = Workspace.open(spec["workspace"])
+    ranker = Ranker.load(served_ranker_path(workspace))
+    tuning = latest_tuning(workspace)
+    started, _cpu_at_start = time.perf_counter(), sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
+    rows = np.random.default_rng(0).choice(len(ranker.user_ids), size=spec["users"], replace=False)
+    positions, _ = ranker.recommend_rows(np.sort(rows), 10, exclude=tuning.policy if tuning else "seen", chunk=512)
+    cpu = sum(resource.getrusage(resource.RUSAGE_SELF)[:2]) - _cpu_at_start
+    out.update(users=int(spec["users"]), of_users=len(ranker.user_ids), items=len(ranker.item_ids),
+               cpu_seconds_per_1000_users=1000 * cpu / spec["users"],
+               whole_batch_cpu_seconds_extrapolated=cpu * len(ranker.user_ids) / spec["users"])
 elif what == "batch_recommend":
     from whyrec.tools.service.jobs import batch_recommend
     from whyrec.tools.settings import Settings
@@ -214,9 +232,9 @@ def event_file_hashes(workspace: Path) -> dict[str, str]:
 
 
 STAGES = ("generate", "ingest", "stats", "partition_scan", "read_events", "read_lean", "fit", "causal",
-          "batch_recommend")
-#: Stages run unless asked for by --stages (the read comparison).
-OPTIONAL = ("read_events", "read_lean")
+          "batch_sample", "batch_recommend")
+#: Stages run only when asked for by --stages (the read comparison, the batch's scoring rate).
+OPTIONAL = ("read_events", "read_lean", "batch_sample")
 
 
 def one_size(events: int, work: Path, args: argparse.Namespace) -> dict:
@@ -234,6 +252,7 @@ def one_size(events: int, work: Path, args: argparse.Namespace) -> dict:
              "read_events": {"what": "read_events"}, "read_lean": {"what": "read_lean"},
              "fit": {"what": "fit", "tune_budget": args.tune_budget, "tune_max_events": args.tune_max_events},
              "causal": {"what": "causal"},
+             "batch_sample": {"what": "batch_sample", "users": args.batch_sample_users},
              "batch_recommend": {"what": "batch_recommend", "out_file": str(work / f"top10-{events}.parquet")}}
     stages: dict[str, dict] = {}
     for name in STAGES:
@@ -285,6 +304,11 @@ def cluster(events: int, work: Path, args: argparse.Namespace) -> dict:
             "files_compared": len(hashes.get("local", {}))}
 
 
+#: What a stage's row shows in the detail column, when the stage recorded it.
+DETAIL = ("rows_added", "partitions", "users", "of_users", "items", "bytes", "events", "rows", "frame_gb",
+          "cpu_seconds_per_1000_users", "whole_batch_cpu_seconds_extrapolated")
+
+
 def _name(run: dict) -> str:
     """A run's row name: its size, and its label when it has one."""
     return f"{run['events']:,}" + (f" ({run['label']})" if run.get("label") else "")
@@ -297,12 +321,12 @@ def render(runs: list[dict], cluster_result: dict | None, batch_cluster: dict | 
             if stage["status"] == "skipped":
                 rows.append([_name(run), name, "skipped", "-", "-", "-", "-", "see below"])
                 continue
-            detail = {k: stage[k] for k in ("rows_added", "partitions", "users", "items", "bytes", "events", "rows", "frame_gb")
-                      if k in stage}
+            detail = {k: stage[k] for k in DETAIL if k in stage}
             rate = f"{stage['events_per_s']:,.0f}" if "events_per_s" in stage else "-"
             rows.append([_name(run), name, stage["status"], stage.get("seconds", stage["wall_seconds"]),
                          stage.get("cpu_seconds", "-"), stage["peak_memory_gb"], rate,
-                         ", ".join(f"{k} {v:,}" if isinstance(v, int) else f"{k} {v}" for k, v in detail.items())
+                         ", ".join(f"{k} {v:,}" if isinstance(v, int) else f"{k} {v:,.2f}" if isinstance(v, float)
+                                   else f"{k} {v}" for k, v in detail.items())
                          or stage.get("reason", "")[:200]])
     table = md_table(["events", "stage", "status", "seconds", "CPU seconds (the child)", "peak memory GB (process tree)",
                       "events/s", "detail"], rows)
@@ -368,6 +392,8 @@ def main() -> None:
     parser.add_argument("--tune-max-events", type=int, default=10_000_000,
                         help="logs above this many events are tuned on a seeded user sample of about this many "
                              "(the served default: ranking.persist.TUNE_MAX_EVENTS)")
+    parser.add_argument("--batch-sample-users", type=int, default=2_000,
+                        help="users the batch_sample stage scores (a seeded random sample of the fitted users)")
     parser.add_argument("--memory-limit-gb", type=float, default=16.0)
     parser.add_argument("--timeout-s", type=float, default=3 * 3600)
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
