@@ -22,7 +22,9 @@ store directories no longer in use) are swept when the workspace is next opened 
 at work, and on every write.
 
 Reading: :meth:`Workspace.events` loads the whole log into one frame (small workspaces, the
-server); :meth:`Workspace.event_partitions` splits it into user partitions that jobs read one at
+server); :meth:`Workspace.lean_events` loads only the columns an offline job needs, ids as
+categoricals (the ranker's fit and the causal decision table: about a tenth of the memory);
+:meth:`Workspace.event_partitions` splits it into user partitions that jobs read one at
 a time (in-process or on a cluster's workers, see :mod:`whyrec.tools.engine`), and
 :meth:`Workspace.iter_events` streams it in batches, so nothing needs the whole log in memory.
 """
