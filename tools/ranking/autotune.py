@@ -220,6 +220,13 @@ def auto_tune(events: pd.DataFrame, items: pd.DataFrame | None = None, budget_se
     start: dict[str, Any] | None = None
     for n, policy in enumerate(policies):
         remaining = budget_seconds - (time.process_time() - started)
+        if remaining <= 0:
+            # The defaults' fit and scores used the whole budget (a large catalog): this policy
+            # keeps the default point, scored above, instead of a search that could run no trial.
+            log.info("auto-tune: budget used up before the %s search; its default parameters stand", policy)
+            results[policy] = TuneResult("whyrec", dict(fixed), {}, default_scores[policy].score,
+                                         default_scores[policy].stderr, split.n_test_users, budget_exhausted=True)
+            continue
         share = remaining * (FIRST_SHARE if n == 0 else 1.0 / (len(policies) - n))
         result = tune("whyrec", split, items, fixed=fixed, space=space, start=start,
                       budget_seconds=max(share, 0.0), seed=seed, policy=policy)
