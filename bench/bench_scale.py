@@ -16,11 +16,18 @@ with psutil, and the child's own ``ru_maxrss``. Stages:
 * ``stats`` — :meth:`Workspace.stats`, a full pass over the partitioned log;
 * ``partition_scan`` — a job over the workspace's user partitions on the engine (each partition
   read, its users' events counted by behaviour): how a per-user job reads the log;
-* ``fit`` — what ``whyrec serve``'s first fit does: auto-tune on the workspace's validation split
-  within ``--tune-budget`` CPU seconds (the served default is 600), then refit on all events
-  (:func:`whyrec.tools.ranking.persist.load_or_tune`);
+* ``read_events`` / ``read_lean`` (only with ``--stages``) — the whole log in one frame:
+  :meth:`Workspace.events` (string ids, every column) against :meth:`Workspace.lean_events` (the
+  columns the fit uses, ids as categoricals), each frame's size and the read's peak;
+* ``fit`` — what ``whyrec serve``'s first fit does: read the lean frame, auto-tune on the
+  workspace's validation split within ``--tune-budget`` CPU seconds (the served default is 600;
+  on a seeded sample of users when the log has more than ``--tune-max-events``), then refit on
+  all events (:func:`whyrec.tools.ranking.persist.load_or_tune`);
 * ``causal`` — the causal report ``whyrec effects`` builds (decision table, estimation, refuters,
   sensitivity: :func:`whyrec.tools.causal.report.load_or_estimate`);
+* ``batch_sample`` (only with ``--stages``) — the served ranker's top 10 for a seeded random sample
+  of ``--batch-sample-users`` users (the batch job's scoring, without the file): its CPU seconds per
+  1,000 users and what the whole batch would take at that rate (an extrapolation, said so);
 * ``batch_recommend`` — ``whyrec recommend --all`` (top 10 for every user to a Parquet file).
 
 A stage whose process tree passes ``--memory-limit-gb`` (16 by default, the issue's bound) or
@@ -97,24 +104,44 @@ elif what == "fit":
     from whyrec.tools.workspace import Workspace
     workspace = Workspace.open(spec["workspace"])
     started, _cpu_at_start = time.perf_counter(), sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
-    logging.info("fit: reading the whole log into one frame (Workspace.events, cached for the fit)")
-    workspace.events()
-    logging.info("fit: tuning on the validation split, then refitting on all events")
-    ranker = load_or_tune(workspace, budget_seconds=spec["tune_budget"], retune=True)
+    logging.info("fit: reading the log's lean frame, tuning on the validation split (of a user sample "
+                 "beyond %d events), then refitting on all events", spec["tune_max_events"])
+    ranker = load_or_tune(workspace, budget_seconds=spec["tune_budget"], retune=True,
+                          tune_max_events=spec["tune_max_events"])
     tuning = latest_tuning(workspace)
     out.update(users=len(ranker.user_ids), items=len(ranker.item_ids),
                tuning=None if tuning is None else tuning.to_json())
+elif what in ("read_events", "read_lean"):
+    import pandas as pd
+    from whyrec.tools.workspace import Workspace
+    workspace = Workspace.open(spec["workspace"])
+    started, _cpu_at_start = time.perf_counter(), sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
+    frame = workspace.events() if what == "read_events" else workspace.lean_events()
+    out.update(rows=len(frame), frame_gb=float(frame.memory_usage(index=False, deep=True).sum()) / 1e9)
 elif what == "causal":
     from whyrec.tools.causal.report import load_or_estimate
     from whyrec.tools.workspace import Workspace
     workspace = Workspace.open(spec["workspace"])
     started, _cpu_at_start = time.perf_counter(), sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
-    logging.info("causal: reading the whole log into one frame (Workspace.events, cached for the report)")
-    workspace.events()
-    logging.info("causal: decision table, estimation, refuters, sensitivity")
+    logging.info("causal: decision table (from the log's lean frame), estimation, refuters, sensitivity")
     report = load_or_estimate(workspace, refresh=True)
     out.update(effects=[{k: e.get(k) for k in ("behaviour", "estimate", "ci_low", "ci_high", "verdict", "n")}
                         for e in report.to_json().get("effects", []) if e.get("primary", True)])
+elif what == "batch_sample":
+    import numpy as np
+    from whyrec.tools.ranking.persist import latest_tuning, served_ranker_path
+    from whyrec.tools.ranking.base import Ranker
+    from whyrec.tools.workspace import Workspace
+    workspace = Workspace.open(spec["workspace"])
+    ranker = Ranker.load(served_ranker_path(workspace))
+    tuning = latest_tuning(workspace)
+    started, _cpu_at_start = time.perf_counter(), sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
+    rows = np.random.default_rng(0).choice(len(ranker.user_ids), size=spec["users"], replace=False)
+    positions, _ = ranker.recommend_rows(np.sort(rows), 10, exclude=tuning.policy if tuning else "seen", chunk=512)
+    cpu = sum(resource.getrusage(resource.RUSAGE_SELF)[:2]) - _cpu_at_start
+    out.update(users=int(spec["users"]), of_users=len(ranker.user_ids), items=len(ranker.item_ids),
+               cpu_seconds_per_1000_users=1000 * cpu / spec["users"],
+               whole_batch_cpu_seconds_extrapolated=cpu * len(ranker.user_ids) / spec["users"])
 elif what == "batch_recommend":
     from whyrec.tools.service.jobs import batch_recommend
     from whyrec.tools.settings import Settings
@@ -204,7 +231,10 @@ def event_file_hashes(workspace: Path) -> dict[str, str]:
     return out
 
 
-STAGES = ("generate", "ingest", "stats", "partition_scan", "fit", "causal", "batch_recommend")
+STAGES = ("generate", "ingest", "stats", "partition_scan", "read_events", "read_lean", "fit", "causal",
+          "batch_sample", "batch_recommend")
+#: Stages run only when asked for by --stages (the read comparison, the batch's scoring rate).
+OPTIONAL = ("read_events", "read_lean", "batch_sample")
 
 
 def one_size(events: int, work: Path, args: argparse.Namespace) -> dict:
@@ -212,15 +242,17 @@ def one_size(events: int, work: Path, args: argparse.Namespace) -> dict:
     workspace an earlier ``--keep`` run left in ``--work``)."""
     source = work / f"log-{events}.csv"
     workspace = work / f"ws-{events}"
-    wanted = args.stages or STAGES
+    wanted = args.stages or tuple(s for s in STAGES if s not in OPTIONAL)
     if "ingest" in wanted:
         shutil.rmtree(workspace, ignore_errors=True)
     specs = {"generate": {"what": "generate", "events": events, "seed": args.seed},
              "ingest": {"what": "ingest", "engine": "local"},
              "stats": {"what": "stats"},
              "partition_scan": {"what": "partition_scan", "engine": "local"},
-             "fit": {"what": "fit", "tune_budget": args.tune_budget},
+             "read_events": {"what": "read_events"}, "read_lean": {"what": "read_lean"},
+             "fit": {"what": "fit", "tune_budget": args.tune_budget, "tune_max_events": args.tune_max_events},
              "causal": {"what": "causal"},
+             "batch_sample": {"what": "batch_sample", "users": args.batch_sample_users},
              "batch_recommend": {"what": "batch_recommend", "out_file": str(work / f"top10-{events}.parquet")}}
     stages: dict[str, dict] = {}
     for name in STAGES:
@@ -230,7 +262,7 @@ def one_size(events: int, work: Path, args: argparse.Namespace) -> dict:
         stages[name] = run_stage({**specs[name], "path": str(source), "workspace": str(workspace)},
                                  args.timeout_s, args.memory_limit_gb)
         print(f"  {stages[name]}", flush=True)
-        if stages[name]["status"] != "ok":
+        if stages[name]["status"] != "ok" and name not in OPTIONAL:
             break
     ran = [s for s in stages.values() if s.get("status") in ("ok", "stopped", "failed")]
     disk = {"source_gb": source.stat().st_size / 1e9 if source.exists() else None,
@@ -239,7 +271,7 @@ def one_size(events: int, work: Path, args: argparse.Namespace) -> dict:
     if not args.keep:
         source.unlink(missing_ok=True)
         shutil.rmtree(workspace, ignore_errors=True)
-    return {"events": events,
+    return {"events": events, "label": args.label,
             "total_seconds": sum(s.get("wall_seconds", 0.0) for s in ran),
             "peak_memory_gb": max((s.get("peak_memory_gb", 0.0) for s in ran), default=0.0),
             "stages": stages, "disk": disk, "load_average": list(os.getloadavg())}
@@ -272,24 +304,34 @@ def cluster(events: int, work: Path, args: argparse.Namespace) -> dict:
             "files_compared": len(hashes.get("local", {}))}
 
 
+#: What a stage's row shows in the detail column, when the stage recorded it.
+DETAIL = ("rows_added", "partitions", "users", "of_users", "items", "bytes", "events", "rows", "frame_gb",
+          "cpu_seconds_per_1000_users", "whole_batch_cpu_seconds_extrapolated")
+
+
+def _name(run: dict) -> str:
+    """A run's row name: its size, and its label when it has one."""
+    return f"{run['events']:,}" + (f" ({run['label']})" if run.get("label") else "")
+
+
 def render(runs: list[dict], cluster_result: dict | None, batch_cluster: dict | None = None) -> str:
     rows = []
     for run in runs:
         for name, stage in run["stages"].items():
             if stage["status"] == "skipped":
-                rows.append([f"{run['events']:,}", name, "skipped", "-", "-", "-", "-", "see below"])
+                rows.append([_name(run), name, "skipped", "-", "-", "-", "-", "see below"])
                 continue
-            detail = {k: stage[k] for k in ("rows_added", "partitions", "users", "items", "bytes", "events")
-                      if k in stage}
+            detail = {k: stage[k] for k in DETAIL if k in stage}
             rate = f"{stage['events_per_s']:,.0f}" if "events_per_s" in stage else "-"
-            rows.append([f"{run['events']:,}", name, stage["status"], stage.get("seconds", stage["wall_seconds"]),
+            rows.append([_name(run), name, stage["status"], stage.get("seconds", stage["wall_seconds"]),
                          stage.get("cpu_seconds", "-"), stage["peak_memory_gb"], rate,
-                         ", ".join(f"{k} {v:,}" if isinstance(v, int) else f"{k} {v}" for k, v in detail.items())
+                         ", ".join(f"{k} {v:,}" if isinstance(v, int) else f"{k} {v:,.2f}" if isinstance(v, float)
+                                   else f"{k} {v}" for k, v in detail.items())
                          or stage.get("reason", "")[:200]])
     table = md_table(["events", "stage", "status", "seconds", "CPU seconds (the child)", "peak memory GB (process tree)",
                       "events/s", "detail"], rows)
     totals = md_table(["events", "total seconds (stages run)", "peak memory GB", "CSV GB", "workspace GB"],
-                      [[f"{r['events']:,}", r["total_seconds"], r["peak_memory_gb"], r["disk"]["source_gb"] or 0.0,
+                      [[_name(r), r["total_seconds"], r["peak_memory_gb"], r["disk"]["source_gb"] or 0.0,
                         r["disk"]["workspace_gb"] or 0.0] for r in runs])
     lines = ["Each stage is a fresh child process; seconds exclude imports (wall time in the JSON); peak "
              "memory is the largest resident set of the child and its descendants (Dask workers included), "
@@ -297,11 +339,11 @@ def render(runs: list[dict], cluster_result: dict | None, batch_cluster: dict | 
              "JSON): wall seconds are what this run saw; CPU seconds (user + system of the stage's own process) "
              "depend far less on the load.", "",
              totals, "", table, ""]
-    stopped = [(r["events"], name, st["reason"]) for r in runs for name, st in r["stages"].items()
+    stopped = [(_name(r), name, st["reason"]) for r in runs for name, st in r["stages"].items()
                if st.get("status") in ("stopped", "failed")]
     if stopped:
         lines += ["## Where a stage stopped, and why", ""]
-        lines += [f"- **{events:,} events, {name}**: {reason}" for events, name, reason in stopped]
+        lines += [f"- **{events} events, {name}**: {reason}" for events, name, reason in stopped]
     if cluster_result:
         c = cluster_result
         lines += ["", "## A local two-worker Dask cluster against in-process (the same ingest)", "",
@@ -341,11 +383,17 @@ def main() -> None:
                         help="add these runs to the runs (and cluster result) already in scale.json")
     parser.add_argument("--work", type=Path, default=Path("/tmp/whyrec-scale"))
     parser.add_argument("--keep", action="store_true", help="keep the logs and workspaces")
+    parser.add_argument("--label", default="", help="names this run in the tables (e.g. which code it measured)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--stages", nargs="+", choices=STAGES, default=None,
                         help="run only these stages (on what an earlier --keep run left in --work)")
     parser.add_argument("--tune-budget", type=float, default=600.0,
                         help="the fit stage's tuning budget in CPU seconds (the served default: 600)")
+    parser.add_argument("--tune-max-events", type=int, default=10_000_000,
+                        help="logs above this many events are tuned on a seeded user sample of about this many "
+                             "(the served default: ranking.persist.TUNE_MAX_EVENTS)")
+    parser.add_argument("--batch-sample-users", type=int, default=2_000,
+                        help="users the batch_sample stage scores (a seeded random sample of the fitted users)")
     parser.add_argument("--memory-limit-gb", type=float, default=16.0)
     parser.add_argument("--timeout-s", type=float, default=3 * 3600)
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")

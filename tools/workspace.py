@@ -22,7 +22,9 @@ store directories no longer in use) are swept when the workspace is next opened 
 at work, and on every write.
 
 Reading: :meth:`Workspace.events` loads the whole log into one frame (small workspaces, the
-server); :meth:`Workspace.event_partitions` splits it into user partitions that jobs read one at
+server); :meth:`Workspace.lean_events` loads only the columns an offline job needs, ids as
+categoricals (the ranker's fit and the causal decision table: about a tenth of the memory);
+:meth:`Workspace.event_partitions` splits it into user partitions that jobs read one at
 a time (in-process or on a cluster's workers, see :mod:`whyrec.tools.engine`), and
 :meth:`Workspace.iter_events` streams it in batches, so nothing needs the whole log in memory.
 """
@@ -36,7 +38,7 @@ import logging
 import os
 import shutil
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -44,6 +46,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from .schema import SCHEMA_VERSION, conform_events, conform_items, empty_events, empty_items
@@ -58,6 +61,11 @@ MAX_PARTS = 48
 #: Where ingests in progress write (one folder each, held by a lock file inside it).
 STAGING = "staging"
 _STAGING_LOCK = ".lock"
+#: What :meth:`Workspace.lean_events` reads by default: every column the ranker's fit uses.
+LEAN_COLUMNS: tuple[str, ...] = ("event_key", "user_id", "item_id", "behaviour", "timestamp", "value")
+#: Event columns :meth:`Workspace.lean_events` returns as categoricals.
+_TEXT_COLUMNS = frozenset({"user_id", "item_id", "behaviour", "session_id", "extra"})
+_PLAIN_DTYPES = {"event_key": np.uint64, "timestamp": np.int64, "value": np.float64}
 
 
 def user_partition(user_ids: pd.Series | np.ndarray, bits: int) -> np.ndarray:
@@ -333,6 +341,95 @@ class Workspace:
         events = self._read_parts(self.manifest.event_parts)
         self._events_cache = (version, events)
         return events
+
+    def lean_events(self, columns: Sequence[str] = LEAN_COLUMNS, sort: bool = True) -> pd.DataFrame:
+        """The whole log in a compact frame for the offline jobs (the ranker's fit and tuning,
+        the causal decision table): only ``columns``, the text columns as categoricals.
+
+        ``user_id``, ``item_id``, ``behaviour`` (and ``session_id``, ``extra`` if asked for) are
+        pandas categoricals whose categories are the distinct strings in sorted order; the
+        timestamp is ``datetime64[ns, UTC]`` and ``event_key`` ``uint64`` as in :meth:`events`;
+        ``value`` is left out when no stored event has one (readers treat a missing ``value``
+        column as all missing). Rows are in :meth:`events` order (by time, then event key) when
+        ``sort``. At 100M events (1M users, 1M items) this frame is about 2.5 GB where
+        :meth:`events`'s strings take about 25 GB: each file is read on its own (only these
+        columns), its ids dictionary-encoded by pyarrow, and only the codes are kept.
+
+        Every computation the jobs make on it gives what it gives on :meth:`events` (the
+        helpers in :mod:`whyrec.tools.frames` read either).
+
+        >>> events = workspace.lean_events(["user_id", "item_id", "behaviour", "timestamp"])  # doctest: +SKIP
+        """
+        unknown = [c for c in columns if c not in empty_events().columns]
+        if unknown:
+            raise ValueError(f"lean_events: unknown column(s) {unknown}; choose from {list(empty_events().columns)}")
+        wanted = list(dict.fromkeys(columns))
+        if "value" in wanted and not self._has_values():
+            wanted.remove("value")
+        files = self.event_files()
+        text = [c for c in wanted if c in _TEXT_COLUMNS]
+        # Per file: each text column's local dictionary and indices; other columns as arrays.
+        dictionaries: dict[str, pa.Array | None] = {c: None for c in text}
+        local: list[dict[str, tuple[pa.Array, np.ndarray]]] = []
+        plain: dict[str, list[np.ndarray]] = {c: [] for c in wanted if c not in _TEXT_COLUMNS}
+        hidden: dict[str, list[np.ndarray]] = {}  # the sort keys not asked for
+        read = sorted(set(wanted) | ({"event_key", "timestamp"} if sort else set()))
+        for path, _, _ in files:
+            table = pq.read_table(path, columns=read)
+            encoded = {}
+            for column in text:
+                chunked = table.column(column)
+                array = chunked.combine_chunks() if chunked.num_chunks != 1 else chunked.chunk(0)
+                array = array.cast(pa.large_string()).dictionary_encode()
+                if array.null_count:
+                    raise WorkspaceError(f"{path}: column {column} holds missing values")
+                encoded[column] = (array.dictionary, array.indices.to_numpy(zero_copy_only=False))
+                seen = dictionaries[column]
+                dictionaries[column] = (array.dictionary if seen is None
+                                        else pa.concat_arrays([seen, array.dictionary]).unique())
+            local.append(encoded)
+            for column in plain:
+                plain[column].append(_plain_column(table, column))
+            for column in sorted(set(read) - set(wanted)):
+                hidden.setdefault(column, []).append(_plain_column(table, column))
+            del table
+        out: dict[str, pd.Series | np.ndarray] = {}
+        for column in text:
+            found = dictionaries[column]
+            names = pa.array([], pa.large_string()) if found is None else found
+            names = names.take(pc.sort_indices(names))
+            codes = np.concatenate(
+                [pc.index_in(pair[column][0], value_set=names).to_numpy(zero_copy_only=False)
+                 .astype(np.int32)[pair[column][1]] for pair in local] or [np.zeros(0, np.int32)])
+            for pair in local:
+                del pair[column]
+            categories = pd.Index(np.asarray(names.to_pylist(), dtype=object), dtype=object)
+            out[column] = pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(categories))
+        for column, arrays in plain.items():
+            out[column] = np.concatenate(arrays) if arrays else np.zeros(0, _PLAIN_DTYPES[column])
+        if sort and len(files):
+            keys = {c: out[c] if c in out else np.concatenate(hidden.pop(c)) for c in ("event_key", "timestamp")}
+            order = np.lexsort((keys["event_key"], keys["timestamp"]))
+            del keys
+            for column in list(out):
+                out[column] = out[column][order]
+        frame = pd.DataFrame({c: _series(c, out[c]) for c in wanted})
+        return frame
+
+    def _has_values(self) -> bool:
+        """True when some stored event has a ``value`` (from the files' statistics when kept)."""
+        for path, _, _ in self.event_files():
+            meta = pq.ParquetFile(path).metadata
+            names = meta.schema.names
+            if "value" not in names:
+                continue
+            index = names.index("value")
+            for group in range(meta.num_row_groups):
+                stats = meta.row_group(group).column(index).statistics
+                rows = meta.row_group(group).num_rows
+                if stats is None or not stats.has_null_count or stats.null_count < rows:
+                    return True
+        return False
 
     def _part_files(self, name: str) -> list[tuple[Path, int, int]]:
         """(path, bits, index) of each file of an event part: a single file is partition 0 of 1."""
@@ -655,6 +752,23 @@ class Workspace:
     def derived_file(self, name: str) -> Path:
         """Path of a derived artefact for the current data version."""
         return self.derived_path / f"{name}-v{self.manifest.data_version}"
+
+
+def _plain_column(table: pa.Table, column: str) -> np.ndarray:
+    """A numeric event column of one file as a NumPy array (timestamps as int64 nanoseconds)."""
+    values = table.column(column)
+    if column == "timestamp":
+        values = values.cast(pa.timestamp("ns", tz="UTC")).cast(pa.int64())
+    array = values.to_numpy()
+    return np.asarray(array, dtype=_PLAIN_DTYPES[column])
+
+
+def _series(column: str, values: object) -> pd.Series:
+    """One column of the lean frame with the dtype :meth:`Workspace.events` gives it (ids as
+    categoricals)."""
+    if column == "timestamp":
+        return pd.Series(pd.to_datetime(np.asarray(values, dtype=np.int64), unit="ns", utc=True))
+    return pd.Series(values)
 
 
 def _is_store_name(name: str) -> bool:

@@ -164,3 +164,43 @@ def test_compaction_of_many_small_parts_keeps_partitioned_parts(tmp_path: Path, 
     names = workspace.manifest.event_parts
     assert len(names) <= 4 and sum((workspace.path / "events" / n).is_dir() for n in names) == 1
     assert workspace.event_count() == 144 and workspace.events()["event_key"].is_unique
+
+
+def _same_rows(full: pd.DataFrame, lean: pd.DataFrame) -> None:
+    """``lean`` holds ``full``'s rows in the same order, ids as categoricals with sorted categories."""
+    assert len(full) == len(lean)
+    for column in lean.columns:
+        if isinstance(lean[column].dtype, pd.CategoricalDtype):
+            categories = list(lean[column].cat.categories)
+            assert categories == sorted(categories)
+            assert lean[column].astype(str).tolist() == full[column].astype(str).tolist(), column
+        else:
+            assert lean[column].dtype == full[column].dtype, column
+            assert lean[column].equals(full[column]), column
+
+
+def test_lean_events_are_the_events_with_ids_as_categoricals(tmp_path: Path) -> None:
+    workspace = _partitioned_workspace(tmp_path)
+    with workspace.lock():  # a rating with a value, on a later part, and a tie in time with another event
+        extra = _events(2, user="a1").assign(behaviour="rating", value=[4.0, None], item_id=["z9", "i0"])
+        extra["event_key"] = compute_event_keys(extra).to_numpy()
+        workspace.commit(extra, None, [])
+    full, lean = workspace.events(), workspace.lean_events()
+    assert list(lean.columns) == ["event_key", "user_id", "item_id", "behaviour", "timestamp", "value"]
+    _same_rows(full, lean)
+    assert lean["value"].notna().sum() == 1
+    only = workspace.lean_events(["item_id", "user_id"])
+    assert list(only.columns) == ["item_id", "user_id"]
+    _same_rows(full, only)
+    assert len(workspace.lean_events(["user_id"], sort=False)) == len(full)
+    with pytest.raises(ValueError, match="unknown column"):
+        workspace.lean_events(["title"])
+
+
+def test_lean_events_leave_out_a_value_column_no_event_fills(tmp_path: Path) -> None:
+    workspace = _partitioned_workspace(tmp_path)
+    lean = workspace.lean_events()
+    assert "value" not in lean.columns
+    _same_rows(workspace.events(), lean)
+    empty = Workspace.create(tmp_path / "empty").lean_events()
+    assert empty.empty and list(empty.columns) == ["event_key", "user_id", "item_id", "behaviour", "timestamp"]

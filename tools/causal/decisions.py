@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ..frames import is_categorical, sorted_codes
 from .estimand import BEHAVIOURS, LOOKS, OUTCOME, Windows
 from .units import CATEGORICAL_CONFOUNDERS, NUMERIC_CONFOUNDERS, UnitTable, build_units
 
@@ -114,23 +115,21 @@ def build_decisions(events: pd.DataFrame, items: pd.DataFrame | None, windows: W
     exposures = units.frame
     ev = events.loc[events["behaviour"].isin(LOOKS + ("favourite", "cart", OUTCOME)),
                     ["user_id", "item_id", "behaviour", "timestamp"]]
-    kinds_all = ev["behaviour"].astype(str)
+    kinds_all = ev["behaviour"]
     counts = {"view": int(kinds_all.isin(LOOKS).sum()), "favourite": int((kinds_all == "favourite").sum()),
               "cart": int((kinds_all == "cart").sum()), OUTCOME: int((kinds_all == OUTCOME).sum())}
     if ev.empty or exposures.empty:
         return DecisionTable(_empty_frame(), units, windows, counts)
-    key = pd.MultiIndex.from_arrays([exposures["user_id"].astype(str), exposures["item_id"].astype(str)])
-    unit = key.get_indexer(pd.MultiIndex.from_arrays([ev["user_id"].astype(str), ev["item_id"].astype(str)]))
-    kinds = ev["behaviour"].astype(str).to_numpy(dtype=object)
+    unit = _exposure_of(ev, exposures)
+    rank = _ranks(ev["behaviour"])
     t = ev["timestamp"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
     chosen = unit >= 0
-    unit, kinds, t = unit[chosen], kinds[chosen], t[chosen]
-    rank = pd.Series(kinds).map(_RANK).to_numpy(dtype=np.int64)
+    unit, rank, t = unit[chosen], rank[chosen], t[chosen]
     order = np.lexsort((rank, t, unit))
-    unit, kinds, t, rank = unit[order], kinds[order], t[order], rank[order]
+    unit, t, rank = unit[order], t[order], rank[order]
     t0 = exposures["t0"].to_numpy(dtype="datetime64[ns]").astype(np.int64)[unit]
     after_start = t >= t0
-    unit, kinds, t, rank, t0 = unit[after_start], kinds[after_start], t[after_start], rank[after_start], t0[after_start]
+    unit, t, rank, t0 = unit[after_start], t[after_start], rank[after_start], t0[after_start]
 
     new = np.r_[True, unit[1:] != unit[:-1]]
     start = np.maximum.accumulate(np.where(new, np.arange(len(unit)), 0))
@@ -169,6 +168,27 @@ def build_decisions(events: pd.DataFrame, items: pd.DataFrame | None, windows: W
     log.info("decision points: %d over %d exposures (window %s, horizon %s)", len(frame), len(exposures),
              windows.window, windows.horizon)
     return DecisionTable(frame.reset_index(drop=True), units, windows, counts)
+
+
+def _exposure_of(ev: pd.DataFrame, exposures: pd.DataFrame) -> np.ndarray:
+    """Row of ``exposures`` (by user and item id) of each event, -1 for none: ids are matched as
+    integer codes, so the events' ids may be strings or categoricals."""
+    user_code, users = sorted_codes(ev["user_id"])
+    item_code, items = sorted_codes(ev["item_id"])
+    width = np.int64(max(len(items), 1))
+    exposure_users = users.get_indexer(exposures["user_id"].astype(str)).astype(np.int64)
+    exposure_items = items.get_indexer(exposures["item_id"].astype(str)).astype(np.int64)
+    known = (exposure_users >= 0) & (exposure_items >= 0)
+    keys = np.where(known, exposure_users * width + exposure_items, -1 - np.arange(len(exposures)))
+    return pd.Index(keys).get_indexer(user_code * width + item_code).astype(np.int64)
+
+
+def _ranks(behaviours: pd.Series) -> np.ndarray:
+    """Funnel rank (:data:`_RANK`) of each event's behaviour."""
+    if is_categorical(behaviours):
+        table = np.array([_RANK[str(c)] if str(c) in _RANK else -1 for c in behaviours.cat.categories] + [-1])
+        return table[behaviours.cat.codes.to_numpy().astype(np.int64)].astype(np.int64)
+    return behaviours.astype(str).map(_RANK).to_numpy(dtype=np.int64)
 
 
 def _cumsum_by(flag: np.ndarray, start: np.ndarray) -> np.ndarray:

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..frames import sorted_codes
 from .estimand import LOOKS, OUTCOME
 
 log = logging.getLogger(__name__)
@@ -66,12 +67,11 @@ def build_units(events: pd.DataFrame, items: pd.DataFrame | None = None) -> Unit
                     ["user_id", "item_id", "behaviour", "timestamp"]]
     if ev.empty:
         return UnitTable(_empty_frame(), 0, 0)
-    user_code, users = pd.factorize(ev["user_id"].astype(str), sort=True)
-    item_code, item_ids = pd.factorize(ev["item_id"].astype(str), sort=True)
+    user_code, users = sorted_codes(ev["user_id"])  # ids as strings or categoricals (the lean frame)
+    item_code, item_ids = sorted_codes(ev["item_id"])
     t = ev["timestamp"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
-    behaviour = ev["behaviour"].astype(str).to_numpy(dtype=object)
-    is_look = np.isin(behaviour, LOOKS)
-    is_buy = behaviour == OUTCOME
+    is_look = ev["behaviour"].isin(LOOKS).to_numpy(dtype=bool)
+    is_buy = (ev["behaviour"] == OUTCOME).to_numpy(dtype=bool)
     pair_code, pair_index = pd.factorize(user_code.astype(np.int64) * len(item_ids) + item_code)
     n_pairs = len(pair_index)
     big = np.iinfo(np.int64).max

@@ -25,8 +25,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
+from ..frames import distinct_strings, sorted_codes
 from .base import resolve_target
 from .exclusion import POLICIES, check_policy
 from .harness import measure, pool
@@ -100,6 +102,10 @@ class AutoTuneResult:
     model: str = "whyrec"
     edges: dict[str, str] = field(default_factory=dict)
     params_by_policy: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Set when the tuning ran on a seeded sample of users (:func:`sample_users`): ``users`` and
+    #: ``events`` in the sample, ``of_users`` in the log, ``seed``, ``max_events``. ``events``
+    #: (above) is then the whole log's count, so retuning still follows the log's growth.
+    sample: dict[str, int] = field(default_factory=dict)
 
     def params_for(self, policy: str | None = None) -> dict[str, Any]:
         """The parameters tuned for ``policy`` (default: the chosen one)."""
@@ -129,7 +135,7 @@ class AutoTuneResult:
             "budget_seconds": self.budget_seconds, "budget_exhausted": self.budget_exhausted,
             "params_by_policy": {p: _jsonable(v) for p, v in self.params_by_policy.items()},
             "edges": dict(self.edges), "events": self.events, "data_version": self.data_version,
-            "finished_at": self.finished_at,
+            "finished_at": self.finished_at, "sample": dict(self.sample) or None,
         }
 
     @classmethod
@@ -148,7 +154,8 @@ class AutoTuneResult:
             data_version=data.get("data_version"), finished_at=str(data.get("finished_at") or ""),
             metric=str(data.get("metric") or METRIC), model=str(data.get("model") or "whyrec"),
             edges=dict(data.get("edges") or {}),
-            params_by_policy={str(k): dict(v) for k, v in (data.get("params_by_policy") or {}).items()})
+            params_by_policy={str(k): dict(v) for k, v in (data.get("params_by_policy") or {}).items()},
+            sample={str(k): int(v) for k, v in (data.get("sample") or {}).items()})
 
     def to_text(self) -> str:
         """The lines ``whyrec stats`` prints."""
@@ -159,7 +166,9 @@ class AutoTuneResult:
         return "\n".join([
             f"ranker         whyrec tuned on {self.validation_users:,} validation users "
             f"({self.protocol.get('split', '?')}), {self.trials} trials, {self.cpu_seconds:.0f} CPU s"
-            + (" (budget used up)" if self.budget_exhausted else ""),
+            + (" (budget used up)" if self.budget_exhausted else "")
+            + (f"; on a sample of {self.sample['users']:,} of {self.sample['of_users']:,} users "
+               f"({self.sample['events']:,} events)" if self.sample else ""),
             f"validation     NDCG@20 {self.score.score:.4f} ± {self.score.stderr:.4f}; defaults "
             f"{self.defaults.score:.4f}; {base}" + (f" ({ratio:.2f}x repeat)" if ratio else ""),
             f"exclusion      {self.policy} (" + ", ".join(
@@ -196,7 +205,7 @@ def auto_tune(events: pd.DataFrame, items: pd.DataFrame | None = None, budget_se
     for policy in policies:
         check_policy(policy)
     started = time.process_time()
-    target = resolve_target(events["behaviour"].astype(str).unique(), target)
+    target = resolve_target(distinct_strings(events["behaviour"]), target)
     protocol = choose_protocol(events, target, min_users=min_users, seed=seed)
     splits = protocol.windows(events, windows)
     split = splits[0]
@@ -213,13 +222,21 @@ def auto_tune(events: pd.DataFrame, items: pd.DataFrame | None = None, budget_se
                               baselines={}, policies={}, trials=0, cpu_seconds=time.process_time() - started,
                               budget_exhausted=False, tuned=False, note=note, finished_at=_now(), **common)
     fixed = {"target": target}
-    space = served_space(split.train["behaviour"].astype(str).unique(), target)
+    space = served_space(distinct_strings(split.train["behaviour"]), target)
     defaults_rankers = [WhyrecRanker(target=target).fit(s.train, items) for s in splits]
     default_scores = {p: _score(defaults_rankers, splits, p) for p in policies}
     results: dict[str, TuneResult] = {}
     start: dict[str, Any] | None = None
     for n, policy in enumerate(policies):
         remaining = budget_seconds - (time.process_time() - started)
+        if remaining <= 0:
+            # The defaults' fit and scores used the whole budget (a large catalog): this policy
+            # keeps the default point, scored above, instead of a search that could run no trial.
+            log.info("auto-tune: budget used up before the %s search; its default parameters stand", policy)
+            results[policy] = TuneResult("whyrec", dict(fixed), {}, default_scores[policy].score,
+                                         default_scores[policy].stderr, common["validation_users"],
+                                         budget_exhausted=True)
+            continue
         share = remaining * (FIRST_SHARE if n == 0 else 1.0 / (len(policies) - n))
         result = tune("whyrec", splits, items, fixed=fixed, space=space, start=start,
                       budget_seconds=max(share, 0.0), seed=seed, policy=policy)
@@ -253,6 +270,27 @@ def auto_tune(events: pd.DataFrame, items: pd.DataFrame | None = None, budget_se
     return out
 
 
+def sample_users(events: pd.DataFrame, max_events: int, seed: int = 0) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Every event of a seeded random sample of users, as many users as fit in ``max_events``
+    events (at least one user); the whole log when it holds no more than that.
+
+    Returns the events (in the log's order) and what was sampled (empty when nothing was):
+    ``{"users", "of_users", "events", "seed", "max_events"}``. Users are drawn from the sorted
+    user ids with ``seed``, so the same log always gives the same sample.
+    """
+    if len(events) <= max_events:
+        return events, {}
+    codes, users = sorted_codes(events["user_id"])
+    sizes = np.bincount(codes, minlength=len(users))
+    order = np.random.default_rng(seed).permutation(len(users))
+    taken = max(int(np.searchsorted(np.cumsum(sizes[order]), max_events, side="right")), 1)
+    chosen = np.zeros(len(users), dtype=bool)
+    chosen[order[:taken]] = True
+    sample = events[chosen[codes]].reset_index(drop=True)
+    return sample, {"users": taken, "of_users": len(users), "events": len(sample), "seed": seed,
+                    "max_events": int(max_events)}
+
+
 def fit_tuned(result: AutoTuneResult, events: pd.DataFrame, items: pd.DataFrame | None = None,
               policy: str | None = None) -> WhyrecRanker:
     """Whyrec with the parameters tuned for ``policy`` (default: the chosen policy), fitted on
@@ -264,4 +302,4 @@ def _now() -> str:
     return pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds")
 
 
-__all__ = ["AutoTuneResult", "Score", "auto_tune", "fit_tuned"]
+__all__ = ["AutoTuneResult", "Score", "auto_tune", "fit_tuned", "sample_users"]

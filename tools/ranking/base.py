@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from ..frames import distinct_strings
 from ..schema import BEHAVIOURS, FUNNEL
 from .catalog import ItemCatalog, ItemFilter
 from .exclusion import check_policy, excluded_items
@@ -44,6 +45,14 @@ from .topk import top_k, top_k_rows
 log = logging.getLogger(__name__)
 
 PICKLE_FORMAT = 1
+#: Most score cells (users x items) held at once when many users are scored: the user chunk
+#: shrinks for large catalogs (64M cells, 0.5 GB of float64: 512 users at 100k items, 64 at 1M).
+BLOCK_CELLS = 1 << 26
+
+
+def chunk_rows(chunk: int, n_items: int) -> int:
+    """Users per block: ``chunk``, or fewer so a block of scores stays within :data:`BLOCK_CELLS`."""
+    return max(1, min(int(chunk), BLOCK_CELLS // max(int(n_items), 1)))
 
 
 class UnknownUserError(KeyError):
@@ -114,7 +123,7 @@ class Ranker(ABC):
                              f"missing {missing}")
         self.catalog_ = ItemCatalog.build(events, items)
         self.log_ = EventLog.from_events(events, self.catalog_.index)
-        self.target_ = resolve_target(events["behaviour"].astype(str).unique(),
+        self.target_ = resolve_target(distinct_strings(events["behaviour"]),
                                       getattr(self, "target", None))
         self._fit()
         log.info("%s fitted on %d events, %d users, %d items", self.name, len(self.log_.events),
@@ -256,13 +265,15 @@ class Ranker(ABC):
     def recommend_rows(self, rows: np.ndarray, k: int, filters: ItemFilter | None = None,
                        exclude: str = "seen", chunk: int = 256) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`recommend_batch` for user rows (``user_ids[rows]``): catalog positions and
-        scores, shape (n_users, k), padded with -1 and ``-inf``. Scored ``chunk`` users at a time,
+        scores, shape (n_users, k), padded with -1 and ``-inf``. Scored ``chunk`` users at a time
+        (fewer for a large catalog, :func:`chunk_rows`),
         ranked by :func:`~.topk.top_k_rows` (the one ranking rule, for a block at once)."""
         check_policy(exclude)
         rows = np.asarray(rows, dtype=np.int64)
         allowed = self.catalog_.mask(filters)
         positions = np.full((len(rows), k), -1, dtype=np.int64)
         out = np.full((len(rows), k), -np.inf)
+        chunk = chunk_rows(chunk, len(self.catalog_))
         for start in range(0, len(rows), chunk):
             part = rows[start:start + chunk]
             block = np.asarray(self._score_rows(part), dtype=np.float64)  # a fresh array: ours to edit

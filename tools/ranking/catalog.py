@@ -9,6 +9,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..frames import distinct_strings
+
 
 @dataclass(frozen=True)
 class ItemFilter:
@@ -50,7 +52,7 @@ class ItemCatalog:
         frame = (items if items is not None and len(items) else
                  pd.DataFrame({"item_id": pd.Series(dtype="string")}))
         frame = frame.assign(item_id=frame["item_id"].astype(str)).drop_duplicates("item_id")
-        extra = pd.Index(events["item_id"].astype(str).unique()).difference(
+        extra = pd.Index(distinct_strings(events["item_id"]), dtype=object).difference(
             pd.Index(frame["item_id"]), sort=False)
         frame = pd.concat([frame, pd.DataFrame({"item_id": np.asarray(extra, dtype=object)})],
                           ignore_index=True)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .base import Ranker
+from .base import Ranker, chunk_rows
 from .metrics import MetricAccumulator
 from .split import Split
 
@@ -67,6 +67,7 @@ def measure(ranker: Ranker, split: Split, exclude_seen: bool, ks: tuple[int, ...
         truths.append(truth)
         excluded.append(seen)
     accumulator = MetricAccumulator(ks=ks)
+    chunk = chunk_rows(chunk, len(catalog))
     for start in range(0, len(users), chunk):
         # The scoring hook directly: the users' rows are already resolved above.
         block = ranker._score_rows(np.asarray(user_rows[start:start + chunk], dtype=np.int64))

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..frames import is_categorical, positions_in, sorted_codes
 from ..schema import BEHAVIOURS
 
 #: Behaviour name -> small integer code (index into :data:`whyrec.tools.schema.BEHAVIOURS`).
@@ -35,7 +36,16 @@ def from_days(days: float) -> pd.Timestamp:
 
 
 def behaviour_codes(behaviours: pd.Series) -> np.ndarray:
-    """Codes of a behaviour column; raises ``ValueError`` naming unknown behaviours."""
+    """Codes of a behaviour column (strings or a categorical); raises ``ValueError`` naming
+    unknown behaviours."""
+    if is_categorical(behaviours):
+        names = [str(c) for c in behaviours.cat.categories]
+        table = np.array([BEHAVIOUR_CODE.get(n, -1) for n in names] + [-1], dtype=np.int64)
+        found = table[behaviours.cat.codes.to_numpy().astype(np.int64)]
+        if (found < 0).any():
+            raise ValueError(f"unknown behaviour(s) {sorted(set(behaviours[found < 0].astype(str)))}; "
+                             f"expected one of {list(BEHAVIOURS)}")
+        return found.astype(np.int8)
     codes = behaviours.astype(str).map(BEHAVIOUR_CODE)
     if codes.isna().any():
         bad = sorted(set(behaviours[codes.isna()].astype(str)))
@@ -91,7 +101,7 @@ def history_from_frame(frame: pd.DataFrame, item_index: pd.Index) -> History:
     n = len(frame)
     if n == 0:
         return History.empty()
-    items = item_index.get_indexer(frame["item_id"].astype(str)).astype(np.int64)
+    items = positions_in(item_index, frame["item_id"])
     keys = (frame["event_key"].to_numpy(dtype=np.uint64) if "event_key" in frame.columns
             else np.arange(n, dtype=np.uint64))
     values = (pd.to_numeric(frame["value"], errors="coerce").to_numpy(dtype=np.float64,
@@ -111,13 +121,22 @@ class EventLog:
 
     @classmethod
     def from_events(cls, events: pd.DataFrame, item_index: pd.Index) -> EventLog:
-        frame = events.assign(user_id=events["user_id"].astype(str))
-        order = np.lexsort((to_days(frame["timestamp"]), frame["user_id"].to_numpy(dtype=object)))
-        frame = frame.iloc[order]
-        users, starts = np.unique(frame["user_id"].to_numpy(dtype=object), return_index=True)
-        indptr = np.append(starts, len(frame)).astype(np.int64)
-        return cls(pd.Index(users.astype(str), dtype=object), indptr,
-                   history_from_frame(frame, item_index))
+        """Group ``events`` by user (users in sorted id order, each user's events by time; ties
+        keep the frame's order). Id columns may be strings or categoricals (the lean frame of a
+        large log): the users are sorted once as codes and each column is taken in that order
+        on its own, so no copy of the whole frame is made."""
+        codes, users = sorted_codes(events["user_id"])
+        days = to_days(events["timestamp"])
+        order = np.lexsort((days, codes))
+        indptr = np.concatenate([[0], np.cumsum(np.bincount(codes, minlength=len(users)))]).astype(np.int64)
+        n = len(events)
+        keys = (events["event_key"].to_numpy(dtype=np.uint64) if "event_key" in events.columns
+                else np.arange(n, dtype=np.uint64))
+        values = (pd.to_numeric(events["value"], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+                  if "value" in events.columns else np.full(n, np.nan))
+        history = History(positions_in(item_index, events["item_id"])[order],
+                          behaviour_codes(events["behaviour"])[order], days[order], keys[order], values[order])
+        return cls(users, indptr, history)
 
     @property
     def n_users(self) -> int:

@@ -5,6 +5,13 @@ workspace's own validation split the first time, stores what it chose in
 ``derived/tuning-v<data version>.json`` and refits on all the events. Later data versions reuse
 the stored choice (a plain refit) until the events have grown by ``retune_fraction`` since the
 last tuning; then it tunes again (in the service, that happens in the background refit).
+
+The fit and the tuning read the log through :meth:`~whyrec.tools.workspace.Workspace.lean_events`
+(only the columns the ranker uses, ids as categoricals: about a tenth of the memory of
+:meth:`~whyrec.tools.workspace.Workspace.events`, the same fitted ranker). A log of more than
+``tune_max_events`` events (:data:`TUNE_MAX_EVENTS`) is tuned on a seeded sample of its users
+(:func:`~.autotune.sample_users`) — one trial on the whole of a 100M-event log would take longer
+than the budget — and the chosen parameters are then fitted on all events.
 """
 
 from __future__ import annotations
@@ -13,16 +20,22 @@ import json
 import logging
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
+import pandas as pd
+
 from ..workspace import Workspace
-from .autotune import AutoTuneResult, auto_tune, fit_tuned
+from .autotune import AutoTuneResult, auto_tune, fit_tuned, sample_users
 from .base import Ranker
 from .whyrec import WhyrecRanker
 
 log = logging.getLogger(__name__)
 
 TUNING = "tuning"
+#: Logs with more events than this are tuned on a seeded sample of users of about this many
+#: events (at 10M events one tuning trial takes about 150 CPU s on this project's 2-core machine).
+TUNE_MAX_EVENTS = 10_000_000
 _TUNING_FILE = re.compile(r"tuning-v(\d+)\.json$")
 
 
@@ -36,7 +49,7 @@ def load_or_fit(workspace: Workspace, factory: Callable[[], Ranker] = WhyrecRank
         ranker = _load(path)
         if ranker is not None:
             return ranker
-    ranker = factory().fit(workspace.events(), workspace.items())
+    ranker = factory().fit(workspace.lean_events(), workspace.items())
     ranker.save(path)
     log.info("fitted %s and saved it to %s", ranker.name, path)
     return ranker
@@ -84,10 +97,21 @@ def needs_tuning(previous: AutoTuneResult | None, events: int, retune_fraction: 
     return events > previous.events * (1.0 + retune_fraction)
 
 
-def tune_workspace(workspace: Workspace, budget_seconds: float = 600.0, seed: int = 0) -> AutoTuneResult:
-    """Auto-tune on the workspace's events and store the result (see :mod:`.autotune`)."""
-    result = auto_tune(workspace.events(), workspace.items(), budget_seconds=budget_seconds, seed=seed,
+def tune_workspace(workspace: Workspace, budget_seconds: float = 600.0, seed: int = 0, *,
+                   events: pd.DataFrame | None = None,
+                   tune_max_events: int = TUNE_MAX_EVENTS) -> AutoTuneResult:
+    """Auto-tune on the workspace's events (``events``: its lean frame, if already read) and
+    store the result (see :mod:`.autotune`); on a seeded sample of users when the log holds more
+    than ``tune_max_events`` events."""
+    events = workspace.lean_events() if events is None else events
+    sample, drawn = sample_users(events, tune_max_events, seed)
+    if drawn:
+        log.info("auto-tune: %d events; tuning on %d of %d users (%d events, seed %d)", len(events),
+                 drawn["users"], drawn["of_users"], drawn["events"], seed)
+    result = auto_tune(sample, workspace.items(), budget_seconds=budget_seconds, seed=seed,
                        data_version=workspace.data_version)
+    if drawn:
+        result = replace(result, events=len(events), sample=drawn)
     save_tuning(workspace, result)
     return result
 
@@ -98,7 +122,8 @@ def served_ranker_path(workspace: Workspace, policy: str | None = None) -> Path:
 
 
 def load_or_tune(workspace: Workspace, budget_seconds: float = 600.0, retune_fraction: float = 0.2,
-                 seed: int = 0, retune: bool = False, policy: str | None = None) -> Ranker:
+                 seed: int = 0, retune: bool = False, policy: str | None = None,
+                 tune_max_events: int = TUNE_MAX_EVENTS) -> Ranker:
     """The served ranker: loaded if fitted for this data version; otherwise fitted on all the
     events with the stored tuning, tuning first when there is none, when the events grew by
     ``retune_fraction`` since, or with ``retune``.
@@ -110,12 +135,13 @@ def load_or_tune(workspace: Workspace, budget_seconds: float = 600.0, retune_fra
         ranker = _load(path)
         if ranker is not None:
             return ranker
-    events, items = workspace.events(), workspace.items()
+    events, items = workspace.lean_events(), workspace.items()
     chosen = latest_tuning(workspace)
     if retune or needs_tuning(chosen, len(events), retune_fraction):
-        chosen = tune_workspace(workspace, budget_seconds, seed)
+        chosen = tune_workspace(workspace, budget_seconds, seed, events=events, tune_max_events=tune_max_events)
     assert chosen is not None
     ranker = fit_tuned(chosen, events, items, policy)
+    del events
     ranker.save(path)
     log.info("fitted %s tuned for %s exclusion and saved it to %s", ranker.name, policy or chosen.policy, path)
     return ranker

@@ -87,12 +87,14 @@ def cooccurrence_similarity(matrix: sp.csr_matrix, neighbours: int = 100, alpha:
             tied_rows = local[tied]
             starts = np.searchsorted(tied_rows, tied_rows, side="left")
             keep[tied[(np.arange(len(tied)) - starts) < room[tied_rows]]] = True
-        rows_out.append(rows[keep])
-        cols_out.append(cols[keep])
+        rows_out.append(np.bincount(local[keep], minlength=n_rows))
+        cols_out.append(cols[keep].astype(np.int32))
         vals_out.append(vals[keep])
         start = stop
-    return sp.csr_matrix((np.concatenate(vals_out), (np.concatenate(rows_out), np.concatenate(cols_out))),
-                         shape=(n_items, n_items))
+    # Blocks come in row order and each row's columns ascending: the kept entries are already the
+    # CSR arrays (int32 columns; at 1M items x 100 neighbours that is 1.2 GB, not 2.4 GB of triples).
+    indptr = np.concatenate([[0], np.cumsum(np.concatenate(rows_out))]).astype(np.int64)
+    return sp.csr_matrix((np.concatenate(vals_out), np.concatenate(cols_out), indptr), shape=(n_items, n_items))
 
 
 def dense_cooccurrence_similarity(matrix: sp.csr_matrix, neighbours: int = 100, alpha: float = 0.5,
@@ -130,8 +132,9 @@ def item_user_counts(log: EventLog, n_items: int, behaviour_code: int | None = N
     mask = events.items >= 0
     if behaviour_code is not None:
         mask &= events.behaviours == behaviour_code
-    pairs = np.unique(np.stack([log.user_rows()[mask], events.items[mask]]), axis=1)
-    return np.bincount(pairs[1], minlength=n_items).astype(np.float64)
+    # Distinct (user, item) pairs as one int64 key each: a flat sort, not a sort of 2-row columns.
+    pairs = np.unique(log.user_rows()[mask] * np.int64(max(n_items, 1)) + events.items[mask])
+    return np.bincount(pairs % max(n_items, 1), minlength=n_items).astype(np.float64)
 
 
 def conversion_rates(log: EventLog, n_items: int, target_code: int,

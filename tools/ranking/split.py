@@ -9,6 +9,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..frames import distinct_strings
+
 
 @dataclass(frozen=True)
 class Split:
@@ -25,7 +27,7 @@ class Split:
 
 def _held_out(train: pd.DataFrame, test_events: pd.DataFrame) -> dict[str, np.ndarray]:
     """Test users (only those with training events) -> distinct held-out item ids."""
-    users = set(train["user_id"].astype(str).unique())
+    users = set(distinct_strings(train["user_id"]))
     frame = test_events.assign(user_id=test_events["user_id"].astype(str),
                                item_id=test_events["item_id"].astype(str))
     frame = frame[frame["user_id"].isin(users)]
@@ -213,7 +215,7 @@ def choose_protocol(events: pd.DataFrame, target: str, fraction: float = 0.8,
     seeded random leave-one-out of the target behaviour per user (one timestamp for
     everything, or too few distinct times)."""
     cut = FractionCut(fraction, target)
-    buyers = events.loc[events["behaviour"] == target, "user_id"].astype(str).nunique()
+    buyers = len(distinct_strings(events.loc[events["behaviour"] == target, "user_id"]))
     needed = max(1, min(min_users, buyers // 2))
     if events["timestamp"].nunique() >= 2 and cut.split(events).n_test_users >= needed:
         return cut

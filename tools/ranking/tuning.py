@@ -30,6 +30,7 @@ from typing import Any
 
 import pandas as pd
 
+from ..frames import distinct_strings
 from .base import Ranker
 from .harness import Measurement, measure, pool
 from .registry import MODELS, make_ranker
@@ -301,7 +302,7 @@ def tune(model: str, split: Split | Sequence[Split], items: pd.DataFrame | None 
                          f"({split.description}); use a longer log or another protocol")
     started, cpu_started = time.perf_counter(), time.process_time()
     fixed = dict(fixed or {})
-    behaviours = split.train["behaviour"].astype(str).unique()
+    behaviours = distinct_strings(split.train["behaviour"])
     axes = space if space is not None else search_space(model, behaviours, fixed.get("target"),
                                                         with_text=fixed.get("item_vectors") is not None)
     search = _Search(model, splits, items, exclude_seen, fixed, metric,

@@ -199,7 +199,7 @@ def tune(settings: Settings, budget_seconds: float | None = None) -> Any:
         workspace = Workspace.open(settings.workspace)
     except WorkspaceError as exc:
         raise InvalidRequest(str(exc)) from exc
-    if workspace.events().empty:
+    if workspace.event_count() == 0:
         raise InvalidRequest(f"{settings.workspace} holds no events to tune on; ingest a log first")
     load_or_tune(workspace, budget, settings.retune_fraction, retune=True)  # the served ranker (chosen policy)
     result = latest_tuning(workspace)

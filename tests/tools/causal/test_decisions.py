@@ -95,3 +95,42 @@ def test_rows_match_the_simulators_decision_points(adversarial_shop, adversarial
     assert (merged["_merge"] == "both").mean() > 0.995
     both = merged[merged["_merge"] == "both"]
     assert (both["cart"] == both["treated"]).mean() > 0.995
+
+
+def test_the_lean_frame_of_a_workspace_gives_the_same_decision_table(demo_workspace, tmp_path):
+    """decision_table reads the lean frame (ids as categoricals): the table, its units, counts
+    and every trial's rows are the ones the string frame gives — on the demo shop (a long log)
+    and on a short log whose horizon is fitted to the purchase delays."""
+    from whyrec.tools.causal.report import decision_table
+    from whyrec.tools.workspace import Workspace
+
+    short = Workspace.create(tmp_path / "short")
+    with short.lock():
+        short.commit(_log([
+            ("u1", "a", "view", "2024-01-01 10:00"), ("u1", "a", "cart", "2024-01-01 10:05"),
+            ("u1", "a", "purchase", "2024-01-01 11:00"), ("u2", "b", "view", "2024-01-01 12:00"),
+            ("u2", "b", "favourite", "2024-01-01 12:01"), ("u2", "a", "view", "2024-01-02 09:00"),
+            ("u2", "a", "purchase", "2024-01-02 09:30"), ("u3", "c", "view", "2024-01-02 12:00"),
+            ("u3", "c", "view", "2024-01-02 12:30")]), None, [])
+    for workspace in (demo_workspace, short):
+        events = workspace.events()
+        reference = build_decisions(events, workspace.items(), choose_windows(events))
+        table = decision_table(workspace)
+        assert table.windows == reference.windows
+        assert table.frame.equals(reference.frame) and len(table.frame) > 0
+        assert table.units.frame.equals(reference.units.frame)
+        assert table.event_counts == reference.event_counts
+        for behaviour in ("view", "favourite", "cart"):
+            assert table.rows(behaviour).equals(reference.rows(behaviour))
+    assert table.windows.adapted  # the short log's horizon was fitted to its purchases
+
+
+def test_decision_table_does_not_read_the_string_frame(demo_workspace, monkeypatch):
+    from whyrec.tools.causal.report import decision_table
+    from whyrec.tools.workspace import Workspace
+
+    def refuse(self):
+        raise AssertionError("decision_table read Workspace.events()")
+
+    monkeypatch.setattr(Workspace, "events", refuse)
+    assert len(decision_table(demo_workspace).frame) > 0

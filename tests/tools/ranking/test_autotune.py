@@ -113,3 +113,16 @@ def test_too_few_users_to_validate_serves_the_defaults_and_says_why() -> None:
     result = auto_tune(events, budget_seconds=1)
     assert not result.tuned and "too few users" in result.note
     assert fit_tuned(result, events).get_params() == WhyrecRanker(target="purchase").get_params()
+
+
+def test_a_budget_used_up_by_the_defaults_serves_them_instead_of_failing() -> None:
+    """At 100M events (1M catalog items) fitting and scoring the defaults can take the whole
+    budget; the search then had no time for a trial and auto_tune raised. Now each policy keeps
+    its default point, scored on the same split, and the record says the budget ran out."""
+    events = next_purchase_log(repurchase=False)
+    result = auto_tune(events, budget_seconds=0.0)
+    assert result.budget_exhausted and result.trials == 0
+    assert set(result.policies) == {"none", "purchased", "seen"}
+    assert result.score == result.defaults
+    assert fit_tuned(result, events).get_params() == WhyrecRanker(**result.params).get_params()
+    assert result.params == {"target": "purchase"}

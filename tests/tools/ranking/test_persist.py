@@ -26,3 +26,62 @@ def test_load_or_fit_caches_by_data_version(tmp_path) -> None:
         workspace.commit(tiny_events().head(3).assign(event_key=lambda f: f["event_key"] + 1), None, [])
     load_or_fit(workspace, factory)
     assert len(calls) == 2
+
+
+def _tiny_workspace(tmp_path) -> Workspace:
+    workspace = Workspace.create(tmp_path / "ws")
+    with workspace.lock():
+        workspace.commit(tiny_events(), tiny_items(), [])
+    return workspace
+
+
+def test_the_served_fit_reads_the_lean_frame_and_serves_what_the_full_frame_gives(tmp_path, monkeypatch) -> None:
+    """The served fit never loads the string frame (25 GB at 100M events), and fits the ranker
+    the full frame fits: same users, items, scores and lists."""
+    import numpy as np
+
+    from whyrec.tools.ranking.autotune import fit_tuned
+    from whyrec.tools.ranking.persist import latest_tuning, load_or_tune
+
+    workspace = _tiny_workspace(tmp_path)
+    full = workspace.events()
+
+    def refuse(self) -> None:
+        raise AssertionError("the served fit read Workspace.events()")
+
+    monkeypatch.setattr(Workspace, "events", refuse)
+    served = load_or_tune(workspace, budget_seconds=2.0, retune=True)
+    tuning = latest_tuning(workspace)
+    assert tuning is not None and not tuning.sample
+    reference = fit_tuned(tuning, full, tiny_items())
+    assert list(served.user_ids) == list(reference.user_ids) and list(served.item_ids) == list(reference.item_ids)
+    users = list(reference.user_ids)
+    assert np.array_equal(served.score_batch(users), reference.score_batch(users))
+    for policy in ("none", "seen"):
+        assert np.array_equal(served.recommend_batch(users, 3, exclude=policy)[0],
+                              reference.recommend_batch(users, 3, exclude=policy)[0])
+
+
+def test_a_log_over_the_cap_is_tuned_on_a_seeded_sample_of_users_and_fitted_on_all(tmp_path) -> None:
+    from whyrec.tools.ranking.autotune import AutoTuneResult, sample_users
+    from whyrec.tools.ranking.persist import latest_tuning, load_or_tune
+
+    workspace = _tiny_workspace(tmp_path)
+    events = workspace.lean_events()
+    sample, drawn = sample_users(events, 40, seed=3)
+    again, _ = sample_users(events, 40, seed=3)
+    assert sample.equals(again) and 0 < len(sample) <= 40
+    assert drawn == {"users": sample["user_id"].nunique(), "of_users": 22, "events": len(sample), "seed": 3,
+                     "max_events": 40}
+    per_user = events.groupby("user_id", observed=True).size()
+    taken = sample.groupby("user_id", observed=True).size()
+    assert taken.to_dict() == per_user[taken.index].to_dict()  # whole users: every event of each
+    assert sample_users(events, len(events))[1] == {}  # at or under the cap: the whole log
+
+    ranker = load_or_tune(workspace, budget_seconds=2.0, retune=True, tune_max_events=40)
+    tuning = latest_tuning(workspace)
+    assert tuning is not None and tuning.sample["of_users"] == 22 and tuning.sample["users"] < 22
+    assert tuning.events == len(events)  # retuning follows the whole log's growth
+    assert AutoTuneResult.from_json(tuning.to_json()).sample == tuning.sample
+    assert "on a sample of" in tuning.to_text()
+    assert len(ranker.user_ids) == 22  # refitted on every user
