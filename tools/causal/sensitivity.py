@@ -23,9 +23,8 @@ Two numbers per effect, both from the primary (doubly robust) fit:
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
 
-from .estimate import cluster_meat
+from .estimate import cluster_meat, interval
 from .results import Sensitivity
 
 
@@ -62,13 +61,13 @@ def sensitivity(t: np.ndarray, y: np.ndarray, mu0: np.ndarray, mu1: np.ndarray, 
     sigma, nu = max(sigma, 1e-12), max(nu, 1e-12)
     rv_ci = float(RV(theta, sigma, nu, cov, 1 - level, interval_type="ci"))
     rv_theta = float(RV(theta, sigma, nu, cov, 1 - level, interval_type="theta"))
-    z = float(stats.norm.ppf(0.5 + level / 2))
-    if abs(theta) > z * se:   # the shown interval excludes zero: never report a robustness of exactly 0
+    low, high, _ = interval(theta, se, level)   # the interval the user is shown
+    if not low <= 0 <= high:   # it excludes zero: never report a robustness of exactly 0
         rv_ci, rv_theta = max(rv_ci, 1e-6), max(rv_theta, 1e-6)
     baseline = float(np.mean(mu0))
     return Sensitivity(robustness_value=round(rv_ci, 6), robustness_value_estimate=round(rv_theta, 6),
                        e_value=_e_value(baseline, theta),
-                       e_value_ci=_e_value_ci(baseline, (theta - z * se, theta + z * se)),
+                       e_value_ci=_e_value_ci(baseline, (low, high)),
                        baseline=round(baseline, 6))
 
 
