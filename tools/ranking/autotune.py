@@ -204,6 +204,8 @@ def auto_tune(events: pd.DataFrame, items: pd.DataFrame | None = None, budget_se
     point scored over all their users together)."""
     for policy in policies:
         check_policy(policy)
+    if windows < 1:
+        raise ValueError(f"windows must be at least 1, not {windows}")
     started = time.process_time()
     target = resolve_target(distinct_strings(events["behaviour"]), target)
     protocol = choose_protocol(events, target, min_users=min_users, seed=seed)

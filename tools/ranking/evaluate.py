@@ -223,6 +223,8 @@ def evaluate(dataset: str, models: Sequence[str], data_dir: str | Path = "../sha
         raise ValueError(f"weights must be among {WEIGHT_SOURCES}, not {list(weights)}")
     if unsupported not in UNSUPPORTED_POLICIES:
         raise ValueError(f"unsupported must be one of {UNSUPPORTED_POLICIES}, not {unsupported!r}")
+    if windows < 1:
+        raise ValueError(f"windows must be at least 1, not {windows}")
     split = protocol.split(events)
     windows_used = protocol.validation_windows(events, windows) if do_tune else ()
     validation = windows_used[0] if windows_used else None
@@ -510,6 +512,9 @@ def evaluate_cli(argv: list[str]) -> int:
         path = write_table(args.out)
         print(path.read_text(encoding="utf-8"))  # CLI output
         return 0
+    if args.windows < 1:
+        print(f"--windows: at least 1, not {args.windows}")  # CLI output
+        return 2
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     unknown = [m for m in models if m not in MODELS]
     if unknown:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from whyrec.tools.ranking.split import FractionCut, LastPositive, RandomLeaveOneOut, TimeCut
 
@@ -81,3 +82,19 @@ def test_random_leave_one_out_windows_are_independent_draws() -> None:
     one, two = RandomLeaveOneOut("purchase", seed=0).windows(events, 2)
     assert one.n_test_users == two.n_test_users
     assert any(list(one.test[u]) != list(two.test[u]) for u in one.test)
+
+
+def test_zero_windows_is_refused_not_an_empty_tuning() -> None:
+    """A time-cut protocol asked for 0 windows gave no split at all, and the tuner failed deep
+    inside; evaluate, auto_tune and the CLI refuse it up front."""
+    from whyrec.tools.ranking.autotune import auto_tune
+    from whyrec.tools.ranking.evaluate import evaluate, evaluate_cli
+
+    events = weekly_log(weeks=10)
+    protocol = TimeCut(START + pd.Timedelta(days=56), START + pd.Timedelta(days=70))
+    assert protocol.validation_windows(events, 0) == ()
+    with pytest.raises(ValueError, match="windows must be at least 1"):
+        evaluate("given", ["repeat"], events=events, items=None, protocol=protocol, windows=0)
+    with pytest.raises(ValueError, match="windows must be at least 1"):
+        auto_tune(events, windows=0)
+    assert evaluate_cli(["--dataset", "demo", "--windows", "-1"]) == 2
