@@ -126,7 +126,8 @@ elif what == "causal":
     logging.info("causal: decision table (from the log's lean frame), estimation, refuters, sensitivity")
     report = load_or_estimate(workspace, refresh=True)
     out.update(effects=[{k: e.get(k) for k in ("behaviour", "estimate", "ci_low", "ci_high", "verdict", "n")}
-                        for e in report.to_json().get("effects", []) if e.get("primary", True)])
+                        for e in report.to_json().get("effects", []) if e.get("primary", True)],
+               table_sample=report.settings.get("table_sample"))
 elif what == "batch_sample":
     import numpy as np
     from whyrec.tools.ranking.persist import latest_tuning, served_ranker_path

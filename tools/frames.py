@@ -60,4 +60,25 @@ def sorted_codes(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
     return rank[raw], pd.Index(names[order], dtype=object)
 
 
-__all__ = ["distinct_strings", "is_categorical", "positions_in", "sorted_codes"]
+def sample_users(events: pd.DataFrame, max_events: int, seed: int = 0) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Every event of a seeded random sample of users, as many users as fit in ``max_events``
+    events (at least one user); the whole log when it holds no more than that.
+
+    Returns the events (in the log's order) and what was sampled (empty when nothing was):
+    ``{"users", "of_users", "events", "seed", "max_events"}``. Users are drawn from the sorted
+    user ids with ``seed``, so the same log always gives the same sample.
+    """
+    if len(events) <= max_events:
+        return events, {}
+    codes, users = sorted_codes(events["user_id"])
+    sizes = np.bincount(codes, minlength=len(users))
+    order = np.random.default_rng(seed).permutation(len(users))
+    taken = max(int(np.searchsorted(np.cumsum(sizes[order]), max_events, side="right")), 1)
+    chosen = np.zeros(len(users), dtype=bool)
+    chosen[order[:taken]] = True
+    sample = events[chosen[codes]].reset_index(drop=True)
+    return sample, {"users": taken, "of_users": len(users), "events": len(sample), "seed": seed,
+                    "max_events": int(max_events)}
+
+
+__all__ = ["distinct_strings", "is_categorical", "positions_in", "sample_users", "sorted_codes"]

@@ -65,6 +65,9 @@ class DecisionTable:
     units: UnitTable
     windows: Windows
     event_counts: dict[str, int] = field(default_factory=dict)  # events of each behaviour in the log
+    #: Set when the table holds every event of a seeded sample of users (a log larger than
+    #: ``EffectSettings.table_max_events``): ``users``, ``of_users``, ``events``, ``seed``, ``max_events``.
+    sample: dict[str, int] = field(default_factory=dict)
 
     def counts(self, behaviour: str) -> Counts:
         at_risk = self._at_risk(behaviour)
@@ -115,9 +118,7 @@ def build_decisions(events: pd.DataFrame, items: pd.DataFrame | None, windows: W
     exposures = units.frame
     ev = events.loc[events["behaviour"].isin(LOOKS + ("favourite", "cart", OUTCOME)),
                     ["user_id", "item_id", "behaviour", "timestamp"]]
-    kinds_all = ev["behaviour"]
-    counts = {"view": int(kinds_all.isin(LOOKS).sum()), "favourite": int((kinds_all == "favourite").sum()),
-              "cart": int((kinds_all == "cart").sum()), OUTCOME: int((kinds_all == OUTCOME).sum())}
+    counts = event_counts(ev)
     if ev.empty or exposures.empty:
         return DecisionTable(_empty_frame(), units, windows, counts)
     unit = _exposure_of(ev, exposures)
@@ -168,6 +169,13 @@ def build_decisions(events: pd.DataFrame, items: pd.DataFrame | None, windows: W
     log.info("decision points: %d over %d exposures (window %s, horizon %s)", len(frame), len(exposures),
              windows.window, windows.horizon)
     return DecisionTable(frame.reset_index(drop=True), units, windows, counts)
+
+
+def event_counts(events: pd.DataFrame) -> dict[str, int]:
+    """Events of each behaviour of the trials (looks, favourite, cart) and of the outcome."""
+    kinds = events["behaviour"]
+    return {"view": int(kinds.isin(LOOKS).sum()), "favourite": int((kinds == "favourite").sum()),
+            "cart": int((kinds == "cart").sum()), OUTCOME: int((kinds == OUTCOME).sum())}
 
 
 def _exposure_of(ev: pd.DataFrame, exposures: pd.DataFrame) -> np.ndarray:

@@ -72,12 +72,15 @@ def make_trial(table: DecisionTable, behaviour: str, settings: EffectSettings = 
         return Trial(behaviour, estimand, None, refusal, counts.followed_up, counts.treated)
     rows = table.rows(behaviour)
     notes: tuple[str, ...] = ()
+    if table.sample:
+        notes = (f"decision points of a random sample of whole shoppers: {table.sample['users']:,} of "
+                 f"{table.sample['of_users']:,} (their item baselines from the whole log)",)
     # The same users as sampling the prepared frame would keep (prepare codes users the same way).
     groups = pd.factorize(rows["user_id"].astype(str))[0].astype(np.int64)
     chosen = sample_users(groups, settings.max_rows, settings.seed)
     if len(chosen) < len(rows):
-        notes = (f"estimated on a random sample of whole shoppers: {len(chosen):,} of {len(rows):,} "
-                 "decision points",)
+        notes += (f"estimated on a random sample of whole shoppers: {len(chosen):,} of {len(rows):,} "
+                  "decision points",)
         rows = rows.iloc[chosen].reset_index(drop=True)
     return Trial(behaviour, estimand, rows, None, counts.followed_up, counts.treated, notes)
 

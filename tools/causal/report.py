@@ -11,20 +11,22 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
 
+from ..frames import sample_users
 from ..workspace import Workspace
-from .decisions import DecisionTable, build_decisions
+from .decisions import DecisionTable, build_decisions, event_counts
 from .effect import estimate_behaviour, estimate_trial, make_trial
 from .estimand import LOOKS, choose_windows
 from .graph import render_graph
 from .results import POPULATION, BehaviourEffect, InfluenceReport, Refutation
 from .segments import DIMENSIONS, SegmentSpec, band_edges, band_of
 from .settings import EffectSettings
+from .units import build_units, item_history
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,8 @@ def estimate_report(table: DecisionTable, settings: EffectSettings = EffectSetti
     # The windows (D and H) the estimates were made with; the pages draw the graph from the service
     # (WhyrecService.causal_graph_layers, from the same decision_graph), so the report stores none.
     extra: dict[str, object] = {"windows": table.windows.to_json()}
+    if table.sample:
+        extra["table_sample"] = dict(table.sample)
     edges = None
     if spec is not None and spec.dimension in ("price_band", "activity"):
         edges = band_edges(table.units.frame[DIMENSIONS[spec.dimension]])
@@ -82,10 +86,24 @@ def estimate_report(table: DecisionTable, settings: EffectSettings = EffectSetti
 def decision_table(workspace: Workspace, settings: EffectSettings = EffectSettings()) -> DecisionTable:
     """The workspace's decision points, with the windows the settings ask for (read from the
     log's lean frame: the four columns the table uses, ids as categoricals — the same table as
-    from :meth:`~whyrec.tools.workspace.Workspace.events`, in a fraction of the memory)."""
+    from :meth:`~whyrec.tools.workspace.Workspace.events`, in a fraction of the memory).
+
+    Beyond ``settings.table_max_events`` events, the table of a seeded sample of whole users
+    (:func:`~whyrec.tools.frames.sample_users`): their rows are exactly the whole log's rows for
+    them (item baselines, windows and the log's start come from the whole log), the event counts
+    are the whole log's, and ``table.sample`` says what was drawn."""
     events = workspace.lean_events(["user_id", "item_id", "behaviour", "timestamp"])
     windows = choose_windows(events, settings.window_days, settings.horizon_days)
-    return build_decisions(events, workspace.items(), windows)
+    items = workspace.items()
+    sample, drawn = sample_users(events, settings.table_max_events, settings.seed)
+    if not drawn:
+        return build_decisions(events, items, windows)
+    log.info("decision table: %d events; built for %d of %d users (%d events, seed %d)", len(events),
+             drawn["users"], drawn["of_users"], drawn["events"], settings.seed)
+    counts, history = event_counts(events), item_history(events, items)
+    del events
+    table = build_decisions(sample, items, windows, build_units(sample, items, history))
+    return replace(table, event_counts=counts, sample=drawn)
 
 
 def report_path(workspace: Workspace, segment: str | None, settings: EffectSettings) -> Path:

@@ -29,7 +29,10 @@ class EffectSettings:
     Windows: ``window_days`` (D) and ``horizon_days`` (H) default to 7 days, cut to fit short
     logs (:func:`~.estimand.choose_windows`). Estimation: the DR learner's nuisance models are
     gradient-boosted trees (``nuisance_iterations`` rounds, ``folds``-fold cross-fitting grouped
-    by user) on at most ``max_rows`` decision points (whole users sampled beyond that).
+    by user) on at most ``max_rows`` decision points (whole users sampled beyond that). A log of
+    more than ``table_max_events`` events builds its decision table for a seeded sample of whole
+    users of about that many events (item baselines still from the whole log), which holds far
+    more than ``max_rows`` decision points: the memory stays that of a ``table_max_events`` log.
     Decision points whose propensity is outside [``trim``, 1 − ``trim``] are trimmed.
     Refuters run ``num_simulations`` independent draws each on at most ``refute_max_rows``
     decision points; one fails below ``refute_alpha`` / (number of refuters). ``threads`` limits
@@ -46,6 +49,7 @@ class EffectSettings:
     num_simulations: int = 5
     refute_max_rows: int = 4_000
     max_rows: int = 150_000
+    table_max_events: int = 10_000_000
     folds: int = 3
     nuisance_iterations: int = 40
     trim: float = 0.005

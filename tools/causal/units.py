@@ -19,6 +19,12 @@ category            the item's top-level category (``unknown`` where missing)
 day                 days since the log began (trends, promotions)
 ==================  =====================================================================
 
+The item columns (popularity, conversion) and ``day`` need the whole log, the user columns only
+the user's own events: :class:`ItemHistory` holds what the whole log says about each item (every
+(user, item) pair's first look and every purchase, with times), so the table of a sample of whole
+users (:func:`build_units` with ``history=``) has exactly the rows the whole log's table has for
+those users. A large log builds its history user partition by user partition.
+
 Everything is vectorised pandas/numpy: a million events take a few seconds.
 """
 
@@ -30,7 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..frames import sorted_codes
+from ..frames import is_categorical, sorted_codes
 from .estimand import LOOKS, OUTCOME
 
 log = logging.getLogger(__name__)
@@ -57,8 +63,69 @@ class UnitTable:
         return "(user, item) exposures from a user's first view/click of an item"
 
 
-def build_units(events: pd.DataFrame, items: pd.DataFrame | None = None) -> UnitTable:
+@dataclass(frozen=True)
+class ItemHistory:
+    """What a log says about each item before any moment: the first look of every (user, item)
+    pair and every purchase (item codes into ``item_ids``, times in ns), when the log began, and
+    the mean log price over all pairs with a look (a user's first look takes it as price level)."""
+
+    item_ids: pd.Index
+    look_item: np.ndarray
+    look_time: np.ndarray
+    buy_item: np.ndarray
+    buy_time: np.ndarray
+    log_start: int
+    mean_log_price: float
+
+
+def item_history(events: pd.DataFrame, items: pd.DataFrame | None = None,
+                 part_events: int = 20_000_000) -> ItemHistory:
+    """The :class:`ItemHistory` of a log (canonical events, ids as strings or categoricals).
+
+    Pairs never cross users, so first looks are found for users in code ranges of at most about
+    ``part_events`` looks at a time: the memory of that step is bounded by the partition, not
+    the log."""
+    behaviour = events["behaviour"]
+    is_look = behaviour.isin(LOOKS).to_numpy(dtype=bool)
+    is_buy = (behaviour == OUTCOME).to_numpy(dtype=bool)
+    item_code, item_ids = sorted_codes(events["item_id"])
+    user_code = _any_codes(events["user_id"])
+    t = events["timestamp"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
+    n_items = np.int64(max(len(item_ids), 1))
+    n_users = int(user_code.max()) + 1 if len(user_code) else 0
+    looks_per_user = np.bincount(user_code[is_look], minlength=n_users)
+    bounds = np.searchsorted(np.cumsum(looks_per_user), np.arange(part_events, int(looks_per_user.sum()), part_events))
+    edges = np.unique(np.r_[0, bounds + 1, n_users])
+    look_item, look_time = [], []
+    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+        chosen = is_look & (user_code >= lo) & (user_code < hi)
+        keys, pairs = pd.factorize(user_code[chosen].astype(np.int64) * n_items + item_code[chosen])
+        first = np.full(len(pairs), np.iinfo(np.int64).max)
+        np.minimum.at(first, keys, t[chosen])
+        look_item.append((np.asarray(pairs) % n_items).astype(np.int64))
+        look_time.append(first)
+    pair_item = np.concatenate(look_item) if look_item else np.zeros(0, dtype=np.int64)
+    log_price = np.log(_catalog_columns(items, item_ids)["price_filled"].to_numpy(dtype=float))
+    return ItemHistory(item_ids, pair_item,
+                       np.concatenate(look_time) if look_time else np.zeros(0, dtype=np.int64),
+                       item_code[is_buy], t[is_buy], int(t.min()) if len(t) else 0,
+                       float(log_price[pair_item].mean()) if len(pair_item) else 0.0)
+
+
+def _any_codes(values: pd.Series) -> np.ndarray:
+    """An integer code per row, equal for equal values (a categorical's own codes: no sort)."""
+    if is_categorical(values):
+        return values.cat.codes.to_numpy().astype(np.int64)
+    return pd.factorize(values.astype(str).to_numpy(dtype=object))[0].astype(np.int64)
+
+
+def build_units(events: pd.DataFrame, items: pd.DataFrame | None = None,
+                history: ItemHistory | None = None) -> UnitTable:
     """The exposure table of canonical events (and the catalog for price, category, brand).
+
+    ``history``: the whole log's :func:`item_history` when ``events`` are every event of a
+    sample of users (the item columns and ``day`` then come from the whole log); by default the
+    history of ``events`` themselves.
 
     >>> table = build_units(workspace.events(), workspace.items())   # doctest: +SKIP
     >>> table.frame[["user_id", "item_id", "t0", "user_activity", "taste_share"]].head()  # doctest: +SKIP
@@ -93,21 +160,26 @@ def build_units(events: pd.DataFrame, items: pd.DataFrame | None = None) -> Unit
     items_of = exposures["item"].to_numpy()
     exposures["top"] = catalog["category"].to_numpy()[items_of]
     exposures["lp"] = np.log(catalog["price_filled"].to_numpy()[items_of])
+    history = history if history is not None else item_history(ev, items)
+    known_item = history.item_ids.get_indexer(item_ids).astype(np.int64)[items_of]
+    if (known_item < 0).any():
+        raise ValueError("the item history does not hold every item of the events (build it from the whole log)")
+    t0_of = exposures["t0"].to_numpy()
     user_prior = exposures.groupby("user")["t0"].rank(method="min").to_numpy() - 1
-    item_prior = exposures.groupby("item")["t0"].rank(method="min").to_numpy() - 1
+    # Users whose first look at the item came strictly earlier (left-censored pairs included).
+    item_prior = _count_before(history.look_item, history.look_time, known_item, t0_of)
     cat_prior = exposures.groupby(["user", "top"])["t0"].rank(method="min").to_numpy() - 1
     price_level = _prior_mean(exposures, "lp")
-    price_level = np.where(user_prior > 0, price_level, float(exposures["lp"].mean()))
-    buy_user = _count_before(user_code[is_buy], t[is_buy], exposures["user"].to_numpy(),
-                             exposures["t0"].to_numpy())
-    buy_item = _count_before(item_code[is_buy], t[is_buy], items_of, exposures["t0"].to_numpy())
-    log_start = int(t.min())
+    price_level = np.where(user_prior > 0, price_level, history.mean_log_price)
+    buy_user = _count_before(user_code[is_buy], t[is_buy], exposures["user"].to_numpy(), t0_of)
+    buy_item = _count_before(history.buy_item, history.buy_time, known_item, t0_of)
+    log_start = history.log_start
     frame = pd.DataFrame({
         "user_id": pd.Series(np.asarray(users)[exposures["user"].to_numpy()], dtype="string"),
         "item_id": pd.Series(np.asarray(item_ids)[items_of], dtype="string"),
         "t0": pd.to_datetime(exposures["t0"].to_numpy(), utc=True),
         "user_prior_items": user_prior.astype(np.int64),
-        "item_prior_users": item_prior.astype(np.int64),
+        "item_prior_users": item_prior,
         "user_prior_purchases": buy_user,
         "item_prior_purchases": buy_item,
         "user_activity": np.log1p(user_prior),

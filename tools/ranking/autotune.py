@@ -25,10 +25,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from ..frames import distinct_strings, sorted_codes
+from ..frames import distinct_strings
 from .base import resolve_target
 from .exclusion import POLICIES, check_policy
 from .harness import measure, pool
@@ -102,7 +101,7 @@ class AutoTuneResult:
     model: str = "whyrec"
     edges: dict[str, str] = field(default_factory=dict)
     params_by_policy: dict[str, dict[str, Any]] = field(default_factory=dict)
-    #: Set when the tuning ran on a seeded sample of users (:func:`sample_users`): ``users`` and
+    #: Set when the tuning ran on a seeded sample of users (:func:`~whyrec.tools.frames.sample_users`): ``users`` and
     #: ``events`` in the sample, ``of_users`` in the log, ``seed``, ``max_events``. ``events``
     #: (above) is then the whole log's count, so retuning still follows the log's growth.
     sample: dict[str, int] = field(default_factory=dict)
@@ -272,27 +271,6 @@ def auto_tune(events: pd.DataFrame, items: pd.DataFrame | None = None, budget_se
     return out
 
 
-def sample_users(events: pd.DataFrame, max_events: int, seed: int = 0) -> tuple[pd.DataFrame, dict[str, int]]:
-    """Every event of a seeded random sample of users, as many users as fit in ``max_events``
-    events (at least one user); the whole log when it holds no more than that.
-
-    Returns the events (in the log's order) and what was sampled (empty when nothing was):
-    ``{"users", "of_users", "events", "seed", "max_events"}``. Users are drawn from the sorted
-    user ids with ``seed``, so the same log always gives the same sample.
-    """
-    if len(events) <= max_events:
-        return events, {}
-    codes, users = sorted_codes(events["user_id"])
-    sizes = np.bincount(codes, minlength=len(users))
-    order = np.random.default_rng(seed).permutation(len(users))
-    taken = max(int(np.searchsorted(np.cumsum(sizes[order]), max_events, side="right")), 1)
-    chosen = np.zeros(len(users), dtype=bool)
-    chosen[order[:taken]] = True
-    sample = events[chosen[codes]].reset_index(drop=True)
-    return sample, {"users": taken, "of_users": len(users), "events": len(sample), "seed": seed,
-                    "max_events": int(max_events)}
-
-
 def fit_tuned(result: AutoTuneResult, events: pd.DataFrame, items: pd.DataFrame | None = None,
               policy: str | None = None) -> WhyrecRanker:
     """Whyrec with the parameters tuned for ``policy`` (default: the chosen policy), fitted on
@@ -304,4 +282,4 @@ def _now() -> str:
     return pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds")
 
 
-__all__ = ["AutoTuneResult", "Score", "auto_tune", "fit_tuned", "sample_users"]
+__all__ = ["AutoTuneResult", "Score", "auto_tune", "fit_tuned"]

@@ -10,7 +10,7 @@ The fit and the tuning read the log through :meth:`~whyrec.tools.workspace.Works
 (only the columns the ranker uses, ids as categoricals: about a tenth of the memory of
 :meth:`~whyrec.tools.workspace.Workspace.events`, the same fitted ranker). A log of more than
 ``tune_max_events`` events (:data:`TUNE_MAX_EVENTS`) is tuned on a seeded sample of its users
-(:func:`~.autotune.sample_users`) — one trial on the whole of a 100M-event log would take longer
+(:func:`~whyrec.tools.frames.sample_users`) — one trial on the whole of a 100M-event log would take longer
 than the budget — and the chosen parameters are then fitted on all events.
 """
 
@@ -25,8 +25,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..frames import sample_users
 from ..workspace import Workspace
-from .autotune import AutoTuneResult, auto_tune, fit_tuned, sample_users
+from .autotune import AutoTuneResult, auto_tune, fit_tuned
 from .base import Ranker
 from .whyrec import WhyrecRanker
 

@@ -216,3 +216,25 @@ def test_behaviours_in_worker_processes_give_the_same_report(small_table, fast_s
     assert replace(settings, jobs=2).cache_key() == replace(settings, jobs=1).cache_key()
     with pytest.raises(ValueError, match="jobs"):
         replace(settings, jobs=0)
+
+
+def test_a_log_over_the_table_cap_builds_the_table_of_a_user_sample_with_whole_log_baselines(
+        demo_workspace, fast_settings):
+    whole = decision_table(demo_workspace, fast_settings)
+    capped = replace(fast_settings, table_max_events=len(demo_workspace.events()) // 2)
+    table = decision_table(demo_workspace, capped)
+    assert table.sample["of_users"] == demo_workspace.events()["user_id"].nunique()
+    assert 0 < table.sample["users"] < table.sample["of_users"] and table.sample["events"] <= capped.table_max_events
+    assert table.event_counts == whole.event_counts  # the whole log's counts
+    assert table.windows == whole.windows
+    for behaviour in ("view", "cart"):
+        rows = table.rows(behaviour)
+        users = set(rows["user_id"].astype(str))
+        full = whole.rows(behaviour)
+        full = full[full["user_id"].astype(str).isin(users)]
+        key = ["user_id", "item_id", "k"]
+        pd.testing.assert_frame_equal(rows.sort_values(key).reset_index(drop=True),
+                                      full.sort_values(key).reset_index(drop=True))
+    report = report_module.estimate_report(table, replace(capped, behaviours=("view",), refuters=()))
+    assert report.settings["table_sample"] == table.sample
+    assert any("random sample of whole shoppers" in note for note in report.effects[0].notes)

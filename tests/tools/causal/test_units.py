@@ -67,3 +67,26 @@ def test_price_level_and_catalog_fill():
 def test_empty_log_gives_an_empty_table():
     table = build_units(empty_events(), None)
     assert table.frame.empty and "taste_share" in table.frame.columns
+
+
+def test_a_sample_of_users_with_the_whole_logs_history_has_the_whole_tables_rows(small_shop):
+    from whyrec.tools.causal.units import item_history
+    from whyrec.tools.frames import sample_users
+
+    events, items = small_shop.events, small_shop.items
+    whole = build_units(events, items).frame
+    sample, drawn = sample_users(events, len(events) // 3, seed=1)
+    assert 0 < drawn["users"] < drawn["of_users"]
+    # Several user partitions give the same history as one.
+    history = item_history(events, items, part_events=len(events) // 7)
+    one = item_history(events, items)
+    assert sorted(zip(history.look_item, history.look_time, strict=True)) == sorted(
+        zip(one.look_item, one.look_time, strict=True))
+    sampled = build_units(sample, items, history).frame
+    mine = whole[whole["user_id"].isin(set(sample["user_id"].astype(str)))].reset_index(drop=True)
+    pd.testing.assert_frame_equal(sampled, mine)
+    # Without the whole log's history the item columns would be the sample's own (the defect).
+    alone = build_units(sample, items).frame
+    assert (alone["item_prior_users"] < sampled["item_prior_users"]).any()
+    with pytest.raises(ValueError, match="every item"):
+        build_units(events, items, item_history(sample, items))

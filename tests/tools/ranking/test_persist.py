@@ -63,7 +63,8 @@ def test_the_served_fit_reads_the_lean_frame_and_serves_what_the_full_frame_give
 
 
 def test_a_log_over_the_cap_is_tuned_on_a_seeded_sample_of_users_and_fitted_on_all(tmp_path) -> None:
-    from whyrec.tools.ranking.autotune import AutoTuneResult, sample_users
+    from whyrec.tools.frames import sample_users
+    from whyrec.tools.ranking.autotune import AutoTuneResult
     from whyrec.tools.ranking.persist import latest_tuning, load_or_tune
 
     workspace = _tiny_workspace(tmp_path)
