@@ -60,25 +60,39 @@ def sorted_codes(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
     return rank[raw], pd.Index(names[order], dtype=object)
 
 
-def sample_users(events: pd.DataFrame, max_events: int, seed: int = 0) -> tuple[pd.DataFrame, dict[str, int]]:
+def sample_users(events: pd.DataFrame, max_events: int, seed: int = 0,
+                 max_users: int | None = None) -> tuple[pd.DataFrame, dict[str, int]]:
     """Every event of a seeded random sample of users, as many users as fit in ``max_events``
-    events (at least one user); the whole log when it holds no more than that.
+    events and, if given, ``max_users`` users (at least one user); the whole log when it holds
+    no more than that.
 
     Returns the events (in the log's order) and what was sampled (empty when nothing was):
-    ``{"users", "of_users", "events", "seed", "max_events"}``. Users are drawn from the sorted
-    user ids with ``seed``, so the same log always gives the same sample.
+    ``{"users", "of_users", "events", "seed", "max_events"}`` (and ``"max_users"`` when given).
+    Users are drawn from the sorted user ids with ``seed``, so the same log always gives the
+    same sample.
     """
-    if len(events) <= max_events:
+    if max_users is not None and max_users < 1:
+        raise ValueError(f"max_users must be at least 1, got {max_users}")
+    if len(events) <= max_events and (max_users is None or not _more_users_than(events["user_id"], max_users)):
         return events, {}
     codes, users = sorted_codes(events["user_id"])
     sizes = np.bincount(codes, minlength=len(users))
     order = np.random.default_rng(seed).permutation(len(users))
     taken = max(int(np.searchsorted(np.cumsum(sizes[order]), max_events, side="right")), 1)
+    if max_users is not None:
+        taken = min(taken, max_users)
     chosen = np.zeros(len(users), dtype=bool)
     chosen[order[:taken]] = True
     sample = events[chosen[codes]].reset_index(drop=True)
-    return sample, {"users": taken, "of_users": len(users), "events": len(sample), "seed": seed,
-                    "max_events": int(max_events)}
+    drawn = {"users": taken, "of_users": len(users), "events": len(sample), "seed": seed,
+             "max_events": int(max_events)}
+    return sample, drawn if max_users is None else {**drawn, "max_users": int(max_users)}
+
+
+def _more_users_than(values: pd.Series, limit: int) -> bool:
+    if is_categorical(values):
+        return int((np.bincount(values.cat.codes.to_numpy().astype(np.int64) + 1)[1:] > 0).sum()) > limit
+    return int(values.nunique()) > limit
 
 
 __all__ = ["distinct_strings", "is_categorical", "positions_in", "sample_users", "sorted_codes"]

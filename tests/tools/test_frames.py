@@ -22,3 +22,18 @@ def test_the_helpers_give_what_the_string_column_gives(categories: list[str] | N
     expected, inverse = np.unique(strings.to_numpy(dtype=object), return_inverse=True)
     assert list(uniques) == list(expected)  # only the values that occur, in sorted order
     assert codes.tolist() == inverse.tolist()
+
+
+@pytest.mark.parametrize("categorical", [False, True])
+def test_sample_users_caps_users_as_well_as_events(categorical) -> None:
+    from whyrec.tools.frames import sample_users
+
+    events = pd.DataFrame({"user_id": [f"u{i % 7}" for i in range(70)], "item_id": ["i"] * 70})
+    if categorical:
+        events["user_id"] = events["user_id"].astype("category")
+    sample, drawn = sample_users(events, 1_000, seed=2, max_users=3)
+    assert drawn["users"] == 3 == sample["user_id"].nunique() and len(sample) == 30 and drawn["max_users"] == 3
+    whole, nothing = sample_users(events, 1_000, max_users=7)
+    assert whole is events and nothing == {}
+    with pytest.raises(ValueError, match="max_users"):
+        sample_users(events, 10, max_users=0)

@@ -9,9 +9,11 @@ last tuning; then it tunes again (in the service, that happens in the background
 The fit and the tuning read the log through :meth:`~whyrec.tools.workspace.Workspace.lean_events`
 (only the columns the ranker uses, ids as categoricals: about a tenth of the memory of
 :meth:`~whyrec.tools.workspace.Workspace.events`, the same fitted ranker). A log of more than
-``tune_max_events`` events (:data:`TUNE_MAX_EVENTS`) is tuned on a seeded sample of its users
-(:func:`~whyrec.tools.frames.sample_users`) — one trial on the whole of a 100M-event log would take longer
-than the budget — and the chosen parameters are then fitted on all events.
+``tune_max_events`` events (:data:`TUNE_MAX_EVENTS`), or of more users × catalog items than
+``tune_max_user_items`` (:data:`TUNE_MAX_USER_ITEMS`: a trial scores every validation user
+against the whole catalog), is tuned on a seeded sample of its users
+(:func:`~whyrec.tools.frames.sample_users`) — one trial on the whole of a 100M-event log would
+take longer than the budget — and the chosen parameters are then fitted on all events.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..frames import sample_users
+from ..frames import is_categorical, sample_users
 from ..workspace import Workspace
 from .autotune import AutoTuneResult, auto_tune, fit_tuned
 from .base import Ranker
@@ -37,6 +39,10 @@ TUNING = "tuning"
 #: Logs with more events than this are tuned on a seeded sample of users of about this many
 #: events (at 10M events one tuning trial takes about 150 CPU s on this project's 2-core machine).
 TUNE_MAX_EVENTS = 10_000_000
+#: ... and on at most this many users × catalog items: every trial scores each validation user
+#: against the whole catalog, so at 1M items a 10M-event sample's first trial alone took
+#: 1,750 CPU s (100k users × 100k items — a 10M-event log — is 1e10, under the cap).
+TUNE_MAX_USER_ITEMS = 15_000_000_000
 _TUNING_FILE = re.compile(r"tuning-v(\d+)\.json$")
 
 
@@ -100,21 +106,29 @@ def needs_tuning(previous: AutoTuneResult | None, events: int, retune_fraction: 
 
 def tune_workspace(workspace: Workspace, budget_seconds: float = 600.0, seed: int = 0, *,
                    events: pd.DataFrame | None = None,
-                   tune_max_events: int = TUNE_MAX_EVENTS) -> AutoTuneResult:
+                   tune_max_events: int = TUNE_MAX_EVENTS,
+                   tune_max_user_items: int = TUNE_MAX_USER_ITEMS) -> AutoTuneResult:
     """Auto-tune on the workspace's events (``events``: its lean frame, if already read) and
     store the result (see :mod:`.autotune`); on a seeded sample of users when the log holds more
-    than ``tune_max_events`` events."""
+    than ``tune_max_events`` events or more users × catalog items than ``tune_max_user_items``."""
     events = workspace.lean_events() if events is None else events
-    sample, drawn = sample_users(events, tune_max_events, seed)
+    items = workspace.items()
+    catalog = max(len(items), _distinct(events["item_id"]))
+    sample, drawn = sample_users(events, tune_max_events, seed,
+                                 max_users=max(tune_max_user_items // max(catalog, 1), 1))
     if drawn:
         log.info("auto-tune: %d events; tuning on %d of %d users (%d events, seed %d)", len(events),
                  drawn["users"], drawn["of_users"], drawn["events"], seed)
-    result = auto_tune(sample, workspace.items(), budget_seconds=budget_seconds, seed=seed,
+    result = auto_tune(sample, items, budget_seconds=budget_seconds, seed=seed,
                        data_version=workspace.data_version)
     if drawn:
         result = replace(result, events=len(events), sample=drawn)
     save_tuning(workspace, result)
     return result
+
+
+def _distinct(ids: pd.Series) -> int:
+    return len(ids.cat.categories) if is_categorical(ids) else int(ids.nunique())
 
 
 def served_ranker_path(workspace: Workspace, policy: str | None = None) -> Path:
@@ -124,7 +138,8 @@ def served_ranker_path(workspace: Workspace, policy: str | None = None) -> Path:
 
 def load_or_tune(workspace: Workspace, budget_seconds: float = 600.0, retune_fraction: float = 0.2,
                  seed: int = 0, retune: bool = False, policy: str | None = None,
-                 tune_max_events: int = TUNE_MAX_EVENTS) -> Ranker:
+                 tune_max_events: int = TUNE_MAX_EVENTS,
+                 tune_max_user_items: int = TUNE_MAX_USER_ITEMS) -> Ranker:
     """The served ranker: loaded if fitted for this data version; otherwise fitted on all the
     events with the stored tuning, tuning first when there is none, when the events grew by
     ``retune_fraction`` since, or with ``retune``.
@@ -139,7 +154,8 @@ def load_or_tune(workspace: Workspace, budget_seconds: float = 600.0, retune_fra
     events, items = workspace.lean_events(), workspace.items()
     chosen = latest_tuning(workspace)
     if retune or needs_tuning(chosen, len(events), retune_fraction):
-        chosen = tune_workspace(workspace, budget_seconds, seed, events=events, tune_max_events=tune_max_events)
+        chosen = tune_workspace(workspace, budget_seconds, seed, events=events, tune_max_events=tune_max_events,
+                                tune_max_user_items=tune_max_user_items)
     assert chosen is not None
     ranker = fit_tuned(chosen, events, items, policy)
     del events

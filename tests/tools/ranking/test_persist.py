@@ -86,3 +86,23 @@ def test_a_log_over_the_cap_is_tuned_on_a_seeded_sample_of_users_and_fitted_on_a
     assert AutoTuneResult.from_json(tuning.to_json()).sample == tuning.sample
     assert "on a sample of" in tuning.to_text()
     assert len(ranker.user_ids) == 22  # refitted on every user
+
+
+def test_a_large_catalog_caps_the_tuning_sample_by_users_times_items(tmp_path) -> None:
+    """Every trial scores each validation user against the whole catalog: the sample is sized
+    by users × catalog items, not only by events (at 1M items a 10M-event sample's first trial
+    took 1,750 CPU s)."""
+    from whyrec.tools.ranking.persist import latest_tuning, load_or_tune
+
+    workspace = _tiny_workspace(tmp_path)
+    events = workspace.lean_events()
+    catalog = max(len(workspace.items()), events["item_id"].nunique())
+    load_or_tune(workspace, budget_seconds=2.0, retune=True, tune_max_events=len(events),
+                 tune_max_user_items=catalog * 10)
+    tuning = latest_tuning(workspace)
+    assert tuning is not None and tuning.sample["users"] == 10 and tuning.sample["max_users"] == 10
+    assert tuning.sample["of_users"] == 22
+    load_or_tune(workspace, budget_seconds=2.0, retune=True, tune_max_events=len(events),
+                 tune_max_user_items=catalog * 22)
+    tuning = latest_tuning(workspace)
+    assert tuning is not None and not tuning.sample  # 22 users fit: the whole log
