@@ -9,6 +9,9 @@ times, on the same fitted ranker:
 
 * **batch**: ``jobs.batch_recommend`` writing every user's top ``k`` to a Parquet file (the
   whole job: loading the fitted ranker, scoring in chunks, writing);
+* **batch, dense blocks**: the same job with every block ranked from its dense scores (the path
+  before :func:`~whyrec.tools.ranking.topk.top_k_sparse_rows`): CPU-second ratio, and whether
+  the file is the same;
 * **one at a time, ranker**: ``ranker.recommend(user, k)`` in a loop over ``--sample`` users
   (the bare model, no explanations) — the fair baseline for scoring throughput;
 * **one at a time, service**: ``WhyrecService.recommend(user, k)`` over ``--sample`` users (what
@@ -27,6 +30,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -34,6 +38,7 @@ from _common import command_line, machine_info
 from threadpoolctl import threadpool_limits
 
 from whyrec.tools.demo import DemoConfig, build_demo_workspace
+from whyrec.tools.ranking import base as ranking_base
 from whyrec.tools.service import WhyrecService
 from whyrec.tools.service.jobs import batch_recommend, tune
 from whyrec.tools.settings import Settings
@@ -53,11 +58,26 @@ def run(items: int, users: int, days: int, k: int, sample: int, budget: float, s
     tune_cpu = time.process_time() - started
     policy = tuning.policy
     out = root / f"recs-{items}.parquet"
-    cpu = time.process_time()
-    batch = batch_recommend(settings, out, k=k, exclude="seen")
-    batch_cpu = time.process_time() - cpu
+    dense_out = root / f"recs-{items}-dense.parquet"
+    # The served job, and the same job ranking every block from its dense scores (the path before
+    # the sparse one), alternated twice; the faster of each pair counts (the first job of a
+    # process also pays one-off imports and file caches).
+    runs: dict[str, list[tuple[float, Any]]] = {"sparse": [], "dense": []}
+    saved = ranking_base.SPARSE_SHARE
+    for _ in range(2):
+        for mode, target in (("sparse", out), ("dense", dense_out)):
+            ranking_base.SPARSE_SHARE = saved if mode == "sparse" else 10**12
+            try:
+                cpu = time.process_time()
+                job = batch_recommend(settings, target, k=k, exclude="seen")
+                runs[mode].append((time.process_time() - cpu, job))
+            finally:
+                ranking_base.SPARSE_SHARE = saved
+    batch_cpu, batch = min(runs["sparse"], key=lambda run: run[0])
+    dense_cpu, dense = min(runs["dense"], key=lambda run: run[0])
     frame = pd.read_parquet(out)
     assert len(frame) == batch.rows and frame["user_id"].nunique() == batch.users
+    identical = frame.equals(pd.read_parquet(dense_out))
 
     service = WhyrecService(settings)
     ranker = service._fitted().ranker            # the same fitted file the batch loaded
@@ -87,6 +107,9 @@ def run(items: int, users: int, days: int, k: int, sample: int, budget: float, s
         "one_at_a_time_ranker_users": len(chosen), "ranker_users_per_second": round(ranker_rate, 1),
         "one_at_a_time_service_users": len(service_sample),
         "service_users_per_second": round(service_rate, 2),
+        "dense_blocks_seconds": round(dense.seconds, 2), "dense_blocks_cpu_seconds": round(dense_cpu, 2),
+        "dense_blocks_users_per_second": round(dense.users_per_second, 1),
+        "ratio_vs_dense_blocks_cpu": round(dense_cpu / batch_cpu, 2), "same_file_as_dense_blocks": bool(identical),
         "ratio_vs_ranker_loop": round(batch.users_per_second / ranker_rate, 2),
         "ratio_vs_service_loop": round(batch.users_per_second / service_rate, 1),
         "rows_written": batch.rows, "file_bytes": out.stat().st_size,
@@ -95,11 +118,13 @@ def run(items: int, users: int, days: int, k: int, sample: int, budget: float, s
 
 def markdown(rows: list[dict]) -> str:
     head = ("| catalog items | users | batch users/s (whole job, wall) | batch users per CPU s | "
+            "dense blocks: CPU s ratio (same file) | "
             "ranker.recommend loop users/s | service.recommend loop users/s | batch / ranker loop | "
-            "batch / service loop |\n|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+            "batch / service loop |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
     return head + "\n".join(
         f"| {r['catalog_items']:,} | {r['users']:,} | {r['batch_users_per_second']:,.0f} | "
         f"{r['batch_users_per_cpu_second']:,.0f} | "
+        f"{r['ratio_vs_dense_blocks_cpu']:.2f}x ({'yes' if r['same_file_as_dense_blocks'] else 'NO'}) | "
         f"{r['ranker_users_per_second']:,.0f} | {r['service_users_per_second']:,.1f} | "
         f"{r['ratio_vs_ranker_loop']:.1f}x | {r['ratio_vs_service_loop']:,.0f}x |" for r in rows) + "\n"
 

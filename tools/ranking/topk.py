@@ -1,8 +1,9 @@
 """The one ranking rule: higher score first; equal scores by lower catalog position.
 
 Every list whyrec shows, every counterfactual re-rank and every "rank of this item" count uses
-these two functions, so a tie can never be broken one way in a list and another way in its
-explanation.
+these functions, so a tie can never be broken one way in a list and another way in its
+explanation. :func:`top_k_sparse_rows` gives :func:`top_k_rows` of ``user part + static part``
+without building the dense block (batch scoring over a large catalog).
 
 >>> import numpy as np
 >>> top_k(np.array([0.5, 0.9, 0.5, 0.1]), 3)
@@ -16,6 +17,7 @@ array([1, 0, 2])
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 
 
 def top_k(scores: np.ndarray, k: int, allowed: np.ndarray | None = None) -> np.ndarray:
@@ -80,3 +82,121 @@ def top_k_rows(scores: np.ndarray, k: int) -> np.ndarray:
         out[row] = -1
         out[row, :len(top)] = top
     return out
+
+
+def static_order(static: np.ndarray, allowed: np.ndarray | None = None) -> np.ndarray:
+    """Positions of the allowed items ordered by the ranking rule on ``static`` alone."""
+    positions = np.arange(len(static)) if allowed is None else np.flatnonzero(allowed)
+    return positions[np.lexsort((positions, -np.asarray(static, dtype=np.float64)[positions]))]
+
+
+def top_k_sparse_rows(user_part: sp.csr_matrix, static: np.ndarray, k: int,
+                      blocked_rows: np.ndarray, blocked_items: np.ndarray,
+                      allowed: np.ndarray | None = None,
+                      order: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Exactly ``top_k_rows(user_part.toarray() + static, k)`` with the ``(blocked_rows,
+    blocked_items)`` pairs and the items outside ``allowed`` scored ``-inf`` — and the scores —
+    from the rows' stored entries and the static order alone.
+
+    An item a row stores nothing for scores its static value, so the row's best such items are
+    the first ones of :func:`static_order` that the row neither stores nor blocks; the top k is
+    taken from those and the stored entries, by the same rule. The cost follows the stored
+    entries, not rows × items. ``order``: :func:`static_order` of ``static`` and ``allowed``
+    (computed when not given). Returns (positions, scores), padded with -1 and ``-inf``.
+    """
+    n_rows, n_items = user_part.shape
+    positions = np.full((n_rows, max(k, 0)), -1, dtype=np.int64)
+    values = np.full((n_rows, max(k, 0)), -np.inf)
+    if k <= 0 or n_rows == 0 or n_items == 0:
+        return positions, values
+    static = np.asarray(static, dtype=np.float64)
+    order = static_order(static, allowed) if order is None else order
+    blocked = sp.csr_matrix((np.full(len(blocked_rows), -np.inf), (np.asarray(blocked_rows, dtype=np.int64),
+                                                                    np.asarray(blocked_items, dtype=np.int64))),
+                            shape=(n_rows, n_items))
+    # A blocked cell becomes a stored -inf (x + -inf = -inf), so one structure says what each row
+    # stores or blocks; duplicate entries of a cell add up, as in toarray().
+    csr = sp.csr_matrix(sp.csr_matrix(user_part, dtype=np.float64) + blocked)
+    csr.sum_duplicates()
+    cand_row = np.repeat(np.arange(n_rows, dtype=np.int64), np.diff(csr.indptr))
+    cand_item = csr.indices.astype(np.int64)
+    # The static stream of each row: the first k items of ``order`` the row neither stores nor blocks.
+    rank = np.full(n_items, len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    width = int(min(len(order), k + (int(np.diff(csr.indptr).max()) if csr.nnz else 0)))
+    taken = np.zeros((n_rows, width), dtype=bool)
+    cand_rank = rank[cand_item]
+    inside = cand_rank < width
+    taken[cand_row[inside], cand_rank[inside]] = True
+    free = ~taken
+    first = free & (np.cumsum(free, axis=1) <= k)                    # the first k free slots, in order
+    static_row, slot = np.nonzero(first)
+    static_item = order[slot].astype(np.int64)
+    # Stored entries that are blocked, not allowed or not finite never rank; nor does one below
+    # the row's k-th static value.
+    cand_score = csr.data + static[cand_item]
+    keep = np.isfinite(cand_score)
+    if allowed is not None:
+        keep &= allowed[cand_item]
+    counts = first.sum(axis=1)
+    floor = np.full(n_rows, -np.inf)
+    full = np.flatnonzero(counts >= k)
+    if len(full):
+        last = np.cumsum(counts) - 1                                 # each row's k-th static item
+        floor[full] = static[static_item[last[full]]]
+    keep &= cand_score >= floor[cand_row]
+    row = np.concatenate([cand_row[keep], static_row])
+    item = np.concatenate([cand_item[keep], static_item])
+    score = np.concatenate([cand_score[keep], static[static_item]])
+    ranked = np.lexsort((item, -score, row))
+    row, item, score = row[ranked], item[ranked], score[ranked]
+    place = np.arange(len(row)) - np.searchsorted(row, row, side="left")
+    top = place < k
+    positions[row[top], place[top]] = item[top]
+    values[row[top], place[top]] = score[top]
+    return positions, values
+    static = np.asarray(static, dtype=np.float64)
+    order = static_order(static, allowed) if order is None else order
+    csr = sp.csr_matrix(user_part)
+    if not csr.has_canonical_format:  # duplicate entries of a cell add up, as in toarray()
+        csr = csr.copy()
+        csr.sum_duplicates()
+    cand_row = np.repeat(np.arange(n_rows, dtype=np.int64), np.diff(csr.indptr))
+    cand_item = csr.indices.astype(np.int64)
+    cand_score = csr.data.astype(np.float64) + static[cand_item]
+    blocked_rows = np.asarray(blocked_rows, dtype=np.int64)
+    blocked_items = np.asarray(blocked_items, dtype=np.int64)
+    # The static stream of each row: the first k items of ``order`` it neither stores nor blocks.
+    rank = np.full(n_items, len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    skip_row = np.concatenate([cand_row, blocked_rows])
+    skip_rank = rank[np.concatenate([cand_item, blocked_items])]
+    width = int(min(len(order), k + (np.bincount(skip_row, minlength=n_rows).max() if len(skip_row) else 0)))
+    taken = np.zeros((n_rows, width), dtype=bool)
+    inside = skip_rank < width
+    taken[skip_row[inside], skip_rank[inside]] = True
+    first = np.argsort(taken, axis=1, kind="stable")[:, :k]          # free prefix slots, in order
+    free = ~np.take_along_axis(taken, first, axis=1)
+    static_row = np.repeat(np.arange(n_rows, dtype=np.int64), first.shape[1])[free.ravel()]
+    static_item = order[first[free]] if width else np.zeros(0, dtype=np.int64)
+    # Stored entries that are blocked, not allowed or not finite never rank.
+    keep = np.isfinite(cand_score)
+    if allowed is not None:
+        keep &= allowed[cand_item]
+    if len(blocked_rows):
+        keep &= ~np.isin(cand_row * n_items + cand_item, blocked_rows * n_items + blocked_items)
+    # A stored entry below the row's k-th static value cannot make the top k.
+    floor = np.full(n_rows, -np.inf)
+    full = free.sum(axis=1) >= k
+    floor[full] = static[order[first[full, k - 1]]] if full.any() else floor[full]
+    keep &= cand_score >= floor[cand_row]
+    row = np.concatenate([cand_row[keep], static_row])
+    item = np.concatenate([cand_item[keep], static_item])
+    score = np.concatenate([cand_score[keep], static[static_item]])
+    ranked = np.lexsort((item, -score, row))
+    row, item, score = row[ranked], item[ranked], score[ranked]
+    place = np.arange(len(row)) - np.searchsorted(row, row, side="left")
+    top = place < k
+    positions[row[top], place[top]] = item[top]
+    values[row[top], place[top]] = score[top]
+    return positions, values

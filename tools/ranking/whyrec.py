@@ -261,10 +261,25 @@ class WhyrecRanker(Ranker):
     def _histories_scores(self, histories: Sequence[tuple[History, float]]) -> np.ndarray:
         """Scores of every item for each (known-items history, now): its summed event weights
         through the kernel, plus its summed repurchase-cycle terms when that term is on."""
+        return self._profile_scores(*self._histories_profile(histories))
+
+    def _histories_profile(self, histories: Sequence[tuple[History, float]]
+                           ) -> tuple[sp.csr_matrix, sp.csr_matrix | None]:
+        """(summed event weights, summed cycle terms or None) per history, histories x items."""
         cycle = None
         if self.cycle_weight and getattr(self, "cycle_gap_", None) is not None:
             cycle = self._item_sums(histories, self.cycle_terms)
-        return self._profile_scores(self._item_sums(histories, self.event_weights), cycle)
+        return self._item_sums(histories, self.event_weights), cycle
+
+    def _split_scores(self, rows: np.ndarray) -> tuple[sp.csr_matrix, np.ndarray] | None:
+        """The scores of ``rows`` as (the users' sparse part, the prior): every term but the prior
+        and the text term is non-zero only on items near the user's own (None with the text
+        term on: it is dense)."""
+        if self.text_weight and self.vectors_ is not None:
+            return None
+        profile, cycle = self._histories_profile(
+            [(self.log_.history(row).known(), self.log_.last_day(row)) for row in rows])
+        return self._user_part(profile, cycle)[0], self.prior_
 
     def _item_sums(self, histories: Sequence[tuple[History, float]],
                    term: Callable[[History, float], np.ndarray]) -> sp.csr_matrix:
@@ -281,14 +296,20 @@ class WhyrecRanker(Ranker):
     def _profile_scores(self, profile: sp.csr_matrix, cycle: sp.csr_matrix | None = None) -> np.ndarray:
         """Scores of every item for each row of a matrix of summed event weights (plus the rows'
         summed cycle terms, when given)."""
-        sparse, factor = self._kernel(profile)
-        if cycle is not None:
-            sparse = sparse + cycle
+        sparse, factor = self._user_part(profile, cycle)
         scores = sparse.toarray()
         scores += self.prior_[None, :]
         if factor is not None and self.vectors_ is not None:
             scores += factor @ self.vectors_.T
         return scores
+
+    def _user_part(self, profile: sp.csr_matrix, cycle: sp.csr_matrix | None
+                   ) -> tuple[sp.csr_matrix, np.ndarray | None]:
+        """The kernel's sparse part plus the cycle terms, and the text term's left factor."""
+        sparse, factor = self._kernel(profile)
+        if cycle is not None:
+            sparse = sp.csr_matrix(sparse + cycle)
+        return sparse, factor
 
     def prior(self, item_id: str) -> float:
         """The score of ``item_id`` with no history: ``score = prior + sum(contributions)``."""

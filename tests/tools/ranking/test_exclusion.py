@@ -44,3 +44,25 @@ def test_recommend_rows_equals_one_user_at_a_time(ranker: WhyrecRanker, policy: 
     ids, _ = ranker.recommend_batch(list(ranker.user_ids), k=4, exclude=policy)
     assert [ids[n][0] for n in rows] == [ranker.recommend(u, k=4, exclude=policy)[0][0]
                                         for u in ranker.user_ids]
+
+
+@pytest.mark.parametrize("cycle_weight", [0.0, 0.5])
+def test_batch_lists_from_the_sparse_part_equal_the_dense_blocks(monkeypatch, cycle_weight: float) -> None:
+    """Batch scoring ranks a block from its users' sparse part plus the prior's order when that
+    is cheaper; the lists and scores must be exactly the dense block's."""
+    from whyrec.tools.demo import DemoConfig, generate_shop
+    from whyrec.tools.ranking import base
+    from whyrec.tools.ranking.catalog import ItemFilter
+
+    shop = generate_shop(DemoConfig(users=300, items=400, days=40, seed=5))
+    fitted = WhyrecRanker(neighbours=20, cycle_weight=cycle_weight).fit(shop.events, shop.items)
+    rows = np.arange(fitted.log_.n_users)
+    some = ItemFilter.allow(list(fitted.item_ids)[::3])
+    for policy in ("none", "purchased", "seen"):
+        for filters in (None, some):
+            monkeypatch.setattr(base, "SPARSE_SHARE", 10**12)        # never sparse: the dense blocks
+            dense = fitted.recommend_rows(rows, 10, filters=filters, exclude=policy, chunk=64)
+            monkeypatch.setattr(base, "SPARSE_SHARE", 0)             # always sparse
+            sparse = fitted.recommend_rows(rows, 10, filters=filters, exclude=policy, chunk=64)
+            assert np.array_equal(dense[0], sparse[0]) and np.array_equal(dense[1], sparse[1])
+    assert fitted._split_scores(rows[:5])[0].nnz < 5 * len(fitted.item_ids)  # the part is sparse here
