@@ -256,7 +256,11 @@ class WhyrecRanker(Ranker):
         return self._histories_scores([(history.take(np.flatnonzero(history.items >= 0)), now)])[0]
 
     def _score_rows(self, rows: np.ndarray) -> np.ndarray:
-        return self._histories_scores([(self.log_.history(row).known(), self.log_.last_day(row)) for row in rows])
+        return self._histories_scores(self._row_histories(rows))
+
+    def _row_histories(self, rows: np.ndarray) -> list[tuple[History, float]]:
+        """(known-items history, now) of each training user at ``rows``."""
+        return [(self.log_.history(row).known(), self.log_.last_day(row)) for row in rows]
 
     def _histories_scores(self, histories: Sequence[tuple[History, float]]) -> np.ndarray:
         """Scores of every item for each (known-items history, now): its summed event weights
@@ -277,8 +281,7 @@ class WhyrecRanker(Ranker):
         term on: it is dense)."""
         if self.text_weight and self.vectors_ is not None:
             return None
-        profile, cycle = self._histories_profile(
-            [(self.log_.history(row).known(), self.log_.last_day(row)) for row in rows])
+        profile, cycle = self._histories_profile(self._row_histories(rows))
         return self._user_part(profile, cycle)[0], self.prior_
 
     def _item_sums(self, histories: Sequence[tuple[History, float]],
