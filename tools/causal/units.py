@@ -160,7 +160,9 @@ def build_units(events: pd.DataFrame, items: pd.DataFrame | None = None,
     items_of = exposures["item"].to_numpy()
     exposures["top"] = catalog["category"].to_numpy()[items_of]
     exposures["lp"] = np.log(catalog["price_filled"].to_numpy()[items_of])
-    history = history if history is not None else item_history(ev, items)
+    if history is None:  # the events' own history, from what is already computed above
+        history = ItemHistory(pd.Index(item_ids), items_of, exposures["t0"].to_numpy(), item_code[is_buy],
+                              t[is_buy], int(t.min()), float(exposures["lp"].mean()))
     known_item = history.item_ids.get_indexer(item_ids).astype(np.int64)[items_of]
     if (known_item < 0).any():
         raise ValueError("the item history does not hold every item of the events (build it from the whole log)")
