@@ -63,8 +63,7 @@ def cooccurrence_similarity(matrix: sp.csr_matrix, neighbours: int = 100, alpha:
     while start < n_items:
         stop = int(np.searchsorted(cumulative, cumulative[start] + chunk_cells, side="right")) - 1
         stop = min(max(stop, start + 1), n_items)
-        product = gram_t[start:stop] @ by_user
-        product.sort_indices()                  # columns ascending within each row
+        product = gram_t[start:stop] @ by_user  # columns in no particular order within a row
         n_rows = stop - start
         local = np.repeat(np.arange(n_rows), np.diff(product.indptr))
         rows: np.ndarray = local + start
@@ -83,13 +82,20 @@ def cooccurrence_similarity(matrix: sp.csr_matrix, neighbours: int = 100, alpha:
         keep = valid & (vals > kth[local])
         tied = np.flatnonzero(valid & (vals == kth[local]))
         if len(tied):
+            tied = tied[np.lexsort((cols[tied], local[tied]))]   # by row, then column
             room = neighbours - np.bincount(local[keep], minlength=n_rows)
             tied_rows = local[tied]
             starts = np.searchsorted(tied_rows, tied_rows, side="left")
             keep[tied[(np.arange(len(tied)) - starts) < room[tied_rows]]] = True
-        rows_out.append(np.bincount(local[keep], minlength=n_rows))
-        cols_out.append(cols[keep].astype(np.int32))
-        vals_out.append(vals[keep])
+        # Only the kept entries (at most `neighbours` a row) are put in column order, not the
+        # whole product: sorting the product was a quarter of the fit at 10M events.
+        counts_kept = np.bincount(local[keep], minlength=n_rows)
+        kept = sp.csr_matrix((vals[keep], cols[keep].astype(np.int32),
+                              np.concatenate([[0], np.cumsum(counts_kept)])), shape=(n_rows, n_items))
+        kept.sort_indices()
+        rows_out.append(counts_kept)
+        cols_out.append(kept.indices.astype(np.int32, copy=False))
+        vals_out.append(kept.data)
         start = stop
     # Blocks come in row order and each row's columns ascending: the kept entries are already the
     # CSR arrays (int32 columns; at 1M items x 100 neighbours that is 1.2 GB, not 2.4 GB of triples).
@@ -132,16 +138,18 @@ def item_user_counts(log: EventLog, n_items: int, behaviour_code: int | None = N
     mask = events.items >= 0
     if behaviour_code is not None:
         mask &= events.behaviours == behaviour_code
-    # Distinct (user, item) pairs as one int64 key each: a flat sort, not a sort of 2-row columns.
-    pairs = np.unique(log.user_rows()[mask] * np.int64(max(n_items, 1)) + events.items[mask])
-    return np.bincount(pairs % max(n_items, 1), minlength=n_items).astype(np.float64)
+    # Items x users with duplicates summed (a counting sort by column, then small per-column
+    # sorts): a column's stored entries are its distinct users. 10M events: 0.2 s against 7.7 s
+    # for one global ``np.unique`` of the (user, item) keys.
+    pairs = sp.csc_matrix((np.ones(int(mask.sum()), dtype=np.int32), (log.user_rows()[mask], events.items[mask])),
+                          shape=(log.n_users, n_items))
+    pairs.sum_duplicates()
+    return np.diff(pairs.indptr).astype(np.float64)
 
 
-def conversion_rates(log: EventLog, n_items: int, target_code: int,
-                     smoothing: float = 5.0) -> np.ndarray:
-    """Smoothed share of the users who touched an item that did the target behaviour on it."""
-    touched = item_user_counts(log, n_items)
-    converted = item_user_counts(log, n_items, target_code)
+def conversion_rates(touched: np.ndarray, converted: np.ndarray, smoothing: float = 5.0) -> np.ndarray:
+    """Smoothed share of the users who touched an item that did the target behaviour on it
+    (``touched`` and ``converted`` from :func:`item_user_counts`)."""
     base = converted.sum() / max(touched.sum(), 1.0)
     return (converted + smoothing * base) / (touched + smoothing)
 

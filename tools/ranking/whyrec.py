@@ -119,7 +119,7 @@ class WhyrecRanker(Ranker):
         converted = item_user_counts(self.log_, n_items, target_code)
         self.popularity_ = np.log1p(converted + 0.1 * touched)
         self.popularity_ /= max(float(self.popularity_.max()), 1e-12)
-        self.conversion_ = conversion_rates(self.log_, n_items, target_code)
+        self.conversion_ = conversion_rates(touched, converted)
         self.similarity_ = self._learn_similarity(n_items)
         self.similarity_t_ = self.similarity_.T.tocsr()
         self.similarity_t_.sort_indices()

@@ -35,3 +35,57 @@ def test_ties_keep_the_lower_column_and_empty_inputs_work() -> None:
     assert [sorted(top[i].indices.tolist()) for i in range(4)] == [[1, 2], [0, 2], [0, 1], [0, 1]]
     assert cooccurrence_similarity(sp.csr_matrix((3, 0)), 5).shape == (0, 0)
     assert cooccurrence_similarity(sp.csr_matrix((3, 4)), 5).nnz == 0
+
+
+def _reference_top(full: np.ndarray, n: int) -> np.ndarray:
+    """Each row's ``n`` largest positive entries, ties broken by the lower column."""
+    out = np.zeros_like(full)
+    for i, row in enumerate(full):
+        order = np.lexsort((np.arange(len(row)), -row))
+        chosen = [j for j in order[:n] if row[j] > 0]
+        out[i, chosen] = row[chosen]
+    return out
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_top_n_with_many_ties_is_exactly_the_lower_columns_in_canonical_order(seed: int) -> None:
+    # Binary, small counts: most candidates of a row tie at its n-th value, and the sparse
+    # product lists each row's columns in no particular order.
+    matrix = sp.random(400, 150, density=0.04, random_state=seed, format="csr")
+    matrix.data[:] = 1.0
+    full = dense_cooccurrence_similarity(matrix, 150, 0.5, 0.0).toarray()
+    for n in (1, 5, 20):
+        top = cooccurrence_similarity(matrix, n, 0.5, 0.0, chunk_cells=700)
+        assert top.has_canonical_format
+        assert all((np.diff(top.indices[a:b]) > 0).all() for a, b in zip(top.indptr[:-1], top.indptr[1:]))
+        np.testing.assert_array_equal(top.toarray(), _reference_top(full, n))
+
+
+def test_item_user_counts_are_distinct_users_per_item_and_rates_are_smoothed() -> None:
+    import pandas as pd
+
+    from whyrec.tools.ranking.history import BEHAVIOUR_CODE, EventLog
+    from whyrec.tools.ranking.similarity import conversion_rates, item_user_counts
+
+    rng = np.random.default_rng(3)
+    n = 3_000       # 40 users x 60 items: many repeated (user, item) pairs; some unknown items
+    events = pd.DataFrame({"user_id": rng.integers(0, 40, n).astype(str),
+                           "item_id": np.where(rng.random(n) < 0.1, "gone", rng.integers(0, 60, n).astype(str)),
+                           "behaviour": rng.choice(["view", "cart", "purchase"], n),
+                           "timestamp": pd.Timestamp("2024-01-01", tz="UTC")
+                           + pd.to_timedelta(rng.integers(0, 10**6, n), "s")})
+    index = pd.Index([str(i) for i in range(60)] + ["never"], dtype=object)
+    log = EventLog.from_events(events, index)
+    known = events[events["item_id"] != "gone"]
+    touched = item_user_counts(log, len(index))
+    bought = item_user_counts(log, len(index), BEHAVIOUR_CODE["purchase"])
+    expected = known.groupby("item_id")["user_id"].nunique().reindex(index, fill_value=0).to_numpy(float)
+    expected_bought = (known[known["behaviour"] == "purchase"].groupby("item_id")["user_id"].nunique()
+                       .reindex(index, fill_value=0).to_numpy(float))
+    np.testing.assert_array_equal(touched, expected)
+    np.testing.assert_array_equal(bought, expected_bought)
+    assert touched[-1] == 0 and touched.max() < 40 and (touched >= bought).all()
+    rates = conversion_rates(touched, bought, smoothing=5.0)
+    base = bought.sum() / touched.sum()
+    np.testing.assert_allclose(rates, (bought + 5 * base) / (touched + 5))
+    assert rates[-1] == pytest.approx(base)  # an item nobody touched gets the shop's rate
