@@ -159,11 +159,14 @@ print("RESULT " + json.dumps(out))
 """
 
 
-def run_stage(spec: dict, timeout_s: float, memory_limit_gb: float = 16.0) -> dict:
-    """Run one stage in a child process; its result, wall time and peak tree memory."""
+def run_stage(spec: dict, timeout_s: float, memory_limit_gb: float = 16.0, child: str | None = None,
+              env: dict[str, str] | None = None) -> dict:
+    """Run one stage in a child process (``child``: other code than this file's stages, printing
+    its ``RESULT`` line the same way; ``env``: its environment); its result, wall time and peak
+    tree memory."""
     started = time.perf_counter()
-    process = subprocess.Popen([sys.executable, "-c", CHILD, json.dumps(spec)], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen([sys.executable, "-c", child or CHILD, json.dumps(spec)], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, env=env)
     peak = [0]
     stop = threading.Event()
     over = threading.Event()
