@@ -16,6 +16,7 @@ import logging
 import sys
 from dataclasses import replace
 
+from ..engine import ENGINES, EngineError, open_engine
 from ..workspace import Workspace, WorkspaceError
 from .estimand import BEHAVIOURS
 from .settings import EffectSettings
@@ -46,6 +47,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="decision points at most this long after the first view (default: the horizon)")
     parser.add_argument("--no-refute", action="store_true", help="skip the refutation tests")
     parser.add_argument("--graph", metavar="PNG", help="also draw the causal graph to this file")
+    parser.add_argument("--engine", choices=ENGINES, default="local",
+                        help="where the behaviours are estimated: local worker processes (the default) or "
+                             "Dask, one behaviour per call (a local cluster, or the one at --address)")
+    parser.add_argument("--address", help="a running Dask scheduler, e.g. tcp://host:8786 (with --engine dask)")
+    parser.add_argument("--workers", type=int, default=None, help="local Dask workers (default 2)")
     return parser
 
 
@@ -77,8 +83,12 @@ def effects_cli(argv: list[str]) -> int:
         if not workspace.manifest.event_parts:
             print(f"error: {args.workspace} has no events yet; ingest a log or run `whyrec demo`", file=sys.stderr)
             return 2
-        report = load_or_estimate(workspace, args.segment, settings, refresh=args.refresh)
-    except (WorkspaceError, ValueError) as exc:
+        if args.engine == "local" and not args.address:
+            report = load_or_estimate(workspace, args.segment, settings, refresh=args.refresh)
+        else:
+            with open_engine(args.engine, address=args.address, workers=args.workers) as engine:
+                report = load_or_estimate(workspace, args.segment, settings, refresh=args.refresh, engine=engine)
+    except (WorkspaceError, ValueError, EngineError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if args.graph:

@@ -13,14 +13,16 @@ import logging
 import time
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
 
+from ..engine import Engine
 from ..frames import sample_users
 from ..workspace import Workspace
 from .decisions import DecisionTable, build_decisions, event_counts
-from .effect import estimate_behaviour, estimate_trial, make_trial
+from .effect import Trial, estimate_behaviour, estimate_trial, make_trial
 from .estimand import LOOKS, choose_windows
 from .graph import render_graph
 from .results import POPULATION, BehaviourEffect, InfluenceReport, Refutation
@@ -39,11 +41,14 @@ UNIT = ("decision points: right after each event of a shopper on an item (from t
 
 def estimate_report(table: DecisionTable, settings: EffectSettings = EffectSettings(),
                     segment: str | SegmentSpec | None = None, data_version: int = 0,
-                    population: InfluenceReport | None = None) -> InfluenceReport:
+                    population: InfluenceReport | None = None, engine: Engine | None = None) -> InfluenceReport:
     """Estimate every behaviour for all decision points, and per value of ``segment`` if given.
 
     ``population``: a report of the same table and settings whose refutation results are reused
-    (the refuters are seeded: re-running them would repeat them exactly)."""
+    (the refuters are seeded: re-running them would repeat them exactly). ``engine``: run one
+    behaviour's trial (its sampled rows, estimate, refuters and segments) per call on that engine
+    (e.g. a Dask cluster, :func:`whyrec.tools.engine.open_engine`); by default ``settings.jobs``
+    local worker processes for large tables."""
     started = time.perf_counter()
     spec = SegmentSpec.parse(segment) if isinstance(segment, str) else segment
     # The windows (D and H) the estimates were made with; the pages draw the graph from the service
@@ -62,7 +67,12 @@ def estimate_report(table: DecisionTable, settings: EffectSettings = EffectSetti
         reuse[behaviour] = known.refutations if known is not None and known.ok else None
     effects: list[BehaviourEffect] = []
     jobs = min(settings.jobs, len(settings.behaviours))
-    if jobs > 1 and len(table.frame) >= settings.parallel_min_rows:
+    if engine is not None:
+        trials = [make_trial(table, b, settings) for b in settings.behaviours]
+        run = partial(_estimate_trial_job, settings=settings, spec=spec, edges=edges)
+        for part in engine.map(run, [(trial, reuse[trial.behaviour]) for trial in trials]):
+            effects += part
+    elif jobs > 1 and len(table.frame) >= settings.parallel_min_rows:
         # One trial per worker process: only each trial's (sampled) rows travel, not the table.
         from joblib import Parallel, delayed
 
@@ -81,6 +91,13 @@ def estimate_report(table: DecisionTable, settings: EffectSettings = EffectSetti
         segment_by=None if spec is None else spec.key,
         seconds=round(time.perf_counter() - started, 3),
         created_at=datetime.now(UTC).isoformat(timespec="seconds"))
+
+
+def _estimate_trial_job(job: tuple[Trial, tuple[Refutation, ...] | None], settings: EffectSettings,
+                        spec: SegmentSpec | None, edges: tuple[float, float] | None) -> tuple[BehaviourEffect, ...]:
+    """One engine call: a behaviour's trial with the refutations to reuse (module level: picklable)."""
+    trial, known = job
+    return estimate_trial(trial, settings, spec, edges=edges, known_refutations=known)
 
 
 def decision_table(workspace: Workspace, settings: EffectSettings = EffectSettings()) -> DecisionTable:
@@ -114,8 +131,10 @@ def report_path(workspace: Workspace, segment: str | None, settings: EffectSetti
 
 
 def load_or_estimate(workspace: Workspace, segment: str | None = None,
-                     settings: EffectSettings = EffectSettings(), refresh: bool = False) -> InfluenceReport:
-    """The stored report for the workspace's current events, estimating it if needed.
+                     settings: EffectSettings = EffectSettings(), refresh: bool = False,
+                     engine: Engine | None = None) -> InfluenceReport:
+    """The stored report for the workspace's current events, estimating it if needed (on
+    ``engine``, one behaviour per call, when given: :func:`estimate_report`).
 
     >>> report = load_or_estimate(Workspace.open("ws"), segment="category")  # doctest: +SKIP
     >>> print(report.to_text())                                               # doctest: +SKIP
@@ -131,7 +150,7 @@ def load_or_estimate(workspace: Workspace, segment: str | None = None,
             log.warning("ignoring unreadable report %s: %s", path, exc)
     population = _stored(workspace, None, settings) if segment else None
     report = estimate_report(decision_table(workspace, settings), settings, segment, workspace.data_version,
-                             population)
+                             population, engine)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(report.to_json(), indent=1), encoding="utf-8")
     tmp.replace(path)

@@ -218,6 +218,31 @@ def test_behaviours_in_worker_processes_give_the_same_report(small_table, fast_s
         replace(settings, jobs=0)
 
 
+def test_behaviours_on_a_two_worker_dask_cluster_give_the_in_process_report(small_table, fast_settings):
+    """Issue 18: the causal estimation runs on a cluster, one behaviour per call, and gives the
+    in-process numbers (refuters included: they are seeded)."""
+    from whyrec.tools.causal import estimate_report
+    from whyrec.tools.engine import DaskEngine
+
+    settings = replace(fast_settings, jobs=1)
+    alone = estimate_report(small_table, settings)
+    with DaskEngine(n_workers=2, memory_limit="2GB") as engine:
+        spread = estimate_report(small_table, settings, engine=engine)
+    assert len(alone.effects) == len(spread.effects) == len(settings.behaviours)
+    for a, b in zip(alone.effects, spread.effects, strict=True):
+        assert (b.behaviour, b.segment, b.n, b.verdict) == (a.behaviour, a.segment, a.n, a.verdict)
+        assert (b.estimate, b.ci_low, b.ci_high) == pytest.approx((a.estimate, a.ci_low, a.ci_high), abs=1e-4)
+        assert [(r.name, r.passed) for r in b.refutations] == [(r.name, r.passed) for r in a.refutations]
+    assert any(e.refutations for e in spread.effects)
+
+
+def test_effects_cli_refuses_an_address_without_the_dask_engine(demo_workspace, capsys):
+    from whyrec.tools.causal.cli import effects_cli
+
+    assert effects_cli(["--workspace", str(demo_workspace.path), "--address", "tcp://127.0.0.1:1", "--no-refute"]) == 2
+    assert "--address needs --engine dask" in capsys.readouterr().err
+
+
 def test_a_log_over_the_table_cap_builds_the_table_of_a_user_sample_with_whole_log_baselines(
         demo_workspace, fast_settings):
     whole = decision_table(demo_workspace, fast_settings)
