@@ -24,7 +24,8 @@ with psutil, and the child's own ``ru_maxrss``. Stages:
   on a seeded sample of users when the log has more than ``--tune-max-events``), then refit on
   all events (:func:`whyrec.tools.ranking.persist.load_or_tune`);
 * ``causal`` — the causal report ``whyrec effects`` builds (decision table, estimation, refuters,
-  sensitivity: :func:`whyrec.tools.causal.report.load_or_estimate`);
+  sensitivity: :func:`whyrec.tools.causal.report.load_or_estimate`; ``--causal-engine dask``: the
+  behaviours estimated on a local two-worker Dask cluster, one per call);
 * ``batch_sample`` (only with ``--stages``) — the served ranker's top 10 for a seeded random sample
   of ``--batch-sample-users`` users (the batch job's scoring, without the file): its CPU seconds per
   1,000 users and what the whole batch would take at that rate (an extrapolation, said so);
@@ -124,7 +125,12 @@ elif what == "causal":
     workspace = Workspace.open(spec["workspace"])
     started, _cpu_at_start = time.perf_counter(), sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
     logging.info("causal: decision table (from the log's lean frame), estimation, refuters, sensitivity")
-    report = load_or_estimate(workspace, refresh=True)
+    if spec.get("engine", "local") == "local":
+        report = load_or_estimate(workspace, refresh=True)
+    else:
+        from whyrec.tools.engine import open_engine
+        with open_engine(spec["engine"], workers=2) as engine:
+            report = load_or_estimate(workspace, refresh=True, engine=engine)
     out.update(effects=[{k: e.get(k) for k in ("behaviour", "estimate", "ci_low", "ci_high", "verdict", "n")}
                         for e in report.to_json().get("effects", []) if e.get("primary", True)],
                table_sample=report.settings.get("table_sample"))
@@ -257,7 +263,7 @@ def one_size(events: int, work: Path, args: argparse.Namespace) -> dict:
              "partition_scan": {"what": "partition_scan", "engine": "local"},
              "read_events": {"what": "read_events"}, "read_lean": {"what": "read_lean"},
              "fit": {"what": "fit", "tune_budget": args.tune_budget, "tune_max_events": args.tune_max_events},
-             "causal": {"what": "causal"},
+             "causal": {"what": "causal", "engine": args.causal_engine},
              "batch_sample": {"what": "batch_sample", "users": args.batch_sample_users},
              "batch_recommend": {"what": "batch_recommend", "out_file": str(work / f"top10-{events}.parquet")}}
     stages: dict[str, dict] = {}
@@ -415,6 +421,9 @@ def main() -> None:
                         help="users the batch_sample stage scores (a seeded random sample of the fitted users)")
     parser.add_argument("--memory-limit-gb", type=float, default=16.0)
     parser.add_argument("--timeout-s", type=float, default=3 * 3600)
+    parser.add_argument("--causal-engine", choices=("local", "dask"), default="local",
+                        help="the causal stage's estimation: local worker processes (default) or a local "
+                             "two-worker Dask cluster, one behaviour per call")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
     args = parser.parse_args()
     if args.quick:
