@@ -184,10 +184,16 @@ def open_engine(name: str | None = None, address: str | None = None, workers: in
     ``workers`` processes (default 2) and stops it on :meth:`close`.
     """
     chosen = (name or "local").lower()
+    if workers is not None and workers < 1:
+        raise EngineError(f"--workers must be at least 1, not {workers}")
     if chosen == "local":
         if address:
             raise EngineError("--address needs --engine dask")
+        if workers is not None:
+            raise EngineError("--workers needs --engine dask (it sizes a local Dask cluster)")
         return LocalEngine()
     if chosen == "dask":
-        return DaskEngine(address=address, n_workers=workers or 2, memory_limit=memory_limit)
+        if address and workers is not None:
+            raise EngineError("--workers sizes a local Dask cluster; with --address the cluster's own workers run")
+        return DaskEngine(address=address, n_workers=2 if workers is None else workers, memory_limit=memory_limit)
     raise EngineError(f"unknown engine {name!r}; choose one of {', '.join(ENGINES)}")

@@ -31,6 +31,15 @@ def test_unknown_engine_and_address_without_dask_are_refused() -> None:
         open_engine("spark")
     with pytest.raises(EngineError, match="--engine dask"):
         open_engine("local", address="tcp://127.0.0.1:8786")
+    # A cluster of no workers would wait for ever; workers mean nothing in-process or on a
+    # cluster that is already running.
+    for workers in (0, -1):
+        with pytest.raises(EngineError, match="at least 1"):
+            open_engine("dask", workers=workers)
+    with pytest.raises(EngineError, match="--workers needs --engine dask"):
+        open_engine("local", workers=2)
+    with pytest.raises(EngineError, match="own workers"):
+        open_engine("dask", address="tcp://127.0.0.1:8786", workers=2)
 
 
 @pytest.fixture(scope="module")

@@ -59,7 +59,7 @@ def effects_cli(argv: list[str]) -> int:
     """Run ``whyrec effects``; returns the process exit code (0 ok, 2 bad input)."""
     from .graph import render_graph
     from .personal import personal_effects
-    from .report import load_or_estimate
+    from .report import load_or_estimate, stored_report
 
     args = build_parser().parse_args(argv)
     try:
@@ -83,7 +83,10 @@ def effects_cli(argv: list[str]) -> int:
         if not workspace.manifest.event_parts:
             print(f"error: {args.workspace} has no events yet; ingest a log or run `whyrec demo`", file=sys.stderr)
             return 2
-        if args.engine == "local" and not args.address:
+        stored = None if args.refresh else stored_report(workspace, args.segment, settings)
+        if stored is not None:          # no engine is started for a report already on disk
+            report = stored
+        elif args.engine == "local" and not args.address and args.workers is None:
             report = load_or_estimate(workspace, args.segment, settings, refresh=args.refresh)
         else:
             with open_engine(args.engine, address=args.address, workers=args.workers) as engine:

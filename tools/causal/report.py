@@ -140,15 +140,11 @@ def load_or_estimate(workspace: Workspace, segment: str | None = None,
     >>> print(report.to_text())                                               # doctest: +SKIP
     """
     path = report_path(workspace, segment, settings)
-    if path.exists() and not refresh:
-        try:
-            report = InfluenceReport.from_json(json.loads(path.read_text(encoding="utf-8")))
-            if report.data_version == workspace.data_version:
-                log.info("influence report loaded from %s", path)
-                return report
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            log.warning("ignoring unreadable report %s: %s", path, exc)
-    population = _stored(workspace, None, settings) if segment else None
+    stored = None if refresh else stored_report(workspace, segment, settings)
+    if stored is not None:
+        log.info("influence report loaded from %s", path)
+        return stored
+    population = stored_report(workspace, None, settings) if segment else None
     report = estimate_report(decision_table(workspace, settings), settings, segment, workspace.data_version,
                              population, engine)
     tmp = path.with_suffix(".tmp")
@@ -159,8 +155,9 @@ def load_or_estimate(workspace: Workspace, segment: str | None = None,
     return report
 
 
-def _stored(workspace: Workspace, segment: str | None, settings: EffectSettings) -> InfluenceReport | None:
-    """The stored report for the current data version, or None."""
+def stored_report(workspace: Workspace, segment: str | None = None,
+                  settings: EffectSettings = EffectSettings()) -> InfluenceReport | None:
+    """The stored report for the current data version, or None (an unreadable file is None)."""
     path = report_path(workspace, segment, settings)
     if not path.exists():
         return None

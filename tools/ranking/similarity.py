@@ -138,7 +138,7 @@ def item_user_counts(log: EventLog, n_items: int, behaviour_code: int | None = N
     mask = events.items >= 0
     if behaviour_code is not None:
         mask &= events.behaviours == behaviour_code
-    # Items x users with duplicates summed (a counting sort by column, then small per-column
+    # Users x items, stored by column, duplicates summed (a counting sort by column, then small per-column
     # sorts): a column's stored entries are its distinct users. 10M events: 0.2 s against 7.7 s
     # for one global ``np.unique`` of the (user, item) keys.
     pairs = sp.csc_matrix((np.ones(int(mask.sum()), dtype=np.int32), (log.user_rows()[mask], events.items[mask])),

@@ -236,11 +236,41 @@ def test_behaviours_on_a_two_worker_dask_cluster_give_the_in_process_report(smal
     assert any(e.refutations for e in spread.effects)
 
 
-def test_effects_cli_refuses_an_address_without_the_dask_engine(demo_workspace, capsys):
+def test_effects_cli_refuses_engine_options_that_cannot_work(demo_workspace, capsys):
     from whyrec.tools.causal.cli import effects_cli
 
-    assert effects_cli(["--workspace", str(demo_workspace.path), "--address", "tcp://127.0.0.1:1", "--no-refute"]) == 2
-    assert "--address needs --engine dask" in capsys.readouterr().err
+    ws = str(demo_workspace.path)
+    for argv, message in ((["--address", "tcp://127.0.0.1:1"], "--address needs --engine dask"),
+                          (["--workers", "2"], "--workers needs --engine dask"),
+                          (["--engine", "dask", "--workers", "0"], "--workers must be at least 1"),
+                          (["--engine", "dask", "--workers", "-1"], "--workers must be at least 1"),
+                          (["--engine", "dask", "--workers", "2", "--address", "tcp://127.0.0.1:1"],
+                           "with --address the cluster's own workers run")):
+        assert effects_cli(["--workspace", ws, "--no-refute", "--refresh", *argv]) == 2, argv
+        assert message in capsys.readouterr().err
+
+
+def test_effects_cli_answers_from_a_stored_report_without_starting_an_engine(
+        demo_workspace, small_table, fast_settings, tmp_path, capsys):
+    import shutil
+
+    from whyrec.tools.causal import estimate_report
+    from whyrec.tools.causal.cli import effects_cli
+    from whyrec.tools.causal.report import report_path, stored_report
+    from whyrec.tools.causal.settings import EffectSettings
+
+    shutil.copytree(demo_workspace.path, tmp_path / "ws")
+    workspace = Workspace.open(tmp_path / "ws")
+    cli_settings = replace(EffectSettings(), refuters=())          # what --no-refute asks for
+    report = estimate_report(small_table, replace(fast_settings, refuters=()), data_version=workspace.data_version)
+    report_path(workspace, None, cli_settings).write_text(json.dumps(report.to_json()), encoding="utf-8")
+    assert stored_report(workspace, None, cli_settings) is not None
+    # A scheduler that does not exist: reaching for it would fail with exit 2.
+    assert effects_cli(["--workspace", str(workspace.path), "--no-refute", "--json", "--engine", "dask",
+                        "--address", "tcp://127.0.0.1:1"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown == json.loads(json.dumps(InfluenceReport.from_json(report.to_json()).interface_json()))
+    assert len(shown["effects"]) >= 3
 
 
 def test_a_log_over_the_table_cap_builds_the_table_of_a_user_sample_with_whole_log_baselines(
