@@ -160,8 +160,11 @@ class DaskEngine:
                 results.append(future.result())
                 on_done(position, results[-1])
             return results
-        except BaseException:
+        except BaseException as exc:
             self._client.cancel(futures)
+            failure = _engine_error(exc, fn)
+            if failure is not None:
+                raise failure from exc
             raise
 
     def close(self) -> None:
@@ -174,6 +177,21 @@ class DaskEngine:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _engine_error(exc: BaseException, fn: Callable[..., Any]) -> EngineError | None:
+    """The cluster's own failures as an :class:`EngineError` that says what to do; a job's
+    errors (raised by ``fn``) are left as they are."""
+    from distributed import KilledWorker
+
+    name = getattr(fn, "__name__", None) or getattr(getattr(fn, "func", None), "__name__", "the job")
+    if isinstance(exc, KilledWorker):
+        return EngineError(f"a Dask worker died running {name} (most often: it passed its memory limit); "
+                           f"give the workers more memory (`dask worker --memory-limit …`) or fewer rows per call")
+    if isinstance(exc, ModuleNotFoundError) and (exc.name or "").split(".")[0] == "whyrec":
+        return EngineError("the Dask workers cannot import whyrec: install it (the same version) on every "
+                           "worker, or leave out --address to run a local cluster")
+    return None
 
 
 def open_engine(name: str | None = None, address: str | None = None, workers: int | None = None,

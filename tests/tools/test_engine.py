@@ -78,3 +78,17 @@ def test_two_local_clusters_at_once_do_not_fight_over_a_port(dask_engine: DaskEn
         with DaskEngine(n_workers=1, memory_limit="1GB") as second:
             assert second.map(abs, [-2]) == [2]
     assert not [w for w in caught if "already in use" in str(w.message)]
+
+
+def die(_: int) -> int:
+    os._exit(3)  # what the operating system does to a worker over its memory: no exception, gone
+
+
+def test_a_worker_that_dies_is_an_engine_error_that_says_what_to_do() -> None:
+    import dask
+
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+        with DaskEngine(n_workers=1, memory_limit="1GB") as engine:
+            with pytest.raises(EngineError, match="a Dask worker died running die"):
+                engine.map(die, [1])
+            assert engine.map(abs, [-2]) == [2]     # the cluster is still usable

@@ -14,8 +14,9 @@ from typing import Any
 
 import pandas as pd
 
+from ..engine import EngineError
 from ..settings import Settings
-from .errors import InvalidRequest, ServiceError
+from .errors import InvalidRequest, ServiceError, Unavailable
 
 
 class IngestRefused(ServiceError):
@@ -71,6 +72,8 @@ def ingest_log(settings: Settings, source: Path, preset: str | None = None, mapp
         with open_job_engine(engine, address, workers) as runner:
             return ingest(workspace, Path(source).resolve(), spec, preset=chosen, skip_invalid=skip_invalid,
                           report_rows=report_rows, progress=progress, pseudonym_key=key, engine=runner)
+    except EngineError as exc:     # the cluster failed under the job (a worker died)
+        raise Unavailable(str(exc)) from exc
     except (MappingError, WorkspaceError) as exc:
         raise InvalidRequest(str(exc)) from exc
     except IngestRejected as exc:
@@ -133,7 +136,7 @@ def open_job_engine(engine: str | None = None, address: str | None = None, worke
     """The engine offline jobs run on: ``local`` (in this process, the default) or ``dask`` (a
     local cluster of ``workers`` processes, or the cluster at ``address``). Close it when done
     (it is a context manager). Raises :class:`InvalidRequest` when it cannot be started."""
-    from ..engine import EngineError, open_engine
+    from ..engine import open_engine
 
     try:
         return open_engine(engine, address=address, workers=workers, memory_limit=memory_limit)
@@ -292,7 +295,10 @@ def batch_recommend(settings: Settings, out: Path, k: int = 10, exclude: str | N
                 progress(tasks[position].stop, n_users)
 
         with open_job_engine(engine, address, workers) as runner:
-            runner.map(_score_slice, tasks, on_done=done)
+            try:
+                runner.map(_score_slice, tasks, on_done=done)
+            except EngineError as exc:  # the cluster failed under the job: no file is left
+                raise Unavailable(str(exc)) from exc
         import pyarrow.parquet as pq
 
         for task in tasks:
