@@ -67,19 +67,19 @@ def estimate_report(table: DecisionTable, settings: EffectSettings = EffectSetti
         reuse[behaviour] = known.refutations if known is not None and known.ok else None
     effects: list[BehaviourEffect] = []
     jobs = min(settings.jobs, len(settings.behaviours))
-    if engine is not None:
-        trials = [make_trial(table, b, settings) for b in settings.behaviours]
+    if engine is not None or (jobs > 1 and len(table.frame) >= settings.parallel_min_rows):
+        # One trial per call (an engine's, or a local worker process's): only each trial's
+        # (sampled) rows travel, not the table.
         run = partial(_estimate_trial_job, settings=settings, spec=spec, edges=edges)
-        for part in engine.map(run, [(trial, reuse[trial.behaviour]) for trial in trials]):
-            effects += part
-    elif jobs > 1 and len(table.frame) >= settings.parallel_min_rows:
-        # One trial per worker process: only each trial's (sampled) rows travel, not the table.
-        from joblib import Parallel, delayed
+        calls = [(trial, reuse[trial.behaviour]) for trial in (make_trial(table, b, settings)
+                                                                for b in settings.behaviours)]
+        if engine is not None:
+            parts = engine.map(run, calls)
+        else:
+            from joblib import Parallel, delayed
 
-        trials = [make_trial(table, b, settings) for b in settings.behaviours]
-        for part in Parallel(n_jobs=jobs, backend="loky")(
-                delayed(estimate_trial)(trial, settings, spec, edges=edges, known_refutations=reuse[trial.behaviour])
-                for trial in trials):
+            parts = Parallel(n_jobs=jobs, backend="loky")(delayed(run)(call) for call in calls)
+        for part in parts:
             effects += part
     else:
         for behaviour in settings.behaviours:
@@ -95,7 +95,8 @@ def estimate_report(table: DecisionTable, settings: EffectSettings = EffectSetti
 
 def _estimate_trial_job(job: tuple[Trial, tuple[Refutation, ...] | None], settings: EffectSettings,
                         spec: SegmentSpec | None, edges: tuple[float, float] | None) -> tuple[BehaviourEffect, ...]:
-    """One engine call: a behaviour's trial with the refutations to reuse (module level: picklable)."""
+    """One call of an engine or worker process: a behaviour's trial with the refutations to reuse
+    (module level: picklable)."""
     trial, known = job
     return estimate_trial(trial, settings, spec, edges=edges, known_refutations=known)
 
