@@ -121,6 +121,8 @@ class DaskEngine:
         except ImportError as exc:  # pragma: no cover - a pinned dependency
             raise EngineError("the dask engine needs the `distributed` package (pip install distributed)") from exc
         self._cluster: Any = None
+        if address:
+            _check_address(address)
         try:
             if address:
                 self._client = Client(address, timeout=connect_timeout, set_as_default=False)
@@ -177,6 +179,19 @@ class DaskEngine:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _check_address(address: str) -> None:
+    """Refuse a scheduler address Dask cannot parse before a client is made: a client that fails
+    half-way through its constructor waits a minute on exit trying to close itself."""
+    from distributed.comm.addressing import parse_address, parse_host_port
+
+    try:
+        host, _port = parse_host_port(parse_address(address)[1])
+        host.encode("idna")   # what the connection does with a host name (odd unicode fails here)
+    except (ValueError, TypeError) as exc:  # UnicodeError is a ValueError
+        raise EngineError(f"--address {address!r} is not a Dask scheduler address like tcp://host:8786 "
+                          f"({exc})") from exc
 
 
 def _engine_error(exc: BaseException, fn: Callable[..., Any]) -> EngineError | None:
