@@ -298,9 +298,9 @@ def _cmd_recommend(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _engine_args(p: argparse.ArgumentParser, what: str) -> None:
-    p.add_argument("--engine", choices=("local", "dask"), default=None, help=what)
-    p.add_argument("--address", help="a running Dask scheduler, e.g. tcp://10.0.0.5:8786 (with --engine dask)")
-    p.add_argument("--workers", type=int, help="worker processes of a local Dask cluster (default 2)")
+    from whyrec.tools.service.jobs import add_engine_arguments
+
+    add_engine_arguments(p, what)
 
 
 def _recommend_all(args: argparse.Namespace, settings: Settings) -> int:

@@ -16,7 +16,7 @@ import logging
 import sys
 from dataclasses import replace
 
-from ..engine import ENGINES, EngineError, open_engine
+from ..engine import EngineError, add_engine_arguments, open_engine
 from ..workspace import Workspace, WorkspaceError
 from .estimand import BEHAVIOURS
 from .settings import EffectSettings
@@ -47,11 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="decision points at most this long after the first view (default: the horizon)")
     parser.add_argument("--no-refute", action="store_true", help="skip the refutation tests")
     parser.add_argument("--graph", metavar="PNG", help="also draw the causal graph to this file")
-    parser.add_argument("--engine", choices=ENGINES, default="local",
-                        help="where the behaviours are estimated: local worker processes (the default) or "
-                             "Dask, one behaviour per call (a local cluster, or the one at --address)")
-    parser.add_argument("--address", help="a running Dask scheduler, e.g. tcp://host:8786 (with --engine dask)")
-    parser.add_argument("--workers", type=int, default=None, help="local Dask workers (default 2)")
+    add_engine_arguments(parser, "where the behaviours are estimated: local worker processes (the default) or "
+                                 "Dask, one behaviour per call (a local cluster, or the one at --address)",
+                         default="local")
     return parser
 
 

@@ -11,8 +11,12 @@ means and standard errors over test users, written as JSON and a markdown table.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
+import pickle
+import shutil
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -22,12 +26,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..engine import Engine, EngineError, add_engine_arguments, open_engine
 from .causal_weights import UNSUPPORTED_POLICIES, CausalWeights, estimate_causal_weights
 from .harness import measure
 from .registry import MODELS, make_ranker
 from .regression_weights import RegressionWeights, regression_weights
 from .spaces import search_space
-from .split import FractionCut, LastPositive, Protocol, TimeCut
+from .split import FractionCut, LastPositive, Protocol, Split, TimeCut
 from .tuning import tune
 
 log = logging.getLogger(__name__)
@@ -181,6 +186,113 @@ def load_dataset(name: str, data_dir: Path, demo_options: dict[str, Any] | None 
     return read_preset(name, data_dir / spec.folder)
 
 
+@dataclass(frozen=True)
+class _Run:
+    """One model under one exclusion setting: what one engine call evaluates."""
+
+    model: str                   # the registered model
+    record: str                  # the record's name (``whyrec-causal`` for fixed causal weights)
+    exclude_seen: bool
+    fixed_weights: CausalWeights | RegressionWeights | None = None
+
+
+@dataclass(frozen=True)
+class _Inputs:
+    """Everything a run needs besides the run itself (written once for a cluster's workers)."""
+
+    dataset: str
+    events: pd.DataFrame
+    items: pd.DataFrame | None
+    protocol: Protocol
+    windows: int
+    tune: bool
+    model_params: dict[str, dict[str, Any]]
+    budget_seconds: float
+    restarts: int
+
+
+@dataclass(frozen=True)
+class _Context:
+    """The inputs with their test split and validation windows (made once per process)."""
+
+    inputs: _Inputs
+    split: Split
+    windows: tuple[Split, ...]
+
+    @classmethod
+    def make(cls, inputs: _Inputs) -> _Context:
+        events = inputs.events
+        return cls(inputs, inputs.protocol.split(events),
+                   tuple(inputs.protocol.validation_windows(events, inputs.windows)) if inputs.tune else ())
+
+
+def _evaluate_run(context: _Context, run: _Run) -> EvalRecord:
+    """Tune ``run``'s model on the validation windows (when tuning), refit it on the training
+    part and score it on the test users: the record, without its comparison."""
+    inputs, split, windows_used = context.inputs, context.split, context.windows
+    validation = windows_used[0] if windows_used else None
+    fixed = dict(inputs.model_params.get(run.model, {}))
+    space = None
+    if run.fixed_weights is not None:
+        fixed["behaviour_weights"] = dict(run.fixed_weights.weights)
+        space = tuple(a for a in search_space(
+            run.model, validation.train["behaviour"].astype(str).unique() if validation is not None
+            else [], fixed.get("target"), with_text=fixed.get("item_vectors") is not None)
+            if not a.name.startswith("w:"))
+    params, summary, tune_seconds = fixed, None, 0.0
+    if validation is not None:
+        # Fixed weights were learned on the latest window (its training part, for regression
+        # its labels too), which holds the older windows' test periods: those runs are tuned on
+        # the latest window only.
+        tuned = tune(run.model, windows_used if run.fixed_weights is None else windows_used[:1], inputs.items,
+                     run.exclude_seen, fixed, space=space,
+                     budget_seconds=inputs.budget_seconds, restarts=inputs.restarts)
+        params, summary, tune_seconds = tuned.params, tuned.to_json(), tuned.cpu_seconds
+    started = time.perf_counter()
+    ranker = make_ranker(run.model, **params).fit(split.train, inputs.items)
+    fit_seconds = time.perf_counter() - started
+    result = measure(ranker, split, run.exclude_seen)
+    tuned_on = ("none (defaults)" if validation is None else "validation" if len(windows_used) == 1
+                else f"{len(windows_used)} rolling validation windows")
+    return EvalRecord(
+        dataset=inputs.dataset, model=run.record,
+        protocol={**inputs.protocol.to_json(), "exclude_seen": run.exclude_seen,
+                  "full_ranking": True, "n_items": len(ranker.catalog_),
+                  "tuned_on": tuned_on, "split": split.description},
+        metrics=result.metrics, stderr=result.stderr, n_test_users=result.n_users,
+        fit_seconds=round(fit_seconds, 3), tune_seconds=round(tune_seconds, 1),
+        params=params, validation=summary, per_user=result.per_user,
+        fixed_weights=run.fixed_weights.to_json() if run.fixed_weights is not None else None)
+
+
+@functools.lru_cache(maxsize=1)
+def _context_from(path: str) -> _Context:
+    """A worker's context for the inputs at ``path`` (read and split once per worker process)."""
+    with open(path, "rb") as handle:
+        inputs = pickle.load(handle)  # the file this evaluation wrote a moment ago
+    return _Context.make(inputs)
+
+
+def _evaluate_from(task: tuple[str, _Run]) -> EvalRecord:
+    """The engine's job function: one run against the inputs written at ``task[0]``."""
+    path, run = task
+    return _evaluate_run(_context_from(path), run)
+
+
+def _evaluate_on(engine: Engine, inputs: _Inputs, runs: Sequence[_Run], scratch: str | Path | None) -> list[EvalRecord]:
+    """``runs`` spread over ``engine``'s workers, one call each; the inputs are written once to a
+    file under ``scratch`` (default: the system's temporary folder; on a remote cluster, a folder
+    its workers see too) and removed afterwards."""
+    folder = Path(tempfile.mkdtemp(prefix="whyrec-evaluate-", dir=scratch))
+    try:
+        path = folder / "inputs.pickle"
+        with open(path, "wb") as handle:
+            pickle.dump(inputs, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        return engine.map(_evaluate_from, [(str(path), run) for run in runs])
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def evaluate(dataset: str, models: Sequence[str], data_dir: str | Path = "../shared/data",
              exclude_seen: Sequence[bool] | None = None, tune_models: bool | None = None,
              events: pd.DataFrame | None = None, items: pd.DataFrame | None = None,
@@ -188,7 +300,8 @@ def evaluate(dataset: str, models: Sequence[str], data_dir: str | Path = "../sha
              model_params: dict[str, dict[str, Any]] | None = None,
              budget_seconds: float = 600.0, restarts: int = 0,
              weights: Sequence[str] = ("grid",), unsupported: str = "estimate",
-             windows: int = 1) -> list[EvalRecord]:
+             windows: int = 1, engine: Engine | None = None,
+             scratch: str | Path | None = None) -> list[EvalRecord]:
     """Evaluate ``models`` on ``dataset``; one record per (model, exclude-seen setting).
 
     ``weights``: how whyrec's behaviour weights are chosen — ``"grid"`` (searched by the tuner,
@@ -203,6 +316,10 @@ def evaluate(dataset: str, models: Sequence[str], data_dir: str | Path = "../sha
     ``model_params`` fixes parameters per model (e.g. ``item_vectors`` for whyrec).
     ``windows`` > 1 tunes on that many rolling validation windows
     (:meth:`~.split.Protocol.validation_windows`); fixed weights are learned on the latest.
+    ``engine`` (:func:`~whyrec.tools.engine.open_engine`; default: this process) runs the
+    (model, setting) pairs, one call each — on Dask, side by side on its workers, which read the
+    inputs from a file under ``scratch``. A search that converges within its budget gives the
+    same record wherever it ran; one that the budget stops depends on the CPU it got.
     """
     spec = DATASETS.get(dataset)
     if events is None:
@@ -243,51 +360,26 @@ def evaluate(dataset: str, models: Sequence[str], data_dir: str | Path = "../sha
         # see what they are scored on.
         source = validation.train if validation is not None else split.train
         fixed_runs.append((CAUSAL_MODEL, estimate_causal_weights(source, items, protocol.target, unsupported)))
-    runs: list[tuple[str, str, CausalWeights | RegressionWeights | None]] = [
-        (name, name, None) for name in models if name != "whyrec" or "grid" in weights]
-    runs += [("whyrec", record_name, found) for record_name, found in fixed_runs]
+    runs = [_Run(name, name, setting, None) for setting in settings
+            for name in models if name != "whyrec" or "grid" in weights]
+    runs += [_Run("whyrec", record_name, setting, found) for setting in settings for record_name, found in fixed_runs]
+    runs.sort(key=lambda r: settings.index(r.exclude_seen))   # setting by setting, as the tables read
     log.info("%s: %s; %d test users, %d training events, %d items", dataset, split.description,
              split.n_test_users, len(split.train), len(items) if items is not None else -1)
-    tuned_on = ("none (defaults)" if validation is None else "validation" if len(windows_used) == 1
-                else f"{len(windows_used)} rolling validation windows")
+    inputs = _Inputs(dataset, events, items, protocol, windows, do_tune, dict(model_params or {}),
+                     budget_seconds, restarts)
+    if engine is None or engine.name == "local":
+        context = _Context(inputs, split, windows_used)
+        done = [_evaluate_run(context, run) for run in runs]
+    else:
+        done = _evaluate_on(engine, inputs, runs, scratch)
     records = []
     for setting in settings:
-        batch = []
-        for name, record_name, fixed_weights in runs:
-            fixed = dict((model_params or {}).get(name, {}))
-            space = None
-            if fixed_weights is not None:
-                fixed["behaviour_weights"] = dict(fixed_weights.weights)
-                space = tuple(a for a in search_space(
-                    name, validation.train["behaviour"].astype(str).unique() if validation is not None
-                    else [], fixed.get("target"), with_text=fixed.get("item_vectors") is not None)
-                    if not a.name.startswith("w:"))
-            params, summary, tune_seconds = fixed, None, 0.0
-            if validation is not None:
-                # Fixed weights were learned on the latest window (its training part, for
-                # regression its labels too), which holds the older windows' test periods: those
-                # runs are tuned on the latest window only.
-                tuned = tune(name, windows_used if fixed_weights is None else windows_used[:1], items, setting,
-                             fixed, space=space,
-                             budget_seconds=budget_seconds, restarts=restarts)
-                params, summary, tune_seconds = tuned.params, tuned.to_json(), tuned.cpu_seconds
-            started = time.perf_counter()
-            ranker = make_ranker(name, **params).fit(split.train, items)
-            fit_seconds = time.perf_counter() - started
-            result = measure(ranker, split, setting)
-            batch.append(EvalRecord(
-                dataset=dataset, model=record_name,
-                protocol={**protocol.to_json(), "exclude_seen": setting,
-                          "full_ranking": True, "n_items": len(ranker.catalog_),
-                          "tuned_on": tuned_on,
-                          "split": split.description},
-                metrics=result.metrics, stderr=result.stderr, n_test_users=result.n_users,
-                fit_seconds=round(fit_seconds, 3), tune_seconds=round(tune_seconds, 1),
-                params=params, validation=summary, per_user=result.per_user,
-                fixed_weights=fixed_weights.to_json() if fixed_weights is not None else None))
-            log.info("%s %s exclude_seen=%s: NDCG@20 %.4f ± %.4f (%d users)%s", dataset, record_name,
-                     setting, result.metrics["ndcg@20"], result.stderr["ndcg@20"],
-                     result.n_users,
+        batch = [r for r, run in zip(done, runs, strict=True) if run.exclude_seen == setting]
+        for r in batch:
+            summary = r.validation
+            log.info("%s %s exclude_seen=%s: NDCG@20 %.4f ± %.4f (%d users)%s", dataset, r.model,
+                     setting, r.metrics["ndcg@20"], r.stderr["ndcg@20"], r.n_test_users,
                      f"; validation {summary['score']:.4f}" if summary else "")
         comparison = compare(batch)
         grid = [r for r in batch if r.model == "whyrec"]
@@ -500,6 +592,11 @@ def build_parser() -> argparse.ArgumentParser:
                              "weighs its estimate clipped at 0 (default) or 0")
     parser.add_argument("--windows", default=1, type=int,
                         help="rolling validation windows to tune on (default 1: the one validation split)")
+    add_engine_arguments(parser, "where the models are tuned and scored: in this process (local, the default) or "
+                                 "on Dask, one model and setting per call (a local cluster, or the one at --address)")
+    parser.add_argument("--scratch", type=Path, default=None,
+                        help="with --engine dask: a folder for the inputs handed to the workers (default: the "
+                             "system's temporary folder; with --address, one the workers see too)")
     parser.add_argument("--table-only", action="store_true",
                         help="only rebuild ranking_table.md from the JSON records in --out")
     return parser
@@ -527,17 +624,24 @@ def evaluate_cli(argv: list[str]) -> int:
         return 2
     datasets = list(DATASETS) if args.dataset == "all" else [args.dataset]
     records: list[EvalRecord] = []
-    for name in datasets:
-        try:
-            records += evaluate(name, models, args.data_dir,
-                                exclude_seen=None if args.seen == "dataset"
-                                else [args.seen == "excluded"],
-                                tune_models=False if args.no_tune else None,
-                                budget_seconds=args.budget, restarts=args.restarts,
-                                weights=weight_sources,
-                                unsupported=args.unsupported, windows=args.windows)
-        except (FileNotFoundError, ImportError) as exc:
-            log.warning("skipping %s: %s", name, exc)
+    try:
+        engine = open_engine(args.engine, address=args.address, workers=args.workers)
+    except EngineError as exc:
+        print(f"error: {exc}")  # CLI output
+        return 2
+    with engine:
+        for name in datasets:
+            try:
+                records += evaluate(name, models, args.data_dir,
+                                    exclude_seen=None if args.seen == "dataset"
+                                    else [args.seen == "excluded"],
+                                    tune_models=False if args.no_tune else None,
+                                    budget_seconds=args.budget, restarts=args.restarts,
+                                    weights=weight_sources,
+                                    unsupported=args.unsupported, windows=args.windows,
+                                    engine=engine, scratch=args.scratch)
+            except (FileNotFoundError, ImportError) as exc:
+                log.warning("skipping %s: %s", name, exc)
     if not records:
         print("nothing was evaluated")
         return 1

@@ -103,3 +103,43 @@ def test_rerunning_one_protocol_keeps_the_others(tmp_path) -> None:
     kept = {(r.model, r.protocol["exclude_seen"]): r.metrics["ndcg@20"]
             for r in load_records(tmp_path)}
     assert kept == {("whyrec", False): 0.7, ("ease", True): 0.4}
+
+
+def test_models_evaluated_on_a_two_worker_dask_cluster_give_the_in_process_records(tmp_path) -> None:
+    """Issue 18: ``whyrec evaluate --engine dask`` runs each (model, setting) on a worker and
+    gives the in-process records when every search converges within its budget."""
+    from whyrec.tools.demo import DemoConfig, generate_shop
+    from whyrec.tools.engine import DaskEngine
+
+    shop = generate_shop(DemoConfig(users=150, items=120, days=40, seed=3))
+    options = dict(events=shop.events, items=shop.items, exclude_seen=[False, True], budget_seconds=120)
+    models = ["repeat", "popular", "whyrec"]
+    alone = evaluate("demo", models, **options)
+    calls: list[int] = []
+
+    class Counted(DaskEngine):      # the same cluster; counts what was sent to it
+        def map(self, fn, items, on_done=None):  # type: ignore[no-untyped-def, override]
+            calls.append(len(items))
+            return super().map(fn, items, on_done)
+
+    with Counted(n_workers=2, memory_limit="2GB") as engine:
+        spread = evaluate("demo", models, engine=engine, scratch=tmp_path, **options)
+    assert calls == [6]                     # one call per (model, setting), all sent at once
+    assert [(r.model, r.protocol["exclude_seen"]) for r in spread] == [
+        (m, s) for s in (False, True) for m in models]
+    for a, b in zip(alone, spread, strict=True):
+        assert a.validation is not None and a.validation["converged"]   # else the budget decides
+        assert (b.model, b.protocol, b.params, b.n_test_users) == (a.model, a.protocol, a.params, a.n_test_users)
+        assert b.validation is not None and b.validation["point"] == a.validation["point"]
+        assert b.metrics == pytest.approx(a.metrics, abs=1e-9)
+        np.testing.assert_allclose(b.per_user["ndcg@20"], a.per_user["ndcg@20"], atol=1e-9)
+        assert b.comparison == a.comparison or b.comparison["difference"] == pytest.approx(a.comparison["difference"])
+    assert not list(tmp_path.iterdir())      # the workers' input file is removed afterwards
+
+
+def test_cli_refuses_engine_options_that_cannot_work(tmp_path, capsys) -> None:
+    for argv, message in ((["--address", "tcp://127.0.0.1:1"], "--address needs --engine dask"),
+                          (["--engine", "dask", "--workers", "0"], "--workers must be at least 1")):
+        assert evaluate_cli(["--dataset", "demo", "--models", "popular", "--out", str(tmp_path), *argv]) == 2
+        assert message in capsys.readouterr().out
+    assert not list(tmp_path.iterdir())
