@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from whyrec.tools.cli_options import add_engine_arguments
 from whyrec.tools.settings import Settings, quiet_libraries
 
 if TYPE_CHECKING:
@@ -50,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-index", action="store_true", help="do not update the vector store now")
     p.add_argument("--pseudonymise", action="store_true",
                    help="store a keyed hash of each user id instead of the id ($WHYREC_PSEUDONYM_KEY)")
-    _engine_args(p, "where reading, validation and deduplication run: in this process (local, the "
+    add_engine_arguments(p, "where reading, validation and deduplication run: in this process (local, the "
                     "default) or on Dask (a local cluster, or the one at --address); same result")
 
     p = sub.add_parser("forget", help="remove every trace of a user (events, vector store, derived data)")
@@ -103,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--exclude", choices=("none", "purchased", "seen"),
                    help="which of the user's own items to leave out (default: one user: seen; "
                         "--all: the policy learned on validation)")
-    _engine_args(p, "with --all: where the scoring runs: in this process (local, the default) or on Dask "
+    add_engine_arguments(p, "with --all: where the scoring runs: in this process (local, the default) or on Dask "
                     "(a local cluster, or the one at --address); the file is the same")
 
     p = sub.add_parser("tune", help="tune the ranker on the workspace's own validation split, then refit")
@@ -295,12 +296,6 @@ def _cmd_recommend(args: argparse.Namespace, settings: Settings) -> int:
     else:
         print(render(result, args.lang))
     return EXIT_OK
-
-
-def _engine_args(p: argparse.ArgumentParser, what: str) -> None:
-    from whyrec.tools.service.jobs import add_engine_arguments
-
-    add_engine_arguments(p, what)
 
 
 def _recommend_all(args: argparse.Namespace, settings: Settings) -> int:

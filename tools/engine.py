@@ -28,18 +28,16 @@ another engine fits behind :class:`Engine` with one small class.
 
 from __future__ import annotations
 
-import argparse
 import logging
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeVar
+
+from .cli_options import ENGINES as ENGINES  # the names open_engine accepts (and ``--engine``)
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 R = TypeVar("R")
-
-#: Names accepted by :func:`open_engine` (and ``--engine`` on the command line).
-ENGINES = ("local", "dask")
 
 
 class EngineError(RuntimeError):
@@ -180,16 +178,6 @@ class DaskEngine:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def add_engine_arguments(parser: argparse.ArgumentParser, what: str, default: str | None = None) -> None:
-    """``--engine``, ``--address`` and ``--workers`` on a command's ``parser`` (one definition for
-    every command that runs an offline job); ``what`` is the ``--engine`` help text. The values go
-    to :func:`open_engine`, which says what is wrong with a combination."""
-    parser.add_argument("--engine", choices=ENGINES, default=default, help=what)
-    parser.add_argument("--address", help="a running Dask scheduler, e.g. tcp://10.0.0.5:8786 (with --engine dask)")
-    parser.add_argument("--workers", type=int, default=None,
-                        help="worker processes of a local Dask cluster (with --engine dask; default 2)")
 
 
 def _check_address(address: str) -> None:

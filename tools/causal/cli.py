@@ -16,7 +16,8 @@ import logging
 import sys
 from dataclasses import replace
 
-from ..engine import EngineError, add_engine_arguments, open_engine
+from ..cli_options import add_engine_arguments
+from ..engine import EngineError, open_engine
 from ..workspace import Workspace, WorkspaceError
 from .estimand import BEHAVIOURS
 from .settings import EffectSettings

@@ -18,6 +18,7 @@ import pickle
 import shutil
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -26,7 +27,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..engine import Engine, EngineError, add_engine_arguments, open_engine
+from ..cli_options import add_engine_arguments
+from ..engine import Engine, EngineError, open_engine
 from .causal_weights import UNSUPPORTED_POLICIES, CausalWeights, estimate_causal_weights
 from .harness import measure
 from .registry import MODELS, make_ranker
@@ -266,31 +268,52 @@ def _evaluate_run(context: _Context, run: _Run) -> EvalRecord:
 
 
 @functools.lru_cache(maxsize=1)
-def _context_from(path: str) -> _Context:
-    """A worker's context for the inputs at ``path`` (read and split once per worker process)."""
-    with open(path, "rb") as handle:
-        inputs = pickle.load(handle)  # the file this evaluation wrote a moment ago
+def _context_from(path: str, token: str) -> _Context:
+    """A worker's context for the inputs at ``path`` (read and split once per worker process and
+    evaluation: ``token`` is new for every evaluation, so a reused path is never served stale)."""
+    try:
+        with open(path, "rb") as handle:
+            inputs = pickle.load(handle)  # the file this evaluation wrote a moment ago
+    except OSError as exc:
+        raise EngineError(f"a worker cannot read the evaluation's inputs at {path} ({exc}); with --address, "
+                          f"--scratch must be a folder every worker sees") from exc
     return _Context.make(inputs)
 
 
-def _evaluate_from(task: tuple[str, _Run]) -> EvalRecord:
-    """The engine's job function: one run against the inputs written at ``task[0]``."""
-    path, run = task
-    return _evaluate_run(_context_from(path), run)
+def _evaluate_from(task: tuple[str, str, _Run]) -> EvalRecord:
+    """The engine's job function: one run against the inputs written at ``task[0]``. The result
+    leaves out item vectors (the driver has them): results stay small."""
+    path, token, run = task
+    record = _evaluate_run(_context_from(path, token), run)
+    return replace(record, params={k: v for k, v in record.params.items() if k != "item_vectors"})
 
 
-def _evaluate_on(engine: Engine, inputs: _Inputs, runs: Sequence[_Run], scratch: str | Path | None) -> list[EvalRecord]:
+def _evaluate_on(engine: Engine, inputs: _Inputs, runs: Sequence[_Run], scratch: str | Path | None,
+                 on_done: Callable[[int, EvalRecord], object]) -> list[EvalRecord]:
     """``runs`` spread over ``engine``'s workers, one call each; the inputs are written once to a
     file under ``scratch`` (default: the system's temporary folder; on a remote cluster, a folder
     its workers see too) and removed afterwards."""
     folder = Path(tempfile.mkdtemp(prefix="whyrec-evaluate-", dir=scratch))
     try:
+        folder.chmod(0o755)        # workers may run as another user on a shared volume
         path = folder / "inputs.pickle"
         with open(path, "wb") as handle:
             pickle.dump(inputs, handle, protocol=pickle.HIGHEST_PROTOCOL)
-        return engine.map(_evaluate_from, [(str(path), run) for run in runs])
+        token = uuid.uuid4().hex
+        done = engine.map(_evaluate_from, [(str(path), token, run) for run in runs], on_done=on_done)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+    vectors = {run.model: inputs.model_params[run.model]["item_vectors"] for run in runs
+               if "item_vectors" in inputs.model_params.get(run.model, {})}
+    return [replace(r, params={**r.params, "item_vectors": vectors[run.model]}) if run.model in vectors else r
+            for r, run in zip(done, runs, strict=True)]
+
+
+def _log_record(record: EvalRecord) -> None:
+    summary = record.validation
+    log.info("%s %s exclude_seen=%s: NDCG@20 %.4f ± %.4f (%d users)%s", record.dataset, record.model,
+             record.protocol.get("exclude_seen"), record.metrics["ndcg@20"], record.stderr["ndcg@20"],
+             record.n_test_users, f"; validation {summary['score']:.4f}" if summary else "")
 
 
 def evaluate(dataset: str, models: Sequence[str], data_dir: str | Path = "../shared/data",
@@ -329,7 +352,8 @@ def evaluate(dataset: str, models: Sequence[str], data_dir: str | Path = "../sha
     protocol = protocol or (spec.protocol if spec else None)
     if protocol is None:
         raise ValueError(f"no protocol for dataset {dataset!r}")
-    settings = tuple(exclude_seen) if exclude_seen is not None else (spec.exclude_seen if spec else (True,))
+    settings = tuple(dict.fromkeys(exclude_seen if exclude_seen is not None
+                                   else spec.exclude_seen if spec else (True,)))
     do_tune = tune_models if tune_models is not None else (spec.tune if spec else True)
     unknown = [m for m in models if m not in MODELS]
     if unknown:
@@ -370,17 +394,15 @@ def evaluate(dataset: str, models: Sequence[str], data_dir: str | Path = "../sha
                      budget_seconds, restarts)
     if engine is None or engine.name == "local":
         context = _Context(inputs, split, windows_used)
-        done = [_evaluate_run(context, run) for run in runs]
+        done = []
+        for run in runs:
+            done.append(_evaluate_run(context, run))
+            _log_record(done[-1])
     else:
-        done = _evaluate_on(engine, inputs, runs, scratch)
+        done = _evaluate_on(engine, inputs, runs, scratch, on_done=lambda _, record: _log_record(record))
     records = []
     for setting in settings:
         batch = [r for r, run in zip(done, runs, strict=True) if run.exclude_seen == setting]
-        for r in batch:
-            summary = r.validation
-            log.info("%s %s exclude_seen=%s: NDCG@20 %.4f ± %.4f (%d users)%s", dataset, r.model,
-                     setting, r.metrics["ndcg@20"], r.stderr["ndcg@20"], r.n_test_users,
-                     f"; validation {summary['score']:.4f}" if summary else "")
         comparison = compare(batch)
         grid = [r for r in batch if r.model == "whyrec"]
         for n, r in enumerate(batch):
@@ -624,11 +646,21 @@ def evaluate_cli(argv: list[str]) -> int:
         return 2
     datasets = list(DATASETS) if args.dataset == "all" else [args.dataset]
     records: list[EvalRecord] = []
+    if args.scratch is not None and args.engine != "dask":
+        print("error: --scratch needs --engine dask")  # CLI output
+        return 2
+    if args.scratch is not None and not args.scratch.is_dir():
+        print(f"error: --scratch {args.scratch}: no such folder")  # CLI output
+        return 2
+    if args.address and args.engine == "dask" and args.scratch is None:
+        print("error: with --address, --scratch must name a folder every worker sees")  # CLI output
+        return 2
     try:
         engine = open_engine(args.engine, address=args.address, workers=args.workers)
     except EngineError as exc:
         print(f"error: {exc}")  # CLI output
         return 2
+    failed = None
     with engine:
         for name in datasets:
             try:
@@ -642,13 +674,19 @@ def evaluate_cli(argv: list[str]) -> int:
                                     engine=engine, scratch=args.scratch)
             except (FileNotFoundError, ImportError) as exc:
                 log.warning("skipping %s: %s", name, exc)
+            except EngineError as exc:   # the cluster failed: keep what the datasets before gave
+                failed = f"error: {name}: {exc}"
+                break
+    if failed:
+        print(failed)  # CLI output
     if not records:
-        print("nothing was evaluated")
-        return 1
+        if not failed:
+            print("nothing was evaluated")  # CLI output
+        return 2 if failed else 1
     paths = write_results(records, args.out)
     print(markdown_table(records))
     print("\n" + margins_table(records))
     if any(r.model.startswith(WHYREC_VARIANT_PREFIX) for r in records):
         print("\n" + weights_table(records))
     print("\nwrote " + ", ".join(str(p) for p in paths))
-    return 0
+    return 2 if failed else 0

@@ -15,7 +15,6 @@ from typing import Any
 import pandas as pd
 
 from ..engine import EngineError
-from ..engine import add_engine_arguments as add_engine_arguments  # for the CLI (it cannot import the engine)
 from ..settings import Settings
 from .errors import InvalidRequest, ServiceError, Unavailable
 

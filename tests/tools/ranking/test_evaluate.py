@@ -112,7 +112,8 @@ def test_models_evaluated_on_a_two_worker_dask_cluster_give_the_in_process_recor
     from whyrec.tools.engine import DaskEngine
 
     shop = generate_shop(DemoConfig(users=150, items=120, days=40, seed=3))
-    options = dict(events=shop.events, items=shop.items, exclude_seen=[False, True], budget_seconds=120)
+    options = dict(events=shop.events, items=shop.items, exclude_seen=[False, True], budget_seconds=120,
+                   windows=2)
     models = ["repeat", "popular", "whyrec"]
     alone = evaluate("demo", models, **options)
     calls: list[int] = []
@@ -139,7 +140,66 @@ def test_models_evaluated_on_a_two_worker_dask_cluster_give_the_in_process_recor
 
 def test_cli_refuses_engine_options_that_cannot_work(tmp_path, capsys) -> None:
     for argv, message in ((["--address", "tcp://127.0.0.1:1"], "--address needs --engine dask"),
-                          (["--engine", "dask", "--workers", "0"], "--workers must be at least 1")):
+                          (["--engine", "dask", "--workers", "0"], "--workers must be at least 1"),
+                          (["--scratch", str(tmp_path)], "--scratch needs --engine dask"),
+                          (["--engine", "dask", "--scratch", str(tmp_path / "nope")], "no such folder"),
+                          (["--engine", "dask", "--address", "tcp://127.0.0.1:1"],
+                           "with --address, --scratch must name a folder every worker sees")):
         assert evaluate_cli(["--dataset", "demo", "--models", "popular", "--out", str(tmp_path), *argv]) == 2
         assert message in capsys.readouterr().out
     assert not list(tmp_path.iterdir())
+
+
+def test_cli_reports_a_cluster_failure_and_keeps_the_datasets_before_it(tmp_path, capsys, monkeypatch) -> None:
+    from whyrec.tools.engine import EngineError
+    from whyrec.tools.ranking import evaluate as module
+
+    def fake(dataset, models, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if dataset == "tmall2014":
+            return [replace(record("popular", [0.5]), dataset="tmall2014")]
+        raise EngineError("a Dask worker died running _evaluate_from")
+
+    monkeypatch.setattr(module, "evaluate", fake)
+    assert evaluate_cli(["--dataset", "all", "--models", "popular", "--out", str(tmp_path)]) == 2
+    out = capsys.readouterr().out
+    assert "error: movielens: a Dask worker died" in out and "Traceback" not in out
+    assert [r.dataset for r in load_records(tmp_path)] == ["tmall2014"]     # kept, not lost
+
+
+class Inline:
+    """An engine that is not the local one but runs calls here: the cluster path's files and
+    pickling, without a cluster."""
+
+    name = "inline"
+    workers = 1
+
+    def map(self, fn, items, on_done=None):  # type: ignore[no-untyped-def]
+        import pickle
+
+        from whyrec.tools.engine import LocalEngine
+        return LocalEngine().map(lambda item: pickle.loads(pickle.dumps(fn(pickle.loads(pickle.dumps(item))))),
+                                 items, on_done)
+
+
+def test_the_cluster_path_restores_item_vectors_and_removes_its_inputs(tmp_path) -> None:
+    from whyrec.tools.demo import DemoConfig, generate_shop
+
+    shop = generate_shop(DemoConfig(users=60, items=50, days=30, seed=2))
+    ids = shop.items["item_id"].astype(str).to_numpy()
+    marker = {"item_vectors": (ids, np.random.default_rng(0).normal(size=(len(ids), 8)))}
+    options = dict(events=shop.events, items=shop.items, exclude_seen=[False], tune_models=False)
+    here = evaluate("demo", ["whyrec", "repeat"], model_params={"whyrec": marker}, **options)
+    there = evaluate("demo", ["whyrec", "repeat"], model_params={"whyrec": marker}, engine=Inline(),
+                     scratch=tmp_path, **options)
+    assert [r.params for r in there] == [r.params for r in here] and there[0].params["item_vectors"] is marker[
+        "item_vectors"]
+    assert [r.metrics for r in there] == [r.metrics for r in here]
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_worker_that_cannot_read_the_inputs_says_where_they_should_be(tmp_path) -> None:
+    from whyrec.tools.engine import EngineError
+    from whyrec.tools.ranking.evaluate import _context_from
+
+    with pytest.raises(EngineError, match="--scratch must be a folder every worker sees"):
+        _context_from(str(tmp_path / "gone.pickle"), "token")
