@@ -78,7 +78,10 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--timeout-s", type=float, default=2 * 3600)
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
+    parser.add_argument("--quick", action="store_true", help="the demo shop, 60 CPU s per model (about 2 minutes)")
     args = parser.parse_args()
+    if args.quick:
+        args.dataset, args.budget = "demo", 60.0
     common = {"dataset": args.dataset, "data_dir": str(args.data_dir.resolve()),
               "models": [m for m in args.models.split(",") if m], "budget": args.budget}
     runs = {}
