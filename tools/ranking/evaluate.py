@@ -645,6 +645,13 @@ def evaluate_cli(argv: list[str]) -> int:
         print(f"--weights: choose from {', '.join(WEIGHT_SOURCES)} or both")  # CLI output
         return 2
     datasets = list(DATASETS) if args.dataset == "all" else [args.dataset]
+    missing = [d for d in datasets if DATASETS[d].folder and not (args.data_dir / DATASETS[d].folder).is_dir()]
+    for name in missing:   # found before an engine (perhaps a cluster) is started for nothing
+        log.warning("skipping %s: no folder %s", name, args.data_dir / DATASETS[name].folder)
+    datasets = [d for d in datasets if d not in missing]
+    if not datasets:
+        print(f"nothing was evaluated (no data for {', '.join(missing)} under {args.data_dir})")  # CLI output
+        return 1
     records: list[EvalRecord] = []
     if args.scratch is not None and args.engine != "dask":
         print("error: --scratch needs --engine dask")  # CLI output

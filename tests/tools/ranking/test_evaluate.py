@@ -160,10 +160,25 @@ def test_cli_reports_a_cluster_failure_and_keeps_the_datasets_before_it(tmp_path
         raise EngineError("a Dask worker died running _evaluate_from")
 
     monkeypatch.setattr(module, "evaluate", fake)
-    assert evaluate_cli(["--dataset", "all", "--models", "popular", "--out", str(tmp_path)]) == 2
+    for spec in module.DATASETS.values():       # every dataset "there" (evaluate itself is faked)
+        (tmp_path / "data" / spec.folder).mkdir(parents=True, exist_ok=True)
+    assert evaluate_cli(["--dataset", "all", "--models", "popular", "--out", str(tmp_path / "out"),
+                         "--data-dir", str(tmp_path / "data")]) == 2
     out = capsys.readouterr().out
     assert "error: movielens: a Dask worker died" in out and "Traceback" not in out
-    assert [r.dataset for r in load_records(tmp_path)] == ["tmall2014"]     # kept, not lost
+    assert [r.dataset for r in load_records(tmp_path / "out")] == ["tmall2014"]     # kept, not lost
+
+
+def test_cli_starts_no_engine_when_no_dataset_is_there(tmp_path, capsys, monkeypatch) -> None:
+    from whyrec.tools.ranking import evaluate as module
+
+    def no_engine(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise AssertionError("an engine was started for nothing")
+
+    monkeypatch.setattr(module, "open_engine", no_engine)
+    assert evaluate_cli(["--dataset", "movielens", "--data-dir", str(tmp_path), "--engine", "dask",
+                         "--out", str(tmp_path)]) == 1
+    assert "nothing was evaluated (no data for movielens under" in capsys.readouterr().out
 
 
 class Inline:
