@@ -288,25 +288,90 @@ def _evaluate_from(task: tuple[str, str, _Run]) -> EvalRecord:
     return replace(record, params={k: v for k, v in record.params.items() if k != "item_vectors"})
 
 
-def _evaluate_on(engine: Engine, inputs: _Inputs, runs: Sequence[_Run], scratch: str | Path | None,
-                 on_done: Callable[[int, EvalRecord], object]) -> list[EvalRecord]:
-    """``runs`` spread over ``engine``'s workers, one call each; the inputs are written once to a
-    file under ``scratch`` (default: the system's temporary folder; on a remote cluster, a folder
-    its workers see too) and removed afterwards."""
+def _evaluate_on(engine: Engine, plans: Sequence[_Plan], scratch: str | Path | None,
+                 done: dict[tuple[int, int], EvalRecord] | None = None) -> list[list[EvalRecord]]:
+    """Every run of every plan spread over ``engine``'s workers in one go, one call each (a
+    dataset's long run overlaps the next dataset's runs); each plan's inputs are written once to
+    a file under ``scratch`` (default: the system's temporary folder; on a remote cluster, a
+    folder its workers see too), removed afterwards. ``done`` collects (plan, run) -> record as
+    they come back, so a caller keeps what finished before a failure."""
+    done = {} if done is None else done
     folder = Path(tempfile.mkdtemp(prefix="whyrec-evaluate-", dir=scratch))
     try:
         folder.chmod(0o755)        # workers may run as another user on a shared volume
-        path = folder / "inputs.pickle"
-        with open(path, "wb") as handle:
-            pickle.dump(inputs, handle, protocol=pickle.HIGHEST_PROTOCOL)
-        token = uuid.uuid4().hex
-        done = engine.map(_evaluate_from, [(str(path), token, run) for run in runs], on_done=on_done)
+        tasks, where = [], []
+        for n, plan in enumerate(plans):
+            path = folder / f"inputs-{n}.pickle"
+            with open(path, "wb") as handle:
+                pickle.dump(plan.context.inputs, handle, protocol=pickle.HIGHEST_PROTOCOL)
+            token = uuid.uuid4().hex
+            tasks += [(str(path), token, run) for run in plan.runs]
+            where += [(n, m) for m in range(len(plan.runs))]
+
+        def arrived(position: int, record: EvalRecord) -> None:
+            done[where[position]] = record
+            _log_record(record)
+
+        engine.map(_evaluate_from, tasks, on_done=arrived)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    vectors = {run.model: inputs.model_params[run.model]["item_vectors"] for run in runs
-               if "item_vectors" in inputs.model_params.get(run.model, {})}
-    return [replace(r, params={**r.params, "item_vectors": vectors[run.model]}) if run.model in vectors else r
-            for r, run in zip(done, runs, strict=True)]
+    return [_with_vectors(plan, [done[(n, m)] for m in range(len(plan.runs))]) for n, plan in enumerate(plans)]
+
+
+def _with_vectors(plan: _Plan, records: Sequence[EvalRecord]) -> list[EvalRecord]:
+    """Records back from workers with the item vectors the driver kept (never shipped back)."""
+    params = plan.context.inputs.model_params
+    return [replace(r, params={**r.params, "item_vectors": params[run.model]["item_vectors"]})
+            if "item_vectors" in params.get(run.model, {}) else r
+            for r, run in zip(records, plan.runs, strict=True)]
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """What :func:`evaluate_datasets` measured: the records of the datasets that finished, the
+    ones skipped (no data) and, when the engine failed, its message."""
+
+    records: list[EvalRecord]
+    skipped: dict[str, str] = field(default_factory=dict)
+    failed: str | None = None
+
+
+def evaluate_datasets(datasets: Sequence[str], models: Sequence[str], data_dir: str | Path = "../shared/data",
+                      engine: Engine | None = None, scratch: str | Path | None = None,
+                      **options: Any) -> Evaluation:
+    """:func:`evaluate` on each of ``datasets`` (``options`` are its keywords). In this process,
+    one dataset after the other; on a cluster, every dataset's runs are sent together, so the
+    workers are not idle while one dataset's longest run ends. A dataset whose files are missing
+    is skipped (said in ``skipped``); an engine failure keeps the datasets whose runs had all
+    finished."""
+    skipped: dict[str, str] = {}
+    records: list[EvalRecord] = []
+    if engine is None or engine.name == "local":
+        for name in datasets:
+            try:
+                records += evaluate(name, models, data_dir, engine=engine, **options)
+            except (FileNotFoundError, ImportError) as exc:
+                skipped[name] = str(exc)
+            except EngineError as exc:
+                return Evaluation(records, skipped, f"{name}: {exc}")
+        return Evaluation(records, skipped)
+    plans = []
+    for name in datasets:
+        try:
+            plans.append(_plan(name, models, data_dir, **options))
+        except (FileNotFoundError, ImportError) as exc:
+            skipped[name] = str(exc)
+    done: dict[tuple[int, int], EvalRecord] = {}
+    try:
+        finished = _evaluate_on(engine, plans, scratch, done)
+    except EngineError as exc:
+        complete = [n for n, plan in enumerate(plans) if all((n, m) in done for m in range(len(plan.runs)))]
+        for n in complete:
+            records += _finish(plans[n], _with_vectors(plans[n], [done[(n, m)] for m in range(len(plans[n].runs))]))
+        return Evaluation(records, skipped, str(exc))
+    for plan, done_records in zip(plans, finished, strict=True):
+        records += _finish(plan, done_records)
+    return Evaluation(records, skipped)
 
 
 def _log_record(record: EvalRecord) -> None:
@@ -344,6 +409,35 @@ def evaluate(dataset: str, models: Sequence[str], data_dir: str | Path = "../sha
     inputs from a file under ``scratch``. A search that converges within its budget gives the
     same record wherever it ran; one that the budget stops depends on the CPU it got.
     """
+    plan = _plan(dataset, models, data_dir, exclude_seen, tune_models, events, items, protocol, model_params,
+                 budget_seconds, restarts, weights, unsupported, windows)
+    if engine is None or engine.name == "local":
+        done = []
+        for run in plan.runs:
+            done.append(_evaluate_run(plan.context, run))
+            _log_record(done[-1])
+        return _finish(plan, done)
+    return _finish(plan, _evaluate_on(engine, [plan], scratch)[0])
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """One dataset's evaluation before it runs: its context, its runs in table order, the settings."""
+
+    context: _Context
+    runs: tuple[_Run, ...]
+    settings: tuple[bool, ...]
+
+
+def _plan(dataset: str, models: Sequence[str], data_dir: str | Path = "../shared/data",
+             exclude_seen: Sequence[bool] | None = None, tune_models: bool | None = None,
+             events: pd.DataFrame | None = None, items: pd.DataFrame | None = None,
+             protocol: Protocol | None = None,
+             model_params: dict[str, dict[str, Any]] | None = None,
+             budget_seconds: float = 600.0, restarts: int = 0,
+             weights: Sequence[str] = ("grid",), unsupported: str = "estimate",
+             windows: int = 1) -> _Plan:
+    """The dataset loaded and split, fixed weights learned, the runs listed (see :func:`evaluate`)."""
     spec = DATASETS.get(dataset)
     if events is None:
         if spec is None:
@@ -392,17 +486,14 @@ def evaluate(dataset: str, models: Sequence[str], data_dir: str | Path = "../sha
              split.n_test_users, len(split.train), len(items) if items is not None else -1)
     inputs = _Inputs(dataset, events, items, protocol, windows, do_tune, dict(model_params or {}),
                      budget_seconds, restarts)
-    if engine is None or engine.name == "local":
-        context = _Context(inputs, split, windows_used)
-        done = []
-        for run in runs:
-            done.append(_evaluate_run(context, run))
-            _log_record(done[-1])
-    else:
-        done = _evaluate_on(engine, inputs, runs, scratch, on_done=lambda _, record: _log_record(record))
+    return _Plan(_Context(inputs, split, tuple(windows_used)), tuple(runs), settings)
+
+
+def _finish(plan: _Plan, done: Sequence[EvalRecord]) -> list[EvalRecord]:
+    """The records of ``plan``'s runs with whyrec's comparisons, setting by setting."""
     records = []
-    for setting in settings:
-        batch = [r for r, run in zip(done, runs, strict=True) if run.exclude_seen == setting]
+    for setting in plan.settings:
+        batch = [r for r, run in zip(done, plan.runs, strict=True) if run.exclude_seen == setting]
         comparison = compare(batch)
         grid = [r for r in batch if r.model == "whyrec"]
         for n, r in enumerate(batch):
@@ -667,23 +758,15 @@ def evaluate_cli(argv: list[str]) -> int:
     except EngineError as exc:
         print(f"error: {exc}")  # CLI output
         return 2
-    failed = None
     with engine:
-        for name in datasets:
-            try:
-                records += evaluate(name, models, args.data_dir,
-                                    exclude_seen=None if args.seen == "dataset"
-                                    else [args.seen == "excluded"],
-                                    tune_models=False if args.no_tune else None,
-                                    budget_seconds=args.budget, restarts=args.restarts,
-                                    weights=weight_sources,
-                                    unsupported=args.unsupported, windows=args.windows,
-                                    engine=engine, scratch=args.scratch)
-            except (FileNotFoundError, ImportError) as exc:
-                log.warning("skipping %s: %s", name, exc)
-            except EngineError as exc:   # the cluster failed: keep what the datasets before gave
-                failed = f"error: {name}: {exc}"
-                break
+        result = evaluate_datasets(datasets, models, args.data_dir, engine=engine, scratch=args.scratch,
+                                   exclude_seen=None if args.seen == "dataset" else [args.seen == "excluded"],
+                                   tune_models=False if args.no_tune else None,
+                                   budget_seconds=args.budget, restarts=args.restarts, weights=weight_sources,
+                                   unsupported=args.unsupported, windows=args.windows)
+    for name, why in result.skipped.items():
+        log.warning("skipping %s: %s", name, why)
+    records, failed = result.records, (f"error: {result.failed}" if result.failed else None)
     if failed:
         print(failed)  # CLI output
     if not records:

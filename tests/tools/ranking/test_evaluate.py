@@ -218,3 +218,36 @@ def test_a_worker_that_cannot_read_the_inputs_says_where_they_should_be(tmp_path
 
     with pytest.raises(EngineError, match="--scratch must be a folder every worker sees"):
         _context_from(str(tmp_path / "gone.pickle"), "token")
+
+
+def test_datasets_go_to_the_cluster_together_and_a_failure_keeps_the_finished_ones() -> None:
+    """On a cluster every dataset's runs are sent in one map (no idle workers while one
+    dataset's longest run ends); when the engine fails, datasets whose runs all came back stay."""
+    from whyrec.tools.engine import EngineError
+    from whyrec.tools.ranking.evaluate import evaluate_datasets
+
+    options = dict(exclude_seen=[False, True], tune_models=False)
+    alone = evaluate("demo", ["popular", "repeat"], **options)
+    sent: list[int] = []
+
+    class Recording(Inline):
+        def __init__(self, fail_at: int | None = None) -> None:
+            self.fail_at = fail_at
+
+        def map(self, fn, items, on_done=None):  # type: ignore[no-untyped-def]
+            sent.append(len(items))
+
+            def each(position, record):  # type: ignore[no-untyped-def]
+                if position == self.fail_at:
+                    raise EngineError("a Dask worker died running _evaluate_from")
+                if on_done is not None:
+                    on_done(position, record)
+            return super().map(fn, items, each)
+
+    together = evaluate_datasets(["demo", "demo"], ["popular", "repeat"], engine=Recording(), **options)
+    assert sent == [8] and together.failed is None
+    assert [r.metrics for r in together.records] == [r.metrics for r in alone] * 2
+    assert [r.comparison for r in together.records] == [r.comparison for r in alone] * 2
+    broken = evaluate_datasets(["demo", "demo"], ["popular", "repeat"], engine=Recording(fail_at=5), **options)
+    assert broken.failed and "worker died" in broken.failed
+    assert [r.metrics for r in broken.records] == [r.metrics for r in alone]     # the first dataset, whole
