@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pseudonymise", action="store_true",
                    help="store a keyed hash of each user id instead of the id ($WHYREC_PSEUDONYM_KEY)")
     add_engine_arguments(p, "where reading, validation and deduplication run: in this process (local, the "
-                    "default) or on Dask (a local cluster, or the one at --address); same result")
+                            "default) or on Dask (a local cluster, or the one at --address); same result")
 
     p = sub.add_parser("forget", help="remove every trace of a user (events, vector store, derived data)")
     _workspace_arg(p)
@@ -105,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="which of the user's own items to leave out (default: one user: seen; "
                         "--all: the policy learned on validation)")
     add_engine_arguments(p, "with --all: where the scoring runs: in this process (local, the default) or on Dask "
-                    "(a local cluster, or the one at --address); the file is the same")
+                            "(a local cluster, or the one at --address); the file is the same")
 
     p = sub.add_parser("tune", help="tune the ranker on the workspace's own validation split, then refit")
     _workspace_arg(p)

@@ -315,15 +315,18 @@ def _evaluate_on(engine: Engine, plans: Sequence[_Plan], scratch: str | Path | N
         engine.map(_evaluate_from, tasks, on_done=arrived)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    return [_with_vectors(plan, [done[(n, m)] for m in range(len(plan.runs))]) for n, plan in enumerate(plans)]
+    return [records for n, plan in enumerate(plans) if (records := _returned(plan, n, done)) is not None]
 
 
-def _with_vectors(plan: _Plan, records: Sequence[EvalRecord]) -> list[EvalRecord]:
-    """Records back from workers with the item vectors the driver kept (never shipped back)."""
+def _returned(plan: _Plan, n: int, done: dict[tuple[int, int], EvalRecord]) -> list[EvalRecord] | None:
+    """Plan ``n``'s records as they came back from the workers, with the item vectors the driver
+    kept (never shipped back); None unless every one of its runs came back."""
+    if any((n, m) not in done for m in range(len(plan.runs))):
+        return None
     params = plan.context.inputs.model_params
-    return [replace(r, params={**r.params, "item_vectors": params[run.model]["item_vectors"]})
-            if "item_vectors" in params.get(run.model, {}) else r
-            for r, run in zip(records, plan.runs, strict=True)]
+    return [replace(done[(n, m)], params={**done[(n, m)].params, "item_vectors": params[run.model]["item_vectors"]})
+            if "item_vectors" in params.get(run.model, {}) else done[(n, m)]
+            for m, run in enumerate(plan.runs)]
 
 
 @dataclass(frozen=True)
@@ -362,16 +365,16 @@ def evaluate_datasets(datasets: Sequence[str], models: Sequence[str], data_dir: 
         except (FileNotFoundError, ImportError) as exc:
             skipped[name] = str(exc)
     done: dict[tuple[int, int], EvalRecord] = {}
+    failed = None
     try:
-        finished = _evaluate_on(engine, plans, scratch, done)
-    except EngineError as exc:
-        complete = [n for n, plan in enumerate(plans) if all((n, m) in done for m in range(len(plan.runs)))]
-        for n in complete:
-            records += _finish(plans[n], _with_vectors(plans[n], [done[(n, m)] for m in range(len(plans[n].runs))]))
-        return Evaluation(records, skipped, str(exc))
-    for plan, done_records in zip(plans, finished, strict=True):
-        records += _finish(plan, done_records)
-    return Evaluation(records, skipped)
+        _evaluate_on(engine, plans, scratch, done)
+    except EngineError as exc:   # keep the datasets whose runs all came back
+        failed = str(exc)
+    for n, plan in enumerate(plans):
+        returned = _returned(plan, n, done)
+        if returned is not None:
+            records += _finish(plan, returned)
+    return Evaluation(records, skipped, failed)
 
 
 def _log_record(record: EvalRecord) -> None:
