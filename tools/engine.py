@@ -184,9 +184,12 @@ def _check_address(address: str) -> None:
     """Refuse a scheduler address Dask cannot parse before a client is made: a client that fails
     half-way through its constructor waits a minute on exit trying to close itself."""
     from distributed.comm.addressing import parse_address, parse_host_port
+    from distributed.comm.registry import get_backend
 
     try:
-        host, _port = parse_host_port(parse_address(address)[1])
+        scheme, location = parse_address(address)
+        get_backend(scheme)   # the client raises for an unknown scheme ("'tcp", "tcpx") only once half made
+        host, _port = parse_host_port(location)
         host.encode("idna")   # what the connection does with a host name (odd unicode fails here)
     except (ValueError, TypeError) as exc:  # UnicodeError is a ValueError
         raise EngineError(f"--address {address!r} is not a Dask scheduler address like tcp://host:8786 "

@@ -42,7 +42,7 @@ def test_unknown_engine_and_address_without_dask_are_refused() -> None:
     with pytest.raises(EngineError, match="own workers"):
         open_engine("dask", address="tcp://127.0.0.1:8786", workers=2)
     # A malformed address is refused at once (a client half made by it waited a minute on exit).
-    for address in ("tcp://127.0.0.1:1'", '"; rm -rf /', "inproc://x", "tcp://\u00fc\u202ex:8786"):
+    for address in ("tcp://127.0.0.1:1'", '"; rm -rf /', "inproc://x", "tcp://\u00fc\u202ex:8786", "'tcp://x:1", "tcpx://h:1"):
         started = time.perf_counter()
         with pytest.raises(EngineError, match="is not a Dask scheduler address like tcp://host:8786"):
             open_engine("dask", address=address)
