@@ -111,6 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
     _workspace_arg(p)
     p.add_argument("--budget", type=float, default=None,
                    help="CPU seconds the search may use (default: $WHYREC_TUNE_BUDGET or 600)")
+    add_engine_arguments(p, "where the trials run: in this process (local, the default) or on Dask (a local "
+                            "cluster, or the one at --address, whose workers see the workspace); same choice "
+                            "when the search converges, faster")
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("explain", help="why an item is (or is not) recommended to a user")
@@ -324,7 +327,8 @@ def _recommend_all(args: argparse.Namespace, settings: Settings) -> int:
 def _cmd_tune(args: argparse.Namespace, settings: Settings) -> int:
     from whyrec.tools.service.jobs import tune
 
-    result = tune(settings, budget_seconds=args.budget)
+    result = tune(settings, budget_seconds=args.budget, engine=args.engine, address=args.address,
+                  workers=args.workers)
     print(json.dumps(result.to_json(), indent=2) if args.json else result.to_text())
     return EXIT_OK
 

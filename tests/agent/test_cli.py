@@ -125,6 +125,25 @@ def test_tune_then_stats_show_the_tuning(demo_workspace: Path, capsys: pytest.Ca
     assert "budget must be positive" in capsys.readouterr().err
 
 
+def test_tune_on_a_local_dask_cluster_stores_its_tuning(demo_workspace: Path, capsys: pytest.CaptureFixture[str],
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 18: ``whyrec tune --engine dask`` runs the trials on a local two-worker cluster;
+    the record counts the workers' CPU in the budget. Combinations that cannot work are refused
+    before anything starts."""
+    monkeypatch.setenv("WHYREC_TUNE_BUDGET", "4")
+    assert main(["tune", "-w", str(demo_workspace), "--engine", "dask", "--workers", "2", "--json"]) == 0
+    tuned = json.loads(capsys.readouterr().out)
+    assert tuned["tuned"] and tuned["trials"] >= 1 and tuned["budget_seconds"] == 4
+    assert main(["stats", "-w", str(demo_workspace), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["tuning"]["validation"] == tuned["validation"]
+    assert not [p for p in (demo_workspace / "derived").iterdir() if p.name.startswith("whyrec-tune-")]
+    for argv, message in ((["--workers", "0", "--engine", "dask"], "--workers must be at least 1"),
+                          (["--address", "tcp://127.0.0.1:1"], "--address needs --engine dask"),
+                          (["--engine", "dask", "--address", "'tcp://x:1"], "not a Dask scheduler address")):
+        assert main(["tune", "-w", str(demo_workspace), *argv]) == 2
+        assert message in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])
 def test_recommend_all_writes_one_row_per_user_and_rank(demo_workspace: Path, tmp_path: Path, suffix: str,
                                                         capsys: pytest.CaptureFixture[str],

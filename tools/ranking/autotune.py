@@ -23,10 +23,12 @@ import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from ..engine import Engine
 from ..frames import distinct_strings
 from .base import resolve_target
 from .exclusion import POLICIES, check_policy
@@ -196,11 +198,13 @@ def _score(rankers: Sequence[Any], splits: Sequence[Split], policy: str) -> Scor
 def auto_tune(events: pd.DataFrame, items: pd.DataFrame | None = None, budget_seconds: float = 600.0,
               seed: int = 0, min_users: int = 20, target: str | None = None,
               policies: tuple[str, ...] = POLICIES, data_version: int | None = None,
-              windows: int = 1) -> AutoTuneResult:
+              windows: int = 1, engine: Engine | None = None, scratch: str | Path | None = None) -> AutoTuneResult:
     """Tune whyrec and the exclusion policy on a validation split of ``events`` within
     ``budget_seconds`` of CPU time (see the module docstring); with ``windows`` > 1, on that many
     rolling validation windows (each cut made again on the previous one's training part; every
-    point scored over all their users together)."""
+    point scored over all their users together). ``engine``: each search scores its points on
+    that engine's workers (:func:`~.tuning.tune`; the budget then counts their CPU too), with
+    its inputs written under ``scratch``."""
     for policy in policies:
         check_policy(policy)
     if windows < 1:
@@ -227,9 +231,13 @@ def auto_tune(events: pd.DataFrame, items: pd.DataFrame | None = None, budget_se
     defaults_rankers = [WhyrecRanker(target=target).fit(s.train, items) for s in splits]
     default_scores = {p: _score(defaults_rankers, splits, p) for p in policies}
     results: dict[str, TuneResult] = {}
+
+    def spent() -> float:   # this process's CPU, and what the engine's workers used for the searches
+        return time.process_time() - started + sum(r.worker_cpu_seconds for r in results.values())
+
     start: dict[str, Any] | None = None
     for n, policy in enumerate(policies):
-        remaining = budget_seconds - (time.process_time() - started)
+        remaining = budget_seconds - spent()
         if remaining <= 0:
             # The defaults' fit and scores used the whole budget (a large catalog): this policy
             # keeps the default point, scored above, instead of a search that could run no trial.
@@ -240,7 +248,7 @@ def auto_tune(events: pd.DataFrame, items: pd.DataFrame | None = None, budget_se
             continue
         share = remaining * (FIRST_SHARE if n == 0 else 1.0 / (len(policies) - n))
         result = tune("whyrec", splits, items, fixed=fixed, space=space, start=start,
-                      budget_seconds=max(share, 0.0), seed=seed, policy=policy)
+                      budget_seconds=max(share, 0.0), seed=seed, policy=policy, engine=engine, scratch=scratch)
         results[policy] = result
         best = max(results.values(), key=lambda r: r.score)
         start = dict(best.point)
@@ -259,7 +267,7 @@ def auto_tune(events: pd.DataFrame, items: pd.DataFrame | None = None, budget_se
         params=params, policy=chosen_policy, score=score, defaults=default_scores[chosen_policy],
         baselines=baselines, policies={p: Score(r.score, r.stderr) for p, r in results.items()},
         trials=sum(len(r.trials) for r in results.values()),
-        cpu_seconds=time.process_time() - started,
+        cpu_seconds=spent(),
         budget_exhausted=any(r.budget_exhausted for r in results.values()),
         edges=dict(chosen.edges), finished_at=_now(),
         params_by_policy={p: (dict(r.params) if r.score >= default_scores[p].score else dict(fixed))

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..engine import Engine
 from ..frames import is_categorical, sample_users
 from ..workspace import Workspace
 from .autotune import AutoTuneResult, auto_tune, fit_tuned
@@ -107,10 +108,12 @@ def needs_tuning(previous: AutoTuneResult | None, events: int, retune_fraction: 
 def tune_workspace(workspace: Workspace, budget_seconds: float = 600.0, seed: int = 0, *,
                    events: pd.DataFrame | None = None,
                    tune_max_events: int = TUNE_MAX_EVENTS,
-                   tune_max_user_items: int = TUNE_MAX_USER_ITEMS) -> AutoTuneResult:
+                   tune_max_user_items: int = TUNE_MAX_USER_ITEMS, engine: Engine | None = None) -> AutoTuneResult:
     """Auto-tune on the workspace's events (``events``: its lean frame, if already read) and
     store the result (see :mod:`.autotune`); on a seeded sample of users when the log holds more
-    than ``tune_max_events`` events or more users × catalog items than ``tune_max_user_items``."""
+    than ``tune_max_events`` events or more users × catalog items than ``tune_max_user_items``.
+    ``engine``: the trials run on its workers, which read the search's inputs from a temporary
+    folder in the workspace (so a remote cluster's workers need the workspace's volume)."""
     events = workspace.lean_events() if events is None else events
     items = workspace.items()
     catalog = max(len(items), _distinct(events["item_id"]))
@@ -120,11 +123,18 @@ def tune_workspace(workspace: Workspace, budget_seconds: float = 600.0, seed: in
         log.info("auto-tune: %d events; tuning on %d of %d users (%d events, seed %d)", len(events),
                  drawn["users"], drawn["of_users"], drawn["events"], seed)
     result = auto_tune(sample, items, budget_seconds=budget_seconds, seed=seed,
-                       data_version=workspace.data_version)
+                       data_version=workspace.data_version, engine=engine,
+                       scratch=_scratch(workspace) if engine is not None else None)
     if drawn:
         result = replace(result, events=len(events), sample=drawn)
     save_tuning(workspace, result)
     return result
+
+
+def _scratch(workspace: Workspace) -> Path:
+    folder = workspace.derived_path
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 def _distinct(ids: pd.Series) -> int:
@@ -139,10 +149,11 @@ def served_ranker_path(workspace: Workspace, policy: str | None = None) -> Path:
 def load_or_tune(workspace: Workspace, budget_seconds: float = 600.0, retune_fraction: float = 0.2,
                  seed: int = 0, retune: bool = False, policy: str | None = None,
                  tune_max_events: int = TUNE_MAX_EVENTS,
-                 tune_max_user_items: int = TUNE_MAX_USER_ITEMS) -> Ranker:
+                 tune_max_user_items: int = TUNE_MAX_USER_ITEMS, engine: Engine | None = None) -> Ranker:
     """The served ranker: loaded if fitted for this data version; otherwise fitted on all the
     events with the stored tuning, tuning first when there is none, when the events grew by
-    ``retune_fraction`` since, or with ``retune``.
+    ``retune_fraction`` since, or with ``retune`` (its trials on ``engine``'s workers, when
+    given: :func:`tune_workspace`).
 
     ``policy`` picks the parameters tuned for that exclusion policy (default: the policy the
     tuning chose); each is its own file, ``ranker-<policy or "tuned">-v<N>.pkl``."""
@@ -155,7 +166,7 @@ def load_or_tune(workspace: Workspace, budget_seconds: float = 600.0, retune_fra
     chosen = latest_tuning(workspace)
     if retune or needs_tuning(chosen, len(events), retune_fraction):
         chosen = tune_workspace(workspace, budget_seconds, seed, events=events, tune_max_events=tune_max_events,
-                                tune_max_user_items=tune_max_user_items)
+                                tune_max_user_items=tune_max_user_items, engine=engine)
     assert chosen is not None
     ranker = fit_tuned(chosen, events, items, policy)
     del events

@@ -13,23 +13,39 @@ Every model gets the same search, the same budget and the same validation split.
 which chosen values sit at the edge of what was searched (:attr:`TuneResult.edges`), so a reader
 can tell a tuned value from a clipped one.
 
+With an ``engine`` (issue 18, e.g. a Dask cluster: :func:`whyrec.tools.engine.open_engine`) the
+points of one axis are scored on its workers, as many at a time as it has workers: each worker
+reads the search's inputs once from a file under ``scratch`` and keeps its own fitted rankers.
+The descent still walks the points in grid order and keeps the first best, so a search that
+converges within its budget chooses what the in-process search chooses, trial for trial. The
+budget then counts this process's CPU plus the CPU the workers' calls used, checked before each
+round: a search the budget stops may score up to one round more than in-process.
+
 >>> result = tune("ease", validation, items, exclude_seen=False, budget_seconds=300)  # doctest: +SKIP
 >>> result.params, result.score, result.edges                                        # doctest: +SKIP
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
+import pickle
 import random
+import shutil
+import tempfile
 import time
+import uuid
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from ..engine import Engine, EngineError
 from ..frames import distinct_strings
 from .base import Ranker
 from .harness import Measurement, measure, pool
@@ -68,7 +84,8 @@ class TuneResult:
     the chosen point while the axis could have gone further (a value at a natural bound such as
     weight 0 is not an edge), or "unchecked" when no other value was tried around it (the search
     stopped first). ``converged`` is True when a full pass changed nothing. ``seconds`` is wall
-    time, ``cpu_seconds`` the process CPU time the search used (what the budget counts).
+    time, ``cpu_seconds`` the CPU time the search used (what the budget counts): this process's,
+    plus ``worker_cpu_seconds``, what an engine's workers used for it.
     """
 
     model: str
@@ -84,13 +101,14 @@ class TuneResult:
     converged: bool = False
     budget_exhausted: bool = False
     edges: dict[str, str] = field(default_factory=dict)
+    worker_cpu_seconds: float = 0.0
 
     def to_json(self, with_trials: bool = False) -> dict[str, Any]:
         data = {"model": self.model, "params": _jsonable(self.params),
                 "point": _jsonable(self.point), "metric": self.metric, "score": self.score,
                 "stderr": self.stderr, "n_users": self.n_users, "n_trials": len(self.trials),
                 "seconds": round(self.seconds, 1), "cpu_seconds": round(self.cpu_seconds, 1),
-                "converged": self.converged,
+                "worker_cpu_seconds": round(self.worker_cpu_seconds, 1), "converged": self.converged,
                 "budget_exhausted": self.budget_exhausted, "edges": dict(self.edges)}
         if with_trials:
             data["trials"] = [t.to_json() for t in self.trials]
@@ -122,16 +140,41 @@ def constructor_params(point: Mapping[str, Any], fixed: Mapping[str, Any] | None
 
 
 # -- the search -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Inputs:
+    """What a worker needs to score points of a search (pickled once per search)."""
+
+    model: str
+    splits: tuple[Split, ...]
+    items: pd.DataFrame | None
+    exclude_seen: bool
+    fixed: dict[str, Any]
+    metric: str
+    keep_fitted: int
+    policy: str | None
+
+
+@dataclass
+class _Remote:
+    """A search's engine, the file its workers read the inputs from, and the CPU they used."""
+
+    engine: Engine
+    path: str
+    token: str
+    cpu: float = 0.0
+
+
 class _Search:
-    """State of one tuning run: the cache of scored points and of fitted rankers."""
+    """State of one tuning run: the cache of scored points and of fitted rankers (with
+    ``remote``, the workers keep the fitted rankers and this object the scores)."""
 
     def __init__(self, model: str, splits: tuple[Split, ...], items: pd.DataFrame | None, exclude_seen: bool,
-                 fixed: dict[str, Any], metric: str, deadline: float, keep_fitted: int,
-                 policy: str | None = None) -> None:
+                 fixed: dict[str, Any], metric: str, budget: float, keep_fitted: int,
+                 policy: str | None = None, remote: _Remote | None = None) -> None:
         self.model, self.splits, self.items = model, splits, items
         self.policy = policy
         self.exclude_seen, self.fixed, self.metric = exclude_seen, fixed, metric
-        self.deadline = deadline
+        self.cpu_started, self.budget, self.remote = time.process_time(), budget, remote
         self.keep_fitted = keep_fitted
         self.scores: dict[str, Trial] = {}
         self.trials: list[Trial] = []
@@ -146,14 +189,47 @@ class _Search:
     def key(point: Mapping[str, Any]) -> str:
         return repr(sorted(point.items(), key=lambda kv: kv[0]))
 
+    def spent(self) -> float:
+        """CPU seconds the search used: this process's, plus its workers' (with an engine)."""
+        return time.process_time() - self.cpu_started + (self.remote.cpu if self.remote else 0.0)
+
     def evaluate(self, point: dict[str, Any]) -> float | None:
         """The point's validation score (cached); None when the budget is spent."""
         key = self.key(point)
+        if key not in self.scores and self.remote is not None:
+            self.prefetch([point])
         if key in self.scores:
             return self.scores[key].score
-        if time.process_time() > self.deadline:
+        if self.spent() > self.budget:
             self.out_of_time = True
             return None
+        self.record(self.trial(point))
+        return self.scores[key].score
+
+    def prefetch(self, points: Sequence[dict[str, Any]]) -> None:
+        """With an engine: score the points not scored yet on its workers, as many at a time as
+        it has workers, in the given order, while the budget lasts (without one: nothing; each
+        point is scored when the descent asks for it)."""
+        remote = self.remote
+        if remote is None:
+            return
+        pending = list({self.key(p): p for p in points if self.key(p) not in self.scores}.values())
+        width = max(remote.engine.workers, 1)
+        for start in range(0, len(pending), width):
+            if self.spent() > self.budget:
+                return
+            calls = [(remote.path, remote.token, dict(p)) for p in pending[start:start + width]]
+            for trial, cpu in remote.engine.map(_trial_from, calls):
+                remote.cpu += cpu
+                self.record(trial)
+
+    def record(self, trial: Trial) -> None:
+        self.scores[self.key(trial.point)] = trial
+        self.trials.append(trial)
+        log.debug("tune %s %s -> %.4f", self.model, trial.point, trial.score)
+
+    def trial(self, point: dict[str, Any]) -> Trial:
+        """Fit (or reuse a fitted ranker) and score ``point`` on every validation window."""
         started = time.process_time()
         try:
             params = constructor_params(point, self.fixed)
@@ -167,12 +243,8 @@ class _Search:
         stderr = result.stderr[self.metric] if result is not None else math.nan
         if isinstance(score, float) and math.isnan(score):
             score = -math.inf
-        trial = Trial(dict(point), float(score), float(stderr),
-                      result.n_users if result is not None else 0, time.process_time() - started)
-        self.scores[key] = trial
-        self.trials.append(trial)
-        log.debug("tune %s %s -> %.4f", self.model, point, score)
-        return trial.score
+        return Trial(dict(point), float(score), float(stderr),
+                     result.n_users if result is not None else 0, time.process_time() - started)
 
     def _fit_or_reuse(self, params: dict[str, Any], window: int = 0) -> Ranker:
         """Refit (on validation window ``window``) only when a parameter outside the model's
@@ -222,6 +294,9 @@ class _Search:
         for _ in range(max_passes):
             improved = False
             for axis in axes:
+                # The axis's points differ from `current` only on this axis, whatever it becomes
+                # below: an engine may score them all at once.
+                self.prefetch([{**current, axis.name: value} for value in grids[axis.name]])
                 for value in grids[axis.name]:
                     score = self.evaluate({**current, axis.name: value})
                     if score is None:
@@ -272,11 +347,54 @@ class _Search:
         return out
 
 
+@functools.lru_cache(maxsize=1)
+def _search_from(path: str, token: str) -> _Search:
+    """A worker's search for the inputs at ``path``, read once per worker process and search
+    (``token`` is new for every search, so a reused path is never served stale); it keeps the
+    worker's fitted rankers from one call to the next."""
+    try:
+        with open(path, "rb") as handle:
+            inputs: _Inputs = pickle.load(handle)  # the file this search wrote a moment ago
+    except OSError as exc:
+        raise EngineError(f"a worker cannot read the tuning inputs at {path} ({exc}); on a remote cluster "
+                          f"the workspace must be on a volume every worker sees") from exc
+    return _Search(inputs.model, inputs.splits, inputs.items, inputs.exclude_seen, inputs.fixed,
+                   inputs.metric, math.inf, inputs.keep_fitted, inputs.policy)
+
+
+def _trial_from(task: tuple[str, str, dict[str, Any]]) -> tuple[Trial, float]:
+    """The engine's job function: one point scored against the inputs at ``task[0]``; returns
+    the trial and the CPU seconds the call used (reading the inputs included)."""
+    started = time.process_time()
+    path, token, point = task
+    trial = _search_from(path, token).trial(point)
+    return trial, time.process_time() - started
+
+
+@contextmanager
+def _remote(engine: Engine | None, scratch: str | Path | None, inputs: _Inputs) -> Iterator[_Remote | None]:
+    """The search's inputs written for ``engine``'s workers under ``scratch`` (default: the
+    system's temporary folder), removed afterwards; None in-process."""
+    if engine is None or engine.name == "local":
+        yield None
+        return
+    folder = Path(tempfile.mkdtemp(prefix="whyrec-tune-", dir=scratch))
+    try:
+        folder.chmod(0o755)        # workers may run as another user on a shared volume
+        path = folder / "inputs.pickle"
+        with open(path, "wb") as handle:
+            pickle.dump(inputs, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        yield _Remote(engine, str(path), uuid.uuid4().hex)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def tune(model: str, split: Split | Sequence[Split], items: pd.DataFrame | None = None, exclude_seen: bool = False,
          fixed: Mapping[str, Any] | None = None, space: tuple[Axis, ...] | None = None,
          start: Mapping[str, Any] | None = None, budget_seconds: float = 600.0,
          max_passes: int = 10, restarts: int = 0, seed: int = 0, metric: str = METRIC,
-         keep_fitted: int = 2, policy: str | None = None) -> TuneResult:
+         keep_fitted: int = 2, policy: str | None = None, engine: Engine | None = None,
+         scratch: str | Path | None = None) -> TuneResult:
     """Tune registered model ``model`` on the validation ``split`` within ``budget_seconds``.
 
     The budget counts CPU seconds of this process (all its threads), not wall time, so models
@@ -289,7 +407,8 @@ def tune(model: str, split: Split | Sequence[Split], items: pd.DataFrame | None 
     ``policy`` scores every point under that exclusion policy (see :func:`.harness.measure`).
     ``split`` may be several validation windows (:meth:`.split.Protocol.validation_windows`,
     the latest first): each point is fitted on every window's training part and scored over
-    all their users together (:func:`.harness.pool`).
+    all their users together (:func:`.harness.pool`). ``engine`` scores each axis's points on its
+    workers (inputs written under ``scratch``; see the module docstring).
     """
     if model not in MODELS:
         raise ValueError(f"unknown model {model!r}; choose from {sorted(MODELS)}")
@@ -305,19 +424,21 @@ def tune(model: str, split: Split | Sequence[Split], items: pd.DataFrame | None 
     behaviours = distinct_strings(split.train["behaviour"])
     axes = space if space is not None else search_space(model, behaviours, fixed.get("target"),
                                                         with_text=fixed.get("item_vectors") is not None)
-    search = _Search(model, splits, items, exclude_seen, fixed, metric,
-                     cpu_started + budget_seconds, keep_fitted, policy)
-    point = {a.name: a.start for a in axes}
-    point.update(dict(start or {}))
-    best_point, best, converged = search.descend(axes, point, max_passes)
-    rng = random.Random(seed)
-    for _ in range(restarts):
-        if search.out_of_time:
-            break
-        restart = {a.name: rng.choice(a.grid()) for a in axes}
-        found, score, done = search.descend(axes, restart, max_passes)
-        if score > best + 1e-12:
-            best_point, best, converged = found, score, done
+    with _remote(engine, scratch, _Inputs(model, splits, items, exclude_seen, fixed, metric, keep_fitted,
+                                          policy)) as remote:
+        search = _Search(model, splits, items, exclude_seen, fixed, metric, budget_seconds, keep_fitted,
+                         policy, remote)
+        point = {a.name: a.start for a in axes}
+        point.update(dict(start or {}))
+        best_point, best, converged = search.descend(axes, point, max_passes)
+        rng = random.Random(seed)
+        for _ in range(restarts):
+            if search.out_of_time:
+                break
+            restart = {a.name: rng.choice(a.grid()) for a in axes}
+            found, score, done = search.descend(axes, restart, max_passes)
+            if score > best + 1e-12:
+                best_point, best, converged = found, score, done
     if not search.trials:
         raise RuntimeError(f"tuning {model}: the budget of {budget_seconds} s allowed no trial")
     chosen = search.scores[search.key(best_point)]
@@ -325,9 +446,9 @@ def tune(model: str, split: Split | Sequence[Split], items: pd.DataFrame | None 
         model=model, params=constructor_params(best_point, fixed), point=best_point,
         score=chosen.score, stderr=chosen.stderr, n_users=chosen.n_users,
         metric=metric, trials=tuple(search.trials), seconds=time.perf_counter() - started,
-        cpu_seconds=time.process_time() - cpu_started,
+        cpu_seconds=time.process_time() - cpu_started + (remote.cpu if remote else 0.0),
         converged=converged, budget_exhausted=search.out_of_time,
-        edges=search.edges(axes, best_point))
+        edges=search.edges(axes, best_point), worker_cpu_seconds=remote.cpu if remote else 0.0)
     log.info("tuned %s in %.0f s (%.0f CPU s), %d trials%s: %s (validation %s %.4f ± %.4f)%s",
              model, result.seconds, result.cpu_seconds, len(result.trials),
              "" if converged else " (not converged)", result.point, metric, result.score,

@@ -186,9 +186,13 @@ def count_behaviours_by_partition(workspace_path: str | Path, engine: Any = None
             behaviours[name] = behaviours.get(name, 0) + n
     return {"partitions": len(partitions), "events": sum(r["events"] for r in results),
             "users": sum(r["users"] for r in results), "behaviours": behaviours}
-def tune(settings: Settings, budget_seconds: float | None = None) -> Any:
+def tune(settings: Settings, budget_seconds: float | None = None, engine: str | None = None,
+         address: str | None = None, workers: int | None = None) -> Any:
     """``whyrec tune``: auto-tune the ranker on the workspace's validation split (within the
     budget, default the settings'), store the choice and refit the served ranker on all events.
+    The trials run in this process (the default) or on an engine (``engine="dask"``: a local
+    cluster of ``workers`` processes, or the cluster at ``address``, whose workers must see the
+    workspace's folder); the refit runs here.
 
     Returns the tuning record (``to_text()``, ``to_json()``). A running server keeps its model
     until its next refit (new events or a restart)."""
@@ -204,7 +208,11 @@ def tune(settings: Settings, budget_seconds: float | None = None) -> Any:
         raise InvalidRequest(str(exc)) from exc
     if workspace.event_count() == 0:
         raise InvalidRequest(f"{settings.workspace} holds no events to tune on; ingest a log first")
-    load_or_tune(workspace, budget, settings.retune_fraction, retune=True)  # the served ranker (chosen policy)
+    with open_job_engine(engine, address, workers) as runner:
+        try:   # the served ranker (chosen policy)
+            load_or_tune(workspace, budget, settings.retune_fraction, retune=True, engine=runner)
+        except EngineError as exc:  # the cluster failed under the search: the stored tuning stands
+            raise Unavailable(str(exc)) from exc
     result = latest_tuning(workspace)
     assert result is not None
     return result

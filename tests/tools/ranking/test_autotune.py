@@ -126,3 +126,20 @@ def test_a_budget_used_up_by_the_defaults_serves_them_instead_of_failing() -> No
     assert result.score == result.defaults
     assert fit_tuned(result, events).get_params() == WhyrecRanker(**result.params).get_params()
     assert result.params == {"target": "purchase"}
+
+
+def test_auto_tuning_on_a_two_worker_dask_cluster_chooses_what_in_process_tuning_chooses(tmp_path) -> None:
+    """Issue 18: ``whyrec tune --engine dask`` scores each search's points on the workers; a
+    search that converges within its budget makes the same choice, trial for trial."""
+    from whyrec.tools.demo import DemoConfig, generate_shop
+    from whyrec.tools.engine import DaskEngine
+
+    shop = generate_shop(DemoConfig(users=150, items=120, days=40, seed=3))
+    here = auto_tune(shop.events, shop.items, budget_seconds=200)
+    with DaskEngine(n_workers=2, memory_limit="2GB") as engine:
+        there = auto_tune(shop.events, shop.items, budget_seconds=200, engine=engine, scratch=tmp_path)
+    assert not here.budget_exhausted and here.trials > 100        # else the budget decides
+    ignore = ("cpu_seconds", "finished_at")
+    assert ({k: v for k, v in there.to_json().items() if k not in ignore}
+            == {k: v for k, v in here.to_json().items() if k not in ignore})
+    assert not list(tmp_path.iterdir())

@@ -160,3 +160,54 @@ def test_one_window_tunes_exactly_as_the_split_and_windows_pool_their_users(peak
     twice = tune("peaked", (split, split), catalog(), space=axes, budget_seconds=30)
     assert twice.n_users == 2 * alone.n_users and twice.point == alone.point
     assert twice.score == pytest.approx(alone.score)
+
+
+# -- the trials on an engine's workers (issue 18) ----------------------------------------------
+class Rounds:
+    """An engine that is not the local one, with two "workers", that runs its calls here through
+    pickling (what a cluster does to them) and records how many points each round sent."""
+
+    name = "rounds"
+    workers = 2
+
+    def __init__(self) -> None:
+        self.sent: list[int] = []
+
+    def map(self, fn, items, on_done=None):  # type: ignore[no-untyped-def]
+        import pickle
+
+        self.sent.append(len(items))
+        return [pickle.loads(pickle.dumps(fn(pickle.loads(pickle.dumps(item))))) for item in items]
+
+
+def test_on_an_engine_the_axis_points_go_out_in_rounds_and_the_search_chooses_the_same(peaked, tmp_path) -> None:
+    axes = (log_axis("x", (1.0, 2.0, 4.0, 8.0), 1.0, 1e-3, 1e4), choice_axis("kind", ("b", "a"), "b"))
+    here = tune("peaked", planted_split(), catalog(), space=axes, budget_seconds=60)
+    engine = Rounds()
+    there = tune("peaked", planted_split(), catalog(), space=axes, budget_seconds=60, engine=engine,
+                 scratch=tmp_path)
+    assert here.converged and there.converged
+    assert (there.point, there.score, there.edges) == (here.point, here.score, here.edges)
+    assert [t.point for t in there.trials] == [t.point for t in here.trials]   # the same points, in order
+    assert [t.score for t in there.trials] == [t.score for t in here.trials]
+    # The start alone, then the x grid (1 is the start, scored: 2, 4, 8 in a round of two and one),
+    # then each step past the grid alone.
+    assert engine.sent[:3] == [1, 2, 1] and max(engine.sent) == 2 and sum(engine.sent) == len(there.trials)
+    assert there.worker_cpu_seconds > 0 and there.cpu_seconds >= there.worker_cpu_seconds
+    assert not list(tmp_path.iterdir())          # the workers' input file is removed afterwards
+
+
+def test_on_an_engine_the_budget_counts_the_workers_cpu(peaked, tmp_path) -> None:
+    space = (log_axis("x", (1.0, 2.0, 4.0), 1.0, 1e-3, 1e4),)
+    result = tune("peaked", planted_split(), catalog(), space=space, fixed={"delay": 0.1},
+                  budget_seconds=0.25, engine=Rounds(), scratch=tmp_path)
+    assert result.budget_exhausted and not result.converged
+    assert 1 <= len(result.trials) <= 4
+
+
+def test_a_worker_that_cannot_read_the_inputs_says_where_they_should_be() -> None:
+    from whyrec.tools.engine import EngineError
+    from whyrec.tools.ranking.tuning import _trial_from
+
+    with pytest.raises(EngineError, match="cannot read the tuning inputs .*volume every worker sees"):
+        _trial_from(("/nonexistent/inputs.pickle", "token", {"x": 1.0}))
