@@ -28,6 +28,7 @@ round: a search the budget stops may score up to one round more than in-process.
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 import math
 import pickle
@@ -156,12 +157,62 @@ class _Inputs:
 
 @dataclass
 class _Remote:
-    """A search's engine, the file its workers read the inputs from, and the CPU they used."""
+    """A search's engine, the file its workers read the inputs from, and the CPU they used.
+
+    The workers publish each ranker they fit in the inputs' folder, so that a worker scoring
+    another point of the same fitted base reads it instead of fitting it again (a whole fit,
+    e.g. EASE's inverse, on every worker, would spend the budget on copies)."""
 
     engine: Engine
     path: str
     token: str
     cpu: float = 0.0
+
+    def keep_published(self, model: str, fixed: Mapping[str, Any], points: Sequence[Mapping[str, Any]],
+                       windows: int) -> None:
+        """Remove the published rankers none of ``points`` needs (the descent's next points all
+        lie on one axis through the current point, so at most one grid's fits are on disk)."""
+        needed = {_published_name(_structural(make_ranker(model, **constructor_params(p, fixed))), w)
+                  for p in points for w in range(windows)}
+        for path in Path(self.path).parent.glob("fitted-*.pickle"):
+            if path.name not in needed:
+                path.unlink(missing_ok=True)
+
+
+def _structural(ranker: Ranker) -> tuple[tuple[str, Any], ...]:
+    """The parameters whose change needs a refit (all but the model's ``scoring_params``); the
+    item vectors, fixed for a search, by identity."""
+    scoring = set(getattr(ranker, "scoring_params", ()))
+    return tuple(sorted((k, repr(v) if k != "item_vectors" else id(v))
+                        for k, v in ranker.get_params().items() if k not in scoring))
+
+
+def _published_name(structural: tuple[tuple[str, Any], ...], window: int) -> str:
+    """The file a fitted base is published under: the same name in the driver and every worker
+    (item vectors are one object per process, fixed for the search: left out of the name)."""
+    named = repr(tuple((k, v) for k, v in structural if k != "item_vectors")).encode()
+    return f"fitted-{hashlib.sha1(named).hexdigest()[:20]}-{window}.pickle"
+
+
+def _read_published(path: Path) -> Ranker | None:
+    try:
+        with open(path, "rb") as handle:
+            ranker: Ranker = pickle.load(handle)  # written by a worker of this search
+        return ranker
+    except (OSError, EOFError, pickle.UnpicklingError):
+        return None
+
+
+def _publish(path: Path, ranker: Ranker) -> None:
+    """Write atomically (a reader sees a whole file or none); a failure only costs a refit."""
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
+    try:
+        with open(tmp, "wb") as handle:
+            pickle.dump(ranker, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        tmp.replace(path)
+    except OSError as exc:
+        log.warning("cannot publish a fitted ranker at %s (%s); other workers will fit it themselves", path, exc)
+        tmp.unlink(missing_ok=True)
 
 
 class _Search:
@@ -184,6 +235,7 @@ class _Search:
         self.state: set[str] = set()
         self.shortcut = True
         self.out_of_time = False
+        self.shared: Path | None = None      # on a worker: where fitted rankers are published
 
     @staticmethod
     def key(point: Mapping[str, Any]) -> str:
@@ -214,6 +266,8 @@ class _Search:
         if remote is None:
             return
         pending = list({self.key(p): p for p in points if self.key(p) not in self.scores}.values())
+        if pending:
+            remote.keep_published(self.model, self.fixed, points, len(self.splits))
         width = max(remote.engine.workers, 1)
         for start in range(0, len(pending), width):
             if self.spent() > self.budget:
@@ -248,18 +302,25 @@ class _Search:
 
     def _fit_or_reuse(self, params: dict[str, Any], window: int = 0) -> Ranker:
         """Refit (on validation window ``window``) only when a parameter outside the model's
-        ``scoring_params`` changed."""
+        ``scoring_params`` changed. A worker (``shared`` set) first looks for the fitted ranker
+        another worker published, and publishes the ones it fits."""
         template = make_ranker(self.model, **params)
         scoring = set(getattr(template, "scoring_params", ()))
-        structural = tuple(sorted((k, repr(v) if k != "item_vectors" else id(v))
-                                  for k, v in template.get_params().items() if k not in scoring))
+        structural = _structural(template)
         fitted = self.fitted[window]
         if structural in fitted:
             fitted.move_to_end(structural)
             base = fitted[structural]
             return base.with_params(**{k: v for k, v in template.get_params().items()
                                        if k in scoring})
-        ranker = self._fit(template, window)
+        published = self.shared / _published_name(structural, window) if self.shared else None
+        ranker = _read_published(published) if published else None
+        if ranker is not None:
+            ranker = ranker.with_params(**{k: v for k, v in template.get_params().items() if k in scoring})
+        else:
+            ranker = self._fit(template, window)
+            if published:
+                _publish(published, ranker)
         fitted[structural] = ranker
         while len(fitted) > self.keep_fitted:
             fitted.popitem(last=False)
@@ -358,8 +419,10 @@ def _search_from(path: str, token: str) -> _Search:
     except OSError as exc:
         raise EngineError(f"a worker cannot read the tuning inputs at {path} ({exc}); on a remote cluster "
                           f"the workspace must be on a volume every worker sees") from exc
-    return _Search(inputs.model, inputs.splits, inputs.items, inputs.exclude_seen, inputs.fixed,
-                   inputs.metric, math.inf, inputs.keep_fitted, inputs.policy)
+    search = _Search(inputs.model, inputs.splits, inputs.items, inputs.exclude_seen, inputs.fixed,
+                     inputs.metric, math.inf, inputs.keep_fitted, inputs.policy)
+    search.shared = Path(path).parent
+    return search
 
 
 def _trial_from(task: tuple[str, str, dict[str, Any]]) -> tuple[Trial, float]:

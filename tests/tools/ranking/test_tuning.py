@@ -211,3 +211,47 @@ def test_a_worker_that_cannot_read_the_inputs_says_where_they_should_be() -> Non
 
     with pytest.raises(EngineError, match="cannot read the tuning inputs .*volume every worker sees"):
         _trial_from(("/nonexistent/inputs.pickle", "token", {"x": 1.0}))
+
+
+class Counted(Peaked):
+    """Peaked whose ``kind`` only changes the scores (no refit), counting its fits."""
+
+    name: ClassVar[str] = "counted"
+    scoring_params: ClassVar[tuple[str, ...]] = ("kind",)
+    fits: ClassVar[list[float]] = []
+
+    def _fit(self) -> None:
+        Counted.fits.append(self.x)
+
+
+class FreshWorkers(Rounds):
+    """Every call lands on a worker that has fitted nothing yet (its search state is new)."""
+
+    def map(self, fn, items, on_done=None):  # type: ignore[no-untyped-def]
+        from whyrec.tools.ranking.tuning import _search_from
+
+        def fresh(item):  # type: ignore[no-untyped-def]
+            _search_from.cache_clear()
+            return fn(item)
+        return super().map(fresh, items, on_done)
+
+
+def test_a_worker_reads_the_ranker_another_worker_fitted_instead_of_fitting_it_again(monkeypatch, tmp_path) -> None:
+    """Scoring a point whose fitted base (all but ``scoring_params``) another worker already
+    fitted reads the ranker that worker published: each base is fitted once, as in-process —
+    before, each worker fitted its own copy (at 1M events, an 18 CPU s EASE fit on both)."""
+    monkeypatch.setitem(MODELS, "counted", Counted)
+    monkeypatch.setattr(Counted, "fits", [])
+    axes = (log_axis("x", (1.0, 2.0, 4.0), 1.0, 1e-3, 1e4), choice_axis("kind", ("b", "a", "c", "d"), "b"))
+    here = tune("counted", planted_split(), catalog(), space=axes, budget_seconds=60)
+    fitted_here = sorted(Counted.fits)
+    Counted.fits.clear()
+    there = tune("counted", planted_split(), catalog(), space=axes, budget_seconds=60, engine=FreshWorkers(),
+                 scratch=tmp_path)
+    assert (there.point, [t.point for t in there.trials]) == (here.point, [t.point for t in here.trials])
+    # Without the published rankers, every one of these fresh workers fits for every point it
+    # scores; with them, about as often as the one in-process search (which also refits a base
+    # its two-ranker cache let go).
+    assert len(Counted.fits) <= len(fitted_here) + 1 < len(there.trials)
+    assert set(Counted.fits) == set(fitted_here)
+    assert not list(tmp_path.iterdir())
