@@ -17,6 +17,7 @@ import functools
 import hashlib
 import hmac
 import logging
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,9 @@ log = logging.getLogger(__name__)
 
 #: Derived artefacts that are pure functions of the events and may hold per-user data.
 RECOMPUTABLE = ("ranker-*", "influence_report-*", "*.png", "explain-*")
+#: Folders of a tuning on an engine (its sampled events, fitted rankers), left behind only when
+#: the run was killed before it could remove them.
+TRANSIENT = ("whyrec-tune-*",)
 
 
 @dataclass(frozen=True)
@@ -92,6 +96,12 @@ def forget_user(workspace: Workspace, user_id: str, store: Any = None) -> Forget
             for path in workspace.derived_path.glob(pattern):
                 shred_file(path)
                 artefacts += 1
+        for pattern in TRANSIENT:
+            for folder in workspace.derived_path.glob(pattern):
+                for path in (p for p in folder.rglob("*") if p.is_file()):
+                    shred_file(path)
+                    artefacts += 1
+                shutil.rmtree(folder, ignore_errors=True)
         reject_rows = _scrub_rejects(workspace, user_id)
         erasure = store.forget(user_id, items=created) if store is not None else None
     log.info("forgot a user: %d events, %d documents, %d items", int(mine.sum()),

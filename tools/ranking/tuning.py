@@ -17,7 +17,9 @@ With an ``engine`` (issue 18, e.g. a Dask cluster: :func:`whyrec.tools.engine.op
 points of one axis are scored on its workers, as many at a time as it has workers: each worker
 reads the search's inputs once from a file under ``scratch`` and keeps its own fitted rankers.
 The descent still walks the points in grid order and keeps the first best, so a search that
-converges within its budget chooses what the in-process search chooses, trial for trial. The
+converges within its budget chooses what the in-process search chooses, trial for trial (up to
+the last bits of float arithmetic: a worker's BLAS runs one thread, and a multi-threaded BLAS
+may round EASE's inverse differently, which matters only between points scored within rounding). The
 budget then counts this process's CPU plus the CPU the workers' calls used, checked before each
 round: a search the budget stops may score up to one round more than in-process.
 
@@ -35,6 +37,7 @@ import pickle
 import random
 import shutil
 import tempfile
+import threading
 import time
 import uuid
 from collections import OrderedDict
@@ -199,7 +202,7 @@ def _read_published(path: Path) -> Ranker | None:
         with open(path, "rb") as handle:
             ranker: Ranker = pickle.load(handle)  # written by a worker of this search
         return ranker
-    except (OSError, EOFError, pickle.UnpicklingError):
+    except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError):
         return None
 
 
@@ -210,7 +213,7 @@ def _publish(path: Path, ranker: Ranker) -> None:
         with open(tmp, "wb") as handle:
             pickle.dump(ranker, handle, protocol=pickle.HIGHEST_PROTOCOL)
         tmp.replace(path)
-    except OSError as exc:
+    except (OSError, pickle.PicklingError) as exc:
         log.warning("cannot publish a fitted ranker at %s (%s); other workers will fit it themselves", path, exc)
         tmp.unlink(missing_ok=True)
 
@@ -221,11 +224,13 @@ class _Search:
 
     def __init__(self, model: str, splits: tuple[Split, ...], items: pd.DataFrame | None, exclude_seen: bool,
                  fixed: dict[str, Any], metric: str, budget: float, keep_fitted: int,
-                 policy: str | None = None, remote: _Remote | None = None) -> None:
+                 policy: str | None = None, remote: _Remote | None = None,
+                 cpu_started: float | None = None) -> None:
         self.model, self.splits, self.items = model, splits, items
         self.policy = policy
         self.exclude_seen, self.fixed, self.metric = exclude_seen, fixed, metric
-        self.cpu_started, self.budget, self.remote = time.process_time(), budget, remote
+        self.cpu_started = time.process_time() if cpu_started is None else cpu_started
+        self.budget, self.remote = budget, remote
         self.keep_fitted = keep_fitted
         self.scores: dict[str, Trial] = {}
         self.trials: list[Trial] = []
@@ -258,15 +263,16 @@ class _Search:
         self.record(self.trial(point))
         return self.scores[key].score
 
-    def prefetch(self, points: Sequence[dict[str, Any]]) -> None:
+    def prefetch(self, points: Sequence[dict[str, Any]], axis: bool = False) -> None:
         """With an engine: score the points not scored yet on its workers, as many at a time as
         it has workers, in the given order, while the budget lasts (without one: nothing; each
-        point is scored when the descent asks for it)."""
+        point is scored when the descent asks for it). ``axis``: ``points`` are a whole axis
+        through the current point, so published fits none of them needs can go."""
         remote = self.remote
         if remote is None:
             return
         pending = list({self.key(p): p for p in points if self.key(p) not in self.scores}.values())
-        if pending:
+        if pending and axis:
             remote.keep_published(self.model, self.fixed, points, len(self.splits))
         width = max(remote.engine.workers, 1)
         for start in range(0, len(pending), width):
@@ -357,7 +363,7 @@ class _Search:
             for axis in axes:
                 # The axis's points differ from `current` only on this axis, whatever it becomes
                 # below: an engine may score them all at once.
-                self.prefetch([{**current, axis.name: value} for value in grids[axis.name]])
+                self.prefetch([{**current, axis.name: value} for value in grids[axis.name]], axis=True)
                 for value in grids[axis.name]:
                     score = self.evaluate({**current, axis.name: value})
                     if score is None:
@@ -416,7 +422,7 @@ def _search_from(path: str, token: str) -> _Search:
     try:
         with open(path, "rb") as handle:
             inputs: _Inputs = pickle.load(handle)  # the file this search wrote a moment ago
-    except OSError as exc:
+    except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError) as exc:
         raise EngineError(f"a worker cannot read the tuning inputs at {path} ({exc}); on a remote cluster "
                           f"the workspace must be on a volume every worker sees") from exc
     search = _Search(inputs.model, inputs.splits, inputs.items, inputs.exclude_seen, inputs.fixed,
@@ -425,13 +431,19 @@ def _search_from(path: str, token: str) -> _Search:
     return search
 
 
+#: One call at a time in a worker process: a worker started with several threads would share one
+#: search's fitted rankers between them, and each call's CPU (the process's) would count theirs.
+_ONE_AT_A_TIME = threading.Lock()
+
+
 def _trial_from(task: tuple[str, str, dict[str, Any]]) -> tuple[Trial, float]:
     """The engine's job function: one point scored against the inputs at ``task[0]``; returns
     the trial and the CPU seconds the call used (reading the inputs included)."""
-    started = time.process_time()
-    path, token, point = task
-    trial = _search_from(path, token).trial(point)
-    return trial, time.process_time() - started
+    with _ONE_AT_A_TIME:
+        started = time.process_time()
+        path, token, point = task
+        trial = _search_from(path, token).trial(point)
+        return trial, time.process_time() - started
 
 
 @contextmanager
@@ -490,7 +502,7 @@ def tune(model: str, split: Split | Sequence[Split], items: pd.DataFrame | None 
     with _remote(engine, scratch, _Inputs(model, splits, items, exclude_seen, fixed, metric, keep_fitted,
                                           policy)) as remote:
         search = _Search(model, splits, items, exclude_seen, fixed, metric, budget_seconds, keep_fitted,
-                         policy, remote)
+                         policy, remote, cpu_started)
         point = {a.name: a.start for a in axes}
         point.update(dict(start or {}))
         best_point, best, converged = search.descend(axes, point, max_passes)

@@ -205,6 +205,20 @@ def test_on_an_engine_the_budget_counts_the_workers_cpu(peaked, tmp_path) -> Non
     assert 1 <= len(result.trials) <= 4
 
 
+def test_the_workers_cpu_counts_against_the_budget(peaked, tmp_path) -> None:
+    """Calls that report 10 CPU s each (as remote workers would, none of it this process's):
+    a 15 s budget allows the start (10 s) and one round of two, then stops."""
+    class Heavy(Rounds):
+        def map(self, fn, items, on_done=None):  # type: ignore[no-untyped-def]
+            return [(trial, 10.0) for trial, _cpu in super().map(fn, items, on_done)]
+
+    space = (log_axis("x", (1.0, 2.0, 4.0, 8.0, 16.0), 1.0, 1e-3, 1e4),)
+    result = tune("peaked", planted_split(), catalog(), space=space, budget_seconds=15, engine=Heavy(),
+                  scratch=tmp_path)
+    assert result.budget_exhausted and len(result.trials) == 3
+    assert result.worker_cpu_seconds == 30.0 and result.cpu_seconds >= 30.0
+
+
 def test_a_worker_that_cannot_read_the_inputs_says_where_they_should_be() -> None:
     from whyrec.tools.engine import EngineError
     from whyrec.tools.ranking.tuning import _trial_from
