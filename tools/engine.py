@@ -29,7 +29,12 @@ another engine fits behind :class:`Engine` with one small class.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+import pickle
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from .cli_options import ENGINES as ENGINES  # the names open_engine accepts (and ``--engine``)
@@ -209,6 +214,35 @@ def _engine_error(exc: BaseException, fn: Callable[..., Any]) -> EngineError | N
         return EngineError("the Dask workers cannot import whyrec: install it (the same version) on every "
                            "worker, or leave out --address to run a local cluster")
     return None
+
+
+# -- a job's inputs on the shared file system ---------------------------------------------------
+@contextmanager
+def scratch_folder(prefix: str, scratch: str | Path | None = None) -> Iterator[Path]:
+    """A new folder under ``scratch`` (default: the system's temporary folder; for a remote
+    cluster, a folder its workers see too) for the inputs a job's calls read, removed afterwards."""
+    folder = Path(tempfile.mkdtemp(prefix=prefix, dir=scratch))
+    try:
+        folder.chmod(0o755)        # workers may run as another user on a shared volume
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def write_inputs(path: Path, inputs: object) -> None:
+    """Pickle ``inputs`` to ``path`` for the workers (:func:`read_inputs`)."""
+    with open(path, "wb") as handle:
+        pickle.dump(inputs, handle, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def read_inputs(path: str, what: str, hint: str) -> Any:
+    """In a worker: the inputs the driver wrote at ``path``; an :class:`EngineError` saying that
+    the worker cannot read ``what`` there, and ``hint`` (where they should be), if it cannot."""
+    try:
+        with open(path, "rb") as handle:
+            return pickle.load(handle)  # written by this job's driver a moment ago
+    except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError) as exc:
+        raise EngineError(f"a worker cannot read {what} at {path} ({exc}); {hint}") from exc
 
 
 def open_engine(name: str | None = None, address: str | None = None, workers: int | None = None,

@@ -14,9 +14,6 @@ import argparse
 import functools
 import json
 import logging
-import pickle
-import shutil
-import tempfile
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -28,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from ..cli_options import add_engine_arguments
-from ..engine import Engine, EngineError, open_engine
+from ..engine import Engine, EngineError, open_engine, read_inputs, scratch_folder, write_inputs
 from .causal_weights import UNSUPPORTED_POLICIES, CausalWeights, estimate_causal_weights
 from .harness import measure
 from .registry import MODELS, make_ranker
@@ -271,13 +268,8 @@ def _evaluate_run(context: _Context, run: _Run) -> EvalRecord:
 def _context_from(path: str, token: str) -> _Context:
     """A worker's context for the inputs at ``path`` (read and split once per worker process and
     evaluation: ``token`` is new for every evaluation, so a reused path is never served stale)."""
-    try:
-        with open(path, "rb") as handle:
-            inputs = pickle.load(handle)  # the file this evaluation wrote a moment ago
-    except OSError as exc:
-        raise EngineError(f"a worker cannot read the evaluation's inputs at {path} ({exc}); with --address, "
-                          f"--scratch must be a folder every worker sees") from exc
-    return _Context.make(inputs)
+    return _Context.make(read_inputs(path, "the evaluation's inputs",
+                                     "with --address, --scratch must be a folder every worker sees"))
 
 
 def _evaluate_from(task: tuple[str, str, _Run]) -> EvalRecord:
@@ -296,14 +288,11 @@ def _evaluate_on(engine: Engine, plans: Sequence[_Plan], scratch: str | Path | N
     folder its workers see too), removed afterwards. ``done`` collects (plan, run) -> record as
     they come back, so a caller keeps what finished before a failure."""
     done = {} if done is None else done
-    folder = Path(tempfile.mkdtemp(prefix="whyrec-evaluate-", dir=scratch))
-    try:
-        folder.chmod(0o755)        # workers may run as another user on a shared volume
+    with scratch_folder("whyrec-evaluate-", scratch) as folder:
         tasks, where = [], []
         for n, plan in enumerate(plans):
             path = folder / f"inputs-{n}.pickle"
-            with open(path, "wb") as handle:
-                pickle.dump(plan.context.inputs, handle, protocol=pickle.HIGHEST_PROTOCOL)
+            write_inputs(path, plan.context.inputs)
             token = uuid.uuid4().hex
             tasks += [(str(path), token, run) for run in plan.runs]
             where += [(n, m) for m in range(len(plan.runs))]
@@ -313,8 +302,6 @@ def _evaluate_on(engine: Engine, plans: Sequence[_Plan], scratch: str | Path | N
             _log_record(record)
 
         engine.map(_evaluate_from, tasks, on_done=arrived)
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
     return [records for n, plan in enumerate(plans) if (records := _returned(plan, n, done)) is not None]
 
 

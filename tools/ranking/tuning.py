@@ -35,8 +35,6 @@ import logging
 import math
 import pickle
 import random
-import shutil
-import tempfile
 import threading
 import time
 import uuid
@@ -49,7 +47,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..engine import Engine, EngineError
+from ..engine import Engine, read_inputs, scratch_folder, write_inputs
 from ..frames import distinct_strings
 from .base import Ranker
 from .harness import Measurement, measure, pool
@@ -312,17 +310,16 @@ class _Search:
         another worker published, and publishes the ones it fits."""
         template = make_ranker(self.model, **params)
         scoring = set(getattr(template, "scoring_params", ()))
+        scores_with = {k: v for k, v in template.get_params().items() if k in scoring}
         structural = _structural(template)
         fitted = self.fitted[window]
         if structural in fitted:
             fitted.move_to_end(structural)
-            base = fitted[structural]
-            return base.with_params(**{k: v for k, v in template.get_params().items()
-                                       if k in scoring})
+            return fitted[structural].with_params(**scores_with)
         published = self.shared / _published_name(structural, window) if self.shared else None
         ranker = _read_published(published) if published else None
         if ranker is not None:
-            ranker = ranker.with_params(**{k: v for k, v in template.get_params().items() if k in scoring})
+            ranker = ranker.with_params(**scores_with)
         else:
             ranker = self._fit(template, window)
             if published:
@@ -419,12 +416,8 @@ def _search_from(path: str, token: str) -> _Search:
     """A worker's search for the inputs at ``path``, read once per worker process and search
     (``token`` is new for every search, so a reused path is never served stale); it keeps the
     worker's fitted rankers from one call to the next."""
-    try:
-        with open(path, "rb") as handle:
-            inputs: _Inputs = pickle.load(handle)  # the file this search wrote a moment ago
-    except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError) as exc:
-        raise EngineError(f"a worker cannot read the tuning inputs at {path} ({exc}); on a remote cluster "
-                          f"the workspace must be on a volume every worker sees") from exc
+    inputs: _Inputs = read_inputs(path, "the tuning inputs",
+                                  "on a remote cluster the workspace must be on a volume every worker sees")
     search = _Search(inputs.model, inputs.splits, inputs.items, inputs.exclude_seen, inputs.fixed,
                      inputs.metric, math.inf, inputs.keep_fitted, inputs.policy)
     search.shared = Path(path).parent
@@ -453,15 +446,9 @@ def _remote(engine: Engine | None, scratch: str | Path | None, inputs: _Inputs) 
     if engine is None or engine.name == "local":
         yield None
         return
-    folder = Path(tempfile.mkdtemp(prefix="whyrec-tune-", dir=scratch))
-    try:
-        folder.chmod(0o755)        # workers may run as another user on a shared volume
-        path = folder / "inputs.pickle"
-        with open(path, "wb") as handle:
-            pickle.dump(inputs, handle, protocol=pickle.HIGHEST_PROTOCOL)
-        yield _Remote(engine, str(path), uuid.uuid4().hex)
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+    with scratch_folder("whyrec-tune-", scratch) as folder:
+        write_inputs(folder / "inputs.pickle", inputs)
+        yield _Remote(engine, str(folder / "inputs.pickle"), uuid.uuid4().hex)
 
 
 def tune(model: str, split: Split | Sequence[Split], items: pd.DataFrame | None = None, exclude_seen: bool = False,
@@ -521,7 +508,7 @@ def tune(model: str, split: Split | Sequence[Split], items: pd.DataFrame | None 
         model=model, params=constructor_params(best_point, fixed), point=best_point,
         score=chosen.score, stderr=chosen.stderr, n_users=chosen.n_users,
         metric=metric, trials=tuple(search.trials), seconds=time.perf_counter() - started,
-        cpu_seconds=time.process_time() - cpu_started + (remote.cpu if remote else 0.0),
+        cpu_seconds=search.spent(),
         converged=converged, budget_exhausted=search.out_of_time,
         edges=search.edges(axes, best_point), worker_cpu_seconds=remote.cpu if remote else 0.0)
     log.info("tuned %s in %.0f s (%.0f CPU s), %d trials%s: %s (validation %s %.4f ± %.4f)%s",

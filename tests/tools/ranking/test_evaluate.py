@@ -19,6 +19,7 @@ from whyrec.tools.ranking.evaluate import (
 )
 from whyrec.tools.ranking.split import Protocol, Split
 
+from .engines import Pickling
 from .test_tuning import cart_signal_split
 
 
@@ -181,21 +182,6 @@ def test_cli_starts_no_engine_when_no_dataset_is_there(tmp_path, capsys, monkeyp
     assert "nothing was evaluated (no data for movielens under" in capsys.readouterr().out
 
 
-class Inline:
-    """An engine that is not the local one but runs calls here: the cluster path's files and
-    pickling, without a cluster."""
-
-    name = "inline"
-    workers = 1
-
-    def map(self, fn, items, on_done=None):  # type: ignore[no-untyped-def]
-        import pickle
-
-        from whyrec.tools.engine import LocalEngine
-        return LocalEngine().map(lambda item: pickle.loads(pickle.dumps(fn(pickle.loads(pickle.dumps(item))))),
-                                 items, on_done)
-
-
 def test_the_cluster_path_restores_item_vectors_and_removes_its_inputs(tmp_path) -> None:
     from whyrec.tools.demo import DemoConfig, generate_shop
 
@@ -204,7 +190,7 @@ def test_the_cluster_path_restores_item_vectors_and_removes_its_inputs(tmp_path)
     marker = {"item_vectors": (ids, np.random.default_rng(0).normal(size=(len(ids), 8)))}
     options = dict(events=shop.events, items=shop.items, exclude_seen=[False], tune_models=False)
     here = evaluate("demo", ["whyrec", "repeat"], model_params={"whyrec": marker}, **options)
-    there = evaluate("demo", ["whyrec", "repeat"], model_params={"whyrec": marker}, engine=Inline(),
+    there = evaluate("demo", ["whyrec", "repeat"], model_params={"whyrec": marker}, engine=Pickling(),
                      scratch=tmp_path, **options)
     assert [r.params for r in there] == [r.params for r in here] and there[0].params["item_vectors"] is marker[
         "item_vectors"]
@@ -228,15 +214,13 @@ def test_datasets_go_to_the_cluster_together_and_a_failure_keeps_the_finished_on
 
     options = dict(exclude_seen=[False, True], tune_models=False)
     alone = evaluate("demo", ["popular", "repeat"], **options)
-    sent: list[int] = []
 
-    class Recording(Inline):
+    class Failing(Pickling):
         def __init__(self, fail_at: int | None = None) -> None:
+            super().__init__()
             self.fail_at = fail_at
 
         def map(self, fn, items, on_done=None):  # type: ignore[no-untyped-def]
-            sent.append(len(items))
-
             def each(position, record):  # type: ignore[no-untyped-def]
                 if position == self.fail_at:
                     raise EngineError("a Dask worker died running _evaluate_from")
@@ -244,10 +228,11 @@ def test_datasets_go_to_the_cluster_together_and_a_failure_keeps_the_finished_on
                     on_done(position, record)
             return super().map(fn, items, each)
 
-    together = evaluate_datasets(["demo", "demo"], ["popular", "repeat"], engine=Recording(), **options)
-    assert sent == [8] and together.failed is None
+    engine = Failing()
+    together = evaluate_datasets(["demo", "demo"], ["popular", "repeat"], engine=engine, **options)
+    assert engine.sent == [8] and together.failed is None
     assert [r.metrics for r in together.records] == [r.metrics for r in alone] * 2
     assert [r.comparison for r in together.records] == [r.comparison for r in alone] * 2
-    broken = evaluate_datasets(["demo", "demo"], ["popular", "repeat"], engine=Recording(fail_at=5), **options)
+    broken = evaluate_datasets(["demo", "demo"], ["popular", "repeat"], engine=Failing(fail_at=5), **options)
     assert broken.failed and "worker died" in broken.failed
     assert [r.metrics for r in broken.records] == [r.metrics for r in alone]     # the first dataset, whole

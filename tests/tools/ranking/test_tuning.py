@@ -18,6 +18,8 @@ from whyrec.tools.ranking.spaces import choice_axis, log_axis
 from whyrec.tools.ranking.split import Split, TimeCut
 from whyrec.tools.ranking.tuning import constructor_params, tune
 
+from .engines import Pickling
+
 CUT = pd.Timestamp("2024-02-01", tz="UTC")
 
 
@@ -163,27 +165,10 @@ def test_one_window_tunes_exactly_as_the_split_and_windows_pool_their_users(peak
 
 
 # -- the trials on an engine's workers (issue 18) ----------------------------------------------
-class Rounds:
-    """An engine that is not the local one, with two "workers", that runs its calls here through
-    pickling (what a cluster does to them) and records how many points each round sent."""
-
-    name = "rounds"
-    workers = 2
-
-    def __init__(self) -> None:
-        self.sent: list[int] = []
-
-    def map(self, fn, items, on_done=None):  # type: ignore[no-untyped-def]
-        import pickle
-
-        self.sent.append(len(items))
-        return [pickle.loads(pickle.dumps(fn(pickle.loads(pickle.dumps(item))))) for item in items]
-
-
 def test_on_an_engine_the_axis_points_go_out_in_rounds_and_the_search_chooses_the_same(peaked, tmp_path) -> None:
     axes = (log_axis("x", (1.0, 2.0, 4.0, 8.0), 1.0, 1e-3, 1e4), choice_axis("kind", ("b", "a"), "b"))
     here = tune("peaked", planted_split(), catalog(), space=axes, budget_seconds=60)
-    engine = Rounds()
+    engine = Pickling(workers=2)
     there = tune("peaked", planted_split(), catalog(), space=axes, budget_seconds=60, engine=engine,
                  scratch=tmp_path)
     assert here.converged and there.converged
@@ -200,7 +185,7 @@ def test_on_an_engine_the_axis_points_go_out_in_rounds_and_the_search_chooses_th
 def test_on_an_engine_the_budget_counts_the_workers_cpu(peaked, tmp_path) -> None:
     space = (log_axis("x", (1.0, 2.0, 4.0), 1.0, 1e-3, 1e4),)
     result = tune("peaked", planted_split(), catalog(), space=space, fixed={"delay": 0.1},
-                  budget_seconds=0.25, engine=Rounds(), scratch=tmp_path)
+                  budget_seconds=0.25, engine=Pickling(workers=2), scratch=tmp_path)
     assert result.budget_exhausted and not result.converged
     assert 1 <= len(result.trials) <= 4
 
@@ -208,12 +193,12 @@ def test_on_an_engine_the_budget_counts_the_workers_cpu(peaked, tmp_path) -> Non
 def test_the_workers_cpu_counts_against_the_budget(peaked, tmp_path) -> None:
     """Calls that report 10 CPU s each (as remote workers would, none of it this process's):
     a 15 s budget allows the start (10 s) and one round of two, then stops."""
-    class Heavy(Rounds):
+    class Heavy(Pickling):
         def map(self, fn, items, on_done=None):  # type: ignore[no-untyped-def]
             return [(trial, 10.0) for trial, _cpu in super().map(fn, items, on_done)]
 
     space = (log_axis("x", (1.0, 2.0, 4.0, 8.0, 16.0), 1.0, 1e-3, 1e4),)
-    result = tune("peaked", planted_split(), catalog(), space=space, budget_seconds=15, engine=Heavy(),
+    result = tune("peaked", planted_split(), catalog(), space=space, budget_seconds=15, engine=Heavy(workers=2),
                   scratch=tmp_path)
     assert result.budget_exhausted and len(result.trials) == 3
     assert result.worker_cpu_seconds == 30.0 and result.cpu_seconds >= 30.0
@@ -238,7 +223,7 @@ class Counted(Peaked):
         Counted.fits.append(self.x)
 
 
-class FreshWorkers(Rounds):
+class FreshWorkers(Pickling):
     """Every call lands on a worker that has fitted nothing yet (its search state is new)."""
 
     def map(self, fn, items, on_done=None):  # type: ignore[no-untyped-def]
@@ -260,7 +245,7 @@ def test_a_worker_reads_the_ranker_another_worker_fitted_instead_of_fitting_it_a
     here = tune("counted", planted_split(), catalog(), space=axes, budget_seconds=60)
     fitted_here = sorted(Counted.fits)
     Counted.fits.clear()
-    there = tune("counted", planted_split(), catalog(), space=axes, budget_seconds=60, engine=FreshWorkers(),
+    there = tune("counted", planted_split(), catalog(), space=axes, budget_seconds=60, engine=FreshWorkers(workers=2),
                  scratch=tmp_path)
     assert (there.point, [t.point for t in there.trials]) == (here.point, [t.point for t in here.trials])
     # Without the published rankers, every one of these fresh workers fits for every point it
