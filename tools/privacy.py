@@ -30,9 +30,10 @@ log = logging.getLogger(__name__)
 
 #: Derived artefacts that are pure functions of the events and may hold per-user data.
 RECOMPUTABLE = ("ranker-*", "influence_report-*", "*.png", "explain-*")
-#: Folders of a tuning on an engine (its sampled events, fitted rankers), left behind only when
-#: the run was killed before it could remove them.
-TRANSIENT = ("whyrec-tune-*",)
+#: Folders of a job on an engine (a tuning's sampled events and fitted rankers, a decision
+#: table's sampled users and parts), left behind only when the run was killed before it could
+#: remove them.
+TRANSIENT = ("whyrec-tune-*", "whyrec-table-*")
 
 
 @dataclass(frozen=True)

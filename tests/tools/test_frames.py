@@ -6,9 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from whyrec.tools.frames import distinct_strings, positions_in, sorted_codes
+from whyrec.tools.frames import distinct_strings, positions_in, sorted_codes, utc_times
 
 VALUES = ["u10", "u2", "u10", "用户", "u1", "u2"]
+ODD = ["b", "", "Z", "é", "😀", "a", "ab", "a\u202eb", "😀", "é"]  # code point order: what sorted() gives
 
 
 @pytest.mark.parametrize("categories", [None, ["用户", "u2", "u1", "u10", "unused"]])
@@ -22,6 +23,33 @@ def test_the_helpers_give_what_the_string_column_gives(categories: list[str] | N
     expected, inverse = np.unique(strings.to_numpy(dtype=object), return_inverse=True)
     assert list(uniques) == list(expected)  # only the values that occur, in sorted order
     assert codes.tolist() == inverse.tolist()
+
+
+@pytest.mark.parametrize("storage", ["arrow", "arrow in chunks", "object"])
+def test_arrow_string_columns_sort_and_look_up_as_python_strings(storage: str) -> None:
+    """sorted_codes and positions_in take Arrow's dictionary and hash lookup for an Arrow-stored
+    string column: the same codes, order and positions as Python strings (code point order)."""
+    if storage == "object":
+        column = pd.Series(ODD, dtype=object)
+    else:
+        halves = [pd.Series(ODD[:4], dtype="string"), pd.Series(ODD[4:], dtype="string")]
+        chunked = storage == "arrow in chunks"
+        column = pd.concat(halves, ignore_index=True) if chunked else pd.Series(ODD, dtype="string")
+    codes, uniques = sorted_codes(column)
+    assert list(uniques) == sorted(set(ODD))
+    assert [uniques[c] for c in codes] == ODD
+    index = pd.Index(["é", "😀", "nope", ""], dtype=object)
+    assert positions_in(index, column).tolist() == [index.get_loc(v) if v in index else -1 for v in ODD]
+
+
+def test_a_string_column_with_missing_values_keeps_the_python_path() -> None:
+    column = pd.Series(["a", None, "b"], dtype="string")
+    assert positions_in(pd.Index(["b", "a"]), column).tolist() == [1, -1, 0]
+
+
+def test_utc_times_are_what_to_datetime_gives() -> None:
+    ns = np.array([0, 1_700_000_000_123_456_789, -5], dtype=np.int64)
+    assert utc_times(ns).equals(pd.DatetimeIndex(pd.to_datetime(ns, utc=True)))
 
 
 @pytest.mark.parametrize("categorical", [False, True])

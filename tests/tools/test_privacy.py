@@ -22,9 +22,11 @@ def test_forget_removes_events_documents_and_derived_artefacts(demo_workspace: P
     store = BehaviourStore(workspace, default_embedder())
     user = str(workspace.events()["user_id"].value_counts().index[0])
     load_or_fit(workspace)  # a derived artefact holding the user's history
-    left = workspace.derived_path / "whyrec-tune-x1"     # what a killed `tune --engine dask` leaves
-    left.mkdir()
-    (left / "inputs.pickle").write_bytes(user.encode() * 3)
+    # What a killed `tune --engine dask` or `effects --engine dask` leaves: the sampled users' ids.
+    left = [workspace.derived_path / "whyrec-tune-x1", workspace.derived_path / "whyrec-table-x2"]
+    for folder in left:
+        folder.mkdir()
+        (folder / "inputs.pickle").write_bytes(user.encode() * 3)
     assert store.search_behaviours(user, "anything", k=5)
     others_before = len(workspace.events()) - (workspace.events()["user_id"] == user).sum()
 
@@ -37,7 +39,7 @@ def test_forget_removes_events_documents_and_derived_artefacts(demo_workspace: P
     for part in (demo_workspace / "events").iterdir():  # no old part file still holds the user
         assert not (pd.read_parquet(part)["user_id"] == user).any()
     assert not list(reopened.derived_path.glob("ranker-v1*"))
-    assert not left.exists()
+    assert not any(folder.exists() for folder in left)
     fresh_store = BehaviourStore(reopened, default_embedder())
     assert fresh_store.search_behaviours(user, "anything", k=50) == []
     collection = fresh_store._collection(fresh_store.behaviours_name)

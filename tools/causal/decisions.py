@@ -21,14 +21,15 @@ Ties in time (day-level logs) are ordered as the funnel is: looks, favourite, ca
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from ..frames import is_categorical, sorted_codes
+from ..frames import is_categorical, positions_in, sorted_codes, utc_times
 from .estimand import BEHAVIOURS, LOOKS, OUTCOME, Windows
-from .units import CATEGORICAL_CONFOUNDERS, NUMERIC_CONFOUNDERS, UnitTable, build_units
+from .units import CATEGORICAL_CONFOUNDERS, NUMERIC_CONFOUNDERS, UnitTable, build_units, empty_units
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +156,7 @@ def build_decisions(events: pd.DataFrame, items: pd.DataFrame | None, windows: W
     elapsed = (t - t0) / _NS
     frame = pd.DataFrame({
         "unit": unit[decision], "k": k[decision],
-        "t": pd.to_datetime(t[decision], utc=True),
+        "t": utc_times(t[decision]),
         "looks_so_far": looks[decision].astype(np.int64),
         "favourite_so_far": fav[decision].astype(np.int64),
         "cart_so_far": cart[decision].astype(np.int64),
@@ -171,6 +172,46 @@ def build_decisions(events: pd.DataFrame, items: pd.DataFrame | None, windows: W
     return DecisionTable(frame.reset_index(drop=True), units, windows, counts)
 
 
+def concat_decisions(parts: Sequence[DecisionTable], windows: Windows, item_ids: pd.Index) -> DecisionTable:
+    """One table from the tables of disjoint sets of whole users (user partitions), built with
+    the same windows and the whole log's item history: the table :func:`build_decisions` builds
+    from all their events at once — the same exposures in the same order (by first look, user,
+    item) and the same decision points in the same order (by exposure, then time).
+
+    ``item_ids``: the whole log's items in sorted order (``ItemHistory.item_ids``); user ids are
+    sorted here. Event counts are summed."""
+    seen = sum(p.units.pairs_seen for p in parts)
+    censored = sum(p.units.pairs_left_censored for p in parts)
+    counts = {key: sum(p.event_counts.get(key, 0) for p in parts) for key in (*BEHAVIOURS, OUTCOME)}
+    parts = [p for p in parts if len(p.units.frame)]
+    if not parts:
+        return DecisionTable(_empty_frame(), UnitTable(empty_units(), seen, censored), windows, counts)
+    units = pd.concat([p.units.frame for p in parts], ignore_index=True)
+    users = pd.Index(np.sort(units["user_id"].unique().to_numpy(dtype=object)))
+    order = np.lexsort((positions_in(item_ids, units["item_id"]), positions_in(users, units["user_id"]),
+                        units["t0"].to_numpy(dtype="datetime64[ns]").astype(np.int64)))
+    position = np.empty(len(order), dtype=np.int64)
+    position[order] = np.arange(len(order))   # where each part's exposure ends up
+    offsets = np.cumsum([0] + [len(p.units.frame) for p in parts])
+    frames = []
+    for part, offset in zip(parts, offsets[:-1], strict=True):
+        frame = part.frame.copy()
+        frame["unit"] = position[offset + frame["unit"].to_numpy()]
+        frames.append(frame)
+    frame = pd.concat(frames, ignore_index=True)
+    # Each exposure's decision points are one run in its part, in time order: the runs move to
+    # where their exposures now are (no sort of the whole frame).
+    unit = frame["unit"].to_numpy()
+    rows = np.arange(len(unit))
+    run_start = np.maximum.accumulate(np.where(np.r_[True, unit[1:] != unit[:-1]], rows, 0))
+    first_row = np.r_[0, np.cumsum(np.bincount(unit, minlength=len(order)))[:-1]]
+    taken = np.empty(len(unit), dtype=np.int64)
+    taken[first_row[unit] + rows - run_start] = rows
+    frame = frame.iloc[taken].reset_index(drop=True)
+    return DecisionTable(frame, UnitTable(units.iloc[order].reset_index(drop=True), seen, censored),
+                         windows, counts)
+
+
 def event_counts(events: pd.DataFrame) -> dict[str, int]:
     """Events of each behaviour of the trials (looks, favourite, cart) and of the outcome."""
     kinds = events["behaviour"]
@@ -184,8 +225,8 @@ def _exposure_of(ev: pd.DataFrame, exposures: pd.DataFrame) -> np.ndarray:
     user_code, users = sorted_codes(ev["user_id"])
     item_code, items = sorted_codes(ev["item_id"])
     width = np.int64(max(len(items), 1))
-    exposure_users = users.get_indexer(exposures["user_id"].astype(str)).astype(np.int64)
-    exposure_items = items.get_indexer(exposures["item_id"].astype(str)).astype(np.int64)
+    exposure_users = positions_in(users, exposures["user_id"])
+    exposure_items = positions_in(items, exposures["item_id"])
     known = (exposure_users >= 0) & (exposure_items >= 0)
     keys = np.where(known, exposure_users * width + exposure_items, -1 - np.arange(len(exposures)))
     return pd.Index(keys).get_indexer(user_code * width + item_code).astype(np.int64)

@@ -8,9 +8,11 @@ it recompute. :func:`pair_effects` picks the effects that apply to one user-item
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
+import uuid
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import partial
@@ -18,23 +20,25 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..engine import Engine
-from ..frames import sample_users
-from ..workspace import Workspace
-from .decisions import DecisionTable, build_decisions, event_counts
+from ..engine import Engine, read_inputs, scratch_folder, write_inputs
+from ..frames import distinct_strings, positions_in, sample_users
+from ..workspace import EventPartition, Workspace
+from .decisions import DecisionTable, build_decisions, concat_decisions, event_counts
 from .effect import Trial, estimate_behaviour, estimate_trial, make_trial
-from .estimand import LOOKS, choose_windows
+from .estimand import LOOKS, Windows, choose_windows
 from .graph import render_graph
 from .results import POPULATION, BehaviourEffect, InfluenceReport, Refutation
 from .segments import DIMENSIONS, SegmentSpec, band_edges, band_of
 from .settings import EffectSettings
-from .units import build_units, item_history
+from .units import ItemHistory, build_units, item_history
 
 log = logging.getLogger(__name__)
 
 REPORT_NAME = "influence_report"
 #: Bumped when the stored report's meaning changes, so an old file is never read as new.
 REPORT_FORMAT = 6
+#: Events per task when the decision table is built on an engine (user partitions of about this size).
+TABLE_PARTITION_ROWS = 1_000_000
 UNIT = ("decision points: right after each event of a shopper on an item (from the first view) until "
         "they buy it; treatment: the next event on the item is the behaviour; outcome: a purchase within H")
 
@@ -101,7 +105,8 @@ def _estimate_trial_job(job: tuple[Trial, tuple[Refutation, ...] | None], settin
     return estimate_trial(trial, settings, spec, edges=edges, known_refutations=known)
 
 
-def decision_table(workspace: Workspace, settings: EffectSettings = EffectSettings()) -> DecisionTable:
+def decision_table(workspace: Workspace, settings: EffectSettings = EffectSettings(),
+                   engine: Engine | None = None) -> DecisionTable:
     """The workspace's decision points, with the windows the settings ask for (read from the
     log's lean frame: the four columns the table uses, ids as categoricals — the same table as
     from :meth:`~whyrec.tools.workspace.Workspace.events`, in a fraction of the memory).
@@ -109,19 +114,71 @@ def decision_table(workspace: Workspace, settings: EffectSettings = EffectSettin
     Beyond ``settings.table_max_events`` events, the table of a seeded sample of whole users
     (:func:`~whyrec.tools.frames.sample_users`): their rows are exactly the whole log's rows for
     them (item baselines, windows and the log's start come from the whole log), the event counts
-    are the whole log's, and ``table.sample`` says what was drawn."""
+    are the whole log's, and ``table.sample`` says what was drawn.
+
+    ``engine``: the exposures and decision points are built user partition by user partition on
+    its workers (each reads its partition of the workspace; the windows, the sample and the whole
+    log's item history come from the driver) and put together in the driver: the same table, row
+    for row (:func:`~whyrec.tools.causal.decisions.concat_decisions`)."""
     events = workspace.lean_events(["user_id", "item_id", "behaviour", "timestamp"])
     windows = choose_windows(events, settings.window_days, settings.horizon_days)
     items = workspace.items()
     sample, drawn = sample_users(events, settings.table_max_events, settings.seed)
-    if not drawn:
+    if drawn:
+        log.info("decision table: %d events; built for %d of %d users (%d events, seed %d)", len(events),
+                 drawn["users"], drawn["of_users"], drawn["events"], settings.seed)
+    elif engine is None:
         return build_decisions(events, items, windows)
-    log.info("decision table: %d events; built for %d of %d users (%d events, seed %d)", len(events),
-             drawn["users"], drawn["of_users"], drawn["events"], settings.seed)
     counts, history = event_counts(events), item_history(events, items)
+    users = pd.Index(distinct_strings(sample["user_id"])) if drawn else None
     del events
-    table = build_decisions(sample, items, windows, build_units(sample, items, history))
+    if engine is None:
+        table = build_decisions(sample, items, windows, build_units(sample, items, history))
+    else:
+        del sample
+        table = _decisions_on(engine, workspace, _TableInputs(items, history, windows, users))
     return replace(table, event_counts=counts, sample=drawn)
+
+
+@dataclass(frozen=True)
+class _TableInputs:
+    """What every partition's table needs from the whole log (pickled once for the workers)."""
+
+    items: pd.DataFrame
+    history: ItemHistory
+    windows: Windows
+    users: pd.Index | None  # the sampled users; None: every user
+
+
+def _decisions_on(engine: Engine, workspace: Workspace, inputs: _TableInputs) -> DecisionTable:
+    partitions = workspace.event_partitions(rows_per_partition=TABLE_PARTITION_ROWS)
+    _ = inputs.history.looks, inputs.history.buys  # sorted once here, not in every task
+    with scratch_folder("whyrec-table-", workspace.derived_path) as folder:
+        write_inputs(folder / "inputs.pickle", inputs)
+        token = uuid.uuid4().hex
+        tables = engine.map(_partition_decisions, [(str(folder), token, p) for p in partitions])
+        log.info("decision table: %d user partitions built on %d worker(s)", len(tables), engine.workers)
+    return concat_decisions(tables, inputs.windows, inputs.history.item_ids)
+
+
+@functools.lru_cache(maxsize=1)
+def _inputs_from(path: str, token: str) -> _TableInputs:
+    """A worker's inputs (read once per worker process and table: ``token`` is new per table)."""
+    inputs: _TableInputs = read_inputs(path, "the decision table's inputs",
+                                       "with --address, the workspace must be on a volume every worker sees")
+    return inputs
+
+
+def _partition_decisions(job: tuple[str, str, EventPartition]) -> DecisionTable:
+    """The engine's job: one user partition's exposures and decision points (the one result of
+    the job that is not small: the driver needs the table anyway, and a pickled frame travels
+    faster than one written to Parquet and read back)."""
+    folder, token, partition = job
+    inputs = _inputs_from(str(Path(folder) / "inputs.pickle"), token)
+    events = partition.read(["user_id", "item_id", "behaviour", "timestamp", "event_key"])
+    if inputs.users is not None:
+        events = events[positions_in(inputs.users, events["user_id"]) >= 0]
+    return build_decisions(events, inputs.items, inputs.windows, build_units(events, inputs.items, inputs.history))
 
 
 def report_path(workspace: Workspace, segment: str | None, settings: EffectSettings) -> Path:
@@ -135,7 +192,8 @@ def load_or_estimate(workspace: Workspace, segment: str | None = None,
                      settings: EffectSettings = EffectSettings(), refresh: bool = False,
                      engine: Engine | None = None) -> InfluenceReport:
     """The stored report for the workspace's current events, estimating it if needed (on
-    ``engine``, one behaviour per call, when given: :func:`estimate_report`).
+    ``engine``, when given: the decision table user partition by user partition,
+    :func:`decision_table`, and one behaviour per call, :func:`estimate_report`).
 
     >>> report = load_or_estimate(Workspace.open("ws"), segment="category")  # doctest: +SKIP
     >>> print(report.to_text())                                               # doctest: +SKIP
@@ -146,7 +204,7 @@ def load_or_estimate(workspace: Workspace, segment: str | None = None,
         log.info("influence report loaded from %s", path)
         return stored
     population = stored_report(workspace, None, settings) if segment else None
-    report = estimate_report(decision_table(workspace, settings), settings, segment, workspace.data_version,
+    report = estimate_report(decision_table(workspace, settings, engine), settings, segment, workspace.data_version,
                              population, engine)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(report.to_json(), indent=1), encoding="utf-8")

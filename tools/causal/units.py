@@ -30,13 +30,15 @@ Everything is vectorised pandas/numpy: a million events take a few seconds.
 
 from __future__ import annotations
 
+import functools
 import logging
+import math
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from ..frames import is_categorical, sorted_codes
+from ..frames import is_categorical, sorted_codes, utc_times
 from .estimand import LOOKS, OUTCOME
 
 log = logging.getLogger(__name__)
@@ -48,6 +50,7 @@ NUMERIC_CONFOUNDERS: tuple[str, ...] = (
 CATEGORICAL_CONFOUNDERS: tuple[str, ...] = ("category",)
 CONFOUNDERS: tuple[str, ...] = NUMERIC_CONFOUNDERS + CATEGORICAL_CONFOUNDERS
 _NS_PER_DAY = 86_400 * 10**9
+_SHIFT = np.int64(1) << np.int64(40)  # a group and a time rank packed in one int64
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,16 @@ class ItemHistory:
     buy_time: np.ndarray
     log_start: int
     mean_log_price: float
+
+    @functools.cached_property
+    def looks(self) -> EarlierCounts:
+        """Users whose first look at an item came before a moment."""
+        return EarlierCounts.of(self.look_item, self.look_time)
+
+    @functools.cached_property
+    def buys(self) -> EarlierCounts:
+        """Purchases of an item before a moment."""
+        return EarlierCounts.of(self.buy_item, self.buy_time)
 
 
 def item_history(events: pd.DataFrame, items: pd.DataFrame | None = None,
@@ -108,8 +121,19 @@ def item_history(events: pd.DataFrame, items: pd.DataFrame | None = None,
     log_price = np.log(_catalog_columns(items, item_ids)["price_filled"].to_numpy(dtype=float))
     return ItemHistory(item_ids, pair_item,
                        np.concatenate(look_time) if look_time else np.zeros(0, dtype=np.int64),
-                       item_code[is_buy], t[is_buy], int(t.min()) if len(t) else 0,
-                       float(log_price[pair_item].mean()) if len(pair_item) else 0.0)
+                       item_code[is_buy], t[is_buy], _first_time(events), exact_mean(log_price[pair_item]))
+
+
+def exact_mean(values: np.ndarray) -> float:
+    """The mean, correctly rounded whatever the values' order (``math.fsum``): a table built
+    user partition by user partition gets the same bits as one built from the whole log."""
+    return math.fsum(values.tolist()) / len(values) if len(values) else 0.0
+
+
+def _first_time(events: pd.DataFrame) -> int:
+    """When the log began (ns): its earliest event of any behaviour."""
+    times = events["timestamp"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
+    return int(times.min()) if len(times) else 0
 
 
 def _any_codes(values: pd.Series) -> np.ndarray:
@@ -133,7 +157,7 @@ def build_units(events: pd.DataFrame, items: pd.DataFrame | None = None,
     ev = events.loc[events["behaviour"].isin(LOOKS + ("favourite", "cart", OUTCOME)),
                     ["user_id", "item_id", "behaviour", "timestamp"]]
     if ev.empty:
-        return UnitTable(_empty_frame(), 0, 0)
+        return UnitTable(empty_units(), 0, 0)
     user_code, users = sorted_codes(ev["user_id"])  # ids as strings or categoricals (the lean frame)
     item_code, item_ids = sorted_codes(ev["item_id"])
     t = ev["timestamp"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
@@ -162,42 +186,46 @@ def build_units(events: pd.DataFrame, items: pd.DataFrame | None = None,
     exposures["lp"] = np.log(catalog["price_filled"].to_numpy()[items_of])
     if history is None:  # the events' own history, from what is already computed above
         history = ItemHistory(pd.Index(item_ids), items_of, exposures["t0"].to_numpy(), item_code[is_buy],
-                              t[is_buy], int(t.min()), float(exposures["lp"].mean()))
+                              t[is_buy], _first_time(events), exact_mean(exposures["lp"].to_numpy()))
     known_item = history.item_ids.get_indexer(item_ids).astype(np.int64)[items_of]
     if (known_item < 0).any():
         raise ValueError("the item history does not hold every item of the events (build it from the whole log)")
     t0_of = exposures["t0"].to_numpy()
     user_prior = exposures.groupby("user")["t0"].rank(method="min").to_numpy() - 1
     # Users whose first look at the item came strictly earlier (left-censored pairs included).
-    item_prior = _count_before(history.look_item, history.look_time, known_item, t0_of)
+    item_prior = history.looks.count(known_item, t0_of)
     cat_prior = exposures.groupby(["user", "top"])["t0"].rank(method="min").to_numpy() - 1
     price_level = _prior_mean(exposures, "lp")
     price_level = np.where(user_prior > 0, price_level, history.mean_log_price)
-    buy_user = _count_before(user_code[is_buy], t[is_buy], exposures["user"].to_numpy(), t0_of)
-    buy_item = _count_before(history.buy_item, history.buy_time, known_item, t0_of)
+    buy_user = EarlierCounts.of(user_code[is_buy], t[is_buy]).count(exposures["user"].to_numpy(), t0_of)
+    buy_item = history.buys.count(known_item, t0_of)
     log_start = history.log_start
+    # The kept exposures ordered by (t0, user id, item id): codes sort as their ids do
+    # (sorted_codes), so the strings are built once, for the kept rows, already in order.
+    kept = np.flatnonzero(exposures["keep"].to_numpy())
+    user_of = exposures["user"].to_numpy()
+    rows = kept[np.lexsort((items_of[kept], user_of[kept], t0_of[kept]))]
+    item_rows = items_of[rows]
     frame = pd.DataFrame({
-        "user_id": pd.Series(np.asarray(users)[exposures["user"].to_numpy()], dtype="string"),
-        "item_id": pd.Series(np.asarray(item_ids)[items_of], dtype="string"),
-        "t0": pd.to_datetime(exposures["t0"].to_numpy(), utc=True),
-        "user_prior_items": user_prior.astype(np.int64),
-        "item_prior_users": item_prior,
-        "user_prior_purchases": buy_user,
-        "item_prior_purchases": buy_item,
-        "user_activity": np.log1p(user_prior),
-        "user_purchase_rate": buy_user / (1.0 + user_prior),
-        "user_price_level": price_level,
-        "item_popularity": np.log1p(item_prior),
-        "item_conversion": buy_item / (1.0 + item_prior),
-        "taste_share": cat_prior / np.maximum(user_prior, 1),
-        "price": catalog["price"].to_numpy()[items_of],
-        "log_price": exposures["lp"].to_numpy(),
-        "category": pd.Series(exposures["top"].to_numpy(), dtype="string"),
-        "brand": pd.Series(catalog["brand"].to_numpy()[items_of], dtype="string"),
-        "day": (exposures["t0"].to_numpy() - log_start) / _NS_PER_DAY,
+        "user_id": pd.Series(np.asarray(users)[user_of[rows]], dtype="string"),
+        "item_id": pd.Series(np.asarray(item_ids)[item_rows], dtype="string"),
+        "t0": utc_times(t0_of[rows]),
+        "user_prior_items": user_prior[rows].astype(np.int64),
+        "item_prior_users": item_prior[rows],
+        "user_prior_purchases": buy_user[rows],
+        "item_prior_purchases": buy_item[rows],
+        "user_activity": np.log1p(user_prior[rows]),
+        "user_purchase_rate": buy_user[rows] / (1.0 + user_prior[rows]),
+        "user_price_level": price_level[rows],
+        "item_popularity": np.log1p(item_prior[rows]),
+        "item_conversion": buy_item[rows] / (1.0 + item_prior[rows]),
+        "taste_share": cat_prior[rows] / np.maximum(user_prior[rows], 1),
+        "price": catalog["price"].to_numpy()[item_rows],
+        "log_price": exposures["lp"].to_numpy()[rows],
+        "category": pd.Series(exposures["top"].to_numpy()[rows], dtype="string"),
+        "brand": pd.Series(catalog["brand"].to_numpy()[item_rows], dtype="string"),
+        "day": (t0_of[rows] - log_start) / _NS_PER_DAY,
     })
-    frame = frame[exposures["keep"].to_numpy()].sort_values(["t0", "user_id", "item_id"])
-    frame = frame.reset_index(drop=True)
     log.info("exposures: %d of %d (user, item) pairs (%d left-censored)", len(frame), n_pairs,
              int(left_censored.sum()))
     return UnitTable(frame, n_pairs, int(left_censored.sum()))
@@ -210,13 +238,17 @@ def _prior_mean(exposures: pd.DataFrame, column: str) -> np.ndarray:
     t0 = exposures["t0"].to_numpy()[order]
     values = exposures[column].to_numpy(dtype=float)[order]
     n = len(values)
-    total = np.r_[0.0, np.cumsum(values)]  # total[j] = sum of the first j values
     new_user = np.r_[True, user[1:] != user[:-1]]
     user_start = np.maximum.accumulate(np.where(new_user, np.arange(n), 0))
+    # Each user's running sum starts at 0 (one running sum over the whole log, differenced,
+    # lost the last bits to cancellation and depended on the users sorted before).
+    running = pd.Series(values).groupby(user_start, sort=False).cumsum().to_numpy()
+    before = np.r_[0.0, running[:-1]]
+    before[new_user] = 0.0                  # the sum of the user's values before each position
     # Exposures at the same time see only what came strictly before that time.
     first_of_time = np.r_[True, (user[1:] != user[:-1]) | (t0[1:] != t0[:-1])]
     idx = np.maximum.accumulate(np.where(first_of_time, np.arange(n), 0))
-    before_sum = total[idx] - total[user_start]
+    before_sum = before[idx]
     before_n = idx - user_start
     out = np.zeros(len(values))
     has = before_n > 0
@@ -226,20 +258,37 @@ def _prior_mean(exposures: pd.DataFrame, column: str) -> np.ndarray:
     return result
 
 
-def _count_before(group: np.ndarray, times: np.ndarray, query_group: np.ndarray,
-                  query_times: np.ndarray) -> np.ndarray:
-    """For each query, how many (group, time) events share its group and are strictly earlier."""
-    if len(group) == 0:
-        return np.zeros(len(query_group), dtype=np.int64)
-    # Times become ranks so that (group, rank) packs into one sortable int64 key.
-    shift = np.int64(1) << np.int64(40)
-    _, ranks = np.unique(np.concatenate([times, query_times]), return_inverse=True)
-    ev_rank, q_rank = ranks[: len(times)], ranks[len(times):]
-    ev_key = group.astype(np.int64) * shift + ev_rank
-    q_key = query_group.astype(np.int64) * shift + q_rank
-    ev_key.sort()
-    return (np.searchsorted(ev_key, q_key, side="left")
-            - np.searchsorted(ev_key, query_group.astype(np.int64) * shift, side="left")).astype(np.int64)
+@dataclass(frozen=True)
+class EarlierCounts:
+    """(group, time) events sorted once: for any (group, time), how many events of that group
+    came strictly earlier (:meth:`count`). Built once per item history, so a table built user
+    partition by user partition does not sort the whole log's history for every partition."""
+
+    keys: np.ndarray   # sorted: group * 2**40 + the rank of the event's time among ``times``
+    times: np.ndarray  # the distinct event times, sorted
+
+    @classmethod
+    def of(cls, group: np.ndarray, times: np.ndarray) -> EarlierCounts:
+        grid, rank = np.unique(times, return_inverse=True)
+        keys = group.astype(np.int64) * _SHIFT + rank.astype(np.int64)
+        keys.sort()
+        return cls(keys, grid)
+
+    def count(self, query_group: np.ndarray, query_times: np.ndarray) -> np.ndarray:
+        if len(self.keys) == 0:
+            return np.zeros(len(query_group), dtype=np.int64)
+        # Times before a query's are exactly those whose rank is below the number of event
+        # times earlier than it; sorted queries make each search start where the last ended.
+        by_time = np.argsort(query_times, kind="stable")
+        rank = np.empty(len(query_times), dtype=np.int64)
+        rank[by_time] = np.searchsorted(self.times, query_times[by_time], side="left")
+        q_key = query_group.astype(np.int64) * _SHIFT + rank
+        order = np.argsort(q_key, kind="stable")
+        q_sorted = q_key[order]
+        counts = np.empty(len(q_key), dtype=np.int64)
+        counts[order] = (np.searchsorted(self.keys, q_sorted, side="left")
+                         - np.searchsorted(self.keys, q_sorted - q_sorted % _SHIFT, side="left"))
+        return counts
 
 
 def _catalog_columns(items: pd.DataFrame | None, item_ids: pd.Index | np.ndarray) -> pd.DataFrame:
@@ -265,7 +314,7 @@ def _catalog_columns(items: pd.DataFrame | None, item_ids: pd.Index | np.ndarray
                          "price_filled": price.fillna(fill).to_numpy()}, index=ids)
 
 
-def _empty_frame() -> pd.DataFrame:
+def empty_units() -> pd.DataFrame:
     columns = {"user_id": "string", "item_id": "string", "t0": "datetime64[ns, UTC]",
                "user_prior_items": "int64", "item_prior_users": "int64",
                "user_prior_purchases": "int64", "item_prior_purchases": "int64",

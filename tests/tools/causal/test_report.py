@@ -293,3 +293,39 @@ def test_a_log_over_the_table_cap_builds_the_table_of_a_user_sample_with_whole_l
     report = report_module.estimate_report(table, replace(capped, behaviours=("view",), refuters=()))
     assert report.settings["table_sample"] == table.sample
     assert any("random sample of whole shoppers" in note for note in report.effects[0].notes)
+
+
+@pytest.mark.parametrize("capped", [False, True], ids=["whole log", "user sample"])
+def test_the_decision_table_built_on_an_engine_is_the_in_process_table(demo_workspace, fast_settings, monkeypatch,
+                                                                         capped):
+    """Issue 18: with an engine, each user partition's exposures and decision points are built by
+    one call (its arguments and results pickled, as on a cluster) and put together: the in-process
+    table row for row — for the whole log and for a log over the table cap (a user sample)."""
+    from ..engines import Pickling
+
+    monkeypatch.setattr(report_module, "TABLE_PARTITION_ROWS", 1_000)  # the demo shop in several partitions
+    settings = fast_settings
+    if capped:
+        settings = replace(fast_settings, table_max_events=demo_workspace.event_count() // 2)
+    alone = report_module.decision_table(demo_workspace, settings)
+    engine = Pickling(workers=2)
+    spread = report_module.decision_table(demo_workspace, settings, engine)
+    assert engine.sent[0] >= 8
+    assert spread.units.frame.equals(alone.units.frame) and len(alone.units.frame) > 1_000
+    assert spread.frame.equals(alone.frame)
+    assert (spread.event_counts, spread.sample, spread.windows) == (alone.event_counts, alone.sample, alone.windows)
+    assert bool(spread.sample) == capped
+    assert not list(demo_workspace.derived_path.glob("whyrec-table-*"))  # the job's folder is removed
+
+
+def test_the_effects_on_a_two_worker_dask_cluster_build_the_in_process_table(demo_workspace, fast_settings,
+                                                                             monkeypatch):
+    """The decision table on a real two-worker cluster (workers read their partitions of the
+    workspace themselves) equals the in-process one."""
+    from whyrec.tools.engine import DaskEngine
+
+    monkeypatch.setattr(report_module, "TABLE_PARTITION_ROWS", 2_000)
+    alone = report_module.decision_table(demo_workspace, fast_settings)
+    with DaskEngine(n_workers=2, memory_limit="2GB") as engine:
+        spread = report_module.decision_table(demo_workspace, fast_settings, engine)
+    assert spread.frame.equals(alone.frame) and spread.units.frame.equals(alone.units.frame)

@@ -19,7 +19,7 @@ from whyrec.tools.ranking.evaluate import (
 )
 from whyrec.tools.ranking.split import Protocol, Split
 
-from .engines import Pickling
+from ..engines import Pickling
 from .test_tuning import cart_signal_split
 
 

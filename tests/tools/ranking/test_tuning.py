@@ -18,7 +18,7 @@ from whyrec.tools.ranking.spaces import choice_axis, log_axis
 from whyrec.tools.ranking.split import Split, TimeCut
 from whyrec.tools.ranking.tuning import constructor_params, tune
 
-from .engines import Pickling
+from ..engines import Pickling
 
 CUT = pd.Timestamp("2024-02-01", tz="UTC")
 

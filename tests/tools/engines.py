@@ -1,4 +1,4 @@
-"""An engine for the ranking tests that is not the local one but runs its calls here: what a
+"""An engine for the job tests (ranking, causal) that is not the local one but runs its calls here: what a
 cluster does to a job (its arguments and results pickled), without a cluster."""
 
 from __future__ import annotations
