@@ -73,11 +73,12 @@ def export_tree(rev: str, into: Path) -> Path:
     return into / "path"
 
 
-def fit_once(spec: dict, pythonpath: str | None, timeout_s: float) -> dict:
+def fit_once(spec: dict, pythonpath: str | None, timeout_s: float, child: str = CHILD) -> dict:
+    """One child running ``child`` (this file's fit by default) on the code tree at ``pythonpath``."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     if pythonpath:
         env["PYTHONPATH"] = pythonpath
-    return run_stage(spec, timeout_s, memory_limit_gb=16.0, child=CHILD, env=env)
+    return run_stage(spec, timeout_s, memory_limit_gb=16.0, child=child, env=env)
 
 
 def main() -> None:

@@ -20,6 +20,7 @@ Ties in time (day-level logs) are ordered as the funnel is: looks, favourite, ca
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -74,7 +75,7 @@ class DecisionTable:
         at_risk = self._at_risk(behaviour)
         window = at_risk & self.frame["in_window"].to_numpy()
         follow = window & self.frame["followed_up"].to_numpy()
-        treated = follow & (self.frame["next"].to_numpy() == behaviour)
+        treated = follow & _is(self.frame["next"], behaviour)
         purchases = follow & (self.frame[OUTCOME].to_numpy() == 1)
         return Counts(len(self.units.frame), int(at_risk.sum()), int(window.sum()), int(follow.sum()),
                       int(treated.sum()), int(purchases.sum()))
@@ -86,26 +87,49 @@ class DecisionTable:
             return self.frame[f"{behaviour}_so_far"].to_numpy() == 0
         raise ValueError(f"unknown behaviour {behaviour!r}; choose one of {', '.join(BEHAVIOURS)}")
 
-    def rows(self, behaviour: str) -> pd.DataFrame:
+    def eligible(self, behaviour: str) -> np.ndarray:
+        """Positions in :attr:`frame` of the decision points of ``behaviour``'s trial, in order."""
+        return np.flatnonzero(self._at_risk(behaviour) & self.frame["in_window"].to_numpy()
+                              & self.frame["followed_up"].to_numpy())
+
+    def user_groups(self, positions: np.ndarray) -> np.ndarray:
+        """The shopper of each decision point at ``positions``, numbered by first appearance:
+        what ``pd.factorize`` of their user ids gives, without a string per row."""
+        return pd.factorize(self._unit_users[self.frame["unit"].to_numpy()[positions]])[0].astype(np.int64)
+
+    @functools.cached_property
+    def _unit_users(self) -> np.ndarray:
+        """An integer code per exposure, equal for equal user ids."""
+        return sorted_codes(self.units.frame["user_id"])[0]
+
+    def rows(self, behaviour: str, subset: np.ndarray | None = None) -> pd.DataFrame:
         """The trial of ``behaviour``: its eligible decision points with treatment, outcome,
-        the user (cluster) and every adjuster (exposure baseline joined in)."""
-        keep = (self._at_risk(behaviour) & self.frame["in_window"].to_numpy()
-                & self.frame["followed_up"].to_numpy())
-        rows = self.frame[keep]
+        the user (cluster) and every adjuster (exposure baseline joined in); ``subset``: only
+        these of them (positions among the eligible ones, e.g. a sample of shoppers)."""
+        positions = self.eligible(behaviour)
+        if subset is not None:
+            positions = positions[subset]
+        rows = self.frame.iloc[positions]
         units = self.units.frame
         unit_index = rows["unit"].to_numpy()
+        # Only the rows taken become Python objects (an Arrow column's to_numpy() converts all of it).
         out = pd.DataFrame({
-            "user_id": units["user_id"].to_numpy()[unit_index],
-            "item_id": units["item_id"].to_numpy()[unit_index],
+            "user_id": units["user_id"].iloc[unit_index].to_numpy(),
+            "item_id": units["item_id"].iloc[unit_index].to_numpy(),
             "k": rows["k"].to_numpy(),
-            behaviour: (rows["next"].to_numpy() == behaviour).astype(np.int64),
+            behaviour: _is(rows["next"], behaviour).astype(np.int64),
             OUTCOME: rows[OUTCOME].to_numpy().astype(np.int64),
         })
         for column in NUMERIC_CONFOUNDERS + CATEGORICAL_CONFOUNDERS + ("price", "user_prior_items", "brand"):
-            out[column] = units[column].to_numpy()[unit_index]
+            out[column] = units[column].iloc[unit_index].to_numpy()
         for column in HISTORY:
             out[column] = rows[column].to_numpy()
         return out.reset_index(drop=True)
+
+
+def _is(values: pd.Series, name: str) -> np.ndarray:
+    """``values == name`` as a bool array, compared where the column is stored (Arrow or NumPy)."""
+    return values.eq(name).to_numpy(dtype=bool, na_value=False)
 
 
 def build_decisions(events: pd.DataFrame, items: pd.DataFrame | None, windows: Windows,

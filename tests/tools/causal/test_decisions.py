@@ -167,3 +167,27 @@ def test_tables_of_groups_of_whole_users_put_together_are_the_whole_logs_table(s
         assert table.rows(behaviour).equals(whole.rows(behaviour))
     empty = concat_decisions([parts[1]], windows, history.item_ids)
     assert empty.frame.empty and empty.units.frame.empty
+
+
+def test_a_trial_sampled_before_its_rows_are_built_has_the_rows_sampled_after(small_table):
+    """make_trial draws its shoppers from integer codes, then builds only their rows (a 10M-event
+    table's trials built every eligible row first: 12 CPU s each, now under 2): the same shoppers
+    and rows as drawing from the built rows' user ids."""
+    from dataclasses import replace
+
+    import numpy as np
+
+    from whyrec.tools.causal import EffectSettings
+    from whyrec.tools.causal.effect import make_trial
+    from whyrec.tools.causal.estimate import sample_users
+
+    settings = replace(EffectSettings(), max_rows=1_000)
+    for behaviour in ("view", "favourite", "cart"):
+        rows = small_table.rows(behaviour)
+        groups = pd.factorize(rows["user_id"].astype(str))[0].astype(np.int64)
+        assert small_table.user_groups(small_table.eligible(behaviour)).tolist() == groups.tolist()
+        chosen = sample_users(groups, settings.max_rows, settings.seed)
+        assert 0 < len(chosen) < len(rows)
+        trial = make_trial(small_table, behaviour, settings)
+        assert trial.rows.equals(rows.iloc[chosen].reset_index(drop=True))
+        assert f"{len(chosen):,} of {len(rows):,}" in trial.notes[-1]
