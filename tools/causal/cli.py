@@ -15,6 +15,7 @@ import json
 import logging
 import sys
 from dataclasses import replace
+from pathlib import Path
 
 from ..cli_options import add_engine_arguments
 from ..engine import EngineError, open_engine
@@ -78,7 +79,7 @@ def effects_cli(argv: list[str]) -> int:
         print(f"error: unknown behaviour {args.behaviour!r}; choose from {', '.join(BEHAVIOURS)}", file=sys.stderr)
         return 2
     try:
-        workspace = Workspace.open(args.workspace)
+        workspace = Workspace.open(Path(args.workspace).resolve())  # workers elsewhere need full paths
         if not workspace.manifest.event_parts:
             print(f"error: {args.workspace} has no events yet; ingest a log or run `whyrec demo`", file=sys.stderr)
             return 2

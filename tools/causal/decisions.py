@@ -219,9 +219,7 @@ def concat_decisions(parts: Sequence[DecisionTable], windows: Windows, item_ids:
     offsets = np.cumsum([0] + [len(p.units.frame) for p in parts])
     frames = []
     for part, offset in zip(parts, offsets[:-1], strict=True):
-        frame = part.frame.copy()
-        frame["unit"] = position[offset + frame["unit"].to_numpy()]
-        frames.append(frame)
+        frames.append(part.frame.assign(unit=position[offset + part.frame["unit"].to_numpy()]))
     frame = pd.concat(frames, ignore_index=True)
     # Each exposure's decision points are one run in its part, in time order: the runs move to
     # where their exposures now are (no sort of the whole frame).

@@ -31,6 +31,7 @@ Everything is vectorised pandas/numpy: a million events take a few seconds.
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
 import math
 from dataclasses import dataclass
@@ -50,7 +51,6 @@ NUMERIC_CONFOUNDERS: tuple[str, ...] = (
 CATEGORICAL_CONFOUNDERS: tuple[str, ...] = ("category",)
 CONFOUNDERS: tuple[str, ...] = NUMERIC_CONFOUNDERS + CATEGORICAL_CONFOUNDERS
 _NS_PER_DAY = 86_400 * 10**9
-_SHIFT = np.int64(1) << np.int64(40)  # a group and a time rank packed in one int64
 
 
 @dataclass(frozen=True)
@@ -124,10 +124,14 @@ def item_history(events: pd.DataFrame, items: pd.DataFrame | None = None,
                        item_code[is_buy], t[is_buy], _first_time(events), exact_mean(log_price[pair_item]))
 
 
-def exact_mean(values: np.ndarray) -> float:
-    """The mean, correctly rounded whatever the values' order (``math.fsum``): a table built
-    user partition by user partition gets the same bits as one built from the whole log."""
-    return math.fsum(values.tolist()) / len(values) if len(values) else 0.0
+def exact_mean(values: np.ndarray, chunk: int = 1 << 20) -> float:
+    """The mean, correctly rounded whatever the values' order (one ``math.fsum`` over them all,
+    fed a chunk at a time: no list of every value): a table built user partition by user
+    partition gets the same bits as one built from the whole log."""
+    if not len(values):
+        return 0.0
+    chunks = (values[start:start + chunk].tolist() for start in range(0, len(values), chunk))
+    return math.fsum(itertools.chain.from_iterable(chunks)) / len(values)
 
 
 def _first_time(events: pd.DataFrame) -> int:
@@ -264,15 +268,20 @@ class EarlierCounts:
     came strictly earlier (:meth:`count`). Built once per item history, so a table built user
     partition by user partition does not sort the whole log's history for every partition."""
 
-    keys: np.ndarray   # sorted: group * 2**40 + the rank of the event's time among ``times``
+    keys: np.ndarray   # sorted: group * shift + the rank of the event's time among ``times``
     times: np.ndarray  # the distinct event times, sorted
+    shift: int         # one more than the largest rank a query can have
 
     @classmethod
     def of(cls, group: np.ndarray, times: np.ndarray) -> EarlierCounts:
         grid, rank = np.unique(times, return_inverse=True)
-        keys = group.astype(np.int64) * _SHIFT + rank.astype(np.int64)
+        shift = len(grid) + 1
+        groups = int(group.max()) + 1 if len(group) else 0
+        if groups * shift >= np.iinfo(np.int64).max // 2:
+            raise ValueError(f"{groups:,} groups x {shift:,} distinct times do not fit in one int64 key")
+        keys = group.astype(np.int64) * shift + rank.astype(np.int64)
         keys.sort()
-        return cls(keys, grid)
+        return cls(keys, grid, shift)
 
     def count(self, query_group: np.ndarray, query_times: np.ndarray) -> np.ndarray:
         if len(self.keys) == 0:
@@ -282,12 +291,13 @@ class EarlierCounts:
         by_time = np.argsort(query_times, kind="stable")
         rank = np.empty(len(query_times), dtype=np.int64)
         rank[by_time] = np.searchsorted(self.times, query_times[by_time], side="left")
-        q_key = query_group.astype(np.int64) * _SHIFT + rank
+        # A query group beyond the events' (no event of it) gets 0: its key is past every event's.
+        q_key = np.minimum(query_group.astype(np.int64), int(self.keys[-1] // self.shift) + 1) * self.shift + rank
         order = np.argsort(q_key, kind="stable")
         q_sorted = q_key[order]
         counts = np.empty(len(q_key), dtype=np.int64)
         counts[order] = (np.searchsorted(self.keys, q_sorted, side="left")
-                         - np.searchsorted(self.keys, q_sorted - q_sorted % _SHIFT, side="left"))
+                         - np.searchsorted(self.keys, q_sorted - q_sorted % self.shift, side="left"))
         return counts
 
 

@@ -203,7 +203,7 @@ def tune(settings: Settings, budget_seconds: float | None = None, engine: str | 
     if budget <= 0:
         raise InvalidRequest(f"the tuning budget must be positive, not {budget}")
     try:
-        workspace = Workspace.open(settings.workspace)
+        workspace = Workspace.open(Path(settings.workspace).resolve())  # workers elsewhere need full paths
     except WorkspaceError as exc:
         raise InvalidRequest(str(exc)) from exc
     if workspace.event_count() == 0:

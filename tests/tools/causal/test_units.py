@@ -90,3 +90,34 @@ def test_a_sample_of_users_with_the_whole_logs_history_has_the_whole_tables_rows
     assert (alone["item_prior_users"] < sampled["item_prior_users"]).any()
     with pytest.raises(ValueError, match="every item"):
         build_units(events, items, item_history(sample, items))
+
+
+def test_day_counts_from_the_logs_first_event_of_any_behaviour():
+    """``day`` is days since the log began — its first event, a rating included — as ``day_now``
+    of the decision points and the windows count; it counted from the first look, cart or
+    purchase (a log opening with a rating had its first look on day 0)."""
+    from whyrec.tools.causal.decisions import build_decisions
+    from whyrec.tools.causal.estimand import choose_windows
+
+    events = _log([("u1", "a", "rating", "2024-01-01"), ("u1", "b", "view", "2024-01-04"),
+                   ("u2", "b", "view", "2024-01-06")])
+    table = build_decisions(events, None, choose_windows(events))
+    units = table.units.frame.set_index("user_id")
+    assert units.loc["u1", "day"] == 3.0 and units.loc["u2", "day"] == 5.0
+    assert table.frame.groupby("unit")["day_now"].min().tolist() == table.units.frame["day"].tolist()
+
+
+def test_earlier_counts_stay_exact_for_millions_of_groups():
+    """Group codes and time ranks share one int64 key: with a fixed 2**40 for the ranks, group
+    codes 2**24 (16.8M) apart wrapped onto the same keys, and one item's earlier looks counted
+    for another without a word."""
+    from whyrec.tools.causal.units import EarlierCounts
+
+    far = 3 + 2**24
+    groups = np.array([3, 3, 9_000_000, 9_000_000, 20_000_000])
+    times = np.array([10, 12, 10, 20, 5])
+    counts = EarlierCounts.of(groups, times)
+    queries = np.array([far, far, 3, 9_000_000, 9_000_000, 8_999_999, 20_000_000, 30_000_000])
+    at = np.array([11, 100, 11, 11, 21, 100, 6, 100])
+    assert counts.count(queries, at).tolist() == [0, 0, 1, 1, 2, 0, 1, 0]
+    assert EarlierCounts.of(groups[:0], times[:0]).count(queries, at).tolist() == [0] * 8
