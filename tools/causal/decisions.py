@@ -196,14 +196,12 @@ def build_decisions(events: pd.DataFrame, items: pd.DataFrame | None, windows: W
     return DecisionTable(frame.reset_index(drop=True), units, windows, counts)
 
 
-def concat_decisions(parts: Sequence[DecisionTable], windows: Windows, item_ids: pd.Index) -> DecisionTable:
+def concat_decisions(parts: Sequence[DecisionTable], windows: Windows) -> DecisionTable:
     """One table from the tables of disjoint sets of whole users (user partitions), built with
     the same windows and the whole log's item history: the table :func:`build_decisions` builds
     from all their events at once — the same exposures in the same order (by first look, user,
-    item) and the same decision points in the same order (by exposure, then time).
-
-    ``item_ids``: the whole log's items in sorted order (``ItemHistory.item_ids``); user ids are
-    sorted here. Event counts are summed."""
+    item) and the same decision points in the same order (by exposure, then time). Event counts
+    are summed."""
     seen = sum(p.units.pairs_seen for p in parts)
     censored = sum(p.units.pairs_left_censored for p in parts)
     counts = {key: sum(p.event_counts.get(key, 0) for p in parts) for key in (*BEHAVIOURS, OUTCOME)}
@@ -211,8 +209,8 @@ def concat_decisions(parts: Sequence[DecisionTable], windows: Windows, item_ids:
     if not parts:
         return DecisionTable(_empty_frame(), UnitTable(empty_units(), seen, censored), windows, counts)
     units = pd.concat([p.units.frame for p in parts], ignore_index=True)
-    users = pd.Index(np.sort(units["user_id"].unique().to_numpy(dtype=object)))
-    order = np.lexsort((positions_in(item_ids, units["item_id"]), positions_in(users, units["user_id"]),
+    # Codes sort as their ids (sorted_codes): the order build_units gives the whole table.
+    order = np.lexsort((sorted_codes(units["item_id"])[0], sorted_codes(units["user_id"])[0],
                         units["t0"].to_numpy(dtype="datetime64[ns]").astype(np.int64)))
     position = np.empty(len(order), dtype=np.int64)
     position[order] = np.arange(len(order))   # where each part's exposure ends up
@@ -256,9 +254,7 @@ def _exposure_of(ev: pd.DataFrame, exposures: pd.DataFrame) -> np.ndarray:
     order = np.argsort(keys, kind="stable")
     ranked = keys[order]
     wanted = user_code * width + item_code
-    at = np.minimum(np.searchsorted(ranked, wanted), max(len(ranked) - 1, 0))
-    if not len(ranked):
-        return np.full(len(wanted), -1, dtype=np.int64)
+    at = np.minimum(np.searchsorted(ranked, wanted), len(ranked) - 1)
     return np.where(ranked[at] == wanted, order[at], -1).astype(np.int64)
 
 

@@ -82,9 +82,7 @@ def make_trial(table: DecisionTable, behaviour: str, settings: EffectSettings = 
     if len(chosen) < len(groups):
         notes += (f"estimated on a random sample of whole shoppers: {len(chosen):,} of {len(groups):,} "
                   "decision points",)
-        rows = table.rows(behaviour, chosen).reset_index(drop=True)
-    else:
-        rows = table.rows(behaviour)
+    rows = table.rows(behaviour, chosen)
     return Trial(behaviour, estimand, rows, None, counts.followed_up, counts.treated, notes)
 
 

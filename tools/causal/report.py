@@ -158,7 +158,7 @@ def _decisions_on(engine: Engine, workspace: Workspace, inputs: _TableInputs) ->
         token = uuid.uuid4().hex
         tables = engine.map(_partition_decisions, [(str(folder), token, p) for p in partitions])
         log.info("decision table: %d user partition(s) built on %d worker(s)", len(tables), engine.workers)
-    return concat_decisions(tables, inputs.windows, inputs.history.item_ids)
+    return concat_decisions(tables, inputs.windows)
 
 
 @functools.lru_cache(maxsize=1)

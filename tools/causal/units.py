@@ -121,7 +121,7 @@ def item_history(events: pd.DataFrame, items: pd.DataFrame | None = None,
     log_price = np.log(_catalog_columns(items, item_ids)["price_filled"].to_numpy(dtype=float))
     return ItemHistory(item_ids, pair_item,
                        np.concatenate(look_time) if look_time else np.zeros(0, dtype=np.int64),
-                       item_code[is_buy], t[is_buy], _first_time(events), exact_mean(log_price[pair_item]))
+                       item_code[is_buy], t[is_buy], _first_time(t), exact_mean(log_price[pair_item]))
 
 
 def exact_mean(values: np.ndarray, chunk: int = 1 << 20) -> float:
@@ -134,9 +134,8 @@ def exact_mean(values: np.ndarray, chunk: int = 1 << 20) -> float:
     return math.fsum(itertools.chain.from_iterable(chunks)) / len(values)
 
 
-def _first_time(events: pd.DataFrame) -> int:
-    """When the log began (ns): its earliest event of any behaviour."""
-    times = events["timestamp"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
+def _first_time(times: np.ndarray) -> int:
+    """When the log began (ns): the earliest of its events' times (every behaviour's)."""
     return int(times.min()) if len(times) else 0
 
 
@@ -189,8 +188,9 @@ def build_units(events: pd.DataFrame, items: pd.DataFrame | None = None,
     exposures["top"] = catalog["category"].to_numpy()[items_of]
     exposures["lp"] = np.log(catalog["price_filled"].to_numpy()[items_of])
     if history is None:  # the events' own history, from what is already computed above
+        every = events["timestamp"].to_numpy(dtype="datetime64[ns]").astype(np.int64)  # all behaviours
         history = ItemHistory(pd.Index(item_ids), items_of, exposures["t0"].to_numpy(), item_code[is_buy],
-                              t[is_buy], _first_time(events), exact_mean(exposures["lp"].to_numpy()))
+                              t[is_buy], _first_time(every), exact_mean(exposures["lp"].to_numpy()))
     known_item = history.item_ids.get_indexer(item_ids).astype(np.int64)[items_of]
     if (known_item < 0).any():
         raise ValueError("the item history does not hold every item of the events (build it from the whole log)")

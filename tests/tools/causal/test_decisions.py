@@ -156,7 +156,7 @@ def test_tables_of_groups_of_whole_users_put_together_are_the_whole_logs_table(s
         mine = events[events["user_id"].astype(str).isin(group)]
         parts.append(build_decisions(mine, items, windows, build_units(mine, items, history)))
     parts.insert(1, build_decisions(events.iloc[:0], items, windows))  # a partition with no events
-    table = concat_decisions(parts, windows, history.item_ids)
+    table = concat_decisions(parts, windows)
     assert len(table.frame) > 1_000 and table.units.frame["user_prior_items"].eq(0).sum() > 100
     assert table.units.frame.equals(whole.units.frame)
     assert table.frame.equals(whole.frame)
@@ -165,7 +165,7 @@ def test_tables_of_groups_of_whole_users_put_together_are_the_whole_logs_table(s
     assert table.event_counts == whole.event_counts
     for behaviour in ("view", "favourite", "cart"):
         assert table.rows(behaviour).equals(whole.rows(behaviour))
-    empty = concat_decisions([parts[1]], windows, history.item_ids)
+    empty = concat_decisions([parts[1]], windows)
     assert empty.frame.empty and empty.units.frame.empty
 
 
