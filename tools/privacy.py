@@ -31,9 +31,9 @@ log = logging.getLogger(__name__)
 #: Derived artefacts that are pure functions of the events and may hold per-user data.
 RECOMPUTABLE = ("ranker-*", "influence_report-*", "*.png", "explain-*")
 #: Folders of a job on an engine (a tuning's sampled events and fitted rankers, a decision
-#: table's sampled users and parts), left behind only when the run was killed before it could
-#: remove them.
-TRANSIENT = ("whyrec-tune-*", "whyrec-table-*")
+#: table's sampled users and parts, a similarity's interaction matrix and rows), left behind
+#: only when the run was killed before it could remove them.
+TRANSIENT = ("whyrec-tune-*", "whyrec-table-*", "whyrec-similarity-*")
 
 
 @dataclass(frozen=True)

@@ -22,8 +22,10 @@ def test_forget_removes_events_documents_and_derived_artefacts(demo_workspace: P
     store = BehaviourStore(workspace, default_embedder())
     user = str(workspace.events()["user_id"].value_counts().index[0])
     load_or_fit(workspace)  # a derived artefact holding the user's history
-    # What a killed `tune --engine dask` or `effects --engine dask` leaves: the sampled users' ids.
-    left = [workspace.derived_path / "whyrec-tune-x1", workspace.derived_path / "whyrec-table-x2"]
+    # What a killed `tune --engine dask` or `effects --engine dask` leaves: the sampled users' ids
+    # (and a killed refit's similarity inputs: every user's items, by position).
+    left = [workspace.derived_path / "whyrec-tune-x1", workspace.derived_path / "whyrec-table-x2",
+            workspace.derived_path / "whyrec-similarity-x3"]
     for folder in left:
         folder.mkdir()
         (folder / "inputs.pickle").write_bytes(user.encode() * 3)

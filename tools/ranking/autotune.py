@@ -280,10 +280,11 @@ def auto_tune(events: pd.DataFrame, items: pd.DataFrame | None = None, budget_se
 
 
 def fit_tuned(result: AutoTuneResult, events: pd.DataFrame, items: pd.DataFrame | None = None,
-              policy: str | None = None) -> WhyrecRanker:
+              policy: str | None = None, engine: Engine | None = None,
+              scratch: str | Path | None = None) -> WhyrecRanker:
     """Whyrec with the parameters tuned for ``policy`` (default: the chosen policy), fitted on
-    all ``events``."""
-    return WhyrecRanker(**result.params_for(policy)).fit(events, items)
+    all ``events`` (its similarity on ``engine``'s workers, when given: :meth:`Ranker.fit`)."""
+    return WhyrecRanker(**result.params_for(policy)).fit(events, items, engine=engine, scratch=scratch)
 
 
 def _now() -> str:

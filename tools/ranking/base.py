@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from ..engine import Engine
 from ..frames import distinct_strings
 from ..schema import BEHAVIOURS, FUNNEL
 from .catalog import ItemCatalog, ItemFilter
@@ -138,8 +139,13 @@ class Ranker(ABC):
     additive: ClassVar[bool] = False
 
     # -- fitting ----------------------------------------------------------------------------
-    def fit(self, events: pd.DataFrame, items: pd.DataFrame | None = None) -> Self:
-        """Learn from ``events`` (canonical event table); ``items`` is the catalog to rank over."""
+    def fit(self, events: pd.DataFrame, items: pd.DataFrame | None = None, *,
+            engine: Engine | None = None, scratch: str | Path | None = None) -> Self:
+        """Learn from ``events`` (canonical event table); ``items`` is the catalog to rank over.
+
+        ``engine``: the part of the fit that can be cut up (whyrec's and item-kNN's co-occurrence
+        similarity) runs on its workers, which read their inputs from a temporary folder under
+        ``scratch`` (a remote cluster's workers must see it); the fitted model is the same."""
         missing = [c for c in ("user_id", "item_id", "behaviour", "timestamp") if c not in events]
         if missing:
             raise ValueError(f"events need columns user_id, item_id, behaviour, timestamp; "
@@ -148,7 +154,7 @@ class Ranker(ABC):
         self.log_ = EventLog.from_events(events, self.catalog_.index)
         self.target_ = resolve_target(distinct_strings(events["behaviour"]),
                                       getattr(self, "target", None))
-        self._fit()
+        self._fit_on(engine, scratch)
         log.info("%s fitted on %d events, %d users, %d items", self.name, len(self.log_.events),
                  self.log_.n_users, len(self.catalog_))
         return self
@@ -156,6 +162,10 @@ class Ranker(ABC):
     @abstractmethod
     def _fit(self) -> None:
         """Learn model state from ``self.log_`` and ``self.catalog_``."""
+
+    def _fit_on(self, engine: Engine | None, scratch: str | Path | None) -> None:
+        """:meth:`_fit` with the engine given to :meth:`fit` (override where part of it runs there)."""
+        self._fit()
 
     @abstractmethod
     def _score(self, history: History, now: float) -> np.ndarray:

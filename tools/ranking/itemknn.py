@@ -10,10 +10,12 @@ aggregation and optional recency, see :mod:`.interactions`) and ``S`` the asymme
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
 
+from ..engine import Engine
 from .base import Ranker
 from .history import History
 from .interactions import Interactions
@@ -42,11 +44,14 @@ class ItemKNN(Ranker):
         self.target = target
 
     def _fit(self) -> None:
+        self._fit_on(None, None)
+
+    def _fit_on(self, engine: Engine | None, scratch: str | Path | None) -> None:
         n_items = len(self.catalog_)
         self._refresh()
         self.matrix_ = self.interactions_.matrix(self.log_, n_items)
         self.similarity_ = cooccurrence_similarity(self.matrix_, self.neighbours, self.alpha,
-                                                   self.shrink)
+                                                   self.shrink, engine=engine, scratch=scratch)
         self.tiebreak_ = tiebreak_scores(self)
 
     def _refresh(self) -> None:

@@ -153,7 +153,7 @@ def load_or_tune(workspace: Workspace, budget_seconds: float = 600.0, retune_fra
     """The served ranker: loaded if fitted for this data version; otherwise fitted on all the
     events with the stored tuning, tuning first when there is none, when the events grew by
     ``retune_fraction`` since, or with ``retune`` (its trials on ``engine``'s workers, when
-    given: :func:`tune_workspace`).
+    given: :func:`tune_workspace`; the refit's similarity too: :meth:`Ranker.fit`).
 
     ``policy`` picks the parameters tuned for that exclusion policy (default: the policy the
     tuning chose); each is its own file, ``ranker-<policy or "tuned">-v<N>.pkl``."""
@@ -168,7 +168,8 @@ def load_or_tune(workspace: Workspace, budget_seconds: float = 600.0, retune_fra
         chosen = tune_workspace(workspace, budget_seconds, seed, events=events, tune_max_events=tune_max_events,
                                 tune_max_user_items=tune_max_user_items, engine=engine)
     assert chosen is not None
-    ranker = fit_tuned(chosen, events, items, policy)
+    ranker = fit_tuned(chosen, events, items, policy, engine=engine,
+                       scratch=_scratch(workspace) if engine is not None else None)
     del events
     ranker.save(path)
     log.info("fitted %s tuned for %s exclusion and saved it to %s", ranker.name, policy or chosen.policy, path)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
+
 import numpy as np
 import scipy.linalg.lapack
 import scipy.sparse as sp
 
+from ..engine import Engine, read_inputs, scratch_folder, write_inputs
 from .history import EventLog
 
 
@@ -33,7 +37,8 @@ def top_n_rows(block: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def cooccurrence_similarity(matrix: sp.csr_matrix, neighbours: int = 100, alpha: float = 0.5,
-                            shrink: float = 0.0, chunk_cells: int = 20_000_000) -> sp.csr_matrix:
+                            shrink: float = 0.0, chunk_cells: int = 20_000_000, *,
+                            engine: Engine | None = None, scratch: str | Path | None = None) -> sp.csr_matrix:
     """Asymmetric cosine ``c_ij / (n_i^alpha * n_j^(1-alpha) + shrink)``, top ``neighbours`` per row.
 
     Row ``i`` is the item a user interacted with, column ``j`` the candidate; the diagonal is 0.
@@ -44,31 +49,91 @@ def cooccurrence_similarity(matrix: sp.csr_matrix, neighbours: int = 100, alpha:
     so that each block's product holds about ``chunk_cells`` entries at most, and only the
     non-zero pairs are scaled and ranked — time and memory follow the co-occurring pairs, not
     items squared (1M items fit).
+
+    ``engine``: ranges of rows are computed on its workers, which read the two matrices from a
+    file the driver writes under ``scratch`` (default: the system's temporary folder; for a
+    remote cluster, a folder its workers see) and write their rows beside it. Each row depends
+    only on its own product, so the result is the same matrix, bit for bit, however the rows are
+    cut (tested).
     """
     matrix = sp.csc_matrix(matrix, dtype=np.float32)
     n_items = matrix.shape[1]
     if n_items == 0 or neighbours <= 0:
         return sp.csr_matrix((n_items, n_items))
-    counts = np.asarray(matrix.multiply(matrix).sum(axis=0)).ravel().astype(np.float64)
-    left = np.power(np.maximum(counts, 1e-12), alpha)
-    right = np.power(np.maximum(counts, 1e-12), 1.0 - alpha)
-    gram_t = matrix.T.tocsr()
-    by_user = matrix.tocsr()
-    # An upper bound of each row's product entries: the summed history lengths of its users.
-    user_lengths = np.diff(by_user.indptr).astype(np.float64)
-    work = np.asarray(gram_t.astype(bool).astype(np.float64) @ user_lengths).ravel()
-    rows_out, cols_out, vals_out = [], [], []
-    start = 0
-    cumulative = np.concatenate([[0.0], np.cumsum(work)])
-    while start < n_items:
-        stop = int(np.searchsorted(cumulative, cumulative[start] + chunk_cells, side="right")) - 1
-        stop = min(max(stop, start + 1), n_items)
-        product = gram_t[start:stop] @ by_user  # columns in no particular order within a row
+    rows = _CooccurrenceRows.of(matrix, neighbours, alpha, shrink, chunk_cells)
+    if engine is None or engine.name == "local":
+        parts = [rows.top_n(0, n_items)]
+    else:
+        parts = _top_n_on(engine, rows, scratch)
+    # Parts come in row order and each row's columns ascending: the kept entries are already the
+    # CSR arrays (int32 columns; at 1M items x 100 neighbours that is 1.2 GB, not 2.4 GB of triples).
+    indptr = np.concatenate([[0], np.cumsum(np.concatenate([p[0] for p in parts]))]).astype(np.int64)
+    return sp.csr_matrix((np.concatenate([p[2] for p in parts]), np.concatenate([p[1] for p in parts]), indptr),
+                         shape=(n_items, n_items))
+
+
+#: A range of similarity rows: kept entries per row, their columns (ascending within a row), values.
+RowsPart = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+@dataclass(frozen=True)
+class _CooccurrenceRows:
+    """What any range of rows of :func:`cooccurrence_similarity` is computed from."""
+
+    gram_t: sp.csr_matrix   # items x users
+    by_user: sp.csr_matrix  # users x items
+    left: np.ndarray
+    right: np.ndarray
+    work: np.ndarray        # cumulative upper bound of product entries before each row
+    neighbours: int
+    shrink: float
+    chunk_cells: int
+
+    @classmethod
+    def of(cls, matrix: sp.csc_matrix, neighbours: int, alpha: float, shrink: float,
+           chunk_cells: int) -> _CooccurrenceRows:
+        counts = np.asarray(matrix.multiply(matrix).sum(axis=0)).ravel().astype(np.float64)
+        gram_t = matrix.T.tocsr()
+        by_user = matrix.tocsr()
+        # An upper bound of each row's product entries: the summed history lengths of its users.
+        user_lengths = np.diff(by_user.indptr).astype(np.float64)
+        work = np.asarray(gram_t.astype(bool).astype(np.float64) @ user_lengths).ravel()
+        return cls(gram_t, by_user, np.power(np.maximum(counts, 1e-12), alpha),
+                   np.power(np.maximum(counts, 1e-12), 1.0 - alpha), np.concatenate([[0.0], np.cumsum(work)]),
+                   neighbours, shrink, chunk_cells)
+
+    def ranges(self, parts: int) -> list[tuple[int, int]]:
+        """Rows cut into at most ``parts`` ranges of about equal work."""
+        n_items = len(self.work) - 1
+        targets = np.linspace(0.0, self.work[-1], parts + 1)[1:-1]
+        cuts = np.unique(np.concatenate([[0], np.searchsorted(self.work, targets, side="left"), [n_items]]))
+        return [(int(a), int(b)) for a, b in zip(cuts[:-1], cuts[1:], strict=True) if b > a]
+
+    def top_n(self, first: int, last: int) -> RowsPart:
+        """Rows ``first:last``, in blocks whose products hold about ``chunk_cells`` entries."""
+        kept_counts, kept_cols, kept_vals = [], [], []
+        start = first
+        while start < last:
+            stop = int(np.searchsorted(self.work, self.work[start] + self.chunk_cells, side="right")) - 1
+            stop = min(max(stop, start + 1), last)
+            counts, cols, vals = self._block(start, stop)
+            kept_counts.append(counts)
+            kept_cols.append(cols)
+            kept_vals.append(vals)
+            start = stop
+        if not kept_counts:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int32), np.zeros(0)
+        return np.concatenate(kept_counts), np.concatenate(kept_cols), np.concatenate(kept_vals)
+
+    def _block(self, start: int, stop: int) -> RowsPart:
+        n_items = self.gram_t.shape[0]
+        neighbours = self.neighbours
+        product = self.gram_t[start:stop] @ self.by_user  # columns in no particular order within a row
         n_rows = stop - start
         local = np.repeat(np.arange(n_rows), np.diff(product.indptr))
         rows: np.ndarray = local + start
         cols: np.ndarray = product.indices.astype(np.int64)
-        vals = product.data.astype(np.float64) / (left[rows] * right[cols] + shrink)
+        vals = product.data.astype(np.float64) / (self.left[rows] * self.right[cols] + self.shrink)
         vals[cols == rows] = 0.0
         valid = vals > 0
         # Rows with more than `neighbours` candidates keep those above their n-th value, then
@@ -93,14 +158,35 @@ def cooccurrence_similarity(matrix: sp.csr_matrix, neighbours: int = 100, alpha:
         kept = sp.csr_matrix((vals[keep], cols[keep].astype(np.int32),
                               np.concatenate([[0], np.cumsum(counts_kept)])), shape=(n_rows, n_items))
         kept.sort_indices()
-        rows_out.append(counts_kept)
-        cols_out.append(kept.indices.astype(np.int32, copy=False))
-        vals_out.append(kept.data)
-        start = stop
-    # Blocks come in row order and each row's columns ascending: the kept entries are already the
-    # CSR arrays (int32 columns; at 1M items x 100 neighbours that is 1.2 GB, not 2.4 GB of triples).
-    indptr = np.concatenate([[0], np.cumsum(np.concatenate(rows_out))]).astype(np.int64)
-    return sp.csr_matrix((np.concatenate(vals_out), np.concatenate(cols_out), indptr), shape=(n_items, n_items))
+        return counts_kept, kept.indices.astype(np.int32, copy=False), kept.data
+
+
+#: Ranges of rows per worker: enough to even out uneven ranges, few enough that each call's
+#: reading of the inputs stays small against its work.
+RANGES_PER_WORKER = 4
+
+
+def _top_n_on(engine: Engine, rows: _CooccurrenceRows, scratch: str | Path | None) -> list[RowsPart]:
+    with scratch_folder("whyrec-similarity-", scratch) as folder:
+        inputs = folder / "inputs.pickle"
+        write_inputs(inputs, rows)
+        tasks = [(str(inputs), first, last, str(folder / f"rows-{number:05d}.npz"))
+                 for number, (first, last) in enumerate(rows.ranges(engine.workers * RANGES_PER_WORKER))]
+        parts = []
+        for path in engine.map(_similarity_rows, tasks):
+            with np.load(path) as part:
+                parts.append((part["counts"], part["cols"], part["vals"]))
+        return parts
+
+
+def _similarity_rows(task: tuple[str, int, int, str]) -> str:
+    """The engine's job function: rows ``first:last`` from the inputs at ``path``, saved to ``out``.
+    Each call reads the inputs itself (not cached: a worker keeps nothing once the fit is done)."""
+    path, first, last, out = task
+    rows = read_inputs(path, "the similarity's inputs", "a remote cluster's workers must see the workspace's folder")
+    counts, cols, vals = rows.top_n(first, last)
+    np.savez(out, counts=counts, cols=cols, vals=vals)
+    return out
 
 
 def dense_cooccurrence_similarity(matrix: sp.csr_matrix, neighbours: int = 100, alpha: float = 0.5,

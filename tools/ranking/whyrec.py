@@ -32,12 +32,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from ..engine import Engine
 from .base import Ranker, weight_vector
 from .history import BEHAVIOUR_CODE, History
 from .similarity import conversion_rates, cooccurrence_similarity, ease_similarity, interaction_matrix, item_user_counts
@@ -113,6 +115,9 @@ class WhyrecRanker(Ranker):
 
     # -- fitting ------------------------------------------------------------------------------
     def _fit(self) -> None:
+        self._fit_on(None, None)
+
+    def _fit_on(self, engine: Engine | None, scratch: str | Path | None) -> None:
         n_items = len(self.catalog_)
         target_code = BEHAVIOUR_CODE[self.target_]
         touched = item_user_counts(self.log_, n_items)
@@ -120,7 +125,7 @@ class WhyrecRanker(Ranker):
         self.popularity_ = np.log1p(converted + 0.1 * touched)
         self.popularity_ /= max(float(self.popularity_.max()), 1e-12)
         self.conversion_ = conversion_rates(touched, converted)
-        self.similarity_ = self._learn_similarity(n_items)
+        self.similarity_ = self._learn_similarity(n_items, engine, scratch)
         self.similarity_t_ = self.similarity_.T.tocsr()
         self.similarity_t_.sort_indices()
         self.vectors_ = self._align_vectors(self.item_vectors)
@@ -150,7 +155,7 @@ class WhyrecRanker(Ranker):
             n + CYCLE_SHRINK)
         return np.maximum(out, 1.0)
 
-    def _learn_similarity(self, n_items: int) -> sp.csr_matrix:
+    def _learn_similarity(self, n_items: int, engine: Engine | None, scratch: str | Path | None) -> sp.csr_matrix:
         if self.neighbours <= 0:
             return sp.csr_matrix((n_items, n_items))
         matrix = interaction_matrix(self.log_, n_items)
@@ -158,7 +163,7 @@ class WhyrecRanker(Ranker):
             return ease_similarity(matrix, self.l2, self.neighbours)
         if self.similarity != "cosine":
             raise ValueError(f"similarity must be 'cosine' or 'ease', not {self.similarity!r}")
-        return cooccurrence_similarity(matrix, self.neighbours, self.alpha, self.shrink)
+        return cooccurrence_similarity(matrix, self.neighbours, self.alpha, self.shrink, engine=engine, scratch=scratch)
 
     def _align_vectors(self, item_vectors: ItemVectors | None) -> np.ndarray | None:
         if item_vectors is None:

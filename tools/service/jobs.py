@@ -10,13 +10,17 @@ import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from ..engine import EngineError
+from ..engine import Engine, EngineError
 from ..settings import Settings
 from .errors import InvalidRequest, ServiceError, Unavailable
+
+if TYPE_CHECKING:   # imported where used: the ranking stack is slow to import for the other jobs
+    from ..ranking.autotune import AutoTuneResult
+    from ..ranking.base import Ranker
 
 
 class IngestRefused(ServiceError):
@@ -192,7 +196,7 @@ def tune(settings: Settings, budget_seconds: float | None = None, engine: str | 
     budget, default the settings'), store the choice and refit the served ranker on all events.
     The trials run in this process (the default) or on an engine (``engine="dask"``: a local
     cluster of ``workers`` processes, or the cluster at ``address``, whose workers must see the
-    workspace's folder); the refit runs here.
+    workspace's folder); so does the refit's co-occurrence similarity (the rest of it runs here).
 
     Returns the tuning record (``to_text()``, ``to_json()``). A running server keeps its model
     until its next refit (new events or a restart)."""
@@ -279,12 +283,28 @@ def batch_recommend(settings: Settings, out: Path, k: int = 10, exclude: str | N
     except WorkspaceError as exc:
         raise InvalidRequest(str(exc)) from exc
     started = time.perf_counter()
-    ranker = load_or_tune(workspace, settings.tune_budget_seconds, settings.retune_fraction,
-                          policy=exclude)
-    ranker_path = served_ranker_path(workspace, exclude)
-    if exclude is None:
-        tuning = latest_tuning(workspace)
-        exclude = tuning.policy if tuning is not None else "seen"
+    with open_job_engine(engine, address, workers) as runner:
+        try:   # fitted (tuned first, if never tuned) when no saved ranker fits the data: on the engine too
+            ranker = load_or_tune(workspace, settings.tune_budget_seconds, settings.retune_fraction,
+                                  policy=exclude, engine=runner)
+        except EngineError as exc:
+            raise Unavailable(str(exc)) from exc
+        return _batch_on(runner, ranker, served_ranker_path(workspace, exclude),
+                         latest_tuning(workspace) if exclude is None else None, out, k, exclude or "seen",
+                         chunk, users_per_task, progress, started)
+
+
+def _batch_on(runner: Engine, ranker: Ranker, ranker_path: Path, tuning: AutoTuneResult | None, out: Path,
+              k: int, exclude: str,
+              chunk: int, users_per_task: int, progress: Callable[[int, int], None] | None,
+              started: float) -> BatchResult:
+    """:func:`batch_recommend` once the served ranker is fitted: the users' slices scored on
+    ``runner`` and put together in user order (``tuning``: the stored choice of the exclusion
+    policy, when the caller gave none)."""
+    import time
+
+    if tuning is not None:
+        exclude = tuning.policy
     n_users = len(ranker.user_ids)
     out = out.resolve()
     parts = out.with_name(f".{out.name}.parts")
@@ -302,11 +322,10 @@ def batch_recommend(settings: Settings, out: Path, k: int = 10, exclude: str | N
             if progress is not None:
                 progress(tasks[position].stop, n_users)
 
-        with open_job_engine(engine, address, workers) as runner:
-            try:
-                runner.map(_score_slice, tasks, on_done=done)
-            except EngineError as exc:  # the cluster failed under the job: no file is left
-                raise Unavailable(str(exc)) from exc
+        try:
+            runner.map(_score_slice, tasks, on_done=done)
+        except EngineError as exc:  # the cluster failed under the job: no file is left
+            raise Unavailable(str(exc)) from exc
         import pyarrow.parquet as pq
 
         for task in tasks:

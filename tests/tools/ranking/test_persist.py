@@ -106,3 +106,30 @@ def test_a_large_catalog_caps_the_tuning_sample_by_users_times_items(tmp_path) -
                  tune_max_user_items=catalog * 22)
     tuning = latest_tuning(workspace)
     assert tuning is not None and not tuning.sample  # 22 users fit: the whole log
+
+
+def test_the_served_refit_on_a_two_worker_dask_cluster_is_the_in_process_model(demo_workspace) -> None:
+    """Issue 18: with an engine, the refit's similarity rows are computed on its workers (the
+    served fit of ``whyrec tune --engine dask``); the model is the one fitted in this process."""
+    import numpy as np
+
+    from whyrec.tools.engine import DaskEngine
+    from whyrec.tools.ranking.autotune import fit_tuned
+    from whyrec.tools.ranking.persist import latest_tuning, load_or_tune
+
+    workspace = Workspace.open(demo_workspace)
+    events, items = workspace.lean_events(), workspace.items()
+    users = sorted(events["user_id"].astype(str).unique())[:40]
+    with DaskEngine(n_workers=2, memory_limit="2GB") as engine:
+        served = load_or_tune(workspace, budget_seconds=5.0, retune=True, engine=engine)
+        cosine = {"similarity": "cosine", "neighbours": 12, "alpha": 0.7, "shrink": 2.0}
+        there = WhyrecRanker(**cosine).fit(events, items, engine=engine, scratch=workspace.derived_path)
+    tuning = latest_tuning(workspace)
+    assert tuning is not None
+    for remote, local in ((served, fit_tuned(tuning, events, items)),
+                          (there, WhyrecRanker(**cosine).fit(events, items))):
+        assert remote.similarity_.nnz > 0
+        for name in ("indptr", "indices", "data"):
+            np.testing.assert_array_equal(getattr(remote.similarity_, name), getattr(local.similarity_, name))
+        np.testing.assert_array_equal(remote.score_batch(users), local.score_batch(users))
+    assert not list(workspace.derived_path.glob("whyrec-*"))   # the jobs' folders are removed

@@ -89,3 +89,38 @@ def test_item_user_counts_are_distinct_users_per_item_and_rates_are_smoothed() -
     base = bought.sum() / touched.sum()
     np.testing.assert_allclose(rates, (bought + 5 * base) / (touched + 5))
     assert rates[-1] == pytest.approx(base)  # an item nobody touched gets the shop's rate
+
+
+@pytest.mark.parametrize("workers", [1, 3, 8])
+def test_rows_computed_on_an_engine_are_the_same_matrix_bit_for_bit(tmp_path, workers: int) -> None:
+    """Issue 18: the similarity's rows cut into ranges, each computed from pickled inputs (what a
+    cluster's worker does), put together: the in-process matrix, every index and value equal."""
+    from ..engines import Pickling
+
+    rng = np.random.default_rng(workers)
+    binary = sp.random(500, 260, density=0.04, random_state=workers, format="csr")
+    binary.data[:] = 1.0
+    weighted = sp.csr_matrix((rng.gamma(1.0, 2.0, 4_000), (rng.integers(0, 500, 4_000),
+                                                           rng.integers(0, 260, 4_000))), shape=(500, 260))
+    for matrix in (binary, weighted):
+        for neighbours, chunk in ((5, 600), (40, 20_000_000)):
+            here = cooccurrence_similarity(matrix, neighbours, 0.7, 1.0, chunk_cells=chunk)
+            engine = Pickling(workers)
+            there = cooccurrence_similarity(matrix, neighbours, 0.7, 1.0, chunk_cells=chunk, engine=engine,
+                                            scratch=tmp_path)
+            assert engine.sent and 1 <= engine.sent[0] <= workers * 4
+            for name in ("indptr", "indices", "data"):
+                np.testing.assert_array_equal(getattr(there, name), getattr(here, name))
+            assert there.indices.dtype == here.indices.dtype and there.data.dtype == here.data.dtype
+    assert not list(tmp_path.iterdir())     # the job's folder is removed
+
+
+def test_the_ranges_of_rows_cover_every_row_once_in_order() -> None:
+    from whyrec.tools.ranking.similarity import _CooccurrenceRows
+
+    matrix = sp.csc_matrix(sp.random(200, 90, density=0.05, random_state=4, format="csr"), dtype=np.float32)
+    rows = _CooccurrenceRows.of(matrix, 10, 0.5, 0.0, 1_000)
+    for parts in (1, 2, 7, 500):
+        ranges = rows.ranges(parts)
+        assert ranges[0][0] == 0 and ranges[-1][1] == 90 and len(ranges) <= parts
+        assert all(a < b for a, b in ranges) and all(r[1] == s[0] for r, s in zip(ranges, ranges[1:]))
