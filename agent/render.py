@@ -108,6 +108,8 @@ def card_reason(headline: Headline | None, language: str) -> str:
     """The one-line verified reason of a recommendation card."""
     if headline is None or headline.kind == "popularity":
         return message("explain.card.popularity", language)
+    if headline.kind == "stays":
+        return message("explain.card.stays", language)
     if headline.kind == "many_signals" or not headline.events:
         return message("explain.card.many_signals", language)
     events = sorted(headline.events, key=lambda e: -e.contribution)
@@ -216,6 +218,10 @@ def _headline(result: Explanation, title: str, language: str) -> str:
     if headline.kind == "many_signals":
         return message("explain.headline.many_signals", language, title=title, rank=result.rank,
                        share=percent(headline.largest_share, language))
+    if headline.kind == "stays":
+        return message("explain.headline.stays" if headline.support > 1 else "explain.headline.stays_one",
+                       language, title=title, rank=result.rank, k=result.k, n=headline.support,
+                       new_rank=headline.new_rank, share=percent(result.prior_share, language))
     return message("explain.headline.popularity", language, title=title, rank=result.rank,
                    share=percent(result.prior_share, language))
 

@@ -41,7 +41,7 @@ from whyrec.agent.guard import FaithfulnessCheck  # noqa: E402
 
 RESULTS = ("Here are 3 picks for you:\n"
            "1. Ravn wool scarf — Because you bought “Kvitfjell wireless mouse”\n"
-           "2. Saga Studio hyaluronic serum — Popular with shoppers; your own behaviours add little to it\n"
+           "2. Saga Studio hyaluronic serum — Popular with shoppers; none of your behaviours counts towards it\n"
            "Ask “why the first one?” and I'll show you what a pick rests on.")
 EFFECTS = ("What each behaviour does to the chance of buying (causal estimates):\n"
            "• Adding an item to the cart: shoppers who do it are 17.1 percentage points more likely to buy that "

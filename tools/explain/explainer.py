@@ -252,8 +252,15 @@ class Explainer:
         denominator = prior_share_denominator(prior, contributions)
         largest = max(float(contributions.max()) / denominator if len(contributions) else 0.0, 0.0)
         prior_share = abs(prior) / denominator
-        kind = "many_signals" if reason == "unverified" else "popularity"
-        return None, reason, rank_without, Headline(kind, prior_share=prior_share, largest_share=largest)
+        if reason == "no_support":
+            kind = "popularity"
+        elif reason == "popularity" and rank_without is not None and rank_without <= k:
+            kind = "stays"   # verified: ranked again without all its support, it is still in the list
+        else:
+            kind = "many_signals"
+        return None, reason, rank_without, Headline(kind, new_rank=rank_without if kind == "stays" else None,
+                                                    prior_share=prior_share, largest_share=largest,
+                                                    support=int((contributions > 0).sum()))
 
     def _counterfactual(self, state: _UserState, position: int, k: int, filters: ItemFilter | None,
                         contributions: np.ndarray, prior: float, top_ids: np.ndarray, policy: str = "seen"

@@ -28,7 +28,7 @@ EFFECT_DIGITS = 3
 #: Why an item is (or is not) explained by the user's history (``Explanation.reason``).
 REASONS = ("history", "no_support", "popularity", "unverified", "not_in_top_k")
 #: What the headline rests on (``Headline.kind``).
-HEADLINE_KINDS = ("verified", "popularity", "many_signals", "not_in_top_k")
+HEADLINE_KINDS = ("verified", "stays", "popularity", "many_signals", "not_in_top_k")
 #: Why an item is not in the top-k (``WhyNot.reason``).
 WHY_NOT_REASONS = ("seen", "filtered", "outranked", "in_top_k")
 
@@ -161,10 +161,13 @@ class Counterfactual:
 class Headline:
     """What the explanation leads with — always what was verified, never a guess.
 
-    ``verified``: ``events`` are the verified counterfactual set. ``popularity``: no behaviour of
-    the user carries the item (``prior_share`` says how much of its score is popularity and catalog
-    match). ``many_signals``: the user's behaviours carry it together but no small set does
-    (``largest_share`` is the biggest single one). ``not_in_top_k``: a why-not.
+    ``verified``: ``events`` are the verified counterfactual set. ``stays``: ranked again without
+    every one of the ``support`` behaviours that count towards it, the item is still in the list
+    (at ``new_rank``), so no set of them is what keeps it there. ``popularity``: no behaviour of
+    the user counts towards the item. ``many_signals``: the user's behaviours carry it together but
+    no set the search tried drops it (``largest_share`` is the biggest single one).
+    ``not_in_top_k``: a why-not. ``prior_share``: how much of its score is popularity and catalog
+    match (a model attribution, said as such; never the reason unless nothing else counts).
     """
 
     kind: str
@@ -173,11 +176,13 @@ class Headline:
     replacement: RankedItem | None = None
     prior_share: float = 0.0
     largest_share: float = 0.0
+    support: int = 0   # the user's behaviours that count towards the item
 
     def to_json(self) -> dict[str, Any]:
         return {"kind": self.kind, "events": [e.ref() for e in self.events], "new_rank": self.new_rank,
                 "replacement": None if self.replacement is None else self.replacement.to_json(),
-                "prior_share_pct": share_pct(self.prior_share), "largest_share_pct": share_pct(self.largest_share)}
+                "prior_share_pct": share_pct(self.prior_share), "largest_share_pct": share_pct(self.largest_share),
+                "support": self.support}
 
 
 @dataclass(frozen=True)
