@@ -125,7 +125,9 @@ class Composer:
         lines = [render(shown, language)]
         if slots.exclude:
             lines.append(replies.note("excluded", language, categories=joined(list(slots.exclude), language)))
-        if slots.price in ("low", "high") and self.price_edges is not None:
+        if slots.price_max is not None:
+            lines.append(replies.note("price_max", language, price=f"{slots.price_max:.2f}"))
+        elif slots.price in ("low", "high") and self.price_edges is not None:
             edge = self.price_edges[0] if slots.price == "low" else self.price_edges[1]
             lines.append(replies.note(f"price_{slots.price}", language, price=f"{edge:.2f}"))
         if result.items and all(_untitled(i.title, i.item_id) for i in result.items):

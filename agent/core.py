@@ -261,7 +261,8 @@ class Agent:
                     try:
                         view.last_filters = self.service.item_filter(
                             intent.slots.category, intent.slots.query, intent.slots.exclude,
-                            intent.slots.price if intent.slots.price in ("low", "high") else None)
+                            intent.slots.price if intent.slots.price in ("low", "high") else None,
+                            intent.slots.price_max)
                     except Exception:  # a filter the service refuses: explain against the whole list
                         view.last_filters = None
                 continue

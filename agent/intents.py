@@ -104,8 +104,8 @@ def _adds_detail(slots: Slots) -> bool:
     """True when the slots hold something a follow-up can change in the last question."""
     item = slots.item is not None and slots.item.kind in ("title", "ordinal", "anaphora")
     return item or any(v not in (None, ()) for v in (
-        slots.behaviour, slots.category, slots.exclude, slots.k, slots.price, slots.language, slots.segment,
-        slots.time))
+        slots.behaviour, slots.category, slots.exclude, slots.k, slots.price, slots.price_max, slots.language,
+        slots.segment, slots.time))
 
 
 _CHOICE_FIRST = re.compile(r"^\s*(?:yes|yeah|yep|sure|ok(?:ay)?|the first|first|1|the former|a|是|是的|对|好|好的|"

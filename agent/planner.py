@@ -50,6 +50,8 @@ def planned_calls(intent: Intent, since: str | None = None,
             args["exclude"] = list(slots.exclude)
         if slots.price in ("low", "high"):
             args["price"] = slots.price
+        if slots.price_max is not None:
+            args["max_price"] = slots.price_max
         return [_call("recommend", args)]
     if kind == "important":
         return [_call("recommend", {"k": 5})]

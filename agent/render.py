@@ -77,6 +77,20 @@ def points(difference: float, language: str) -> str:
     return message("format.points", language, value=f"{100.0 * abs(difference):.1f}")
 
 
+def signed_points(difference: float, language: str) -> str:
+    """A difference in percentage points with its sign (+1.2 / -3.5)."""
+    return message("format.points", language, value=f"{100.0 * difference:+.1f}")
+
+
+def effect_words(estimate: float, verdict: str, language: str) -> str:
+    """What a causal estimate says about doing the behaviour next: raises / lowers by so many
+    points when the verdict is ``supported``; otherwise that the data do not settle the direction
+    (an inconclusive estimate is not a finding, whatever its sign)."""
+    direction = "unclear" if verdict != "supported" else "up" if estimate >= 0 else "down"
+    return message(f"chat.effects.estimate.{direction}", language, points=points(estimate, language),
+                   signed=signed_points(estimate, language))
+
+
 def points_range(low: float, high: float, language: str) -> str:
     return message("format.points_range", language, low=f"{100.0 * low:+.1f}", high=f"{100.0 * high:+.1f}")
 
@@ -324,8 +338,7 @@ def _(result: Effects, language: str = "en") -> str:
             lines.append(message("chat.effects.cannot", language, treatment=treatment,
                                  reason=effect.verdict_text(language)))
             continue
-        direction = "up" if effect.estimate >= 0 else "down"
-        estimate = message(f"chat.effects.estimate.{direction}", language, points=points(effect.estimate, language))
+        estimate = effect_words(effect.estimate, effect.verdict, language)
         low, high = effect.ci_low, effect.ci_high
         span = points_range(low, high, language) if low is not None and high is not None else "?"
         lines.append(message("chat.effects.line", language, treatment=treatment, estimate=estimate, range=span,

@@ -335,6 +335,7 @@ class Slots:
     segment: str | None = None
     segment_value: str | None = None
     price: str | None = None             # "low" | "high"
+    price_max: float | None = None       # "under 20", "20元以下": the highest price asked for
     time: str | None = None              # "latest" | "recent" | "<n>d"
     language: str | None = None          # the reply language asked for
     other_user: str | None = None        # another shopper's id named in the message
@@ -384,8 +385,13 @@ def extract(text: str, catalog: Catalog, user_id: str | None = None) -> Slots:
     categories = [(c, s) for c, s in categories if title_span is None or not _overlaps(s, title_span)]
     excluded = _excluded(body, categories)
     kept = [c for c, s in categories if c not in excluded]
+    price_max, price_span = _price_max(body)
     price = _price(lowered)
+    if price_max is not None and price == "low":
+        price = None   # "cheaper than 20 dollars": the number, not the shop's cheaper third
     segment, segment_value = _segment(lowered, kept, price)
+    counted = body if price_span is None else body[:price_span[0]] + " " * (price_span[1] - price_span[0]) + body[
+        price_span[1]:]   # "under 20" is a price, not how many
     return Slots(
         item=item,
         behaviour=behaviours[0] if behaviours else None,
@@ -394,10 +400,11 @@ def extract(text: str, catalog: Catalog, user_id: str | None = None) -> Slots:
         exclude=tuple(dict.fromkeys(excluded)),
         query=topic(body, catalog, None, [s for _, s in categories]),
         phrase=topic(body, catalog, None),
-        k=_count(body, title_span),
+        k=_count(counted, title_span),
         remove=True if _NEGATION.search(around) else None,
         segment=segment, segment_value=segment_value,
         price=price,
+        price_max=price_max,
         time=_time(lowered),
         language=language,
         other_user=other_user(body, user_id),
@@ -546,6 +553,27 @@ _PRICE_LOW = re.compile(r"\b(?:cheap(?:er|est)?|affordable|budget|inexpensive|lo
                         r"|便宜|实惠|平价|低价|划算|便宜货")
 _PRICE_HIGH = re.compile(r"\b(?:expensive|premium|pric(?:ey|ier|iest)|high[- ]end|luxury|luxurious|upscale|costly|"
                          r"high[- ]priced|dearer)\b|贵|高档|高端|奢侈|昂贵")
+
+
+_NOT_MONEY = (r"(?![\d.,])(?!\s*(?:items?|picks?|ideas?|things?|products?|recommendations?|suggestions?|results?|"
+              r"options?|of\b|%|percent|days?|weeks?|months?|years?|hours?|minutes?|times?|个|件|款|项|样|条|天|周|月|年|次))")
+_MONEY = r"(?:[$€£¥￥]\s*)?(\d{1,7}(?:\.\d{1,2})?)"
+_PRICE_MAX = re.compile(
+    r"\b(?:under|below|less than|cheaper than|at most|no more than|not more than|max(?:imum)?|within|up to|<)\s*"
+    + _MONEY + _NOT_MONEY + r"(?:\s*(?:dollars?|bucks?|usd|euros?|eur|pounds?|gbp|yuan|rmb)\b)?"
+    + r"|(?:低于|不超过|不高于|不到|少于|最多|便宜于)\s*" + _MONEY + _NOT_MONEY + r"\s*(?:元|块钱?|美元|刀)?"
+    + r"|" + _MONEY + r"\s*(?:元|块钱?|美元|刀)\s*(?:以下|以内|之内)"
+    + r"|[$¥￥]\s*(\d{1,7}(?:\.\d{1,2})?)\s*(?:以下|以内|之内)", re.IGNORECASE)
+
+
+def _price_max(body: str) -> tuple[float | None, tuple[int, int] | None]:
+    """The highest price a message asks for ("under 20", "less than $15.50", "20元以下",
+    "不超过50块") and where it is; digits only (not "twenty", not "二十")."""
+    found = _PRICE_MAX.search(body)
+    if found is None:
+        return None, None
+    value = next(g for g in found.groups() if g is not None)
+    return float(value), found.span()
 
 
 def _price(lowered: str) -> str | None:

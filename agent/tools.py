@@ -74,6 +74,8 @@ class RecommendArgs(BaseModel):
     exclude: list[str] | None = Field(default=None, description="categories to leave out, e.g. ['books']")
     price: Literal["low", "high"] | None = Field(
         default=None, description="keep to the cheaper (low) or pricier (high) third of the catalog's prices")
+    max_price: float | None = Field(default=None, ge=0, allow_inf_nan=False,
+                                    description="the highest price the user asked for ('under 20' -> 20)")
 
 
 class ExplainArgs(BaseModel):
@@ -119,12 +121,13 @@ class PopularArgs(BaseModel):
 
 # -- the tools ------------------------------------------------------------------------------------
 def recommend(k: int = 5, category: str | None = None, query: str | None = None, exclude: list[str] | None = None,
-              price: str | None = None, *, config: RunnableConfig) -> Any:
+              price: str | None = None, max_price: float | None = None, *, config: RunnableConfig) -> Any:
     context = _context(config)
     view = context.view
-    if exclude or price:
+    if exclude or price or max_price is not None:
         result = context.service.recommend_within(view.user_id, k=k, category=category, query=query,
-                                                  exclude_categories=tuple(exclude or ()), price_band=price)
+                                                  exclude_categories=tuple(exclude or ()), price_band=price,
+                                                  max_price=max_price)
     else:
         result = context.service.recommend(view.user_id, k=k, category=category, query=query)
     view.last_recommendations = [i.item_id for i in result.items]

@@ -20,8 +20,8 @@ from whyrec.agent.render import (
     date,
     did,
     do,
+    effect_words,
     joined,
-    points,
     points_range,
     quote,
 )
@@ -320,9 +320,7 @@ def causal_html(statements: Sequence[dict[str, Any]], language: str) -> str:
             lines.append(f'<li>{esc(said)} {badge}</li>')
             continue
         treatment = _treatment(str(s["behaviour"]), language)
-        estimate = float(s.get("estimate") or 0.0)
-        words = message(f"chat.effects.estimate.{'up' if estimate >= 0 else 'down'}", language,
-                        points=points(estimate, language))
+        words = effect_words(float(s.get("estimate") or 0.0), str(s.get("verdict")), language)
         span = (points_range(s["ci_low"], s["ci_high"], language)
                 if s.get("ci_low") is not None and s.get("ci_high") is not None else "—")
         verdict = t_or(f"verdict.{s.get('verdict')}", "verdict.other", language)
@@ -475,9 +473,7 @@ def _treatment(behaviour: str, language: str) -> str:
 
 
 def _effect_sentence(effect: dict[str, Any], language: str) -> str:
-    estimate = float(effect["estimate"])
-    words = message(f"chat.effects.estimate.{'up' if estimate >= 0 else 'down'}", language,
-                    points=points(estimate, language))
+    words = effect_words(float(effect["estimate"]), str(effect.get("verdict")), language)
     span = (points_range(effect["ci_low"], effect["ci_high"], language)
             if effect.get("ci_low") is not None and effect.get("ci_high") is not None else "—")
     sentence = t("effects.sentence", language, estimate=words, range=span)

@@ -222,13 +222,26 @@ def test_the_reply_language_asked_for_wins(agent: Agent, user: str) -> None:
     assert en.explanations[0].item_id == zh.recommendations[0].item_id
 
 
+@pytest.mark.parametrize(("text", "limit"), [("recommend something under 20", 20.0),
+                                             ("anything cheaper than 25 dollars?", 25.0),
+                                             ("推荐几个30元以下的", 30.0)])
+def test_a_price_limit_is_kept_to_and_said(agent: Agent, user: str, text: str, limit: float) -> None:
+    """"Under 20" keeps every pick at a price of at most 20 and says so; it is not a list of 20
+    (it was: "Here are 20 picks" with items at 30 and 52)."""
+    answer = agent.chat(user, text)
+    assert answer.intent == "recommend" and answer.tool_trace[0].args.get("max_price") == limit
+    assert 0 < len(answer.recommendations) <= 10
+    assert all(r.price is not None and r.price <= limit for r in answer.recommendations)
+    assert f"{limit:.2f}" in answer.text.split("\n")[-1]
+
+
 def test_cheap_versus_expensive_uses_the_price_band_segment(agent: Agent, user: str) -> None:
     answer = agent.chat(user, "is the cart effect different for cheap and expensive items?")
     assert answer.tool_trace[0].args == {"behaviour": "cart", "segment": "price_band"}
     assert {e.segment for e in answer.effects} >= {"price_band=low", "price_band=high"}
     cheap = agent.chat(user, "is favouriting worth anything for cheap items?")
     assert {e.segment for e in cheap.effects} >= {"price_band=low"}
-    assert cheap.text.count("the chance of buying that item by") == 1  # low band only
+    assert sum(line.startswith("• ") for line in cheap.text.split("\n")) == 1  # low band only
 
 
 def test_hypotheticals_in_everyday_words(agent: Agent, user: str) -> None:

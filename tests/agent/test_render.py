@@ -175,3 +175,26 @@ def test_an_item_that_stays_without_its_support_is_said_to_stay_with_the_checked
         rank = f"#{e.headline.new_rank}" if language == "en" else f"第 {e.headline.new_rank} 名"
         assert rank in lead and str(e.k) in lead
         assert card_reason(e.headline, language) != card_reason(None, language)
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_an_inconclusive_effect_is_not_given_a_direction(service: WhyrecService, language: str) -> None:
+    """Only a supported effect "raises" or "lowers" the chance of buying; an inconclusive one
+    says the data do not settle it, with its signed estimate. ("Doing it next lowers the chance
+    … by 3.5 points … verdict: inconclusive" was said where the true effect was +6.0.)"""
+    effects = service.effects(segment="category")
+    text = render(effects, language)
+    up, down, unclear = {"en": ("next raises the chance", "next lowers the chance", "do not settle"),
+                         "zh": ("可能性提高", "可能性降低", "无法确定")}[language]
+    kinds = {e.verdict for e in effects.effects if e.ok and e.estimate is not None}
+    assert {"supported", "inconclusive"} <= kinds
+    lines = [line for line in text.split("\n") if line.startswith("•")]
+    shown = [e for e in effects.effects if e.ok and e.estimate is not None]
+    said = [line for line in lines if unclear in line or up in line or down in line]
+    assert len(said) == len(shown)
+    for effect, line in zip(shown, said, strict=True):
+        if effect.verdict == "supported":
+            assert (up if effect.estimate >= 0 else down) in line and unclear not in line
+        else:
+            assert unclear in line and up not in line and down not in line
+            assert f"{100 * effect.estimate:+.1f}" in line

@@ -125,6 +125,24 @@ def test_price_and_segments(catalog: Catalog, text: str, price: str | None, segm
     assert (slots.price, slots.segment, slots.segment_value) == (price, segment, value)
 
 
+@pytest.mark.parametrize(("text", "price_max", "k", "price"), [
+    ("recommend something under 20", 20.0, None, None),          # a price, not "20 picks"
+    ("something cheaper than 20 dollars", 20.0, None, None),     # the number, not the cheaper third
+    ("show me 3 things below $15.50", 15.5, 3, None),
+    ("top 10 under 30", 30.0, 10, None),
+    ("up to 5 items please", None, 5, None),
+    ("within 3 days", None, 3, None),
+    ("推荐几个30元以下的", 30.0, None, None),
+    ("推荐三件不超过50块的", 50.0, 3, None),
+    ("给我5个以内的推荐", None, 5, None),
+    ("something cheap", None, None, "low"),
+])
+def test_an_explicit_highest_price(catalog: Catalog, text: str, price_max: float | None, k: int | None,
+                                   price: str | None) -> None:
+    slots = extract(text, catalog)
+    assert (slots.price_max, slots.k, slots.price) == (price_max, k, price)
+
+
 @pytest.mark.parametrize(("text", "k"), [
     ("give me three ideas", 3), ("top 10 for me", 10), ("推荐四件", 4), ("给我前十个", 10),
     ("half a dozen picks", 6), ("why the second one?", None), ("recommend a 1000-piece jigsaw", None),

@@ -74,6 +74,12 @@ class PersonalEffect:
     def supported(self) -> bool:
         return self.verdict == SUPPORTED
 
+    @property
+    def day(self) -> str:
+        """The decision point's date (``YYYY-MM-DD``, UTC), empty without one: the moment the
+        shopper's "next" is about, which may lie months before the log's end."""
+        return "" if self.at is None else pd.Timestamp(self.at).strftime("%Y-%m-%d")
+
     def verdict_text(self, language: str = "en") -> str:
         name = verdict_name(self.verdict, language)
         if not self.verdict_reasons:
@@ -95,6 +101,7 @@ class PersonalEffect:
                            high=f"{100 * self.ci_high:+.1f}", verdict=self.verdict_text(language))
         key = "causal.personal.done" if self.done else "causal.personal.next"
         return message(key, language, action=behaviour_phrase(self.behaviour, language), title=self.title,
+                       when=self.day,
                        horizon=duration(self.estimand.get("horizon_seconds", 0.0), language),
                        estimate=f"{100 * self.estimate:+.1f}", low=f"{100 * self.ci_low:+.1f}",
                        high=f"{100 * self.ci_high:+.1f}", verdict=self.verdict_text(language))
@@ -109,7 +116,7 @@ class PersonalEffect:
             key = "causal.personal.statement_general"
         else:
             key = "causal.personal.statement_done" if self.done else "causal.personal.statement_next"
-        words = message(key, "en", action=behaviour_phrase(self.behaviour, "en"), title=self.title,
+        words = message(key, "en", action=behaviour_phrase(self.behaviour, "en"), title=self.title, when=self.day,
                         horizon=duration(self.estimand.get("horizon_seconds", 0.0), "en"),
                         estimate=f"{100 * self.estimate:+.1f}")
         return CausalStatement(behaviour=self.behaviour, item_id=self.item_id, title=self.title, estimand=words,

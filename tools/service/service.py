@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -355,14 +356,18 @@ class WhyrecService:
     # -- added for the chat (issue 15): recommendations that leave out categories or keep to a
     #    price band, and what shoppers buy most. Separate from the methods above on purpose.
     def item_filter(self, category: str | None = None, query: str | None = None,
-                    exclude_categories: Sequence[str] = (), price_band: str | None = None) -> ItemFilter | None:
+                    exclude_categories: Sequence[str] = (), price_band: str | None = None,
+                    max_price: float | None = None) -> ItemFilter | None:
         """The items a recommendation may draw from: under the ``category`` prefix, among the
-        nearest to ``query`` by meaning, in none of ``exclude_categories``, and with a price in
-        the ``"low"`` or ``"high"`` third of the catalog's prices (``price_band``)."""
+        nearest to ``query`` by meaning, in none of ``exclude_categories``, with a price in
+        the ``"low"`` or ``"high"`` third of the catalog's prices (``price_band``) and at most
+        ``max_price`` (items without a price are left out then)."""
         if price_band not in (None, "low", "high"):
             raise InvalidRequest(f"unknown price band {price_band!r}; use low or high")
+        if max_price is not None and not (math.isfinite(max_price) and max_price >= 0):
+            raise InvalidRequest(f"max_price must be a price of 0 or more, not {max_price!r}")
         allowed = self.query_filter(query) if query else None
-        if exclude_categories or price_band:
+        if exclude_categories or price_band or max_price is not None:
             from ..causal.segments import band_edges
 
             catalog = self._fitted().ranker.catalog
@@ -374,6 +379,10 @@ class WhyrecService:
                 if edges is None:
                     raise InvalidRequest("the catalog holds no prices, so there is no price band to keep to")
                 keep &= (catalog.prices <= edges[0]) if price_band == "low" else (catalog.prices >= edges[1])
+            if max_price is not None:
+                if not np.isfinite(catalog.prices).any():
+                    raise InvalidRequest("the catalog holds no prices, so there is no price to keep under")
+                keep &= catalog.prices <= max_price   # NaN (no price) compares False: left out
             ids = frozenset(str(i) for i in catalog.ids[keep])
             allowed = ItemFilter(item_ids=ids if allowed is None or allowed.item_ids is None
                                  else ids & allowed.item_ids)
@@ -389,9 +398,11 @@ class WhyrecService:
         return band_edges(pd.Series(self._fitted().ranker.catalog.prices))
 
     def recommend_within(self, user_id: str, k: int = 10, category: str | None = None, query: str | None = None,
-                         exclude_categories: Sequence[str] = (), price_band: str | None = None) -> Recommendations:
-        """Like :meth:`recommend`, leaving out ``exclude_categories`` and keeping to a price band."""
-        allowed = self.item_filter(category, query, exclude_categories, price_band)
+                         exclude_categories: Sequence[str] = (), price_band: str | None = None,
+                         max_price: float | None = None) -> Recommendations:
+        """Like :meth:`recommend`, leaving out ``exclude_categories`` and keeping to a price band
+        and to prices up to ``max_price``."""
+        allowed = self.item_filter(category, query, exclude_categories, price_band, max_price)
         return self._recommend(user_id, k, allowed, category, query)
 
     def popular(self, k: int = 5, behaviour: str = "purchase", category: str | None = None) -> PopularItems:
