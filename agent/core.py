@@ -321,7 +321,7 @@ class Agent:
         view = session.view
         understanding = self.understanding()
         intent = understanding.read(message, session.dialog, view.last_recommendations, view.last_item,
-                                    view.user_id)
+                                    view.user_id, self.service.own_items(view.user_id))
         language = reply_language(message, intent.slots.language, given_language)
         composer = self._composer(language, intent)
         context = SessionContext(self.service, view)

@@ -8,6 +8,7 @@ the one object the planner, composer and replies work from. Nothing here calls a
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -152,16 +153,17 @@ class Understanding:
         self.confidence = confidence
 
     def read(self, message: str, state: DialogState | None = None, shown: list[str] | None = None,
-             last_item: str | None = None, user_id: str | None = None) -> Intent:
+             last_item: str | None = None, user_id: str | None = None,
+             own_items: Mapping[str, frozenset[str]] | None = None) -> Intent:
         state = state or DialogState()
         shown = list(shown or [])
         text = message.strip()
         answered = self._answer_to_clarification(text, state)
         if answered is not None:
             kind, text = answered
-            slots = extract(text, self.catalog, user_id)
+            slots = extract(text, self.catalog, user_id, own_items)
             return self._finish(kind, slots, 1.0, None, False, shown, last_item)
-        slots = extract(text, self.catalog, user_id)
+        slots = extract(text, self.catalog, user_id, own_items)
         if slots.other_user is not None:
             return Intent("other_user", slots, confidence=1.0)
         routed = delexicalise(text, slots, self.catalog, detect_language(text))

@@ -15,7 +15,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -258,6 +258,32 @@ class Catalog:
         chosen = min(base or tied, key=lambda p: len(self.titles[p]))
         return ItemMatch(str(self.item_ids[chosen]), span)
 
+    def find_among(self, text: str, item_ids: Sequence[str]) -> ItemMatch | None:
+        """The item of ``item_ids`` (the shopper's own, say) whose title shares the most words with
+        ``text`` — "the shampoo" is the one shampoo they saved, not any of the shop's; several
+        tied: a choice among them. One shared title word is enough here (the shopper named it)."""
+        own = set(str(i) for i in item_ids)
+        if not own:
+            return None
+        positions = [int(p) for p in np.flatnonzero(np.isin(self.item_ids, list(own)))]
+        found: list[tuple[str, tuple[int, int]]] = []
+        for match in _WORD.finditer(text.lower()):
+            word = self.correct(match.group(0))
+            if word and word not in _WEAK_TOKENS and len(word) >= 3:
+                found.append((word, match.span()))
+        for match in _GLOSSARY_PATTERN.finditer(text):   # 洗发水 -> shampoo
+            found += [(word, match.span()) for word in _words(GLOSSARY[match.group(0)]) if word in self.postings]
+        hits = {p: {w for w, _ in found if w in self.tokens[p]} for p in positions}
+        best = max((len(h) for h in hits.values()), default=0)
+        if best == 0:
+            return None
+        winners = [p for p in positions if len(hits[p]) == best]
+        spans = [span for word, span in found if any(word in hits[p] for p in winners)]
+        span = (min(s[0] for s in spans), max(s[1] for s in spans))
+        if len(winners) > 1:
+            return ItemMatch(None, span, candidates=tuple(str(self.item_ids[p]) for p in winners[:5]))
+        return ItemMatch(str(self.item_ids[winners[0]]), span)
+
     def category(self, text: str) -> list[tuple[str, tuple[int, int]]]:
         """Top-level categories named in ``text`` (canonical name, span), in order."""
         lowered = text.lower()
@@ -368,14 +394,28 @@ class Slots:
         return out
 
 
-def extract(text: str, catalog: Catalog, user_id: str | None = None) -> Slots:
-    """Every slot of ``text`` (which of them matter is up to the intent)."""
+def extract(text: str, catalog: Catalog, user_id: str | None = None,
+            own_items: Mapping[str, frozenset[str]] | None = None) -> Slots:
+    """Every slot of ``text`` (which of them matter is up to the intent); ``own_items``: the items
+    of the shopper's own history and what they did on each, preferred for a title named only in
+    part ("the serum"; "the shampoo I saved": the one they saved)."""
     language = requested_language(text)
     body = strip_language_request(text) if language else text
     if not body.strip(" ,.;:!?，。；：！？"):
         return Slots(language=language)
     lowered = body.lower()
     match = catalog.find(body)
+    if own_items and (match is None or not match.exact) and ordinal(body) is None:
+        mine = catalog.find_among(body, list(own_items))
+        anaphora = _ANAPHORA_EN.search(lowered) or _ANAPHORA_ZH.search(body)
+        if mine is not None and mine.item_id is None:
+            named = behaviours_in(lowered)
+            did_it = [c for c in mine.candidates if named and named[0] in own_items.get(c, frozenset())]
+            if len(did_it) == 1:
+                mine = ItemMatch(did_it[0], mine.span)
+        # "that shampoo" / "那个洗发水" names the item; a bare "it" leaves it to the conversation.
+        if mine is not None and (not anaphora or match is not None or 0 <= mine.span[0] - anaphora.end() <= 2):
+            match = mine
     item = _item_ref(body, match, catalog)
     title_span = match.span if match is not None else None
     # The words around a title it names (a title is a name: "long-reach", "Do not disturb" say nothing).

@@ -208,3 +208,33 @@ def test_earlier_answers_are_read_back(catalog: Catalog) -> None:
     assert listed_items("1. Ravn silk scarf —— 因为你浏览了“Ravn wool scarf”", catalog) == ["i4"]
     assert quoted_item("I recommend “Saga Studio hyaluronic serum” (#1 for you) because…", catalog) == "i3"
     assert ordinal("the first of all things") is None
+
+
+OWN = pd.DataFrame({
+    "item_id": ["s1", "s2", "s3", "h1", "h2", "p1", "p2", "p3"],
+    "title": ["Lyngen hyaluronic serum", "Vinterlys hyaluronic serum", "Saga Studio hyaluronic serum",
+              "Lyngen gentle shampoo", "Blåbær repair shampoo", "Eik hanging planter", "Furu hanging planter",
+              "Tindra hanging planter"],
+    "category": ["beauty.skincare.serum"] * 3 + ["beauty.hair.shampoo"] * 2 + ["garden.pots.planter"] * 3,
+})
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("what if I hadn't added the hyaluronic serum to my cart?", "s3"),   # the one carted, not the shop's two
+    ("what if I hadn't favourited the shampoo?", "h1"),                  # two shampoos seen, one saved
+    ("what if I hadn't clicked the hanging planter?", "p1"),
+    ("如果我没有收藏那个洗发水呢？", "h1"),
+    ("what if I hadn't added the Vinterlys hyaluronic serum to my cart?", "s2"),  # a whole title still wins
+])
+def test_a_title_named_in_part_is_the_shoppers_own_item(text: str, expected: str) -> None:
+    """The shopper's own history decides which of several items "the serum" is (it was: a choice
+    among two other serums, leaving out the one they carted)."""
+    catalog = Catalog.from_items(OWN)
+    own = {"s3": frozenset({"view", "cart"}), "h1": frozenset({"view", "favourite"}), "h2": frozenset({"view"}),
+           "p1": frozenset({"click"})}
+    slots = extract(text, catalog, "u1", own)
+    assert slots.item is not None and slots.item.item_id == expected
+    without = extract(text, catalog, "u1")
+    if expected != "s2":
+        assert without.item is None or without.item.item_id != expected
+    assert extract("what if I hadn't added it to my cart?", catalog, "u1", own).item.kind == "anaphora"

@@ -251,6 +251,20 @@ class WhyrecService:
             users = users[users.str.contains(query, case=False, regex=False)]
         return list(users[:limit])
 
+    def own_items(self, user_id: str) -> dict[str, frozenset[str]]:
+        """The items of the user's history and the behaviours they did on each, as the served
+        ranker holds them (empty for a user it does not know)."""
+        try:
+            ranker = self._fitted(str(user_id)).ranker
+            history = ranker.user_history(str(user_id))
+        except Exception:   # unknown user, no model yet: nothing of theirs to prefer
+            return {}
+        out: dict[str, set[str]] = {}
+        for position, code in zip(history.items, history.behaviours, strict=True):
+            if position >= 0:
+                out.setdefault(str(ranker.item_ids[int(position)]), set()).add(BEHAVIOURS[int(code)])
+        return {item: frozenset(done) for item, done in out.items()}
+
     def history(self, user_id: str, limit: int = 20) -> UserHistory:
         """The user's most recent behaviours, newest first."""
         self.require_user(user_id)
