@@ -454,6 +454,14 @@ _OPENAI_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403:
                  429: "rate_limit_error"}
 
 
+def error_body(path: str, status: int, detail: str) -> dict[str, Any]:
+    """An error's body for a request to ``path``: ``{"detail": ...}``, or OpenAI's error shape on
+    the OpenAI-compatible endpoint (for refusals made before the API's own routes are reached)."""
+    if path == OPENAI_PATH:
+        return {"error": _openai_error(status, {"detail": detail})}
+    return {"detail": detail}
+
+
 def _openai_error(status: int, body: dict[str, Any]) -> dict[str, Any]:
     """``{"message", "type", "param", "code"}`` from one of the API's error bodies."""
     detail = body.get("detail")

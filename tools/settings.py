@@ -30,6 +30,8 @@ class Settings:
     ``WHYREC_LLM_TIMEOUT`` seconds before an LLM call falls back to the offline composer (default 30)
     ``WHYREC_API_KEYS``    ``key`` or ``key:user_id`` entries, comma-separated (a bound key sees one user)
     ``WHYREC_HOST`` / ``WHYREC_PORT``  where ``whyrec serve`` listens (default 127.0.0.1:7860)
+    ``WHYREC_TRUSTED_PROXIES``  addresses or networks (``172.30.50.10``, ``10.0.0.0/8``) of reverse
+                           proxies whose ``X-Forwarded-For`` / ``-Proto`` are believed (default: none)
     ``WHYREC_LOG_LEVEL``   logging level (default INFO); ``WHYREC_DEBUG=1`` logs message text too
     ``WHYREC_PSEUDONYM_KEY``  key for ``whyrec ingest --pseudonymise`` (keyed hash of user ids)
     ``WHYREC_TUNE_BUDGET`` CPU seconds the first fit (and ``whyrec tune``) may spend tuning the
@@ -49,6 +51,7 @@ class Settings:
     api_keys: tuple[str, ...] = field(default=(), repr=False)
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
+    trusted_proxies: tuple[str, ...] = ()
     log_level: str = "INFO"
     debug: bool = False
     max_request_bytes: int = 1_000_000
@@ -77,6 +80,7 @@ class Settings:
             api_keys=keys,
             host=env.get("WHYREC_HOST", "127.0.0.1"),
             port=int(env.get("WHYREC_PORT", str(DEFAULT_PORT))),
+            trusted_proxies=tuple(p.strip() for p in env.get("WHYREC_TRUSTED_PROXIES", "").split(",") if p.strip()),
             log_level=env.get("WHYREC_LOG_LEVEL", "INFO").upper(),
             debug=env.get("WHYREC_DEBUG", "") in ("1", "true", "yes"),
             pseudonym_key=env.get("WHYREC_PSEUDONYM_KEY") or None,

@@ -25,18 +25,20 @@ from __future__ import annotations
 import concurrent.futures
 import hashlib
 import logging
-from collections.abc import Callable, Iterator
+import typing
+from collections.abc import Iterator
 from typing import Any, cast
 
 import gradio as gr  # the package's __init__ has quieted it (no analytics, no look-ups)
 from fastapi import FastAPI
 
-from whyrec.agent.auth import KeyRing
+from whyrec.agent.auth import FailureBrake, KeyRing
 from whyrec.agent.core import Agent
 from whyrec.agent.render import behaviour_name
 from whyrec.tools.service import WhyrecService
 
 from . import views
+from .access import ADMIN_LOGIN, LoginBrake, bound_user, login_check, session_state
 from .assets import CSS, HEAD
 from .callbacks import ADDABLE_BEHAVIOURS, MAX_CARDS, SEGMENTS, Callbacks, ChatStep, Panels, UserView
 from .state import UIState
@@ -71,9 +73,21 @@ def _store_secret(service: WhyrecService) -> str:
     return hashlib.sha256(f"whyrec-ui|{service.settings.workspace}".encode()).hexdigest()[:32]
 
 
-def build_blocks(service: WhyrecService, agent: Agent) -> gr.Blocks:
-    """The whole page for one service and agent (shared by every browser session)."""
+def build_blocks(service: WhyrecService, agent: Agent, login_required: bool = False) -> gr.Blocks:
+    """The whole page for one service and agent (shared by every browser session).
+
+    Every event that reads the browser's state takes the ``gr.Request`` and turns the state into
+    the one its login may act on with ``session`` first (:func:`whyrec.ui.access.session_state`);
+    the page refuses to build if one does not take the request.
+    """
     ui = Callbacks(service, agent)
+
+    def allowed(request: gr.Request) -> str | None:
+        return bound_user(request, login_required)
+
+    def session(raw: Any, request: gr.Request) -> UIState:
+        return session_state(raw, request, login_required)
+
     workers = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="whyrec-ui")
     en = "en"
     limit = ui.max_chars
@@ -204,11 +218,11 @@ def build_blocks(service: WhyrecService, agent: Agent) -> gr.Blocks:
 
         # -- the page ----------------------------------------------------------------------------
         def on_load(raw: Any, request: gr.Request) -> list[Any]:
-            allowed = bound_user(request)
+            only = allowed(request)
             ui.prefetch_effects()
-            view = ui.restore(raw, allowed)
+            view = ui.restore(session(raw, request), only)
             try:
-                choices = ui.user_choices(allowed=allowed)
+                choices = ui.user_choices(allowed=only)
             except Exception:
                 log.exception("listing users failed")
                 choices = []
@@ -220,18 +234,17 @@ def build_blocks(service: WhyrecService, agent: Agent) -> gr.Blocks:
             None, None, None, js=JS_COUNT)
 
         def on_pick(user_id: str | None, raw: Any, request: gr.Request) -> list[Any]:
-            state = UIState.from_json(raw)
+            state = session(raw, request)
             if user_id == KEEP_USER:  # the switch was not confirmed: stay, and show the current user again
-                return page_values(ui.restore(raw, bound_user(request)), None)
-            view = ui.pick_user(user_id, state.to_json(), bound_user(request))
-            return page_values(view, None)
+                return page_values(ui.restore(state, allowed(request)), None)
+            return page_values(ui.pick_user(user_id, state, allowed(request)), None)
 
         pick = user_picker.input(on_pick, [user_picker, store], page_outputs, js=JS_CONFIRM,
                                  api_visibility="private", show_progress="hidden")
 
         def on_key(data: gr.KeyUpData, request: gr.Request) -> Any:
             try:
-                return gr.Dropdown(choices=ui.user_choices(str(data.input_value or ""), bound_user(request)))
+                return gr.Dropdown(choices=ui.user_choices(str(data.input_value or ""), allowed(request)))
             except Exception:
                 log.warning("searching users failed", exc_info=True)
                 return gr.skip()
@@ -239,8 +252,8 @@ def build_blocks(service: WhyrecService, agent: Agent) -> gr.Blocks:
         user_picker.key_up(on_key, None, [user_picker], api_visibility="private", show_progress="hidden",
                            trigger_mode="always_last")
 
-        def on_language(code: str, raw: Any) -> list[Any]:
-            return page_values(ui.set_language(code, raw), None)
+        def on_language(code: str, raw: Any, request: gr.Request) -> list[Any]:
+            return page_values(ui.set_language(code, session(raw, request)), None)
 
         switch_language = language.input(on_language, [language, store], page_outputs, api_visibility="private",
                                          show_progress="hidden")
@@ -250,11 +263,11 @@ def build_blocks(service: WhyrecService, agent: Agent) -> gr.Blocks:
             for step in steps:
                 yield chat_values(step, text)
 
-        def on_chat(text: str, raw: Any) -> Iterator[list[Any]]:
-            yield from stream(ui.chat(text, raw), text)
+        def on_chat(text: str, raw: Any, request: gr.Request) -> Iterator[list[Any]]:
+            yield from stream(ui.chat(text, session(raw, request)), text)
 
-        def on_recommend(raw: Any) -> Iterator[list[Any]]:
-            yield from stream(ui.recommend(raw))
+        def on_recommend(raw: Any, request: gr.Request) -> Iterator[list[Any]]:
+            yield from stream(ui.recommend(session(raw, request)))
 
         chat_events = []
         for trigger in (chat_input.submit, send.click):
@@ -272,8 +285,8 @@ def build_blocks(service: WhyrecService, agent: Agent) -> gr.Blocks:
             event.then(None, None, None, js=JS_DONE)
             chat_events.append(event)
         for index, button in enumerate(why_buttons):
-            def on_why(raw: Any, index: int = index) -> Iterator[list[Any]]:
-                yield from stream(ui.why(index, raw))
+            def on_why(raw: Any, request: gr.Request, index: int = index) -> Iterator[list[Any]]:
+                yield from stream(ui.why(index, session(raw, request)))
 
             event = button.click(on_why, [store], chat_outputs, js=JS_START, api_visibility="private",
                                  show_progress="hidden")
@@ -286,22 +299,23 @@ def build_blocks(service: WhyrecService, agent: Agent) -> gr.Blocks:
 
         chat_input.input(None, [chat_input], None, js=JS_COUNT_TEXT)
 
-        def on_clear(raw: Any) -> list[Any]:  # the chat's own "clear" button: a new conversation
-            state = ui.clear_chat(raw)
+        def on_clear(raw: Any, request: gr.Request) -> list[Any]:  # the chat's own "clear" button: a new conversation
+            state = ui.clear_chat(session(raw, request))
             return [state.to_json(), *panel_values(ui.panels(state))]
 
         chatbot.clear(on_clear, [store], [store, *panel_outputs], api_visibility="private", show_progress="hidden")
 
         # -- what-if and effects -------------------------------------------------------------------
-        def on_whatif(ticked: list[str], item: str | None, behaviour: str | None, raw: Any) -> list[Any]:
-            view = ui.run_what_if(ticked, item, behaviour, raw)
+        def on_whatif(ticked: list[str], item: str | None, behaviour: str | None, raw: Any,
+                      request: gr.Request) -> list[Any]:
+            view = ui.run_what_if(ticked, item, behaviour, session(raw, request))
             return [view.state.to_json(), view.html]
 
         whatif_run.click(on_whatif, [whatif_remove, whatif_item, whatif_behaviour, store], [store, whatif_result],
                          api_visibility="private", show_progress="hidden")
 
-        def on_effects(segment_name: str, raw: Any) -> Iterator[str]:
-            lang = UIState.from_json(raw).language
+        def on_effects(segment_name: str, raw: Any, request: gr.Request) -> Iterator[str]:
+            lang = session(raw, request).language
             answer = workers.submit(ui.effects, segment_name, lang)
             try:  # estimated already (the usual case after the prefetch): one update, no flicker
                 yield answer.result(timeout=LOADING_AFTER).html
@@ -317,7 +331,18 @@ def build_blocks(service: WhyrecService, agent: Agent) -> gr.Blocks:
         switch_language.then(None, None, None, js=JS_COUNT)
 
     demo.queue(default_concurrency_limit=CONCURRENCY)
+    _require_request(demo, store)
     return demo
+
+
+def _require_request(demo: gr.Blocks, store: gr.BrowserState) -> None:
+    """Refuse to build a page where an event reads the browser's state without its request: the
+    state is whatever the browser sent, and only the request says whose it may be."""
+    for block_fn in demo.fns.values():
+        if block_fn.fn is not None and any(c is store for c in block_fn.inputs):
+            if gr.Request not in typing.get_type_hints(block_fn.fn).values():
+                raise TypeError(f"{block_fn.fn.__name__} reads the page's state but takes no gr.Request; "
+                                "take it and pass the state through session() first")
 
 
 def _title_html(language: str) -> str:
@@ -340,41 +365,18 @@ def _segment_choices(language: str) -> list[tuple[str, str]]:
     return [(t(f"effects.segment_{s}", language), s) for s in SEGMENTS]
 
 
-ADMIN_LOGIN = "admin"
-
-
-def bound_user(request: gr.Request | None) -> str | None:
-    """The one user a logged-in session may see (None: any user — an admin, or no keys set)."""
-    name = getattr(request, "username", None) if request is not None else None
-    return None if name in (None, "", ADMIN_LOGIN) else str(name)
-
-
-def login_check(ring: KeyRing) -> Callable[[str, str], bool]:
-    """Gradio's auth callable when ``WHYREC_API_KEYS`` is set: the password is an API key.
-
-    A key bound to a user (``key:user_id``) logs in as that user id and sees only that user;
-    an admin key logs in as ``admin`` (sees everyone) or as any user id (sees only that one).
-    """
-
-    def check(username: str, password: str) -> bool:
-        principal = ring.principal(password)
-        if principal is None:
-            return False
-        if principal.admin:
-            return bool(username)
-        return username == principal.user_id
-
-    return check
-
-
-def mount_ui(app: FastAPI, service: WhyrecService, agent: Agent, keys: KeyRing | None = None) -> FastAPI:
+def mount_ui(app: FastAPI, service: WhyrecService, agent: Agent, keys: KeyRing | None = None,
+             brake: FailureBrake | None = None) -> FastAPI:
     """Mount the chat UI at ``/`` on ``app`` (mount it last: the API's routes come first).
 
     With API keys configured the page asks for a login (see :func:`login_check`), so it never
-    shows more than the HTTP API would to the same key.
+    shows more than the HTTP API would to the same key, and wrong keys at the login meet
+    ``brake`` (pass the API's own to count both doors together; a fresh one by default).
     """
-    demo = build_blocks(service, agent)
     keys = keys if keys is not None else KeyRing.parse(service.settings.api_keys)
+    demo = build_blocks(service, agent, login_required=keys.enabled)
+    if keys.enabled:
+        app.add_middleware(LoginBrake, brake=brake or FailureBrake())
     return gr.mount_gradio_app(app, demo, path="/", css=CSS, head=HEAD, footer_links=[], show_error=False,
                                theme=gr.themes.Soft(), ssr_mode=False,
                                auth=login_check(keys) if keys.enabled else None,

@@ -135,12 +135,8 @@ class Callbacks:
 
     def restore(self, raw: Any, allowed: str | None = None) -> UserView:
         """The page after a (re)load: the stored state, its user and conversation, checked again."""
-        state = UIState.from_json(raw)
-        if allowed is not None:
-            state = state.only(allowed)
-            if state.user_id != allowed:  # another user's conversation is not kept in this session
-                state = UIState(language=state.language, saved=state.saved).switch_to(allowed)
-        elif state.user_id is None:
+        state = UIState.from_json(raw).bound_to(allowed)
+        if allowed is None and state.user_id is None:
             try:
                 first = self.user_choices()
             except Exception as exc:  # e.g. an empty or unreadable workspace
@@ -154,7 +150,7 @@ class Callbacks:
         """Switch to ``user_id``: the current conversation is kept under its user, and the new
         user's own conversation comes back. An unknown (or, for a session bound to one user, any
         other) id changes nothing and says so."""
-        state = UIState.from_json(raw)
+        state = UIState.from_json(raw).bound_to(allowed)
         user_id = (user_id or "").strip()
         if not user_id or user_id == state.user_id:
             return self._user_view(state)

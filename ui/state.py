@@ -92,6 +92,16 @@ class UIState:
         new.saved = {k: v for k, v in new.saved.items() if k == user_id}
         return new
 
+    def bound_to(self, user_id: str | None) -> UIState:
+        """This state as a session that may see only ``user_id`` may hold it (``None``: any user):
+        no other user's conversation, current or saved, and the session on ``user_id``."""
+        if user_id is None:
+            return copy.deepcopy(self)
+        new = self.only(user_id)
+        if new.user_id != user_id:  # another user's conversation is not kept in this session
+            new = UIState(language=new.language, saved=new.saved).switch_to(user_id)
+        return new
+
     def trim(self) -> None:
         """Keep the browser's copy small: the last messages, the most recent users."""
         self.messages = self.messages[-MAX_MESSAGES:]
