@@ -252,7 +252,7 @@ class Agent:
             session.history.append((role, text))
             if role == "user":
                 intent = understanding.read(text, session.dialog, view.last_recommendations, view.last_item,
-                                            view.user_id)
+                                            view.user_id, self.service.own_items(view.user_id))
                 session.dialog.remember(intent, text)
                 if intent.item_id:
                     view.last_item = intent.item_id
@@ -267,7 +267,12 @@ class Agent:
                         view.last_filters = None
                 continue
             listed = listed_items(text, catalog)
-            if listed:
+            if listed and session.dialog.last_kind == "recommend" and session.dialog.last_list is not None \
+                    and session.dialog.last_list.more:   # a "more" page continues the list it pages
+                view.last_recommendations = view.last_recommendations + [i for i in listed
+                                                                         if i not in view.last_recommendations]
+                view.last_k = len(view.last_recommendations)
+            elif listed:
                 view.last_recommendations = listed
                 view.last_k = max(len(listed), 5)
             else:

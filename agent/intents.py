@@ -88,6 +88,7 @@ class DialogState:
 
     last_kind: str | None = None
     last_slots: Slots | None = None
+    last_list: Slots | None = None      # the slots of the last list asked for ("more" pages it)
     pending_options: tuple[str, ...] = ()
     pending_message: str | None = None
 
@@ -99,6 +100,8 @@ class DialogState:
         self.pending_options, self.pending_message = (), None
         if intent.kind in CONTINUABLE:
             self.last_kind, self.last_slots = intent.kind, intent.slots
+        if intent.kind == "recommend":
+            self.last_list = intent.slots
 
 
 def _adds_detail(slots: Slots) -> bool:
@@ -180,6 +183,12 @@ class Understanding:
         """The intent, given the router's reading, the slots and the conversation so far."""
         kind, confidence = route.intent, route.confidence
         follow_up = False
+        if slots.more and shown:
+            # "more" / "next 5" / "再来几个" after a list: the picks after the ones shown, in the
+            # same scope (books, under 20, ...) as that list.
+            last = state.last_list or Slots()
+            return self._finish("recommend", last.merged(slots), max(confidence, self.confidence), route,
+                                True, shown, last_item)
         # A fragment that adds a detail ("收藏呢？", "and for books?") continues the last question.
         if kind in ("follow_up", "unclear") and state.last_kind is not None and _adds_detail(slots):
             kind = "follow_up"

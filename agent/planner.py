@@ -52,6 +52,8 @@ def planned_calls(intent: Intent, since: str | None = None,
             args["price"] = slots.price
         if slots.price_max is not None:
             args["max_price"] = slots.price_max
+        if slots.more:
+            args["more"] = True
         return [_call("recommend", args)]
     if kind == "important":
         return [_call("recommend", {"k": 5})]

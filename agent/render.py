@@ -147,7 +147,9 @@ def _(result: Recommendations, language: str = "en") -> str:
         scope += message("chat.recommend.scope_query", language, query=result.query)
     if not result.items:
         return message("chat.recommend.empty", language, scope=scope)
-    lines = [message("chat.recommend.intro", language, n=len(result.items), scope=scope)]
+    first, last = result.items[0].rank, result.items[-1].rank
+    lines = [message("chat.recommend.intro", language, n=len(result.items), scope=scope) if first == 1 else
+             message("chat.recommend.intro_more", language, n=len(result.items), scope=scope, first=first, last=last)]
     for item in result.items:
         lines.append(message("chat.recommend.line", language, rank=item.rank, title=item.title,
                              reason=card_reason(item.headline, language)))

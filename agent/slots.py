@@ -362,6 +362,7 @@ class Slots:
     segment_value: str | None = None
     price: str | None = None             # "low" | "high"
     price_max: float | None = None       # "under 20", "20元以下": the highest price asked for
+    more: bool | None = None             # "more", "next 5", "再来几个": the picks after those shown
     time: str | None = None              # "latest" | "recent" | "<n>d"
     language: str | None = None          # the reply language asked for
     other_user: str | None = None        # another shopper's id named in the message
@@ -371,6 +372,7 @@ class Slots:
         changes = {name: getattr(newer, name) for name in self.__dataclass_fields__
                    if getattr(newer, name) not in (None, ())}
         changes.setdefault("language", None)
+        changes["more"] = newer.more   # "more" pages once; it is not a lasting detail
         if newer.item is not None:
             changes["item"] = newer.item
         return replace(self, **changes)
@@ -445,6 +447,7 @@ def extract(text: str, catalog: Catalog, user_id: str | None = None,
         segment=segment, segment_value=segment_value,
         price=price,
         price_max=price_max,
+        more=True if _MORE.search(body) else None,
         time=_time(lowered),
         language=language,
         other_user=other_user(body, user_id),
@@ -604,6 +607,17 @@ _PRICE_MAX = re.compile(
     + r"|(?:低于|不超过|不高于|不到|少于|最多|便宜于)\s*" + _MONEY + _NOT_MONEY + r"\s*(?:元|块钱?|美元|刀)?"
     + r"|" + _MONEY + r"\s*(?:元|块钱?|美元|刀)\s*(?:以下|以内|之内)"
     + r"|[$¥￥]\s*(\d{1,7}(?:\.\d{1,2})?)\s*(?:以下|以内|之内)", re.IGNORECASE)
+
+
+_MORE = re.compile(
+    r"^\s*(?:(?:please\s+)?(?:show|give|get|send)\s+(?:me\s+)?|(?:can|could)\s+(?:you|i)\s+(?:see|get|have)\s+|"
+    r"i\s+want\s+|any\s+|anything\s+)?"
+    r"(?:some\s+|a\s+few\s+|\d{1,2}\s+|a\s+couple\s+)?(?:more|others|other\s+ones|else|next(?:\s+\d{1,2})?|"
+    r"another\s+(?:\d{1,2}|few|batch|page|set|round))\b"
+    r"(?:\s+(?:recommendations?|picks?|ideas?|items?|suggestions?|options?|results?|ones?|please|like\s+(?:these|those|that)))*"
+    r"\s*[.!?]*\s*$"
+    r"|^\s*(?:请)?(?:再来|再推荐|再给我|再换|换一批|还有别的|还有其他|还有吗|还有呢|下一页|更多|其他的呢|其它的呢|别的呢)",
+    re.IGNORECASE)
 
 
 def _price_max(body: str) -> tuple[float | None, tuple[int, int] | None]:
@@ -907,12 +921,15 @@ _LIST_LINE = re.compile(r"^\s*(\d{1,2})[.)]\s+(.+?)\s*$")
 
 
 def listed_items(text: str, catalog: Catalog) -> list[str]:
-    """The items of a numbered list in an earlier answer ("1. <title> — <reason>"), in order."""
+    """The items of a numbered list in an earlier answer ("1. <title> — <reason>"; a "more" page
+    numbers on: "6. …"), in order."""
     out: list[str] = []
+    start: int | None = None
     for line in text.splitlines():
         match = _LIST_LINE.match(line)
-        if not match or int(match.group(1)) != len(out) + 1:
+        if not match or int(match.group(1)) != (start if start is not None else int(match.group(1))) + len(out):
             continue
+        start = int(match.group(1)) if start is None else start
         rest = match.group(2)
         for separator in (" —— ", " — ", "——", "—", " - "):
             head = rest.split(separator)[0].strip().strip("“”\"")

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import pandas as pd
@@ -67,6 +67,10 @@ def _context(config: RunnableConfig) -> SessionContext:
 
 
 # -- argument schemas (no user id anywhere) -------------------------------------------------------
+#: The longest list "more" grows to (the recommend tool's ``k`` limit).
+MAX_LIST = 50
+
+
 class RecommendArgs(BaseModel):
     k: int = Field(default=5, ge=1, le=50, description="how many items")
     category: str | None = Field(default=None, description="category prefix, e.g. 'electronics'")
@@ -76,6 +80,7 @@ class RecommendArgs(BaseModel):
         default=None, description="keep to the cheaper (low) or pricier (high) third of the catalog's prices")
     max_price: float | None = Field(default=None, ge=0, allow_inf_nan=False,
                                     description="the highest price the user asked for ('under 20' -> 20)")
+    more: bool = Field(default=False, description="the next picks after the ones already shown ('more', 'next 5')")
 
 
 class ExplainArgs(BaseModel):
@@ -121,19 +126,24 @@ class PopularArgs(BaseModel):
 
 # -- the tools ------------------------------------------------------------------------------------
 def recommend(k: int = 5, category: str | None = None, query: str | None = None, exclude: list[str] | None = None,
-              price: str | None = None, max_price: float | None = None, *, config: RunnableConfig) -> Any:
+              price: str | None = None, max_price: float | None = None, more: bool = False, *,
+              config: RunnableConfig) -> Any:
     context = _context(config)
     view = context.view
+    # "more": the list grows past the picks already shown and only the new ones are returned,
+    # ranked in the longer list (so "#7" and its explanation are about the same top 10).
+    shown = len(view.last_recommendations) if more else 0
+    total = min(shown + k, MAX_LIST)
     if exclude or price or max_price is not None:
-        result = context.service.recommend_within(view.user_id, k=k, category=category, query=query,
+        result = context.service.recommend_within(view.user_id, k=total, category=category, query=query,
                                                   exclude_categories=tuple(exclude or ()), price_band=price,
                                                   max_price=max_price)
     else:
-        result = context.service.recommend(view.user_id, k=k, category=category, query=query)
+        result = context.service.recommend(view.user_id, k=total, category=category, query=query)
     view.last_recommendations = [i.item_id for i in result.items]
-    view.last_k = k
+    view.last_k = total
     view.last_filters = result.filters
-    return result
+    return replace(result, items=result.items[shown:]) if shown else result
 
 
 def explain(item: str, *, config: RunnableConfig) -> Any:

@@ -307,3 +307,25 @@ def test_the_service_is_warm_only_once_the_router_is_trained(demo_workspace_temp
                                               report(segment))[1])
     fresh.warm_up(segments=True)
     assert seen == [False] and fresh.service.warm and segments and all(segments)
+
+
+def test_more_shows_the_next_picks_of_the_same_list(agent: Agent, user: str) -> None:
+    """"More" / "再来几个" pages the list in its scope (it repeated the same top 5); a replayed
+    conversation pages the same way."""
+    first = agent.chat(user, "recommend some home things")
+    assert [r.rank for r in first.recommendations] == [1, 2, 3, 4, 5]
+    scope = first.recommendations[0].category.split(".")[0]
+    assert all(r.category.startswith(scope) for r in first.recommendations)
+    explained = agent.chat(user, "why the first one?", session_id=first.session_id)
+    more = agent.chat(user, "show me more", session_id=explained.session_id)
+    assert more.intent == "recommend" and [r.rank for r in more.recommendations] == [6, 7, 8, 9, 10]
+    whole = agent.service.recommend(user, k=10, category=scope)   # the same scope, not the whole shop
+    assert [r.item_id for r in first.recommendations + more.recommendations] == [r.item_id for r in whole.items]
+    assert "#6 to #10" in more.text
+    again = agent.chat(user, "再来几个", session_id=more.session_id)
+    assert [r.rank for r in again.recommendations] == [11, 12, 13, 14, 15] and "第 11 至 15 名" in again.text
+    seventh = agent.chat(user, "why the seventh one?", session_id=again.session_id)
+    assert seventh.explanations[0].item_id == more.recommendations[1].item_id
+    replayed = agent.chat_messages(user, [("user", "recommend some home things"), ("assistant", first.text),
+                                          ("user", "more"), ("assistant", more.text), ("user", "more")])
+    assert [r.item_id for r in replayed.recommendations] == [r.item_id for r in again.recommendations]

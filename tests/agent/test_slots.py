@@ -238,3 +238,14 @@ def test_a_title_named_in_part_is_the_shoppers_own_item(text: str, expected: str
     if expected != "s2":
         assert without.item is None or without.item.item_id != expected
     assert extract("what if I hadn't added it to my cart?", catalog, "u1", own).item.kind == "anaphora"
+
+
+@pytest.mark.parametrize(("text", "more", "k"), [
+    ("more", True, None), ("show me more recommendations", True, None), ("next 5", True, 5),
+    ("any more?", True, None), ("再来几个", True, None), ("换一批", True, None), ("还有别的吗？", True, None),
+    ("tell me more about the first one", None, None), ("I want more information", None, None),
+    ("recommend something", None, None),
+])
+def test_asking_for_more_picks(catalog: Catalog, text: str, more: bool | None, k: int | None) -> None:
+    slots = extract(text, catalog)
+    assert (slots.more, slots.k) == (more, k)
