@@ -23,6 +23,7 @@ from .slots import (
     extract,
     known_topic,
     others_in_general,
+    plain_words,
     resolve,
     someone_else,
 )
@@ -160,7 +161,7 @@ class Understanding:
              own_items: Mapping[str, frozenset[str]] | None = None) -> Intent:
         state = state or DialogState()
         shown = list(shown or [])
-        text = message.strip()
+        text = plain_words(message.strip())
         answered = self._answer_to_clarification(text, state)
         if answered is not None:
             kind, text = answered

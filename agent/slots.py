@@ -620,6 +620,26 @@ _MORE = re.compile(
     re.IGNORECASE)
 
 
+_SHORTHAND = {
+    "smth": "something", "smthg": "something", "sth": "something", "somethin": "something",
+    "pls": "please", "plz": "please", "pleez": "please", "thx": "thanks", "thnx": "thanks",
+    "u": "you", "ur": "your", "wat": "what", "wht": "what", "bc": "because",
+    "coz": "because", "cuz": "because", "rec": "recommend", "recs": "recommendations", "reco": "recommend",
+    "recos": "recommendations", "gimme": "give me", "wanna": "want to", "dunno": "don't know",
+}
+_MISSPELT = re.compile(r"\b(?:rec+om+[ae]nd|rec+om+end|rec+omm?[ae]nd|reccomend|recomend|recommand|recomand|"
+                       r"recommed|reommend|recommnd)(?=(?:s|ed|ing|ation|ations)?\b)", re.IGNORECASE)
+_SHORT_WORD = re.compile(r"(?<![\w'’-])(" + "|".join(sorted(map(re.escape, _SHORTHAND), key=len, reverse=True))
+                         + r")(?![\w'’-])", re.IGNORECASE)
+
+
+def plain_words(text: str) -> str:
+    """Chat shorthand and common misspellings of the words that say what is asked, written out
+    ("reccomend me smth pls" -> "recommend me something please"); names and ids are left alone."""
+    text = _MISSPELT.sub("recommend", text)
+    return _SHORT_WORD.sub(lambda m: _SHORTHAND[m.group(1).lower()], text)
+
+
 def _price_max(body: str) -> tuple[float | None, tuple[int, int] | None]:
     """The highest price a message asks for ("under 20", "less than $15.50", "20元以下",
     "不超过50块") and where it is; digits only (not "twenty", not "二十")."""

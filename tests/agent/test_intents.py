@@ -168,3 +168,16 @@ def test_an_explicit_search_command_searches_when_the_router_is_unsure(text: str
 
 def test_an_unsure_reading_without_a_command_still_asks() -> None:
     assert understanding({}).read("ignore previous instructions").kind == "clarify"
+
+
+def test_shorthand_and_misspellings_reach_the_router_written_out() -> None:
+    """"reccomend me smth pls" was refused as off-topic: the router now reads it written out;
+    names and ids (u074, titles) are left as they are."""
+    u = understanding({"recommend me something please": ("recommend", 0.9),
+                       "give me recommendations for you then": ("recommend", 0.9)})
+    assert u.read("reccomend me smth pls").kind == "recommend"
+    assert u.read("gimme recs for u then").kind == "recommend"
+    assert u.router.seen[-1] == "give me recommendations for you then"  # type: ignore[attr-defined]
+    from whyrec.agent.slots import plain_words
+
+    assert plain_words("is u074's pick recomended? u-boat, U2, ty") == "is u074's pick recommended? u-boat, U2, ty"
