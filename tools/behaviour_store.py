@@ -15,18 +15,30 @@ The store is derived from the event log: :meth:`BehaviourStore.sync` brings it u
 incrementally (only changed documents are embedded), :meth:`BehaviourStore.rebuild` recreates it,
 and :meth:`BehaviourStore.forget` removes a user so that no byte of them stays in an embedded
 store's files (Chroma's own deletes leave them in the database and the index files).
+
+Several processes may use one embedded store (``whyrec serve`` while ``whyrec ingest`` indexes
+what it added). Chroma keeps the vector index in memory and never rereads it, so a client opened
+before another process wrote fails on the new documents ("Error finding id") until it is opened
+again. So every search first compares the store's database file with what this client last saw
+(one ``stat``) and reopens the client when another process wrote; a read that fails anyway (a
+write this check missed) is retried once on a reopened client, then reported as
+:class:`StoreError`. Writers (sync, forget, rebuild) take one lock across processes
+(``.store.lock`` in the workspace); a search never waits for another process's indexing.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import functools
 import hashlib
 import logging
+import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, TypeVar
 from urllib.parse import urlparse
 
 import numpy as np
@@ -39,6 +51,8 @@ from .settings import quiet_libraries
 from .workspace import Workspace, replace_shredding
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 #: whyrec ranks exactly and never queries Chroma's approximate index (see ``_nearest``), but Chroma
 #: builds one on every write: a small graph halves the cost of indexing and of the copy made when
@@ -181,6 +195,81 @@ def _close(client: Any) -> None:
         log.debug("closing a Chroma client failed", exc_info=True)
 
 
+def _store_stamp(path: Path) -> tuple[int, int, int, int] | None:
+    """What changes when any process writes the embedded store at ``path``: its database file's
+    inode, size, modification and change times (Chroma's reads leave them alone). None: no file.
+
+    A ``stat``, never an open: closing any descriptor of a SQLite file drops the POSIX locks that
+    this process's Chroma holds on it (SQLite's "how to corrupt" list, section 2.2). Two writes
+    within one tick of the file system's clock that leave the size alone look the same; a read
+    that then fails is retried on a reopened client (:meth:`BehaviourStore._reading`)."""
+    try:
+        st = os.stat(path / "chroma.sqlite3")
+    except OSError:
+        return None
+    return st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
+
+
+class _StoreLock:
+    """One writer at a time on a workspace's vector store: an exclusive ``flock`` on
+    ``.store.lock`` across processes, a lock across threads, re-entrant in the thread holding
+    it (a rebuild indexes through a second store under it). One per workspace in a process."""
+
+    _registry: ClassVar[dict[Path, _StoreLock]] = {}
+    _registry_guard: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._thread = threading.RLock()
+        self._depth = 0
+        self._handle: Any = None
+
+    @classmethod
+    def of(cls, workspace: Workspace) -> _StoreLock:
+        path = (workspace.path / ".store.lock").resolve()
+        with cls._registry_guard:
+            return cls._registry.setdefault(path, cls(path))
+
+    def acquire(self, blocking: bool = True) -> bool:
+        if not self._thread.acquire(blocking=blocking):
+            return False
+        if self._depth == 0:
+            try:
+                handle = open(self.path, "a")
+            except BaseException:
+                self._thread.release()
+                raise
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+            except BaseException as exc:
+                handle.close()
+                self._thread.release()
+                if not blocking and isinstance(exc, BlockingIOError):
+                    return False
+                raise
+            self._handle = handle
+        self._depth += 1
+        return True
+
+    def release(self) -> None:
+        self._depth -= 1
+        if self._depth == 0:
+            try:
+                fcntl.flock(self._handle, fcntl.LOCK_UN)
+            finally:
+                self._handle.close()
+                self._handle = None
+        self._thread.release()
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        self.acquire()
+        try:
+            yield
+        finally:
+            self.release()
+
+
 @dataclass(frozen=True)
 class StoreErasure:
     """What forgetting a user did to the vector store."""
@@ -207,8 +296,15 @@ class BehaviourStore:
         self._client_path: Path | None = None
         self._item_cache: tuple[tuple[int, int], list[dict[str, Any]], np.ndarray] | None = None
         self._ready_version: int | None = None
-        #: Indexing, forgetting and rebuilding one store do not overlap within a process.
+        #: Indexing, forgetting and rebuilding one store do not overlap within a process; the
+        #: client is only replaced under this lock.
         self._writing = threading.RLock()
+        #: ... nor across processes (and other stores of this workspace in this process).
+        self._store_lock = _StoreLock.of(workspace)
+        #: The embedded store's database as this client last saw it (see _store_stamp).
+        self._stamp: tuple[int, int, int, int] | None = None
+        #: Bumped whenever the client is replaced (so concurrent failed reads reopen only once).
+        self._generation = 0
         prefix = f"whyrec_{workspace.manifest.workspace_id}"
         self.items_name = f"{prefix}_items"
         self.behaviours_name = f"{prefix}_behaviours"
@@ -222,14 +318,12 @@ class BehaviourStore:
             current = self.workspace.chroma_path
             if current != self._client_path:
                 log.info("the vector store moved to %s: reopening", current)
-                _close(self._client)
-                self._client = None
-                self._item_cache = None
-                self._ready_version = None
+                self.close()
         if self._client is None:
             path = None if self.chroma_url else self.workspace.chroma_path
             self._client = make_client(self.workspace, self.chroma_url, path)
             self._client_path = path
+            self._stamp = _store_stamp(path) if path is not None else None
         return self._client
 
     def close(self) -> None:
@@ -239,6 +333,63 @@ class BehaviourStore:
             _close(self._client)
         self._client = None
         self._client_path = None
+        self._stamp = None
+        self._item_cache = None
+        self._ready_version = None
+        self._generation += 1
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[None]:
+        """Hold off every other writer of this store, in any process (sync, forget, rebuild);
+        searches go on. ``forget_user`` holds it from the store's erasure to the event log's
+        commit, so no sync can index the user again in between."""
+        with self._writing, self._store_lock.held():
+            self._follow_other_writers()
+            try:
+                yield
+            finally:
+                self._saw_own_writes()
+
+    def _follow_other_writers(self) -> None:
+        """Reopen the embedded client if another process wrote the store since this client saw
+        it: Chroma never rereads its in-memory vector index, and a stale one fails on documents
+        added since ("Error finding id") or misses them. Cheap when nothing changed."""
+        path = self._client_path
+        if self.chroma_url or self._client is None or path is None or _store_stamp(path) == self._stamp:
+            return
+        if not self._writing.acquire(blocking=False):
+            return  # this process is writing the store: the change is its own (it records the stamp)
+        try:
+            if self._client is not None and self._client_path == path and _store_stamp(path) != self._stamp:
+                log.info("another process wrote the vector store at %s: reopening it", path)
+                self.close()
+        finally:
+            self._writing.release()
+
+    def _saw_own_writes(self) -> None:
+        """After this process wrote the embedded store (under :meth:`writing`): what it wrote is
+        in this client's memory, so the store as it is now is what the client has seen."""
+        if not self.chroma_url and self._client is not None and self._client_path is not None:
+            self._stamp = _store_stamp(self._client_path)
+
+    def _reading(self, what: str, read: Callable[[], T]) -> T:
+        """``read()`` from Chroma; if it fails (a vector index another process changed under this
+        client, a client closed by another thread, a server that dropped the connection), reopen
+        the client once and retry; if that fails too, raise :class:`StoreError`."""
+        generation = self._generation
+        try:
+            return read()
+        except Exception as exc:
+            log.warning("reading the vector store (%s) failed: %s; reopening it and trying once more",
+                        what, exc)
+        with self._writing:  # waits for a write of this process to finish before replacing its client
+            if self._generation == generation:
+                self.close()
+        try:
+            return read()
+        except Exception as exc:
+            raise StoreError(f"cannot {what} in the vector store: {exc}; if this persists, rebuild it "
+                             "from the event log with `whyrec reindex`") from exc
 
     def _collection(self, name: str, client: Any = None) -> Any:
         try:
@@ -278,10 +429,25 @@ class BehaviourStore:
 
     def status(self) -> dict[str, Any]:
         """Counts per collection and whether they match the event log."""
-        items = self._collection(self.items_name).count()
-        behaviours = self._collection(self.behaviours_name).count()
+        self._follow_other_writers()
+        items, behaviours = self._reading("count documents", self._counts)
         return {"items": items, "behaviours": behaviours,
                 "backend": "server " + self.chroma_url if self.chroma_url else "embedded"}
+
+    def _counts(self) -> tuple[int, int]:
+        return self._collection(self.items_name).count(), self._collection(self.behaviours_name).count()
+
+    def documents_of(self, user_id: str) -> int:
+        """How many behaviour documents of ``user_id`` the store holds."""
+        self._follow_other_writers()
+        return len(self._reading("find a user's documents", lambda: self._collection(self.behaviours_name).get(
+            where={"user_id": str(user_id)}, include=[])["ids"]))
+
+    def item_ids(self) -> list[str]:
+        """The ids of every catalog item the store holds a document of."""
+        self._follow_other_writers()
+        return [str(i) for i in self._reading("list the items", lambda: self._collection(self.items_name).get(
+            include=[])["ids"])]
 
     # -- indexing --------------------------------------------------------------------------
     def rebuild(self, progress: bool = False) -> SyncResult:
@@ -294,9 +460,10 @@ class BehaviourStore:
         """
         with self._writing:
             if self.chroma_url:
-                self._reset(self.items_name)
-                self._reset(self.behaviours_name)
-                result = self.sync(progress=progress)
+                with self.writing():
+                    self._reset(self.items_name)
+                    self._reset(self.behaviours_name)
+                    result = self.sync(progress=progress)
             else:
                 damaged = False
                 try:
@@ -304,7 +471,7 @@ class BehaviourStore:
                 except Exception:  # StoreError, or a database that opens but cannot be read
                     damaged = True
                 self.close()
-                with self.workspace.lock():
+                with self.workspace.lock(), self._store_lock.held():
                     target = self.workspace.new_chroma_path()
                     builder = BehaviourStore(self.workspace, self.embedder,
                                              client=make_client(self.workspace, path=target))
@@ -328,7 +495,7 @@ class BehaviourStore:
 
     def sync(self, progress: bool = False) -> SyncResult:
         """Bring both collections in line with the workspace; embed only what changed."""
-        with self._writing:
+        with self.writing():
             return self._sync(progress)
 
     def _sync(self, progress: bool) -> SyncResult:
@@ -423,55 +590,69 @@ class BehaviourStore:
         directory (vectors are copied, not recomputed), which replaces the old one; the old
         directory's files are overwritten with zeros and deleted. A Chroma server can only
         delete through its API: its files may keep freed bytes (``method == "deleted"``).
-        Call under :meth:`Workspace.lock` (``forget_user`` does).
+        Call under :meth:`Workspace.lock` (``forget_user`` does). A store another process wrote
+        meanwhile is reopened first; a failure is a :class:`StoreError` and changes nothing a
+        retry cannot finish.
         """
+        user_id, items = str(user_id), [str(i) for i in items]
+        with self.writing():
+            try:
+                return self._forget(user_id, items)
+            except StoreError:
+                raise
+            except Exception as exc:
+                raise StoreError(f"cannot remove a user's documents from the vector store: {exc}") from exc
+
+    def _forget(self, user_id: str, items: list[str]) -> StoreErasure:
         import time
 
         started = time.perf_counter()
-        user_id, items = str(user_id), [str(i) for i in items]
-        with self._writing:
-            self._item_cache = None
-            self._ready_version = None
-            if self.chroma_url:
-                behaviours = self._collection(self.behaviours_name)
-                ids = behaviours.get(where={"user_id": user_id}, include=[])["ids"]
-                if ids:
-                    behaviours.delete(ids=ids)
-                found_items = self._collection(self.items_name).get(ids=items, include=[])["ids"] if items else []
-                if found_items:
-                    self._collection(self.items_name).delete(ids=found_items)
-                self._drop_from_state(self.behaviours_name, ids)
-                self._drop_from_state(self.items_name, found_items)
-                return StoreErasure(len(ids), len(found_items), "deleted", time.perf_counter() - started)
-            kept: dict[str, dict[str, Any]] = {}
-            gone: dict[str, list[str]] = {}
-            dropped_items = set(items)
-            for name, drop in ((self.items_name, lambda m: str(m.get("item_id")) in dropped_items),
-                               (self.behaviours_name, lambda m: str(m.get("user_id")) == user_id)):
-                found = self._collection(name).get(include=["embeddings", "metadatas", "documents"])
-                keep = [n for n, meta in enumerate(found["metadatas"]) if not drop(meta)]
-                gone[name] = [found["ids"][n] for n in set(range(len(found["ids"]))) - set(keep)]
-                kept[name] = {key: [found[key][n] for n in keep]
-                              for key in ("ids", "embeddings", "metadatas", "documents")}
-            self.close()
-            target = self.workspace.new_chroma_path()
-            client = make_client(self.workspace, path=target)
-            try:
-                for name, data in kept.items():
-                    collection = self._collection(name, client)
-                    batch = max(1, min(client.get_max_batch_size(), 4096))
-                    for start in range(0, len(data["ids"]), batch):
-                        collection.add(**{key: values[start:start + batch] for key, values in data.items()})
-            except BaseException:
-                _close(client)
-                self.workspace.discard_chroma_path(target)
-                raise
-            self.workspace.switch_chroma(target)
-            self._client, self._client_path = client, target
-            for name, ids in gone.items():
-                self._drop_from_state(name, ids)
+        self._item_cache = None
+        self._ready_version = None
+        if self.chroma_url:
+            ids = self._reading("find a user's documents", lambda: self._collection(self.behaviours_name).get(
+                where={"user_id": user_id}, include=[])["ids"])
+            if ids:
+                self._collection(self.behaviours_name).delete(ids=ids)
+            found_items = self._collection(self.items_name).get(ids=items, include=[])["ids"] if items else []
+            if found_items:
+                self._collection(self.items_name).delete(ids=found_items)
+            self._drop_from_state(self.behaviours_name, ids)
+            self._drop_from_state(self.items_name, found_items)
+            return StoreErasure(len(ids), len(found_items), "deleted", time.perf_counter() - started)
+        kept: dict[str, dict[str, Any]] = {}
+        gone: dict[str, list[str]] = {}
+        dropped_items = set(items)
+        for name, drop in ((self.items_name, lambda m: str(m.get("item_id")) in dropped_items),
+                           (self.behaviours_name, lambda m: str(m.get("user_id")) == user_id)):
+            found = self._reading("read the store", functools.partial(self._everything, name))
+            keep = [n for n, meta in enumerate(found["metadatas"]) if not drop(meta)]
+            gone[name] = [found["ids"][n] for n in set(range(len(found["ids"]))) - set(keep)]
+            kept[name] = {key: [found[key][n] for n in keep]
+                          for key in ("ids", "embeddings", "metadatas", "documents")}
+        self.close()
+        target = self.workspace.new_chroma_path()
+        client = make_client(self.workspace, path=target)
+        try:
+            for name, data in kept.items():
+                collection = self._collection(name, client)
+                batch = max(1, min(client.get_max_batch_size(), 4096))
+                for start in range(0, len(data["ids"]), batch):
+                    collection.add(**{key: values[start:start + batch] for key, values in data.items()})
+        except BaseException:
+            _close(client)
+            self.workspace.discard_chroma_path(target)
+            raise
+        self.workspace.switch_chroma(target)
+        self._client, self._client_path = client, target
+        self._stamp = _store_stamp(target)
+        for name, ids in gone.items():
+            self._drop_from_state(name, ids)
         return StoreErasure(len(gone[self.behaviours_name]), len(gone[self.items_name]), "rebuilt",
                             time.perf_counter() - started)
+
+    def _everything(self, name: str) -> dict[str, Any]:
+        return dict(self._collection(name).get(include=["embeddings", "metadatas", "documents"]))
 
     def _drop_from_state(self, name: str, ids: Sequence[str]) -> None:
         path = self._state_path(name)
@@ -484,21 +665,45 @@ class BehaviourStore:
     def ensure_ready(self) -> None:
         """Before searching: a store that is missing or out of step with the event log (deleted,
         restored from an old backup, interrupted while indexing) is brought up to date from the
-        log, with a warning. A store that cannot be opened raises :class:`StoreError`."""
+        log, with a warning; unless another process is indexing it (``whyrec ingest`` adding what
+        it committed): then searches read what the store holds until it is done, without waiting.
+        A store that cannot be opened or read raises :class:`StoreError`."""
+        self._follow_other_writers()
         version = self.workspace.data_version
         if self._ready_version == version:
             return
-        expected = {self.items_name: len(self.workspace.items()),
-                    self.behaviours_name: None}
-        items = self._collection(self.items_name).count()
+        items_expected = len(self.workspace.items())
+        items, behaviours = self._reading("count documents", self._counts)
         state = self._state_path(self.behaviours_name)
         behaviours_expected = len(pd.read_parquet(state, columns=["id"])) if state.exists() else None
-        behaviours = self._collection(self.behaviours_name).count()
-        if items != expected[self.items_name] or behaviours_expected != behaviours:
-            log.warning("the vector store is missing or out of date (%d of %d items, %s of %s behaviour "
-                        "documents): rebuilding it from the event log", items, expected[self.items_name],
-                        behaviours, behaviours_expected)
-            self.sync()
+        if items != items_expected or behaviours_expected != behaviours:
+            with self._writing:
+                if not self._store_lock.acquire(blocking=False):
+                    log.info("another process is indexing the vector store: searching what it holds so far")
+                    return
+                try:
+                    self._follow_other_writers()
+                    items, behaviours = self._reading("count documents", self._counts)
+                    behaviours_expected = (len(pd.read_parquet(state, columns=["id"])) if state.exists()
+                                           else None)
+                    if self.workspace.committed_version() != version:
+                        # Another process committed since this workspace was read: indexing our
+                        # older view would delete what it added; the owner reloads it first.
+                        log.info("the workspace changed on disk: not indexing its older view")
+                        return
+                    if items != items_expected or behaviours_expected != behaviours:
+                        log.warning("the vector store is missing or out of date (%d of %d items, %s of %s "
+                                    "behaviour documents): rebuilding it from the event log", items,
+                                    items_expected, behaviours, behaviours_expected)
+                        try:
+                            self.sync()
+                        except StoreError:
+                            raise
+                        except Exception as exc:
+                            raise StoreError(f"cannot bring the vector store up to date: {exc}; rebuild it "
+                                             "from the event log with `whyrec reindex`") from exc
+                finally:
+                    self._store_lock.release()
         self._ready_version = version
 
     def search_items(self, query: str, k: int = 10, filters: dict[str, Any] | None = None) -> list[ItemHit]:
@@ -507,13 +712,12 @@ class BehaviourStore:
         ``filters``: ``category`` (a full category or its top level), ``brand``, ``min_price``,
         ``max_price``.
         """
-        self.ensure_ready()
-        collection = self._collection(self.items_name)
-        if collection.count() == 0:
-            return []
         _check_item_filters(filters or {})
+        self.ensure_ready()
         vector = self.embedder.embed([query])[0]
-        metadatas, distances = self._nearest_items(collection, vector, k, filters or {})
+        metadatas, distances = self._reading(
+            "search the catalog", lambda: self._nearest_items(self._collection(self.items_name), vector, k,
+                                                              filters or {}))
         hits = []
         for meta, distance in zip(metadatas, distances):
             price = float(meta.get("price", -1.0))
@@ -529,10 +733,14 @@ class BehaviourStore:
         Chroma once per data version and held in memory, so a search is one matrix product and
         a filter one boolean mask (Chroma's own filtered get costs ~300 ms on 10k items)."""
         key = (self.workspace.data_version, collection.count())
-        if self._item_cache is None or self._item_cache[0] != key:
+        cache = self._item_cache
+        if key[1] == 0:
+            return [], []
+        if cache is None or cache[0] != key:
             found = collection.get(include=["embeddings", "metadatas"])
-            self._item_cache = (key, found["metadatas"], np.asarray(found["embeddings"], dtype=np.float32))
-        _, metadatas, matrix = self._item_cache
+            cache = (key, found["metadatas"], np.asarray(found["embeddings"], dtype=np.float32))
+            self._item_cache = cache
+        _, metadatas, matrix = cache
         with single_threaded_blas():
             distances = 1.0 - matrix @ vector.astype(np.float32)
         mask = _item_mask(metadatas, filters)
@@ -546,8 +754,6 @@ class BehaviourStore:
                           behaviours: Sequence[str] | None = None,
                           since: pd.Timestamp | str | None = None) -> list[BehaviourHit]:
         """``user_id``'s own behaviours nearest to ``query``; never another user's."""
-        self.ensure_ready()
-        collection = self._collection(self.behaviours_name)
         clauses: list[dict[str, Any]] = [{"user_id": str(user_id)}]
         if behaviours:
             unknown = set(behaviours) - set(BEHAVIOURS)
@@ -559,7 +765,11 @@ class BehaviourStore:
             stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp
             clauses.append({"last_ts": {"$gte": int(stamp.timestamp())}})
         where = clauses[0] if len(clauses) == 1 else {"$and": clauses}
-        metadatas, documents, distances = _nearest(collection, self.embedder.embed([query])[0], k, where)
+        self.ensure_ready()
+        vector = self.embedder.embed([query])[0]
+        metadatas, documents, distances = self._reading(
+            "search a user's behaviours",
+            lambda: _nearest(self._collection(self.behaviours_name), vector, k, where))
         titles = self.workspace.items().set_index("item_id")["title"]
         hits = []
         for meta, distance, document in zip(metadatas, distances, documents):
@@ -577,8 +787,8 @@ class BehaviourStore:
     def item_vectors(self) -> tuple[np.ndarray, np.ndarray]:
         """All item ids and their vectors (for the ranker's semantic similarity)."""
         self.ensure_ready()
-        collection = self._collection(self.items_name)
-        got = collection.get(include=["embeddings"])
+        got = self._reading("read the item vectors",
+                            lambda: self._collection(self.items_name).get(include=["embeddings"]))
         ids = np.asarray(got["ids"], dtype=object)
         vectors = np.asarray(got["embeddings"], dtype=np.float32)
         return ids, vectors.reshape(len(ids), -1)

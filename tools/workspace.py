@@ -13,7 +13,9 @@ Layout::
                             rebuild or a forget it lives in chroma-<token>/, named by chroma.current
     derived/                artefacts computed from the events (ranker, causal report), keyed
                             by the data version so they are recomputed when the events change
-    rejected/               rows refused by ``ingest --skip-invalid``, with reasons
+    rejected/               rows refused by ``ingest --skip-invalid``, with reasons (text cells a
+                            spreadsheet would run as formulas start with ``'``)
+    .lock, .store.lock      held by writers of the workspace, and of its vector store
 
 Writes are transactional: new parts and a new catalog are written under temporary names and
 become visible only when the manifest is atomically replaced. A crash or Ctrl-C before that
@@ -327,6 +329,11 @@ class Workspace:
     @property
     def data_version(self) -> int:
         return self.manifest.data_version
+
+    def committed_version(self) -> int:
+        """The data version on disk now: another process may have committed since this object
+        read its manifest (:meth:`reload` catches up)."""
+        return Workspace._read(self.path).manifest.data_version
 
     # -- reading ---------------------------------------------------------------------------
     def events(self) -> pd.DataFrame:

@@ -217,3 +217,75 @@ def test_forget_against_a_chroma_server_deletes_through_the_api_and_says_so(demo
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+# -- an erasure cut short is finished by calling forget again ------------------------------------------
+def test_forget_finishes_an_erasure_an_earlier_version_left_half_done(demo_workspace: Path) -> None:
+    """Before: forget committed the events away, then failed at the vector store (HTTP 500); a
+    retry said "unknown user" and the user's documents stayed in the store for good."""
+    workspace = Workspace.open(demo_workspace)
+    doc_ids = _add_user_with_a_created_item(workspace)
+    store = BehaviourStore(workspace, default_embedder())
+    store.sync()
+    assert store.search_behaviours(FORGOTTEN, "gift box", k=3)
+    with workspace.lock():  # what that forget had done when the store step failed
+        events, items = workspace.events(), workspace.items()
+        workspace.commit(events[events["user_id"] != FORGOTTEN], items[items["item_id"] != CREATED_ITEM], [],
+                         replace_events=True, shred_old=True)
+
+    result = forget_user(workspace, FORGOTTEN, store)
+
+    assert result.events_removed == 0 and result.documents_removed == len(doc_ids)
+    assert result.items_removed == 1 and result.store_erasure == "rebuilt"
+    after, _ = scan(demo_workspace, _needles(doc_ids))
+    assert after == {}, after
+    with pytest.raises(KeyError, match="unknown user"):  # now nothing is left anywhere
+        forget_user(workspace, FORGOTTEN, store)
+
+
+def test_forget_failing_at_the_store_keeps_the_user_so_a_retry_finishes(demo_workspace: Path) -> None:
+    from tests.tools.test_behaviour_store import _free_port
+    from whyrec.tools.behaviour_store import StoreError
+
+    workspace = Workspace.open(demo_workspace)
+    doc_ids = _add_user_with_a_created_item(workspace)
+    store = BehaviourStore(workspace, default_embedder())
+    store.sync()
+    down = BehaviourStore(workspace, default_embedder(), chroma_url=f"http://127.0.0.1:{_free_port()}")
+    with pytest.raises(StoreError):
+        forget_user(workspace, FORGOTTEN, down)
+    # Nothing was committed away: the events still name the user, so forgetting can start over.
+    assert (Workspace.open(demo_workspace).events()["user_id"] == FORGOTTEN).any()
+
+    result = forget_user(workspace, FORGOTTEN, store)
+
+    assert result.events_removed == 41 and result.documents_removed == len(doc_ids)
+    after, _ = scan(demo_workspace, _needles(doc_ids))
+    assert after == {}, after
+    assert not list(workspace.derived_path.glob("forget-pending-*"))
+
+
+def test_forget_of_someone_found_nowhere_is_unknown_and_changes_nothing(demo_workspace: Path) -> None:
+    workspace = Workspace.open(demo_workspace)
+    store = BehaviourStore(workspace, default_embedder())
+    store_path, version = workspace.chroma_path, workspace.data_version
+    with pytest.raises(KeyError, match="unknown user"):
+        forget_user(workspace, "nobody-at-all", store)
+    assert workspace.chroma_path == store_path and workspace.data_version == version
+    assert not list(workspace.derived_path.glob("forget-pending-*"))
+
+
+def test_forget_scrubs_the_reject_rows_of_a_user_whose_every_row_was_rejected(tmp_path: Path) -> None:
+    """Before: "unknown user" (no events), and the reject file kept their rows."""
+    log = tmp_path / "log.csv"
+    log.write_text("user,item,event,ts\nalice,i1,view,1700000000\ncarol,i2,teleport,1700000001\n",
+                   encoding="utf-8")
+    mapping = SourceMapping(columns={"user_id": "user", "item_id": "item", "behaviour": "event",
+                                     "timestamp": "ts"}, timestamp_unit="s")
+    workspace = Workspace.create(tmp_path / "ws")
+    result = ingest(workspace, log, mapping, skip_invalid=True)
+    forgotten = forget_user(workspace, "carol")
+    assert forgotten.events_removed == 0 and forgotten.reject_rows_removed == 1
+    assert "carol" not in Path(result.rejected_file).read_text(encoding="utf-8")
+    with pytest.raises(KeyError, match="unknown user"):
+        forget_user(workspace, "carol")

@@ -2,7 +2,8 @@
 
 Default: a file with any bad row is refused whole, with a report naming the first bad rows.
 With ``skip_invalid`` the good rows go in and the bad ones are written, with reasons, to a
-CSV beside the workspace's other rejects. Either way the workspace changes in one atomic
+CSV beside the workspace's other rejects (cells that a spreadsheet would run as formulas are
+escaped with a leading ``'``: :mod:`.rejects`). Either way the workspace changes in one atomic
 commit or not at all.
 """
 
@@ -28,6 +29,7 @@ from .chunks import BATCH_ROWS, PIECE_BYTES, NeedsExactReader, Piece, SourcePlan
 from .mapping import SourceMapping
 from .presets import Preset
 from .reader import RawTable, list_source_files, raw_rows, read_source
+from .rejects import escape_cells
 from .stages import (
     PartitionResult,
     PartitionTask,
@@ -423,7 +425,8 @@ def _write_rejects(workspace: Workspace, file_issues: list[tuple[str, pd.DataFra
     ``file_issues`` holds each file's issues and the spans (first line -> last line) of their
     rows. The name is unique (parallel ingests each keep theirs) and the file appears whole or
     not at all. With ``pseudonym_key`` the rows as written are withheld and user ids are
-    pseudonymised: the workspace must not hold the source's ids.
+    pseudonymised: the workspace must not hold the source's ids. Text cells a spreadsheet would
+    run as a formula (``=``, ``+``, ``-``, ``@``, tab, CR first) start with ``'`` (:mod:`.rejects`).
     """
     issues = []
     for path, table_issues, lines in file_issues:
@@ -449,7 +452,8 @@ def _write_rejects(workspace: Workspace, file_issues: list[tuple[str, pd.DataFra
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     target = workspace.rejected_path / f"rejected-{stamp}-{uuid.uuid4().hex[:8]}.csv"
     tmp = target.with_suffix(".tmp")
-    pd.concat(issues, ignore_index=True).sort_values(["file", "line"], kind="stable").to_csv(tmp, index=False)
+    rows = pd.concat(issues, ignore_index=True).sort_values(["file", "line"], kind="stable")
+    escape_cells(rows).to_csv(tmp, index=False)
     os.replace(tmp, target)
     return str(target)
 
