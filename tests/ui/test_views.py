@@ -175,6 +175,10 @@ def test_effects_in_plain_words_with_verdicts_and_the_graph_named_from_the_catal
     text = _visible(html)
     assert "Looking at an item again" in text and "+7.7 points" in text
     assert "Doing it next raises the chance of buying that item by 7.7 percentage points" in text
+    # The inconclusive favourite effect (+2.5, interval -3.3 to +8.4) is given no direction.
+    assert "The data do not settle whether doing it next raises or lowers the chance of buying that item " \
+           "(estimate +2.5 percentage points)" in text
+    assert "raises the chance of buying that item by 2.5" not in text
     assert message("ui.verdict.supported", "en") in text and message("ui.verdict.inconclusive", "en") in text
     assert "the 95% interval (-3.3 to +8.4 percentage points) includes zero" in text  # the tool's own reasons
     assert "What this measures: At each decision point" in text  # the estimand in plain words
