@@ -894,9 +894,17 @@ def delexicalise(text: str, slots: Slots, catalog: Catalog, language: str) -> st
     language left out (the request alone is read as it is)."""
     body = strip_language_request(text) or text
     placeholder = "这个商品" if language == "zh" else "this item"
-    match = catalog.find(body) if slots.item is not None and slots.item.kind == "title" else None
-    if match is not None:
+    item = slots.item if slots.item is not None and slots.item.kind == "title" else None
+    match = catalog.find(body) if item is not None else None
+    own = item.words if item is not None else None
+    if match is not None and item is not None and (match.item_id == item.item_id or not own or own not in body):
         body = body[:match.span[0]] + placeholder + body[match.span[1]:]
+    elif own and own in body:
+        # A title named in part and found among the shopper's own items ("那个洗发水", "the shampoo"):
+        # the words, with the determiner before them, are the item.
+        start = body.index(own)
+        before = re.search(r"(?:那个|这个|那件|这件|那款|这款|\b(?:the|that|this|my)\s+)$", body[:start], re.IGNORECASE)
+        body = body[:before.start() if before else start] + placeholder + body[start + len(own):]
     if language == "zh":  # Latin words in Chinese text are a name (two or more, or one the catalog uses)
         kinds = PRODUCT_NOUNS | catalog.kinds
 

@@ -181,3 +181,17 @@ def test_shorthand_and_misspellings_reach_the_router_written_out() -> None:
     from whyrec.agent.slots import plain_words
 
     assert plain_words("is u074's pick recomended? u-boat, U2, ty") == "is u074's pick recommended? u-boat, U2, ty"
+
+
+def test_an_own_item_named_in_part_is_read_by_the_router_as_this_item() -> None:
+    """"如果我没有收藏那个洗发水呢？" found the shopper's shampoo but the router read
+    "…那个这个商品呢" and asked to clarify: the words and their determiner become the placeholder."""
+    items = pd.DataFrame({"item_id": ["h1", "h2"], "title": ["Lyngen gentle shampoo", "Blåbær repair shampoo"],
+                          "category": ["beauty.hair.shampoo"] * 2})
+    router = ScriptedRouter({"如果我没有收藏这个商品呢？": ("what_if", 0.9),
+                             "what if I hadn't favourited this item?": ("what_if", 0.9)})
+    u = Understanding(router, Catalog.from_items(items))  # type: ignore[arg-type]
+    own = {"h1": frozenset({"favourite"}), "h2": frozenset({"view"})}
+    for text in ("如果我没有收藏那个洗发水呢？", "what if I hadn't favourited the shampoo?"):
+        intent = u.read(text, own_items=own)
+        assert (intent.kind, intent.item_id) == ("what_if", "h1"), router.seen[-1]
