@@ -248,11 +248,12 @@ class Agent:
         understanding = self.understanding()
         catalog = understanding.catalog
         view = session.view
+        own_items = self.service.own_items(view.user_id)
         for role, text in turns:
             session.history.append((role, text))
             if role == "user":
                 intent = understanding.read(text, session.dialog, view.last_recommendations, view.last_item,
-                                            view.user_id, self.service.own_items(view.user_id))
+                                            view.user_id, own_items)
                 session.dialog.remember(intent, text)
                 if intent.item_id:
                     view.last_item = intent.item_id

@@ -238,8 +238,7 @@ def _headline(result: Explanation, title: str, language: str) -> str:
         return message("explain.headline.stays" if headline.support > 1 else "explain.headline.stays_one",
                        language, title=title, rank=result.rank, k=result.k, n=headline.support,
                        new_rank=headline.new_rank, share=percent(result.prior_share, language))
-    return message("explain.headline.popularity", language, title=title, rank=result.rank,
-                   share=percent(result.prior_share, language))
+    return message("explain.headline.popularity", language, title=title, rank=result.rank)
 
 
 def _model_reasons(result: Explanation, language: str) -> list[str]:

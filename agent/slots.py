@@ -211,18 +211,9 @@ class Catalog:
         if best_exact is not None:
             start = lowered.index(str(self.titles[best_exact[1]]).lower())
             return ItemMatch(str(self.item_ids[best_exact[1]]), (start, start + best_exact[0]), exact=True)
-        # Words of the message (Chinese shop words read through the glossary), each with its span.
-        found: list[tuple[str, tuple[int, int]]] = []
-        for match in _WORD.finditer(lowered):
-            word = self.correct(match.group(0))
-            if word and word not in _WEAK_TOKENS:
-                found.append((word, match.span()))
-        glossary_entries = set()
-        for match in _GLOSSARY_PATTERN.finditer(text):
-            for word in _words(GLOSSARY[match.group(0)]):
-                if word in self.postings:
-                    found.append((word, match.span()))
-                    glossary_entries.add(match.group(0))
+        typed, glossed = self._named_words(text)
+        found = typed + glossed
+        glossary_entries = {text[span[0]:span[1]] for _, span in glossed}
         own_words = {w for w, span in found if text[span[0]:span[1]].isascii()}
         if not found or (not own_words and len(glossary_entries) < 2):
             return None  # one Chinese shop word ("丝巾") is a kind of thing, not an item
@@ -258,6 +249,15 @@ class Catalog:
         chosen = min(base or tied, key=lambda p: len(self.titles[p]))
         return ItemMatch(str(self.item_ids[chosen]), span)
 
+    def _named_words(self, text: str) -> tuple[list[tuple[str, tuple[int, int]]], list[tuple[str, tuple[int, int]]]]:
+        """Title words ``text`` names, each with its span: its own words (typos corrected, weak
+        words left out), and the words of the Chinese shop words it holds (through the glossary)."""
+        typed = [(word, match.span()) for match in _WORD.finditer(text.lower())
+                 if (word := self.correct(match.group(0))) and word not in _WEAK_TOKENS]
+        glossed = [(word, match.span()) for match in _GLOSSARY_PATTERN.finditer(text)
+                   for word in _words(GLOSSARY[match.group(0)]) if word in self.postings]
+        return typed, glossed
+
     def find_among(self, text: str, item_ids: Sequence[str]) -> ItemMatch | None:
         """The item of ``item_ids`` (the shopper's own, say) whose title shares the most words with
         ``text`` — "the shampoo" is the one shampoo they saved, not any of the shop's; several
@@ -266,13 +266,8 @@ class Catalog:
         if not own:
             return None
         positions = [int(p) for p in np.flatnonzero(np.isin(self.item_ids, list(own)))]
-        found: list[tuple[str, tuple[int, int]]] = []
-        for match in _WORD.finditer(text.lower()):
-            word = self.correct(match.group(0))
-            if word and word not in _WEAK_TOKENS and len(word) >= 3:
-                found.append((word, match.span()))
-        for match in _GLOSSARY_PATTERN.finditer(text):   # 洗发水 -> shampoo
-            found += [(word, match.span()) for word in _words(GLOSSARY[match.group(0)]) if word in self.postings]
+        typed, glossed = self._named_words(text)   # "洗发水" -> shampoo
+        found = [(word, span) for word, span in typed if len(word) >= 3] + glossed
         hits = {p: {w for w, _ in found if w in self.tokens[p]} for p in positions}
         best = max((len(h) for h in hits.values()), default=0)
         if best == 0:
@@ -432,8 +427,9 @@ def extract(text: str, catalog: Catalog, user_id: str | None = None,
     if price_max is not None and price == "low":
         price = None   # "cheaper than 20 dollars": the number, not the shop's cheaper third
     segment, segment_value = _segment(lowered, kept, price)
-    counted = body if price_span is None else body[:price_span[0]] + " " * (price_span[1] - price_span[0]) + body[
-        price_span[1]:]   # "under 20" is a price, not how many
+    counted = body   # "under 20" is a price, not how many
+    if price_span is not None:
+        counted = body[:price_span[0]] + " " * (price_span[1] - price_span[0]) + body[price_span[1]:]
     return Slots(
         item=item,
         behaviour=behaviours[0] if behaviours else None,
@@ -955,9 +951,11 @@ def listed_items(text: str, catalog: Catalog) -> list[str]:
     start: int | None = None
     for line in text.splitlines():
         match = _LIST_LINE.match(line)
-        if not match or int(match.group(1)) != (start if start is not None else int(match.group(1))) + len(out):
+        if not match:
             continue
         start = int(match.group(1)) if start is None else start
+        if int(match.group(1)) != start + len(out):
+            continue
         rest = match.group(2)
         for separator in (" —— ", " — ", "——", "—", " - "):
             head = rest.split(separator)[0].strip().strip("“”\"")

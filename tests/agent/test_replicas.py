@@ -22,6 +22,8 @@ from whyrec.agent.session import SESSIONS_FILE, PostgresSessions, SessionStore, 
 from whyrec.tools.settings import Settings
 from whyrec.tools.workspace import Workspace
 
+from .servers import wait_up
+
 pytestmark = pytest.mark.slow
 SharedStore = SqliteSessions | PostgresSessions
 WHYREC = str(Path(sys.executable).with_name("whyrec"))
@@ -42,19 +44,6 @@ def _start(workspace: Path, log: Path, chroma_url: str, sessions: str = "sqlite"
     process = subprocess.Popen(["nice", "-n", "10", WHYREC, "serve", "--workspace", str(workspace),
                                 "--port", str(port)], stdout=open(log, "ab"), stderr=subprocess.STDOUT, env=env)
     return process, f"http://127.0.0.1:{port}"
-
-
-def _wait_up(process: subprocess.Popen, url: str, log: Path | None) -> None:
-    deadline = time.time() + 180
-    while time.time() < deadline:
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            time.sleep(0.3)
-        if process.poll() is not None:
-            raise RuntimeError(f"{url}: the process exited: {log.read_text()[-2000:] if log else ''}")
-    raise RuntimeError(f"{url} did not answer in 180 s")
 
 
 @pytest.fixture(scope="module")
@@ -90,11 +79,11 @@ def _replicas(demo_workspace_template: Path, tmp_path_factory: pytest.TempPathFa
     started: list[tuple[subprocess.Popen, str]] = []
     try:
         chroma_url = f"http://127.0.0.1:{port}"
-        _wait_up(chroma, f"{chroma_url}/api/v2/heartbeat", None)
+        wait_up(chroma, f"{chroma_url}/api/v2/heartbeat")
         BehaviourStore(Workspace.open(workspace), default_embedder(), chroma_url=chroma_url).sync()
         started = [_start(workspace, root / f"{name}.log", chroma_url, sessions) for name in ("a", "b")]
         for (process, base), name in zip(started, ("a", "b"), strict=True):
-            _wait_up(process, f"{base}/health", root / f"{name}.log")
+            wait_up(process, f"{base}/health", root / f"{name}.log")
         yield workspace, started[0][1], started[1][1]
     finally:
         started.append((chroma, ""))

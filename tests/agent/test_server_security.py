@@ -8,7 +8,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +17,8 @@ from fastapi.testclient import TestClient
 
 from whyrec.tools.settings import Settings
 from whyrec.tools.workspace import Workspace
+
+from .servers import wait_up
 
 ADMIN = "admin-secret-1"
 WHYREC = str(Path(sys.executable).with_name("whyrec"))
@@ -178,15 +179,7 @@ def proxied_server(workspace: Path, tmp_path_factory: pytest.TempPathFactory) ->
                                     "--port", str(port)], stdout=out, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.time() + 180
-        while True:
-            try:
-                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.3)
-            if process.poll() is not None or time.time() > deadline:
-                raise RuntimeError(f"whyrec serve did not come up: {log.read_text()[-2000:]}")
+        wait_up(process, f"{url}/health", log)
         yield url
     finally:
         process.terminate()
@@ -249,16 +242,7 @@ def nginx(proxied_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
                                stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.time() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-            if process.poll() is not None or time.time() > deadline:
-                error_log = root / "error.log"
-                raise RuntimeError(f"nginx did not come up: {error_log.read_text() if error_log.exists() else ''}")
+        wait_up(process, f"{url}/health", root / "error.log", timeout=30)
         yield url
     finally:
         process.terminate()

@@ -19,7 +19,6 @@ from ..settings import Settings
 from .errors import InvalidRequest, ServiceError, Unavailable
 
 if TYPE_CHECKING:   # imported where used: the ranking stack is slow to import for the other jobs
-    from ..ranking.autotune import AutoTuneResult
     from ..ranking.base import Ranker
 
 
@@ -289,22 +288,20 @@ def batch_recommend(settings: Settings, out: Path, k: int = 10, exclude: str | N
                                   policy=exclude, engine=runner)
         except EngineError as exc:
             raise Unavailable(str(exc)) from exc
-        return _batch_on(runner, ranker, served_ranker_path(workspace, exclude),
-                         latest_tuning(workspace) if exclude is None else None, out, k, exclude or "seen",
-                         chunk, users_per_task, progress, started)
+        ranker_path = served_ranker_path(workspace, exclude)
+        if exclude is None:
+            tuning = latest_tuning(workspace)
+            exclude = tuning.policy if tuning is not None else "seen"
+        return _batch_on(runner, ranker, ranker_path, out, k, exclude, chunk, users_per_task, progress, started)
 
 
-def _batch_on(runner: Engine, ranker: Ranker, ranker_path: Path, tuning: AutoTuneResult | None, out: Path,
-              k: int, exclude: str,
+def _batch_on(runner: Engine, ranker: Ranker, ranker_path: Path, out: Path, k: int, exclude: str,
               chunk: int, users_per_task: int, progress: Callable[[int, int], None] | None,
               started: float) -> BatchResult:
     """:func:`batch_recommend` once the served ranker is fitted: the users' slices scored on
-    ``runner`` and put together in user order (``tuning``: the stored choice of the exclusion
-    policy, when the caller gave none)."""
+    ``runner`` and put together in user order."""
     import time
 
-    if tuning is not None:
-        exclude = tuning.policy
     n_users = len(ranker.user_ids)
     out = out.resolve()
     parts = out.with_name(f".{out.name}.parts")
