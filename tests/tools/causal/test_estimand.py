@@ -45,3 +45,15 @@ def test_empty_log_and_words():
     assert human_duration(pd.Timedelta(minutes=40)) == "40 minutes"
     assert human_duration(pd.Timedelta(hours=36)) == "36 hours"
     assert duration_parts(pd.Timedelta(seconds=1285)) == (21.4, "minutes")
+
+
+def test_the_window_is_counted_back_from_the_decision_point_in_both_languages():
+    """Before: the Chinese sentence said the first view was at most 7 days before *today*
+    ("首次浏览距今不超过7 天"); the window is counted back from the decision point."""
+    from whyrec.tools.causal.words import estimand_sentence
+
+    week = float(pd.Timedelta(days=7).total_seconds())
+    english = estimand_sentence("cart", week, week, "en")
+    chinese = estimand_sentence("cart", week, week, "zh")
+    assert "first viewed at most 7 days earlier" in english and "At each decision point" in english
+    assert "距今" not in chinese and "此时距首次浏览不超过7 天" in chinese
