@@ -25,7 +25,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from whyrec.tools.service import Forbidden, InvalidEvents, ServiceError, WhyrecService, WorkspaceError
+from whyrec.tools.service import Forbidden, InvalidEvents, ServiceError, UnknownUser, WhyrecService, WorkspaceError
 
 from .auth import FailureBrake, KeyRing, Principal
 from .core import Agent, AgentError
@@ -250,8 +250,7 @@ def build_api(service: WhyrecService, agent: Agent, keys: KeyRing | None = None,
     @app.post("/v1/chat", tags=["chat"], responses=STREAMABLE)
     def chat(body: ChatRequest, who: Principal = Depends(principal)) -> Any:
         """One chat turn; with ``stream`` the reply comes as server-sent events."""
-        allowed(who, body.user_id)
-        known_user(body.user_id)
+        allowed(who, body.user_id)   # an id with no events is answered too (not personally)
         if body.stream:
             return StreamingResponse(_sse(agent, body), media_type="text/event-stream")
         try:
@@ -338,8 +337,12 @@ def build_api(service: WhyrecService, agent: Agent, keys: KeyRing | None = None,
     def forget(user_id: str = path_id(), who: Principal = Depends(principal)) -> dict[str, Any]:
         """Forget the user: events, vector-store documents, derived artefacts, chat sessions."""
         allowed(who, user_id)
-        result = service.forget(user_id)
+        # A shopper with no events may still have chatted (answered with what most shoppers
+        # bought): their sessions go too, and only someone found nowhere is a 404.
+        result = service.forget(user_id, missing_ok=True)
         sessions = agent.sessions.forget_user(user_id)
+        if not result.found and not sessions:
+            raise UnknownUser(user_id)
         return result.to_json() | {"sessions_removed": sessions}
 
     @app.post("/v1/chat/completions", tags=["openai-compatible"], responses=OPENAI_RESPONSES)
@@ -356,7 +359,6 @@ def build_api(service: WhyrecService, agent: Agent, keys: KeyRing | None = None,
             raise OpenAIError(400, "set `user` to the id of the shopper to answer for", param="user",
                               code="missing_user")
         allowed(who, user_id)
-        known_user(user_id)
         messages = [(m.role, _content_text(m.content)) for m in body.messages]
         if not any(role == "user" and text.strip() for role, text in messages):
             raise OpenAIError(400, "no user message with text content", param="messages", code="no_user_message")

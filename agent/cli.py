@@ -269,14 +269,17 @@ def _cmd_search(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_forget(args: argparse.Namespace, settings: Settings) -> int:
+    from whyrec.tools.service import UnknownUser
     from whyrec.tools.service.jobs import source_user_id
 
     from .session import SessionStore
 
     user_id = source_user_id(settings, args.user_id)
-    result = _service(settings).forget(user_id)
-    print(result.to_text())
+    result = _service(settings).forget(user_id, missing_ok=True)
     removed = SessionStore.from_settings(settings).forget_user(user_id)  # the replicas' shared sessions
+    if not result.found and not removed:
+        raise UnknownUser(user_id)
+    print(result.to_text() if result.found else f"nothing of user {user_id} in the workspace")
     if removed:
         print(f"and {removed} chat session(s) of theirs removed from the shared session store")
     return EXIT_OK

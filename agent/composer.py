@@ -21,7 +21,7 @@ from whyrec.tools.service import Effects, HistorySearch, ItemSearch, Recommendat
 
 from . import replies
 from .failure import ToolFailure
-from .intents import Intent
+from .intents import PERSONAL_KINDS, Intent
 from .render import category_name, important, joined, render
 from .slots import normalise_query, search_text
 
@@ -56,8 +56,10 @@ class Composer:
         """A note added under an answer (``offline_note``, ``guard_note``)."""
         return message(f"chat.other.{name}", self.language)
 
-    def compose(self, intent: Intent, results: Sequence[tuple[str, Any]], user_id: str) -> str:
-        """``results``: (tool name, result) pairs of this turn, in call order."""
+    def compose(self, intent: Intent, results: Sequence[tuple[str, Any]], user_id: str,
+                known_user: bool = True) -> str:
+        """``results``: (tool name, result) pairs of this turn, in call order. ``known_user``
+        false: the shopper has no behaviours recorded (lists are what most shoppers bought)."""
         language = self.language
         failures = [a for _, a in results if isinstance(a, ToolFailure)]
         if failures:
@@ -66,6 +68,14 @@ class Composer:
         for name, artifact in results:
             by_name[name].append(artifact)
         kind = intent.kind
+        if not known_user and kind in PERSONAL_KINDS:
+            return message("chat.cold.personal", language)
+        if not known_user and kind in ("recommend", "important") and by_name["popular_items"]:
+            notes = self._list_notes(intent) if kind == "recommend" else []
+            listed = replies.popular(by_name["popular_items"][-1], language, filtered=bool(notes) or bool(
+                intent.slots.query or intent.slots.category), personal_hint=False)
+            intro = [] if intent.slots.more else [message("chat.cold.intro", language)]   # said once
+            return "\n".join([*intro, listed, *notes])
         if kind == "other_user":
             return message("chat.other.other_user", language)
         if kind in replies.SMALL_TALK:
@@ -93,7 +103,7 @@ class Composer:
         if kind == "search" and by_name["search_items"]:
             return self._items(by_name["search_items"][-1], intent.slots.query)
         if kind == "popular" and by_name["popular_items"]:
-            return replies.popular(by_name["popular_items"][-1], language)
+            return replies.popular(by_name["popular_items"][-1], language, personal_hint=known_user)
         tool = ANSWERING_TOOL.get(kind)
         if tool and by_name[tool]:
             return render(by_name[tool][-1], language)
@@ -122,7 +132,16 @@ class Composer:
         shown = replace(result, query=slots.query) if result.query and slots.query else result
         if shown.query and shown.category and _same_kind(shown.query, category_name(shown.category)):
             shown = replace(shown, query=None)  # "in headphones", not "in headphones for “headphones”"
-        lines = [render(shown, language)]
+        lines = [render(shown, language), *self._list_notes(intent)]
+        if result.items and all(_untitled(i.title, i.item_id) for i in result.items):
+            lines.append(replies.note("untitled", language))
+        return "\n".join(lines)
+
+    def _list_notes(self, intent: Intent) -> list[str]:
+        """The notes under a list narrowed by what the shopper asked: categories left out, a
+        price limit or band."""
+        language, slots = self.language, intent.slots
+        lines = []
         if slots.exclude:
             lines.append(replies.note("excluded", language, categories=joined(list(slots.exclude), language)))
         if slots.price_max is not None:
@@ -130,9 +149,7 @@ class Composer:
         elif slots.price in ("low", "high") and self.price_edges is not None:
             edge = self.price_edges[0] if slots.price == "low" else self.price_edges[1]
             lines.append(replies.note(f"price_{slots.price}", language, price=f"{edge:.2f}"))
-        if result.items and all(_untitled(i.title, i.item_id) for i in result.items):
-            lines.append(replies.note("untitled", language))
-        return "\n".join(lines)
+        return lines
 
     def _effects(self, result: Effects, intent: Intent) -> str:
         """The effects that answer the question: one segment value's rows when it named one, the

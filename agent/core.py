@@ -229,8 +229,6 @@ class Agent:
         limit = self.settings.max_message_chars
         if len(message) > limit:
             raise AgentError(f"the message is longer than {limit} characters", status=422)
-        if not self.service.knows_user(user_id):
-            raise AgentError(f"unknown user {user_id!r}: no behaviours recorded for this user", status=404)
         return user_id, message
 
     def _done(self, answer: Answer, started: float, message: str) -> Answer:
@@ -331,7 +329,11 @@ class Agent:
         language = reply_language(message, intent.slots.language, given_language)
         composer = self._composer(language, intent)
         context = SessionContext(self.service, view)
-        plan = OfflinePlan(intent, composer, view.user_id, self._since(intent), understanding.catalog.category_of_kind)
+        # A shopper with no behaviours recorded (new, or forgotten) is answered too: lists are what
+        # most shoppers bought, said so; questions about their own behaviours say there are none.
+        known = self.service.knows_user(view.user_id)
+        plan = OfflinePlan(intent, composer, view.user_id, self._since(intent), understanding.catalog.category_of_kind,
+                           known_user=known)
         fallback: str | None = None
         grounded = True
 

@@ -34,6 +34,8 @@ KINDS = ("recommend", "explain", "why_not", "what_if", "important", "effects", "
 #: Kinds a follow-up can continue ("and the second one?", "what about books?").
 CONTINUABLE = ("recommend", "explain", "why_not", "what_if", "important", "effects", "history", "last_time",
                "search", "popular")
+#: Kinds only a shopper's own behaviours can answer (nothing to look up for one with none).
+PERSONAL_KINDS = ("explain", "why_not", "what_if", "history", "last_time")
 #: Treatments the causal report estimates (purchase is its outcome).
 TREATMENTS = ("view", "click", "favourite", "cart")
 

@@ -22,21 +22,32 @@ from langchain_core.runnables.config import ensure_config
 from pydantic import ConfigDict
 
 from .composer import Composer
-from .intents import TREATMENTS, Intent
+from .intents import PERSONAL_KINDS, TREATMENTS, Intent
 from .slots import search_text
 
 _ids = itertools.count(1)
 
 
 def planned_calls(intent: Intent, since: str | None = None,
-                  category_of_kind: Callable[[str], str | None] | None = None) -> list[dict[str, Any]]:
+                  category_of_kind: Callable[[str], str | None] | None = None,
+                  known_user: bool = True) -> list[dict[str, Any]]:
     """The tool calls that answer ``intent`` (empty when the answer needs no tool).
 
     ``since`` is the first day of the time window the message asked for (YYYY-MM-DD), already
     placed on the shop's calendar by the caller. ``category_of_kind`` finds the catalog category
     of a product kind ("lamps"): a recommendation for a kind of product keeps to its category.
+    A shopper with no behaviours recorded (``known_user`` false) is offered what most shoppers
+    bought, narrowed the same way, and nothing about their own history is looked up.
     """
     kind, slots = intent.kind, intent.slots
+    if not known_user:
+        if kind in PERSONAL_KINDS:
+            return []
+        if kind == "important":
+            return [_call("popular_items", {"k": 5})]
+        if kind == "recommend":
+            asked = planned_calls(intent, since, category_of_kind)[0]["args"]
+            return [_call("popular_items", asked)]
     if kind == "recommend":
         args: dict[str, Any] = {"k": intent.k}
         if slots.category:
@@ -127,6 +138,7 @@ class OfflinePlan:
     user_id: str
     since: str | None = None
     category_of_kind: Callable[[str], str | None] | None = None
+    known_user: bool = True
 
 
 class OfflinePlanner(BaseChatModel):
@@ -152,9 +164,10 @@ class OfflinePlanner(BaseChatModel):
             raise RuntimeError("the offline planner needs the turn's plan in the run configuration")
         last_human = max((i for i, m in enumerate(messages) if isinstance(m, HumanMessage)), default=-1)
         asked = any(isinstance(m, AIMessage) and m.tool_calls for m in messages[last_human + 1:])
-        calls = [] if asked else planned_calls(plan.intent, plan.since, plan.category_of_kind)
+        calls = [] if asked else planned_calls(plan.intent, plan.since, plan.category_of_kind, plan.known_user)
         if calls:
             message = AIMessage(content="", tool_calls=calls)
         else:
-            message = AIMessage(content=plan.composer.compose(plan.intent, turn_results(messages), plan.user_id))
+            message = AIMessage(content=plan.composer.compose(plan.intent, turn_results(messages), plan.user_id,
+                                                              known_user=plan.known_user))
         return ChatResult(generations=[ChatGeneration(message=message)])

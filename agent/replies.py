@@ -73,14 +73,17 @@ def recent(history: UserHistory, language: str, since: Any = None, behaviour: st
     return "\n".join(lines)
 
 
-def popular(result: Any, language: str) -> str:
-    """What most shoppers bought (a :class:`~whyrec.tools.service.service.PopularItems`)."""
+def popular(result: Any, language: str, *, filtered: bool = False, personal_hint: bool = True) -> str:
+    """What most shoppers bought (a :class:`~whyrec.tools.service.service.PopularItems`).
+    ``filtered``: the list was narrowed to what the shopper asked for; ``personal_hint``: end
+    with how to ask for picks of one's own (not for a shopper with no behaviours recorded)."""
     if not result.items:
-        return message("dialog.popular.empty", language)
+        return message("dialog.popular.empty_filtered" if filtered else "dialog.popular.empty", language)
     lines = [message("dialog.popular.intro", language, shoppers=result.shoppers)]
     lines += [message("dialog.popular.line", language, rank=n, title=p.item.title, n=p.shoppers)
-              for n, p in enumerate(result.items, start=1)]
-    lines.append(message("dialog.popular.mine", language))
+              for n, p in enumerate(result.items, start=result.first_rank)]
+    if personal_hint:
+        lines.append(message("dialog.popular.mine", language))
     return "\n".join(lines)
 
 

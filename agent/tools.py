@@ -46,6 +46,7 @@ class SessionView:
     last_k: int = 5
     last_item: str | None = None
     last_filters: ItemFilter | None = None
+    last_popular: int = 0   # how many of the most bought items the last popular list reached
 
 
 @dataclass(frozen=True)
@@ -120,8 +121,13 @@ class RecentArgs(BaseModel):
 
 
 class PopularArgs(BaseModel):
-    k: int = Field(default=5, ge=1, le=20)
+    k: int = Field(default=5, ge=1, le=50)
     category: str | None = Field(default=None, description="category prefix")
+    query: str | None = Field(default=None, description="only items near these words by meaning")
+    exclude: list[str] | None = Field(default=None, description="categories to leave out")
+    price: Literal["low", "high"] | None = Field(default=None, description="the cheaper or pricier third")
+    max_price: float | None = Field(default=None, ge=0, allow_inf_nan=False, description="the highest price")
+    more: bool = Field(default=False, description="the next items after the ones already shown")
 
 
 # -- the tools ------------------------------------------------------------------------------------
@@ -208,8 +214,20 @@ def recent_behaviours(behaviours: list[str] | None = None, item: str | None = No
     return UserHistory(history.user_id, history.total, tuple(events[:k]))
 
 
-def popular_items(k: int = 5, category: str | None = None, *, config: RunnableConfig) -> Any:
-    return _context(config).service.popular(k=k, category=category)
+def popular_items(k: int = 5, category: str | None = None, query: str | None = None,
+                  exclude: list[str] | None = None, price: str | None = None, max_price: float | None = None,
+                  more: bool = False, *, config: RunnableConfig) -> Any:
+    context = _context(config)
+    service, view = context.service, context.view
+    shown = view.last_popular if more else 0
+    total = min(shown + k, MAX_LIST)
+    if query or exclude or price or max_price is not None:
+        allowed = service.item_filter(category, query, tuple(exclude or ()), price, max_price)
+        result = service.popular(k=total, allowed=allowed)
+    else:
+        result = service.popular(k=total, category=category)
+    view.last_popular = total
+    return replace(result, items=result.items[shown:], first_rank=shown + 1) if shown else result
 
 
 class NothingToRemove(ServiceError):
@@ -275,6 +293,7 @@ TOOLS: tuple[BaseTool, ...] = (
           text=lambda result: replies.recent(result, "en")),
     _wrap(popular_items, PopularArgs,
           "What most shoppers have bought (distinct shoppers per item): answers 'what's popular' and "
-          "'what would a typical shopper buy'. Not about any one shopper.",
+          "'what would a typical shopper buy'; for a shopper with no behaviours recorded it is the "
+          "list to offer instead of recommend. Not about any one shopper.",
           text=lambda result: replies.popular(result, "en")),
 )

@@ -58,6 +58,8 @@ class ForgetResult:
     #: (a Chroma server: deleted through its API; its files may keep freed bytes) or "none".
     store_erasure: str = "none"
     seconds: float = 0.0
+    #: False when nothing of the user was in the workspace (``forget(..., missing_ok=True)``).
+    found: bool = True
 
     def to_text(self) -> str:
         store = {"rebuilt": " (the vector store was rebuilt without them)",

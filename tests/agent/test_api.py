@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 from whyrec.agent.api import build_api
 from whyrec.agent.core import Agent
 from whyrec.agent.server import ServeRefused, check_bind
+from whyrec.prompts.catalogue import message as catalogue_message
 from whyrec.tools.service import WhyrecService
 from whyrec.tools.settings import Settings
 
@@ -277,8 +278,8 @@ def test_openai_endpoint_errors_are_openai_error_objects(keyed: TestClient, user
         (keyed.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": "hi"}]}), 401),
         (keyed.post("/v1/chat/completions", headers=mine, json={
             "user": users[1], "messages": [{"role": "user", "content": "hi"}]}), 403),
-        (keyed.post("/v1/chat/completions", headers={"X-API-Key": ADMIN}, json={
-            "user": "nobody", "messages": [{"role": "user", "content": "hi"}]}), 404),
+        (keyed.post("/v1/chat/completions", headers=mine, json={
+            "messages": [{"role": "user", "content": "x" * 100_000}]}), 422),
         (keyed.post("/v1/chat/completions", headers=mine, json={
             "messages": [{"role": "assistant", "content": "hello"}]}), 400),
     ]
@@ -287,7 +288,7 @@ def test_openai_endpoint_errors_are_openai_error_objects(keyed: TestClient, user
         error = response.json()["error"]
         assert set(error) == {"message", "type", "param", "code"} and error["message"], error
     assert cases[0][0].json()["error"]["param"].startswith("messages")
-    assert cases[3][0].json()["error"]["type"] == "not_found_error"
+    assert cases[3][0].json()["error"]["type"] == "invalid_request_error"
     # Other routes keep their own error shape.
     assert "detail" in keyed.get("/v1/users/nobody/recommendations", headers={"X-API-Key": ADMIN}).json()
 
@@ -303,8 +304,16 @@ def test_forget_user_endpoint(demo_workspace: Path) -> None:
     body = removed.json()
     assert body["events_removed"] > 0 and body["documents_removed"] > 0 and body["sessions_removed"] == 1
     assert client.get(f"/v1/users/{user}/recommendations").status_code == 404
-    assert client.post("/v1/chat", json={"user_id": user, "message": "why the first one?",
-                                         "session_id": session}).status_code == 404
+    assert client.delete(f"/v1/users/{user}").status_code == 404   # found nowhere now
+    # Chatting again is answering a shopper with no behaviours: nothing personal...
+    again = client.post("/v1/chat", json={"user_id": user, "message": "why the first one?", "session_id": session})
+    assert again.status_code == 200
+    assert again.json()["text"] == catalogue_message("chat.cold.personal", "en")
+    # ...and forgetting them again removes that session (before: a 404 that left it).
+    second = client.delete(f"/v1/users/{user}")
+    assert second.status_code == 200, second.text
+    assert second.json()["sessions_removed"] == 1 and second.json()["found"] is False
+    assert second.json()["events_removed"] == 0
     assert client.delete(f"/v1/users/{user}").status_code == 404
     assert user not in client.get("/v1/stats").text
 

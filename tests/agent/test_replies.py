@@ -37,7 +37,7 @@ def test_popular_counts_read_for_one_shopper_too(language: str) -> None:
     from types import SimpleNamespace
 
     item = SimpleNamespace(title="Ravn wool scarf")
-    result = SimpleNamespace(items=(SimpleNamespace(item=item, shoppers=1),), shoppers=150)
+    result = SimpleNamespace(items=(SimpleNamespace(item=item, shoppers=1),), shoppers=150, first_rank=1)
     text = replies.popular(result, language)
     assert "1 shoppers" not in text and "150" in text and "Ravn wool scarf" in text
     if language == "zh":

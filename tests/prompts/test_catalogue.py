@@ -10,7 +10,7 @@ import pytest
 from whyrec.prompts.catalogue import MissingMessage, catalogue, message
 
 #: Names that stay as they are in Chinese text (the product's own name).
-LATIN_ALLOWED = {"whyrec"}
+LATIN_ALLOWED = {"whyrec", "NDCG"}   # and the metric the English names too
 #: Messages whose English form quotes an English-only detail that the Chinese form leaves out.
 ENGLISH_DETAIL = {"error.invalid": {"detail"}}
 
@@ -49,3 +49,13 @@ def test_a_missing_key_names_itself() -> None:
 
 def test_unknown_language_falls_back_to_english() -> None:
     assert message("demo.greeting", "fr", name="Ana") == "Hello, Ana"
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_a_verdict_is_one_word_in_the_chat_and_on_the_page(language: str) -> None:
+    """Before: a supported effect was "成立" (it holds) in the Chinese chat and "结论可靠" (the
+    conclusion is reliable) on the page — two words, both firmer than "supported"."""
+    for verdict in ("supported", "inconclusive"):
+        chat = message(f"causal.verdict.{verdict}", language)
+        page = message(f"ui.verdict.{verdict}", language)
+        assert chat.lower() == page.lower(), (verdict, chat, page)

@@ -419,14 +419,21 @@ class WhyrecService:
         allowed = self.item_filter(category, query, exclude_categories, price_band, max_price)
         return self._recommend(user_id, k, allowed, category, query)
 
-    def popular(self, k: int = 5, behaviour: str = "purchase", category: str | None = None) -> PopularItems:
-        """The items most shoppers did ``behaviour`` on (distinct shoppers per item), most first."""
+    def popular(self, k: int = 5, behaviour: str = "purchase", category: str | None = None,
+                allowed: ItemFilter | None = None) -> PopularItems:
+        """The items most shoppers did ``behaviour`` on (distinct shoppers per item), most first;
+        only items under the ``category`` prefix and let through by ``allowed`` (see
+        :meth:`item_filter`)."""
         _check_behaviour(behaviour)
         events = self.workspace.events()
         shoppers = int(events["user_id"].nunique())
         chosen = events[events["behaviour"] == behaviour]
         counts = chosen.groupby("item_id", observed=True)["user_id"].nunique()
         counts = counts.sort_values(ascending=False, kind="stable")
+        if allowed is not None and not allowed.is_empty():
+            catalog = self._fitted().ranker.catalog
+            ids = catalog.ids[np.asarray(catalog.mask(allowed), dtype=bool)]
+            counts = counts[counts.index.astype(str).isin(set(str(i) for i in ids))]
         out: list[PopularItem] = []
         for item_id, n in counts.items():
             info = self.item(str(item_id))
@@ -578,12 +585,16 @@ class WhyrecService:
             self._schedule_store_sync()
         return EventsAdded(result.rows_added, result.rows_already_present, result.data_version)
 
-    def forget(self, user_id: str) -> ForgetResult:
-        """Remove every trace of the user: events, vector-store documents, derived artefacts."""
+    def forget(self, user_id: str, missing_ok: bool = False) -> ForgetResult:
+        """Remove every trace of the user: events, vector-store documents, derived artefacts.
+        Nothing of them in the workspace: :class:`UnknownUser`, or with ``missing_ok`` a result
+        with ``found`` false (their chat sessions may still be somewhere to remove)."""
         with _domain_errors():
             try:
                 result = forget_user(self.workspace, str(user_id), self.store)
             except KeyError as exc:
+                if missing_ok:
+                    return ForgetResult(str(user_id), 0, 0, 0, 0, self.workspace.data_version, found=False)
                 raise UnknownUser(str(user_id)) from exc
         self.refresh()
         self.models.invalidate()
@@ -637,10 +648,12 @@ class PopularItems:
     shoppers: int                      # shoppers in the workspace
     category: str | None = None
     data_version: int = 0
+    first_rank: int = 1                # the rank of ``items[0]`` (a "more" list continues one)
 
     def to_json(self) -> dict[str, Any]:
         return {"behaviour": self.behaviour, "shoppers": self.shoppers, "category": self.category,
-                "data_version": self.data_version, "items": [i.to_json() for i in self.items]}
+                "data_version": self.data_version, "first_rank": self.first_rank,
+                "items": [i.to_json() for i in self.items]}
 
 
 def _check_behaviour(behaviour: str | None) -> None:
