@@ -1,13 +1,16 @@
 """Labelled example utterances the semantic router learns from, in English and Chinese.
 
-Each intent has a handful of everyday phrasings. Item titles are written as ``this item`` /
+Each intent has a handful of everyday phrasings (``mixed``: Chinese and English in one message,
+as Chinese-speaking shoppers often type them). Item titles are written as ``this item`` /
 ``这个商品`` because the router sees messages with the titles it recognised replaced the same
 way (see :func:`whyrec.agent.slots.delexicalise`). ``follow_up`` is not an answer kind: it is a
 fragment ("and the second?", "what about books?") that repeats the previous question with new
 details. ``unclear`` marks fragments too vague to act on (answered with a clarifying question).
 
 These examples are the router's knowledge. They are not the benchmark: the labelled utterance
-set in ``bench/utterances`` (a dev part for tuning, a locked test part) was written separately.
+set in ``bench/utterances`` (a dev part for tuning, a locked test part, and a locked mixed-language
+part) was written separately — the mixed part by another author, before these mixed examples were
+read by anyone writing it.
 """
 
 from __future__ import annotations
@@ -48,6 +51,13 @@ EXAMPLES: dict[str, dict[str, tuple[str, ...]]] = {
             "推荐几个高端的", "买点什么好呢", "给我五个推荐", "推荐一下", "帮我选一件要买的", "家居类推荐一下",
             "想买点新东西，有什么推荐", "推荐给我吧", "有什么值得买的",
         ),
+        "mixed": (
+            "给我推荐 something", "有什么 good picks 给我", "推荐几个 items 吧", "please 推荐点东西",
+            "suggest 几样给我", "我想买点 something nice，有推荐吗", "recommend 点便宜的", "来几个 cheap 的推荐",
+            "推荐三个 electronics", "有没有 home 类的推荐", "除了 toys 推荐点别的", "next 买什么 好",
+            "any 推荐 for me", "给我 5 个 recommendations", "帮我 pick 几件", "recommend 一件 jacket",
+            "推荐点 premium 的东西", "想要 gift 给自己，推荐一下",
+        ),
     },
     "explain": {
         "en": (
@@ -77,6 +87,10 @@ EXAMPLES: dict[str, dict[str, tuple[str, ...]]] = {
             "排第一的理由是什么", "我为什么会需要这个商品", "解释这个商品", "为什么推荐它",
             "这个商品为什么排在最前面", "怎么会推荐这个商品", "这个推荐的依据是什么",
         ),
+        "mixed": (
+            "为什么 recommend 这个商品", "why 是这个商品", "第一个 why", "explain 一下第二个", "为啥 pick 了第三个",
+            "why 推荐这个商品给我", "这个商品的 reason 是什么", "第二个的 reason",
+        ),
     },
     "why_not": {
         "en": (
@@ -97,6 +111,10 @@ EXAMPLES: dict[str, dict[str, tuple[str, ...]]] = {
             "这个商品为什么没有被推荐", "为什么没有这个商品", "这个商品怎么不在我的列表里",
             "你怎么从来不推荐这个商品", "为什么把这个商品排除了", "这个商品为什么进不了推荐", "为什么没推荐这个商品",
             "这个商品为什么没出现", "为什么不给我推荐这个商品", "这个商品为什么被漏掉了", "怎么没有推荐这个商品",
+        ),
+        "mixed": (
+            "why 没有推荐这个商品", "为什么 not 推荐这个商品", "这个商品 why 不在 list 里",
+            "怎么没 recommend 这个商品", "why 这个商品没出现",
         ),
     },
     "what_if": {
@@ -131,6 +149,10 @@ EXAMPLES: dict[str, dict[str, tuple[str, ...]]] = {
             "假如我从没收藏过这个商品", "删掉我浏览这个商品的记录会怎样", "如果我买了它会怎样",
             "要是购物车里没有这个商品你会推荐什么",
         ),
+        "mixed": (
+            "如果我没有 add to cart 这个商品呢", "what if 我没收藏这个商品", "假如我 buy 了这个商品，推荐会怎么变",
+            "要是没 view 过这个商品会怎样", "if 我把这个商品加入购物车呢", "如果没 favourite 这个商品，list 会变吗",
+        ),
     },
     "important": {
         "en": (
@@ -147,6 +169,10 @@ EXAMPLES: dict[str, dict[str, tuple[str, ...]]] = {
             "推荐主要参考了我的什么行为", "我的哪些行为分量最重", "我的历史里什么最关键",
             "哪些行为对我的推荐影响最大", "我的推荐主要基于什么", "我的哪些点击最重要", "是什么驱动了我的推荐",
             "我做的哪些事权重最大", "什么最影响我的推荐", "我的哪些操作对推荐影响最大", "哪个行为最关键",
+        ),
+        "mixed": (
+            "我哪些 actions 最重要", "which 行为影响最大", "最 important 的行为是什么",
+            "我的 behaviours 里哪个最关键",
         ),
     },
     "effects": {
@@ -178,6 +204,11 @@ EXAMPLES: dict[str, dict[str, tuple[str, ...]]] = {
             "活跃顾客的反应不一样吗", "加入购物车会增加销量吗", "收藏夹的因果影响", "加购是真的能带来购买吗",
             "收藏和购买之间的关系有多强", "一般来说什么促进购买", "便宜的商品加购有用吗",
         ),
+        "mixed": (
+            "加购对 purchase 有多大 effect", "favourite 会让人更想买吗", "收藏 really 提高购买吗",
+            "cart 真的 matter 吗", "多看几次 helps buying 吗", "便宜的商品 effect 有没有不同",
+            "add to cart 会不会 increase 购买概率", "行为对 buying 的因果 effect",
+        ),
     },
     "history": {
         "en": (
@@ -200,6 +231,10 @@ EXAMPLES: dict[str, dict[str, tuple[str, ...]]] = {
             "我上个月买了什么", "在我的历史里找台灯", "我最近加购了哪些", "我看过帐篷吗", "我的订单", "我收藏的商品",
             "我一直在逛什么",
         ),
+        "mixed": (
+            "我之前 bought 什么", "show 我的浏览记录", "我 cart 里加过什么", "我 favourite 过哪些东西",
+            "上周我 view 了什么", "我的 history 给我看看", "我买过 scarf 吗",
+        ),
     },
     "last_time": {
         "en": (
@@ -215,6 +250,10 @@ EXAMPLES: dict[str, dict[str, tuple[str, ...]]] = {
             "我上次看这个商品是什么时候", "我最近一次购买是几号", "我上回购物是哪一天", "我最后一次购买在哪天",
             "我什么时候买的这个商品", "我上次浏览是哪天", "我最后一次加购是什么时候", "我上次收藏东西是哪天",
             "这个商品我是多久以前买的", "我最近一次下单的日期", "我什么时候看过这个商品", "我最后一次买东西是哪天",
+        ),
+        "mixed": (
+            "我 last time 买东西是什么时候", "上次 add to cart 是哪天", "我什么时候最后 view 过这个商品",
+            "最近一次 favourite 是 when",
         ),
     },
     "search": {
@@ -238,6 +277,9 @@ EXAMPLES: dict[str, dict[str, tuple[str, ...]]] = {
             "帮我找个键盘", "有没有花盆", "查一下自行车头盔", "店里有香水吗", "目录里有花瓶吗", "有面霜卖吗",
             "找找毯子",
         ),
+        "mixed": (
+            "找一下 headphones", "search 围巾", "有没有 yoga mat", "帮我 find 一个 lamp", "catalog 里有 backpack 吗",
+        ),
     },
     "popular": {
         "en": (
@@ -255,6 +297,9 @@ EXAMPLES: dict[str, dict[str, tuple[str, ...]]] = {
             "什么卖得最好", "大家都在买什么", "热销商品", "一般人会买什么", "店里什么最火", "人们通常买什么",
             "其他用户都买些什么", "别的顾客一般买什么", "其他人最近在买什么", "别的用户喜欢买什么",
         ),
+        "mixed": (
+            "大家都买什么 popular 的", "最 popular 的商品", "what's 热门", "best sellers 有哪些",
+        ),
     },
     "other_user": {
         "en": (
@@ -271,6 +316,9 @@ EXAMPLES: dict[str, dict[str, tuple[str, ...]]] = {
             "另一个用户的购物车里有什么", "给我看别人的购买记录", "顾客 88 看过什么", "我老婆在这买了什么",
             "告诉我其他人购物车里有什么", "给我 u12 的历史", "列出用户 5 的所有购买", "那个顾客买了什么",
         ),
+        "mixed": (
+            "别人 bought 了什么", "show 我 user 12 的 cart", "我 friend 买了啥",
+        ),
     },
     "greeting": {
         "en": (
@@ -279,6 +327,9 @@ EXAMPLES: dict[str, dict[str, tuple[str, ...]]] = {
         ),
         "zh": (
             "您好", "嗨", "哈喽", "晚上好", "你好 whyrec", "在吗", "下午好", "嘿", "你好啊",
+        ),
+        "mixed": (
+            "hi 你好", "hello 呀", "嗨 there",
         ),
     },
     "thanks": {
@@ -289,6 +340,9 @@ EXAMPLES: dict[str, dict[str, tuple[str, ...]]] = {
         "zh": (
             "感激", "感恩", "谢谢帮忙", "感谢你", "谢谢你", "多谢了", "感谢", "太感谢了", "好的谢谢", "谢啦",
             "辛苦了，谢谢",
+        ),
+        "mixed": (
+            "thanks 啦", "谢谢 so much", "thank you 哦",
         ),
     },
     "goodbye": {
@@ -311,6 +365,9 @@ EXAMPLES: dict[str, dict[str, tuple[str, ...]]] = {
             "这个助手怎么用", "我在这里能做什么", "你能怎么帮我", "你能干什么", "这个要怎么使用", "我能问些什么",
             "帮帮我", "你有哪些功能", "怎么使用你", "你是做什么的", "我可以问你什么", "使用说明", "你会什么",
         ),
+        "mixed": (
+            "你能 do 什么", "how 用这个", "help 一下，你会什么",
+        ),
     },
     "out_of_scope": {
         "en": (
@@ -332,6 +389,9 @@ EXAMPLES: dict[str, dict[str, tuple[str, ...]]] = {
             "最近有什么新闻", "今天天气怎么样", "讲个故事", "昨晚比赛谁赢了", "帮我写段代码", "二加二等于几",
             "把这句话翻译成法语", "帮我订两个人的位子", "有什么新闻", "珠穆朗玛峰有多高", "给我一个煎饼的做法",
             "放首音乐", "人生的意义是什么", "帮我做作业", "今晚看什么电影好", "苹果公司的股价是多少",
+        ),
+        "mixed": (
+            "tell me 一个笑话", "现在几点 in Tokyo",
         ),
     },
     "follow_up": {

@@ -13,6 +13,7 @@ decides which slots matter (:data:`SLOTS_OF`); the router decides the intent.
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -886,8 +887,10 @@ def mask_products(text: str, kinds: Iterable[str] = ()) -> str:
 
 def delexicalise(text: str, slots: Slots, catalog: Catalog, language: str) -> str:
     """``text`` as the router reads it: an item title it names replaced by 'this item' /
-    '这个商品' (in Chinese, any run of Latin words: a name), and a request for the reply
-    language left out (the request alone is read as it is)."""
+    '这个商品' (in Chinese, a run of Latin words most of whose content words the catalog uses: a
+    name; ordinary English in a mixed message — "any 推荐 for me today", "add to cart 有用吗" —
+    stays as it is), and a request for the reply language left out (the request alone is read
+    as it is)."""
     body = strip_language_request(text) or text
     placeholder = "这个商品" if language == "zh" else "this item"
     item = slots.item if slots.item is not None and slots.item.kind == "title" else None
@@ -908,12 +911,25 @@ def delexicalise(text: str, slots: Slots, catalog: Catalog, language: str) -> st
             words = _words(found.group(0))
             if words and all(singular_word(w) in kinds for w in words):
                 return "东西"  # a kind of product ("搜索 scarf"), not a name
-            known = any(w in catalog.postings or w in catalog.brands for w in words)
-            return placeholder if len(words) > 1 or known else found.group(0)
+            content = [w for w in words if w not in _TOPIC_STOP_EN and not behaviour_in(w)]
+            known = [w for w in content if w in catalog.postings or w in catalog.brands]
+            # Words neither the catalog nor the chat's own English uses: a name it does not hold.
+            unfamiliar = [w for w in content if w not in known and w not in _chat_words()]
+            is_name = (known and 2 * len(known) >= len(content)) or (len(content) > 1 and unfamiliar == content)
+            return placeholder if is_name else found.group(0)
         body = re.sub(r"[A-Za-z][A-Za-z0-9'’&\-]*(?:[ ,]+[A-Za-z0-9][A-Za-z0-9'’&\-]*)*", name, body)
         body = body.replace(placeholder + placeholder, placeholder)
     body = mask_products(body, catalog.kinds)
     return re.sub(r"\s+", " ", body).strip()
+
+
+@functools.lru_cache(maxsize=1)
+def _chat_words() -> frozenset[str]:
+    """The English words of the router's examples: ordinary chat, not product names."""
+    from .examples import EXAMPLES
+
+    return frozenset(w for by_language in EXAMPLES.values() for texts in by_language.values()
+                     for text in texts for w in _words(text))
 
 
 def resolve(ref: ItemRef | None, shown: list[str], last_item: str | None) -> tuple[str | None, str | None]:

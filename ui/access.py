@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 
 ADMIN_LOGIN = "admin"
 LOGIN_PATHS = ("/login", "/login/")   # Gradio's login route, where the page is mounted at /
+#: Gradio's file-upload routes. The page has no file input, so nothing may be written through them.
+UPLOAD_PATHS = ("/gradio_api/upload", "/gradio_api/upload/", "/gradio_api/upload_progress")
 
 
 def login_check(ring: KeyRing) -> Callable[[str, str], bool]:
@@ -111,6 +113,21 @@ class LoginBrake:
             await send(message)
 
         await self.app(scope, receive, watch)
+
+
+class NoUploads:
+    """ASGI middleware: Gradio's upload routes answer 404. Before, any logged-in user (anyone on
+    the machine, without keys) could store files of up to Gradio's size limit, as many as they
+    liked, in the server's temporary folder — disk for nothing the page uses."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and _route(scope) in UPLOAD_PATHS:
+            await JSONResponse({"detail": "this page takes no files"}, status_code=404)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
 
 def _route(scope: Scope) -> str:

@@ -38,7 +38,7 @@ from whyrec.agent.render import behaviour_name
 from whyrec.tools.service import WhyrecService
 
 from . import views
-from .access import ADMIN_LOGIN, LoginBrake, bound_user, login_check, session_state
+from .access import ADMIN_LOGIN, LoginBrake, NoUploads, bound_user, login_check, session_state
 from .assets import CSS, HEAD
 from .callbacks import ADDABLE_BEHAVIOURS, MAX_CARDS, SEGMENTS, Callbacks, ChatStep, Panels, UserView
 from .state import UIState
@@ -375,6 +375,7 @@ def mount_ui(app: FastAPI, service: WhyrecService, agent: Agent, keys: KeyRing |
     """
     keys = keys if keys is not None else KeyRing.parse(service.settings.api_keys)
     demo = build_blocks(service, agent, login_required=keys.enabled)
+    app.add_middleware(NoUploads)
     if keys.enabled:
         app.add_middleware(LoginBrake, brake=brake or FailureBrake())
     return gr.mount_gradio_app(app, demo, path="/", css=CSS, head=HEAD, footer_links=[], show_error=False,

@@ -201,6 +201,19 @@ def test_a_latin_product_word_in_chinese_is_a_kind_not_a_name(catalog: Catalog) 
     assert delexicalise(named, extract(named, catalog), catalog, "zh") == "为什么推荐 这个商品"
 
 
+@pytest.mark.parametrize(("text", "read"), [
+    ("any 推荐 for me today?", "any 推荐 for me today?"),      # ordinary English: not a name
+    ("add to cart 对购买有用吗", "add to cart 对购买有用吗"),
+    ("为什么不推荐 hoverboard deluxe？", "为什么不推荐 这个商品？"),   # words nobody chats with: a name
+    ("为什么不推荐 Ravn scarf deluxe", "为什么不推荐 这个商品"),       # mostly catalog words: a name
+])
+def test_latin_words_in_chinese_are_a_name_only_when_they_read_like_one(catalog: Catalog, text: str,
+                                                                         read: str) -> None:
+    """Before: any two Latin words in a Chinese message were a product name, so "any 推荐 for me
+    today?" was read as "any 推荐 这个商品" and answered as a question about an item."""
+    assert delexicalise(text, extract(text, catalog), catalog, "zh") == read
+
+
 def test_earlier_answers_are_read_back(catalog: Catalog) -> None:
     answer = ("Here are 3 picks for you:\n1. Ravn silk scarf — Because you viewed “Ravn wool scarf”\n"
               "2. Kvitfjell wireless mouse — Popular with shoppers\n3. Lyngen cork yoga mat, charcoal — ...")

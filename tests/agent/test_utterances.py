@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import sys
 from collections import Counter
 from pathlib import Path
@@ -27,9 +28,17 @@ def rows(part: str) -> list[dict]:  # type: ignore[type-arg]
     return bench_router.load(part)
 
 
-def test_the_test_part_is_locked() -> None:
-    data = (BENCH / "utterances" / "test.jsonl").read_bytes()
-    assert hashlib.sha256(data).hexdigest() == bench_router.TEST_SHA256
+@pytest.mark.parametrize("part", ["test", "mixed"])
+def test_the_locked_parts_are_locked(part: str) -> None:
+    data = (BENCH / "utterances" / f"{part}.jsonl").read_bytes()
+    assert hashlib.sha256(data).hexdigest() == bench_router.LOCKED[part]
+
+
+def test_the_mixed_part_mixes_the_languages_in_every_message() -> None:
+    found = rows("mixed")
+    assert len(found) >= 60 and {r["lang"] for r in found} == {"mixed"}
+    for row in found:
+        assert re.search(r"[\u4e00-\u9fff]", row["text"]) and re.search(r"[A-Za-z]{2,}", row["text"]), row
 
 
 def test_the_set_covers_every_intent_and_slot_in_both_languages() -> None:
@@ -50,7 +59,7 @@ def test_the_set_covers_every_intent_and_slot_in_both_languages() -> None:
 
 
 def test_labels_use_only_the_slots_of_their_intent() -> None:
-    for row in rows("dev") + rows("test"):
+    for row in rows("dev") + rows("test") + rows("mixed"):
         allowed = set(SLOTS_OF[row["intent"]]) | {"language"}
         assert set(row["slots"]) <= allowed, row
 

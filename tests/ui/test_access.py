@@ -197,3 +197,13 @@ def test_a_page_whose_event_reads_the_state_without_the_request_is_not_built() -
         gr.Button("b").click(forgetful, [store], [out])
     with pytest.raises(TypeError, match="forgetful"):
         _require_request(demo, store)
+
+
+def test_the_page_takes_no_uploads_even_after_a_login(shop: Shop) -> None:
+    """Before: Gradio's upload route stored any logged-in user's files (1 MB each, any number)
+    in the server's temporary folder; the page has no file input."""
+    assert _login(shop.client, shop.me, USER_KEY)
+    sent = shop.client.post("/gradio_api/upload", files=[("files", ("a.txt", b"x" * 1000, "text/plain"))])
+    assert sent.status_code == 404 and "takes no files" in sent.text
+    assert shop.client.get("/gradio_api/upload_progress", params={"upload_id": "x"}).status_code == 404
+    assert shop.client.get("/").status_code == 200   # the page itself is served as before
