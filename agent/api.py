@@ -503,5 +503,5 @@ OPENAI_RESPONSES: dict[int | str, dict[str, Any]] = {
     **STREAMABLE,
     **{status: {"model": OpenAIErrorResponse, "description": text} for status, text in (
         (400, "Bad request (no `user`, no user message)"), (401, "Missing or unknown API key"),
-        (403, "This API key may only access its own user"), (404, "Unknown user"),
+        (403, "This API key may only access its own user"),
         (413, "Request body too large"), (422, "Invalid request"))}}

@@ -70,12 +70,10 @@ class Composer:
         kind = intent.kind
         if not known_user and kind in PERSONAL_KINDS:
             return message("chat.cold.personal", language)
-        if not known_user and kind in ("recommend", "important") and by_name["popular_items"]:
-            notes = self._list_notes(intent) if kind == "recommend" else []
-            listed = replies.popular(by_name["popular_items"][-1], language, filtered=bool(notes) or bool(
-                intent.slots.query or intent.slots.category), personal_hint=False)
+        if not known_user and kind == "recommend" and by_name["popular_items"]:
+            listed = replies.popular(by_name["popular_items"][-1], language, personal_hint=False)
             intro = [] if intent.slots.more else [message("chat.cold.intro", language)]   # said once
-            return "\n".join([*intro, listed, *notes])
+            return "\n".join([*intro, listed, *self._list_notes(intent)])
         if kind == "other_user":
             return message("chat.other.other_user", language)
         if kind in replies.SMALL_TALK:
@@ -195,13 +193,13 @@ class Composer:
             text += "\n" + replies.note("untitled", self.language)
         return text
 
-    def from_results(self, results: Sequence[tuple[str, Any]], user_id: str) -> str:
+    def from_results(self, results: Sequence[tuple[str, Any]], user_id: str, known_user: bool = True) -> str:
         """An answer for whatever tools ran (used when an LLM chose the tools)."""
         parts = []
         for name, artifact in results:
             kind = TOOL_KINDS.get(name)
-            if kind:
-                parts.append(self.compose(Intent(kind, item_id="-"), [(name, artifact)], user_id))
+            if kind and not (not known_user and isinstance(artifact, ToolFailure) and artifact.code == "unknown_user"):
+                parts.append(self.compose(Intent(kind, item_id="-"), [(name, artifact)], user_id, known_user))
         return "\n\n".join(parts) if parts else replies.small_talk("help", self.language)
 
 

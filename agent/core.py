@@ -40,6 +40,7 @@ import pandas as pd
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
 
 from whyrec.prompts import phrasing_prompt, system_prompt
+from whyrec.prompts.catalogue import message as catalogue_message
 from whyrec.tools.service import WhyrecService
 from whyrec.tools.settings import Settings
 
@@ -247,6 +248,7 @@ class Agent:
         catalog = understanding.catalog
         view = session.view
         own_items = self.service.own_items(view.user_id)
+        known = self.service.knows_user(view.user_id)
         for role, text in turns:
             session.history.append((role, text))
             if role == "user":
@@ -274,7 +276,10 @@ class Agent:
             elif listed:
                 view.last_recommendations = listed
                 view.last_k = max(len(listed), 5)
-            else:
+            if listed and (session.dialog.last_kind == "popular" or (session.dialog.last_kind == "recommend"
+                                                                     and not known)):
+                view.last_popular = len(view.last_recommendations)   # a list of the most bought: "more" pages it
+            if not listed:
                 mentioned = quoted_item(text, catalog)
                 if mentioned:
                     view.last_item = mentioned
@@ -328,10 +333,11 @@ class Agent:
                                     view.user_id, self.service.own_items(view.user_id))
         language = reply_language(message, intent.slots.language, given_language)
         composer = self._composer(language, intent)
-        context = SessionContext(self.service, view)
-        # A shopper with no behaviours recorded (new, or forgotten) is answered too: lists are what
-        # most shoppers bought, said so; questions about their own behaviours say there are none.
+        # A shopper with no behaviours recorded (new, or forgotten) is answered too: lists are the
+        # items the most shoppers bought, said so; questions about their own behaviours say there
+        # are none.
         known = self.service.knows_user(view.user_id)
+        context = SessionContext(self.service, view, known_user=known)
         plan = OfflinePlan(intent, composer, view.user_id, self._since(intent), understanding.catalog.category_of_kind,
                            known_user=known)
         fallback: str | None = None
@@ -424,6 +430,8 @@ class Agent:
                   ) -> tuple[list[BaseMessage], str, bool, str | None]:
         model = self._chat_model or make_openai_model(self.settings)
         system = system_prompt(language) + self._session_context(session.view, language)
+        if not context.known_user:
+            system += "\n\n" + catalogue_message("chat.cold.context", language)
         history: list[BaseMessage] = [HumanMessage(text) if role == "user" else AIMessage(text)
                                       for role, text in session.history]
         turn: list[BaseMessage] = [SystemMessage(system), *history, HumanMessage(message)]
@@ -452,7 +460,8 @@ class Agent:
         self.counters["guard_replacements"] += 1
         log.warning("guard replaced an answer with the composed answer")
         results = turn_results(messages)
-        text = composer.from_results(results, session.view.user_id) + "\n\n" + composer.note("guard_note")
+        text = composer.from_results(results, session.view.user_id, context.known_user) + "\n\n" \
+            + composer.note("guard_note")
         return messages, text, False, "guard"
 
     def _problems(self, text: str, evidence: list[str], messages: list[BaseMessage], composer: Composer) -> str:

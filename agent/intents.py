@@ -35,7 +35,7 @@ KINDS = ("recommend", "explain", "why_not", "what_if", "important", "effects", "
 CONTINUABLE = ("recommend", "explain", "why_not", "what_if", "important", "effects", "history", "last_time",
                "search", "popular")
 #: Kinds only a shopper's own behaviours can answer (nothing to look up for one with none).
-PERSONAL_KINDS = ("explain", "why_not", "what_if", "history", "last_time")
+PERSONAL_KINDS = ("explain", "why_not", "what_if", "history", "last_time", "important")
 #: Treatments the causal report estimates (purchase is its outcome).
 TREATMENTS = ("view", "click", "favourite", "cart")
 

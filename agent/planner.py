@@ -43,8 +43,6 @@ def planned_calls(intent: Intent, since: str | None = None,
     if not known_user:
         if kind in PERSONAL_KINDS:
             return []
-        if kind == "important":
-            return [_call("popular_items", {"k": 5})]
         if kind == "recommend":
             asked = planned_calls(intent, since, category_of_kind)[0]["args"]
             return [_call("popular_items", asked)]
@@ -109,7 +107,7 @@ def planned_calls(intent: Intent, since: str | None = None,
     if kind == "search" and slots.query:
         return [_call("search_items", {"query": search_text(slots.query), "k": 5})]
     if kind == "popular":
-        return [_call("popular_items", {"k": intent.k})]
+        return [_call("popular_items", {"k": intent.k, **({"more": True} if slots.more else {})})]
     return []
 
 

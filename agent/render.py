@@ -137,14 +137,20 @@ def card_reason(headline: Headline | None, language: str) -> str:
     return message("explain.card.verified_many", language, n=len(events), first=first)
 
 
+def list_scope(category: str | None, query: str | None, language: str) -> str:
+    """What a list was kept to, as its intro says it (" in home", " for “lamp”")."""
+    scope = ""
+    if category:
+        scope += message("chat.recommend.scope_category", language, category=category_name(category))
+    if query:
+        scope += message("chat.recommend.scope_query", language, query=query)
+    return scope
+
+
 @render.register
 def _(result: Recommendations, language: str = "en") -> str:
     language = language_of(language)
-    scope = ""
-    if result.category:
-        scope += message("chat.recommend.scope_category", language, category=category_name(result.category))
-    if result.query:
-        scope += message("chat.recommend.scope_query", language, query=result.query)
+    scope = list_scope(result.category, result.query, language)
     if not result.items:
         return message("chat.recommend.empty", language, scope=scope)
     first, last = result.items[0].rank, result.items[-1].rank

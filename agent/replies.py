@@ -14,7 +14,7 @@ from typing import Any
 from whyrec.prompts.catalogue import message
 from whyrec.tools.service import UserHistory
 
-from .render import date, did, do, joined, quote
+from .render import date, did, do, joined, list_scope, quote
 
 SMALL_TALK = ("greeting", "thanks", "goodbye", "help", "out_of_scope")
 
@@ -73,13 +73,15 @@ def recent(history: UserHistory, language: str, since: Any = None, behaviour: st
     return "\n".join(lines)
 
 
-def popular(result: Any, language: str, *, filtered: bool = False, personal_hint: bool = True) -> str:
-    """What most shoppers bought (a :class:`~whyrec.tools.service.service.PopularItems`).
-    ``filtered``: the list was narrowed to what the shopper asked for; ``personal_hint``: end
-    with how to ask for picks of one's own (not for a shopper with no behaviours recorded)."""
+def popular(result: Any, language: str, *, personal_hint: bool = True) -> str:
+    """What most shoppers bought (a :class:`~whyrec.tools.service.service.PopularItems`), with
+    what the list was kept to; ``personal_hint``: end with how to ask for picks of one's own (not
+    for a shopper with no behaviours recorded)."""
     if not result.items:
-        return message("dialog.popular.empty_filtered" if filtered else "dialog.popular.empty", language)
-    lines = [message("dialog.popular.intro", language, shoppers=result.shoppers)]
+        key = "no_more" if result.first_rank > 1 else "empty_filtered" if result.filtered else "empty"
+        return message(f"dialog.popular.{key}", language)
+    scope = list_scope(result.category, result.query, language)
+    lines = [message("dialog.popular.intro", language, shoppers=result.shoppers, scope=scope)]
     lines += [message("dialog.popular.line", language, rank=n, title=p.item.title, n=p.shoppers)
               for n, p in enumerate(result.items, start=result.first_rank)]
     if personal_hint:

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .examples import EXAMPLES
 from .language import requested_language
 
 #: Which slots each answer kind uses (others are ignored, and not compared by the benchmark).
@@ -913,9 +914,10 @@ def delexicalise(text: str, slots: Slots, catalog: Catalog, language: str) -> st
                 return "东西"  # a kind of product ("搜索 scarf"), not a name
             content = [w for w in words if w not in _TOPIC_STOP_EN and not behaviour_in(w)]
             known = [w for w in content if w in catalog.postings or w in catalog.brands]
-            # Words neither the catalog nor the chat's own English uses: a name it does not hold.
-            unfamiliar = [w for w in content if w not in known and w not in _chat_words()]
-            is_name = (known and 2 * len(known) >= len(content)) or (len(content) > 1 and unfamiliar == content)
+            # Two or more words none of which is the chat's own English: a name, held or not
+            # ("Studio Ghibli poster", "hoverboard deluxe"), product words included.
+            chatty = [w for w in content if w in _chat_words() and singular_word(w) not in kinds]
+            is_name = (known and 2 * len(known) >= len(content)) or (len(content) > 1 and not chatty)
             return placeholder if is_name else found.group(0)
         body = re.sub(r"[A-Za-z][A-Za-z0-9'’&\-]*(?:[ ,]+[A-Za-z0-9][A-Za-z0-9'’&\-]*)*", name, body)
         body = body.replace(placeholder + placeholder, placeholder)
@@ -925,9 +927,7 @@ def delexicalise(text: str, slots: Slots, catalog: Catalog, language: str) -> st
 
 @functools.lru_cache(maxsize=1)
 def _chat_words() -> frozenset[str]:
-    """The English words of the router's examples: ordinary chat, not product names."""
-    from .examples import EXAMPLES
-
+    """The English words of the router's examples (product words among them: callers set those apart)."""
     return frozenset(w for by_language in EXAMPLES.values() for texts in by_language.values()
                      for text in texts for w in _words(text))
 

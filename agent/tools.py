@@ -55,6 +55,7 @@ class SessionContext:
 
     service: WhyrecService
     view: SessionView
+    known_user: bool = True   # False: the shopper has no behaviours recorded (lists are the popular ones)
 
     def config(self, **extra: Any) -> RunnableConfig:
         return {"configurable": {CONTEXT_KEY: self}, **extra}  # type: ignore[typeddict-item]  # extra keys: recursion_limit
@@ -221,11 +222,9 @@ def popular_items(k: int = 5, category: str | None = None, query: str | None = N
     service, view = context.service, context.view
     shown = view.last_popular if more else 0
     total = min(shown + k, MAX_LIST)
-    if query or exclude or price or max_price is not None:
-        allowed = service.item_filter(category, query, tuple(exclude or ()), price, max_price)
-        result = service.popular(k=total, allowed=allowed)
-    else:
-        result = service.popular(k=total, category=category)
+    allowed = service.item_filter(None, query, tuple(exclude or ()), price, max_price) \
+        if query or exclude or price or max_price is not None else None
+    result = service.popular(k=total, category=category, allowed=allowed, query=query)
     view.last_popular = total
     return replace(result, items=result.items[shown:], first_rank=shown + 1) if shown else result
 

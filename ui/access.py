@@ -29,8 +29,10 @@ log = logging.getLogger(__name__)
 
 ADMIN_LOGIN = "admin"
 LOGIN_PATHS = ("/login", "/login/")   # Gradio's login route, where the page is mounted at /
-#: Gradio's file-upload routes. The page has no file input, so nothing may be written through them.
-UPLOAD_PATHS = ("/gradio_api/upload", "/gradio_api/upload/", "/gradio_api/upload_progress")
+#: Gradio's routes that take files (uploads, and a recording it converts). The page has no file or
+#: media input, so nothing may be written through them.
+UPLOAD_PATHS = ("/gradio_api/upload", "/gradio_api/upload/", "/gradio_api/upload_progress",
+                "/gradio_api/process_recording", "/gradio_api/process_recording/")
 
 
 def login_check(ring: KeyRing) -> Callable[[str, str], bool]:

@@ -379,7 +379,7 @@ def mount_ui(app: FastAPI, service: WhyrecService, agent: Agent, keys: KeyRing |
     if keys.enabled:
         app.add_middleware(LoginBrake, brake=brake or FailureBrake())
     return gr.mount_gradio_app(app, demo, path="/", css=CSS, head=HEAD, footer_links=[], show_error=False,
-                               theme=gr.themes.Soft(), ssr_mode=False,
+                               theme=gr.themes.Soft(), ssr_mode=False, max_file_size="1mb",
                                auth=login_check(keys) if keys.enabled else None,
                                auth_message="Log in with your whyrec API key as the password: as "
                                             f"'{ADMIN_LOGIN}' with an admin key, or as your user id "

@@ -59,7 +59,7 @@ def test_questions_about_their_own_behaviours_say_there_are_none(agent: Agent, t
     assert answer.tool_trace == [] and answer.text == message("chat.cold.personal", "en")
 
 
-def test_population_effects_are_answered_as_for_anyone(agent: Agent, user: str | None = None) -> None:
+def test_population_effects_are_answered_as_for_anyone(agent: Agent) -> None:
     answer = agent.chat(NEW, "How much does adding to cart raise the chance of purchase?")
     assert [t.name for t in answer.tool_trace] == ["behaviour_effects"] and answer.effects
 
@@ -89,3 +89,34 @@ def test_more_continues_the_list_and_what_is_popular_points_nowhere_personal(age
     assert more.text.startswith("The items the most shoppers") and f"6. {everyone.items[5].item.title}" in more.text
     popular = agent.chat(NEW, "what's popular?", session_id="cold-more")
     assert popular.popular and message("dialog.popular.mine", "en") not in popular.text
+
+
+def test_more_past_the_last_item_bought_says_so(agent: Agent) -> None:
+    """Before: running off the end said "Nobody has bought anything here yet." after a list of
+    items people had bought."""
+    categories = sorted({str(c).split(".")[0] for c in agent.service.workspace.items()["category"].dropna()})
+    bought = {c: len(agent.service.popular(k=50, category=c).items) for c in categories}
+    category = min((c for c in categories if bought[c]), key=lambda c: bought[c])
+    session = "cold-end"
+    listed = agent.chat(NEW, f"recommend {bought[category]} {category}", session_id=session)
+    assert len(listed.popular) == bought[category], listed.text
+    end = agent.chat(NEW, "more", session_id=session)
+    assert end.popular == [] and end.text == message("dialog.popular.no_more", "en")
+
+
+def test_the_openai_endpoint_answers_a_new_shopper_and_pages_with_more(demo_workspace_template: Path) -> None:
+    """Stateless: "more" is read against the list in the earlier assistant message."""
+    service = WhyrecService(Settings(workspace=demo_workspace_template))
+    client = TestClient(build_api(service, Agent(service)), raise_server_exceptions=False)
+    first = client.post("/v1/chat/completions", json={
+        "model": "whyrec", "user": NEW, "messages": [{"role": "user", "content": "What should I buy next?"}]})
+    assert first.status_code == 200, first.text
+    shown = first.json()["choices"][0]["message"]["content"]
+    assert shown.startswith(message("chat.cold.intro", "en"))
+    more = client.post("/v1/chat/completions", json={"model": "whyrec", "user": NEW, "messages": [
+        {"role": "user", "content": "What should I buy next?"}, {"role": "assistant", "content": shown},
+        {"role": "user", "content": "more"}]})
+    assert more.status_code == 200, more.text
+    everyone = service.popular(k=10).items
+    text = more.json()["choices"][0]["message"]["content"]
+    assert f"6. {everyone[5].item.title}" in text and f"1. {everyone[0].item.title}" not in text

@@ -34,10 +34,11 @@ def test_mixed_behaviours_keep_the_general_lead() -> None:
 
 @pytest.mark.parametrize("language", ["en", "zh"])
 def test_popular_counts_read_for_one_shopper_too(language: str) -> None:
-    from types import SimpleNamespace
+    from whyrec.tools.service.results import ItemInfo
+    from whyrec.tools.service.service import PopularItem, PopularItems
 
-    item = SimpleNamespace(title="Ravn wool scarf")
-    result = SimpleNamespace(items=(SimpleNamespace(item=item, shoppers=1),), shoppers=150, first_rank=1)
+    item = ItemInfo("i1", "Ravn wool scarf", None, None, None)
+    result = PopularItems("purchase", (PopularItem(item, 1),), 150)
     text = replies.popular(result, language)
     assert "1 shoppers" not in text and "150" in text and "Ravn wool scarf" in text
     if language == "zh":

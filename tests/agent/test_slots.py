@@ -206,6 +206,8 @@ def test_a_latin_product_word_in_chinese_is_a_kind_not_a_name(catalog: Catalog) 
     ("add to cart 对购买有用吗", "add to cart 对购买有用吗"),
     ("为什么不推荐 hoverboard deluxe？", "为什么不推荐 这个商品？"),   # words nobody chats with: a name
     ("为什么不推荐 Ravn scarf deluxe", "为什么不推荐 这个商品"),       # mostly catalog words: a name
+    ("为什么不推荐 Studio Ghibli poster", "为什么不推荐 这个商品"),    # a name the catalog does not hold
+    ("best sellers 是哪些", "best sellers 是哪些"),
 ])
 def test_latin_words_in_chinese_are_a_name_only_when_they_read_like_one(catalog: Catalog, text: str,
                                                                          read: str) -> None:

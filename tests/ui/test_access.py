@@ -206,4 +206,7 @@ def test_the_page_takes_no_uploads_even_after_a_login(shop: Shop) -> None:
     sent = shop.client.post("/gradio_api/upload", files=[("files", ("a.txt", b"x" * 1000, "text/plain"))])
     assert sent.status_code == 404 and "takes no files" in sent.text
     assert shop.client.get("/gradio_api/upload_progress", params={"upload_id": "x"}).status_code == 404
+    recording = shop.client.post("/gradio_api/process_recording",
+                                 files=[("video", ("r.webm", b"x" * 1000, "video/webm"))])
+    assert recording.status_code == 404
     assert shop.client.get("/").status_code == 200   # the page itself is served as before

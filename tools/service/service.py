@@ -420,29 +420,27 @@ class WhyrecService:
         return self._recommend(user_id, k, allowed, category, query)
 
     def popular(self, k: int = 5, behaviour: str = "purchase", category: str | None = None,
-                allowed: ItemFilter | None = None) -> PopularItems:
+                allowed: ItemFilter | None = None, query: str | None = None) -> PopularItems:
         """The items most shoppers did ``behaviour`` on (distinct shoppers per item), most first;
-        only items under the ``category`` prefix and let through by ``allowed`` (see
-        :meth:`item_filter`)."""
+        only items under the ``category`` prefix (the catalog's rule, as for recommendations) and
+        let through by ``allowed`` (see :meth:`item_filter`; ``query`` names its words)."""
         _check_behaviour(behaviour)
         events = self.workspace.events()
         shoppers = int(events["user_id"].nunique())
         chosen = events[events["behaviour"] == behaviour]
         counts = chosen.groupby("item_id", observed=True)["user_id"].nunique()
         counts = counts.sort_values(ascending=False, kind="stable")
-        if allowed is not None and not allowed.is_empty():
+        scope = allowed
+        if category:
+            scope = ItemFilter(category_prefix=category, item_ids=allowed.item_ids if allowed is not None else None)
+        narrowed = scope is not None and not scope.is_empty()
+        if narrowed:
             catalog = self._fitted().ranker.catalog
-            ids = catalog.ids[np.asarray(catalog.mask(allowed), dtype=bool)]
+            ids = catalog.ids[np.asarray(catalog.mask(scope), dtype=bool)]
             counts = counts[counts.index.astype(str).isin(set(str(i) for i in ids))]
-        out: list[PopularItem] = []
-        for item_id, n in counts.items():
-            info = self.item(str(item_id))
-            if category and not str(info.category or "").lower().startswith(category.lower()):
-                continue
-            out.append(PopularItem(info, int(n)))
-            if len(out) == k:
-                break
-        return PopularItems(behaviour, tuple(out), shoppers, category, self.workspace.data_version)
+        out = tuple(PopularItem(self.item(str(item_id)), int(n)) for item_id, n in counts.head(k).items())
+        return PopularItems(behaviour, out, shoppers, category, self.workspace.data_version, query=query,
+                            filtered=narrowed)
 
     def explain(self, user_id: str, item_id: str, k: int = 10, filters: ItemFilter | None = None,
                 exclude: str | None = None) -> Explanation:
@@ -649,11 +647,13 @@ class PopularItems:
     category: str | None = None
     data_version: int = 0
     first_rank: int = 1                # the rank of ``items[0]`` (a "more" list continues one)
+    query: str | None = None           # the words the list was narrowed to (by meaning)
+    filtered: bool = False             # narrowed at all: category, words, categories left out, prices
 
     def to_json(self) -> dict[str, Any]:
         return {"behaviour": self.behaviour, "shoppers": self.shoppers, "category": self.category,
-                "data_version": self.data_version, "first_rank": self.first_rank,
-                "items": [i.to_json() for i in self.items]}
+                "query": self.query, "filtered": self.filtered, "data_version": self.data_version,
+                "first_rank": self.first_rank, "items": [i.to_json() for i in self.items]}
 
 
 def _check_behaviour(behaviour: str | None) -> None:
