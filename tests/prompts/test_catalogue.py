@@ -10,7 +10,7 @@ import pytest
 from whyrec.prompts.catalogue import MissingMessage, catalogue, message
 
 #: Names that stay as they are in Chinese text (the product's own name).
-LATIN_ALLOWED = {"whyrec", "NDCG"}   # and the metric the English names too
+LATIN_ALLOWED = {"whyrec"}
 #: Messages whose English form quotes an English-only detail that the Chinese form leaves out.
 ENGLISH_DETAIL = {"error.invalid": {"detail"}}
 
