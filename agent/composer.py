@@ -47,10 +47,18 @@ class Composer:
     """
 
     def __init__(self, language: str, title_of: Callable[[str], str] | None = None,
-                 price_edges: tuple[float, float] | None = None) -> None:
+                 price_edges: tuple[float, float] | None = None, pending_user: bool = False) -> None:
         self.language = language
         self.title_of = title_of or (lambda item_id: item_id)
         self.price_edges = price_edges
+        # The shopper the model does not know has behaviours recorded that it has not learned
+        # yet (a refit is due or running): not a new shopper, and the words say so.
+        self.pending_user = pending_user
+
+    def cold(self, name: str) -> str:
+        """The words for a shopper the model does not know (``intro``, ``personal``, ``context``):
+        a new one, or one whose recorded behaviours it has not learned yet."""
+        return message(f"chat.cold.{name}{'_pending' if self.pending_user else ''}", self.language)
 
     def note(self, name: str) -> str:
         """A note added under an answer (``offline_note``, ``guard_note``)."""
@@ -59,7 +67,8 @@ class Composer:
     def compose(self, intent: Intent, results: Sequence[tuple[str, Any]], user_id: str,
                 known_user: bool = True) -> str:
         """``results``: (tool name, result) pairs of this turn, in call order. ``known_user``
-        false: the shopper has no behaviours recorded (lists are what most shoppers bought)."""
+        false: the model knows no behaviours of the shopper (lists are the items the most shoppers
+        have bought)."""
         language = self.language
         failures = [a for _, a in results if isinstance(a, ToolFailure)]
         if failures:
@@ -69,10 +78,10 @@ class Composer:
             by_name[name].append(artifact)
         kind = intent.kind
         if not known_user and kind in PERSONAL_KINDS:
-            return message("chat.cold.personal", language)
+            return self.cold("personal")
         if not known_user and kind == "recommend" and by_name["popular_items"]:
             listed = replies.popular(by_name["popular_items"][-1], language, personal_hint=False)
-            intro = [] if intent.slots.more else [message("chat.cold.intro", language)]   # said once
+            intro = [] if intent.slots.more else [self.cold("intro")]   # said once
             return "\n".join([*intro, listed, *self._list_notes(intent)])
         if kind == "other_user":
             return message("chat.other.other_user", language)

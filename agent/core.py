@@ -40,7 +40,6 @@ import pandas as pd
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
 
 from whyrec.prompts import phrasing_prompt, system_prompt
-from whyrec.prompts.catalogue import message as catalogue_message
 from whyrec.tools.service import WhyrecService
 from whyrec.tools.settings import Settings
 
@@ -332,11 +331,11 @@ class Agent:
         intent = understanding.read(message, session.dialog, view.last_recommendations, view.last_item,
                                     view.user_id, self.service.own_items(view.user_id))
         language = reply_language(message, intent.slots.language, given_language)
-        composer = self._composer(language, intent)
-        # A shopper with no behaviours recorded (new, or forgotten) is answered too: lists are the
-        # items the most shoppers bought, said so; questions about their own behaviours say there
-        # are none.
+        # A shopper the model knows no behaviours of is answered too: lists are the items the most
+        # shoppers bought, said so; questions about their own behaviours say there are none — or,
+        # when their behaviours are recorded but not learned yet (a refit is due), say that.
         known = self.service.knows_user(view.user_id)
+        composer = self._composer(language, intent, pending_user=not known and self.service.pending_user(view.user_id))
         context = SessionContext(self.service, view, known_user=known)
         plan = OfflinePlan(intent, composer, view.user_id, self._since(intent), understanding.catalog.category_of_kind,
                            known_user=known)
@@ -373,7 +372,7 @@ class Agent:
         del session.history[:-2 * HISTORY_TURNS]
         return answer
 
-    def _composer(self, language: str, intent: Intent) -> Composer:
+    def _composer(self, language: str, intent: Intent, pending_user: bool = False) -> Composer:
         catalog = self.understanding().catalog
         edges = None
         if intent.kind == "recommend" and intent.slots.price in ("low", "high"):
@@ -381,7 +380,7 @@ class Agent:
                 edges = self.service.price_edges()
             except Exception:  # no prices: the tool says so
                 edges = None
-        return Composer(language, title_of=catalog.title, price_edges=edges)
+        return Composer(language, title_of=catalog.title, price_edges=edges, pending_user=pending_user)
 
     def _since(self, intent: Intent) -> str | None:
         """The first day of the time window the message asked for, on the shop's clock (its
@@ -431,7 +430,7 @@ class Agent:
         model = self._chat_model or make_openai_model(self.settings)
         system = system_prompt(language) + self._session_context(session.view, language)
         if not context.known_user:
-            system += "\n\n" + catalogue_message("chat.cold.context", language)
+            system += "\n\n" + composer.cold("context")
         history: list[BaseMessage] = [HumanMessage(text) if role == "user" else AIMessage(text)
                                       for role, text in session.history]
         turn: list[BaseMessage] = [SystemMessage(system), *history, HumanMessage(message)]

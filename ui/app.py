@@ -253,7 +253,7 @@ def build_blocks(service: WhyrecService, agent: Agent, login_required: bool = Fa
                            trigger_mode="always_last")
 
         def on_language(code: str, raw: Any, request: gr.Request) -> list[Any]:
-            return page_values(ui.set_language(code, session(raw, request)), None)
+            return page_values(ui.set_language(code, session(raw, request), allowed(request)), None)
 
         switch_language = language.input(on_language, [language, store], page_outputs, api_visibility="private",
                                          show_progress="hidden")

@@ -144,7 +144,7 @@ class Callbacks:
                 return self._empty(state, self._error_text(exc, state.language))
             if first:
                 state = state.switch_to(first[0])
-        return self._user_view(state)
+        return self._user_view(state, allowed)
 
     def pick_user(self, user_id: str | None, raw: Any, allowed: str | None = None) -> UserView:
         """Switch to ``user_id``: the current conversation is kept under its user, and the new
@@ -153,21 +153,23 @@ class Callbacks:
         state = UIState.from_json(raw).bound_to(allowed)
         user_id = (user_id or "").strip()
         if not user_id or user_id == state.user_id:
-            return self._user_view(state)
+            return self._user_view(state, allowed)
         refused = allowed is not None and user_id != allowed
         try:
-            known = not refused and self.service.knows_user(user_id)
+            # A session bound to this shopper may be theirs before any behaviour is recorded.
+            known = not refused and (user_id == allowed or self.service.knows_user(user_id)
+                                     or self.service.pending_user(user_id))
         except Exception as exc:
             log.exception("checking user %s failed", user_id)
             return self._with_error(self._user_view(state), self._error_text(exc, state.language))
         if not known:
             return self._with_error(self._user_view(state), t("user.unknown", state.language, user_id=user_id))
-        return self._user_view(state.switch_to(user_id))
+        return self._user_view(state.switch_to(user_id), allowed)
 
-    def set_language(self, language: str, raw: Any) -> UserView:
+    def set_language(self, language: str, raw: Any, allowed: str | None = None) -> UserView:
         state = UIState.from_json(raw)
         state.language = check(language)
-        return self._user_view(state)
+        return self._user_view(state, allowed)
 
     @staticmethod
     def _with_error(view: UserView, error: str) -> UserView:
@@ -177,12 +179,18 @@ class Callbacks:
     def _empty(self, state: UIState, error: str | None = None) -> UserView:
         return UserView(state, views.history_html([], 0, state.language), 0, [], [], error)
 
-    def _user_view(self, state: UIState) -> UserView:
+    def _user_view(self, state: UIState, allowed: str | None = None) -> UserView:
+        """The shopper's panel. One the model does not know is refused (a mistyped id), unless
+        their behaviours are recorded and not learned yet (shown as usual: the history is read
+        from the log), or the session is bound to them — a shopper with nothing recorded yet,
+        whose chat is answered with what the most shoppers bought."""
         language = state.language
         if not state.user_id:
             return self._empty(state)
         try:
-            if not self.service.knows_user(state.user_id):
+            if not self.service.knows_user(state.user_id) and not self.service.pending_user(state.user_id):
+                if state.user_id == allowed:
+                    return UserView(state, views.history_html([], 0, language, empty="user.none_yet"), 0, [], [])
                 error = t("user.unknown", language, user_id=state.user_id)
                 return self._empty(state.switch_to(None), error)
             recent = self.service.history(state.user_id, limit=HISTORY_ROWS)

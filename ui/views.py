@@ -95,10 +95,12 @@ def status_html(backend: str, offline: bool, stats: dict[str, Any] | None, langu
     return line
 
 
-def history_html(events: Sequence[dict[str, Any]], total: int, language: str) -> str:
-    """The user's recent behaviours (HistoryEvent.to_json() rows, newest first)."""
+def history_html(events: Sequence[dict[str, Any]], total: int, language: str,
+                 empty: str = "user.no_history") -> str:
+    """The user's recent behaviours (HistoryEvent.to_json() rows, newest first); ``empty`` is the
+    message key shown when there are none."""
     if not events:
-        return f'<p class="wr-muted">{esc(t("user.no_history", language))}</p>'
+        return f'<p class="wr-muted">{esc(t(empty, language))}</p>'
     rows = [f'<li><span class="wr-date">{esc(_when(e.get("timestamp"), language))}</span> '
             f'{esc(t("user.history_line", language, did=did(str(e["behaviour"]), str(e["title"]), language)))}</li>'
             for e in events]

@@ -16,6 +16,7 @@ from .errors import (
     Unavailable,
     UnknownItem,
     UnknownUser,
+    UserPending,
     WorkspaceError,
 )
 from .results import (
@@ -39,6 +40,6 @@ __all__ = [
     "BEHAVIOURS", "FUNNEL", "CausalGraph", "Effects", "EventProblem", "EventsAdded", "Explanation", "Forbidden",
     "HistoryEvent", "HistorySearch", "InvalidEvents", "InvalidRequest", "ItemFilter", "ItemInfo",
     "ItemSearch", "NotFound", "Reason", "RecommendedItem", "Recommendations", "ServiceError",
-    "ServiceStatus", "Settings", "Unavailable", "UnknownItem", "UnknownUser", "UserHistory", "UserStats",
+    "ServiceStatus", "Settings", "Unavailable", "UnknownItem", "UnknownUser", "UserPending", "UserHistory", "UserStats",
     "WhatIfResult", "WhyNot", "WhyrecService", "WorkspaceError",
 ]

@@ -43,6 +43,19 @@ class UnknownUser(NotFound):
         self.user_id = user_id
 
 
+class UserPending(ServiceError):
+    """The user's behaviours are recorded, but the served model has not learned them yet (its
+    refit is due or running): not an unknown user, and not a personal answer yet."""
+
+    status = 409
+    code = "user_pending"
+
+    def __init__(self, user_id: str) -> None:
+        super().__init__(f"user {user_id!r}: behaviours are recorded but the model has not learned them yet "
+                         "(it is being refitted); try again shortly", user_id=user_id)
+        self.user_id = user_id
+
+
 class UnknownItem(NotFound):
     """No item with this id (or title) in the catalog."""
 

@@ -38,7 +38,16 @@ from ..ranking.history import from_days
 from ..schema import BEHAVIOURS
 from ..settings import Settings
 from ..workspace import MANIFEST, Workspace
-from .errors import EventProblem, Forbidden, InvalidEvents, InvalidRequest, Unavailable, UnknownItem, UnknownUser
+from .errors import (
+    EventProblem,
+    Forbidden,
+    InvalidEvents,
+    InvalidRequest,
+    Unavailable,
+    UnknownItem,
+    UnknownUser,
+    UserPending,
+)
 from .models import Fitted, Models, RankerFactory, ReportLoader
 from .results import (
     CausalGraph,
@@ -239,9 +248,18 @@ class WhyrecService:
     def knows_user(self, user_id: str) -> bool:
         return self._fitted(user_id).ranker.knows_user(str(user_id))
 
+    def pending_user(self, user_id: str) -> bool:
+        """The served model does not know ``user_id`` but the workspace holds their events: they
+        were committed after its fit (by this process past the refit wait, or by another one), so
+        the shopper is not new — the model has not learned them yet."""
+        if self.knows_user(user_id):
+            return False
+        self.refresh()
+        return not self.workspace.user_events(str(user_id)).empty
+
     def require_user(self, user_id: str) -> None:
         if not self.knows_user(user_id):
-            raise UnknownUser(str(user_id))
+            raise UserPending(str(user_id)) if self.pending_user(user_id) else UnknownUser(str(user_id))
 
     def users(self, query: str = "", limit: int = 100) -> list[str]:
         """Up to ``limit`` user ids containing ``query`` (case-insensitive)."""
@@ -266,8 +284,10 @@ class WhyrecService:
         return {item: frozenset(done) for item, done in out.items()}
 
     def history(self, user_id: str, limit: int = 20) -> UserHistory:
-        """The user's most recent behaviours, newest first."""
-        self.require_user(user_id)
+        """The user's most recent behaviours, newest first (read from the log: also those of a
+        shopper the model has not learned yet)."""
+        if not self.pending_user(user_id) and not self.knows_user(user_id):
+            raise UnknownUser(str(user_id))
         events = self.workspace.events()
         total = int((events["user_id"] == str(user_id)).sum())
         frame = user_history(self.workspace, str(user_id), limit=limit)
