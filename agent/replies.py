@@ -74,7 +74,7 @@ def recent(history: UserHistory, language: str, since: Any = None, behaviour: st
 
 
 def popular(result: Any, language: str, *, personal_hint: bool = True) -> str:
-    """What most shoppers bought (a :class:`~whyrec.tools.service.service.PopularItems`), with
+    """The items the most shoppers have bought (a :class:`~whyrec.tools.service.service.PopularItems`), with
     what the list was kept to; ``personal_hint``: end with how to ask for picks of one's own (not
     for a shopper with no behaviours recorded)."""
     if not result.items:

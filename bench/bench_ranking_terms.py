@@ -121,6 +121,35 @@ def own_items_ceiling(ranker: WhyrecRanker, split: Split, exclude_seen: bool) ->
     return float(values.mean()), float(values.std(ddof=1) / np.sqrt(len(values))), float(np.mean(shares))
 
 
+def ndcg_sources(ranker: Any, split: Split, exclude_seen: bool, chunk: int = 256) -> dict[str, float]:
+    """Mean NDCG@20 split into what held-out items the user had touched before contribute
+    ("own") and what the others contribute ("new"), for ``ranker`` fitted on ``split.train``."""
+    names = [u for u in split.test if ranker.log_.users.get_indexer([u])[0] >= 0]
+    rows = ranker.log_.users.get_indexer(names)
+    discount = 1.0 / np.log2(np.arange(2, 22))
+    own_part = new_part = 0.0
+    counted = 0
+    for start in range(0, len(names), chunk):
+        block = ranker._score_rows(np.asarray(rows[start:start + chunk], dtype=np.int64))
+        for k, user in enumerate(names[start:start + chunk]):
+            held = np.unique(ranker.catalog_.positions([str(t) for t in split.test[user]]))
+            held = held[held >= 0]
+            own = np.unique(ranker.log_.history(int(rows[start + k])).items)
+            if exclude_seen:
+                held = np.setdiff1d(held, own)
+                block[k, own] = -np.inf
+            if len(held) == 0:
+                continue
+            top = np.argsort(-block[k], kind="stable")[:20]
+            ideal = discount[:min(len(held), 20)].sum()
+            hit = np.isin(top, held)
+            mine = np.isin(top, own)
+            own_part += float(discount[hit & mine].sum() / ideal)
+            new_part += float(discount[hit & ~mine].sum() / ideal)
+            counted += 1
+    return {"own": own_part / max(counted, 1), "new": new_part / max(counted, 1), "users": counted}
+
+
 def run(data_dir: Path, record_path: Path, dataset: str, exclude_seen: bool) -> dict[str, Any]:
     records = json.loads(record_path.read_text(encoding="utf-8"))
     params = {r["model"]: dict(r["params"]) for r in records
@@ -161,11 +190,17 @@ def run(data_dir: Path, record_path: Path, dataset: str, exclude_seen: bool) -> 
             add(f"trending {days:g} d", weight,
                 {n: _with_prior(f[0], trending(f[0], days), weight) for n, f in fitted.items()})
     ceiling = own_items_ceiling(fitted["test"][0], splits["test"], exclude_seen)
+    sources = {"whyrec": ndcg_sources(fitted["test"][0], splits["test"], exclude_seen)}
+    for model in ("sequential", "repeat"):
+        if model in params:
+            sources[model] = ndcg_sources(make_ranker(model, **params[model]).fit(splits["test"].train, items),
+                                          splits["test"], exclude_seen)
     return {"dataset": dataset, "exclude_seen": exclude_seen,
             "params": {k: {p: v for p, v in ps.items() if p != "item_vectors"} for k, ps in params.items()
                        if k in ("whyrec", "sequential", "als")},
             "rows": rows, "own_items_ceiling": {"ndcg@20": ceiling[0], "stderr": ceiling[1],
-                                                "share_touched": ceiling[2]}}
+                                                "share_touched": ceiling[2]},
+            "ndcg_sources": sources}
 
 
 def table(result: dict[str, Any]) -> str:
@@ -173,6 +208,8 @@ def table(result: dict[str, Any]) -> str:
     lines = [f"{result['dataset']}, seen items {'excluded' if result['exclude_seen'] else 'allowed'}; "
              f"own-items ceiling on test: NDCG@20 {c['ndcg@20']:.3f} ± {c['stderr']:.3f} "
              f"({100 * c['share_touched']:.1f}% of held-out items touched before)", "",
+             "Test NDCG@20 from held-out items the user had touched (own) and from the others (new): "
+             + "; ".join(f"{m} {v['own']:.4f} + {v['new']:.4f}" for m, v in result["ndcg_sources"].items()), "",
              "| term | weight | validation NDCG@20 | vs none (paired) | test NDCG@20 | vs none (paired) |",
              "|---|---|---|---|---|---|"]
     for r in result["rows"]:

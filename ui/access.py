@@ -33,6 +33,9 @@ LOGIN_PATHS = ("/login", "/login/")   # Gradio's login route, where the page is 
 #: media input, so nothing may be written through them.
 UPLOAD_PATHS = ("/gradio_api/upload", "/gradio_api/upload/", "/gradio_api/upload_progress",
                 "/gradio_api/process_recording", "/gradio_api/process_recording/")
+#: Gradio's route for components' server functions: none of this page's components has one, and
+#: Gradio reads a whole multipart body (large parts spooled to disk) before it looks for the function.
+UNUSED_PATHS = ("/gradio_api/component_server", "/gradio_api/component_server/")
 
 
 def login_check(ring: KeyRing) -> Callable[[str, str], bool]:
@@ -118,16 +121,20 @@ class LoginBrake:
 
 
 class NoUploads:
-    """ASGI middleware: Gradio's upload routes answer 404. Before, any logged-in user (anyone on
-    the machine, without keys) could store files of up to Gradio's size limit, as many as they
-    liked, in the server's temporary folder — disk for nothing the page uses."""
+    """ASGI middleware: Gradio's upload routes, and its component-server route, answer 404.
+    Before, any logged-in user (anyone on the machine, without keys) could store files of up to
+    Gradio's size limit, as many as they liked, in the server's temporary folder — disk for
+    nothing the page uses (the component server read a whole multipart body before answering
+    "Function not found")."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and _route(scope) in UPLOAD_PATHS:
-            await JSONResponse({"detail": "this page takes no files"}, status_code=404)(scope, receive, send)
+        route = _route(scope) if scope["type"] == "http" else ""
+        if route in UPLOAD_PATHS or route in UNUSED_PATHS:
+            detail = "this page takes no files" if route in UPLOAD_PATHS else "this page does not use this route"
+            await JSONResponse({"detail": detail}, status_code=404)(scope, receive, send)
             return
         await self.app(scope, receive, send)
 

@@ -209,4 +209,8 @@ def test_the_page_takes_no_uploads_even_after_a_login(shop: Shop) -> None:
     recording = shop.client.post("/gradio_api/process_recording",
                                  files=[("video", ("r.webm", b"x" * 1000, "video/webm"))])
     assert recording.status_code == 404
+    component = shop.client.post("/gradio_api/component_server",
+                                 files=[("files", ("a.txt", b"x" * 1000, "text/plain"))],
+                                 data={"session_hash": "s", "component_id": "1", "fn_name": "f", "data": "null"})
+    assert component.status_code == 404 and "does not use this route" in component.text
     assert shop.client.get("/").status_code == 200   # the page itself is served as before
