@@ -71,14 +71,26 @@ def demo_workspace_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+def copy_workspace(template: Path, parent: Path) -> Path:
+    """A copy of ``template`` at ``parent / "ws"`` (what a test may write to)."""
+    import shutil
+
+    target = parent / "ws"
+    shutil.copytree(template, target)
+    return target
+
+
 @pytest.fixture
 def demo_workspace(demo_workspace_template: Path, tmp_path: Path) -> Path:
     """A private copy of the demo workspace for one test."""
-    import shutil
+    return copy_workspace(demo_workspace_template, tmp_path)
 
-    target = tmp_path / "ws"
-    shutil.copytree(demo_workspace_template, target)
-    return target
+
+@pytest.fixture(scope="module")
+def workspace(demo_workspace_template: Path, tmp_path_factory: pytest.TempPathFactory,
+              request: pytest.FixtureRequest) -> Path:
+    """A private copy of the demo workspace shared by one test module's tests."""
+    return copy_workspace(demo_workspace_template, tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1]))
 
 
 @pytest.fixture(scope="session")

@@ -25,15 +25,6 @@ ADMIN, ALICE_KEY = "admin-secret", "alice-secret"
 
 
 @pytest.fixture(scope="module")
-def workspace(demo_workspace_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    import shutil
-
-    target = tmp_path_factory.mktemp("api") / "ws"
-    shutil.copytree(demo_workspace_template, target)
-    return target
-
-
-@pytest.fixture(scope="module")
 def users(workspace: Path) -> tuple[str, str]:
     from whyrec.tools.workspace import Workspace
 

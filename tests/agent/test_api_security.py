@@ -21,15 +21,6 @@ ADMIN, BOUND = "admin-secret-1", "bound-secret-1"
 
 
 @pytest.fixture(scope="module")
-def workspace(demo_workspace_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    import shutil
-
-    target = tmp_path_factory.mktemp("security") / "ws"
-    shutil.copytree(demo_workspace_template, target)
-    return target
-
-
-@pytest.fixture(scope="module")
 def users(workspace: Path) -> tuple[str, str]:
     service = WhyrecService(Settings(workspace=workspace))
     first, second = service.users()[:2]

@@ -25,13 +25,6 @@ WHYREC = str(Path(sys.executable).with_name("whyrec"))
 
 
 @pytest.fixture(scope="module")
-def workspace(demo_workspace_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    target = tmp_path_factory.mktemp("server-security") / "ws"
-    shutil.copytree(demo_workspace_template, target)
-    return target
-
-
-@pytest.fixture(scope="module")
 def user(workspace: Path) -> str:
     return str(Workspace.open(workspace).events()["user_id"].value_counts().index[0])
 

@@ -13,7 +13,6 @@ behaviours; only the page load, the picker and the user search checked the login
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,10 +50,8 @@ class Shop:
 
 
 @pytest.fixture(scope="module")
-def shop(demo_workspace_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
-    path = tmp_path_factory.mktemp("ui-access") / "ws"
-    shutil.copytree(demo_workspace_template, path)
-    service = WhyrecService(Settings(workspace=path))
+def shop(workspace: Path) -> Iterator[Shop]:
+    service = WhyrecService(Settings(workspace=workspace))
     users = service.users("", limit=50)
     me, other = users[0], next(u for u in users[1:] if users[0] not in u and u not in users[0])
     ui = Callbacks(service, Agent(service))  # what the other user's own (or an admin's) page holds

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -22,10 +21,8 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def service(demo_workspace_template: Path, tmp_path_factory: pytest.TempPathFactory) -> WhyrecService:
-    path = tmp_path_factory.mktemp("ui") / "ws"
-    shutil.copytree(demo_workspace_template, path)
-    service = WhyrecService(Settings(workspace=path))
+def service(workspace: Path) -> WhyrecService:
+    service = WhyrecService(Settings(workspace=workspace))
     service.warm_up()  # as the server does at start: the causal report is ready for explanations
     return service
 
