@@ -128,3 +128,17 @@ def test_a_page_bound_to_a_shopper_with_nothing_recorded_lets_them_chat(demo_wor
     # An analyst's page (bound to nobody) still refuses an id nothing is recorded for: a typo.
     refused = ui.pick_user("brand-new-shopper-7", UIState().to_json())
     assert refused.error is not None and refused.state.user_id != "brand-new-shopper-7"
+
+
+def test_an_unknown_id_costs_no_read_of_the_log_while_the_model_is_current(demo_workspace_template: Path,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only events committed after the served fit can belong to a pending shopper: with the
+    model current, a stream of made-up ids must not read an event partition each."""
+    service = WhyrecService(Settings(workspace=demo_workspace_template))
+    service.knows_user("warm")   # fit (or load) the model first
+
+    def refuse(user_id: str) -> None:
+        raise AssertionError(f"read the log for {user_id!r}")
+
+    monkeypatch.setattr(service.workspace, "user_events", refuse)
+    assert not service.pending_user("made-up-id-1") and not service.pending_user("made-up-id-2")

@@ -255,6 +255,9 @@ class WhyrecService:
         if self.knows_user(user_id):
             return False
         self.refresh()
+        served = self.models.served_version
+        if served is not None and served >= self.workspace.data_version:
+            return False   # the model has every committed event: an unknown id is unknown (no read)
         return not self.workspace.user_events(str(user_id)).empty
 
     def require_user(self, user_id: str) -> None:
