@@ -501,7 +501,10 @@ def _effect_card(effect: dict[str, Any], language: str) -> str:
     if verdict == "cannot_estimate" or effect.get("estimate") is None:
         return (f'<div class="wr-effect wr-v-cannot_estimate"><h3 class="wr-h3">{esc(name)}</h3>'
                 f'<p>{esc(_cannot(effect, language))}</p>{measures}</div>')
-    value = t("effects.value", language, value=_signed_points(float(effect["estimate"])))
+    # The headline is what the data say: a number only when it is supported; otherwise that the
+    # direction is not settled (the estimate stays in the sentence under it, said as an estimate).
+    value = (t("effects.value", language, value=_signed_points(float(effect["estimate"])))
+             if verdict == "supported" else t("effects.unsettled", language))
     why = (f'<p class="wr-muted">{esc(str(effect["verdict_words"]))}</p>'
            if verdict != "supported" and effect.get("verdict_words") else "")
     return (f'<div class="wr-effect wr-v-{esc(verdict)}"><h3 class="wr-h3">{esc(name)}</h3>'
@@ -546,8 +549,10 @@ def _segment_table(effects: Sequence[dict[str, Any]], segment: str, language: st
                 cells.append(f'<td class="wr-num wr-v-cannot_estimate" title="{why}">—</td>')
                 continue
             title = esc(str(cell.get("verdict_words") or verdict))
-            cells.append(f'<td class="wr-num wr-v-{esc(verdict)}" title="{title}">'
-                         f'{esc(_signed_points(float(cell["estimate"])))} {MARKS.get(verdict, "")}</td>')
+            points = esc(_signed_points(float(cell["estimate"])))
+            shown = (f'{points} {MARKS["supported"]}' if verdict == "supported"   # not settled: the mark first
+                     else f'{MARKS.get(verdict, "")} <span class="wr-muted">({points})</span>')
+            cells.append(f'<td class="wr-num wr-v-{esc(verdict)}" title="{title}">{shown}</td>')
         body.append(f'<tr><th scope="row">{esc(segment_label(seg, language))}</th>{"".join(cells)}</tr>')
     return (f'<table class="wr-table wr-segment-table"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody>'
             f'</table><p class="wr-note">{esc(t("effects.table_note", language))}</p>')

@@ -179,6 +179,10 @@ def test_effects_in_plain_words_with_verdicts_and_the_graph_named_from_the_catal
     assert "The data do not settle whether doing it next raises or lowers the chance of buying that item " \
            "(estimate +2.5 percentage points)" in text
     assert "raises the chance of buying that item by 2.5" not in text
+    # Its card's headline is the verdict, not the number (was a bold "+2.5 points").
+    headlines = re.findall(r'<p class="wr-effect-value">(.*?)</p>', html)
+    assert "+7.7 points" in headlines and message("ui.effects.unsettled", "en") in headlines
+    assert not any("2.5" in h for h in headlines)
     assert message("ui.verdict.supported", "en") in text and message("ui.verdict.inconclusive", "en") in text
     assert "the 95% interval (-3.3 to +8.4 percentage points) includes zero" in text  # the tool's own reasons
     assert "What this measures: At each decision point" in text  # the estimand in plain words
@@ -195,7 +199,8 @@ def test_segment_table_names_groups_and_marks_verdicts() -> None:
     rows = re.findall(r"<tr>(.*?)</tr>", html)
     assert "<th scope=\"col\">Group</th>" in rows[0] and "Looked again" in rows[0]
     assert rows[1].startswith('<th scope="row">Everyone</th>')
-    assert "high" in rows[2] and "-1.2 ?" in rows[2]
+    # Not settled: the mark leads, the estimate follows in brackets (was "-1.2 ?", a number first).
+    assert "high" in rows[2] and '? <span class="wr-muted">(-1.2)</span>' in rows[2] and "-1.2 ?" not in rows[2]
     assert "garden" not in html  # another segment's rows stay out
     zh = views.effects_html(EFFECTS, "price_band", "zh", None)
     assert "<th scope=\"row\">高</th>" in zh and "<th scope=\"row\">全体顾客</th>" in zh

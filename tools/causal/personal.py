@@ -88,19 +88,24 @@ class PersonalEffect:
             return f"{name}（{'；'.join(r.text(language) for r in self.verdict_reasons)}）"
         return f"{name} ({'; '.join(r.text(language) for r in self.verdict_reasons)})"
 
+    def _key(self, name: str) -> str:
+        """``causal.personal.<name>``, in its not-supported form (an estimate whose direction the
+        data do not settle, never "changed the chance by") unless the verdict is supported."""
+        return f"causal.personal.{name}{'' if self.supported else '_unclear'}"
+
     def text(self, language: str = "en") -> str:
         """The statement a user reads (or why there is none)."""
         if self.estimate is None or self.ci_low is None or self.ci_high is None:
             return message("causal.personal.none", language, action=behaviour_phrase(self.behaviour, language),
                            title=self.title, verdict=self.verdict_text(language))
         if self.scope == ALL_SHOPPERS:
-            return message("causal.personal.general", language, action=behaviour_phrase(self.behaviour, language),
+            return message(self._key("general"), language, action=behaviour_phrase(self.behaviour, language),
                            title=self.title, why=self.withheld.text(language) if self.withheld else "",
                            horizon=duration(self.estimand.get("horizon_seconds", 0.0), language),
                            estimate=f"{100 * self.estimate:+.1f}", low=f"{100 * self.ci_low:+.1f}",
                            high=f"{100 * self.ci_high:+.1f}", verdict=self.verdict_text(language))
-        key = "causal.personal.done" if self.done else "causal.personal.next"
-        return message(key, language, action=behaviour_phrase(self.behaviour, language), title=self.title,
+        return message(self._key("done" if self.done else "next"), language,
+                       action=behaviour_phrase(self.behaviour, language), title=self.title,
                        when=self.day,
                        horizon=duration(self.estimand.get("horizon_seconds", 0.0), language),
                        estimate=f"{100 * self.estimate:+.1f}", low=f"{100 * self.ci_low:+.1f}",
@@ -113,9 +118,9 @@ class PersonalEffect:
         if self.estimate is None:
             return None
         if self.scope == ALL_SHOPPERS:
-            key = "causal.personal.statement_general"
+            key = self._key("statement_general")
         else:
-            key = "causal.personal.statement_done" if self.done else "causal.personal.statement_next"
+            key = self._key("statement_done" if self.done else "statement_next")
         words = message(key, "en", action=behaviour_phrase(self.behaviour, "en"), title=self.title, when=self.day,
                         horizon=duration(self.estimand.get("horizon_seconds", 0.0), "en"),
                         estimate=f"{100 * self.estimate:+.1f}")

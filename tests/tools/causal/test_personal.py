@@ -169,3 +169,35 @@ def test_no_personal_interval_beyond_the_possible_range(adversarial_report, adve
     again = personal_effects(report, mine.user_id, [mine.item_id], "cart", events=events, items=items)[0]
     assert again.scope == "all_shoppers" and again.withheld.code == "interval_out_of_range"
     assert again.estimate == population.estimate
+
+
+def test_a_not_supported_effect_is_never_worded_as_a_change(adversarial_report, adversarial_shop):
+    """Before: an inconclusive personal effect read "saving it to favourites, as you did on …,
+    changed the chance of buying it … by +2.5 percentage points (95% interval -3.8 to +8.8);
+    verdict: inconclusive" — a change the data do not settle. Only a supported one says so."""
+    from dataclasses import replace
+
+    events, items = adversarial_shop.events, adversarial_shop.items
+    effect = None
+    carts = events[events["behaviour"] == "cart"][["user_id", "item_id"]].astype(str).values
+    for user, item in carts[:50]:
+        found = personal_effects(adversarial_report, user, [item], "cart", events=events, items=items)
+        if found and found[0].estimate is not None and found[0].scope == "shoppers_like_you":
+            effect = found[0]
+            break
+    assert effect is not None
+    for done in (True, False):
+        for verdict, changed in (("supported", True), ("inconclusive", False), ("cannot_estimate", False)):
+            said = replace(effect, done=done, verdict=verdict, verdict_reasons=())
+            statement = said.statement()
+            assert statement is not None
+            for language, change, unsettled in (("en", "changed the chance", "do not settle whether"),
+                                                ("zh", "的概率变化", "数据无法确定")):
+                text = said.text(language)
+                assert (change in text) is changed and (unsettled in text) is not changed, text
+                assert statement.texts[language] == text
+            assert statement.texts["en"].startswith(statement.estimand)
+            assert f"{100 * effect.estimate:+.1f} percentage points" in statement.estimand
+    general = replace(effect, scope="all_shoppers", verdict="inconclusive", verdict_reasons=())
+    assert "do not settle whether" in general.text("en") and "changes the chance" not in general.text("en")
+    assert "not for you in particular" in general.statement().estimand
