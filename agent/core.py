@@ -65,6 +65,26 @@ RECENT_DAYS = 14
 NO_TOOL_KINDS = ("other_user", "greeting", "thanks", "goodbye", "help", "out_of_scope", "clarify")
 
 
+
+#: A stateless conversation is read again from its most recent messages only: at most this many,
+REPLAY_MESSAGES = 40
+#: holding at most this many times ``max_message_chars`` of text together (older ones are left out).
+REPLAY_SHARE = 5
+
+
+def recent_turns(turns: list[tuple[str, str]], most: int, chars: int) -> list[tuple[str, str]]:
+    """The latest of ``turns`` that fit both bounds (a suffix: what "the first one" refers to is
+    in the last list shown, so the newest messages are the ones that matter)."""
+    kept: list[tuple[str, str]] = []
+    total = 0
+    for role, text in reversed(turns[-most:] if most > 0 else []):
+        total += len(text)
+        if total > chars:
+            break
+        kept.append((role, text))
+    return kept[::-1]
+
+
 class AgentError(ValueError):
     """A request the agent cannot serve (unknown user, session of another user, bad message)."""
 
@@ -216,8 +236,14 @@ class Agent:
         if last is None:
             raise AgentError("no user message with text content")
         user_id, message = self._check(user_id, turns[last][1])
+        limit = self.settings.max_message_chars
+        for number, (role, text) in enumerate(turns[:last], start=1):
+            # Every earlier message is read again (router, slots): each under the same limit as
+            # the last, or one request could make the server read a megabyte of text.
+            if role == "user" and len(text.strip()) > limit:
+                raise AgentError(f"earlier message {number} is longer than {limit} characters", status=422)
         session = Session(f"stateless-{uuid.uuid4().hex[:16]}", SessionView(user_id))
-        self._replay(session, turns[:last])
+        self._replay(session, recent_turns(turns[:last], REPLAY_MESSAGES, REPLAY_SHARE * limit))
         answer = self._turn(session, message, language, on_event or (lambda event: None))
         return self._done(answer, started, message)
 

@@ -141,3 +141,26 @@ def test_stats_into_a_closed_pipe_prints_no_traceback(workspace: Path) -> None:
                             check=False)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "Traceback" not in result.stderr and "BrokenPipeError" not in result.stderr
+
+
+def test_every_message_of_a_stateless_conversation_is_under_the_length_limit(client: TestClient) -> None:
+    """Before: only the last message was held to max_message_chars; a 900,000-character earlier
+    message was read again by the router (15 s of CPU per request, 70x slower for everyone)."""
+    limit = client.app.state.service.settings.max_message_chars  # type: ignore[attr-defined]
+    long_earlier = {"messages": [{"role": "user", "content": "it " * (limit // 3 + 10)},
+                                 {"role": "user", "content": "hi"}]}
+    refused = client.post("/v1/chat/completions", json=long_earlier, headers=bound())
+    assert refused.status_code == 422 and "earlier message 1" in refused.text
+    fine = {"messages": [{"role": "user", "content": "recommend something"},
+                         {"role": "assistant", "content": "1. A\n2. B"}, {"role": "user", "content": "hi"}]}
+    assert client.post("/v1/chat/completions", json=fine, headers=bound()).status_code == 200
+
+
+def test_a_stateless_conversation_is_read_again_from_its_newest_messages_only() -> None:
+    from whyrec.agent.core import recent_turns
+
+    turns = [("user", f"{i:03d}" + "x" * 97) for i in range(300)]   # 100 characters each
+    kept = recent_turns(turns, 40, 2_000)
+    assert kept == turns[-20:]                       # the character bound: 20 of 100
+    assert recent_turns(turns, 5, 100_000) == turns[-5:]   # the message bound
+    assert recent_turns(turns, 0, 100_000) == [] and recent_turns([], 40, 10) == []
