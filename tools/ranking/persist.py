@@ -59,8 +59,27 @@ def load_or_fit(workspace: Workspace, factory: Callable[[], Ranker] = WhyrecRank
             return ranker
     ranker = factory().fit(workspace.lean_events(), workspace.items())
     ranker.save(path)
+    prune_versions(path)
     log.info("fitted %s and saved it to %s", ranker.name, path)
     return ranker
+
+
+def prune_versions(path: Path, keep: int = 2) -> list[Path]:
+    """Remove the older fits beside ``path`` (``<stem>-v<N>.pkl``), keeping the ``keep`` newest
+    versions up to ``path``'s own (the one before it may still be loading in another replica).
+    Before, every commit of new events left one more fitted ranker on disk, never removed.
+    Returns what was removed."""
+    match = re.fullmatch(r"(.+)-v(\d+)\.pkl", path.name)
+    if match is None:
+        return []
+    stem, current = match.group(1), int(match.group(2))
+    removed = []
+    for other in path.parent.glob(f"{stem}-v*.pkl"):
+        found = re.fullmatch(re.escape(stem) + r"-v(\d+)\.pkl", other.name)
+        if found is not None and int(found.group(1)) <= current - keep:
+            other.unlink(missing_ok=True)
+            removed.append(other)
+    return removed
 
 
 def _load(path: Path) -> Ranker | None:
@@ -172,5 +191,6 @@ def load_or_tune(workspace: Workspace, budget_seconds: float = 600.0, retune_fra
                        scratch=_scratch(workspace) if engine is not None else None)
     del events
     ranker.save(path)
+    prune_versions(path)
     log.info("fitted %s tuned for %s exclusion and saved it to %s", ranker.name, policy or chosen.policy, path)
     return ranker

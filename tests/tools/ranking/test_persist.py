@@ -28,6 +28,31 @@ def test_load_or_fit_caches_by_data_version(tmp_path) -> None:
     assert len(calls) == 2
 
 
+def test_each_new_fit_removes_fits_older_than_the_one_before(tmp_path) -> None:
+    """Before: every commit of new events left one more ranker pickle in derived/, never removed
+    (an attacker with a user-bound key posting one event a second filled the disk at 1.5 MB/s on
+    the demo shop). The fit before the newest stays: another replica may still be loading it."""
+    from whyrec.tools.ranking.persist import load_or_tune
+
+    workspace = Workspace.create(tmp_path / "ws")
+    with workspace.lock():
+        workspace.commit(tiny_events(), tiny_items(), [])
+    unrelated = workspace.derived_path / "ranker-tuned-notes.pkl"
+    unrelated.parent.mkdir(parents=True, exist_ok=True)
+    unrelated.write_bytes(b"kept")
+    for n in range(4):
+        with workspace.lock():
+            workspace.commit(tiny_events().head(2).assign(event_key=lambda f, n=n: f["event_key"] + 100 * (n + 1)),
+                             None, [])
+        load_or_tune(workspace, budget_seconds=1.0)
+        load_or_fit(workspace, lambda: WhyrecRanker(neighbours=5))
+    version = workspace.data_version
+    assert sorted(p.name for p in workspace.derived_path.glob("ranker-*v*.pkl")) == sorted(
+        [f"ranker-tuned-v{version - 1}.pkl", f"ranker-tuned-v{version}.pkl",
+         f"ranker-v{version - 1}.pkl", f"ranker-v{version}.pkl"])
+    assert unrelated.read_bytes() == b"kept"
+
+
 def _tiny_workspace(tmp_path) -> Workspace:
     workspace = Workspace.create(tmp_path / "ws")
     with workspace.lock():
