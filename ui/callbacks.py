@@ -115,8 +115,14 @@ class Callbacks:
 
     # -- the status line ---------------------------------------------------------------------
     def status(self, state: UIState) -> str:
+        """The status line. A page bound to one shopper's login shows their own figures only (as
+        ``/v1/stats`` does for their key): the shop's size and activity are not theirs to watch."""
         try:
-            stats = self.service.stats().to_json()
+            if state.bound:
+                mine = self.service.user_stats(state.user_id).to_json() if state.user_id else None
+                stats = None if mine is None else {"mine": int(mine.get("events", 0))}
+            else:
+                stats = self.service.stats().to_json()
         except Exception as exc:  # the status line must render even when the workspace does not
             log.warning("workspace stats unavailable: %s", exc)
             stats = None

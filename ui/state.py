@@ -36,13 +36,16 @@ class UIState:
     fallback: str | None = None                                           # of the last answer
     focus: str | None = None          # the panel the last answer filled: "explain", "whatif" or None
     saved: dict[str, dict[str, Any]] = field(default_factory=dict)        # other users' conversations
+    #: Set by the server for a session bound to one shopper's login (never read from the browser):
+    #: such a page shows that shopper's own figures, not the shop's.
+    bound: bool = False
 
     # -- to and from the browser ---------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:
         """The state for the browser (trimmed to the last messages and the most recent users)."""
         trimmed = copy.deepcopy(self)
         trimmed.trim()
-        return {"v": VERSION, **asdict(trimmed)}
+        return {"v": VERSION, **{k: v for k, v in asdict(trimmed).items() if k != "bound"}}
 
     @classmethod
     def from_json(cls, data: Any) -> UIState:
@@ -52,7 +55,8 @@ class UIState:
         if not isinstance(data, dict) or data.get("v") != VERSION:
             return cls()
         try:
-            state = cls(**{f.name: copy.deepcopy(data[f.name]) for f in fields(cls) if f.name in data})
+            state = cls(**{f.name: copy.deepcopy(data[f.name]) for f in fields(cls)
+                           if f.name in data and f.name != "bound"})
         except TypeError:
             return cls()
         if not _valid(state):
@@ -96,10 +100,13 @@ class UIState:
         """This state as a session that may see only ``user_id`` may hold it (``None``: any user):
         no other user's conversation, current or saved, and the session on ``user_id``."""
         if user_id is None:
-            return copy.deepcopy(self)
+            new = copy.deepcopy(self)
+            new.bound = False
+            return new
         new = self.only(user_id)
         if new.user_id != user_id:  # another user's conversation is not kept in this session
             new = UIState(language=new.language, saved=new.saved).switch_to(user_id)
+        new.bound = True
         return new
 
     def trim(self) -> None:

@@ -76,9 +76,13 @@ def _when(timestamp: Any, language: str) -> str:
 # -- the status line and the user's history ------------------------------------------------------
 def status_html(backend: str, offline: bool, stats: dict[str, Any] | None, language: str,
                 fallback: str | None = None, warm: bool = True) -> str:
-    """The status line: how answers are made, the shop's size, and the last answer's fallback."""
+    """The status line: how answers are made, the shop's size (or, for a page bound to one shopper,
+    ``stats = {"mine": n}``: how many of their behaviours are recorded), and the last answer's
+    fallback."""
     parts = [t("status.offline", language) if offline else t("status.llm", language, name=backend)]
-    if stats:
+    if stats and "mine" in stats:   # a page bound to one shopper: their own figure, nothing of the shop's
+        parts.append(t("status.mine", language, events=f"{int(stats['mine']):,}"))
+    elif stats:
         parts.append(t("status.shop", language, users=f"{int(stats.get('users', 0)):,}",
                        items=f"{int(stats.get('catalog_items', 0)):,}", events=f"{int(stats.get('events', 0)):,}"))
     tuning = (stats or {}).get("tuning") or {}

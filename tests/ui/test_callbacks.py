@@ -262,3 +262,26 @@ def test_a_session_bound_to_one_user_sees_only_that_user(ui: Callbacks, user: st
     assert stored.user_id == other
     view = ui.restore(stored.to_json(), allowed=user)  # another user's conversation in this browser
     assert view.state.user_id == user and other not in view.state.saved and view.state.messages == []
+
+
+def test_a_page_bound_to_one_shopper_shows_their_figures_not_the_shops(ui: Callbacks, service: WhyrecService,
+                                                                        user: str) -> None:
+    """Before: a shopper's login saw the shop's users, items and live behaviour count on the
+    status line (their key's /v1/stats shows only their own)."""
+    from whyrec.ui.access import session_state
+
+    class Request:
+        username = user
+
+    bound = session_state(UIState(user_id=user).to_json(), Request())
+    assert bound.bound
+    line = ui.status(bound)
+    mine = service.user_stats(user).events
+    assert message("ui.status.mine", "en", events=f"{mine:,}") in line
+    shop = service.stats().to_json()
+    assert f"{int(shop['events']):,}" not in line and "shoppers" not in line and "NDCG" not in line
+    admin = session_state(UIState(user_id=user).to_json(), None)
+    assert not admin.bound and "shoppers" in ui.status(admin)
+    # The browser cannot claim or drop it: it is not part of what the browser keeps.
+    assert "bound" not in bound.to_json()
+    assert not UIState.from_json({**UIState(user_id=user).to_json(), "bound": True}).bound
