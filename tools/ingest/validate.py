@@ -34,6 +34,10 @@ from .reader import RawTable
 EARLIEST_TIMESTAMP = pd.Timestamp("1980-01-01", tz="UTC")
 REPLACEMENT_CHAR = "\ufffd"
 _CONTROL = r"[\x00-\x1f\x7f]"
+#: Text-direction embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069): shown
+#: unclosed, one reverses the words around it ("exe.png" for "gnp.exe", the app's own words
+#: after it too). Right-to-left scripts need none of them; the marks U+200E/U+200F stay allowed.
+_DIRECTION = "[\u202a-\u202e\u2066-\u2069]"
 
 
 @dataclass
@@ -165,6 +169,10 @@ def validate(raw: RawTable, mapping: SourceMapping, now: datetime | None = None,
             issues.flag(too_long, field_name, text[field_name],
                         f"{field_name} too long: " + length.astype("int64").map("{:,}".format).astype(str)
                         + f" characters, at most {longest:,}")
+        direction = text[field_name].str.contains(_DIRECTION, regex=True).fillna(False).astype(bool)
+        issues.flag((length <= longest) & direction & ~garbled[field_name], field_name, text[field_name],
+                    f"{field_name} holds a text-direction control character (U+202A-U+202E or "
+                    f"U+2066-U+2069): it would reorder the words shown around it")
         if field_name in ONE_LINE_FIELDS:
             one_line = ~text[field_name].str.contains(_CONTROL, regex=True).fillna(False)
             issues.flag((length <= longest) & ~one_line & ~garbled[field_name],

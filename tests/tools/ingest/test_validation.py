@@ -249,3 +249,23 @@ def test_pseudonymised_reject_files_hold_no_source_user_id(tmp_path: Path) -> No
     assert b"bob@example.com" not in data and b"carol smith" not in data
     rejects = pd.read_csv(result.rejected_file, dtype=str, keep_default_na=False)
     assert rejects["user_id"].str.startswith("p_").all()
+
+
+@pytest.mark.parametrize("mark", ["\u202e", "\u202a", "\u2066", "\u2069"])
+def test_text_direction_controls_in_catalog_text_are_refused(tmp_path: Path, mark: str) -> None:
+    """Before: a title "\u202egnp.exe Trojan" was accepted and showed on the page as "…exe.png",
+    reversing the app's own words after it too. Right-to-left text itself stays welcome."""
+    header = "user,item,event,ts,name\n"
+    rows = ["u1,i1,view,1700000000,Lamp", f"u1,i2,view,1700000001,{mark}gnp.exe Trojan"]
+    workspace = Workspace.create(tmp_path / "ws")
+    with pytest.raises(IngestRejected) as info:
+        ingest(workspace, write(tmp_path, rows, header=header),
+               SourceMapping(columns={"user_id": "user", "item_id": "item", "behaviour": "event",
+                                      "timestamp": "ts", "title": "name"}, timestamp_unit="s"))
+    [issue] = info.value.reports[0].first_issues
+    assert (issue.line, issue.column) == (3, "title") and "text-direction control" in issue.reason
+    assert workspace.events().empty and workspace.data_version == 0
+    fine = ["u1,i1,view,1700000000,מנורה \u200fשולחן", "u1,i2,view,1700000001,مصباح"]
+    assert ingest(Workspace.create(tmp_path / "ok"), write(tmp_path, fine, "ok.csv", header),
+                  SourceMapping(columns={"user_id": "user", "item_id": "item", "behaviour": "event",
+                                         "timestamp": "ts", "title": "name"}, timestamp_unit="s")).rows_added == 2
