@@ -250,17 +250,25 @@ def _headline(result: Explanation, title: str, language: str) -> str:
 def _model_reasons(result: Explanation, language: str) -> list[str]:
     """What counts towards the item in the model (positive terms only, as shares of the score),
     then the behaviours that lower it, said as such."""
-    bars = [b for b in result.chart if b.kind == "event" and b.value > 0][:MODEL_REASONS]
-    if not bars:
+    events = [b for b in result.chart if b.kind == "event" and b.value > 0]
+    if not events:
         return []
+    # One list by share, popularity in its place among the behaviours (listed after the top three
+    # whatever its share, it read as counting more than behaviours left out), then the rest summed.
+    prior = next((b for b in result.chart if b.kind == "prior" and b.share >= 0.05), None)
+    ranked = sorted([*events, *([prior] if prior is not None else [])], key=lambda b: -b.share)
+    shown = ranked[:MODEL_REASONS + (prior is not None)]
     lines = [message("explain.model.intro", language)]
-    for bar in bars:
+    for bar in shown:
+        if bar is prior:
+            lines.append(message("explain.model.popularity", language, share=percent(bar.share, language)))
+            continue
         key = "explain.model.line_repeated" if bar.count > 1 else "explain.model.line"
         lines.append(message(key, language, did=did(str(bar.behaviour), str(bar.title), language),
                              count=bar.count, date=date(bar.last, language), share=percent(bar.share, language)))
-    prior = next((b for b in result.chart if b.kind == "prior"), None)
-    if prior is not None and prior.share >= 0.05:
-        lines.append(message("explain.model.popularity", language, share=percent(prior.share, language)))
+    rest = [b for b in events if not any(b is s for s in shown)]
+    if rest:
+        lines.append(message("explain.model.rest", language, n=len(rest)))
     lowering = [b for b in result.chart if b.kind == "event" and b.value < 0][:MODEL_REASONS]
     if lowering:
         lines.append(message("explain.model.lowering", language, events=joined(

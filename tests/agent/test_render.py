@@ -18,6 +18,7 @@ import pytest
 
 from whyrec.agent.render import card_reason, render
 from whyrec.prompts.catalogue import catalogue
+from whyrec.tools.explain.results import ChartBar
 from whyrec.tools.service import Explanation, WhyrecService
 from whyrec.tools.settings import Settings
 
@@ -92,6 +93,52 @@ def test_model_reasons_never_list_a_lowering_behaviour(explanations: list[Explan
                 for line in text.split("\n"):
                     if line.startswith("•") and f"“{bar.title}”" in line:
                         pytest.fail(f"a behaviour that lowers the score is listed as a reason: {line}")
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_model_reasons_are_listed_by_share_popularity_in_its_place(explanations: list[Explanation],
+                                                                   language: str) -> None:
+    """Before: the top three behaviours, then popularity whatever its share — a 6% popularity line
+    under behaviours of 35/17/16% while two of 7.1% were left out read as a ranking that was wrong."""
+    from whyrec.agent.render import _model_reasons, percent
+    from whyrec.prompts.catalogue import message
+
+    rest_line = re.compile(re.escape(message("explain.model.rest", language, n=999)).replace("999", r"\d+"))
+    popularity_lead = message("explain.model.popularity", language, share="@").split("@")[0]
+    from dataclasses import replace
+
+    # The test shop's tuned ranker gives popularity no weight: also each explanation with its
+    # popularity share set between its third and fourth behaviour (the case that was misread).
+    variants = list(explanations)
+    for e in explanations:
+        shares = sorted((b.share for b in e.chart if b.kind == "event" and b.value > 0), reverse=True)
+        for above in (3, 4):   # popularity between the 3rd and 4th behaviour, or the 4th and 5th
+            if len(shares) > above and shares[above] > 0.05 and shares[above - 1] > shares[above]:
+                middle = (shares[above - 1] + shares[above]) / 2
+                chart = [replace(b, share=middle) if b.kind == "prior" else b for b in e.chart]
+                if not any(b.kind == "prior" for b in chart):
+                    chart.append(ChartBar(kind="prior", value=middle, share=middle))
+                variants.append(replace(e, chart=chart))
+    placed = 0
+    for e in variants:
+        lines = _model_reasons(e, language)
+        if not lines:
+            continue
+        events = [b for b in e.chart if b.kind == "event" and b.value > 0]
+        prior = next((b for b in e.chart if b.kind == "prior" and b.share >= 0.05), None)
+        body = lines[1:]
+        has_rest = rest_line.fullmatch(body[-1]) is not None
+        listed = body[:-1] if has_rest else body
+        ranked = sorted([*events, *([prior] if prior is not None else [])], key=lambda b: -b.share)
+        expected = ranked[:len(listed)]
+        for line, bar in zip(listed, expected, strict=True):
+            assert line.endswith(percent(bar.share, language)), (line, bar)
+            assert line.startswith(popularity_lead) == (bar is prior), line
+        hidden = [b for b in events if not any(b is x for x in expected)]
+        assert has_rest == bool(hidden)
+        assert all(h.share <= expected[-1].share for h in hidden)
+        placed += prior is not None and any(b.share < prior.share for b in events)
+    assert placed > 0   # popularity was listed above some behaviour: its place was checked
 
 
 def _supported(number: str, data: str, text: str) -> bool:
