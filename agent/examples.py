@@ -36,7 +36,7 @@ EXAMPLES: dict[str, dict[str, tuple[str, ...]]] = {
             "recommend something affordable", "some premium picks for me", "what could I shop for next",
             "give me 5 recommendations", "suggest something to buy", "recommend something in the home category",
             "I want something new, any ideas", "what items fit me", "what would you recommend for me to purchase",
-            "shopping ideas for me?",
+            "shopping ideas for me?", "anything cheaper?", "cheaper ones please", "something less expensive",
         ),
         "zh": (
             "手头有点闲钱，买点啥好", "有啥推荐的", "给我推荐几样好东西", "我该入手什么", "帮我决定买什么",
@@ -49,7 +49,8 @@ EXAMPLES: dict[str, dict[str, tuple[str, ...]]] = {
             "还有什么可以买的", "推荐一些电子产品", "有什么书推荐", "推荐点便宜的", "推荐点东西，不要玩具",
             "除了书以外推荐点别的", "下一单买什么", "推荐一件外套", "我该买点什么", "有什么适合我的", "推荐点实惠的",
             "推荐几个高端的", "买点什么好呢", "给我五个推荐", "推荐一下", "帮我选一件要买的", "家居类推荐一下",
-            "想买点新东西，有什么推荐", "推荐给我吧", "有什么值得买的",
+            "想买点新东西，有什么推荐", "推荐给我吧", "有什么值得买的", "有没有更便宜的", "还有便宜一点的吗",
+            "有没有贵一点的",
         ),
         "mixed": (
             "给我推荐 something", "有什么 good picks 给我", "推荐几个 items 吧", "please 推荐点东西",

@@ -107,6 +107,10 @@ class DialogState:
             self.last_list = intent.slots
 
 
+#: Questions a price can narrow: lists of items, and effects (by price band).
+PRICED_KINDS = frozenset({"recommend", "popular", "search", "effects"})
+
+
 def _adds_detail(slots: Slots) -> bool:
     """True when the slots hold something a follow-up can change in the last question."""
     item = slots.item is not None and slots.item.kind in ("title", "ordinal", "anaphora")
@@ -199,6 +203,11 @@ class Understanding:
             if state.last_kind is None:
                 return self._clarify(route, slots)
             kind, follow_up = state.last_kind, True
+            if kind not in PRICED_KINDS and (slots.price or slots.price_max is not None):
+                # "cheaper ones" after "why the first one?" or "which of my actions mattered most?":
+                # a price asks for items, not for that answer again (nor for an item so named).
+                return self._finish("recommend", slots, max(confidence, self.confidence), route, False,
+                                    shown, last_item)
             slots = replace(slots, query=known_topic(slots.query, self.catalog),
                             phrase=known_topic(slots.phrase, self.catalog))
             slots = (state.last_slots or Slots()).merged(slots)

@@ -65,6 +65,28 @@ def test_a_fragment_with_a_new_detail_follows_up_even_when_the_router_calls_it_u
     assert u.read("嗯", state).kind == "clarify"  # no detail: a clarifying question
 
 
+@pytest.mark.parametrize(("first", "kind"), [("why the first one?", "explain"),
+                                             ("which of my actions mattered most?", "important"),
+                                             ("what have I bought?", "history")])
+def test_a_price_after_a_question_about_something_else_asks_for_items(first: str, kind: str) -> None:
+    """Before: "cheaper ones" after "which of my actions mattered most?" gave that answer again,
+    and after "why the first one?" looked for an item called "cheaper ones"."""
+    u = understanding({first: (kind, 0.9), "cheaper ones": ("follow_up", 0.9), "under 20": ("unclear", 0.9)})
+    for text, price, price_max in (("cheaper ones", "low", None), ("under 20", None, 20.0)):
+        state = DialogState()
+        state.remember(u.read(first, state, ["i3", "i2"]), first)
+        intent = u.read(text, state, ["i3", "i2"])
+        assert (intent.kind, intent.slots.price, intent.slots.price_max) == ("recommend", price, price_max), text
+
+
+def test_a_price_after_effects_narrows_the_effects_to_that_price_band() -> None:
+    u = understanding({"does adding to cart raise purchases?": ("effects", 0.9), "cheaper ones": ("follow_up", 0.9)})
+    state = DialogState()
+    state.remember(u.read("does adding to cart raise purchases?", state), "does adding to cart raise purchases?")
+    follow = u.read("cheaper ones", state)
+    assert follow.kind == "effects" and follow.follow_up
+
+
 def test_low_confidence_asks_one_clarifying_question_and_remembers_the_options() -> None:
     u = understanding({"that old order": ("history", 0.1)})
     state = DialogState()
