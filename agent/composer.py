@@ -22,7 +22,7 @@ from whyrec.tools.service import Effects, HistorySearch, ItemSearch, Recommendat
 from . import replies
 from .failure import ToolFailure
 from .intents import PERSONAL_KINDS, Intent
-from .render import category_name, important, joined, render
+from .render import behaviour_name, category_name, important, joined, render
 from .slots import normalise_query, search_text
 
 #: The answer kind of each tool's result (used when an LLM chose the tools).
@@ -164,6 +164,9 @@ class Composer:
         band segments named in words ("cheaper items", not "low")."""
         language, value = self.language, intent.slots.segment_value
         lines = []
+        if result.not_estimated is not None:   # e.g. clicks, or buying itself: said, then what is estimated
+            lines.append(message("dialog.effects.not_estimated", language,
+                                 behaviour=behaviour_name(result.not_estimated, language)))
         effects = result.effects
         if value and result.segment:
             chosen = tuple(e for e in effects if e.segment.split("=", 1)[-1].lower() == value.lower())

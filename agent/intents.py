@@ -219,8 +219,11 @@ class Understanding:
                 shown: list[str], last_item: str | None) -> Intent:
         if kind == "effects":
             treatments = [b for b in slots.behaviours if b in TREATMENTS]
-            slots = replace(slots, behaviour=treatments[0] if treatments else
-                            (slots.behaviour if follow_up and slots.behaviour in TREATMENTS else None))
+            # Asked about a rating ("what does rating do to buying?"): it goes to the tool, which
+            # says it has no estimate of it (buying alone is the outcome: "what makes people buy?").
+            others = [b for b in slots.behaviours if b not in TREATMENTS and b != "purchase"]
+            slots = replace(slots, behaviour=treatments[0] if treatments else others[0] if others and not follow_up
+                            else (slots.behaviour if follow_up and slots.behaviour in TREATMENTS else None))
         elif kind == "history" and len(slots.behaviours) > 1 and not follow_up:
             slots = replace(slots, behaviour=None)
         if kind == "what_if" and slots.remove is None:

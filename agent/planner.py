@@ -22,7 +22,7 @@ from langchain_core.runnables.config import ensure_config
 from pydantic import ConfigDict
 
 from .composer import Composer
-from .intents import PERSONAL_KINDS, TREATMENTS, Intent
+from .intents import PERSONAL_KINDS, Intent
 from .slots import search_text
 
 _ids = itertools.count(1)
@@ -75,7 +75,7 @@ def planned_calls(intent: Intent, since: str | None = None,
         return [_call("what_if", args)]
     if kind == "effects":
         args = {}
-        if slots.behaviour in TREATMENTS:
+        if slots.behaviour:   # one the report holds no estimate of comes back said so (not_estimated)
             args["behaviour"] = slots.behaviour
         if slots.segment:
             args["segment"] = slots.segment

@@ -47,6 +47,12 @@ def do(behaviour: str, title: str, language: str) -> str:
     return message(f"behaviour.do.{behaviour}", language, title=quote(title, language))
 
 
+def do_mine(behaviour: str, title: str, language: str) -> str:
+    """The plain form in the shopper's own words, for a message suggested to them: 'saved “X” to
+    my favourites' (``do`` says "your": it is the assistant speaking)."""
+    return message(f"behaviour.do_mine.{behaviour}", language, title=quote(title, language))
+
+
 def behaviour_name(behaviour: str, language: str) -> str:
     return message(f"behaviour.name.{behaviour}", language)
 
@@ -359,7 +365,11 @@ def _(result: Effects, language: str = "en") -> str:
         lines.append(message("chat.effects.line", language, treatment=treatment, estimate=estimate, range=span,
                              verdict=effect.verdict_text(language)))
         if effect.naive is not None and math.isfinite(effect.naive):
-            lines.append(message("chat.effects.naive", language, naive=points(effect.naive, language)))
+            # Equal once rounded as shown: "it mixes in who does this" would read as a correction.
+            # Signed: a plain comparison can point the other way from the estimate.
+            same = signed_points(effect.naive, language) == signed_points(effect.estimate, language)
+            lines.append(message("chat.effects.naive_same" if same else "chat.effects.naive", language,
+                                 naive=signed_points(effect.naive, language)))
         estimand = effect.estimand_text(language)
         if estimand and effect.behaviour not in measured:
             measured.add(effect.behaviour)

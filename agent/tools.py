@@ -184,7 +184,7 @@ def what_if(item: str, behaviour: str | None = None, remove: bool = True, *, con
 
 def behaviour_effects(behaviour: str | None = None, segment: str | None = None,
                       *, config: RunnableConfig) -> Any:
-    return _context(config).service.effects(behaviour, segment)
+    return _context(config).service.effects(behaviour, segment, others_if_missing=True)
 
 
 def search_items(query: str, k: int = 5, category: str | None = None, *, config: RunnableConfig) -> Any:

@@ -22,7 +22,7 @@ import pandas as pd
 
 from whyrec.agent.core import Agent, AgentError
 from whyrec.agent.language import detect_language
-from whyrec.agent.render import card_reason, do, headline_text, quote
+from whyrec.agent.render import card_reason, do_mine, headline_text, quote
 from whyrec.prompts.catalogue import has_message, message
 from whyrec.tools.service import FUNNEL, ServiceError, WhyrecService
 
@@ -399,7 +399,7 @@ class Callbacks:
                    else f"#{nth}")]
         event = self._headline_event(state)
         if event is not None:
-            chips.append(t("chip.what_if", language, do=do(event["behaviour"], event["title"], language)))
+            chips.append(t("chip.what_if", language, do=do_mine(event["behaviour"], event["title"], language)))
         else:
             chips.append(t("chip.important", language))
         chips.append(t("chip.more", language, k=MORE_K))

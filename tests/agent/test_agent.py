@@ -85,6 +85,29 @@ def test_effects_answer_cites_the_report(agent: Agent, user: str) -> None:
     assert f"{effect.ci_low * 100:.1f}" in answer.text
 
 
+@pytest.mark.parametrize(("text", "language", "behaviour"), [
+    ("What is the effect of clicking on buying?", "en", "click"),
+    ("点击对购买有什么影响？", "zh", "click"),
+])
+def test_a_behaviour_without_an_estimate_is_said_so_then_the_estimated_ones(agent: Agent, user: str, text: str,
+                                                                            language: str, behaviour: str) -> None:
+    """Before: "Sorry, I couldn't do that: no estimate for behaviour 'click'; estimated: cart,
+    favourite, view" (English inside a Chinese chat; 这个请求我无法完成 in Chinese)."""
+    from whyrec.agent.render import behaviour_name
+    from whyrec.prompts.catalogue import message
+
+    estimated = {e.behaviour for e in agent.service.effects().effects}
+    assert behaviour not in estimated
+    answer = agent.chat(user, text, session_id=f"not-estimated-{behaviour}-{language}")
+    assert answer.intent == "effects" and answer.language == language
+    assert answer.text.startswith(message("dialog.effects.not_estimated", language,
+                                          behaviour=behaviour_name(behaviour, language)))
+    assert {e.behaviour for e in answer.effects} == estimated
+    # The HTTP API keeps refusing it plainly: a caller asked for one behaviour's number.
+    with pytest.raises(Exception, match="no estimate for behaviour"):
+        agent.service.effects(behaviour)
+
+
 def test_why_not_and_what_if(agent: Agent, user: str) -> None:
     first = agent.chat(user, "recommend 5", session_id="wi").recommendations
     ids = [i.item_id for i in agent.service.recommend(user, k=200).items]

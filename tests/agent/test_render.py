@@ -245,3 +245,23 @@ def test_an_inconclusive_effect_is_not_given_a_direction(service: WhyrecService,
         else:
             assert unclear in line and up not in line and down not in line
             assert f"{100 * effect.estimate:+.1f}" in line
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_the_plain_comparison_keeps_its_sign_and_is_not_called_a_difference_when_equal(
+        service: WhyrecService, language: str) -> None:
+    """Before: a plain comparison was shown without its sign (−3.0 read as "3.0 percentage
+    points"), and one equal to the estimate was still said to "mix in who tends to do this"."""
+    from dataclasses import replace
+
+    from whyrec.agent.render import signed_points
+    from whyrec.prompts.catalogue import message
+
+    effects = service.effects()
+    effect = next(e for e in effects.effects if e.ok and e.estimate is not None)
+    opposite = replace(effects, effects=(replace(effect, naive=-0.03),))
+    text = render(opposite, language)
+    assert message("chat.effects.naive", language, naive=signed_points(-0.03, language)) in text
+    equal = replace(effects, effects=(replace(effect, naive=effect.estimate),))
+    text = render(equal, language)
+    assert message("chat.effects.naive_same", language, naive=signed_points(effect.estimate, language)) in text

@@ -117,6 +117,7 @@ def test_why_explains_the_card_even_when_the_agent_lost_the_list(service: Whyrec
 def test_follow_up_chips_are_messages_the_agent_understands(ui: Callbacks, user: str) -> None:
     state = last(ui.why(0, recommended(ui, user).to_json())).state
     why_nth, what_if, more = ui.chips(state)
+    assert " your " not in what_if   # the shopper's own words: "my cart", "my favourites" (was "your")
     after = last(ui.chat(why_nth, state.to_json())).state
     assert after.explanation["item_id"] == state.recommendations[1]["item_id"]
     after = last(ui.chat(what_if, state.to_json())).state

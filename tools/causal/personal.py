@@ -80,6 +80,14 @@ class PersonalEffect:
         shopper's "next" is about, which may lie months before the log's end."""
         return "" if self.at is None else pd.Timestamp(self.at).strftime("%Y-%m-%d")
 
+    def day_words(self, language: str = "en") -> str:
+        """:attr:`day` as the chat writes dates ("6 Oct 2026" / "2026年10月6日"), empty without one."""
+        if self.at is None:
+            return ""
+        stamp = pd.Timestamp(self.at)
+        return message("format.date_year", language, day=stamp.day, year=stamp.year,
+                       month=message(f"format.month.{stamp.month}", language))
+
     def verdict_text(self, language: str = "en") -> str:
         name = verdict_name(self.verdict, language)
         if not self.verdict_reasons:
@@ -106,7 +114,7 @@ class PersonalEffect:
                            high=f"{100 * self.ci_high:+.1f}", verdict=self.verdict_text(language))
         return message(self._key("done" if self.done else "next"), language,
                        action=behaviour_phrase(self.behaviour, language), title=self.title,
-                       when=self.day,
+                       when=self.day_words(language),
                        horizon=duration(self.estimand.get("horizon_seconds", 0.0), language),
                        estimate=f"{100 * self.estimate:+.1f}", low=f"{100 * self.ci_low:+.1f}",
                        high=f"{100 * self.ci_high:+.1f}", verdict=self.verdict_text(language))
@@ -121,7 +129,8 @@ class PersonalEffect:
             key = self._key("statement_general")
         else:
             key = self._key("statement_done" if self.done else "statement_next")
-        words = message(key, "en", action=behaviour_phrase(self.behaviour, "en"), title=self.title, when=self.day,
+        words = message(key, "en", action=behaviour_phrase(self.behaviour, "en"), title=self.title,
+                        when=self.day_words("en"),
                         horizon=duration(self.estimand.get("horizon_seconds", 0.0), "en"),
                         estimate=f"{100 * self.estimate:+.1f}")
         return CausalStatement(behaviour=self.behaviour, item_id=self.item_id, title=self.title, estimand=words,

@@ -108,10 +108,13 @@ class Effects:
     effects: tuple[BehaviourEffect, ...]
     data_version: int
     segment: str | None = None
+    #: A behaviour asked about that the report holds no estimate of (``effects`` are then the
+    #: ones it does hold): said so, never answered with another behaviour's number.
+    not_estimated: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {"data_version": self.data_version, "segment": self.segment,
-                "effects": [e.to_json() for e in self.effects]}
+                "effects": [e.to_json() for e in self.effects], "not_estimated": self.not_estimated}
 
 
 @dataclass(frozen=True)

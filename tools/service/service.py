@@ -26,7 +26,7 @@ import pandas as pd
 
 from ..behaviour_store import BehaviourStore, StoreError, user_history
 from ..causal.personal import statement_source
-from ..causal.results import POPULATION, InfluenceReport
+from ..causal.results import POPULATION, BehaviourEffect, InfluenceReport
 from ..embeddings import Embedder, default_embedder
 from ..explain.results import Explanation, WhatIfResult, WhyNot
 from ..ingest.pipeline import IngestRejected, ingest_records
@@ -521,13 +521,21 @@ class WhyrecService:
             raise InvalidRequest(f"unknown segment {segment!r}; use one of {', '.join(SEGMENTS)}")
         return self.models.segment_report(segment, version)
 
-    def effects(self, behaviour: str | None = None, segment: str | None = None) -> Effects:
-        """Causal effects of behaviours on purchase, for everyone or per segment value."""
+    def effects(self, behaviour: str | None = None, segment: str | None = None,
+                others_if_missing: bool = False) -> Effects:
+        """Causal effects of behaviours on purchase, for everyone or per segment value. A
+        behaviour the report has no estimate of is refused — or, with ``others_if_missing`` (the
+        chat), answered with the behaviours it does estimate and ``not_estimated`` set."""
         report = self.report(segment)
-        effects = tuple(e for e in report.effects
-                        if (behaviour is None or e.behaviour == behaviour)
-                        and (segment is not None or e.segment == POPULATION))
+
+        def chosen(wanted: str | None) -> tuple[BehaviourEffect, ...]:
+            return tuple(e for e in report.effects if (wanted is None or e.behaviour == wanted)
+                         and (segment is not None or e.segment == POPULATION))
+
+        effects = chosen(behaviour)
         if behaviour is not None and not effects:
+            if others_if_missing:
+                return Effects(chosen(None), report.data_version, segment, not_estimated=behaviour)
             known = sorted({e.behaviour for e in report.effects})
             raise InvalidRequest(f"no estimate for behaviour {behaviour!r}; estimated: {', '.join(known)}")
         return Effects(effects, report.data_version, segment)

@@ -56,14 +56,19 @@ def test_personal_effects_for_a_shoppers_funnel(adversarial_report, adversarial_
     assert carted.estimate == pytest.approx(float(x @ np.asarray(cate.coef)))
     assert carted.verdict == ("supported" if carted.ci_low > 0 else "inconclusive")
     # The moment the statement is about is dated (it may lie months before the log's end).
-    assert f"as you did on {carted.at[:10]}" in carted.text("en") and f"像你 {carted.at[:10]} 那样" in carted.text("zh")
+    # Dates as the chat writes them (was ISO "2026-10-06" here and "6 Oct" everywhere else).
+    import pandas as pd
+
+    stamp = pd.Timestamp(carted.at)
+    assert f"as you did on {stamp.day} {stamp.strftime('%b')} {stamp.year}" in carted.text("en")
+    assert f"像你 {stamp.year}年{stamp.month}月{stamp.day}日 那样" in carted.text("zh")
     assert carted.title in carted.text("en") and carted.to_json()["estimand"]["behaviour"] == "cart"
     still_open = [e for e in effects if not e.done and e.at is not None and e.estimate is not None]
     assert still_open
     for effect in still_open:   # "next" is the next step after the user's last decision point, said with its date
-        moment = f"next, right after what you did on {effect.title} on {effect.at[:10]}, would have changed"
+        moment = f"next, right after what you did on {effect.title} on {effect.day_words('en')}, would have changed"
         assert moment in effect.text("en")
-        assert f"在你 {effect.at[:10]} 对{effect.title}的那次行为之后" in effect.text("zh")
+        assert f"在你 {effect.day_words('zh')} 对{effect.title}的那次行为之后" in effect.text("zh")
 
 
 def test_items_outside_the_funnel_say_why(adversarial_report, adversarial_shop):
