@@ -200,7 +200,9 @@ class Understanding:
         if kind in ("follow_up", "unclear") and state.last_kind is not None and _adds_detail(slots):
             kind = "follow_up"
         if kind == "follow_up":
-            if state.last_kind is None:
+            if state.last_kind is None or not _adds_detail(slots):
+                # Nothing to follow, or nothing added ("asdfgh qwerty" mid-conversation repeated
+                # the last answer): one clarifying question.
                 return self._clarify(route, slots)
             kind, follow_up = state.last_kind, True
             if kind not in PRICED_KINDS and (slots.price or slots.price_max is not None):

@@ -168,6 +168,11 @@ def _(result: Recommendations, language: str = "en") -> str:
     scores = [round(item.score, 12) for item in result.items]
     if len(set(scores)) < len(scores):
         lines.append(message("chat.recommend.ties", language))
+    if len(result.items) > 1 and all(i.headline is not None and i.headline.kind in ("stays", "popularity")
+                                      for i in result.items):
+        # Each pick checked to stay without the shopper's behaviours (or resting on none):
+        # "picks for you" alone would read as personal.
+        lines.append(message("chat.recommend.not_personal", language))
     lines.append(message("chat.recommend.footer", language))
     return "\n".join(lines)
 

@@ -79,6 +79,17 @@ def test_a_price_after_a_question_about_something_else_asks_for_items(first: str
         assert (intent.kind, intent.slots.price, intent.slots.price_max) == ("recommend", price, price_max), text
 
 
+def test_a_follow_up_that_adds_nothing_is_a_clarifying_question_not_the_last_answer_again() -> None:
+    """Before: "asdfgh qwerty" after "what have I bought?" showed the purchases again."""
+    u = understanding({"what have I bought?": ("history", 0.9), "asdfgh qwerty": ("follow_up", 0.9),
+                       "and my cart?": ("follow_up", 0.9)})
+    state = DialogState()
+    state.remember(u.read("what have I bought?", state), "what have I bought?")
+    assert u.read("asdfgh qwerty", state).kind == "clarify"
+    follow = u.read("and my cart?", state)   # a detail: still a follow-up
+    assert (follow.kind, follow.behaviour, follow.follow_up) == ("history", "cart", True)
+
+
 def test_a_price_after_effects_narrows_the_effects_to_that_price_band() -> None:
     u = understanding({"does adding to cart raise purchases?": ("effects", 0.9), "cheaper ones": ("follow_up", 0.9)})
     state = DialogState()

@@ -265,3 +265,22 @@ def test_the_plain_comparison_keeps_its_sign_and_is_not_called_a_difference_when
     equal = replace(effects, effects=(replace(effect, naive=effect.estimate),))
     text = render(equal, language)
     assert message("chat.effects.naive_same", language, naive=signed_points(effect.estimate, language)) in text
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_a_list_no_pick_of_which_rests_on_the_shopper_says_it_is_not_personal_yet(
+        service: WhyrecService, language: str) -> None:
+    """Before: a shopper with one view got "Here are 5 picks for you" with every card saying it
+    would stay without their behaviours, and no word that the list was not personal."""
+    from dataclasses import replace
+
+    from whyrec.prompts.catalogue import message
+    from whyrec.tools.service.results import Headline
+
+    note = message("chat.recommend.not_personal", language)
+    user = service.users()[0]
+    result = service.recommend(user, k=5)
+    assert any(i.headline is not None and i.headline.kind == "verified" for i in result.items)
+    assert note not in render(result, language)
+    stays = replace(result, items=tuple(replace(i, headline=Headline("stays")) for i in result.items))
+    assert note in render(stays, language)
