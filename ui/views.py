@@ -527,6 +527,16 @@ def segment_label(segment: str, language: str) -> str:
     return value
 
 
+#: Coded levels (price band, activity) in their own order, not the alphabet's (high, low, mid).
+LEVEL_ORDER = {"low": 0, "mid": 1, "high": 2}
+
+
+def _segment_order(segment: str) -> tuple[bool, int, str]:
+    """Everyone first, then levels low → high, then other groups by name."""
+    value = segment.partition("=")[2]
+    return segment != "all", LEVEL_ORDER.get(value, len(LEVEL_ORDER)), value
+
+
 def _segment_table(effects: Sequence[dict[str, Any]], segment: str, language: str) -> str:
     behaviours: list[str] = []
     rows: dict[str, dict[str, dict[str, Any]]] = {}
@@ -543,7 +553,7 @@ def _segment_table(effects: Sequence[dict[str, Any]], segment: str, language: st
              for b in behaviours]
     head = "".join(f'<th scope="col">{esc(n)}</th>' for n in [t("effects.col_group", language), *names])
     body = []
-    for seg in sorted(rows, key=lambda s: (s != "all", s)):
+    for seg in sorted(rows, key=_segment_order):
         cells = []
         for b in behaviours:
             cell = rows[seg].get(b)

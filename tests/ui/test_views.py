@@ -202,6 +202,12 @@ def test_segment_table_names_groups_and_marks_verdicts() -> None:
     # Not settled: the mark leads, the estimate follows in brackets (was "-1.2 ?", a number first).
     assert "high" in rows[2] and '? <span class="wr-muted">(-1.2)</span>' in rows[2] and "-1.2 ?" not in rows[2]
     assert "garden" not in html  # another segment's rows stay out
+    high = next(e for e in EFFECTS if e.get("segment") == "price_band=high")
+    banded = [*EFFECTS, {**high, "segment": "price_band=low"}, {**high, "segment": "price_band=mid"}]
+    groups = re.findall(r'<th scope="row">(.*?)</th>', views.effects_html(banded, "price_band", "en", None))
+    assert len([g for g in groups if g in ("low", "middle", "high")]) == 3
+    bands = [g for g in groups if g in ("low", "middle", "high")]
+    assert bands == sorted(bands, key=["low", "middle", "high"].index)   # was alphabetical: high, low, mid
     zh = views.effects_html(EFFECTS, "price_band", "zh", None)
     assert "<th scope=\"row\">高</th>" in zh and "<th scope=\"row\">全体顾客</th>" in zh
     garden = views.effects_html(EFFECTS, "category", "en", None)
