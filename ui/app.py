@@ -188,7 +188,8 @@ def build_blocks(service: WhyrecService, agent: Agent, login_required: bool = Fa
                 *[gr.Button(t("cards.why", lang)) for _ in why_buttons],
                 gr.Tab(label=t("tabs.explain", lang)), gr.Tab(label=t("tabs.whatif", lang)),
                 gr.Tab(label=t("tabs.effects", lang)), _intro_html("whatif.intro", lang),
-                gr.CheckboxGroup(choices=view.whatif_choices, value=keys, label=t("whatif.remove", lang)),
+                gr.CheckboxGroup(choices=view.whatif_choices, value=keys, label=views.whatif_label(
+                    len(keys), view.history_total, lang)),
                 gr.Dropdown(choices=view.item_choices, value=None, label=t("whatif.item", lang)),
                 gr.Radio(choices=_behaviour_choices(lang), label=t("whatif.behaviour", lang)),
                 gr.Button(t("whatif.run", lang)),

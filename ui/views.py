@@ -388,6 +388,14 @@ def details(summary: str, body: str, element_id: str = "") -> str:
 
 
 # -- the what-if tab -----------------------------------------------------------------------------
+def whatif_label(offered: int, total: int, language: str) -> str:
+    """The what-if list's label: it says when it holds only the newest behaviours (an older one an
+    explanation names cannot be unticked there; ask in the chat: "what if I hadn't …?")."""
+    if total > offered:
+        return t("whatif.remove_recent", language, n=f"{offered:,}", total=f"{total:,}")
+    return t("whatif.remove", language)
+
+
 def whatif_choices(events: Sequence[dict[str, Any]], language: str) -> list[tuple[str, str]]:
     """CheckboxGroup choices for the user's events: (label, event key as text)."""
     return [(t("whatif.choice", language, date=_when(e.get("timestamp"), language),

@@ -275,3 +275,12 @@ def test_details_say_whose_effect_a_causal_number_is(language: str) -> None:
     assert views.t("causal.scope.all_shoppers", language) in views.explanation_details_html(withheld, language)
     mine = views.explanation_details_html(EXPLANATION, language)
     assert views.t("causal.scope.shoppers_like_you", language) in mine
+
+
+def test_the_what_if_list_says_when_it_holds_only_the_newest_behaviours() -> None:
+    """Before: 20 of a shopper's 29 behaviours were offered under "Your behaviours", and one an
+    explanation named (older) could not be found there."""
+    assert views.whatif_label(20, 20, "en") == message("ui.whatif.remove", "en")
+    label = views.whatif_label(20, 29, "en")
+    assert "20 most recent" in label and "29" in label
+    assert "20" in views.whatif_label(20, 29, "zh") and "29" in views.whatif_label(20, 29, "zh")
