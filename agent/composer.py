@@ -17,12 +17,12 @@ from dataclasses import replace
 from typing import Any
 
 from whyrec.prompts.catalogue import has_message, message
-from whyrec.tools.service import Effects, HistorySearch, ItemSearch, Recommendations, UserHistory
+from whyrec.tools.service import Effects, Explanation, HistorySearch, ItemSearch, Recommendations, UserHistory
 
 from . import replies
 from .failure import ToolFailure
 from .intents import PERSONAL_KINDS, Intent
-from .render import behaviour_name, category_name, important, joined, render
+from .render import behaviour_name, category_name, important, joined, quote, render
 from .slots import normalise_query, search_text
 
 #: The answer kind of each tool's result (used when an LLM chose the tools).
@@ -92,6 +92,13 @@ class Composer:
         unresolved = self._unresolved_item(intent)
         if unresolved is not None:
             return unresolved
+        if kind == "why_not" and by_name["explain"]:
+            result = by_name["explain"][-1]
+            if isinstance(result, Explanation) and result.why_not is None and result.rank is not None:
+                # "Why not X?" for a pick already in the list: say so first, then what it rests on.
+                lead = message("explain.why_not.in_top_k", language, title=quote(result.title, language),
+                               rank=result.rank)
+                return "\n".join([lead, render(result, language)])
         if kind == "important" and by_name["recommend"]:
             return important(by_name["recommend"][-1], language)
         if kind == "recommend" and by_name["recommend"]:

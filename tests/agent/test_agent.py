@@ -108,6 +108,20 @@ def test_a_behaviour_without_an_estimate_is_said_so_then_the_estimated_ones(agen
         agent.service.effects(behaviour)
 
 
+def test_why_not_a_pick_already_in_the_list_says_so_first(agent: Agent, user: str) -> None:
+    """Before: "Why not <the #1 pick>?" answered "I recommend … because …" with no word that it
+    was already recommended."""
+    from whyrec.agent.render import quote
+    from whyrec.prompts.catalogue import message
+
+    first = agent.chat(user, "recommend 5", session_id="in-list").recommendations[0]
+    answer = agent.chat(user, f"why not {first.title}?", session_id="in-list")
+    assert answer.intent == "why_not"
+    assert answer.text.startswith(message("explain.why_not.in_top_k", "en", title=quote(first.title, "en"),
+                                          rank=first.rank))
+    assert answer.explanations and answer.explanations[0].item_id == first.item_id
+
+
 def test_why_not_and_what_if(agent: Agent, user: str) -> None:
     first = agent.chat(user, "recommend 5", session_id="wi").recommendations
     ids = [i.item_id for i in agent.service.recommend(user, k=200).items]
