@@ -200,7 +200,7 @@ class Understanding:
         if kind in ("follow_up", "unclear") and state.last_kind is not None and _adds_detail(slots):
             kind = "follow_up"
         if kind == "follow_up":
-            if state.last_kind is None or not _adds_detail(slots):
+            if state.last_kind is None or not (_adds_detail(slots) or slots.more):
                 # Nothing to follow, or nothing added ("asdfgh qwerty" mid-conversation repeated
                 # the last answer): one clarifying question.
                 return self._clarify(route, slots)

@@ -86,6 +86,11 @@ def test_a_follow_up_that_adds_nothing_is_a_clarifying_question_not_the_last_ans
     state = DialogState()
     state.remember(u.read("what have I bought?", state), "what have I bought?")
     assert u.read("asdfgh qwerty", state).kind == "clarify"
+    # "more" adds how far to go: it continues (a new shopper's popular list has no shown picks).
+    more = understanding({"what should I buy?": ("recommend", 0.9), "more": ("follow_up", 0.9)})
+    listed = DialogState()
+    listed.remember(more.read("what should I buy?", listed), "what should I buy?")
+    assert more.read("more", listed).kind == "recommend"
     follow = u.read("and my cart?", state)   # a detail: still a follow-up
     assert (follow.kind, follow.behaviour, follow.follow_up) == ("history", "cart", True)
 
