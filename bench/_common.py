@@ -126,3 +126,12 @@ def write_results(name: str, title: str, body_md: str, data: dict[str, Any],
     json_path = out_dir / f"{name}.json"
     json_path.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
     return md_path, json_path
+
+
+def paired_cells(row: dict[str, Any]) -> str:
+    """Markdown cells "validation ± s.e. | its paired difference | test ± s.e. | its paired
+    difference" of a row holding ``validation``, ``test`` and their ``_stderr``, ``_difference``
+    and ``_paired_stderr`` (the forced-term benches: cycle weights, extra terms)."""
+    return " | ".join(f"{row[s]:.4f} ± {row[f'{s}_stderr']:.4f} | "
+                      f"{row[f'{s}_difference']:+.4f} ± {row[f'{s}_paired_stderr']:.4f}"
+                      for s in ("validation", "test"))

@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from _common import command_line, machine_info
+from _common import command_line, machine_info, paired_cells
 from threadpoolctl import threadpool_limits
 
 from whyrec.tools.ranking.evaluate import DATASETS, load_dataset
@@ -63,10 +63,7 @@ def table(result: dict) -> str:
     lines = ["| cycle_weight | validation NDCG@20 | vs 0 (paired) | test NDCG@20 | vs 0 (paired) |",
              "|---|---|---|---|---|"]
     for r in result["rows"]:
-        lines.append(f"| {r['cycle_weight']:g} | {r['validation']:.4f} ± {r['validation_stderr']:.4f} | "
-                     f"{r['validation_difference']:+.4f} ± {r['validation_paired_stderr']:.4f} | "
-                     f"{r['test']:.4f} ± {r['test_stderr']:.4f} | "
-                     f"{r['test_difference']:+.4f} ± {r['test_paired_stderr']:.4f} |")
+        lines.append(f"| {r['cycle_weight']:g} | {paired_cells(r)} |")
     return "\n".join(lines) + "\n"
 
 

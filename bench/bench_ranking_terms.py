@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from _common import command_line, machine_info
+from _common import command_line, machine_info, paired_cells
 from threadpoolctl import threadpool_limits
 
 from whyrec.tools.ranking.evaluate import DATASETS, load_dataset
@@ -213,10 +213,7 @@ def table(result: dict[str, Any]) -> str:
              "| term | weight | validation NDCG@20 | vs none (paired) | test NDCG@20 | vs none (paired) |",
              "|---|---|---|---|---|---|"]
     for r in result["rows"]:
-        lines.append(f"| {r['term']} | {r['weight']:g} | {r['validation']:.4f} ± {r['validation_stderr']:.4f} | "
-                     f"{r['validation_difference']:+.4f} ± {r['validation_paired_stderr']:.4f} | "
-                     f"{r['test']:.4f} ± {r['test_stderr']:.4f} | "
-                     f"{r['test_difference']:+.4f} ± {r['test_paired_stderr']:.4f} |")
+        lines.append(f"| {r['term']} | {r['weight']:g} | {paired_cells(r)} |")
     return "\n".join(lines) + "\n"
 
 

@@ -289,7 +289,7 @@ class WhyrecService:
     def history(self, user_id: str, limit: int = 20) -> UserHistory:
         """The user's most recent behaviours, newest first (read from the log: also those of a
         shopper the model has not learned yet)."""
-        if not self.pending_user(user_id) and not self.knows_user(user_id):
+        if not self.knows_user(user_id) and not self.pending_user(user_id):
             raise UnknownUser(str(user_id))
         events = self.workspace.events()
         total = int((events["user_id"] == str(user_id)).sum())
